@@ -1,0 +1,1 @@
+"""Voice flows over AGI: the temporary-password IVR (IVR-*) and call routing (CALL-*)."""

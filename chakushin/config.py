@@ -1,0 +1,291 @@
+"""Configuration: one TOML file, every key overridable by environment.
+
+The file is found by ``--config``, else ``$CHAKUSHIN_CONFIG``, else
+``./chakushin.toml`` when it exists; without one the defaults make a
+working single box. A key ``section.name`` is overridden by the variable
+``CHAKUSHIN_SECTION_NAME`` (top-level keys: ``CHAKUSHIN_NAME``). Lists in
+the environment are comma-separated. The result is validated once and
+passed down as a frozen object; every error names the key it is about.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from store import validation
+from store.db import parse_url
+from store.errors import DomainError
+
+ENV_PREFIX = "CHAKUSHIN_"
+CONFIG_ENV = "CHAKUSHIN_CONFIG"
+DEFAULT_FILE = "chakushin.toml"
+MASK = "********"
+
+
+class ConfigError(ValueError):
+    """The configuration cannot be used; ``key`` names the offending key."""
+
+    def __init__(self, message: str, *, key: str | None = None) -> None:
+        super().__init__(f"{key}: {message}" if key else message)
+        self.key = key
+
+
+def _default_data_dir() -> str:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return str(Path(base) / "chakushin")
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    # Empty: a SQLite file chakushin.db in data_dir.
+    url: str = field(default="", metadata={"secret_url": True})
+
+
+@dataclass(frozen=True)
+class AmiConfig:
+    host: str = "127.0.0.1"
+    port: int = 5038
+    username: str = "chakushin"
+    secret: str = field(default="", metadata={"secret": True})
+
+
+@dataclass(frozen=True)
+class AgiConfig:
+    host: str = "127.0.0.1"
+    port: int = 4573
+    # Peer addresses allowed to connect to the FastAGI server; empty: any.
+    allowed_peers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SiteConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    secret_key: str = field(default="", metadata={"secret": True})
+
+
+@dataclass(frozen=True)
+class MailConfig:
+    # Empty smtp_host: mails go to the local sink below instead of SMTP.
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_username: str = ""
+    smtp_password: str = field(default="", metadata={"secret": True})
+    smtp_security: str = "none"  # none | starttls | tls
+    from_address: str = "chakushin@localhost"
+    sink: str = "maildir"  # maildir | console
+    # Empty: data_dir/maildir.
+    maildir: str = ""
+
+
+@dataclass(frozen=True)
+class IvrConfig:
+    # IVR-1: the temporary-password access numbers (the carrier's two).
+    access_numbers: tuple[str, ...] = ("0363044747", "0664806430")
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    level: str = "info"  # debug | info | warning | error
+    format: str = "auto"  # auto (pretty on a terminal, JSON otherwise) | console | json
+
+
+@dataclass(frozen=True)
+class Config:
+    data_dir: str = field(default_factory=_default_data_dir)
+    timezone: str = "Asia/Tokyo"
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    ami: AmiConfig = field(default_factory=AmiConfig)
+    agi: AgiConfig = field(default_factory=AgiConfig)
+    site: SiteConfig = field(default_factory=SiteConfig)
+    mail: MailConfig = field(default_factory=MailConfig)
+    ivr: IvrConfig = field(default_factory=IvrConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+    source: str = field(default="", metadata={"internal": True})
+
+    @property
+    def database_url(self) -> str:
+        return self.database.url or f"sqlite:///{Path(self.data_dir) / 'chakushin.db'}"
+
+    @property
+    def maildir(self) -> str:
+        return self.mail.maildir or str(Path(self.data_dir) / "maildir")
+
+
+# --- loading ----------------------------------------------------------------
+
+
+def load(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """Read, override and validate; raise ``ConfigError`` on the first problem."""
+    env = os.environ if env is None else env
+    explicit = path if path is not None else env.get(CONFIG_ENV) or None
+    data: dict[str, Any] = {}
+    source = "defaults"
+    file = Path(explicit) if explicit else Path(DEFAULT_FILE)
+    if explicit or file.exists():
+        data = _read_toml(file)
+        source = str(file)
+    config: Config = dataclasses.replace(_build(Config, data, "", env), source=source)
+    _validate(config)
+    return config
+
+
+def _read_toml(file: Path) -> dict[str, Any]:
+    try:
+        with file.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {str(file)!r} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {str(file)!r} is not valid TOML: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {str(file)!r} cannot be read: {exc}") from None
+
+
+def _build(cls: type[Any], table: Mapping[str, Any], prefix: str, env: Mapping[str, str]) -> Any:
+    if not isinstance(table, Mapping):
+        raise ConfigError("must be a table ([section])", key=prefix.rstrip("."))
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
+    for name in table:
+        if name not in fields:
+            known = ", ".join(prefix + f for f in fields)
+            raise ConfigError(f"unknown key (known keys: {known})", key=prefix + name)
+    values: dict[str, Any] = {}
+    for name in fields:
+        key = prefix + name
+        kind = hints[name]
+        if isinstance(kind, type) and dataclasses.is_dataclass(kind):
+            values[name] = _build(kind, table.get(name, {}), key + ".", env)
+            continue
+        env_name = ENV_PREFIX + key.replace(".", "_").upper()
+        if env_name in env:
+            values[name] = _from_env(env[env_name], kind, f"{key} (from ${env_name})")
+        elif name in table:
+            values[name] = _typed(table[name], kind, key)
+    return cls(**values)
+
+
+def _typed(value: Any, kind: Any, key: str) -> Any:
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"expected true or false, got {value!r}", key=key)
+    if kind is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ConfigError(f"expected a whole number, got {value!r}", key=key)
+    if kind is str:
+        if isinstance(value, str):
+            return value
+        raise ConfigError(f"expected a string, got {value!r}", key=key)
+    if typing.get_origin(kind) is tuple:
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return tuple(value)
+        raise ConfigError(f"expected a list of strings, got {value!r}", key=key)
+    raise TypeError(f"unsupported config type {kind!r}")  # pragma: no cover
+
+
+def _from_env(raw: str, kind: Any, key: str) -> Any:
+    if kind is bool:
+        lowered = raw.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"expected true or false, got {raw!r}", key=key)
+    if kind is int:
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(f"expected a whole number, got {raw!r}", key=key) from None
+    if typing.get_origin(kind) is tuple:
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
+    if kind is str or isinstance(kind, types.UnionType):
+        return raw
+    raise TypeError(f"unsupported config type {kind!r}")  # pragma: no cover
+
+
+def _choice(value: str, choices: tuple[str, ...], key: str) -> None:
+    if value not in choices:
+        raise ConfigError(f"must be one of {', '.join(choices)}; got {value!r}", key=key)
+
+
+def _port(value: int, key: str) -> None:
+    if not 1 <= value <= 65535:
+        raise ConfigError(f"port must be 1-65535; got {value}", key=key)
+
+
+def _validate(config: Config) -> None:
+    if not config.data_dir:
+        raise ConfigError("must not be empty", key="data_dir")
+    try:
+        validation.time_zone(config.timezone)
+        for number in config.ivr.access_numbers:
+            validation.subscriber_number(number, field="ivr.access_numbers")
+        if config.mail.from_address:
+            validation.mail_address(config.mail.from_address, field="mail.from_address")
+    except DomainError as exc:
+        raise ConfigError(exc.message, key=exc.field) from None
+    try:
+        parse_url(config.database_url)
+    except DomainError as exc:
+        raise ConfigError(exc.message, key="database.url") from None
+    for key, port in (
+        ("ami.port", config.ami.port),
+        ("agi.port", config.agi.port),
+        ("site.port", config.site.port),
+        ("mail.smtp_port", config.mail.smtp_port),
+    ):
+        _port(port, key)
+    _choice(config.mail.smtp_security, ("none", "starttls", "tls"), "mail.smtp_security")
+    _choice(config.mail.sink, ("maildir", "console"), "mail.sink")
+    _choice(config.log.level, ("debug", "info", "warning", "error"), "log.level")
+    _choice(config.log.format, ("auto", "console", "json"), "log.format")
+    if not config.mail.from_address:
+        raise ConfigError("must not be empty", key="mail.from_address")
+
+
+# --- showing ----------------------------------------------------------------
+
+
+def effective(config: Config) -> dict[str, Any]:
+    """The config as a nested dict with secrets masked, for ``config check``."""
+
+    def walk(obj: Any) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(obj):
+            if f.metadata.get("internal"):
+                continue
+            value = getattr(obj, f.name)
+            if dataclasses.is_dataclass(value):
+                out[f.name] = walk(value)
+            elif f.metadata.get("secret"):
+                out[f.name] = MASK if value else ""
+            elif f.metadata.get("secret_url"):
+                out[f.name] = _mask_url(value) if value else ""
+            elif isinstance(value, tuple):
+                out[f.name] = list(value)
+            else:
+                out[f.name] = value
+        return out
+
+    shown = walk(config)
+    shown["database"]["effective_url"] = _mask_url(config.database_url)
+    shown["mail"]["effective_maildir"] = config.maildir
+    return shown
+
+
+def _mask_url(url: str) -> str:
+    parsed = parse_url(url)
+    if parsed.password:
+        parsed = parsed.set(password=MASK)
+    return parsed.render_as_string(hide_password=False)

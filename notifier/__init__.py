@@ -1,0 +1,1 @@
+"""AMI events -> call records -> decisions -> mail (MAIL-*, CALL-5)."""

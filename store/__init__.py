@@ -1,0 +1,1 @@
+"""Persistent state: models, migrations and the domain layer every writer goes through."""

@@ -1,0 +1,163 @@
+"""Engines, sessions and schema migrations.
+
+The entry point makes one engine and one session factory from the config
+and passes them down; nothing here runs at import time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.orm import Session, sessionmaker
+
+from store.errors import DomainError
+
+SUPPORTED_BACKENDS = ("sqlite", "postgresql")
+
+
+class DatabaseError(DomainError, RuntimeError):
+    """The database cannot be reached or is not at the schema this code needs."""
+
+    code = "database"
+
+
+def parse_url(url: str) -> URL:
+    """Check a database URL without connecting; raise ``DatabaseError`` naming the problem."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise DatabaseError(
+            f"database URL {url!r} is not a URL (expected e.g. sqlite:///path/chakushin.db "
+            "or postgresql+psycopg://user@host/dbname)",
+            code="database_url",
+            field="database.url",
+        ) from None
+    if parsed.get_backend_name() not in SUPPORTED_BACKENDS:
+        raise DatabaseError(
+            f"database URL {parsed.render_as_string(hide_password=True)!r}: backend "
+            f"{parsed.get_backend_name()!r} is not supported (use sqlite or postgresql)",
+            code="database_url",
+            field="database.url",
+        )
+    if parsed.get_backend_name() == "postgresql":
+        # Plain postgresql:// means psycopg2 to SQLAlchemy, which is not a
+        # dependency; the store's engine always speaks psycopg 3.
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def make_engine(url: str | URL, **kwargs: Any) -> Engine:
+    parsed = parse_url(url) if isinstance(url, str) else url
+    try:
+        if parsed.get_backend_name() == "sqlite":
+            return _sqlite_engine(parsed, **kwargs)
+        return sa.create_engine(parsed, pool_pre_ping=True, **kwargs)
+    except NoSuchModuleError as exc:
+        raise DatabaseError(f"database driver not available: {exc}", code="database_url") from None
+
+
+def _sqlite_engine(url: URL, **kwargs: Any) -> Engine:
+    if url.database not in (None, "", ":memory:"):
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(url, **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not pysqlite, decide when a transaction begins.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        if url.database not in (None, "", ":memory:"):
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        # IMMEDIATE takes the write lock at BEGIN: a count-then-insert (the
+        # 5/30/30 limits) cannot interleave with another process's, which
+        # SQLite has no SELECT ... FOR UPDATE to prevent.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextlib.contextmanager
+def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One unit of work: commit if the block returns, roll back if it raises."""
+    with factory() as session, session.begin():
+        yield session
+
+
+# --- migrations -----------------------------------------------------------
+
+
+def alembic_config(engine: Engine) -> AlembicConfig:
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(resources.files("store") / "migrations"))
+    cfg.attributes["engine"] = engine
+    return cfg
+
+
+def head_revision(engine: Engine) -> str | None:
+    return ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    except sa.exc.OperationalError as exc:
+        raise DatabaseError(
+            f"cannot open database {engine.url.render_as_string(hide_password=True)}: "
+            f"{_first_line(exc)}",
+            code="database_unavailable",
+        ) from None
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    current_revision(engine)  # a clear error if the database cannot be opened
+    command.upgrade(alembic_config(engine), revision)
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Make sure the schema is current before use.
+
+    A SQLite file (the single-box default) is created and migrated on first
+    use. A PostgreSQL database is shared by several nodes, so only an empty
+    one is created here; an older schema must be upgraded on purpose with
+    ``chakushin db upgrade``.
+    """
+    current = current_revision(engine)
+    head = head_revision(engine)
+    if current == head:
+        return
+    if current is None or engine.dialect.name == "sqlite":
+        upgrade(engine)
+        return
+    raise DatabaseError(
+        f"database schema is at revision {current}, this version needs {head}: "
+        "run `chakushin db upgrade`",
+        code="database_outdated",
+    )
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc)
+    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__

@@ -1,0 +1,69 @@
+"""Typed errors of the domain layer.
+
+Every rule violation raises one of these before anything is written; the
+caller's transaction is rolled back, so nothing is half-stored. Each error
+carries a stable ``code`` (for the site to pick its Japanese message and for
+``--json`` output) and a one-line English ``message`` for operators. Like
+aiosmtplib's exceptions, each also inherits the built-in it resembles, so
+code that only knows ``ValueError`` or ``LookupError`` still catches it.
+"""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """A request that breaks a rule of SPEC.md; nothing was written."""
+
+    code = "invalid"
+
+    def __init__(self, message: str, *, code: str | None = None, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.field = field
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {"error": self.code, "message": self.message, "field": self.field}
+
+
+class InvalidInput(DomainError, ValueError):
+    """A value that does not have the required form (number, address, setting)."""
+
+    code = "invalid_input"
+
+
+class InvalidNumber(InvalidInput):
+    code = "invalid_number"
+
+
+class InvalidAddress(InvalidInput):
+    """A destination address that breaks MAIL-3."""
+
+    code = "invalid_address"
+
+
+class LimitExceeded(DomainError, ValueError):
+    """A list is full (5 addresses, 30 designated numbers, 30 nuisance entries)."""
+
+    code = "limit_exceeded"
+
+
+class NotFound(DomainError, LookupError):
+    code = "not_found"
+
+
+class AlreadyExists(DomainError, ValueError):
+    code = "already_exists"
+
+
+class NotSubscribed(DomainError, PermissionError):
+    """The number does not subscribe to the service the request is about."""
+
+    code = "not_subscribed"
+
+
+class RuleViolation(DomainError, ValueError):
+    """A state change that a SPEC rule forbids (e.g. MAIL-1: start without address)."""
+
+    code = "rule_violation"

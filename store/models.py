@@ -1,0 +1,439 @@
+"""SQLAlchemy 2.x models for everything SPEC.md stores.
+
+Limits are also written into the schema: list entries take a slot number
+(``position``) that a CHECK keeps within the limit and a UNIQUE keeps
+distinct, so no two writers racing past the domain layer can store a sixth
+address or a 31st designated number.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from store.validation import (
+    MAX_ADDRESSES,
+    MAX_DESIGNATED,
+    MAX_NUISANCE,
+    MAX_RING_SECONDS,
+    MIN_RING_SECONDS,
+)
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Aware UTC datetimes on every backend (SQLite keeps no offset)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(
+        self, value: dt.datetime | None, dialect: Dialect
+    ) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+class AuthUnit(enum.StrEnum):
+    """認証単位 (Words)."""
+
+    LINE = "line"
+    NUMBER = "number"
+    ADMIN_USER = "admin_user"
+
+
+class Service(enum.StrEnum):
+    """Services a number can subscribe to."""
+
+    MAIL = "mail"  # 着信お知らせメール
+    NUMBER_REQUEST = "number_request"  # ナンバー・リクエスト
+    VOICE_WARP = "voice_warp"  # ボイスワープ
+    NUISANCE = "nuisance"  # 迷惑電話おことわり
+
+
+class VoiceWarpMode(enum.StrEnum):
+    """CALL-4 forwarding conditions."""
+
+    UNCONDITIONAL = "unconditional"
+    NO_ANSWER = "no_answer"
+    BUSY = "busy"
+
+
+class Presentation(enum.StrEnum):
+    """How the caller's number came with the call."""
+
+    ALLOWED = "allowed"
+    WITHHELD = "withheld"  # 非通知
+    PAYPHONE = "payphone"  # 公衆電話
+    UNAVAILABLE = "unavailable"  # 表示圏外
+
+
+class CallOutcome(enum.StrEnum):
+    """CALL-5 outcomes, plus ``expired`` for calls that never completed."""
+
+    ANSWERED = "answered"
+    UNANSWERED = "unanswered"
+    BUSY = "busy"
+    REJECTED_NUISANCE = "rejected_nuisance"
+    REJECTED_ANONYMOUS = "rejected_anonymous"
+    FORWARDED = "forwarded"
+    FORWARD_FAILED = "forward_failed"
+    EXPIRED = "expired"
+
+
+class MailKind(enum.StrEnum):
+    CALL_NOTIFICATION = "call_notification"
+    TEST = "test"
+    ONE_TIME_PASSWORD = "one_time_password"
+    ADDRESS_VERIFICATION = "address_verification"
+
+
+class MailStatus(enum.StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+def _enum(cls: type[enum.StrEnum], name: str) -> Enum:
+    # Stored as the value string with a CHECK, not a native PostgreSQL enum:
+    # adding a member later is then a plain migration on both backends.
+    return Enum(
+        cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=32,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dt.datetime: UTCDateTime()}
+
+
+class Line(Base):
+    """契約者回線: one contract, its auth unit and its numbers."""
+
+    __tablename__ = "line"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contract_number: Mapped[str] = mapped_column(String(20), unique=True)
+    auth_unit: Mapped[AuthUnit] = mapped_column(_enum(AuthUnit, "auth_unit"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    numbers: Mapped[list[Number]] = relationship(
+        back_populates="line", cascade="all, delete-orphan", order_by="Number.number"
+    )
+
+
+class Number(Base):
+    """A contract or additional number of a line, with its per-number settings."""
+
+    __tablename__ = "number"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    line_id: Mapped[int] = mapped_column(ForeignKey("line.id", ondelete="CASCADE"), index=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    is_contract: Mapped[bool] = mapped_column(Boolean)
+    endpoint: Mapped[str | None] = mapped_column(String(100))
+    timezone: Mapped[str] = mapped_column(String(64))
+    mail_subscribed: Mapped[bool] = mapped_column(Boolean, default=False)
+    number_request_subscribed: Mapped[bool] = mapped_column(Boolean, default=False)
+    voice_warp_subscribed: Mapped[bool] = mapped_column(Boolean, default=False)
+    nuisance_subscribed: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    line: Mapped[Line] = relationship(back_populates="numbers")
+    notification: Mapped[NotificationSetting] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True
+    )
+    addresses: Mapped[list[DestinationAddress]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, order_by="DestinationAddress.position"
+    )
+    designated: Mapped[list[DesignatedNumber]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, order_by="DesignatedNumber.position"
+    )
+    nuisance: Mapped[list[NuisanceEntry]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, order_by="NuisanceEntry.position"
+    )
+    number_request: Mapped[NumberRequestSetting] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True
+    )
+    voice_warp: Mapped[VoiceWarpSetting] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True
+    )
+    temp_password: Mapped[TempPassword | None] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True
+    )
+    credential: Mapped[SiteCredential | None] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    def subscribes(self, service: Service) -> bool:
+        return bool(getattr(self, f"{service.value}_subscribed"))
+
+
+def _number_fk(unique: bool = False) -> Mapped[int]:
+    return mapped_column(ForeignKey("number.id", ondelete="CASCADE"), unique=unique, index=True)
+
+
+class NotificationSetting(Base):
+    """MAIL-1 and MAIL-4: service started, and the two conditions (off by default)."""
+
+    __tablename__ = "notification_setting"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number_id: Mapped[int] = _number_fk(unique=True)
+    started: Mapped[bool] = mapped_column(Boolean, default=False)
+    designated_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    unanswered_only: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class DestinationAddress(Base):
+    """MAIL-2: one of at most five addresses, each with its send flag."""
+
+    __tablename__ = "destination_address"
+    __table_args__ = (
+        UniqueConstraint("number_id", "position", name="uq_destination_address_slot"),
+        UniqueConstraint("number_id", "address_key", name="uq_destination_address_key"),
+        CheckConstraint(f"position BETWEEN 1 AND {MAX_ADDRESSES}", name="slot_range"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number_id: Mapped[int] = _number_fk()
+    position: Mapped[int] = mapped_column(Integer)
+    address: Mapped[str] = mapped_column(String(254))
+    address_key: Mapped[str] = mapped_column(String(254))  # lower-cased, for duplicates
+    send: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class DesignatedNumber(Base):
+    """MAIL-5: one of at most 30 designated caller numbers with its flag."""
+
+    __tablename__ = "designated_number"
+    __table_args__ = (
+        UniqueConstraint("number_id", "position", name="uq_designated_number_slot"),
+        UniqueConstraint("number_id", "caller_number", name="uq_designated_number_caller"),
+        CheckConstraint(f"position BETWEEN 1 AND {MAX_DESIGNATED}", name="slot_range"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number_id: Mapped[int] = _number_fk()
+    position: Mapped[int] = mapped_column(Integer)
+    caller_number: Mapped[str] = mapped_column(String(20))
+    designated: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class NuisanceEntry(Base):
+    """CALL-2: one of at most 30 rejected callers.
+
+    ``hidden`` marks an entry added by the feature code for a caller who
+    withheld the number: it is matched like any other but never shown.
+    """
+
+    __tablename__ = "nuisance_entry"
+    __table_args__ = (
+        UniqueConstraint("number_id", "position", name="uq_nuisance_entry_slot"),
+        UniqueConstraint("number_id", "caller_number", name="uq_nuisance_entry_caller"),
+        CheckConstraint(f"position BETWEEN 1 AND {MAX_NUISANCE}", name="slot_range"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number_id: Mapped[int] = _number_fk()
+    position: Mapped[int] = mapped_column(Integer)
+    caller_number: Mapped[str] = mapped_column(String(20))
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False)
+    added_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class NumberRequestSetting(Base):
+    """CALL-3: reject callers who withhold their number (payphone/unavailable optional)."""
+
+    __tablename__ = "number_request_setting"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number_id: Mapped[int] = _number_fk(unique=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    reject_payphone: Mapped[bool] = mapped_column(Boolean, default=False)
+    reject_unavailable: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class VoiceWarpSetting(Base):
+    """CALL-4: forwarding mode, destination and ring time, switchable on/off."""
+
+    __tablename__ = "voice_warp_setting"
+    __table_args__ = (
+        CheckConstraint(
+            f"ring_seconds BETWEEN {MIN_RING_SECONDS} AND {MAX_RING_SECONDS}", name="ring_range"
+        ),
+        CheckConstraint("NOT enabled OR destination IS NOT NULL", name="enabled_has_destination"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number_id: Mapped[int] = _number_fk(unique=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    mode: Mapped[VoiceWarpMode] = mapped_column(
+        _enum(VoiceWarpMode, "voice_warp_mode"), default=VoiceWarpMode.UNCONDITIONAL
+    )
+    destination: Mapped[str | None] = mapped_column(String(20))
+    ring_seconds: Mapped[int] = mapped_column(Integer, default=20)
+
+
+class TempPassword(Base):
+    """IVR-9 / SITE-2: the temporary password set by phone, one per number."""
+
+    __tablename__ = "temp_password"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number_id: Mapped[int] = _number_fk(unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    auth_unit: Mapped[AuthUnit] = mapped_column(_enum(AuthUnit, "auth_unit"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
+    wrong_count: Mapped[int] = mapped_column(Integer, default=0)
+    used_at: Mapped[dt.datetime | None]
+
+
+class SiteCredential(Base):
+    """SITE-3/4/5: the site password of a number and its one-time-password settings."""
+
+    __tablename__ = "site_credential"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number_id: Mapped[int] = _number_fk(unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    changed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    wrong_count: Mapped[int] = mapped_column(Integer, default=0)
+    invalidated_at: Mapped[dt.datetime | None]
+    otp_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    otp_address: Mapped[str | None] = mapped_column(String(254))
+    otp_address_verified_at: Mapped[dt.datetime | None]
+    otp_confirmation_id: Mapped[str | None] = mapped_column(String(12))
+    otp_confirmation_password_hash: Mapped[str | None] = mapped_column(String(255))
+
+    history: Mapped[list[PasswordHistory]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, order_by="PasswordHistory.created_at"
+    )
+
+
+class PasswordHistory(Base):
+    """Earlier password hashes of a credential (SITE-3: not equal to the current one)."""
+
+    __tablename__ = "password_history"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    credential_id: Mapped[int] = mapped_column(
+        ForeignKey("site_credential.id", ondelete="CASCADE"), index=True
+    )
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class CallRecord(Base):
+    """One call to a subscriber number as the notifier saw it (CALL-5), by Linkedid.
+
+    ``caller_number`` is kept even when withheld, for the nuisance feature
+    code; ``presentation`` says whether it may ever be shown.
+    """
+
+    __tablename__ = "call_record"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    linkedid: Mapped[str] = mapped_column(String(64), unique=True)
+    subscriber_number: Mapped[str] = mapped_column(String(20), index=True)
+    number_id: Mapped[int | None] = mapped_column(
+        ForeignKey("number.id", ondelete="SET NULL"), index=True
+    )
+    caller_number: Mapped[str | None] = mapped_column(String(32))
+    presentation: Mapped[Presentation] = mapped_column(_enum(Presentation, "presentation"))
+    outcome: Mapped[CallOutcome] = mapped_column(_enum(CallOutcome, "call_outcome"))
+    dial_status: Mapped[str | None] = mapped_column(String(32))
+    forward_dial_status: Mapped[str | None] = mapped_column(String(32))
+    started_at: Mapped[dt.datetime]
+    ended_at: Mapped[dt.datetime | None]
+    recorded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Decision(Base):
+    """MAIL-10: the one decision taken for a call, mailed or not, with its reason."""
+
+    __tablename__ = "decision"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(
+        ForeignKey("call_record.id", ondelete="CASCADE"), unique=True
+    )
+    mailed: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[str] = mapped_column(String(64))
+    recipients: Mapped[list[str]] = mapped_column(JSON, default=list)
+    decided_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class OutboxMail(Base):
+    """A mail waiting for or done with delivery; one row per recipient.
+
+    ``dedup_key`` is unique so that a decision replayed after a restart
+    cannot queue the same mail twice (MAIL-10).
+    """
+
+    __tablename__ = "outbox_mail"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dedup_key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[MailKind] = mapped_column(_enum(MailKind, "mail_kind"))
+    decision_id: Mapped[int | None] = mapped_column(
+        ForeignKey("decision.id", ondelete="SET NULL"), index=True
+    )
+    recipient: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    headers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[MailStatus] = mapped_column(
+        _enum(MailStatus, "mail_status"), default=MailStatus.PENDING, index=True
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[dt.datetime | None]

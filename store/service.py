@@ -1,0 +1,595 @@
+"""The domain layer: every write to lines, numbers and their settings.
+
+The CLI, the IVR, the notifier and the site all call these functions with a
+session inside one transaction (``store.db.transaction``). Each function
+checks every rule before it changes anything and raises a typed
+``DomainError`` on the first break, so the caller's rollback leaves the
+database as it was. Numbers are addressed by their digits, as people do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from store import validation
+from store.errors import AlreadyExists, LimitExceeded, NotFound, NotSubscribed, RuleViolation
+from store.models import (
+    AuthUnit,
+    DesignatedNumber,
+    DestinationAddress,
+    Line,
+    NotificationSetting,
+    NuisanceEntry,
+    Number,
+    NumberRequestSetting,
+    Service,
+    VoiceWarpMode,
+    VoiceWarpSetting,
+)
+
+log = structlog.get_logger("store")
+
+ALL_SERVICES = frozenset(Service)
+
+
+# --- lines -------------------------------------------------------------------
+
+
+def add_line(
+    session: Session,
+    contract_number: str,
+    *,
+    auth_unit: AuthUnit = AuthUnit.LINE,
+    timezone: str,
+    endpoint: str | None = None,
+    services: Iterable[Service] = ALL_SERVICES,
+) -> Line:
+    """A new line with its contract number (Words: 契約者回線)."""
+    validation.subscriber_number(contract_number, field="contract_number")
+    _ensure_number_free(session, contract_number)
+    line = Line(contract_number=contract_number, auth_unit=AuthUnit(auth_unit))
+    session.add(line)
+    _new_number(session, line, contract_number, True, timezone, endpoint, services)
+    session.flush()
+    log.info("line_added", contract_number=contract_number, auth_unit=line.auth_unit.value)
+    return line
+
+
+def get_line(session: Session, contract_number: str) -> Line:
+    line = session.scalars(
+        select(Line)
+        .where(Line.contract_number == contract_number)
+        .options(selectinload(Line.numbers))
+    ).one_or_none()
+    if line is None:
+        raise NotFound(f"no line with contract number {contract_number!r}", field="contract_number")
+    return line
+
+
+def list_lines(session: Session) -> Sequence[Line]:
+    return session.scalars(
+        select(Line).options(selectinload(Line.numbers)).order_by(Line.contract_number)
+    ).all()
+
+
+def remove_line(session: Session, contract_number: str) -> None:
+    """Remove a line with all its numbers and their settings."""
+    line = get_line(session, contract_number)
+    session.delete(line)
+    session.flush()
+    log.info("line_removed", contract_number=contract_number)
+
+
+def set_auth_unit(session: Session, contract_number: str, auth_unit: AuthUnit) -> Line:
+    """Change a line's 認証単位 (the site's SITE-8 password rules are applied there)."""
+    line = get_line(session, contract_number)
+    line.auth_unit = AuthUnit(auth_unit)
+    session.flush()
+    log.info("auth_unit_set", contract_number=contract_number, auth_unit=line.auth_unit.value)
+    return line
+
+
+# --- numbers -----------------------------------------------------------------
+
+
+def add_number(
+    session: Session,
+    contract_number: str,
+    number: str,
+    *,
+    timezone: str,
+    endpoint: str | None = None,
+    services: Iterable[Service] = ALL_SERVICES,
+) -> Number:
+    """An additional number (追加番号) on an existing line."""
+    validation.subscriber_number(number)
+    line = get_line(session, contract_number)
+    _ensure_number_free(session, number)
+    added = _new_number(session, line, number, False, timezone, endpoint, services)
+    session.flush()
+    log.info("number_added", contract_number=contract_number, number=number)
+    return added
+
+
+def get_number(session: Session, number: str, *, lock: bool = False) -> Number:
+    """The number with its settings; ``lock`` holds it until the transaction ends.
+
+    Locking the number row serialises writers of its lists on PostgreSQL
+    (SQLite transactions are already exclusive, see ``store.db``).
+    """
+    stmt = select(Number).where(Number.number == number)
+    if lock:
+        stmt = stmt.with_for_update()
+    found = session.scalars(stmt).one_or_none()
+    if found is None:
+        raise NotFound(f"no subscriber number {number!r}", field="number")
+    return found
+
+
+def list_numbers(session: Session, contract_number: str | None = None) -> Sequence[Number]:
+    stmt = select(Number).order_by(Number.number)
+    if contract_number is not None:
+        stmt = stmt.where(Number.line_id == get_line(session, contract_number).id)
+    return session.scalars(stmt).all()
+
+
+def remove_number(session: Session, number: str) -> None:
+    found = get_number(session, number, lock=True)
+    if found.is_contract:
+        raise RuleViolation(
+            f"{number} is the contract number of its line; remove the line instead",
+            code="contract_number_removal",
+            field="number",
+        )
+    session.delete(found)
+    session.flush()
+    log.info("number_removed", number=number)
+
+
+def update_number(
+    session: Session,
+    number: str,
+    *,
+    endpoint: str | None = None,
+    clear_endpoint: bool = False,
+    timezone: str | None = None,
+) -> Number:
+    found = get_number(session, number, lock=True)
+    if endpoint is not None and clear_endpoint:
+        raise RuleViolation("give an endpoint or clear it, not both", field="endpoint")
+    if endpoint is not None:
+        found.endpoint = validation.endpoint(endpoint)
+    if clear_endpoint:
+        found.endpoint = None
+    if timezone is not None:
+        found.timezone = validation.time_zone(timezone)
+    session.flush()
+    log.info("number_updated", number=number, endpoint=found.endpoint, timezone=found.timezone)
+    return found
+
+
+def set_services(
+    session: Session,
+    number: str,
+    *,
+    enable: Iterable[Service] = (),
+    disable: Iterable[Service] = (),
+) -> Number:
+    """Subscribe or unsubscribe services; an unsubscribed service is also switched off."""
+    enable, disable = set(enable), set(disable)
+    both = enable & disable
+    if both:
+        raise RuleViolation(
+            f"service(s) {', '.join(sorted(both))} both enabled and disabled", field="services"
+        )
+    found = get_number(session, number, lock=True)
+    for service in enable:
+        setattr(found, f"{service.value}_subscribed", True)
+    for service in disable:
+        setattr(found, f"{service.value}_subscribed", False)
+    if Service.MAIL in disable:
+        found.notification.started = False
+    if Service.NUMBER_REQUEST in disable:
+        found.number_request.enabled = False
+    if Service.VOICE_WARP in disable:
+        found.voice_warp.enabled = False
+    session.flush()
+    log.info(
+        "services_set",
+        number=number,
+        enabled=sorted(s.value for s in enable),
+        disabled=sorted(s.value for s in disable),
+    )
+    return found
+
+
+# --- notification mail (MAIL-1 ... MAIL-5) -----------------------------------
+
+
+def start_mail(session: Session, number: str) -> NotificationSetting:
+    """MAIL-1: start the service; needs at least one destination address."""
+    found = _subscribed(session, number, Service.MAIL)
+    if not found.addresses:
+        raise RuleViolation(
+            f"{number}: set at least one destination address before starting the service",
+            code="start_without_address",
+            field="started",
+        )
+    found.notification.started = True
+    session.flush()
+    log.info("mail_started", number=number)
+    return found.notification
+
+
+def stop_mail(session: Session, number: str) -> NotificationSetting:
+    found = _subscribed(session, number, Service.MAIL)
+    found.notification.started = False
+    session.flush()
+    log.info("mail_stopped", number=number)
+    return found.notification
+
+
+def add_address(
+    session: Session, number: str, address: str, *, send: bool = True
+) -> DestinationAddress:
+    """MAIL-2/3: a destination address in the first free of five slots."""
+    validation.mail_address(address)
+    found = _subscribed(session, number, Service.MAIL)
+    key = address.lower()
+    if any(a.address_key == key for a in found.addresses):
+        raise AlreadyExists(f"{number}: address {address!r} is already set", field="address")
+    position = _free_slot(
+        [a.position for a in found.addresses],
+        validation.MAX_ADDRESSES,
+        f"{number}: already {validation.MAX_ADDRESSES} destination addresses (MAIL-2 allows "
+        f"at most {validation.MAX_ADDRESSES}); remove one first",
+    )
+    entry = DestinationAddress(position=position, address=address, address_key=key, send=send)
+    found.addresses.append(entry)
+    session.flush()
+    log.info("address_added", number=number, position=position, send=send)
+    return entry
+
+
+def remove_address(session: Session, number: str, address: str) -> None:
+    found = _subscribed(session, number, Service.MAIL)
+    entry = _find_address(found, address)
+    if found.notification.started and len(found.addresses) == 1:
+        raise RuleViolation(
+            f"{number}: {address!r} is the last destination address of a started service; "
+            "stop the service first (MAIL-1)",
+            code="last_address_of_started",
+            field="address",
+        )
+    found.addresses.remove(entry)
+    session.flush()
+    log.info("address_removed", number=number, position=entry.position)
+
+
+def set_address_send(session: Session, number: str, address: str, send: bool) -> DestinationAddress:
+    found = _subscribed(session, number, Service.MAIL)
+    entry = _find_address(found, address)
+    entry.send = send
+    session.flush()
+    log.info("address_send_set", number=number, position=entry.position, send=send)
+    return entry
+
+
+def set_conditions(
+    session: Session,
+    number: str,
+    *,
+    designated_only: bool | None = None,
+    unanswered_only: bool | None = None,
+) -> NotificationSetting:
+    """MAIL-4: the two conditions; ``None`` leaves one as it is."""
+    found = _subscribed(session, number, Service.MAIL)
+    if designated_only is not None:
+        found.notification.designated_only = designated_only
+    if unanswered_only is not None:
+        found.notification.unanswered_only = unanswered_only
+    session.flush()
+    log.info(
+        "conditions_set",
+        number=number,
+        designated_only=found.notification.designated_only,
+        unanswered_only=found.notification.unanswered_only,
+    )
+    return found.notification
+
+
+def add_designated(
+    session: Session, number: str, caller_number: str, *, designated: bool = True
+) -> DesignatedNumber:
+    """MAIL-5: a designated caller number in the first free of 30 slots."""
+    validation.diallable_number(caller_number)
+    found = _subscribed(session, number, Service.MAIL)
+    if any(d.caller_number == caller_number for d in found.designated):
+        raise AlreadyExists(
+            f"{number}: {caller_number} is already a designated number", field="caller_number"
+        )
+    position = _free_slot(
+        [d.position for d in found.designated],
+        validation.MAX_DESIGNATED,
+        f"{number}: already {validation.MAX_DESIGNATED} designated numbers (MAIL-5 allows at "
+        f"most {validation.MAX_DESIGNATED}); remove one first",
+    )
+    entry = DesignatedNumber(position=position, caller_number=caller_number, designated=designated)
+    found.designated.append(entry)
+    session.flush()
+    log.info("designated_added", number=number, position=position, designated=designated)
+    return entry
+
+
+def remove_designated(session: Session, number: str, caller_number: str) -> None:
+    found = _subscribed(session, number, Service.MAIL)
+    found.designated.remove(_find_designated(found, caller_number))
+    session.flush()
+    log.info("designated_removed", number=number)
+
+
+def set_designated_flag(
+    session: Session, number: str, caller_number: str, designated: bool
+) -> DesignatedNumber:
+    found = _subscribed(session, number, Service.MAIL)
+    entry = _find_designated(found, caller_number)
+    entry.designated = designated
+    session.flush()
+    log.info("designated_flag_set", number=number, position=entry.position, designated=designated)
+    return entry
+
+
+# --- supplementary services (CALL-2 ... CALL-4) ------------------------------
+
+
+def add_nuisance(
+    session: Session, number: str, caller_number: str, *, hidden: bool = False
+) -> NuisanceEntry:
+    """CALL-2: a rejected caller in the first free of 30 slots."""
+    validation.diallable_number(caller_number)
+    found = _subscribed(session, number, Service.NUISANCE)
+    if any(n.caller_number == caller_number for n in found.nuisance):
+        raise AlreadyExists(
+            f"{number}: this caller is already on the nuisance list", field="caller_number"
+        )
+    position = _free_slot(
+        [n.position for n in found.nuisance],
+        validation.MAX_NUISANCE,
+        f"{number}: the nuisance list already has {validation.MAX_NUISANCE} entries "
+        f"(CALL-2 allows at most {validation.MAX_NUISANCE}); remove one first",
+    )
+    entry = NuisanceEntry(position=position, caller_number=caller_number, hidden=hidden)
+    found.nuisance.append(entry)
+    session.flush()
+    log.info("nuisance_added", number=number, position=position, hidden=hidden)
+    return entry
+
+
+def remove_nuisance(
+    session: Session, number: str, *, caller_number: str | None = None, position: int | None = None
+) -> None:
+    """Remove by caller number, or by list position (the only handle on hidden entries)."""
+    found = _subscribed(session, number, Service.NUISANCE)
+    if (caller_number is None) == (position is None):
+        raise RuleViolation("give either a caller number or a list position", field="caller_number")
+    for entry in found.nuisance:
+        if entry.position == position or (
+            caller_number is not None and entry.caller_number == caller_number
+        ):
+            found.nuisance.remove(entry)
+            session.flush()
+            log.info("nuisance_removed", number=number, position=entry.position)
+            return
+    what = f"position {position}" if position is not None else "this caller"
+    raise NotFound(f"{number}: {what} is not on the nuisance list", field="caller_number")
+
+
+def set_number_request(
+    session: Session,
+    number: str,
+    *,
+    enabled: bool | None = None,
+    reject_payphone: bool | None = None,
+    reject_unavailable: bool | None = None,
+) -> NumberRequestSetting:
+    """CALL-3: Number Request on/off and whether payphone/unavailable are refused too."""
+    found = _subscribed(session, number, Service.NUMBER_REQUEST)
+    setting = found.number_request
+    if enabled is not None:
+        setting.enabled = enabled
+    if reject_payphone is not None:
+        setting.reject_payphone = reject_payphone
+    if reject_unavailable is not None:
+        setting.reject_unavailable = reject_unavailable
+    session.flush()
+    log.info(
+        "number_request_set",
+        number=number,
+        enabled=setting.enabled,
+        reject_payphone=setting.reject_payphone,
+        reject_unavailable=setting.reject_unavailable,
+    )
+    return setting
+
+
+def set_voice_warp(
+    session: Session,
+    number: str,
+    *,
+    enabled: bool | None = None,
+    mode: VoiceWarpMode | None = None,
+    destination: str | None = None,
+    ring_seconds: int | None = None,
+) -> VoiceWarpSetting:
+    """CALL-4: forwarding mode, destination, ring time, on/off (on needs a destination)."""
+    if destination is not None:
+        validation.diallable_number(destination, field="destination")
+    if ring_seconds is not None:
+        validation.ring_seconds(ring_seconds)
+    found = _subscribed(session, number, Service.VOICE_WARP)
+    if destination == number:
+        raise RuleViolation(
+            f"{number}: cannot forward a number to itself",
+            code="forward_to_self",
+            field="destination",
+        )
+    setting = found.voice_warp
+    new_destination = destination if destination is not None else setting.destination
+    new_enabled = enabled if enabled is not None else setting.enabled
+    if new_enabled and new_destination is None:
+        raise RuleViolation(
+            f"{number}: set a forwarding destination before switching Voice Warp on",
+            code="forward_without_destination",
+            field="destination",
+        )
+    if mode is not None:
+        setting.mode = VoiceWarpMode(mode)
+    if ring_seconds is not None:
+        setting.ring_seconds = ring_seconds
+    setting.destination = new_destination
+    setting.enabled = new_enabled
+    session.flush()
+    log.info(
+        "voice_warp_set",
+        number=number,
+        enabled=setting.enabled,
+        mode=setting.mode.value,
+        ring_seconds=setting.ring_seconds,
+    )
+    return setting
+
+
+# --- views ---------------------------------------------------------------------
+
+
+def describe_number(found: Number) -> dict[str, Any]:
+    """Everything about one number as plain data (hidden nuisance entries masked)."""
+    n = found.notification
+    nr = found.number_request
+    vw = found.voice_warp
+    return {
+        "number": found.number,
+        "contract_number": found.line.contract_number,
+        "is_contract": found.is_contract,
+        "auth_unit": found.line.auth_unit.value,
+        "endpoint": found.endpoint,
+        "timezone": found.timezone,
+        "services": sorted(s.value for s in Service if found.subscribes(s)),
+        "mail": {
+            "started": n.started,
+            "designated_only": n.designated_only,
+            "unanswered_only": n.unanswered_only,
+            "addresses": [
+                {"position": a.position, "address": a.address, "send": a.send}
+                for a in found.addresses
+            ],
+            "designated_numbers": [
+                {
+                    "position": d.position,
+                    "caller_number": d.caller_number,
+                    "designated": d.designated,
+                }
+                for d in found.designated
+            ],
+        },
+        "nuisance_list": [
+            {
+                "position": e.position,
+                "caller_number": None if e.hidden else e.caller_number,
+                "hidden": e.hidden,
+            }
+            for e in found.nuisance
+        ],
+        "number_request": {
+            "enabled": nr.enabled,
+            "reject_payphone": nr.reject_payphone,
+            "reject_unavailable": nr.reject_unavailable,
+        },
+        "voice_warp": {
+            "enabled": vw.enabled,
+            "mode": vw.mode.value,
+            "destination": vw.destination,
+            "ring_seconds": vw.ring_seconds,
+        },
+    }
+
+
+# --- helpers -------------------------------------------------------------------
+
+
+def _ensure_number_free(session: Session, number: str) -> None:
+    taken = session.scalars(select(Number).where(Number.number == number)).one_or_none()
+    if taken is not None:
+        raise AlreadyExists(
+            f"number {number} already belongs to the line {taken.line.contract_number}",
+            field="number",
+        )
+
+
+def _new_number(
+    session: Session,
+    line: Line,
+    number: str,
+    is_contract: bool,
+    timezone: str,
+    endpoint: str | None,
+    services: Iterable[Service],
+) -> Number:
+    subscribed = {Service(s) for s in services}
+    created = Number(
+        number=number,
+        is_contract=is_contract,
+        timezone=validation.time_zone(timezone),
+        endpoint=validation.endpoint(endpoint) if endpoint is not None else None,
+        **{f"{s.value}_subscribed": s in subscribed for s in Service},
+        notification=NotificationSetting(
+            started=False, designated_only=False, unanswered_only=False
+        ),
+        number_request=NumberRequestSetting(
+            enabled=False, reject_payphone=False, reject_unavailable=False
+        ),
+        voice_warp=VoiceWarpSetting(
+            enabled=False, mode=VoiceWarpMode.UNCONDITIONAL, ring_seconds=20
+        ),
+    )
+    line.numbers.append(created)
+    return created
+
+
+def _subscribed(session: Session, number: str, service: Service) -> Number:
+    found = get_number(session, number, lock=True)
+    if not found.subscribes(service):
+        raise NotSubscribed(
+            f"{number} does not subscribe to the {service.value} service", field="number"
+        )
+    return found
+
+
+def _free_slot(taken: Iterable[int], limit: int, full_message: str) -> int:
+    used = set(taken)
+    for slot in range(1, limit + 1):
+        if slot not in used:
+            return slot
+    raise LimitExceeded(full_message)
+
+
+def _find_address(found: Number, address: str) -> DestinationAddress:
+    key = address.lower()
+    for entry in found.addresses:
+        if entry.address_key == key:
+            return entry
+    raise NotFound(f"{found.number}: no destination address {address!r}", field="address")
+
+
+def _find_designated(found: Number, caller_number: str) -> DesignatedNumber:
+    for entry in found.designated:
+        if entry.caller_number == caller_number:
+            return entry
+    raise NotFound(
+        f"{found.number}: {caller_number} is not a designated number", field="caller_number"
+    )
