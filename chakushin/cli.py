@@ -33,7 +33,7 @@ from store.models import AuthUnit, Number, Service, VoiceWarpMode
 class App:
     """What every command needs, made once per invocation (no globals)."""
 
-    config_path: str | None
+    config_path: str | None = None
     json: bool = False
     verbose: bool = False
     _config: Config | None = None

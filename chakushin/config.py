@@ -285,7 +285,4 @@ def effective(config: Config) -> dict[str, Any]:
 
 
 def _mask_url(url: str) -> str:
-    parsed = parse_url(url)
-    if parsed.password:
-        parsed = parsed.set(password=MASK)
-    return parsed.render_as_string(hide_password=False)
+    return parse_url(url).render_as_string(hide_password=True)

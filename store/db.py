@@ -148,6 +148,12 @@ def ensure_schema(engine: Engine) -> None:
     head = head_revision(engine)
     if current == head:
         return
+    if current is not None and not _known_revision(engine, current):
+        raise DatabaseError(
+            f"database schema is at revision {current}, which this version does not know "
+            f"(it needs {head}); was the database made by a newer chakushin?",
+            code="database_unknown_revision",
+        )
     if current is None or engine.dialect.name == "sqlite":
         upgrade(engine)
         return
@@ -156,6 +162,11 @@ def ensure_schema(engine: Engine) -> None:
         "run `chakushin db upgrade`",
         code="database_outdated",
     )
+
+
+def _known_revision(engine: Engine, revision: str) -> bool:
+    scripts = ScriptDirectory.from_config(alembic_config(engine))
+    return any(script.revision == revision for script in scripts.walk_revisions())
 
 
 def _first_line(exc: BaseException) -> str:

@@ -1,0 +1,153 @@
+"""Databases for the tests: SQLite always, PostgreSQL when reachable.
+
+Each test run creates its own databases (a SQLite file in a temp dir, a
+PostgreSQL database with a random name that is dropped at the end) and
+migrates them with the real Alembic migrations. Tests that take the
+``db_url`` or ``engine`` fixture run once per backend; after each test the
+tables are emptied.
+
+PostgreSQL is found at ``$CHAKUSHIN_TEST_POSTGRES_URL`` (default: user
+postgres at 127.0.0.1:5432). When it cannot be reached its tests are
+skipped with the reason, unless ``CHAKUSHIN_REQUIRE_POSTGRES=1`` (set by
+CI), which turns the skip into a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from store import db
+from store.models import Base
+
+PG_ADMIN_URL = os.environ.get(
+    "CHAKUSHIN_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+REQUIRE_PG = os.environ.get("CHAKUSHIN_REQUIRE_POSTGRES") == "1"
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)]
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    reason = _pg_unreachable_reason()
+    where = make_url(PG_ADMIN_URL).render_as_string(hide_password=True)
+    state = "reachable" if reason is None else f"NOT reachable ({reason})"
+    return f"chakushin: PostgreSQL at {where} {state}; required={REQUIRE_PG}"
+
+
+_pg_probe: dict[str, str | None] = {}
+
+
+def _pg_unreachable_reason() -> str | None:
+    if "reason" not in _pg_probe:
+        engine = sa.create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 3})
+        try:
+            with engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+            _pg_probe["reason"] = None
+        except sa.exc.SQLAlchemyError as exc:
+            _pg_probe["reason"] = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+        finally:
+            engine.dispose()
+    return _pg_probe["reason"]
+
+
+@pytest.fixture(scope="session")
+def postgresql_url() -> Iterator[str]:
+    reason = _pg_unreachable_reason()
+    if reason is not None:
+        message = f"PostgreSQL not reachable at {PG_ADMIN_URL}: {reason}"
+        if REQUIRE_PG:
+            pytest.fail(message + " (CHAKUSHIN_REQUIRE_POSTGRES=1)")
+        pytest.skip(message)
+    name = f"chakushin_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        engine = db.make_engine(url)
+        db.upgrade(engine)
+        engine.dispose()
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = tmp_path_factory.mktemp("sqlite") / "chakushin.db"
+    url = f"sqlite:///{path}"
+    engine = db.make_engine(url)
+    db.upgrade(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A migrated database URL of each backend; emptied after the test."""
+    url: str = request.getfixturevalue(f"{request.param}_url")
+    yield url
+    engine = db.make_engine(url)
+    try:
+        empty_tables(engine)
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    made = db.make_engine(db_url)
+    yield made
+    made.dispose()
+
+
+@pytest.fixture
+def sessions(engine: Engine) -> sessionmaker[Session]:
+    return db.session_factory(engine)
+
+
+def empty_tables(engine: Engine) -> None:
+    tables = list(reversed(Base.metadata.sorted_tables))
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            names = ", ".join(f'"{t.name}"' for t in tables)
+            conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                conn.execute(table.delete())
+
+
+def snapshot(url_or_engine: str | Engine) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every table, to prove that a failed request wrote nothing."""
+    engine = db.make_engine(url_or_engine) if isinstance(url_or_engine, str) else url_or_engine
+    try:
+        with engine.connect() as conn:
+            return {
+                table.name: sorted((tuple(row) for row in conn.execute(table.select())), key=repr)
+                for table in Base.metadata.sorted_tables
+            }
+    finally:
+        if isinstance(url_or_engine, str):
+            engine.dispose()
+
+
+@pytest.fixture
+def tmp_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A clean environment: no CHAKUSHIN_* variables, cwd in an empty directory."""
+    for key in list(os.environ):
+        if key.startswith("CHAKUSHIN_") and not key.startswith("CHAKUSHIN_TEST"):
+            if key != "CHAKUSHIN_REQUIRE_POSTGRES":
+                monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CHAKUSHIN_DATA_DIR", str(tmp_path / "data"))
+    return tmp_path

@@ -1,0 +1,99 @@
+"""Alembic migrations: they build exactly the models' schema, on both backends."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy.engine import Engine, make_url
+
+from store import db
+from store.models import Base
+from tests.conftest import BACKENDS, PG_ADMIN_URL
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A database with no tables at all."""
+    if request.param == "sqlite":
+        engine = db.make_engine(f"sqlite:///{tmp_path / 'fresh' / 'chakushin.db'}")
+        yield engine
+        engine.dispose()
+        return
+    request.getfixturevalue("postgresql_url")  # skips (or fails in CI) without a server
+    name = f"chakushin_mig_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    engine = db.make_engine(make_url(PG_ADMIN_URL).set(database=name))
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def test_migrations_build_exactly_the_models(empty_db: Engine) -> None:
+    db.upgrade(empty_db)
+    with empty_db.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert diff == []
+
+
+def test_migrations_downgrade_to_empty_and_up_again(empty_db: Engine) -> None:
+    db.upgrade(empty_db)
+    db.upgrade(empty_db, "head")  # idempotent
+    from alembic import command
+
+    command.downgrade(db.alembic_config(empty_db), "base")
+    assert set(sa.inspect(empty_db).get_table_names()) <= {"alembic_version"}
+    db.upgrade(empty_db)
+    assert db.current_revision(empty_db) == db.head_revision(empty_db)
+
+
+def test_ensure_schema_creates_an_empty_database(empty_db: Engine) -> None:
+    assert db.current_revision(empty_db) is None
+    db.ensure_schema(empty_db)
+    assert db.current_revision(empty_db) == db.head_revision(empty_db)
+    assert {"line", "number", "outbox_mail", "decision"} <= set(
+        sa.inspect(empty_db).get_table_names()
+    )
+
+
+def test_ensure_schema_refuses_an_unknown_revision(empty_db: Engine) -> None:
+    db.upgrade(empty_db)
+    with empty_db.begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = 'f00dfeed'"))
+    with pytest.raises(db.DatabaseError, match="newer chakushin"):
+        db.ensure_schema(empty_db)
+
+
+def test_unreachable_database_gives_a_clear_error(tmp_path: Path) -> None:
+    engine = db.make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2")
+    with pytest.raises(db.DatabaseError, match="cannot open database") as err:
+        db.ensure_schema(engine)
+    assert err.value.code == "database_unavailable"
+
+
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        ("not a url", "is not a URL"),
+        ("mysql://root@localhost/x", "not supported"),
+        ("oracle://x", "not supported"),
+    ],
+)
+def test_bad_database_url_is_refused_before_connecting(url: str, words: str) -> None:
+    with pytest.raises(db.DatabaseError, match=words):
+        db.parse_url(url)
+
+
+def test_plain_postgresql_url_uses_psycopg3() -> None:
+    assert db.parse_url("postgresql://u@h/d").drivername == "postgresql+psycopg"
