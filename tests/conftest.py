@@ -144,10 +144,10 @@ def snapshot(url_or_engine: str | Engine) -> dict[str, list[tuple[object, ...]]]
 @pytest.fixture
 def tmp_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A clean environment: no CHAKUSHIN_* variables, cwd in an empty directory."""
+    keep = ("CHAKUSHIN_TEST_POSTGRES_URL", "CHAKUSHIN_REQUIRE_POSTGRES")
     for key in list(os.environ):
-        if key.startswith("CHAKUSHIN_") and not key.startswith("CHAKUSHIN_TEST"):
-            if key != "CHAKUSHIN_REQUIRE_POSTGRES":
-                monkeypatch.delenv(key)
+        if key.startswith("CHAKUSHIN_") and key not in keep:
+            monkeypatch.delenv(key)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("CHAKUSHIN_DATA_DIR", str(tmp_path / "data"))
     return tmp_path

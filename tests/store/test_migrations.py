@@ -97,3 +97,8 @@ def test_bad_database_url_is_refused_before_connecting(url: str, words: str) -> 
 
 def test_plain_postgresql_url_uses_psycopg3() -> None:
     assert db.parse_url("postgresql://u@h/d").drivername == "postgresql+psycopg"
+
+
+def test_head_revision_constant_matches_the_migrations(tmp_path: Path) -> None:
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    assert db.head_revision(engine) == db.HEAD_REVISION, "update store.db.HEAD_REVISION"

@@ -112,3 +112,16 @@ def test_effective_config_masks_secrets(tmp_config: Path) -> None:
     assert shown["ami"]["secret"] == config.MASK
     assert shown["mail"]["smtp_username"] == ""
     assert shown["database"]["url"] == "postgresql+psycopg://u:***@h/d"
+
+
+def test_shipped_example_lists_every_key_with_its_default(tmp_config: Path) -> None:
+    example = Path(__file__).resolve().parents[2] / "chakushin.example.toml"
+    shown = config.effective(config.load(example, env={}))
+    defaults = config.effective(config.load(env={}))
+    assert shown == defaults
+    text = example.read_text(encoding="utf-8")
+    for section, values in defaults.items():
+        keys = values if isinstance(values, dict) else {section: values}
+        for key in keys:
+            if not key.startswith("effective_"):
+                assert f"{key} =" in text, f"{section}.{key} is not documented in the example"
