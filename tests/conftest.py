@@ -41,6 +41,23 @@ def pytest_report_header(config: pytest.Config) -> str:
     return f"chakushin: PostgreSQL at {where} {state}; required={REQUIRE_PG}"
 
 
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """One line per backend, so a CI log shows that PostgreSQL really ran."""
+    counts: dict[str, dict[str, int]] = {}
+    for outcome in ("passed", "failed", "skipped", "error"):
+        for report in terminalreporter.stats.get(outcome, []):
+            nodeid = getattr(report, "nodeid", "")
+            for backend in ("sqlite", "postgresql"):
+                if f"[{backend}" in nodeid and getattr(report, "when", "call") in ("call", "setup"):
+                    if outcome == "passed" and report.when != "call":
+                        continue
+                    per = counts.setdefault(backend, {})
+                    per[outcome] = per.get(outcome, 0) + 1
+    for backend, per in sorted(counts.items()):
+        text = ", ".join(f"{n} {outcome}" for outcome, n in sorted(per.items()))
+        terminalreporter.write_line(f"chakushin database tests on {backend}: {text}")
+
+
 _pg_probe: dict[str, str | None] = {}
 
 

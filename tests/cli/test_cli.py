@@ -322,3 +322,10 @@ def test_installed_command_creates_the_database_and_logs_json(tmp_config: Path) 
     refused = run("mail", "address", "add", CONTRACT, "a@@example.jp")
     assert refused.returncode == 1
     assert refused.stderr == "error: address 'a@@example.jp': must contain exactly one @\n"
+
+
+def test_config_check_fails_naming_the_key(tmp_config: Path) -> None:
+    (tmp_config / "chakushin.toml").write_text("[agi]\nport = 0\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["config", "check"])
+    assert result.exit_code == 1
+    assert result.stderr == "error: agi.port: port must be 1-65535; got 0\n"
