@@ -117,12 +117,12 @@ class RootGroup(Group):
             _fail(
                 ctx,
                 "conflict",
-                f"the change conflicts with stored data, nothing written ({db._first_line(exc)})",
+                f"the change conflicts with stored data, nothing written ({db.first_line(exc)})",
             )
         except OperationalError as exc:
-            _fail(ctx, "database_unavailable", f"database error: {db._first_line(exc)}")
+            _fail(ctx, "database_unavailable", f"database error: {db.first_line(exc)}")
         except SQLAlchemyError as exc:
-            _fail(ctx, "database", f"database error: {db._first_line(exc)}")
+            _fail(ctx, "database", f"database error: {db.first_line(exc)}")
         finally:
             app = ctx.find_object(App)
             if app is not None:

@@ -138,7 +138,7 @@ def current_revision(engine: Engine) -> str | None:
     except sa.exc.OperationalError as exc:
         raise DatabaseError(
             f"cannot open database {engine.url.render_as_string(hide_password=True)}: "
-            f"{_first_line(exc)}",
+            f"{first_line(exc)}",
             code="database_unavailable",
         ) from None
 
@@ -185,6 +185,6 @@ def _known_revision(engine: Engine, revision: str) -> bool:
     return any(script.revision == revision for script in scripts.walk_revisions())
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     text = str(getattr(exc, "orig", None) or exc)
     return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
