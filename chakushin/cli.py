@@ -9,18 +9,22 @@ from __future__ import annotations
 
 import contextlib
 import json
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 import click
+import structlog
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from chakushin import config as config_mod
 from chakushin import logs
+from chakushin.cli_prompts import prompts
 from chakushin.config import Config, ConfigError
 from store import db, service
 from store.errors import DomainError
@@ -45,6 +49,7 @@ class App:
         if self._config is None:
             self._config = config_mod.load(self.config_path)
             # The CLI's own output says what changed; -v adds the log events.
+            # Services (agi-server) always log at the configured level.
             level = self._config.log.level if self.verbose else "warning"
             logs.configure(level, self._config.log.format)
         return self._config
@@ -305,6 +310,43 @@ def db_status(app: App) -> None:
     )
     if current != head:
         sys.exit(1)
+
+
+# --- services ----------------------------------------------------------------------
+
+
+@cli.command("agi-server")
+@pass_app
+def agi_server(app: App) -> None:
+    """Run the FastAGI server (temporary-password IVR) until SIGINT or SIGTERM."""
+    from agi import wiring
+    from agi.server import FastAGIServer
+
+    app.verbose = True
+    config = app.config
+    engine = app.engine()
+    db.ensure_schema(engine)
+    server = FastAGIServer(
+        (config.agi.host, config.agi.port),
+        wiring.routes(config, db.session_factory(engine)),
+        sounds_dir=config.ivr.sounds_dir,
+        allowed_peers=config.agi.allowed_peers,
+        idle_timeout=float(config.agi.idle_timeout_seconds),
+    )
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    thread = threading.Thread(target=server.serve_forever, name="fastagi-accept")
+    thread.start()
+    log = structlog.get_logger("chakushin")
+    log.info("agi_server_started", host=config.agi.host, port=server.port)
+    click.echo(f"FastAGI server listening on {config.agi.host}:{server.port}", err=True)
+    stop.wait()
+    log.info("agi_server_stopping", active_sessions=server.stats.active)
+    server.shutdown()  # no new sessions
+    server.server_close()  # waits for the calls in progress
+    thread.join()
+    log.info("agi_server_stopped", sessions=dict(server.stats.finished))
 
 
 # --- lines ------------------------------------------------------------------------------
@@ -756,6 +798,9 @@ def voice_warp(
             ring_seconds=ring_seconds,
         )
         _show(app, service.get_number(session, number))
+
+
+cli.add_command(prompts)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 import types
 import typing
@@ -63,6 +64,8 @@ class AgiConfig:
     port: int = 4573
     # Peer addresses allowed to connect to the FastAGI server; empty: any.
     allowed_peers: tuple[str, ...] = ()
+    # A session whose peer sends nothing for this long is ended.
+    idle_timeout_seconds: int = 120
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,10 @@ class MailConfig:
 class IvrConfig:
     # IVR-1: the temporary-password access numbers (the carrier's two).
     access_numbers: tuple[str, ...] = ("0363044747", "0664806430")
+    # IVR-8: seconds to wait for the caller's digits before it counts as an error.
+    input_timeout_seconds: int = 10
+    # Directory of the prompts under Asterisk's sounds directory.
+    sounds_dir: str = "chakushin"
 
 
 @dataclass(frozen=True)
@@ -246,6 +253,14 @@ def _validate(config: Config) -> None:
         ("mail.smtp_port", config.mail.smtp_port),
     ):
         _port(port, key)
+    if not 1 <= config.ivr.input_timeout_seconds <= 60:
+        raise ConfigError("must be 1-60 seconds", key="ivr.input_timeout_seconds")
+    if not 5 <= config.agi.idle_timeout_seconds <= 3600:
+        raise ConfigError("must be 5-3600 seconds", key="agi.idle_timeout_seconds")
+    if not re.fullmatch(r"[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*", config.ivr.sounds_dir):
+        raise ConfigError(
+            "must be a relative path of letters, digits, - and _", key="ivr.sounds_dir"
+        )
     _choice(config.mail.smtp_security, ("none", "starttls", "tls"), "mail.smtp_security")
     _choice(config.mail.sink, ("maildir", "console"), "mail.sink")
     _choice(config.log.level, ("debug", "info", "warning", "error"), "log.level")

@@ -166,3 +166,17 @@ def endpoint(value: str, *, field: str = "endpoint") -> str:
             field=field,
         )
     return value
+
+
+TEMP_PASSWORD_DIGITS = 8  # IVR-7
+
+
+def temp_password(value: str, *, field: str = "temp_password") -> str:
+    """IVR-7: a temporary password is exactly eight digits."""
+    if len(value) != TEMP_PASSWORD_DIGITS or not value.isascii() or not value.isdigit():
+        raise InvalidInput(
+            f"a temporary password is exactly {TEMP_PASSWORD_DIGITS} digits",
+            code="temp_password_format",
+            field=field,
+        )
+    return value

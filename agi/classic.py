@@ -1,0 +1,76 @@
+"""``chakushin-agi SCRIPT``: the same flows as a classic AGI script over stdin/stdout.
+
+For Asterisk set-ups that cannot reach the FastAGI server: the dialplan
+runs ``AGI(chakushin-agi,temp-password)`` and Asterisk starts one process
+per call. Logs go to stderr (Asterisk shows them on its console).
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from types import FrameType
+
+import click
+import structlog
+from asterisk.agi import AGIError  # type: ignore[import-untyped]
+
+from agi import wiring
+from agi.transport import AGIChannel, SafeAGI
+from chakushin import config as config_mod
+from chakushin import logs
+from chakushin.config import ConfigError
+from store import db
+from store.errors import DomainError
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    envvar=config_mod.CONFIG_ENV,
+    help="TOML config file (default: $CHAKUSHIN_CONFIG, else ./chakushin.toml if present).",
+)
+@click.argument("script")
+def main(config_path: str | None, script: str) -> None:
+    """Run one AGI session of SCRIPT (e.g. temp-password) on stdin/stdout."""
+    try:
+        config = config_mod.load(config_path)
+    except ConfigError as exc:
+        click.echo(f"chakushin-agi: error: {exc}", err=True)
+        sys.exit(1)
+    logs.configure(
+        config.log.level, "json" if config.log.format == "auto" else config.log.format, sys.stderr
+    )
+    log = structlog.get_logger("agi.classic").bind(script=script)
+    try:
+        agi = SafeAGI(sys.stdin, sys.stdout)
+    except (AGIError, OSError) as exc:
+        log.info("agi_session_aborted", reason=str(exc))
+        sys.exit(1)
+
+    # Classic AGI learns of a hang-up by SIGHUP; pyst2 checks this flag before
+    # every command (SafeAGI leaves installing the handler to the main thread).
+    def on_sighup(_signum: int, _frame: FrameType | None) -> None:
+        agi._got_sighup = True
+
+    signal.signal(signal.SIGHUP, on_sighup)
+    engine = None
+    try:
+        engine = db.make_engine(config.database_url)
+        db.ensure_schema(engine)
+        route = wiring.routes(config, db.session_factory(engine)).get(script)
+        if route is None:
+            log.error("agi_unknown_script")
+            sys.exit(1)
+        outcome = route(AGIChannel(agi, config.ivr.sounds_dir))
+    except DomainError as exc:
+        # The database cannot be opened: the dialplan's fail path plays the
+        # guidance when AGISTATUS is FAILURE.
+        log.error("agi_store_unavailable", error=exc.message)
+        sys.exit(1)
+    finally:
+        if engine is not None:
+            engine.dispose()
+    log.info("agi_session_done", outcome=outcome)

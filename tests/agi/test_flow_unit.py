@@ -1,0 +1,231 @@
+"""The temporary-password flow against a scripted in-memory Channel (IVR-2 ... IVR-10)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from agi.prompts import Prompt
+from agi.scripted import HANGUP, TIMEOUT, ScriptedChannel
+from agi.temp_password import Outcome, StoreUnavailable, TempPasswordCall
+from dialplan import variables
+from store.models import AuthUnit
+from store.service import CallerLine
+
+CONTRACT, EXTRA, OTHER_LINE = "0312345678", "0312345679", "0611112222"
+NO_MAIL = "0312345670"  # a number of the line without the mail service
+PW, PW2 = "12345678", "87654321"
+
+MENU = Prompt.TP_UNIT_MENU.value
+ENTER_NUMBER = Prompt.TP_ENTER_NUMBER.value
+ENTER_PW = Prompt.TP_NUMBER_ENTER_PASSWORD.value
+CONFIRM = Prompt.TP_CONFIRM_PASSWORD.value
+INVALID = Prompt.TP_INVALID_ENTRY.value
+DONE = Prompt.TP_NUMBER_COMPLETED.value
+CALL_AGAIN = Prompt.TP_CALL_AGAIN.value
+
+
+@dataclass
+class MemoryStore:
+    lines: dict[str, CallerLine] = field(default_factory=dict)
+    saved: list[tuple[str, str, str, AuthUnit]] = field(default_factory=list)
+    down: bool = False
+
+    def caller_line(self, caller_number: str) -> CallerLine | None:
+        if self.down:
+            raise StoreUnavailable("database is down")
+        return self.lines.get(caller_number)
+
+    def save(self, caller: str, target: str, temp_password: str, unit: AuthUnit) -> None:
+        if self.down:
+            raise StoreUnavailable("database is down")
+        self.saved.append((caller, target, temp_password, unit))
+
+
+def a_line() -> MemoryStore:
+    service = frozenset({CONTRACT, EXTRA})
+    return MemoryStore(
+        {
+            CONTRACT: CallerLine(CONTRACT, CONTRACT, True, service),
+            EXTRA: CallerLine(EXTRA, CONTRACT, False, service),
+            NO_MAIL: CallerLine(NO_MAIL, CONTRACT, False, service),
+        }
+    )
+
+
+def call(
+    caller: str, actions: list[str], store: MemoryStore | None = None, **kw: object
+) -> tuple[Outcome, ScriptedChannel, MemoryStore]:
+    store = store if store is not None else a_line()
+    channel = ScriptedChannel(
+        actions,
+        agi_env={"agi_callerid": caller, "agi_uniqueid": "1700000000.1"},
+        **kw,  # type: ignore[arg-type]
+    )
+    outcome = TempPasswordCall(channel, store).run()
+    return outcome, channel, store
+
+
+def completed(number: str) -> list[str]:
+    return [number, DONE]
+
+
+def test_IVR_4_line_unit_sets_the_contract_numbers_password() -> None:
+    outcome, ch, store = call(EXTRA, ["1", PW, PW])
+    assert outcome is Outcome.COMPLETED
+    assert ch.prompts == [MENU, CONTRACT, ENTER_PW, CONFIRM, *completed(CONTRACT)]
+    assert store.saved == [(EXTRA, CONTRACT, PW, AuthUnit.LINE)]
+    assert ch.variables[variables.TP_OUTCOME] == "completed"
+    assert ch.events[-1] == ("hangup", "")
+
+
+def test_IVR_5_number_unit_asks_for_the_number_then_the_password() -> None:
+    outcome, ch, store = call(CONTRACT, ["2", EXTRA + "#", PW, PW])
+    assert outcome is Outcome.COMPLETED
+    assert ch.prompts == [MENU, ENTER_NUMBER, EXTRA, ENTER_PW, CONFIRM, *completed(EXTRA)]
+    assert store.saved == [(CONTRACT, EXTRA, PW, AuthUnit.NUMBER)]
+
+
+def test_IVR_6_admin_user_unit_from_the_contract_number_asks_for_the_number() -> None:
+    outcome, ch, store = call(CONTRACT, ["3", CONTRACT + "#", PW, PW])
+    assert outcome is Outcome.COMPLETED
+    assert ch.prompts == [MENU, ENTER_NUMBER, CONTRACT, ENTER_PW, CONFIRM, *completed(CONTRACT)]
+    assert store.saved == [(CONTRACT, CONTRACT, PW, AuthUnit.ADMIN_USER)]
+
+
+def test_IVR_6_admin_user_unit_from_an_additional_number_sets_its_own() -> None:
+    outcome, ch, store = call(EXTRA, ["3", PW, PW])
+    assert outcome is Outcome.COMPLETED
+    assert ch.prompts == [MENU, EXTRA, ENTER_PW, CONFIRM, *completed(EXTRA)]
+    assert store.saved == [(EXTRA, EXTRA, PW, AuthUnit.ADMIN_USER)]
+
+
+def test_IVR_8_invalid_menu_digit_then_success() -> None:
+    outcome, ch, store = call(EXTRA, ["9", "1", PW, PW])
+    assert outcome is Outcome.COMPLETED
+    assert ch.prompts[:3] == [MENU, INVALID, MENU]
+    assert store.saved == [(EXTRA, CONTRACT, PW, AuthUnit.LINE)]
+
+
+@pytest.mark.parametrize(
+    ("caller", "actions", "errors_at"),
+    [
+        (EXTRA, ["4", "0", "*"], "menu"),
+        (CONTRACT, ["2", OTHER_LINE + "#", "#", NO_MAIL + "#"], "number"),
+        (EXTRA, ["1", "1234567#", PW, PW2, TIMEOUT], "password"),
+    ],
+)
+def test_IVR_8_third_error_ends_the_call_and_stores_nothing(
+    caller: str, actions: list[str], errors_at: str
+) -> None:
+    outcome, ch, store = call(caller, actions)
+    assert outcome is Outcome.TOO_MANY_ERRORS
+    assert ch.prompts.count(INVALID) == 3
+    assert ch.prompts[-2:] == [INVALID, CALL_AGAIN]
+    assert ch.events[-1] == ("hangup", "")
+    assert ch.variables[variables.TP_OUTCOME] == "too_many_errors"
+    assert store.saved == []
+
+
+def test_IVR_7_mismatched_confirmation_is_an_error_and_starts_the_password_again() -> None:
+    outcome, ch, store = call(EXTRA, ["1", PW, PW2, PW2, PW2])
+    assert outcome is Outcome.COMPLETED
+    assert ch.prompts == [
+        MENU,
+        CONTRACT,
+        ENTER_PW,
+        CONFIRM,
+        INVALID,
+        CONTRACT,
+        ENTER_PW,
+        CONFIRM,
+        *completed(CONTRACT),
+    ]
+    assert store.saved == [(EXTRA, CONTRACT, PW2, AuthUnit.LINE)]
+
+
+@pytest.mark.parametrize("entry", ["1234567#", "#", "12345678901"[:7], TIMEOUT])
+def test_IVR_7_password_must_be_eight_digits(entry: str) -> None:
+    outcome, ch, store = call(EXTRA, ["1", entry, PW, PW])
+    assert outcome is Outcome.COMPLETED
+    assert ch.prompts[:5] == [MENU, CONTRACT, ENTER_PW, INVALID, CONTRACT]
+    assert store.saved[0][2] == PW
+
+
+def test_IVR_5_number_not_on_the_callers_line_is_an_error() -> None:
+    outcome, ch, store = call(CONTRACT, ["2", OTHER_LINE + "#", EXTRA + "#", PW, PW])
+    assert outcome is Outcome.COMPLETED
+    assert ch.prompts[:4] == [MENU, ENTER_NUMBER, INVALID, ENTER_NUMBER]
+    assert store.saved == [(CONTRACT, EXTRA, PW, AuthUnit.NUMBER)]
+
+
+def test_IVR_5_number_without_the_service_is_an_error() -> None:
+    outcome, ch, _ = call(CONTRACT, ["2", NO_MAIL + "#", EXTRA + "#", PW, PW])
+    assert outcome is Outcome.COMPLETED
+    assert ch.prompts.count(INVALID) == 1
+
+
+def test_IVR_6_additional_number_without_the_service_cannot_choose_unit_3() -> None:
+    outcome, ch, store = call(NO_MAIL, ["3", "2", EXTRA + "#", PW, PW])
+    assert outcome is Outcome.COMPLETED
+    assert ch.prompts[:3] == [MENU, INVALID, MENU]
+    assert store.saved == [(NO_MAIL, EXTRA, PW, AuthUnit.NUMBER)]
+
+
+@pytest.mark.parametrize("caller", [OTHER_LINE, "unknown", "", "anonymous", "03-1234-5678"])
+def test_IVR_2_caller_not_a_subscriber_hears_why_and_nothing_is_stored(caller: str) -> None:
+    outcome, ch, store = call(caller, [])
+    assert outcome is Outcome.NOT_SUBSCRIBER
+    assert ch.prompts == [Prompt.TP_NOT_SUBSCRIBER.value]
+    assert ch.events[-1] == ("hangup", "")
+    assert store.saved == []
+
+
+def test_IVR_8_no_input_before_the_timeout_counts_as_an_error() -> None:
+    outcome, ch, _ = call(EXTRA, [TIMEOUT, TIMEOUT, "1", PW, PW])
+    assert outcome is Outcome.COMPLETED
+    assert ch.prompts[:5] == [MENU, INVALID, MENU, INVALID, MENU]
+
+
+def test_IVR_10_hang_up_at_every_step_leaves_nothing() -> None:
+    """Hang up at each command of a complete unit-2 call in turn."""
+    _, full, _ = call(CONTRACT, ["2", EXTRA + "#", PW, PW])
+    saved_at = next(i for i, (kind, arg) in enumerate(full.events) if arg == DONE) - 1
+    for n in range(len(full.events)):
+        outcome, _, store = call(CONTRACT, ["2", EXTRA + "#", PW, PW], hangup_at_command=n)
+        if n < saved_at:
+            assert outcome is Outcome.CALLER_HANGUP, n
+            assert store.saved == [], n
+        else:  # stored before the read-back: the call did complete
+            assert outcome is Outcome.COMPLETED, n
+            assert len(store.saved) == 1
+
+
+def test_IVR_10_hang_up_while_asked_for_digits() -> None:
+    for actions in (["1", HANGUP], ["2", HANGUP], [HANGUP], ["1", PW, HANGUP]):
+        outcome, ch, store = call(CONTRACT, actions)
+        assert outcome is Outcome.CALLER_HANGUP
+        assert store.saved == []
+        assert ("hangup", "") not in ch.events
+
+
+def test_store_unavailable_plays_the_system_error_guidance() -> None:
+    store = a_line()
+    store.down = True
+    outcome, ch, _ = call(EXTRA, [], store)
+    assert outcome is Outcome.SYSTEM_ERROR
+    assert ch.prompts == [Prompt.TP_SYSTEM_ERROR.value]
+    assert ch.variables[variables.TP_OUTCOME] == "system_error"
+
+
+def test_store_failing_at_the_save_stores_nothing_and_says_so() -> None:
+    class SaveFails(MemoryStore):
+        def save(self, *args: object) -> None:
+            raise StoreUnavailable("disk full")
+
+    store = SaveFails(a_line().lines)
+    outcome, ch, _ = call(EXTRA, ["1", PW, PW], store)
+    assert outcome is Outcome.SYSTEM_ERROR
+    assert ch.prompts[-1] == Prompt.TP_SYSTEM_ERROR.value
+    assert DONE not in ch.prompts
