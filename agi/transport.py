@@ -136,7 +136,8 @@ class SafeAGI(AGI):  # type: ignore[misc]
             # hangs up during a FastAGI session; pyst2 raised ValueError on it.
             if line == "HANGUP":
                 raise AGIResultHangup("caller hung up")
-            code, _, response = line.partition(" ")
+            # "200 result=1", "520-Invalid command syntax..." (a usage block)
+            code, response = line[:3], line[4:]
             # Fix: "100 result=0 Trying..." is an interim answer before the
             # real one; pyst2 took it for an error.
             if code == "100":

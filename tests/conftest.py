@@ -134,14 +134,10 @@ def sessions(engine: Engine) -> sessionmaker[Session]:
 
 
 def empty_tables(engine: Engine) -> None:
-    tables = list(reversed(Base.metadata.sorted_tables))
+    # DELETE, not TRUNCATE: on tables this small it is several times faster.
     with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            names = ", ".join(f'"{t.name}"' for t in tables)
-            conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                conn.execute(table.delete())
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(table.delete())
 
 
 def snapshot(url_or_engine: str | Engine) -> dict[str, list[tuple[object, ...]]]:
