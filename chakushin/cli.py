@@ -14,6 +14,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, NoReturn
 
 import click
@@ -347,6 +348,30 @@ def agi_server(app: App) -> None:
     server.server_close()  # waits for the calls in progress
     thread.join()
     log.info("agi_server_stopped", sessions=dict(server.stats.finished))
+
+
+@cli.group("dialplan")
+def dialplan_group() -> None:
+    """The Asterisk dialplan chakushin needs (OPS-3)."""
+
+
+@dialplan_group.command("render")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Write to this file instead of standard output.",
+)
+@pass_app
+def dialplan_render(app: App, out: str | None) -> None:
+    """Render extensions_chakushin.conf for this config (access numbers, AGI address)."""
+    from dialplan.render import render
+
+    text = render(app.config)
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    Path(out).write_text(text, encoding="utf-8")
+    click.echo(f"wrote {out}", err=True)
 
 
 # --- lines ------------------------------------------------------------------------------

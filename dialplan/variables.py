@@ -17,13 +17,6 @@ CONTEXT_TEMP_PASSWORD_ACCESS = "chakushin-temp-password-access"
 # The temporary-password line itself (speech check, AGI, fail path).
 CONTEXT_TEMP_PASSWORD = "chakushin-temp-password"
 
-# --- global variables (extensions.conf [globals]) -----------------------------------
-# Where the temporary-password AGI runs: agi://127.0.0.1:4573/temp-password by
-# default, or "chakushin-agi,temp-password" for the classic AGI script.
-GLOBAL_TEMP_PASSWORD_AGI = "CHAKUSHIN_TEMP_PASSWORD_AGI"
-# Directory of chakushin's prompts under Asterisk's sounds directory.
-GLOBAL_SOUNDS = "CHAKUSHIN_SOUNDS"
-
 # --- channel variables ----------------------------------------------------------------
 # Set by the temporary-password flow before it returns: one of
 # agi.temp_password.Outcome (completed, too_many_errors, caller_hangup,

@@ -1,0 +1,135 @@
+"""The shipped Asterisk config: rendered from the config, linted, names defined once (OPS-3)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from agi import wiring
+from chakushin import config as config_mod
+from chakushin.cli import cli
+from dialplan import render, variables
+
+CONF_DIR = Path(__file__).resolve().parents[2] / "asterisk-conf"
+
+
+def default_config() -> config_mod.Config:
+    return config_mod.load(env={})
+
+
+def lint(directory: Path, files: list[Path]) -> subprocess.CompletedProcess[str]:
+    """asterisklint on an extensions.conf that includes the given files, as an operator would."""
+    for f in files:
+        shutil.copy(f, directory / f.name)
+    includes = "".join(f"#include {f.name}\n" for f in files)
+    (directory / "extensions.conf").write_text(
+        f"[general]\nstatic=yes\nwriteprotect=yes\n\n[globals]\n\n{includes}", encoding="utf-8"
+    )
+    command = shutil.which("asterisklint", path=os.path.dirname(sys.executable))
+    assert command, "asterisklint (dev extra) is not installed"
+    return subprocess.run(
+        [command, "dialplan-check", "extensions.conf"],
+        cwd=directory,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
+def shipped_dialplans() -> list[Path]:
+    found = sorted(CONF_DIR.glob("extensions_*.conf"))
+    assert found, "no dialplan shipped in asterisk-conf/"
+    return found
+
+
+def test_OPS_3_shipped_dialplan_is_the_rendering_of_the_default_config() -> None:
+    shipped = (CONF_DIR / render.SHIPPED_FILE).read_text(encoding="utf-8")
+    assert shipped == render.render(default_config()), (
+        "asterisk-conf/ is stale: run `chakushin dialplan render --out "
+        "asterisk-conf/extensions_chakushin.conf` with the default config"
+    )
+
+
+def test_OPS_3_asterisklint_passes_on_asterisk_conf(tmp_path: Path) -> None:
+    result = lint(tmp_path, shipped_dialplans())
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout + result.stderr == ""
+
+
+def test_asterisklint_would_catch_a_broken_dialplan(tmp_path: Path) -> None:
+    broken = tmp_path / "src"
+    broken.mkdir()
+    text = render.render(default_config()).replace("Hangup(88)", "Hangupp(88)")
+    (broken / "extensions_broken.conf").write_text(text, encoding="utf-8")
+    result = lint(tmp_path, [broken / "extensions_broken.conf"])
+    assert result.returncode == 1
+    assert "E_APP_MISSING" in result.stdout + result.stderr
+
+
+def test_OPS_3_every_shared_name_in_the_dialplan_is_defined_once() -> None:
+    defined = {
+        value
+        for name, value in vars(variables).items()
+        if name.isupper() and isinstance(value, str)
+    }
+    for path in shipped_dialplans():
+        text = path.read_text(encoding="utf-8")
+        for name in re.findall(r"\bCHAKUSHIN_\w+", text):
+            assert name in defined, f"{path.name} uses {name}, not in dialplan.variables"
+        for context in re.findall(r"^\[([^\]]+)\]", text, re.M):
+            assert context in defined, f"{path.name} defines context {context!r} not in variables"
+        for target in re.findall(r"Goto\(([\w-]+),", text):
+            assert target in defined
+        for script in re.findall(r"AGI\(agi://[^/]+/([\w-]+)\)", text):
+            assert script in defined
+            assert script in wiring.routes(default_config(), None), script  # type: ignore[arg-type]
+
+
+def test_IVR_1_access_numbers_and_agi_address_come_from_the_config() -> None:
+    config = config_mod.load(
+        env={
+            "CHAKUSHIN_IVR_ACCESS_NUMBERS": "0120000111",
+            "CHAKUSHIN_AGI_HOST": "0.0.0.0",
+            "CHAKUSHIN_AGI_PORT": "14573",
+            "CHAKUSHIN_IVR_SOUNDS_DIR": "ja/chakushin",
+        }
+    )
+    text = render.render(config)
+    assert "exten => 0120000111,1,Goto(chakushin-temp-password,s,1)" in text
+    assert "0363044747" not in text
+    assert "AGI(agi://127.0.0.1:14573/temp-password)" in text
+    assert "Playback(ja/chakushin/tp-system-error)" in text
+    ipv6 = config_mod.load(env={"CHAKUSHIN_AGI_HOST": "::1"})
+    assert "AGI(agi://[::1]:4573/temp-password)" in render.render(ipv6)
+
+
+def test_IVR_2_data_calls_are_refused_before_the_agi() -> None:
+    lines = render.render(default_config()).splitlines()
+    check = next(i for i, line in enumerate(lines) if "transfercapability" in line)
+    agi = next(i for i, line in enumerate(lines) if "AGI(agi://" in line)
+    assert check < agi
+    assert '"SPEECH"' in lines[check] and '"3K1AUDIO"' in lines[check]
+    assert lines[check + 1].strip() == "same => n,Hangup(88)"
+
+
+def test_dialplan_render_command(tmp_path: Path, tmp_config: Path) -> None:
+    out = tmp_path / "x.conf"
+    result = CliRunner().invoke(cli, ["dialplan", "render", "--out", str(out)])
+    assert result.exit_code == 0, result.stderr
+    assert out.read_text(encoding="utf-8") == render.render(default_config())
+    shown = CliRunner().invoke(cli, ["dialplan", "render"])
+    assert shown.stdout == render.render(default_config())
+
+
+@pytest.mark.parametrize("value", ["../x", "a b", "/abs"])
+def test_sounds_dir_must_be_a_plain_relative_path(value: str) -> None:
+    with pytest.raises(config_mod.ConfigError, match=r"ivr\.sounds_dir"):
+        config_mod.load(env={"CHAKUSHIN_IVR_SOUNDS_DIR": value})
