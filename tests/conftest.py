@@ -46,11 +46,13 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     counts: dict[str, dict[str, int]] = {}
     for outcome in ("passed", "failed", "skipped", "error"):
         for report in terminalreporter.stats.get(outcome, []):
-            nodeid = getattr(report, "nodeid", "")
+            nodeid: str = getattr(report, "nodeid", "")
+            params = nodeid.partition("[")[2]
+            when = getattr(report, "when", "call")
+            if outcome == "passed" and when != "call":
+                continue
             for backend in ("sqlite", "postgresql"):
-                if f"[{backend}" in nodeid and getattr(report, "when", "call") in ("call", "setup"):
-                    if outcome == "passed" and report.when != "call":
-                        continue
+                if backend in params:
                     per = counts.setdefault(backend, {})
                     per[outcome] = per.get(outcome, 0) + 1
     for backend, per in sorted(counts.items()):
