@@ -17,7 +17,7 @@ from typing import Protocol, TypeVar
 
 import structlog
 
-from agi.channel import CallerHangup, Channel, DigitEntry
+from agi.channel import CallerHangup, Channel, ChannelError, DigitEntry
 from agi.prompts import Prompt
 from dialplan import variables
 from store import validation
@@ -85,6 +85,11 @@ class TempPasswordCall:
         except StoreUnavailable as exc:
             self.log.error("tp_store_unavailable", error=str(exc))
             outcome = self._finish(Outcome.SYSTEM_ERROR, Prompt.TP_SYSTEM_ERROR)
+        except ChannelError as exc:
+            # Asterisk answered something the flow cannot go on from; the
+            # dialplan's fail path takes over when the session ends.
+            self.log.error("tp_channel_error", error=str(exc))
+            outcome = Outcome.SYSTEM_ERROR
         self.log.info("tp_call_ended", outcome=outcome.value, errors=self.errors)
         return outcome
 

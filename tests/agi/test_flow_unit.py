@@ -229,3 +229,16 @@ def test_store_failing_at_the_save_stores_nothing_and_says_so() -> None:
     assert outcome is Outcome.SYSTEM_ERROR
     assert ch.prompts[-1] == Prompt.TP_SYSTEM_ERROR.value
     assert DONE not in ch.prompts
+
+
+def test_an_unexpected_agi_answer_ends_the_flow_without_storing() -> None:
+    from agi.channel import ChannelError
+
+    class Broken(ScriptedChannel):
+        def read_digits(self, prompt: Prompt, *, max_digits: int, timeout: float) -> object:  # type: ignore[override]
+            raise ChannelError("510 Invalid or unknown command")
+
+    store = a_line()
+    channel = Broken([], agi_env={"agi_callerid": EXTRA})
+    assert TempPasswordCall(channel, store).run() is Outcome.SYSTEM_ERROR
+    assert store.saved == []
