@@ -20,18 +20,13 @@ from agi.transport import AGIChannel, SafeAGI
 from chakushin import config as config_mod
 from chakushin import logs
 from chakushin.config import ConfigError
+from chakushin.options import config_path_option
 from store import db
 from store.errors import DomainError
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False),
-    envvar=config_mod.CONFIG_ENV,
-    help="TOML config file (default: $CHAKUSHIN_CONFIG, else ./chakushin.toml if present).",
-)
+@config_path_option
 @click.argument("script")
 def main(config_path: str | None, script: str) -> None:
     """Run one AGI session of SCRIPT (e.g. temp-password) on stdin/stdout."""

@@ -27,6 +27,7 @@ from chakushin import config as config_mod
 from chakushin import logs
 from chakushin.cli_prompts import prompts
 from chakushin.config import Config, ConfigError
+from chakushin.options import config_path_option
 from store import db, service
 from store.errors import DomainError
 from store.models import AuthUnit, Number, Service, VoiceWarpMode
@@ -226,13 +227,7 @@ def _line_data(line: Any) -> dict[str, Any]:
 
 
 @click.group(cls=RootGroup)
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False),
-    envvar=config_mod.CONFIG_ENV,
-    help="TOML config file (default: $CHAKUSHIN_CONFIG, else ./chakushin.toml if present).",
-)
+@config_path_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (for scripts) instead of text.")
 @click.option(
     "-v", "--verbose", is_flag=True, help="Log every change to stderr (at the config's log level)."
