@@ -49,6 +49,10 @@ class FastAGIServer(socketserver.ThreadingTCPServer):
     allow_reuse_address = True
     daemon_threads = False  # server_close() waits for calls in progress
     block_on_close = True
+    # socketserver listens with a backlog of 5: a burst of calls overflowed it
+    # and the kernel dropped connections (bench/agi_sessions.py). The kernel
+    # caps this at net.core.somaxconn.
+    request_queue_size = 1024
 
     def __init__(
         self,

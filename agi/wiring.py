@@ -32,7 +32,7 @@ class SqlTempPasswordStore:
 
     def caller_line(self, caller_number: str) -> CallerLine | None:
         try:
-            with db.transaction(self.sessions) as session:
+            with db.transaction(self.sessions, read_only=True) as session:
                 return service.caller_line(session, caller_number)
         except (SQLAlchemyError, DomainError) as exc:
             raise StoreUnavailable(db.first_line(exc)) from exc

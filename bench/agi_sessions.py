@@ -29,7 +29,15 @@ How to read the numbers.
   (19 MiB, t=2), at most max(2, cpu_count) hashes at once per process
   (``store.passwords``). That bounds FastAGI sessions/s at roughly
   slots / hash time whatever the transport does; classic AGI processes
-  each have their own slots, so there only the CPU bounds them.
+  each have their own slots, so there only the CPU bounds them. The
+  callers run on the same machine and share its CPUs.
+- *failures* (printed when any): sessions that did not complete, by the
+  outcome the flow set, the classic process's exit status, or "no command
+  received" (the server never served the connection; ``AsteriskPeer``
+  ends such a call quietly at its read timeout). On Linux the count of
+  connection attempts the kernel dropped at the server's full accept
+  queue is printed too (TcpExt ListenOverflows, in the JSON as
+  ``listen_overflows``).
 """
 
 from __future__ import annotations
@@ -88,6 +96,9 @@ class Result:
     p99_first_command_ms: float
     # Sessions that did not complete, by outcome or exception.
     failures: dict[str, int]
+    # FastAGI on Linux: connection attempts the kernel dropped because the
+    # server's accept queue was full (TcpExt ListenOverflows during the run).
+    listen_overflows: int | None = None
 
 
 # --- set-up ------------------------------------------------------------------------
@@ -251,6 +262,9 @@ def outcome(peer: AsteriskPeer) -> str:
         return found
     if peer.returncode:  # classic AGI: the process failed before it set an outcome
         return f"exit status {peer.returncode}"
+    if not peer.commands:
+        # The peer swallows a read timeout or reset: the server never served the call.
+        return "no command received"
     return "no outcome"
 
 
@@ -264,7 +278,25 @@ def percentile_ms(seconds: Sequence[float], pct: int) -> float:
 
 def fastagi_run(size: int, port: int) -> Result:
     peers = [caller_peer(i, f"bench.{size}.{i}") for i in range(size)]
-    return place_calls("FastAGI", peers, lambda p: p.over_tcp(HOST, port, timeout=CALL_TIMEOUT))
+    before = listen_overflows()
+    result = place_calls("FastAGI", peers, lambda p: p.over_tcp(HOST, port, timeout=CALL_TIMEOUT))
+    after = listen_overflows()
+    if before is not None and after is not None:
+        result.listen_overflows = after - before
+    return result
+
+
+def listen_overflows() -> int | None:
+    """Linux's count of connections dropped at a full accept queue (network namespace-wide)."""
+    try:
+        lines = Path("/proc/net/netstat").read_text().splitlines()
+    except OSError:
+        return None
+    for names, values in zip(lines[::2], lines[1::2], strict=False):
+        if names.startswith("TcpExt:"):
+            counters = dict(zip(names.split()[1:], values.split()[1:], strict=True))
+            return int(counters.get("ListenOverflows", 0))
+    return None
 
 
 def classic_run(size: int, env: dict[str, str]) -> Result:
@@ -375,6 +407,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     failures = {f"{r.transport} {r.callers}": r.failures for r in results if r.failures}
     if failures:
         print(f"Failures: {json.dumps(failures)}")
+    for r in results:
+        if r.listen_overflows:
+            print(
+                f"{r.transport}, {r.callers} callers: the kernel dropped {r.listen_overflows} "
+                "connection attempts at the server's full accept queue (ListenOverflows)"
+            )
     if server_status != 0:
         print(f"agi-server exited with status {server_status} on SIGTERM (expected 0)")
 

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 SUPPORTED_BACKENDS = ("sqlite", "postgresql")
 # The newest migration in store/migrations/versions; a test keeps it true.
 HEAD_REVISION = "0001"
+# Execution option: the transaction only reads (see _sqlite_engine).
+READ_ONLY = "chakushin_read_only"
 
 
 class DatabaseError(DomainError, RuntimeError):
@@ -91,10 +93,15 @@ def _sqlite_engine(url: URL, **kwargs: Any) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
-        # IMMEDIATE takes the write lock at BEGIN: a count-then-insert (the
-        # 5/30/30 limits) cannot interleave with another process's, which
-        # SQLite has no SELECT ... FOR UPDATE to prevent.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A writer's transaction takes the write lock at BEGIN (IMMEDIATE): a
+        # count-then-insert (the 5/30/30 limits) cannot interleave with
+        # another process's, which SQLite has no SELECT ... FOR UPDATE to
+        # prevent. Read-only transactions must not queue for that lock: in
+        # WAL mode they read a snapshot while one writer writes.
+        if conn.get_execution_options().get(READ_ONLY):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 
@@ -104,9 +111,15 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 @contextlib.contextmanager
-def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """One unit of work: commit if the block returns, roll back if it raises."""
+def transaction(factory: sessionmaker[Session], *, read_only: bool = False) -> Iterator[Session]:
+    """One unit of work: commit if the block returns, roll back if it raises.
+
+    ``read_only`` promises that the block writes nothing, so that on SQLite
+    it does not wait for (or hold up) writers.
+    """
     with factory() as session, session.begin():
+        if read_only:
+            session.connection(execution_options={READ_ONLY: True})
         yield session
 
 
@@ -130,7 +143,8 @@ def head_revision(engine: Engine) -> str | None:
 
 def current_revision(engine: Engine) -> str | None:
     try:
-        with engine.connect() as conn:
+        with engine.connect() as plain:
+            conn = plain.execution_options(**{READ_ONLY: True})
             if not sa.inspect(conn).has_table("alembic_version"):
                 return None
             version = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()

@@ -169,3 +169,19 @@ def test_agi_server_command_serves_calls_and_stops_on_sigterm(
     events = [json.loads(line) for line in rest.splitlines() if line.startswith("{")]
     stopped = [e for e in events if e["event"] == "agi_server_stopped"]
     assert stopped and stopped[0]["sessions"] == {"completed": 1}
+
+
+def test_a_burst_of_calls_waits_in_the_listen_backlog() -> None:
+    """200 calls arriving before the server accepts any all get connected, none dropped."""
+    from agi.server import FastAGIServer
+
+    server = FastAGIServer(("127.0.0.1", 0), {})  # accepting nothing yet
+    connected: list[socket.socket] = []
+    try:
+        for _ in range(200):
+            connected.append(socket.create_connection(("127.0.0.1", server.port), timeout=3))
+    finally:
+        for sock in connected:
+            sock.close()
+        server.server_close()
+    assert len(connected) == 200

@@ -1,0 +1,25 @@
+"""Transactions: writers exclude each other, readers never wait for a writer."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from store import db, service
+
+CONTRACT = "0312345678"
+
+
+def test_a_reader_does_not_wait_for_a_writer(sessions: sessionmaker[Session]) -> None:
+    """On SQLite a read-only transaction takes no write lock (WAL snapshot)."""
+    with db.transaction(sessions) as s:
+        service.add_line(s, CONTRACT, timezone="Asia/Tokyo")
+    with db.transaction(sessions) as writer:
+        service.add_address(writer, CONTRACT, "pending@example.jp")
+        # The writer still holds its transaction open here.
+        with db.transaction(sessions, read_only=True) as reader:
+            seen = service.describe_number(service.get_number(reader, CONTRACT))
+        assert seen["mail"]["addresses"] == []  # the committed state, not the writer's
+        assert db.current_revision(sessions.kw["bind"]) == db.HEAD_REVISION
+    with db.transaction(sessions, read_only=True) as reader:
+        shown = service.describe_number(service.get_number(reader, CONTRACT))
+    assert [a["address"] for a in shown["mail"]["addresses"]] == ["pending@example.jp"]
