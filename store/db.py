@@ -86,7 +86,9 @@ def _sqlite_engine(url: URL, **kwargs: Any) -> Engine:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=10000")
+        # Wait this long for another process's write lock: a burst of classic
+        # AGI processes on a busy CPU can hold the queue for seconds.
+        cursor.execute("PRAGMA busy_timeout=30000")
         if url.database not in (None, "", ":memory:"):
             cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
