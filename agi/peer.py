@@ -52,6 +52,8 @@ class AsteriskPeer:
     hangup_style: HangupStyle = HangupStyle.HANGUP_LINE
     # Send "100 result=0 Trying..." before every answer.
     interim_trying: bool = False
+    # Header lines to add or replace (e.g. agi_callingpres, agi_arg_1).
+    env_overrides: dict[str, str] = field(default_factory=dict)
     variables: dict[str, str] = field(default_factory=dict)
     commands: list[str] = field(default_factory=list)
     latencies: list[float] = field(default_factory=list)
@@ -92,7 +94,9 @@ class AsteriskPeer:
             "agi_threadid: 139872190281280",
             *([] if network else [f"agi_arg_1: {self.script}"]),
         ]
-        return "\n".join(lines) + "\n\n"
+        env = dict(line.split(": ", 1) for line in lines)
+        env.update(self.env_overrides)
+        return "".join(f"{key}: {value}\n" for key, value in env.items()) + "\n"
 
     # --- transports ---------------------------------------------------------------
 

@@ -24,6 +24,21 @@ class Prompt(enum.StrEnum):
     TP_CALL_AGAIN = "tp-call-again"
     TP_NOT_SUBSCRIBER = "tp-not-subscriber"
     TP_SYSTEM_ERROR = "tp-system-error"
+    # Incoming calls refused (CALL-2, CALL-3)
+    CALL_REJECTED_NUISANCE = "call-rejected-nuisance"
+    CALL_REJECTED_WITHHELD = "call-rejected-withheld"
+    CALL_REJECTED_PAYPHONE = "call-rejected-payphone"
+    CALL_REJECTED_UNAVAILABLE = "call-rejected-unavailable"
+    # The nuisance-list feature code (CALL-2: 144, then 2)
+    NUISANCE_MENU = "nuisance-menu"
+    NUISANCE_ADDED = "nuisance-added"
+    NUISANCE_ADDED_WITHHELD = "nuisance-added-withheld"
+    NUISANCE_ALREADY_LISTED = "nuisance-already-listed"
+    NUISANCE_LIST_FULL = "nuisance-list-full"
+    NUISANCE_NO_LAST_CALL = "nuisance-no-last-call"
+    NUISANCE_NO_NUMBER = "nuisance-no-number"
+    NUISANCE_NOT_SUBSCRIBED = "nuisance-not-subscribed"
+    SYSTEM_ERROR = "system-error"
     # Number read-back, one file per digit
     DIGIT_0 = "digit-0"
     DIGIT_1 = "digit-1"
@@ -74,6 +89,49 @@ TEXTS: dict[Prompt, str] = {
     Prompt.TP_SYSTEM_ERROR: (
         "ただいま仮パスワードの設定を受け付けることができません。"
         "しばらくたってからおかけ直しください。"
+    ),
+    # ours, in the carrier's words for 迷惑電話おことわりサービス (CALL-2)
+    Prompt.CALL_REJECTED_NUISANCE: (
+        "おかけになった電話は、お客さまのご希望により、おつなぎできません。"
+    ),
+    # ours, after the carrier's ナンバー・リクエスト guidance (CALL-3)
+    Prompt.CALL_REJECTED_WITHHELD: (
+        "おそれいりますが、電話番号の前に186をつけて、"
+        "あなたの電話番号を通知しておかけ直しください。"
+    ),
+    Prompt.CALL_REJECTED_PAYPHONE: (
+        "おかけになった電話は、公衆電話からの通話をお受けしておりません。"
+        "電話番号を通知できる電話からおかけ直しください。"
+    ),
+    Prompt.CALL_REJECTED_UNAVAILABLE: (
+        "おかけになった電話は、電話番号が表示されない通話をお受けしておりません。"
+        "電話番号を通知できる電話からおかけ直しください。"
+    ),
+    # ours: the 144 feature code (CALL-2)
+    Prompt.NUISANCE_MENU: (
+        "迷惑電話おことわりサービスです。"
+        "最後にかかってきた電話番号を迷惑電話リストに登録する場合は、2を押してください。"
+    ),
+    # after the number is read back
+    Prompt.NUISANCE_ADDED: "番を迷惑電話リストに登録しました。",
+    Prompt.NUISANCE_ADDED_WITHHELD: (
+        "最後にかかってきた、番号非通知の電話を迷惑電話リストに登録しました。"
+    ),
+    Prompt.NUISANCE_ALREADY_LISTED: (
+        "最後にかかってきた電話番号は、すでに迷惑電話リストに登録されています。"
+    ),
+    Prompt.NUISANCE_LIST_FULL: (
+        "迷惑電話リストの登録件数が上限の30件に達しているため、登録できません。"
+    ),
+    Prompt.NUISANCE_NO_LAST_CALL: "最後にかかってきた電話がないため、登録できません。",
+    Prompt.NUISANCE_NO_NUMBER: (
+        "最後にかかってきた電話は、電話番号が通知されていないため、登録できません。"
+    ),
+    Prompt.NUISANCE_NOT_SUBSCRIBED: (
+        "この電話番号では、迷惑電話おことわりサービスをご利用いただけません。"
+    ),
+    Prompt.SYSTEM_ERROR: (
+        "ただいま、このサービスを受け付けることができません。しばらくたってからおかけ直しください。"
     ),
     Prompt.DIGIT_0: "ゼロ",
     Prompt.DIGIT_1: "イチ",

@@ -9,14 +9,17 @@ from dataclasses import dataclass
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from agi import call_route, nuisance_feature
+from agi.call_route import Caller, RouteCall
 from agi.channel import Channel
+from agi.nuisance_feature import NuisanceFeatureCall
 from agi.temp_password import StoreUnavailable, TempPasswordCall
 from chakushin.config import Config
 from dialplan import variables
 from store import db, service
-from store.errors import DomainError
-from store.models import AuthUnit
-from store.service import CallerLine
+from store.errors import DomainError, NotFound
+from store.models import AuthUnit, Service
+from store.service import CallerLine, LastCallerResult, RoutingSettings
 
 # A route runs one AGI session to its end and returns its outcome (for logs
 # and counters).
@@ -50,12 +53,74 @@ class SqlTempPasswordStore:
             raise StoreUnavailable(db.first_line(exc)) from exc
 
 
+@dataclass
+class SqlRoutingStore:
+    """The call-routing decision's store (CALL-1)."""
+
+    sessions: sessionmaker[Session]
+    clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
+
+    def route_incoming_call(self, number: str, caller: Caller) -> RoutingSettings | None:
+        try:
+            with db.transaction(self.sessions) as session:
+                return service.route_incoming_call(
+                    session,
+                    number,
+                    caller_number=caller.number,
+                    presentation=caller.presentation,
+                    now=self.clock(),
+                )
+        except (SQLAlchemyError, DomainError) as exc:
+            raise call_route.StoreUnavailable(db.first_line(exc)) from exc
+
+
+@dataclass
+class SqlNuisanceStore:
+    """The nuisance feature code's store (CALL-2)."""
+
+    sessions: sessionmaker[Session]
+
+    def subscribes(self, number: str) -> bool:
+        try:
+            with db.transaction(self.sessions, read_only=True) as session:
+                return service.get_number(session, number).subscribes(Service.NUISANCE)
+        except NotFound:
+            return False
+        except (SQLAlchemyError, DomainError) as exc:
+            raise nuisance_feature.StoreUnavailable(db.first_line(exc)) from exc
+
+    def add_last_caller(self, number: str) -> tuple[LastCallerResult, str | None]:
+        try:
+            with db.transaction(self.sessions) as session:
+                return service.add_last_caller_to_nuisance(session, number)
+        except (SQLAlchemyError, DomainError) as exc:
+            raise nuisance_feature.StoreUnavailable(db.first_line(exc)) from exc
+
+
 def routes(config: Config, sessions: sessionmaker[Session]) -> Mapping[str, Route]:
     """The FastAGI scripts this server answers, by ``agi_network_script``."""
-    store = SqlTempPasswordStore(sessions)
+    temp_passwords = SqlTempPasswordStore(sessions)
+    routing = SqlRoutingStore(sessions)
+    nuisance = SqlNuisanceStore(sessions)
     timeout = float(config.ivr.input_timeout_seconds)
 
     def temp_password(channel: Channel) -> str:
-        return TempPasswordCall(channel, store, input_timeout=timeout).run().value
+        return TempPasswordCall(channel, temp_passwords, input_timeout=timeout).run().value
 
-    return {variables.SCRIPT_TEMP_PASSWORD: temp_password}
+    def route_call(channel: Channel) -> str:
+        return RouteCall(
+            channel,
+            routing,
+            fallback_endpoint=config.call.fallback_endpoint,
+            forward_dial=config.call.forward_dial,
+            ring_seconds=config.call.ring_seconds,
+        ).run()
+
+    def nuisance_last_caller(channel: Channel) -> str:
+        return NuisanceFeatureCall(channel, nuisance, input_timeout=timeout).run()
+
+    return {
+        variables.SCRIPT_TEMP_PASSWORD: temp_password,
+        variables.SCRIPT_ROUTE_CALL: route_call,
+        variables.SCRIPT_NUISANCE_FEATURE: nuisance_last_caller,
+    }

@@ -100,6 +100,21 @@ class IvrConfig:
 
 
 @dataclass(frozen=True)
+class CallConfig:
+    # Dial string for a subscriber number without an endpoint, and for every
+    # call the routing AGI cannot decide (CALL-1 fail path); {number} is the
+    # subscriber number.
+    fallback_endpoint: str = "PJSIP/{number}"
+    # Dial string of a Voice Warp destination (CALL-4); {number} is the destination.
+    forward_dial: str = "PJSIP/{number}@pstn"
+    # Seconds a subscriber's phone rings (Voice Warp no-answer has its own).
+    ring_seconds: int = 30
+    # CALL-2: dialled from a subscriber's phone, then 2: add the last caller
+    # to the nuisance list (the carrier's code).
+    nuisance_feature_code: str = "144"
+
+
+@dataclass(frozen=True)
 class LogConfig:
     level: str = "info"  # debug | info | warning | error
     format: str = "auto"  # auto (pretty on a terminal, JSON otherwise) | console | json
@@ -115,6 +130,7 @@ class Config:
     site: SiteConfig = field(default_factory=SiteConfig)
     mail: MailConfig = field(default_factory=MailConfig)
     ivr: IvrConfig = field(default_factory=IvrConfig)
+    call: CallConfig = field(default_factory=CallConfig)
     log: LogConfig = field(default_factory=LogConfig)
     source: str = field(default="", metadata={"internal": True})
 
@@ -231,6 +247,15 @@ def _port(value: int, key: str) -> None:
         raise ConfigError(f"port must be 1-65535; got {value}", key=key)
 
 
+def _dial_template(template: str, key: str) -> None:
+    if template.count("{number}") != 1 or template.replace("{number}", "").count("{"):
+        raise ConfigError("must contain {number} once and no other {...}", key=key)
+    try:
+        validation.endpoint(template.format(number="0312345678"))
+    except DomainError as exc:
+        raise ConfigError(exc.message, key=key) from None
+
+
 def _validate(config: Config) -> None:
     if not config.data_dir:
         raise ConfigError("must not be empty", key="data_dir")
@@ -261,6 +286,15 @@ def _validate(config: Config) -> None:
         raise ConfigError(
             "must be a relative path of letters, digits, - and _", key="ivr.sounds_dir"
         )
+    for key, template in (
+        ("call.fallback_endpoint", config.call.fallback_endpoint),
+        ("call.forward_dial", config.call.forward_dial),
+    ):
+        _dial_template(template, key)
+    if not 5 <= config.call.ring_seconds <= 300:
+        raise ConfigError("must be 5-300 seconds", key="call.ring_seconds")
+    if not re.fullmatch(r"[0-9*#]{2,8}", config.call.nuisance_feature_code):
+        raise ConfigError("must be 2-8 of 0-9, * and #", key="call.nuisance_feature_code")
     _choice(config.mail.smtp_security, ("none", "starttls", "tls"), "mail.smtp_security")
     _choice(config.mail.sink, ("maildir", "console"), "mail.sink")
     _choice(config.log.level, ("debug", "info", "warning", "error"), "log.level")

@@ -26,6 +26,25 @@ def agi_url(config: Config, script: str) -> str:
 
 
 def render(config: Config) -> str:
+    return "\n".join((_header(), _temp_password(config), _subscribers(config), _features(config)))
+
+
+def _header() -> str:
+    return f"""\
+; chakushin: the Asterisk dialplan (OPS-3). Rendered by `chakushin dialplan
+; render` from the config; do not edit by hand, render again. Install: copy
+; to /etc/asterisk/, add
+;     #include {SHIPPED_FILE}
+; at the end of extensions.conf, then
+; - in the context where calls from your subscribers arrive:
+;     include => {v.CONTEXT_TEMP_PASSWORD_ACCESS}
+;     include => {v.CONTEXT_FEATURES}
+; - send calls to subscriber numbers to {v.CONTEXT_SUBSCRIBERS}
+;   (e.g. Goto({v.CONTEXT_SUBSCRIBERS},${{EXTEN}},1) from your trunk's context).
+"""
+
+
+def _temp_password(config: Config) -> str:
     sounds = config.ivr.sounds_dir
     speech = " | ".join(
         f'"${{{v.TRANSFER_CAPABILITY}}}" = "{cap}"' for cap in v.SPEECH_CAPABILITIES
@@ -35,13 +54,7 @@ def render(config: Config) -> str:
         for number in config.ivr.access_numbers
     )
     return f"""\
-; chakushin: the temporary-password line (仮パスワード設定, IVR-1 ... IVR-10).
-; Rendered by `chakushin dialplan render` from the config; do not edit by
-; hand, render again. Install: copy to /etc/asterisk/, add
-;     #include {SHIPPED_FILE}
-; at the end of extensions.conf, and in the context where calls from your
-; subscribers arrive:
-;     include => {v.CONTEXT_TEMP_PASSWORD_ACCESS}
+; --- The temporary-password line (仮パスワード設定, IVR-1 ... IVR-10) ---------
 
 ; IVR-1: the access numbers.
 [{v.CONTEXT_TEMP_PASSWORD_ACCESS}]
@@ -61,5 +74,97 @@ exten => s,1,NoOp(chakushin temporary password from ${{CALLERID(num)}})
  same => n,GotoIf($["${{{v.AGISTATUS}}}" = "HANGUP"]?done)
  ; Fail path: the AGI server could not be reached or the session broke off.
  same => n,Playback({sounds}/tp-system-error)
+ same => n(done),Hangup()
+"""
+
+
+def _subscribers(config: Config) -> str:
+    sounds = config.ivr.sounds_dir
+    fallback = config.call.fallback_endpoint.replace("{number}", "${EXTEN}")
+    ring = config.call.ring_seconds
+    failed = " | ".join(f'"${{DIALSTATUS}}" = "{s}"' for s in v.FORWARD_FAILED_STATUSES)
+    fields = ",".join(f"{name}: ${{{var}}}" for name, var in v.EVENT_FIELDS.items())
+    on_noanswer = (
+        f'"${{{v.FORWARD_ON}}}" = "{v.FORWARD_ON_NOANSWER}" & "${{DIALSTATUS}}" = "NOANSWER"'
+    )
+    on_busy = f'"${{{v.FORWARD_ON}}}" = "{v.FORWARD_ON_BUSY}" & "${{DIALSTATUS}}" = "BUSY"'
+    leg_status = f'${{IF($["${{{v.DIALSTATUS}}}" = ""]?${{DIALSTATUS}}:${{{v.DIALSTATUS}}})}}'
+    busy_or_unanswered = f'${{IF($["${{{v.DIALSTATUS}}}" = "BUSY"]?busy:unanswered)}}'
+    outcome = f'${{IF($["${{{v.DIALSTATUS}}}" = "ANSWER"]?answered:{busy_or_unanswered})}}'
+    return f"""\
+; --- Calls to subscriber numbers (CALL-1 ... CALL-5) ---------------------------
+
+; CALL-1: the routing AGI decides (nuisance list -> Number Request -> Voice
+; Warp -> ring) and sets {v.ACTION}; without it (unknown number, database
+; or AGI server unavailable) the call rings {fallback}.
+[{v.CONTEXT_SUBSCRIBERS}]
+exten => _0X.,1,NoOp(chakushin call to ${{EXTEN}})
+ same => n,Set({v.SUBSCRIBER}=${{EXTEN}})
+ same => n,Set({v.START}=${{EPOCH}})
+ same => n,Set(CHANNEL(hangup_handler_push)={v.CONTEXT_CALL_END},s,1)
+ same => n,AGI({agi_url(config, v.SCRIPT_ROUTE_CALL)},${{EXTEN}})
+ same => n,GotoIf($["${{{v.ACTION}}}" = "{v.ACTION_RING}"]?ring)
+ same => n,GotoIf($["${{{v.ACTION}}}" = "{v.ACTION_FORWARD}"]?forward)
+ same => n,GotoIf($["${{{v.ACTION}}}" = "{v.ACTION_REJECT_NUISANCE}"]?reject_nuisance)
+ same => n,GotoIf($["${{{v.ACTION}}}" = "{v.ACTION_REJECT_ANONYMOUS}"]?reject_anonymous)
+ ; Fail path: ring the subscriber's phone as if nothing were configured.
+ same => n,Set({v.ROUTE}=${{IF($["${{{v.ROUTE}}}" = ""]?agi_failed:${{{v.ROUTE}}})}})
+ same => n,GotoIf($["${{{v.PRESENTATION}}}" != ""]?fallback)
+ same => n,Set({v.PRESENTATION}=${{IF($["${{CALLERID(pres):0:7}}" = "allowed"]?allowed:withheld)}})
+ same => n,Set({v.CALLER}=${{IF($["${{{v.PRESENTATION}}}" = "allowed"]?${{CALLERID(num)}}:)}})
+ same => n(fallback),Dial({fallback},{ring})
+ same => n,Set({v.DIALSTATUS}=${{DIALSTATUS}})
+ same => n,Hangup()
+ ; CALL-2: the caller is on the nuisance list.
+ same => n(reject_nuisance),Set({v.OUTCOME}=rejected_nuisance)
+ same => n,Progress()
+ same => n,Playback({sounds}/${{{v.REFUSAL}}},noanswer)
+ same => n,Hangup()
+ ; CALL-3: Number Request refuses a caller without a presented number.
+ same => n(reject_anonymous),Set({v.OUTCOME}=rejected_anonymous)
+ same => n,Progress()
+ same => n,Playback({sounds}/${{{v.REFUSAL}}},noanswer)
+ same => n,Hangup()
+ ; CALL-4: ring the phone; Voice Warp forwards on no answer or busy.
+ same => n(ring),Dial(${{{v.DIAL}}},${{{v.RING_SECONDS}}})
+ same => n,Set({v.DIALSTATUS}=${{DIALSTATUS}})
+ same => n,GotoIf($[{on_noanswer}]?forward)
+ same => n,GotoIf($[{on_busy}]?forward)
+ same => n,Hangup()
+ ; CALL-4: Voice Warp (unconditional, or after the phone did not answer / was busy).
+ same => n(forward),Set({v.FORWARDING}=1)
+ same => n,Dial(${{{v.FORWARD_DIAL}}})
+ same => n,Hangup()
+
+; CALL-5: the hangup handler of every call to a subscriber number. It runs
+; however the call ends (the caller may hang up at any point) and publishes
+; one UserEvent({v.EVENT_CALL}) with the outcome for the notifier.
+[{v.CONTEXT_CALL_END}]
+exten => s,1,GotoIf($["${{{v.FORWARDING}}}" = "1"]?forwarded)
+ same => n,Set({v.DIALSTATUS}={leg_status})
+ same => n,GotoIf($["${{{v.OUTCOME}}}" != ""]?emit)
+ same => n,Set({v.OUTCOME}={outcome})
+ same => n,Goto(emit)
+ same => n(forwarded),Set({v.FORWARD_DIALSTATUS}=${{DIALSTATUS}})
+ same => n,Set({v.OUTCOME}=${{IF($[{failed}]?forward_failed:forwarded)}})
+ same => n(emit),UserEvent({v.EVENT_CALL},{fields})
+ same => n,Return()
+"""
+
+
+def _features(config: Config) -> str:
+    sounds = config.ivr.sounds_dir
+    code = config.call.nuisance_feature_code
+    return f"""\
+; --- Feature codes from subscribers' phones (CALL-2) -----------------------------
+
+; {code}, then 2: put the last caller on this number's nuisance list.
+[{v.CONTEXT_FEATURES}]
+exten => {code},1,Answer()
+ same => n,Set({v.FEATURE_OUTCOME}=)
+ same => n,AGI({agi_url(config, v.SCRIPT_NUISANCE_FEATURE)})
+ same => n,GotoIf($["${{{v.FEATURE_OUTCOME}}}" != ""]?done)
+ same => n,GotoIf($["${{{v.AGISTATUS}}}" = "HANGUP"]?done)
+ same => n,Playback({sounds}/system-error)
  same => n(done),Hangup()
 """

@@ -1,27 +1,99 @@
 """OPS-3: every name that the Python code and the Asterisk dialplan share.
 
 The shipped dialplan (asterisk-conf/) is rendered from these constants by
-``dialplan.render`` and a test checks that it uses no other CHAKUSHIN_ name,
-so a name is typed once, here.
+``dialplan.render`` and a test checks that it uses no other CHAKUSHIN_ name
+and no other event field, so a name is typed once, here.
 """
 
 from __future__ import annotations
 
 # --- FastAGI scripts (the path of agi://host:port/<script>) -----------------------
 SCRIPT_TEMP_PASSWORD = "temp-password"
+# CALL-1: decides how a call to a subscriber number is handled. Argument 1:
+# the subscriber number.
+SCRIPT_ROUTE_CALL = "route-call"
+# CALL-2: the feature code that adds the last caller to the nuisance list.
+SCRIPT_NUISANCE_FEATURE = "nuisance-last-caller"
 
 # --- dialplan contexts -------------------------------------------------------------
-# Include this context where calls from subscribers arrive; it holds the
-# temporary-password access numbers (IVR-1).
+# Include where calls from subscribers arrive: the temporary-password
+# access numbers (IVR-1).
 CONTEXT_TEMP_PASSWORD_ACCESS = "chakushin-temp-password-access"
 # The temporary-password line itself (speech check, AGI, fail path).
 CONTEXT_TEMP_PASSWORD = "chakushin-temp-password"
+# Send calls to subscriber numbers here (CALL-1).
+CONTEXT_SUBSCRIBERS = "chakushin-subscribers"
+# Hangup handler of every call to a subscriber number: publishes EVENT_CALL.
+CONTEXT_CALL_END = "chakushin-call-end"
+# Include where subscribers' own phones dial out: the feature codes (CALL-2).
+CONTEXT_FEATURES = "chakushin-features"
 
-# --- channel variables ----------------------------------------------------------------
+# --- channel variables: temporary-password line ------------------------------------
 # Set by the temporary-password flow before it returns: one of
 # agi.temp_password.Outcome (completed, too_many_errors, caller_hangup,
 # not_subscriber, system_error).
 TP_OUTCOME = "CHAKUSHIN_TP_OUTCOME"
+
+# --- channel variables: calls to subscriber numbers (CALL-1 ... CALL-5) ------------
+# Set by the dialplan before the routing AGI:
+SUBSCRIBER = "CHAKUSHIN_SUBSCRIBER"  # the called subscriber number
+START = "CHAKUSHIN_START"  # call start, Unix time (${EPOCH})
+# Set by the routing AGI (agi.call_route):
+ACTION = "CHAKUSHIN_ACTION"  # ring | forward | reject_nuisance | reject_anonymous; unset: fail path
+DIAL = "CHAKUSHIN_DIAL"  # dial string of the subscriber's phone
+RING_SECONDS = "CHAKUSHIN_RING_SECONDS"  # Dial() timeout of the subscriber's phone
+FORWARD_DIAL = "CHAKUSHIN_FORWARD_DIAL"  # dial string of the Voice Warp destination
+FORWARD_ON = "CHAKUSHIN_FORWARD_ON"  # never | noanswer | busy (unconditional: ACTION=forward)
+REFUSAL = "CHAKUSHIN_REFUSAL"  # prompt id played to a refused caller
+PRESENTATION = "CHAKUSHIN_PRESENTATION"  # allowed | withheld | payphone | unavailable
+CALLER = "CHAKUSHIN_CALLER"  # the caller's number when presented, else empty
+ROUTE = "CHAKUSHIN_ROUTE"  # decided | unknown_number | store_unavailable | agi_failed
+# Set by the dialplan as the call goes:
+FORWARDING = "CHAKUSHIN_FORWARDING"  # 1 once the call is forwarded
+DIALSTATUS = "CHAKUSHIN_DIALSTATUS"  # DIALSTATUS of the subscriber's phone
+FORWARD_DIALSTATUS = "CHAKUSHIN_FORWARD_DIALSTATUS"  # DIALSTATUS of the forward leg
+OUTCOME = "CHAKUSHIN_OUTCOME"  # one of OUTCOMES, final in the hangup handler
+
+# ACTION values
+ACTION_RING = "ring"
+ACTION_FORWARD = "forward"
+ACTION_REJECT_NUISANCE = "reject_nuisance"
+ACTION_REJECT_ANONYMOUS = "reject_anonymous"
+ACTIONS = (ACTION_RING, ACTION_FORWARD, ACTION_REJECT_NUISANCE, ACTION_REJECT_ANONYMOUS)
+# FORWARD_ON values
+FORWARD_NEVER = "never"
+FORWARD_ON_NOANSWER = "noanswer"
+FORWARD_ON_BUSY = "busy"
+# CALL-5 outcomes (store.models.CallOutcome holds the same values)
+OUTCOMES = (
+    "answered",
+    "unanswered",
+    "busy",
+    "rejected_nuisance",
+    "rejected_anonymous",
+    "forwarded",
+    "forward_failed",
+)
+
+# --- the AMI event published at the end of every call (CALL-5) ----------------------
+# UserEvent(ChakushinCall, ...) from the hangup handler. Asterisk adds the
+# channel's own headers (Channel, Uniqueid, Linkedid, CallerIDNum, ...);
+# these are the body fields the notifier reads.
+EVENT_CALL = "ChakushinCall"
+EVENT_FIELDS = {
+    "Subscriber": SUBSCRIBER,
+    "Caller": CALLER,
+    "Presentation": PRESENTATION,
+    "Start": START,
+    "Outcome": OUTCOME,
+    "DialStatus": DIALSTATUS,
+    "ForwardDialStatus": FORWARD_DIALSTATUS,
+    "Route": ROUTE,
+}
+
+# --- channel variables: feature codes ---------------------------------------------------
+# Set by the nuisance feature flow: one of agi.nuisance_feature.Outcome.
+FEATURE_OUTCOME = "CHAKUSHIN_FEATURE_OUTCOME"
 
 # --- Asterisk's own names that the code reads ----------------------------------------
 # res_agi sets AGISTATUS to SUCCESS, FAILURE, NOTFOUND or HANGUP.
@@ -29,3 +101,5 @@ AGISTATUS = "AGISTATUS"
 # Bearer capability of the call; only speech may reach the IVR (IVR-2).
 TRANSFER_CAPABILITY = "CHANNEL(transfercapability)"
 SPEECH_CAPABILITIES = ("SPEECH", "3K1AUDIO")
+# Dial statuses after which a Voice Warp forward failed (MAIL-8).
+FORWARD_FAILED_STATUSES = ("BUSY", "CONGESTION", "CHANUNAVAIL")

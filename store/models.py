@@ -183,6 +183,13 @@ class Number(Base):
     voice_warp_subscribed: Mapped[bool] = mapped_column(Boolean, default=False)
     nuisance_subscribed: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # CALL-2: the last call routed to this number, for the 144-2 feature code.
+    # The number is kept even when withheld; it is never shown.
+    last_caller_number: Mapped[str | None] = mapped_column(String(32))
+    last_caller_presentation: Mapped[Presentation | None] = mapped_column(
+        _enum(Presentation, "presentation")
+    )
+    last_call_at: Mapped[dt.datetime | None]
 
     line: Mapped[Line] = relationship(back_populates="numbers")
     notification: Mapped[NotificationSetting] = relationship(

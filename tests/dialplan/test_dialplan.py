@@ -133,3 +133,38 @@ def test_dialplan_render_command(tmp_path: Path, tmp_config: Path) -> None:
 def test_sounds_dir_must_be_a_plain_relative_path(value: str) -> None:
     with pytest.raises(config_mod.ConfigError, match=r"ivr\.sounds_dir"):
         config_mod.load(env={"CHAKUSHIN_IVR_SOUNDS_DIR": value})
+
+
+def test_CALL_5_the_user_event_carries_exactly_the_documented_fields() -> None:
+    text = render.render(default_config())
+    events = re.findall(r"UserEvent\((\w+),(.*)\)$", text, re.M)
+    assert len(events) == 1
+    name, body = events[0]
+    assert name == variables.EVENT_CALL
+    fields = dict(part.split(": ", 1) for part in body.split(","))
+    assert fields == {field: f"${{{var}}}" for field, var in variables.EVENT_FIELDS.items()}
+
+
+def test_CALL_5_every_outcome_the_dialplan_sets_is_a_documented_one() -> None:
+    text = render.render(default_config())
+    setting = [line for line in text.splitlines() if "Set(CHAKUSHIN_OUTCOME=" in line]
+    values: set[str] = set()
+    for line in setting:
+        value = line.split("Set(CHAKUSHIN_OUTCOME=", 1)[1]
+        # plain values, and the branches of ${IF(...?a:b)}
+        values |= set(re.findall(r"(?:^|[?:])([a-z_]+)(?=[:)])", value))
+    assert values == set(variables.OUTCOMES)
+
+
+def test_CALL_5_hangup_handler_is_pushed_before_the_routing_agi() -> None:
+    lines = render.render(default_config()).splitlines()
+    push = next(i for i, line in enumerate(lines) if "hangup_handler_push" in line)
+    agi = next(i for i, line in enumerate(lines) if "/route-call," in line)
+    assert push < agi
+
+
+def test_refusal_guidance_is_early_media_not_an_answered_call() -> None:
+    text = render.render(default_config())
+    assert text.count(",noanswer)") == 2
+    refusals = text.split("n(reject_nuisance)")[1].split("n(ring)")[0]
+    assert "Answer()" not in refusals

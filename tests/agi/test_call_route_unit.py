@@ -1,0 +1,137 @@
+"""CALL-1 ... CALL-4 as pure rules: who the caller is, and what happens to the call."""
+
+from __future__ import annotations
+
+import pytest
+
+from agi.call_route import Caller, Route, classify_caller, decide
+from agi.prompts import Prompt
+from dialplan import variables as v
+from store.models import Presentation, VoiceWarpMode
+from store.service import RoutingSettings
+
+NUMBER, CALLER = "0312345678", "0398765432"
+ALLOWED = Caller(CALLER, Presentation.ALLOWED)
+WITHHELD = Caller(CALLER, Presentation.WITHHELD)
+PAYPHONE = Caller("", Presentation.PAYPHONE)
+UNAVAILABLE = Caller("", Presentation.UNAVAILABLE)
+
+
+def settings(**kw: object) -> RoutingSettings:
+    base: dict[str, object] = {
+        "number": NUMBER,
+        "endpoint": "PJSIP/alice",
+        "nuisance_numbers": frozenset(),
+        "number_request": False,
+        "reject_payphone": False,
+        "reject_unavailable": False,
+        "voice_warp": None,
+        "forward_to": None,
+        "forward_ring_seconds": 15,
+    }
+    base.update(kw)
+    return RoutingSettings(**base)  # type: ignore[arg-type]
+
+
+def route(s: RoutingSettings, caller: Caller) -> Route:
+    return decide(
+        s,
+        caller,
+        fallback_endpoint="PJSIP/{number}",
+        forward_dial="PJSIP/{number}@pstn",
+        ring_seconds=30,
+    )
+
+
+@pytest.mark.parametrize(
+    ("callerid", "pres", "ani2", "expected"),
+    [
+        ("0398765432", "0", "0", ALLOWED),
+        ("0398765432", "1", "", ALLOWED),  # allowed_passed_screen
+        ("0398765432", "32", "0", WITHHELD),  # prohib_not_screened: number kept, not shown
+        ("0398765432", "35", "0", WITHHELD),
+        ("", "67", "0", UNAVAILABLE),  # unavailable
+        ("unknown", "0", "0", UNAVAILABLE),
+        ("anonymous", "35", "0", Caller("", Presentation.WITHHELD)),
+        ("", "0", "27", PAYPHONE),
+        ("", "0", "70", PAYPHONE),
+        ("0398765432", "garbage", "", Caller(CALLER, Presentation.UNAVAILABLE)),
+    ],
+)
+def test_classify_caller(callerid: str, pres: str, ani2: str, expected: Caller) -> None:
+    assert classify_caller(callerid, pres, ani2) == expected
+
+
+def test_withheld_number_is_never_the_presented_number() -> None:
+    assert WITHHELD.presented_number == ""
+    assert ALLOWED.presented_number == CALLER
+
+
+def test_CALL_2_nuisance_list_comes_first_even_for_a_withheld_caller() -> None:
+    s = settings(
+        nuisance_numbers=frozenset({CALLER}),
+        number_request=True,
+        voice_warp=VoiceWarpMode.UNCONDITIONAL,
+        forward_to="09012345678",
+    )
+    for caller in (ALLOWED, WITHHELD):
+        r = route(s, caller)
+        assert (r.action, r.reason, r.refusal) == (
+            v.ACTION_REJECT_NUISANCE,
+            "nuisance_list",
+            Prompt.CALL_REJECTED_NUISANCE,
+        )
+
+
+@pytest.mark.parametrize(
+    ("caller", "payphone", "unavailable", "refused_with"),
+    [
+        (WITHHELD, False, False, Prompt.CALL_REJECTED_WITHHELD),
+        (PAYPHONE, False, False, None),
+        (PAYPHONE, True, False, Prompt.CALL_REJECTED_PAYPHONE),
+        (UNAVAILABLE, False, False, None),
+        (UNAVAILABLE, False, True, Prompt.CALL_REJECTED_UNAVAILABLE),
+        (ALLOWED, True, True, None),
+    ],
+)
+def test_CALL_3_number_request(
+    caller: Caller, payphone: bool, unavailable: bool, refused_with: Prompt | None
+) -> None:
+    r = route(
+        settings(number_request=True, reject_payphone=payphone, reject_unavailable=unavailable),
+        caller,
+    )
+    if refused_with is None:
+        assert r.action == v.ACTION_RING
+    else:
+        assert (r.action, r.refusal) == (v.ACTION_REJECT_ANONYMOUS, refused_with)
+
+
+def test_CALL_3_number_request_off_rings_a_withheld_caller() -> None:
+    assert route(settings(), WITHHELD).action == v.ACTION_RING
+
+
+def test_CALL_4_voice_warp_modes() -> None:
+    fwd = {"forward_to": "09012345678"}
+    r = route(settings(voice_warp=VoiceWarpMode.UNCONDITIONAL, **fwd), WITHHELD)
+    assert (r.action, r.forward_dial, r.dial) == (v.ACTION_FORWARD, "PJSIP/09012345678@pstn", "")
+    r = route(settings(voice_warp=VoiceWarpMode.NO_ANSWER, **fwd), ALLOWED)
+    assert (r.action, r.dial, r.ring_seconds, r.forward_on) == (
+        v.ACTION_RING,
+        "PJSIP/alice",
+        15,
+        v.FORWARD_ON_NOANSWER,
+    )
+    r = route(settings(voice_warp=VoiceWarpMode.BUSY, **fwd), ALLOWED)
+    assert (r.action, r.ring_seconds, r.forward_on) == (v.ACTION_RING, 30, v.FORWARD_ON_BUSY)
+
+
+def test_CALL_1_plain_ring_and_the_fallback_endpoint() -> None:
+    r = route(settings(), ALLOWED)
+    assert (r.action, r.dial, r.ring_seconds, r.forward_on) == (
+        v.ACTION_RING,
+        "PJSIP/alice",
+        30,
+        v.FORWARD_NEVER,
+    )
+    assert route(settings(endpoint=None), ALLOWED).dial == "PJSIP/0312345678"

@@ -1,0 +1,231 @@
+"""CALL-1 ... CALL-4 over the AGI wire: the FastAGI server decides, the peer sees the variables.
+
+Each test places one call to a subscriber number through the real FastAGI
+server (SQLite and PostgreSQL) and asserts the channel variables the
+dialplan acts on, and what the database recorded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from agi import wiring
+from agi.peer import AsteriskPeer
+from agi.prompts import Prompt
+from chakushin import config as config_mod
+from dialplan import variables as v
+from store import db, service
+from store.models import Presentation, Service, VoiceWarpMode
+from tests.agi.test_wire import running_server
+from tests.conftest import BACKENDS, empty_tables
+
+NUMBER, OTHER, CALLER, NUISANCE = "0312345678", "0312345679", "0398765432", "0311110000"
+FORWARD_TO = "09012345678"
+
+
+@dataclass
+class Switch:
+    sessions: sessionmaker[Session]
+    port: int
+
+    def call(
+        self, number: str = NUMBER, callerid: str = CALLER, pres: str = "0", ani2: str = "0"
+    ) -> dict[str, str]:
+        peer = AsteriskPeer(
+            callerid,
+            script=v.SCRIPT_ROUTE_CALL,
+            env_overrides={
+                "agi_arg_1": number,
+                "agi_extension": number,
+                "agi_callingpres": pres,
+                "agi_callingani2": ani2,
+                "agi_context": v.CONTEXT_SUBSCRIBERS,
+            },
+        ).over_tcp("127.0.0.1", self.port)
+        assert all(c.startswith("SET VARIABLE") for c in peer.commands), peer.commands
+        return peer.variables
+
+    def change(self, action: object) -> None:
+        with db.transaction(self.sessions) as s:
+            action(s)  # type: ignore[operator]
+
+
+@pytest.fixture(params=BACKENDS)
+def switch(request: pytest.FixtureRequest) -> Iterator[Switch]:
+    url: str = request.getfixturevalue(f"{request.param}_url")
+    engine = db.make_engine(url)
+    sessions = db.session_factory(engine)
+    with db.transaction(sessions) as s:
+        service.add_line(s, NUMBER, timezone="Asia/Tokyo", endpoint="PJSIP/alice")
+        service.add_number(s, NUMBER, OTHER, timezone="Asia/Tokyo", services=[Service.MAIL])
+        service.add_nuisance(s, NUMBER, NUISANCE)
+    config = config_mod.load(env={"CHAKUSHIN_CALL_FORWARD_DIAL": "PJSIP/{number}@ntt"})
+    try:
+        with running_server(wiring.routes(config, sessions)) as server:
+            yield Switch(sessions, server.port)
+    finally:
+        empty_tables(engine)
+        engine.dispose()
+
+
+def test_CALL_1_plain_ring(switch: Switch) -> None:
+    got = switch.call()
+    assert got == {
+        v.PRESENTATION: "allowed",
+        v.CALLER: CALLER,
+        v.DIAL: "PJSIP/alice",
+        v.RING_SECONDS: "30",
+        v.FORWARD_DIAL: "",
+        v.FORWARD_ON: "never",
+        v.REFUSAL: "",
+        v.ROUTE: "decided",
+        v.ACTION: "ring",
+    }
+
+
+def test_CALL_2_nuisance_caller_is_refused(switch: Switch) -> None:
+    got = switch.call(callerid=NUISANCE)
+    assert got[v.ACTION] == v.ACTION_REJECT_NUISANCE
+    assert got[v.REFUSAL] == Prompt.CALL_REJECTED_NUISANCE.value
+
+
+def test_CALL_2_withheld_nuisance_caller_is_refused_and_not_revealed(switch: Switch) -> None:
+    got = switch.call(callerid=NUISANCE, pres="32")
+    assert got[v.ACTION] == v.ACTION_REJECT_NUISANCE
+    assert got[v.CALLER] == "" and got[v.PRESENTATION] == "withheld"
+    assert NUISANCE not in repr(got)
+
+
+def test_CALL_3_withheld_caller_with_number_request_on_and_off(switch: Switch) -> None:
+    assert switch.call(pres="32")[v.ACTION] == v.ACTION_RING
+    switch.change(lambda s: service.set_number_request(s, NUMBER, enabled=True))
+    got = switch.call(pres="32")
+    assert got[v.ACTION] == v.ACTION_REJECT_ANONYMOUS
+    assert got[v.REFUSAL] == Prompt.CALL_REJECTED_WITHHELD.value
+    assert got[v.CALLER] == ""
+    assert switch.call()[v.ACTION] == v.ACTION_RING  # presented numbers still ring
+
+
+@pytest.mark.parametrize(
+    ("kind", "env", "flag", "prompt"),
+    [
+        (
+            "payphone",
+            {"callerid": "", "ani2": "27"},
+            "reject_payphone",
+            Prompt.CALL_REJECTED_PAYPHONE,
+        ),
+        (
+            "unavailable",
+            {"callerid": "", "pres": "67"},
+            "reject_unavailable",
+            Prompt.CALL_REJECTED_UNAVAILABLE,
+        ),
+    ],
+)
+def test_CALL_3_payphone_and_unavailable_are_refused_only_when_configured(
+    switch: Switch, kind: str, env: dict[str, str], flag: str, prompt: Prompt
+) -> None:
+    switch.change(lambda s: service.set_number_request(s, NUMBER, enabled=True))
+    got = switch.call(**env)
+    assert (got[v.PRESENTATION], got[v.ACTION]) == (kind, v.ACTION_RING)
+    switch.change(lambda s: service.set_number_request(s, NUMBER, **{flag: True}))
+    got = switch.call(**env)
+    assert (got[v.ACTION], got[v.REFUSAL]) == (v.ACTION_REJECT_ANONYMOUS, prompt.value)
+
+
+def test_CALL_4_voice_warp_unconditional(switch: Switch) -> None:
+    switch.change(
+        lambda s: service.set_voice_warp(
+            s, NUMBER, enabled=True, mode=VoiceWarpMode.UNCONDITIONAL, destination=FORWARD_TO
+        )
+    )
+    got = switch.call()
+    assert (got[v.ACTION], got[v.FORWARD_DIAL], got[v.DIAL]) == (
+        v.ACTION_FORWARD,
+        f"PJSIP/{FORWARD_TO}@ntt",
+        "",
+    )
+
+
+def test_CALL_4_voice_warp_no_answer_rings_first(switch: Switch) -> None:
+    switch.change(
+        lambda s: service.set_voice_warp(
+            s,
+            NUMBER,
+            enabled=True,
+            mode=VoiceWarpMode.NO_ANSWER,
+            destination=FORWARD_TO,
+            ring_seconds=12,
+        )
+    )
+    got = switch.call()
+    assert (got[v.ACTION], got[v.DIAL], got[v.RING_SECONDS], got[v.FORWARD_ON]) == (
+        v.ACTION_RING,
+        "PJSIP/alice",
+        "12",
+        v.FORWARD_ON_NOANSWER,
+    )
+    assert got[v.FORWARD_DIAL] == f"PJSIP/{FORWARD_TO}@ntt"
+
+
+def test_CALL_4_voice_warp_busy(switch: Switch) -> None:
+    switch.change(
+        lambda s: service.set_voice_warp(
+            s, NUMBER, enabled=True, mode=VoiceWarpMode.BUSY, destination=FORWARD_TO
+        )
+    )
+    got = switch.call()
+    assert (got[v.ACTION], got[v.RING_SECONDS], got[v.FORWARD_ON]) == (
+        v.ACTION_RING,
+        "30",
+        v.FORWARD_ON_BUSY,
+    )
+
+
+def test_CALL_4_voice_warp_switched_off_rings(switch: Switch) -> None:
+    switch.change(
+        lambda s: service.set_voice_warp(
+            s, NUMBER, enabled=True, mode=VoiceWarpMode.UNCONDITIONAL, destination=FORWARD_TO
+        )
+    )
+    switch.change(lambda s: service.set_voice_warp(s, NUMBER, enabled=False))
+    assert switch.call()[v.ACTION] == v.ACTION_RING
+
+
+def test_number_without_endpoint_rings_the_fallback_endpoint(switch: Switch) -> None:
+    got = switch.call(number=OTHER)
+    assert (got[v.ACTION], got[v.DIAL]) == (v.ACTION_RING, f"PJSIP/{OTHER}")
+
+
+def test_unknown_number_takes_the_fail_path(switch: Switch) -> None:
+    got = switch.call(number="0399999999")
+    assert v.ACTION not in got
+    assert got[v.ROUTE] == "unknown_number"
+    assert got[v.PRESENTATION] == "allowed" and got[v.CALLER] == CALLER
+
+
+def test_CALL_2_every_call_records_the_last_caller(switch: Switch) -> None:
+    switch.call(callerid="0355556666", pres="32")
+    with db.transaction(switch.sessions) as s:
+        number = service.get_number(s, NUMBER)
+        assert number.last_caller_number == "0355556666"
+        assert number.last_caller_presentation is Presentation.WITHHELD
+        assert number.last_call_at is not None
+
+
+def test_database_unavailable_takes_the_fail_path() -> None:
+    engine = db.make_engine("postgresql+psycopg://nobody@127.0.0.1:1/x?connect_timeout=2")
+    try:
+        config = config_mod.load(env={})
+        with running_server(wiring.routes(config, db.session_factory(engine))) as server:
+            got = Switch(db.session_factory(engine), server.port).call(pres="32")
+    finally:
+        engine.dispose()
+    assert v.ACTION not in got
+    assert got[v.ROUTE] == "store_unavailable"
+    assert (got[v.PRESENTATION], got[v.CALLER]) == ("withheld", "")

@@ -1,0 +1,139 @@
+"""CALL-2 feature code over the AGI wire: 144, then 2, lists the last caller."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from agi import wiring
+from agi.peer import AsteriskPeer
+from agi.prompts import Prompt
+from agi.scripted import TIMEOUT
+from chakushin import config as config_mod
+from dialplan import variables as v
+from store import db, service
+from store.models import Presentation, Service
+from tests.agi.test_wire import running_server
+from tests.conftest import BACKENDS, empty_tables
+
+NUMBER, NO_SERVICE, CALLER = "0312345678", "0312345679", "0398765432"
+NOW = dt.datetime(2026, 11, 22, 9, 0, tzinfo=dt.UTC)
+
+
+@dataclass
+class Phone:
+    sessions: sessionmaker[Session]
+    port: int
+
+    def dial_144(self, keys: list[str], number: str = NUMBER) -> AsteriskPeer:
+        return AsteriskPeer(number, keys, script=v.SCRIPT_NUISANCE_FEATURE).over_tcp(
+            "127.0.0.1", self.port
+        )
+
+    def last_call(self, caller: str, presentation: Presentation) -> None:
+        with db.transaction(self.sessions) as s:
+            service.route_incoming_call(
+                s, NUMBER, caller_number=caller, presentation=presentation, now=NOW
+            )
+
+    def listed(self) -> list[dict[str, object]]:
+        with db.transaction(self.sessions) as s:
+            return service.describe_number(service.get_number(s, NUMBER))["nuisance_list"]  # type: ignore[no-any-return]
+
+
+@pytest.fixture(params=BACKENDS)
+def phone(request: pytest.FixtureRequest) -> Iterator[Phone]:
+    url: str = request.getfixturevalue(f"{request.param}_url")
+    engine = db.make_engine(url)
+    sessions = db.session_factory(engine)
+    with db.transaction(sessions) as s:
+        service.add_line(s, NUMBER, timezone="Asia/Tokyo")
+        service.add_number(s, NUMBER, NO_SERVICE, timezone="Asia/Tokyo", services=[Service.MAIL])
+    try:
+        with running_server(wiring.routes(config_mod.load(env={}), sessions)) as server:
+            yield Phone(sessions, server.port)
+    finally:
+        empty_tables(engine)
+        engine.dispose()
+
+
+def digits(number: str) -> list[str]:
+    return [f"digit-{d}" for d in number]
+
+
+def test_CALL_2_144_2_lists_the_last_caller_and_reads_it_back(phone: Phone) -> None:
+    phone.last_call(CALLER, Presentation.ALLOWED)
+    peer = phone.dial_144(["2"])
+    assert peer.prompts == [
+        Prompt.NUISANCE_MENU.value,
+        *digits(CALLER),
+        Prompt.NUISANCE_ADDED.value,
+    ]
+    assert peer.variables[v.FEATURE_OUTCOME] == "added"
+    assert phone.listed() == [{"position": 1, "caller_number": CALLER, "hidden": False}]
+
+
+def test_CALL_2_a_withheld_last_caller_is_listed_hidden(phone: Phone) -> None:
+    phone.last_call(CALLER, Presentation.WITHHELD)
+    peer = phone.dial_144(["2"])
+    assert peer.prompts == [Prompt.NUISANCE_MENU.value, Prompt.NUISANCE_ADDED_WITHHELD.value]
+    assert not any(p.startswith("digit-") for p in peer.prompts)
+    assert phone.listed() == [{"position": 1, "caller_number": None, "hidden": True}]
+    with db.transaction(phone.sessions) as s:  # refused like any other entry (CALL-2)
+        settings = service.route_incoming_call(
+            s, NUMBER, caller_number=CALLER, presentation=Presentation.WITHHELD, now=NOW
+        )
+        assert settings is not None and CALLER in settings.nuisance_numbers
+
+
+@pytest.mark.parametrize(
+    ("setup", "outcome", "prompt"),
+    [
+        (None, "no_last_call", Prompt.NUISANCE_NO_LAST_CALL),
+        (("", Presentation.UNAVAILABLE), "no_number", Prompt.NUISANCE_NO_NUMBER),
+        (("", Presentation.PAYPHONE), "no_number", Prompt.NUISANCE_NO_NUMBER),
+    ],
+)
+def test_CALL_2_nothing_to_list(
+    phone: Phone, setup: tuple[str, Presentation] | None, outcome: str, prompt: Prompt
+) -> None:
+    if setup is not None:
+        phone.last_call(*setup)
+    peer = phone.dial_144(["2"])
+    assert peer.variables[v.FEATURE_OUTCOME] == outcome
+    assert peer.prompts[-1] == prompt.value
+    assert phone.listed() == []
+
+
+def test_CALL_2_already_listed_and_list_full(phone: Phone) -> None:
+    phone.last_call(CALLER, Presentation.ALLOWED)
+    phone.dial_144(["2"])
+    assert phone.dial_144(["2"]).variables[v.FEATURE_OUTCOME] == "already_listed"
+    with db.transaction(phone.sessions) as s:
+        for i in range(29):
+            service.add_nuisance(s, NUMBER, f"09011112{i:03d}")
+    phone.last_call("0355556666", Presentation.ALLOWED)
+    peer = phone.dial_144(["2"])
+    assert peer.variables[v.FEATURE_OUTCOME] == "list_full"
+    assert peer.prompts[-1] == Prompt.NUISANCE_LIST_FULL.value
+    assert len(phone.listed()) == 30
+
+
+def test_CALL_2_other_keys_three_times_list_nothing(phone: Phone) -> None:
+    phone.last_call(CALLER, Presentation.ALLOWED)
+    peer = phone.dial_144(["1", TIMEOUT, "9"])
+    assert peer.prompts == [Prompt.NUISANCE_MENU.value] * 3
+    assert peer.variables[v.FEATURE_OUTCOME] == "no_choice"
+    assert phone.listed() == []
+
+
+def test_CALL_2_number_without_the_service(phone: Phone) -> None:
+    peer = phone.dial_144(["2"], number=NO_SERVICE)
+    assert peer.prompts == [Prompt.NUISANCE_NOT_SUBSCRIBED.value]
+    assert peer.variables[v.FEATURE_OUTCOME] == "not_subscribed"
+    unknown = phone.dial_144(["2"], number="0399999999")
+    assert unknown.variables[v.FEATURE_OUTCOME] == "not_subscribed"
