@@ -168,3 +168,18 @@ def test_refusal_guidance_is_early_media_not_an_answered_call() -> None:
     assert text.count(",noanswer)") == 2
     refusals = text.split("n(reject_nuisance)")[1].split("n(ring)")[0]
     assert "Answer()" not in refusals
+
+
+def test_OPS_3_manager_user_reads_only_what_the_notifier_needs() -> None:
+    text = (CONF_DIR / "manager_chakushin.conf").read_text(encoding="utf-8")
+    settings = [
+        tuple(part.strip() for part in line.split("=", 1))
+        for line in text.splitlines()
+        if "=" in line and not line.lstrip().startswith(";")
+    ]
+    assert ("read", "call,user") in settings
+    assert ("write", "") in settings
+    filters = [value for key, value in settings if key == "eventfilter"]
+    assert f"UserEvent: {variables.EVENT_CALL}" in filters
+    assert all(not f.startswith("!") for f in filters)  # a whitelist: everything else dropped
+    assert ("permit", "127.0.0.1/255.255.255.255") in settings
