@@ -1,0 +1,101 @@
+"""The notifier's own types: typed AMI events in, call records, settings and decisions.
+
+``notifier.ami`` turns AMI frames into the events below (it is the only
+module that knows AMI names); ``notifier.calls`` groups them by Linkedid
+into ``CallRecord``s; ``notifier.rules`` decides with a ``MailSettings``
+snapshot; ``notifier.mail`` composes; ``notifier.outbox`` delivers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from store.models import CallOutcome, Presentation
+
+# --- events (from notifier.ami) ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChannelCreated:
+    """A channel of a call appeared (AMI Newchannel)."""
+
+    linkedid: str
+    uniqueid: str
+
+
+@dataclass(frozen=True)
+class ChannelHungUp:
+    """A channel of a call is gone (AMI Hangup)."""
+
+    linkedid: str
+    uniqueid: str
+
+
+@dataclass(frozen=True)
+class OutcomeReported:
+    """The dialplan's verdict on a call (UserEvent ChakushinCall, CALL-5).
+
+    ``caller_number`` is empty unless the number was presented: a withheld
+    number never reaches the notifier through this event.
+    """
+
+    linkedid: str
+    subscriber_number: str
+    caller_number: str
+    presentation: Presentation
+    started_at: dt.datetime
+    outcome: CallOutcome
+    dial_status: str
+    forward_dial_status: str
+    route: str
+
+
+Event = ChannelCreated | ChannelHungUp | OutcomeReported
+
+
+# --- a finished call (from notifier.calls) ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    linkedid: str
+    subscriber_number: str
+    caller_number: str  # empty unless presented
+    presentation: Presentation
+    outcome: CallOutcome  # EXPIRED when no outcome event ever came
+    started_at: dt.datetime
+    ended_at: dt.datetime
+    dial_status: str = ""
+    forward_dial_status: str = ""
+    route: str = ""
+
+
+# --- what the rules need of a subscriber number (from the store) -----------------------
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    """MAIL-1 ... MAIL-5 settings of one subscriber number, as the rules see them."""
+
+    number: str
+    subscribed: bool
+    started: bool
+    designated_only: bool
+    unanswered_only: bool
+    addresses: tuple[tuple[str, bool], ...]  # (address, send flag), MAIL-2
+    designated: tuple[tuple[str, bool], ...]  # (caller number, designated flag), MAIL-5
+    timezone: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    """MAIL-10: what was decided for one call, and why.
+
+    ``rule`` names the SPEC rule that decided (e.g. "MAIL-7").
+    """
+
+    mailed: bool
+    reason: str
+    rule: str
+    recipients: tuple[str, ...] = ()
