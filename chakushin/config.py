@@ -87,6 +87,12 @@ class MailConfig:
     sink: str = "maildir"  # maildir | console
     # Empty: data_dir/maildir.
     maildir: str = ""
+    # MAIL-10: a mail that could not be delivered for this long is given up.
+    retry_deadline_seconds: int = 86400
+    # Mails sent at once over one SMTP connection each.
+    concurrency: int = 4
+    # Seconds an SMTP command may take before the attempt counts as failed.
+    smtp_timeout_seconds: int = 30
 
 
 @dataclass(frozen=True)
@@ -278,6 +284,12 @@ def _validate(config: Config) -> None:
         ("mail.smtp_port", config.mail.smtp_port),
     ):
         _port(port, key)
+    if not 60 <= config.mail.retry_deadline_seconds <= 7 * 86400:
+        raise ConfigError("must be 60 s to 7 days", key="mail.retry_deadline_seconds")
+    if not 1 <= config.mail.concurrency <= 64:
+        raise ConfigError("must be 1-64", key="mail.concurrency")
+    if not 1 <= config.mail.smtp_timeout_seconds <= 600:
+        raise ConfigError("must be 1-600 seconds", key="mail.smtp_timeout_seconds")
     if not 1 <= config.ivr.input_timeout_seconds <= 60:
         raise ConfigError("must be 1-60 seconds", key="ivr.input_timeout_seconds")
     if not 5 <= config.agi.idle_timeout_seconds <= 3600:

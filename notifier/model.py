@@ -18,10 +18,17 @@ from store.models import CallOutcome, Presentation
 
 @dataclass(frozen=True)
 class ChannelCreated:
-    """A channel of a call appeared (AMI Newchannel)."""
+    """A channel of a call appeared (AMI Newchannel).
+
+    ``context`` and ``exten`` say where it entered the dialplan: a channel
+    created in the subscribers' context is a call to subscriber ``exten``
+    even if its outcome event is lost.
+    """
 
     linkedid: str
     uniqueid: str
+    context: str = ""
+    exten: str = ""
 
 
 @dataclass(frozen=True)

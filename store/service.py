@@ -30,13 +30,18 @@ from store.errors import (
 )
 from store.models import (
     AuthUnit,
+    CallOutcome,
+    CallRecord,
+    Decision,
     DesignatedNumber,
     DestinationAddress,
     Line,
+    MailKind,
     NotificationSetting,
     NuisanceEntry,
     Number,
     NumberRequestSetting,
+    OutboxMail,
     Presentation,
     Service,
     TempPassword,
@@ -685,6 +690,84 @@ def add_last_caller_to_nuisance(
     if hidden:
         return LastCallerResult.ADDED_HIDDEN, None
     return LastCallerResult.ADDED, caller
+
+
+# --- call decisions and the outbox (MAIL-10) ----------------------------------
+
+
+@dataclass(frozen=True)
+class QueuedMail:
+    """One mail a decision calls for, composed, ready for the outbox."""
+
+    recipient: str
+    subject: str
+    message: str  # the whole RFC 5322 message
+    message_id: str
+
+
+def find_number(session: Session, number: str) -> Number | None:
+    return session.scalars(select(Number).where(Number.number == number)).one_or_none()
+
+
+def record_call_decision(
+    session: Session,
+    *,
+    linkedid: str,
+    subscriber_number: str,
+    caller_number: str,
+    presentation: Presentation,
+    outcome: CallOutcome,
+    dial_status: str,
+    forward_dial_status: str,
+    started_at: dt.datetime,
+    ended_at: dt.datetime,
+    mailed: bool,
+    reason: str,
+    mails: Sequence[QueuedMail],
+) -> bool:
+    """MAIL-10: the call, its one decision and its mails, in the caller's transaction.
+
+    False (and nothing written) when the call was decided before: a call is
+    decided exactly once, whoever replays it.
+    """
+    exists = session.scalars(select(CallRecord.id).where(CallRecord.linkedid == linkedid)).first()
+    if exists is not None:
+        return False
+    number = find_number(session, subscriber_number)
+    call = CallRecord(
+        linkedid=linkedid,
+        subscriber_number=subscriber_number,
+        number_id=number.id if number is not None else None,
+        caller_number=caller_number or None,
+        presentation=presentation,
+        outcome=outcome,
+        dial_status=dial_status or None,
+        forward_dial_status=forward_dial_status or None,
+        started_at=started_at,
+        ended_at=ended_at,
+    )
+    session.add(call)
+    session.flush()
+    decision = Decision(
+        call_id=call.id, mailed=mailed, reason=reason, recipients=[m.recipient for m in mails]
+    )
+    session.add(decision)
+    session.flush()
+    for mail in mails:
+        session.add(
+            OutboxMail(
+                dedup_key=f"call:{linkedid}:{mail.recipient.lower()}",
+                kind=MailKind.CALL_NOTIFICATION,
+                decision_id=decision.id,
+                recipient=mail.recipient,
+                subject=mail.subject,
+                body=mail.message,
+                headers={"message_id": mail.message_id},
+                next_attempt_at=ended_at,
+            )
+        )
+    session.flush()
+    return True
 
 
 # --- views ---------------------------------------------------------------------

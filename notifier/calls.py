@@ -1,0 +1,151 @@
+"""Call tracking: AMI events grouped by Linkedid into finished calls (CALL-5, MAIL-10).
+
+Events of many calls arrive interleaved, out of causal order, sometimes
+twice. A call is over when its outcome event has come and every channel
+seen has hung up, or ``grace`` seconds after the outcome event even if a
+Hangup is missing. A call from the subscribers' context that never reports
+an outcome (the event was lost, e.g. during an AMI reconnect) is recorded
+as EXPIRED once its channels are gone and ``grace`` has passed; calls
+elsewhere on the PBX (no outcome, other contexts) are forgotten. Nothing is
+kept longer than ``max_age`` seconds, and at most ``max_calls`` calls are
+tracked at once, so memory stays bounded whatever the stream does.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import structlog
+
+from dialplan import variables
+from notifier.model import CallRecord, ChannelCreated, ChannelHungUp, Event, OutcomeReported
+from store.models import CallOutcome, Presentation
+
+log = structlog.get_logger("notifier.calls")
+
+
+@dataclass
+class _Call:
+    linkedid: str
+    first_seen: float
+    live: set[str] = field(default_factory=set)
+    gone: set[str] = field(default_factory=set)
+    subscriber: str = ""  # from a channel in the subscribers' context
+    outcome: OutcomeReported | None = None
+    outcome_at: float | None = None
+    quiet_since: float | None = None  # when the last live channel hung up
+
+
+class CallTracker:
+    def __init__(
+        self,
+        *,
+        grace: float = 5.0,
+        max_age: float = 4 * 3600.0,
+        max_calls: int = 100_000,
+        wall_clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    ) -> None:
+        self.grace = grace
+        self.max_age = max_age
+        self.max_calls = max_calls
+        self.wall_clock = wall_clock
+        self._calls: OrderedDict[str, _Call] = OrderedDict()
+        # Linkedids already finished: late or duplicate events are ignored.
+        self._done: OrderedDict[str, None] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._calls)
+
+    def feed(self, event: Event, now: float) -> list[CallRecord]:
+        """Take one event; return the calls it finished (usually none or one)."""
+        if event.linkedid in self._done or not event.linkedid:
+            return []
+        call = self._calls.get(event.linkedid)
+        if call is None:
+            call = self._calls[event.linkedid] = _Call(event.linkedid, now)
+        if isinstance(event, ChannelCreated):
+            if event.uniqueid not in call.gone:
+                call.live.add(event.uniqueid)
+                call.quiet_since = None
+            if event.context == variables.CONTEXT_SUBSCRIBERS and event.exten:
+                call.subscriber = call.subscriber or event.exten
+        elif isinstance(event, ChannelHungUp):
+            call.live.discard(event.uniqueid)
+            call.gone.add(event.uniqueid)
+            if not call.live:
+                call.quiet_since = now
+        elif isinstance(event, OutcomeReported) and call.outcome is None:
+            call.outcome = event
+            call.outcome_at = now
+        finished = self._finish_if_over(call, now)
+        finished += self._evict_over_capacity(now)
+        return finished
+
+    def expire(self, now: float) -> list[CallRecord]:
+        """Finish or forget the calls whose time is up; call it every second or so."""
+        finished: list[CallRecord] = []
+        for call in list(self._calls.values()):
+            finished += self._finish_if_over(call, now)
+            if call.linkedid in self._calls and now - call.first_seen > self.max_age:
+                finished += self._close(call, now, reason="max_age")
+        return finished
+
+    def _finish_if_over(self, call: _Call, now: float) -> list[CallRecord]:
+        if call.outcome is not None and call.outcome_at is not None:
+            if not call.live or now - call.outcome_at >= self.grace:
+                return self._close(call, now, reason="complete")
+            return []
+        if call.quiet_since is not None and now - call.quiet_since >= self.grace:
+            return self._close(call, now, reason="no_outcome")
+        return []
+
+    def _evict_over_capacity(self, now: float) -> list[CallRecord]:
+        finished: list[CallRecord] = []
+        while len(self._calls) > self.max_calls:
+            oldest = next(iter(self._calls.values()))
+            finished += self._close(oldest, now, reason="capacity")
+        return finished
+
+    def _close(self, call: _Call, now: float, *, reason: str) -> list[CallRecord]:
+        del self._calls[call.linkedid]
+        self._done[call.linkedid] = None
+        while len(self._done) > self.max_calls:
+            self._done.popitem(last=False)
+        ended = self.wall_clock()
+        if call.outcome is not None:
+            o = call.outcome
+            return [
+                CallRecord(
+                    linkedid=call.linkedid,
+                    subscriber_number=o.subscriber_number,
+                    caller_number=o.caller_number,
+                    presentation=o.presentation,
+                    outcome=o.outcome,
+                    started_at=o.started_at,
+                    ended_at=ended,
+                    dial_status=o.dial_status,
+                    forward_dial_status=o.forward_dial_status,
+                    route=o.route,
+                )
+            ]
+        if call.subscriber:
+            log.warning(
+                "call_expired", call_id=call.linkedid, number=call.subscriber, reason=reason
+            )
+            age = dt.timedelta(seconds=max(0.0, now - call.first_seen))
+            return [
+                CallRecord(
+                    linkedid=call.linkedid,
+                    subscriber_number=call.subscriber,
+                    caller_number="",
+                    presentation=Presentation.UNAVAILABLE,
+                    outcome=CallOutcome.EXPIRED,
+                    started_at=ended - age,
+                    ended_at=ended,
+                )
+            ]
+        log.debug("call_forgotten", call_id=call.linkedid, reason=reason)
+        return []

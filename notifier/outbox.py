@@ -1,0 +1,328 @@
+"""Durable mail delivery (MAIL-10): the outbox table, the senders, the worker.
+
+Decisions and their mails are committed together before anything is sent
+(``store.service.record_call_decision``). The worker claims due rows (on
+PostgreSQL with ``FOR UPDATE SKIP LOCKED``, so several notifier processes
+share one outbox; on SQLite claims are serialised by ``BEGIN IMMEDIATE``),
+pushes their next attempt out by a lease so that no other worker takes them
+while they are in flight, sends them, and records the result:
+
+- accepted by the server: ``sent``;
+- temporary failure (4xx, connection refused or lost, timeout): retried
+  with exponential backoff and jitter until ``retry_deadline`` has passed
+  since the mail was queued, then ``failed``;
+- permanent failure (5xx): ``failed`` at once, with the server's reply.
+
+Guarantee: every mail is delivered at least once while the deadline lasts,
+and exactly once unless a worker dies after the server accepted a mail and
+before the row was marked (a window of one SMTP reply). Then the lease runs
+out and the mail is sent again with the same Message-ID, which receiving
+systems and mail clients treat as the same message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import datetime as dt
+import mailbox
+import random
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, TextIO
+
+import aiosmtplib
+import structlog
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from store import db
+from store.models import MailStatus, OutboxMail
+
+log = structlog.get_logger("notifier.outbox")
+
+
+# --- results ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SendResult:
+    ok: bool
+    permanent: bool = False
+    reply: str = ""
+
+
+class Sender(Protocol):
+    async def send(self, sender: str, recipient: str, message: str) -> SendResult: ...
+
+    async def close(self) -> None: ...
+
+
+# --- SMTP ------------------------------------------------------------------------------
+
+
+@dataclass
+class SmtpSettings:
+    host: str
+    port: int = 25
+    username: str = ""
+    password: str = ""
+    security: str = "none"  # none | starttls | tls
+    timeout: float = 30.0
+
+
+class SmtpSender:
+    """One reused aiosmtplib connection; reconnects when it was lost."""
+
+    def __init__(self, settings: SmtpSettings) -> None:
+        self.settings = settings
+        self._smtp: aiosmtplib.SMTP | None = None
+
+    async def _connection(self) -> aiosmtplib.SMTP:
+        if self._smtp is not None and self._smtp.is_connected:
+            return self._smtp
+        s = self.settings
+        smtp = aiosmtplib.SMTP(
+            hostname=s.host,
+            port=s.port,
+            timeout=s.timeout,
+            use_tls=s.security == "tls",
+            start_tls=s.security == "starttls",
+            username=s.username or None,
+            password=s.password or None,
+        )
+        await smtp.connect()
+        self._smtp = smtp
+        return smtp
+
+    async def send(self, sender: str, recipient: str, message: str) -> SendResult:
+        try:
+            smtp = await self._connection()
+            errors, reply = await smtp.sendmail(sender, [recipient], message.encode("utf-8"))
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            refused = exc.recipients[0] if exc.recipients else None
+            code = refused.code if refused is not None else 550
+            return SendResult(False, permanent=code >= 500, reply=str(refused or exc))
+        except aiosmtplib.SMTPResponseException as exc:
+            await self._drop()
+            return SendResult(False, permanent=exc.code >= 500, reply=f"{exc.code} {exc.message}")
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            await self._drop()
+            return SendResult(False, permanent=False, reply=f"{type(exc).__name__}: {exc}")
+        if errors:
+            response = next(iter(errors.values()))
+            return SendResult(False, permanent=response.code >= 500, reply=str(response))
+        return SendResult(True, reply=reply)
+
+    async def _drop(self) -> None:
+        if self._smtp is not None:
+            smtp, self._smtp = self._smtp, None
+            with contextlib.suppress(OSError):  # the connection is already gone
+                smtp.close()
+
+    async def close(self) -> None:
+        if self._smtp is not None and self._smtp.is_connected:
+            try:
+                await self._smtp.quit()
+            except (aiosmtplib.SMTPException, OSError):
+                await self._drop()
+        self._smtp = None
+
+
+# --- local sinks (no SMTP server configured) ----------------------------------------------
+
+
+class MaildirSender:
+    """Delivers into a Maildir (readable with mutt -f, or any mail client)."""
+
+    def __init__(self, path: str) -> None:
+        Path(path).mkdir(parents=True, exist_ok=True)
+        self.box = mailbox.Maildir(path, create=True)
+
+    async def send(self, sender: str, recipient: str, message: str) -> SendResult:
+        key = await asyncio.to_thread(self.box.add, message)
+        return SendResult(True, reply=f"250 maildir {key}")
+
+    async def close(self) -> None:
+        pass
+
+
+class ConsoleSender:
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stdout
+
+    async def send(self, sender: str, recipient: str, message: str) -> SendResult:
+        self.stream.write(f"--- mail to {recipient}\n{message}\n")
+        self.stream.flush()
+        return SendResult(True, reply="250 console")
+
+    async def close(self) -> None:
+        pass
+
+
+# --- the outbox table --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    recipient: str
+    message: str
+    attempts: int
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    deadline: dt.timedelta = dt.timedelta(days=1)
+    base_delay: float = 5.0
+    max_delay: float = 900.0
+    lease: dt.timedelta = dt.timedelta(minutes=5)
+
+    def delay(self, attempts: int, rng: random.Random) -> float:
+        """Exponential backoff with full jitter (attempts >= 1)."""
+        cap = min(self.max_delay, self.base_delay * 2 ** (attempts - 1))
+        return rng.uniform(cap / 2, cap)
+
+
+def claim_due(session: Session, now: dt.datetime, limit: int, lease: dt.timedelta) -> list[Claimed]:
+    rows = session.scalars(
+        select(OutboxMail)
+        .where(OutboxMail.status == MailStatus.PENDING, OutboxMail.next_attempt_at <= now)
+        .order_by(OutboxMail.next_attempt_at, OutboxMail.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    claimed = []
+    for row in rows:
+        row.attempts += 1
+        row.next_attempt_at = now + lease  # in flight: nobody else takes it until then
+        claimed.append(Claimed(row.id, row.recipient, row.body, row.attempts, row.created_at))
+    session.flush()
+    return claimed
+
+
+def record_result(
+    session: Session,
+    mail: Claimed,
+    result: SendResult,
+    now: dt.datetime,
+    policy: RetryPolicy,
+    rng: random.Random,
+) -> MailStatus:
+    row = session.get(OutboxMail, mail.id, with_for_update=True)
+    if row is None or row.status is not MailStatus.PENDING:
+        return row.status if row is not None else MailStatus.FAILED
+    row.last_error = None if result.ok else result.reply[:2000]
+    if result.ok:
+        row.status = MailStatus.SENT
+        row.sent_at = now
+    elif result.permanent or now - row.created_at >= policy.deadline:
+        row.status = MailStatus.FAILED
+    else:
+        row.next_attempt_at = now + dt.timedelta(seconds=policy.delay(row.attempts, rng))
+    session.flush()
+    return row.status
+
+
+# --- the worker -----------------------------------------------------------------------------
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        senders: Sequence[Sender],
+        sender_address: str,
+        *,
+        policy: RetryPolicy = RetryPolicy(),
+        batch: int = 50,
+        idle_poll: float = 1.0,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        rng: random.Random | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.senders = list(senders)  # one per concurrent connection
+        self.sender_address = sender_address
+        self.policy = policy
+        self.batch = batch
+        self.idle_poll = idle_poll
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.counts = {"sent": 0, "failed": 0, "retrying": 0}
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """New mail is queued: look now instead of at the next poll."""
+        self._wake.set()
+
+    async def run_once(self) -> int:
+        """Claim due mails, send them over the connections, record each result."""
+        claimed = await asyncio.to_thread(self._claim)
+        if not claimed:
+            return 0
+        queue: asyncio.Queue[Claimed] = asyncio.Queue()
+        for mail in claimed:
+            queue.put_nowait(mail)
+
+        async def drain(sender: Sender) -> None:
+            while not queue.empty():
+                mail = queue.get_nowait()
+                result = await sender.send(self.sender_address, mail.recipient, mail.message)
+                status = await asyncio.to_thread(self._record, mail, result)
+                self._count(mail, result, status)
+
+        async with asyncio.TaskGroup() as group:
+            for sender in self.senders:
+                group.create_task(drain(sender))
+        return len(claimed)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                done = await self.run_once()
+            except db.DatabaseError as exc:
+                log.error("outbox_unavailable", error=exc.message)
+                done = 0
+            if done:
+                continue
+            self._wake.clear()
+            waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
+            try:
+                await asyncio.wait(
+                    waiters, timeout=self.idle_poll, return_when=asyncio.FIRST_COMPLETED
+                )
+            finally:
+                for waiter in waiters:
+                    waiter.cancel()
+
+    async def close(self) -> None:
+        for sender in self.senders:
+            await sender.close()
+
+    def _claim(self) -> list[Claimed]:
+        with db.transaction(self.sessions) as session:
+            return claim_due(session, self.clock(), self.batch, self.policy.lease)
+
+    def _record(self, mail: Claimed, result: SendResult) -> MailStatus:
+        with db.transaction(self.sessions) as session:
+            return record_result(session, mail, result, self.clock(), self.policy, self.rng)
+
+    def _count(self, mail: Claimed, result: SendResult, status: MailStatus) -> None:
+        bound = log.bind(outbox_id=mail.id, attempts=mail.attempts)
+        if status is MailStatus.SENT:
+            self.counts["sent"] += 1
+            bound.info("mail_sent", reply=result.reply[:200])
+        elif status is MailStatus.FAILED:
+            self.counts["failed"] += 1
+            bound.error("mail_failed", reply=result.reply[:200], permanent=result.permanent)
+        else:
+            self.counts["retrying"] += 1
+            bound.warning("mail_retry", reply=result.reply[:200])
+
+
+def with_deadline(policy: RetryPolicy, seconds: int) -> RetryPolicy:
+    return dataclasses.replace(policy, deadline=dt.timedelta(seconds=seconds))
