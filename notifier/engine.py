@@ -1,0 +1,141 @@
+"""Finished calls -> one decision each -> composed mails in the outbox (MAIL-10).
+
+``Notifier`` is plain synchronous code so that tests drive it directly:
+``handle`` feeds the tracker, ``decide`` takes a batch of finished calls and
+writes, in one transaction, each call's record, its decision with reason
+and rule, and one outbox row per recipient. A call already decided (a
+replay after a restart) is skipped: decisions happen exactly once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import structlog
+from sqlalchemy.orm import Session, sessionmaker
+
+from notifier import mail, rules
+from notifier.calls import CallTracker
+from notifier.model import CallRecord, Decision, Event, MailSettings
+from store import db, service
+from store.models import Number
+
+log = structlog.get_logger("notifier")
+
+
+def mail_settings(number: Number) -> MailSettings:
+    n = number.notification
+    return MailSettings(
+        number=number.number,
+        subscribed=number.mail_subscribed,
+        started=n.started,
+        designated_only=n.designated_only,
+        unanswered_only=n.unanswered_only,
+        addresses=tuple((a.address, a.send) for a in number.addresses),
+        designated=tuple((d.caller_number, d.designated) for d in number.designated),
+        timezone=number.timezone,
+    )
+
+
+@dataclass(frozen=True)
+class Decided:
+    call: CallRecord
+    decision: Decision
+    queued: int  # mails queued (recipients whose mail could be composed)
+    new: bool  # False: the call had been decided before
+
+
+class Notifier:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        templates: mail.Templates,
+        sender_address: str,
+        tracker: CallTracker | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.sessions = sessions
+        self.templates = templates
+        self.sender_address = sender_address
+        self.tracker = tracker or CallTracker()
+        self.monotonic = monotonic
+        self.counts: dict[str, int] = {}
+
+    def handle(self, event: Event) -> list[CallRecord]:
+        return self.tracker.feed(event, self.monotonic())
+
+    def expire(self) -> list[CallRecord]:
+        return self.tracker.expire(self.monotonic())
+
+    def decide(self, calls: Sequence[CallRecord]) -> list[Decided]:
+        """Decide and queue a batch of finished calls in one transaction."""
+        if not calls:
+            return []
+        with db.transaction(self.sessions) as session:
+            results = [self._decide_one(session, call) for call in calls]
+        for result in results:
+            if result.new:
+                self._log(result)
+        return results
+
+    def _decide_one(self, session: Session, call: CallRecord) -> Decided:
+        number = service.find_number(session, call.subscriber_number)
+        settings = mail_settings(number) if number is not None else None
+        decision = rules.decide(call, settings)
+        queued: list[service.QueuedMail] = []
+        if decision.mailed and settings is not None:
+            for recipient in decision.recipients:
+                try:
+                    message = mail.compose(
+                        call,
+                        settings,
+                        recipient,
+                        sender=self.sender_address,
+                        templates=self.templates,
+                    )
+                except ValueError as exc:  # UnsafeHeader, or a time zone zoneinfo lacks
+                    log.error("mail_not_composed", call_id=call.linkedid, error=str(exc))
+                    continue
+                queued.append(
+                    service.QueuedMail(
+                        recipient=recipient,
+                        subject=str(message["Subject"]),
+                        message=message.as_string(),
+                        message_id=str(message["Message-ID"]),
+                    )
+                )
+        new = service.record_call_decision(
+            session,
+            linkedid=call.linkedid,
+            subscriber_number=call.subscriber_number,
+            caller_number=call.caller_number,
+            presentation=call.presentation,
+            outcome=call.outcome,
+            dial_status=call.dial_status,
+            forward_dial_status=call.forward_dial_status,
+            started_at=call.started_at,
+            ended_at=call.ended_at,
+            mailed=decision.mailed and bool(queued),
+            reason=decision.reason if queued or not decision.mailed else "mail_not_composed",
+            mails=queued,
+        )
+        return Decided(call, decision, len(queued), new)
+
+    def _log(self, result: Decided) -> None:
+        d = result.decision
+        self.counts[d.reason] = self.counts.get(d.reason, 0) + 1
+        # Bound to the call; the caller's number only when it was presented.
+        log.info(
+            "call_decided",
+            call_id=result.call.linkedid,
+            number=result.call.subscriber_number,
+            caller=result.call.caller_number,
+            outcome=result.call.outcome.value,
+            mailed=d.mailed,
+            reason=d.reason,
+            rule=d.rule,
+            mails_queued=result.queued,
+        )

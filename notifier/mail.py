@@ -1,0 +1,325 @@
+"""MAIL-9: the notification mail, and the MAIL-2 test mail, as ``EmailMessage``s.
+
+Japanese, UTF-8 plain text, from ``string.Template`` files: the package's
+defaults in ``notifier/templates/`` and, file by file, the operator's
+replacements from an override directory. Composition is pure (the clock is
+an argument), and a call's mail is the same bytes every time it is composed
+for the same recipient, so a retry after an outage or restart (MAIL-10)
+sends the same Message-ID.
+
+Every header value passes a guard before it is set: addresses through the
+MAIL-3 rules, everything else through a control-character check, because a
+CR or LF in a header value would let it add headers or recipients.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import hashlib
+import importlib.resources
+import re
+import string
+import unicodedata
+import zoneinfo
+from collections.abc import Mapping
+from dataclasses import dataclass
+from email.message import EmailMessage
+from pathlib import Path
+
+from notifier.model import CallRecord, MailSettings
+from notifier.rules import presented_number
+from store.errors import InvalidAddress
+from store.models import CallOutcome, Presentation
+from store.validation import mail_address
+
+SERVICE_NAME = "着信お知らせメール"
+TIME_FORMAT = "%Y/%m/%d %H:%M:%S"
+DEFAULT_TIMEZONE = "Asia/Tokyo"
+
+# MAIL-9: what stands in for a number that was not presented.
+PRESENTATION_LABELS: Mapping[Presentation, str] = {
+    Presentation.WITHHELD: "非通知",
+    Presentation.PAYPHONE: "公衆電話",
+    Presentation.UNAVAILABLE: "表示圏外",
+}
+# A caller marked ALLOWED whose number is empty or not digits: the number is
+# not available, which is what 表示圏外 tells the subscriber.
+NO_NUMBER_LABEL = "表示圏外"
+
+# MAIL-9: the call's result in words. Only the first four are ever mailed
+# (notifier.rules); the others have words so that composing never fails.
+OUTCOME_LABELS: Mapping[CallOutcome, str] = {
+    CallOutcome.ANSWERED: "応答",
+    CallOutcome.UNANSWERED: "不在",
+    CallOutcome.BUSY: "話中",
+    CallOutcome.FORWARDED: "転送",
+    CallOutcome.FORWARD_FAILED: "転送失敗",
+    CallOutcome.REJECTED_NUISANCE: "迷惑電話拒否",
+    CallOutcome.REJECTED_ANONYMOUS: "非通知拒否",
+    CallOutcome.EXPIRED: "不明",
+}
+
+_NUMBER = re.compile(r"[0-9]{1,32}")
+
+
+class UnsafeHeader(ValueError):
+    """A value that must not go into a mail header (control character, bad address)."""
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class TemplateError(ValueError):
+    """An operator's template file that cannot be used (unknown placeholder, missing file...)."""
+
+
+# --- header guards -------------------------------------------------------------------
+
+
+def _has_control(value: str) -> bool:
+    # Reject all C0/C1 controls and DEL: CR/LF/NUL enable header injection,
+    # the rest have no business in a header. U+2028/U+2029 are line breaks
+    # to str.splitlines() and to some mail readers.
+    return any(unicodedata.category(char) in ("Cc", "Zl", "Zp") for char in value)
+
+
+def header_text(value: str, *, field: str) -> str:
+    """A header value without control or line-break characters, or ``UnsafeHeader``."""
+    if _has_control(value):
+        raise UnsafeHeader(f"{field}: control or line-break character in {value!r}", field=field)
+    return value
+
+
+def header_address(value: str, *, field: str) -> str:
+    """An address for From/To: no controls, and MAIL-3 valid (so no second address either)."""
+    header_text(value, field=field)
+    try:
+        return mail_address(value, field=field)
+    except InvalidAddress as exc:
+        raise UnsafeHeader(f"{field}: {exc.message}", field=field) from exc
+
+
+def _token(value: str, *, field: str) -> str:
+    # Header parameters we make ourselves (Linkedid, Message-ID domain) are
+    # one run of visible ASCII: no space to fold on, nothing to escape.
+    if not re.fullmatch(r"[!-~]{1,255}", value):
+        raise UnsafeHeader(f"{field}: not visible ASCII without spaces: {value!r}", field=field)
+    return value
+
+
+def _number(value: str, *, field: str) -> str:
+    if not _NUMBER.fullmatch(value):
+        raise UnsafeHeader(f"{field}: not a number of digits: {value!r}", field=field)
+    return value
+
+
+def make_message_id(linkedid: str, recipient: str, domain: str) -> str:
+    """MAIL-10: the same Message-ID for a call's mail to one recipient, every time.
+
+    A retried delivery carries the same id, so a receiving system that
+    deduplicates by Message-ID shows the mail once; another recipient of the
+    same call gets another id. The recipient is compared without case, like
+    the store's address key and the outbox's dedup key.
+    """
+    _token(linkedid, field="linkedid")
+    _token(domain, field="domain")
+    header_text(recipient, field="recipient")
+    digest = hashlib.sha256(f"{linkedid}\0{recipient.lower()}".encode()).hexdigest()[:32]
+    return f"<chakushin.{digest}@{domain}>"
+
+
+def _domain_of(address: str) -> str:
+    return address.rpartition("@")[2]
+
+
+# --- templates -----------------------------------------------------------------------
+
+# Placeholders each template may use; an unknown one is a typo that would
+# otherwise reach the subscriber as "$calller".
+_CALL_FIELDS = frozenset({"service", "caller", "called_number", "started_at", "result", "timezone"})
+_TEST_FIELDS = frozenset({"service", "called_number", "sent_at", "timezone", "recipient"})
+TEMPLATE_FIELDS: Mapping[str, frozenset[str]] = {
+    "subject.txt": _CALL_FIELDS,
+    "body.txt": _CALL_FIELDS,
+    "test_subject.txt": _TEST_FIELDS,
+    "test_body.txt": _TEST_FIELDS,
+}
+_SUBJECTS = frozenset({"subject.txt", "test_subject.txt"})
+
+
+def _check_template(name: str, text: str, origin: str) -> string.Template:
+    if name in _SUBJECTS:
+        text = text.strip()
+        if _has_control(text) or not text:
+            raise TemplateError(f"{origin}: a subject template is one non-empty line")
+    template = string.Template(text)
+    if not template.is_valid():
+        raise TemplateError(f"{origin}: a '$' that starts no placeholder (write '$$' for '$')")
+    unknown = sorted(set(template.get_identifiers()) - TEMPLATE_FIELDS[name])
+    if unknown:
+        allowed = ", ".join(f"${field}" for field in sorted(TEMPLATE_FIELDS[name]))
+        raise TemplateError(
+            f"{origin}: unknown placeholder(s) {', '.join('$' + u for u in unknown)}; "
+            f"allowed: {allowed}"
+        )
+    return template
+
+
+@dataclass(frozen=True)
+class Templates:
+    """MAIL-9: the four mail templates, checked once when loaded.
+
+    ``origins`` says where each came from (package default or the operator's
+    file), for the start-up log.
+    """
+
+    subject: string.Template
+    body: string.Template
+    test_subject: string.Template
+    test_body: string.Template
+    origins: Mapping[str, str]
+
+    @classmethod
+    def load(cls, override_dir: Path | str | None = None) -> Templates:
+        """The package defaults, each replaced by the same-named file in ``override_dir``."""
+        override = Path(override_dir) if override_dir is not None else None
+        if override is not None and not override.is_dir():
+            raise TemplateError(f"{override}: template override directory does not exist")
+        defaults = importlib.resources.files("notifier").joinpath("templates")
+        loaded: dict[str, string.Template] = {}
+        origins: dict[str, str] = {}
+        for name in TEMPLATE_FIELDS:
+            candidate = override / name if override is not None else None
+            try:
+                if candidate is not None and candidate.is_file():
+                    origin = str(candidate)
+                    text = candidate.read_text(encoding="utf-8")
+                else:
+                    origin = f"notifier/templates/{name}"
+                    text = defaults.joinpath(name).read_text(encoding="utf-8")
+            except UnicodeDecodeError as exc:
+                raise TemplateError(f"{origin}: not UTF-8 text ({exc.reason})") from exc
+            loaded[name] = _check_template(name, text, origin)
+            origins[name] = origin
+        return cls(
+            subject=loaded["subject.txt"],
+            body=loaded["body.txt"],
+            test_subject=loaded["test_subject.txt"],
+            test_body=loaded["test_body.txt"],
+            origins=origins,
+        )
+
+
+# --- the mails -----------------------------------------------------------------------
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    # Call times are UTC throughout the store; a naive one can only be UTC.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+
+
+def _zone(name: str) -> zoneinfo.ZoneInfo:
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"time zone {name!r}: not an IANA time zone name") from exc
+
+
+def caller_label(call: CallRecord) -> str:
+    """MAIL-9: the caller's number, or the word for why there is none.
+
+    The number appears only when it was presented (``Presentation.ALLOWED``
+    and digits), whatever else the record holds.
+    """
+    number = presented_number(call)
+    if number is not None:
+        return number
+    return PRESENTATION_LABELS.get(call.presentation, NO_NUMBER_LABEL)
+
+
+def _message(
+    *, sender: str, recipient: str, subject: str, body: str, date: dt.datetime, message_id: str
+) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = recipient
+    msg["Subject"] = header_text(subject, field="subject")
+    msg["Date"] = email.utils.format_datetime(date)
+    msg["Message-ID"] = message_id
+    # RFC 3834: vacation responders and the like do not answer this mail.
+    msg["Auto-Submitted"] = "auto-generated"
+    # base64 rather than 8bit: delivery must not depend on 8BITMIME.
+    msg.set_content(body, charset="utf-8", cte="base64")
+    return msg
+
+
+def compose(
+    call: CallRecord,
+    settings: MailSettings,
+    recipient: str,
+    *,
+    sender: str,
+    templates: Templates,
+) -> EmailMessage:
+    """MAIL-9: the notification mail of ``call`` for one recipient.
+
+    Raises ``UnsafeHeader`` when the sender, the recipient, the Linkedid or
+    the subscriber number could not be put in a header safely.
+    """
+    sender = header_address(sender, field="sender")
+    recipient = header_address(recipient, field="recipient")
+    linkedid = _token(call.linkedid, field="linkedid")
+    called_number = _number(settings.number, field="called_number")
+    zone = _zone(settings.timezone)
+    fields = {
+        "service": SERVICE_NAME,
+        "caller": caller_label(call),
+        "called_number": called_number,
+        "started_at": _aware(call.started_at).astimezone(zone).strftime(TIME_FORMAT),
+        "result": OUTCOME_LABELS[call.outcome],
+        "timezone": settings.timezone,
+    }
+    msg = _message(
+        sender=sender,
+        recipient=recipient,
+        subject=templates.subject.substitute(fields),
+        body=templates.body.substitute(fields),
+        date=_aware(call.ended_at).astimezone(zone),
+        message_id=make_message_id(linkedid, recipient, _domain_of(sender)),
+    )
+    msg["X-Chakushin-Call"] = linkedid
+    return msg
+
+
+def compose_test(
+    recipient: str,
+    settings_number: str,
+    *,
+    sender: str,
+    templates: Templates,
+    now: dt.datetime,
+    timezone: str = DEFAULT_TIMEZONE,
+) -> EmailMessage:
+    """MAIL-2 "send test": a short test mail to one address, with a fresh Message-ID."""
+    sender = header_address(sender, field="sender")
+    recipient = header_address(recipient, field="recipient")
+    called_number = _number(settings_number, field="called_number")
+    zone = _zone(timezone)
+    local_now = _aware(now).astimezone(zone)
+    fields = {
+        "service": SERVICE_NAME,
+        "called_number": called_number,
+        "sent_at": local_now.strftime(TIME_FORMAT),
+        "timezone": timezone,
+        "recipient": recipient,
+    }
+    return _message(
+        sender=sender,
+        recipient=recipient,
+        subject=templates.test_subject.substitute(fields),
+        body=templates.test_body.substitute(fields),
+        date=local_now,
+        message_id=email.utils.make_msgid(idstring="chakushin-test", domain=_domain_of(sender)),
+    )
