@@ -1,0 +1,150 @@
+"""The recorded calls through parsing, tracking, rules, outbox and SMTP (MAIL-1 ... MAIL-10).
+
+Each recorded stream of ../shared/ami-traces/ (with chakushin's outcome
+event, see traces.py) is parsed frame by frame and fed to the notifier; the
+decision is stored, and the delivery worker hands the mails to a real SMTP
+server on loopback. The AMI-over-TCP path is in test_replay.py.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.policy
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, sessionmaker
+
+from notifier import ami
+from notifier.engine import Notifier
+from notifier.mail import Templates
+from notifier.outbox import DeliveryWorker, SmtpSender, SmtpSettings
+from store import db, service
+from store.models import CallRecord, Decision
+from tests.notifier import traces
+from tests.notifier.smtp_server import SmtpServer
+
+NUMBER = traces.SUBSCRIBER
+BOSS, DESK = "boss@example.jp", "desk@example.jp"
+FROM = "chakushin@example.jp"
+
+# scenario -> (mailed with no conditions, mailed with unanswered-only)
+EXPECTED = {
+    "answered": (True, False),
+    "no_answer_timeout": (True, True),
+    "caller_hangs_up_ringing": (True, True),
+    "busy": (True, True),
+    "unreachable": (True, True),
+    "anonymous_answered": (True, False),
+    "anonymous_rejected": (False, False),  # MAIL-6
+    "nuisance_rejected": (False, False),  # MAIL-7
+    "forwarded_answered": (True, True),  # MAIL-8: forwarded counts as unanswered
+    "forward_busy": (False, False),  # MAIL-8: forward failed
+    "forward_no_answer": (True, True),
+}
+
+
+@pytest.fixture
+def subscriber(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
+    with db.transaction(sessions) as s:
+        service.add_line(s, NUMBER, timezone="Asia/Tokyo")
+        service.add_address(s, NUMBER, BOSS)
+        service.add_address(s, NUMBER, DESK)
+        service.add_address(s, NUMBER, "off@example.jp", send=False)
+        service.start_mail(s, NUMBER)
+    return sessions
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    server = SmtpServer().start()
+    yield server
+    server.stop()
+
+
+def play(notifier: Notifier, name: str) -> None:
+    finished = []
+    for frame in ami.iter_frames(traces.chakushin_stream(name)):
+        event = ami.parse_event(frame)
+        if event is not None:
+            finished += notifier.handle(event)
+    assert len(finished) == 1, name
+    notifier.decide(finished)
+
+
+def decisions(sessions: sessionmaker[Session]) -> dict[str, tuple[bool, str]]:
+    with db.transaction(sessions, read_only=True) as s:
+        rows = s.execute(
+            sa.select(CallRecord.linkedid, Decision.mailed, Decision.reason).join(Decision)
+        ).all()
+    return {linkedid: (mailed, reason) for linkedid, mailed, reason in rows}
+
+
+@pytest.mark.parametrize("unanswered_only", [False, True])
+@pytest.mark.asyncio
+async def test_MAIL_every_recorded_call_is_decided_and_mailed_as_the_rules_say(
+    subscriber: sessionmaker[Session], smtp: SmtpServer, unanswered_only: bool
+) -> None:
+    with db.transaction(subscriber) as s:
+        service.set_conditions(s, NUMBER, unanswered_only=unanswered_only)
+    notifier = Notifier(subscriber, templates=Templates.load(), sender_address=FROM)
+    for name in traces.SCENARIOS:
+        play(notifier, name)
+    decided = decisions(subscriber)
+    expected_mailed = {n for n, want in EXPECTED.items() if want[unanswered_only]}
+    assert len(decided) == len(traces.SCENARIOS)
+    for name in traces.SCENARIOS:
+        mailed, reason = decided[traces.linkedid_of(name)]
+        assert mailed == (name in expected_mailed), (name, reason)
+
+    worker = DeliveryWorker(subscriber, [SmtpSender(SmtpSettings("127.0.0.1", smtp.port))], FROM)
+    while await worker.run_once():
+        pass
+    await worker.close()
+    received = smtp.inbox.messages
+    assert len(received) == 2 * len(expected_mailed)
+    assert sorted({str(m["To"]) for m in received}) == [BOSS, DESK]  # send flag off: no mail
+    assert set(smtp.inbox.message_ids().values()) == {1}
+    by_call = {}
+    for m in received:
+        by_call.setdefault(str(m["X-Chakushin-Call"]), []).append(m)
+    for name in expected_mailed:
+        (first, second) = by_call[traces.linkedid_of(name)]
+        assert {str(first["To"]), str(second["To"])} == {BOSS, DESK}
+        body = first.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+        assert str(first["Subject"]).startswith("【着信お知らせメール】")
+        start = (
+            dt.datetime.fromtimestamp(traces.START, dt.UTC)
+            .astimezone(dt.timezone(dt.timedelta(hours=9)))
+            .strftime("%Y/%m/%d %H:%M:%S")
+        )
+        assert start in body and NUMBER in body
+        if traces.SCENARIOS[name].presentation == "withheld":
+            assert "非通知" in str(first["Subject"]) and "非通知" in body
+            # A withheld number appears nowhere in the mail (MAIL-9).
+            raw = first.as_bytes(policy=email.policy.SMTP)
+            assert traces.CALLER.encode() not in raw
+            assert traces.CALLER not in body and traces.CALLER not in str(first["Subject"])
+        else:
+            assert traces.CALLER in str(first["Subject"]) and traces.CALLER in body
+
+
+def test_MAIL_10_a_replayed_call_is_not_decided_twice(subscriber: sessionmaker[Session]) -> None:
+    notifier = Notifier(subscriber, templates=Templates.load(), sender_address=FROM)
+    play(notifier, "no_answer_timeout")
+    again = Notifier(subscriber, templates=Templates.load(), sender_address=FROM)  # a restart
+    play(again, "no_answer_timeout")
+    with db.transaction(subscriber, read_only=True) as s:
+        assert s.scalar(sa.select(sa.func.count()).select_from(Decision)) == 1
+        assert s.scalar(sa.select(sa.func.count()).select_from(CallRecord)) == 1
+
+
+def test_MAIL_1_stopped_service_and_unknown_numbers_are_decided_without_mail(
+    subscriber: sessionmaker[Session],
+) -> None:
+    with db.transaction(subscriber) as s:
+        service.stop_mail(s, NUMBER)
+    notifier = Notifier(subscriber, templates=Templates.load(), sender_address=FROM)
+    play(notifier, "busy")
+    assert decisions(subscriber)[traces.linkedid_of("busy")] == (False, "service_stopped")

@@ -1,0 +1,117 @@
+"""The recorded Asterisk 22 AMI streams, as chakushin's dialplan would have them.
+
+The streams in ../shared/ami-traces/ were recorded with a reference
+dialplan that marks its verdict with ``UserEvent(TestCallOutcome)``.
+``chakushin_stream`` keeps every other frame byte for byte, drops that
+marker, and puts in its place the ``UserEvent(ChakushinCall)`` that
+chakushin's hangup handler publishes (dialplan/render.py), just before the
+caller channel's Hangup, with the outcome the scenario produced.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from dialplan import variables
+
+TRACES = Path(__file__).resolve().parents[3] / "shared" / "ami-traces"
+SUBSCRIBER = "0312345678"
+CALLER = "0398765432"
+START = 1795303015
+
+
+@dataclass(frozen=True)
+class Scenario:
+    outcome: str
+    presentation: str = "allowed"
+    dial_status: str = ""
+    forward_dial_status: str = ""
+
+
+SCENARIOS = {
+    "answered": Scenario("answered", dial_status="ANSWER"),
+    "no_answer_timeout": Scenario("unanswered", dial_status="NOANSWER"),
+    "caller_hangs_up_ringing": Scenario("unanswered", dial_status="CANCEL"),
+    "busy": Scenario("busy", dial_status="BUSY"),
+    "unreachable": Scenario("unanswered", dial_status="CONGESTION"),
+    "anonymous_answered": Scenario("answered", "withheld", dial_status="ANSWER"),
+    "anonymous_rejected": Scenario("rejected_anonymous", "withheld"),
+    "nuisance_rejected": Scenario("rejected_nuisance"),
+    "forwarded_answered": Scenario("forwarded", forward_dial_status="ANSWER"),
+    "forward_busy": Scenario("forward_failed", dial_status="NOANSWER", forward_dial_status="BUSY"),
+    "forward_no_answer": Scenario(
+        "forwarded", dial_status="NOANSWER", forward_dial_status="NOANSWER"
+    ),
+}
+
+
+def frames(name: str) -> tuple[bytes, list[bytes]]:
+    """The banner line and the raw frames (without their blank line) of a trace."""
+    data = (TRACES / f"{name}.ami").read_bytes()
+    banner, _, rest = data.partition(b"\r\n")
+    return banner + b"\r\n", [f for f in rest.split(b"\r\n\r\n") if f.strip()]
+
+
+def _header(frame: bytes, name: str) -> str | None:
+    match = re.search(rb"^" + name.encode() + rb": ?(.*)$", frame, re.M)
+    return match.group(1).decode().rstrip("\r") if match else None
+
+
+def linkedid_of(name: str) -> str:
+    _, fs = frames(name)
+    return next(_header(f, "Linkedid") for f in fs if _header(f, "Event") == "Newchannel")  # type: ignore[return-value]
+
+
+def outcome_frame(
+    name: str, linkedid: str, *, subscriber: str = SUBSCRIBER, caller: str = CALLER
+) -> bytes:
+    s = SCENARIOS[name]
+    values = {
+        variables.SUBSCRIBER: subscriber,
+        variables.CALLER: caller if s.presentation == "allowed" else "",
+        variables.PRESENTATION: s.presentation,
+        variables.START: str(START),
+        variables.OUTCOME: s.outcome,
+        variables.DIALSTATUS: s.dial_status,
+        variables.FORWARD_DIALSTATUS: s.forward_dial_status,
+        variables.ROUTE: "decided",
+    }
+    lines = [
+        "Event: UserEvent",
+        "Privilege: user,all",
+        f"Channel: PJSIP/trunk-{linkedid}",
+        "ChannelState: 6",
+        "ChannelStateDesc: Up",
+        f"CallerIDNum: {caller}",
+        "CallerIDName: <unknown>",
+        "Language: ja",
+        "AccountCode: ",
+        f"Context: {variables.CONTEXT_CALL_END}",
+        "Exten: s",
+        "Priority: 9",
+        f"Uniqueid: {linkedid}",
+        f"Linkedid: {linkedid}",
+        f"UserEvent: {variables.EVENT_CALL}",
+        *(f"{field}: {values[var]}" for field, var in variables.EVENT_FIELDS.items()),
+    ]
+    return "\r\n".join(lines).encode("utf-8")
+
+
+def chakushin_frames(name: str) -> list[bytes]:
+    """The trace's frames with chakushin's outcome event instead of the reference marker."""
+    _, fs = frames(name)
+    linkedid = linkedid_of(name)
+    kept = [f for f in fs if _header(f, "UserEvent") != "TestCallOutcome"]
+    caller_hangup = max(
+        i
+        for i, f in enumerate(kept)
+        if _header(f, "Event") == "Hangup" and _header(f, "Uniqueid") == linkedid
+    )
+    return [*kept[:caller_hangup], outcome_frame(name, linkedid), *kept[caller_hangup:]]
+
+
+def chakushin_stream(name: str) -> bytes:
+    banner, _ = frames(name)
+    return banner + b"".join(f + b"\r\n\r\n" for f in chakushin_frames(name))
