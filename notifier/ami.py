@@ -1,0 +1,211 @@
+"""AMI frames -> notifier events: the only module that knows AMI names.
+
+Two pure functions over what Asterisk sends:
+
+- ``iter_frames`` splits a raw AMI byte stream (a recorded ``.ami`` file:
+  banner line, then ``\\r\\n``-separated header lines, each frame ending in
+  a blank line) into header dicts. The live connection (``notifier.amiclient``)
+  frames with panoramisk instead; both hand ``parse_event`` a mapping of
+  header -> value.
+- ``parse_event`` turns one frame into a ``notifier.model`` event:
+  ``Newchannel`` -> ``ChannelCreated``, ``Hangup`` -> ``ChannelHungUp``,
+  ``UserEvent`` ``ChakushinCall`` (CALL-5) -> ``OutcomeReported``; any other
+  frame -> ``None``.
+
+Bad input never raises out of ``parse_event``: a frame of ours that is
+garbled (no Linkedid, an unknown outcome, a Start that is no Unix time...)
+gives ``None`` like a frame that is not ours. ``read_event`` is the same
+parse but raises ``MalformedEvent`` (a ``ValueError``) with the reason, for a
+caller that logs why a frame was dropped (``notifier.amiclient`` does).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator, Mapping
+
+from dialplan import variables
+from notifier.model import ChannelCreated, ChannelHungUp, Event, OutcomeReported
+from store.models import CallOutcome, Presentation
+
+# Names in AMI frames that the notifier reads.
+EVENT = "Event"
+USER_EVENT = "UserEvent"
+NEWCHANNEL = "Newchannel"
+HANGUP = "Hangup"
+LINKEDID = "Linkedid"
+UNIQUEID = "Uniqueid"
+CONTEXT = "Context"
+EXTEN = "Exten"
+
+# The body fields of UserEvent(ChakushinCall), looked up by the channel
+# variable each carries: the names are typed once, in dialplan.variables.
+_FIELD = {variable: field for field, variable in variables.EVENT_FIELDS.items()}
+_F_SUBSCRIBER = _FIELD[variables.SUBSCRIBER]
+_F_CALLER = _FIELD[variables.CALLER]
+_F_PRESENTATION = _FIELD[variables.PRESENTATION]
+_F_START = _FIELD[variables.START]
+_F_OUTCOME = _FIELD[variables.OUTCOME]
+_F_DIAL = _FIELD[variables.DIALSTATUS]
+_F_FORWARD_DIAL = _FIELD[variables.FORWARD_DIALSTATUS]
+_F_ROUTE = _FIELD[variables.ROUTE]
+
+BANNER_PREFIX = "Asterisk Call Manager/"
+# ${EPOCH} is whole seconds; a fraction is accepted so that a dialplan using
+# ${EPOCH}.${...} or a hand-written event is not dropped for it.
+_UNIX_SECONDS = re.compile(r"\d{1,12}(?:\.\d{1,9})?")
+
+
+class MalformedEvent(ValueError):
+    """A frame that names one of our events but cannot be read as one."""
+
+    def __init__(self, event: str, reason: str) -> None:
+        super().__init__(f"{event}: {reason}")
+        self.event = event
+        self.reason = reason
+
+
+def iter_frames(data: bytes) -> Iterator[dict[str, str]]:
+    """The frames of a raw AMI stream, as header -> value dicts, in order.
+
+    The banner line is skipped; so are blank frames and lines without a
+    colon. Values keep everything after ``": "`` (``"AccountCode: "`` gives
+    ``""``). A header repeated in one frame keeps its last value. Bytes that
+    are not UTF-8 become U+FFFD rather than stopping the stream.
+    """
+    text = data.decode("utf-8", errors="replace")
+    if text.startswith(BANNER_PREFIX):
+        text = text.partition("\n")[2]
+    # Asterisk ends lines with CRLF; a lone LF is taken as a line end too.
+    for block in text.replace("\r\n", "\n").split("\n\n"):
+        frame: dict[str, str] = {}
+        for line in block.split("\n"):
+            name, colon, value = line.partition(":")
+            if not colon or not name:
+                continue
+            frame[name.strip()] = value[1:] if value.startswith(" ") else value
+        if frame:
+            yield frame
+
+
+def parse_event(fields: Mapping[str, str]) -> Event | None:
+    """The notifier event for one AMI frame, or ``None`` (not ours, or garbled).
+
+    Never raises on bad input; see ``read_event`` for the reason of a drop.
+    """
+    try:
+        return read_event(fields)
+    except MalformedEvent:
+        return None
+
+
+def read_event(fields: Mapping[str, str]) -> Event | None:
+    """Like ``parse_event``, but a garbled frame of ours raises ``MalformedEvent``.
+
+    ``fields`` may be a plain dict (``iter_frames``) or a panoramisk
+    ``Message`` (case-insensitive; a repeated header is a list there).
+    """
+    name = fields.get(EVENT)
+    if name == NEWCHANNEL:
+        return ChannelCreated(
+            linkedid=_required(fields, NEWCHANNEL, LINKEDID),
+            uniqueid=_required(fields, NEWCHANNEL, UNIQUEID),
+            context=_text(fields, NEWCHANNEL, CONTEXT),
+            exten=_text(fields, NEWCHANNEL, EXTEN),
+        )
+    if name == HANGUP:
+        return ChannelHungUp(
+            linkedid=_required(fields, HANGUP, LINKEDID),
+            uniqueid=_required(fields, HANGUP, UNIQUEID),
+        )
+    if name == USER_EVENT and _text(fields, USER_EVENT, USER_EVENT) == variables.EVENT_CALL:
+        return _outcome(fields)
+    return None
+
+
+def _outcome(fields: Mapping[str, str]) -> OutcomeReported:
+    """CALL-5: the dialplan's verdict, from UserEvent(ChakushinCall)."""
+    event = variables.EVENT_CALL
+    presentation = _presentation(fields, event)
+    caller = _text(fields, event, _F_CALLER)
+    if presentation is not Presentation.ALLOWED:
+        # The dialplan sends no number unless it was presented; should one
+        # come anyway, it must not travel further (a withheld number is
+        # never revealed, in a mail or anywhere else).
+        caller = ""
+    return OutcomeReported(
+        linkedid=_required(fields, event, LINKEDID),
+        subscriber_number=_required(fields, event, _F_SUBSCRIBER),
+        caller_number=caller,
+        presentation=presentation,
+        started_at=_unix_time(fields, event, _F_START),
+        outcome=_outcome_value(fields, event),
+        dial_status=_text(fields, event, _F_DIAL),
+        forward_dial_status=_text(fields, event, _F_FORWARD_DIAL),
+        route=_text(fields, event, _F_ROUTE),
+    )
+
+
+def _text(fields: Mapping[str, str], event: str, name: str) -> str:
+    """The stripped value of a header; ``""`` when absent."""
+    value: object = fields.get(name, "")
+    if not isinstance(value, str):
+        # panoramisk turns a repeated header into a list: which one is meant?
+        raise MalformedEvent(event, f"{name} is not a single value")
+    return value.strip()
+
+
+def _required(fields: Mapping[str, str], event: str, name: str) -> str:
+    value = _text(fields, event, name)
+    if not value:
+        raise MalformedEvent(event, f"{name} missing")
+    return value
+
+
+def _presentation(fields: Mapping[str, str], event: str) -> Presentation:
+    value = _text(fields, event, _F_PRESENTATION)
+    try:
+        return Presentation(value)
+    except ValueError:
+        raise MalformedEvent(event, f"{_F_PRESENTATION} {value!r} unknown") from None
+
+
+def _outcome_value(fields: Mapping[str, str], event: str) -> CallOutcome:
+    # CallOutcome also holds "expired", which the notifier assigns to calls
+    # whose event never came; the dialplan can only send dialplan outcomes.
+    value = _text(fields, event, _F_OUTCOME)
+    if value not in variables.OUTCOMES:
+        raise MalformedEvent(event, f"{_F_OUTCOME} {value!r} unknown")
+    return CallOutcome(value)
+
+
+def _unix_time(fields: Mapping[str, str], event: str, name: str) -> dt.datetime:
+    value = _text(fields, event, name)
+    if not _UNIX_SECONDS.fullmatch(value):
+        raise MalformedEvent(event, f"{name} {value!r} is not Unix seconds")
+    try:
+        return dt.datetime.fromtimestamp(float(value), tz=dt.UTC)
+    except (OverflowError, OSError, ValueError):
+        raise MalformedEvent(event, f"{name} {value!r} out of range") from None
+
+
+# --- the actions the client sends, and what their responses say -------------------
+
+
+def login_action(username: str, secret: str) -> dict[str, str]:
+    """Action Login, with events on (the manager.conf user filters them)."""
+    return {"Action": "Login", "Username": username, "Secret": secret, "Events": "on"}
+
+
+def ping_action() -> dict[str, str]:
+    return {"Action": "Ping"}
+
+
+def response_succeeded(fields: Mapping[str, str]) -> bool:
+    return fields.get("Response") == "Success"
+
+
+def response_message(fields: Mapping[str, str]) -> str:
+    value: object = fields.get("Message", "")
+    return value if isinstance(value, str) else ""
