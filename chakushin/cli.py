@@ -345,6 +345,31 @@ def agi_server(app: App) -> None:
     log.info("agi_server_stopped", sessions=dict(server.stats.finished))
 
 
+@cli.command("notifier")
+@pass_app
+def notifier_command(app: App) -> None:
+    """Run the notifier (AMI -> decisions -> mail) until SIGINT or SIGTERM."""
+    import asyncio
+
+    from notifier.app import NotifierService
+
+    app.verbose = True
+    config = app.config
+    engine = app.engine()
+    db.ensure_schema(engine)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        service_ = NotifierService(config, db.session_factory(engine))
+        click.echo(f"notifier: AMI {config.ami.host}:{config.ami.port}", err=True)
+        await service_.run(stop)
+
+    asyncio.run(main())
+
+
 @cli.group("dialplan")
 def dialplan_group() -> None:
     """The Asterisk dialplan chakushin needs (OPS-3)."""

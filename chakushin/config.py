@@ -93,6 +93,9 @@ class MailConfig:
     concurrency: int = 4
     # Seconds an SMTP command may take before the attempt counts as failed.
     smtp_timeout_seconds: int = 30
+    # MAIL-9: a directory whose subject.txt / body.txt / test_subject.txt /
+    # test_body.txt replace the shipped templates (notifier/templates/).
+    templates_dir: str = ""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,144 @@
+"""The notifier as a service: AMI in, decisions and mail out (``chakushin notifier``).
+
+One asyncio loop runs the AMI client (which feeds the tracker as events
+arrive), a decider (which writes finished calls' decisions in batches, in a
+worker thread so that the loop keeps reading AMI), and the delivery worker.
+A batch that cannot be written (database down) is kept and tried again,
+so no finished call is lost while the process lives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+
+import structlog
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from chakushin.config import Config
+from notifier.amiclient import AmiClient, AmiState
+from notifier.engine import Notifier
+from notifier.mail import Templates
+from notifier.model import CallRecord, Event
+from notifier.outbox import (
+    ConsoleSender,
+    DeliveryWorker,
+    MaildirSender,
+    RetryPolicy,
+    Sender,
+    SmtpSender,
+    SmtpSettings,
+)
+from store.errors import DomainError
+
+log = structlog.get_logger("notifier")
+
+DECIDE_INTERVAL = 0.2  # seconds between batches at most; expiry runs at the same pace
+
+
+def make_senders(config: Config) -> list[Sender]:
+    """SMTP connections when a host is set, else the local sink (OPS-1)."""
+    m = config.mail
+    if m.smtp_host:
+        settings = SmtpSettings(
+            m.smtp_host,
+            m.smtp_port,
+            m.smtp_username,
+            m.smtp_password,
+            m.smtp_security,
+            float(m.smtp_timeout_seconds),
+        )
+        return [SmtpSender(settings) for _ in range(m.concurrency)]
+    if m.sink == "console":
+        return [ConsoleSender()]
+    return [MaildirSender(config.maildir)]
+
+
+@dataclasses.dataclass
+class NotifierService:
+    config: Config
+    sessions: sessionmaker[Session]
+    senders: list[Sender] | None = None
+    ami_state: AmiState = AmiState.STOPPED
+
+    def __post_init__(self) -> None:
+        c = self.config
+        self.notifier = Notifier(
+            self.sessions,
+            templates=Templates.load(c.mail.templates_dir or None),
+            sender_address=c.mail.from_address,
+        )
+        self.worker = DeliveryWorker(
+            self.sessions,
+            self.senders if self.senders is not None else make_senders(c),
+            c.mail.from_address,
+            policy=RetryPolicy(deadline=dt.timedelta(seconds=c.mail.retry_deadline_seconds)),
+        )
+        self._finished: list[CallRecord] = []
+        self._have_work = asyncio.Event()
+
+    def on_event(self, event: Event) -> None:
+        records = self.notifier.handle(event)
+        if records:
+            self._finished.extend(records)
+            self._have_work.set()
+
+    def on_state(self, state: AmiState) -> None:
+        self.ami_state = state
+
+    async def run(self, stop: asyncio.Event) -> None:
+        c = self.config
+        client = AmiClient(
+            c.ami.host,
+            c.ami.port,
+            c.ami.username,
+            c.ami.secret,
+            on_event=self.on_event,
+            on_state=self.on_state,
+        )
+        await client.start()
+        log.info("notifier_started", ami=f"{c.ami.host}:{c.ami.port}")
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self._decider(stop))
+                group.create_task(self.worker.run(stop))
+        finally:
+            await client.close()
+            await self._decide_pending()  # what finished before the stop
+            await self.worker.close()
+            log.info(
+                "notifier_stopped",
+                decisions=dict(self.notifier.counts),
+                mails=dict(self.worker.counts),
+            )
+
+    async def _decider(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            self._have_work.clear()
+            waiters = [
+                asyncio.ensure_future(self._have_work.wait()),
+                asyncio.ensure_future(stop.wait()),
+            ]
+            try:
+                await asyncio.wait(
+                    waiters, timeout=DECIDE_INTERVAL, return_when=asyncio.FIRST_COMPLETED
+                )
+            finally:
+                for waiter in waiters:
+                    waiter.cancel()
+            self._finished.extend(self.notifier.expire())
+            await self._decide_pending()
+
+    async def _decide_pending(self) -> None:
+        if not self._finished:
+            return
+        batch, self._finished = self._finished, []
+        try:
+            await asyncio.to_thread(self.notifier.decide, batch)
+        except (SQLAlchemyError, DomainError) as exc:
+            log.error("decisions_not_written", calls=len(batch), error=str(exc))
+            self._finished[:0] = batch  # try again with the next batch
+            return
+        self.worker.wake()

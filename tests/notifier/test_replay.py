@@ -1,0 +1,157 @@
+"""Recorded calls over a real AMI connection into the running notifier, mails at a real SMTP server.
+
+A loopback AMI server streams each recorded call (with chakushin's outcome
+event, see traces.py) to the notifier service as Asterisk would; the test
+waits for the mails at an aiosmtpd server and checks recipients, subjects,
+bodies and the stored decisions (MAIL-1 ... MAIL-10, CALL-5).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+
+import pytest
+import pytest_asyncio
+import sqlalchemy as sa
+import structlog
+from sqlalchemy.orm import Session, sessionmaker
+
+from chakushin import config as config_mod
+from chakushin import logs
+from notifier.app import NotifierService
+from notifier.outbox import SmtpSender, SmtpSettings
+from store import db, service
+from store.models import CallRecord, Decision
+from tests.notifier import traces
+from tests.notifier.ami_server import SECRET, USERNAME, AmiServer, event_frames
+from tests.notifier.smtp_server import SmtpServer
+from tests.notifier.test_pipeline import EXPECTED
+
+NUMBER = traces.SUBSCRIBER
+BOSS, DESK = "boss@example.jp", "desk@example.jp"
+
+
+@pytest.fixture
+def subscriber(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
+    with db.transaction(sessions) as s:
+        service.add_line(s, NUMBER, timezone="Asia/Tokyo")
+        service.add_address(s, NUMBER, BOSS)
+        service.add_address(s, NUMBER, DESK)
+        service.start_mail(s, NUMBER)
+    return sessions
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    server = SmtpServer().start()
+    yield server
+    server.stop()
+
+
+@dataclass
+class Running:
+    ami: AmiServer
+    smtp: SmtpServer
+    service: NotifierService
+    sessions: sessionmaker[Session]
+
+    async def play(self, *names: str) -> None:
+        for name in names:
+            await self.ami.send(b"".join(event_frames(traces.chakushin_stream(name))))
+
+    async def mails(self, count: int) -> None:
+        assert await asyncio.to_thread(self.smtp.inbox.wait_for, count, 30.0), (
+            f"{len(self.smtp.inbox.messages)} of {count} mails arrived"
+        )
+
+    def decided(self) -> dict[str, tuple[bool, str]]:
+        with db.transaction(self.sessions, read_only=True) as s:
+            rows = s.execute(
+                sa.select(CallRecord.linkedid, Decision.mailed, Decision.reason).join(Decision)
+            ).all()
+        return {linkedid: (mailed, reason) for linkedid, mailed, reason in rows}
+
+
+@pytest_asyncio.fixture
+async def running(
+    subscriber: sessionmaker[Session], smtp: SmtpServer, db_url: str
+) -> AsyncIterator[Running]:
+    async with AmiServer() as ami:
+        config = config_mod.load(
+            env={
+                "CHAKUSHIN_DATABASE_URL": db_url,
+                "CHAKUSHIN_AMI_PORT": str(ami.port),
+                "CHAKUSHIN_AMI_USERNAME": USERNAME,
+                "CHAKUSHIN_AMI_SECRET": SECRET,
+                "CHAKUSHIN_MAIL_FROM_ADDRESS": "chakushin@example.jp",
+            }
+        )
+        svc = NotifierService(
+            config, subscriber, senders=[SmtpSender(SmtpSettings("127.0.0.1", smtp.port))]
+        )
+        stop = asyncio.Event()
+        task = asyncio.create_task(svc.run(stop))
+        try:
+            await ami.wait_until(lambda: ami.logins == 1, within=10)
+            yield Running(ami, smtp, svc, subscriber)
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 30)
+
+
+@pytest.mark.asyncio
+async def test_MAIL_recorded_calls_over_ami_become_decisions_and_mails(running: Running) -> None:
+    await running.play(*traces.SCENARIOS)
+    mailed = [n for n, (plain, _) in EXPECTED.items() if plain]
+    await running.mails(2 * len(mailed))
+    decided = running.decided()
+    for name in traces.SCENARIOS:
+        assert decided[traces.linkedid_of(name)][0] == EXPECTED[name][0], name
+    assert decided[traces.linkedid_of("nuisance_rejected")] == (False, "nuisance_list")
+    assert decided[traces.linkedid_of("anonymous_rejected")] == (False, "number_request")
+    assert decided[traces.linkedid_of("forward_busy")] == (False, "forward_failed")
+    inbox = running.smtp.inbox.messages
+    assert sorted(str(m["To"]) for m in inbox) == sorted([BOSS, DESK] * len(mailed))
+    assert set(running.smtp.inbox.message_ids().values()) == {1}
+
+
+@pytest.mark.asyncio
+async def test_ami_connection_lost_mid_stream_then_back(running: Running) -> None:
+    await running.play("busy")
+    await running.mails(2)
+    await running.ami.drop()  # Asterisk restarts
+    await running.ami.wait_until(lambda: running.ami.logins == 2, within=15)
+    await running.play("no_answer_timeout")
+    await running.mails(4)
+    assert len(running.decided()) == 2
+
+
+@pytest.mark.asyncio
+async def test_malformed_frames_and_random_bytes_do_not_stop_the_notifier(
+    running: Running,
+) -> None:
+    await running.ami.send(b"\x00\xff\xfe garbage\r\nno colon here\r\n\r\n")
+    await running.ami.send(b"Event: UserEvent\r\nUserEvent: ChakushinCall\r\nLinkedid: x\r\n\r\n")
+    await running.ami.send(bytes(range(256)) + b"\r\n\r\n")
+    await running.play("busy")
+    await running.mails(2)
+    assert running.service.ami_state.value == "logged_in"
+
+
+@pytest.mark.asyncio
+async def test_MAIL_9_a_withheld_number_is_not_logged_at_info_level(running: Running) -> None:
+    out = io.StringIO()
+    logs.configure("info", "json", out)
+    try:
+        await running.play("anonymous_answered")
+        await running.mails(2)  # queued only after the decision was logged
+    finally:
+        structlog.reset_defaults()
+    text = out.getvalue()
+    assert "call_decided" in text
+    assert traces.CALLER not in text
+    for message in running.smtp.inbox.messages:
+        assert traces.CALLER.encode() not in message.as_bytes()
