@@ -713,6 +713,29 @@ def address_send(app: App, number: str, address: str, flag: bool) -> None:
         _show(app, service.get_number(session, number))
 
 
+@mail.command("test")
+@click.argument("number")
+@click.argument("address")
+@pass_app
+def mail_test(app: App, number: str, address: str) -> None:
+    """Send a test mail to ADDRESS now and show the mail server's reply (MAIL-2)."""
+    import asyncio
+
+    from notifier.app import send_test_mail
+
+    db.ensure_schema(app.engine())
+    result = asyncio.run(
+        send_test_mail(app.config, db.session_factory(app.engine()), number, address)
+    )
+    data = {"accepted": result.ok, "permanent": result.permanent, "reply": result.reply}
+    if not result.ok:
+        raise DomainError(
+            f"the mail server did not accept the test mail: {result.reply}",
+            code="test_mail_refused",
+        )
+    _emit(app, data, lambda: f"test mail to {address} accepted: {result.reply}")
+
+
 @mail.group("designated")
 def mail_designated() -> None:
     """Designated caller numbers (at most 30, MAIL-5)."""

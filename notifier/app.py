@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from chakushin.config import Config
 from notifier.amiclient import AmiClient, AmiState
 from notifier.engine import Notifier
-from notifier.mail import Templates
+from notifier.mail import Templates, compose_test
 from notifier.model import CallRecord, Event
 from notifier.outbox import (
     ConsoleSender,
@@ -28,9 +28,11 @@ from notifier.outbox import (
     MaildirSender,
     RetryPolicy,
     Sender,
+    SendResult,
     SmtpSender,
     SmtpSettings,
 )
+from store import db, service, validation
 from store.errors import DomainError
 
 log = structlog.get_logger("notifier")
@@ -142,3 +144,36 @@ class NotifierService:
             self._finished[:0] = batch  # try again with the next batch
             return
         self.worker.wake()
+
+
+async def send_test_mail(
+    config: Config,
+    sessions: sessionmaker[Session],
+    number: str,
+    address: str,
+    *,
+    sender: Sender | None = None,
+) -> SendResult:
+    """MAIL-2 "send test": one test mail to ``address`` now, through the same mailer.
+
+    The number must exist and the address pass MAIL-3 (it need not be saved
+    yet: the site tests an address before the subscriber saves it).
+    """
+    validation.mail_address(address)
+    with db.transaction(sessions, read_only=True) as session:
+        timezone = service.get_number(session, number).timezone
+    message = compose_test(
+        address,
+        number,
+        sender=config.mail.from_address,
+        templates=Templates.load(config.mail.templates_dir or None),
+        now=dt.datetime.now(dt.UTC),
+        timezone=timezone,
+    )
+    mailer = sender or make_senders(config)[0]
+    try:
+        result = await mailer.send(config.mail.from_address, address, message.as_string())
+    finally:
+        await mailer.close()
+    log.info("test_mail", number=number, accepted=result.ok, reply=result.reply[:200])
+    return result
