@@ -91,6 +91,9 @@ class MailConfig:
     retry_deadline_seconds: int = 86400
     # Mails sent at once over one SMTP connection each.
     concurrency: int = 4
+    # A claimed mail is not taken by another worker for this long; after a
+    # crash, mails that were in flight are sent again once it has passed.
+    lease_seconds: int = 300
     # Seconds an SMTP command may take before the attempt counts as failed.
     smtp_timeout_seconds: int = 30
     # MAIL-9: a directory whose subject.txt / body.txt / test_subject.txt /
@@ -289,6 +292,8 @@ def _validate(config: Config) -> None:
         _port(port, key)
     if not 60 <= config.mail.retry_deadline_seconds <= 7 * 86400:
         raise ConfigError("must be 60 s to 7 days", key="mail.retry_deadline_seconds")
+    if not 1 <= config.mail.lease_seconds <= 3600:
+        raise ConfigError("must be 1-3600 seconds", key="mail.lease_seconds")
     if not 1 <= config.mail.concurrency <= 64:
         raise ConfigError("must be 1-64", key="mail.concurrency")
     if not 1 <= config.mail.smtp_timeout_seconds <= 600:

@@ -76,7 +76,10 @@ class NotifierService:
             self.sessions,
             self.senders if self.senders is not None else make_senders(c),
             c.mail.from_address,
-            policy=RetryPolicy(deadline=dt.timedelta(seconds=c.mail.retry_deadline_seconds)),
+            policy=RetryPolicy(
+                deadline=dt.timedelta(seconds=c.mail.retry_deadline_seconds),
+                lease=dt.timedelta(seconds=c.mail.lease_seconds),
+            ),
         )
         self._finished: list[CallRecord] = []
         self._have_work = asyncio.Event()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import socket
@@ -21,6 +22,8 @@ class Inbox:
     messages: list[EmailMessage] = field(default_factory=list)
     # Replies to give instead of accepting, one per DATA, in order ("451 ...", "550 ...").
     refusals: list[str] = field(default_factory=list)
+    # Seconds each DATA takes before the reply (a slow server).
+    delay: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
     arrived: threading.Condition = field(init=False)
 
@@ -28,6 +31,8 @@ class Inbox:
         self.arrived = threading.Condition(self.lock)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.delay:
+            await asyncio.sleep(self.delay)
         with self.lock:
             if self.refusals:
                 return self.refusals.pop(0)

@@ -115,3 +115,20 @@ def chakushin_frames(name: str) -> list[bytes]:
 def chakushin_stream(name: str) -> bytes:
     banner, _ = frames(name)
     return banner + b"".join(f + b"\r\n\r\n" for f in chakushin_frames(name))
+
+
+def renumbered(name: str, index: int) -> tuple[str, list[bytes]]:
+    """Call ``index`` of a burst: the trace with every id moved to its own prefix.
+
+    Asterisk ids are "<epoch>.<counter>"; giving each call its own epoch
+    makes its Linkedid and Uniqueids unique. Returns (linkedid, the event
+    frames, each with its blank line, ready to stream).
+    """
+    old = linkedid_of(name).split(".")[0]
+    new = str(1_800_000_000 + index)
+    frames_ = [
+        f.replace(old.encode() + b".", new.encode() + b".") + b"\r\n\r\n"
+        for f in chakushin_frames(name)
+        if f.startswith(b"Event: ")
+    ]
+    return linkedid_of(name).replace(old, new, 1), frames_
