@@ -120,6 +120,7 @@ class Notifier:
             ended_at=call.ended_at,
             mailed=decision.mailed and bool(queued),
             reason=decision.reason if queued or not decision.mailed else "mail_not_composed",
+            rule=decision.rule,
             mails=queued,
         )
         return Decided(call, decision, len(queued), new)

@@ -413,6 +413,7 @@ class Decision(Base):
     )
     mailed: Mapped[bool] = mapped_column(Boolean)
     reason: Mapped[str] = mapped_column(String(64))
+    rule: Mapped[str] = mapped_column(String(16), default="")  # the SPEC rule that decided
     recipients: Mapped[list[str]] = mapped_column(JSON, default=list)
     decided_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 

@@ -723,6 +723,7 @@ def record_call_decision(
     ended_at: dt.datetime,
     mailed: bool,
     reason: str,
+    rule: str = "",
     mails: Sequence[QueuedMail],
 ) -> bool:
     """MAIL-10: the call, its one decision and its mails, in the caller's transaction.
@@ -749,7 +750,11 @@ def record_call_decision(
     session.add(call)
     session.flush()
     decision = Decision(
-        call_id=call.id, mailed=mailed, reason=reason, recipients=[m.recipient for m in mails]
+        call_id=call.id,
+        mailed=mailed,
+        reason=reason,
+        rule=rule,
+        recipients=[m.recipient for m in mails],
     )
     session.add(decision)
     session.flush()

@@ -140,6 +140,25 @@ def test_MAIL_10_a_replayed_call_is_not_decided_twice(subscriber: sessionmaker[S
         assert s.scalar(sa.select(sa.func.count()).select_from(CallRecord)) == 1
 
 
+def test_MAIL_10_each_decision_is_stored_with_its_reason_and_rule(
+    subscriber: sessionmaker[Session],
+) -> None:
+    notifier = Notifier(subscriber, templates=Templates.load(), sender_address=FROM)
+    for name in ("nuisance_rejected", "anonymous_rejected", "forward_busy", "busy"):
+        play(notifier, name)
+    with db.transaction(subscriber, read_only=True) as s:
+        rows = s.execute(
+            sa.select(
+                CallRecord.linkedid, Decision.reason, Decision.rule, Decision.recipients
+            ).join(Decision)
+        ).all()
+    got = {linkedid: (reason, rule, recipients) for linkedid, reason, rule, recipients in rows}
+    assert got[traces.linkedid_of("nuisance_rejected")] == ("nuisance_list", "MAIL-7", [])
+    assert got[traces.linkedid_of("anonymous_rejected")] == ("number_request", "MAIL-6", [])
+    assert got[traces.linkedid_of("forward_busy")] == ("forward_failed", "MAIL-8", [])
+    assert got[traces.linkedid_of("busy")] == ("notify", "MAIL-4", [BOSS, DESK])
+
+
 def test_MAIL_1_stopped_service_and_unknown_numbers_are_decided_without_mail(
     subscriber: sessionmaker[Session],
 ) -> None:
