@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import random
-from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
@@ -73,13 +72,6 @@ def statuses(sessions: sessionmaker[Session]) -> list[tuple[str, MailStatus, int
     with db.transaction(sessions, read_only=True) as s:
         rows = s.scalars(sa.select(OutboxMail).order_by(OutboxMail.id)).all()
         return [(r.recipient, r.status, r.attempts) for r in rows]
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer().start()
-    yield server
-    server.stop()
 
 
 def worker(

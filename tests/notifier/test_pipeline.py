@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import email.policy
-from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
@@ -54,13 +53,6 @@ def subscriber(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
         service.add_address(s, NUMBER, "off@example.jp", send=False)
         service.start_mail(s, NUMBER)
     return sessions
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer().start()
-    yield server
-    server.stop()
 
 
 def play(notifier: Notifier, name: str) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
@@ -42,13 +42,6 @@ def subscriber(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
         service.add_address(s, NUMBER, DESK)
         service.start_mail(s, NUMBER)
     return sessions
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer().start()
-    yield server
-    server.stop()
 
 
 @dataclass

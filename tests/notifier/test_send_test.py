@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from chakushin.cli import cli
@@ -14,13 +12,6 @@ from tests.conftest import snapshot
 from tests.notifier.smtp_server import SmtpServer
 
 NUMBER = "0312345678"
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer().start()
-    yield server
-    server.stop()
 
 
 def run(db_url: str, smtp: SmtpServer, *args: str) -> tuple[int, str, str]:
