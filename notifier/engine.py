@@ -71,19 +71,34 @@ class Notifier:
         return self.tracker.expire(self.monotonic())
 
     def decide(self, calls: Sequence[CallRecord]) -> list[Decided]:
-        """Decide and queue a batch of finished calls in one transaction."""
+        """Decide a batch of finished calls and queue their mails.
+
+        Three steps keep SQLite's write lock short: read every number's
+        settings at once; apply the rules and compose the mails outside any
+        transaction; write all records, decisions and outbox rows in one.
+        """
         if not calls:
             return []
+        with db.transaction(self.sessions, read_only=True) as session:
+            numbers = service.load_numbers(session, {c.subscriber_number for c in calls})
+            settings = {n: mail_settings(number) for n, number in numbers.items()}
+            already = service.decided_linkedids(session, (c.linkedid for c in calls))
+        todo = [call for call in calls if call.linkedid not in already]
+        prepared = [self._prepare(call, settings.get(call.subscriber_number)) for call in todo]
         with db.transaction(self.sessions) as session:
-            results = [self._decide_one(session, call) for call in calls]
+            written = service.record_call_decisions(session, [row for _, row in prepared])
+        results = [
+            Decided(call, decision, len(row.mails), call.linkedid in written)
+            for call, (decision, row) in zip(todo, prepared, strict=True)
+        ]
         for result in results:
             if result.new:
                 self._log(result)
         return results
 
-    def _decide_one(self, session: Session, call: CallRecord) -> Decided:
-        number = service.find_number(session, call.subscriber_number)
-        settings = mail_settings(number) if number is not None else None
+    def _prepare(
+        self, call: CallRecord, settings: MailSettings | None
+    ) -> tuple[Decision, service.CallDecision]:
         decision = rules.decide(call, settings)
         queued: list[service.QueuedMail] = []
         if decision.mailed and settings is not None:
@@ -107,8 +122,7 @@ class Notifier:
                         message_id=str(message["Message-ID"]),
                     )
                 )
-        new = service.record_call_decision(
-            session,
+        return decision, service.CallDecision(
             linkedid=call.linkedid,
             subscriber_number=call.subscriber_number,
             caller_number=call.caller_number,
@@ -123,7 +137,6 @@ class Notifier:
             rule=decision.rule,
             mails=queued,
         )
-        return Decided(call, decision, len(queued), new)
 
     def _log(self, result: Decided) -> None:
         d = result.decision

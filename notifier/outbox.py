@@ -254,6 +254,8 @@ class DeliveryWorker:
         self.rng = rng or random.Random()
         self.counts = {"sent": 0, "failed": 0, "retrying": 0}
         self._wake = asyncio.Event()
+        self._results: list[tuple[Claimed, SendResult]] = []
+        self._recording = asyncio.Lock()
 
     def wake(self) -> None:
         """New mail is queued: look now instead of at the next poll."""
@@ -272,8 +274,7 @@ class DeliveryWorker:
             while not queue.empty():
                 mail = queue.get_nowait()
                 result = await sender.send(self.sender_address, mail.recipient, mail.message)
-                status = await asyncio.to_thread(self._record, mail, result)
-                self._count(mail, result, status)
+                await self._record_soon(mail, result)
 
         async with asyncio.TaskGroup() as group:
             for sender in self.senders:
@@ -307,9 +308,31 @@ class DeliveryWorker:
         with db.transaction(self.sessions) as session:
             return claim_due(session, self.clock(), self.batch, self.policy.lease)
 
-    def _record(self, mail: Claimed, result: SendResult) -> MailStatus:
+    async def _record_soon(self, mail: Claimed, result: SendResult) -> None:
+        """Record a result; returns once it is committed.
+
+        Group commit: while one transaction writes, the results that arrive
+        on the other connections wait and go into the next one together. So
+        a result is committed right after its SMTP reply (the crash window
+        stays one reply per connection), without a transaction per mail
+        queueing for SQLite's write lock.
+        """
+        self._results.append((mail, result))
+        async with self._recording:
+            if not self._results:
+                return  # an earlier holder of the lock wrote ours
+            batch, self._results = self._results, []
+            statuses = await asyncio.to_thread(self._record, batch)
+        for (m, r), status in zip(batch, statuses, strict=True):
+            self._count(m, r, status)
+
+    def _record(self, batch: Sequence[tuple[Claimed, SendResult]]) -> list[MailStatus]:
         with db.transaction(self.sessions) as session:
-            return record_result(session, mail, result, self.clock(), self.policy, self.rng)
+            now = self.clock()
+            return [
+                record_result(session, mail, result, now, self.policy, self.rng)
+                for mail, result in batch
+            ]
 
     def _count(self, mail: Claimed, result: SendResult, status: MailStatus) -> None:
         bound = log.bind(outbox_id=mail.id, attempts=mail.attempts)

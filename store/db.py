@@ -91,6 +91,11 @@ def _sqlite_engine(url: URL, **kwargs: Any) -> Engine:
         cursor.execute("PRAGMA busy_timeout=30000")
         if url.database not in (None, "", ":memory:"):
             cursor.execute("PRAGMA journal_mode=WAL")
+            # In WAL mode NORMAL fsyncs at checkpoints, not at every commit:
+            # a crash of the process loses nothing, a power cut may lose the
+            # last commits (the notifier then resends, MAIL-10). About 0.7 ms
+            # saved per commit here; PostgreSQL is the choice for more.
+            cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -709,70 +709,116 @@ def find_number(session: Session, number: str) -> Number | None:
     return session.scalars(select(Number).where(Number.number == number)).one_or_none()
 
 
-def record_call_decision(
-    session: Session,
-    *,
-    linkedid: str,
-    subscriber_number: str,
-    caller_number: str,
-    presentation: Presentation,
-    outcome: CallOutcome,
-    dial_status: str,
-    forward_dial_status: str,
-    started_at: dt.datetime,
-    ended_at: dt.datetime,
-    mailed: bool,
-    reason: str,
-    rule: str = "",
-    mails: Sequence[QueuedMail],
-) -> bool:
-    """MAIL-10: the call, its one decision and its mails, in the caller's transaction.
+def load_numbers(session: Session, numbers: Iterable[str]) -> dict[str, Number]:
+    """The given subscriber numbers with their mail settings, in one round of queries."""
+    found = session.scalars(
+        select(Number)
+        .where(Number.number.in_(set(numbers)))
+        .options(
+            selectinload(Number.notification),
+            selectinload(Number.addresses),
+            selectinload(Number.designated),
+        )
+    ).all()
+    return {n.number: n for n in found}
 
-    False (and nothing written) when the call was decided before: a call is
-    decided exactly once, whoever replays it.
+
+def decided_linkedids(session: Session, linkedids: Iterable[str]) -> set[str]:
+    return set(
+        session.scalars(select(CallRecord.linkedid).where(CallRecord.linkedid.in_(set(linkedids))))
+    )
+
+
+@dataclass(frozen=True)
+class CallDecision:
+    """One finished call and its decision, ready to store (MAIL-10)."""
+
+    linkedid: str
+    subscriber_number: str
+    caller_number: str
+    presentation: Presentation
+    outcome: CallOutcome
+    dial_status: str
+    forward_dial_status: str
+    started_at: dt.datetime
+    ended_at: dt.datetime
+    mailed: bool
+    reason: str
+    rule: str
+    mails: Sequence[QueuedMail]
+
+
+def record_call_decisions(session: Session, decisions: Sequence[CallDecision]) -> set[str]:
+    """MAIL-10: calls, their one decision each and their mails, in the caller's transaction.
+
+    Returns the Linkedids written; a call decided before (a replay after a
+    restart, another notifier) is skipped: a call is decided exactly once.
+    Rows go in with three bulk flushes whatever the batch size.
     """
-    exists = session.scalars(select(CallRecord.id).where(CallRecord.linkedid == linkedid)).first()
-    if exists is not None:
-        return False
-    number = find_number(session, subscriber_number)
-    call = CallRecord(
-        linkedid=linkedid,
-        subscriber_number=subscriber_number,
-        number_id=number.id if number is not None else None,
-        caller_number=caller_number or None,
-        presentation=presentation,
-        outcome=outcome,
-        dial_status=dial_status or None,
-        forward_dial_status=forward_dial_status or None,
-        started_at=started_at,
-        ended_at=ended_at,
-    )
-    session.add(call)
-    session.flush()
-    decision = Decision(
-        call_id=call.id,
-        mailed=mailed,
-        reason=reason,
-        rule=rule,
-        recipients=[m.recipient for m in mails],
-    )
-    session.add(decision)
-    session.flush()
-    for mail in mails:
-        session.add(
-            OutboxMail(
-                dedup_key=f"call:{linkedid}:{mail.recipient.lower()}",
-                kind=MailKind.CALL_NOTIFICATION,
-                decision_id=decision.id,
-                recipient=mail.recipient,
-                subject=mail.subject,
-                body=mail.message,
-                headers={"message_id": mail.message_id},
-                next_attempt_at=ended_at,
+    skip = decided_linkedids(session, (d.linkedid for d in decisions))
+    todo = [d for d in decisions if d.linkedid not in skip]
+    todo = list({d.linkedid: d for d in todo}.values())  # the same call twice in one batch
+    if not todo:
+        return set()
+    number_ids = {
+        n: i
+        for n, i in session.execute(
+            select(Number.number, Number.id).where(
+                Number.number.in_({d.subscriber_number for d in todo})
             )
         )
+    }
+    calls = [
+        CallRecord(
+            linkedid=d.linkedid,
+            subscriber_number=d.subscriber_number,
+            number_id=number_ids.get(d.subscriber_number),
+            caller_number=d.caller_number or None,
+            presentation=d.presentation,
+            outcome=d.outcome,
+            dial_status=d.dial_status or None,
+            forward_dial_status=d.forward_dial_status or None,
+            started_at=d.started_at,
+            ended_at=d.ended_at,
+        )
+        for d in todo
+    ]
+    session.add_all(calls)
     session.flush()
-    return True
+    made = [
+        Decision(
+            call_id=call.id,
+            mailed=d.mailed,
+            reason=d.reason,
+            rule=d.rule,
+            recipients=[m.recipient for m in d.mails],
+        )
+        for call, d in zip(calls, todo, strict=True)
+    ]
+    session.add_all(made)
+    session.flush()
+    session.add_all(
+        OutboxMail(
+            dedup_key=f"call:{d.linkedid}:{mail.recipient.lower()}",
+            kind=MailKind.CALL_NOTIFICATION,
+            decision_id=decision.id,
+            recipient=mail.recipient,
+            subject=mail.subject,
+            body=mail.message,
+            headers={"message_id": mail.message_id},
+            next_attempt_at=d.ended_at,
+        )
+        for decision, d in zip(made, todo, strict=True)
+        for mail in d.mails
+    )
+    session.flush()
+    return {d.linkedid for d in todo}
+
+
+def record_call_decision(session: Session, **fields: Any) -> bool:
+    """One call's decision (see ``record_call_decisions``); False if decided before."""
+    fields.setdefault("rule", "")
+    return bool(record_call_decisions(session, [CallDecision(**fields)]))
 
 
 # --- views ---------------------------------------------------------------------
