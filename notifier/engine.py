@@ -102,26 +102,7 @@ class Notifier:
         decision = rules.decide(call, settings)
         queued: list[service.QueuedMail] = []
         if decision.mailed and settings is not None:
-            for recipient in decision.recipients:
-                try:
-                    message = mail.compose(
-                        call,
-                        settings,
-                        recipient,
-                        sender=self.sender_address,
-                        templates=self.templates,
-                    )
-                except ValueError as exc:  # UnsafeHeader, or a time zone zoneinfo lacks
-                    log.error("mail_not_composed", call_id=call.linkedid, error=str(exc))
-                    continue
-                queued.append(
-                    service.QueuedMail(
-                        recipient=recipient,
-                        subject=str(message["Subject"]),
-                        message=message.as_string(),
-                        message_id=str(message["Message-ID"]),
-                    )
-                )
+            queued = self._compose(call, settings, decision.recipients)
         return decision, service.CallDecision(
             linkedid=call.linkedid,
             subscriber_number=call.subscriber_number,
@@ -137,6 +118,29 @@ class Notifier:
             rule=decision.rule,
             mails=queued,
         )
+
+    def _compose(
+        self, call: CallRecord, settings: MailSettings, recipients: Sequence[str]
+    ) -> list[service.QueuedMail]:
+        try:
+            made = mail.compose_all(
+                call, settings, recipients, sender=self.sender_address, templates=self.templates
+            )
+        except ValueError:
+            # One recipient (or the zone) cannot be used: find out which, mail the others.
+            made = []
+            for recipient in recipients:
+                try:
+                    made += mail.compose_all(
+                        call,
+                        settings,
+                        [recipient],
+                        sender=self.sender_address,
+                        templates=self.templates,
+                    )
+                except ValueError as exc:  # UnsafeHeader, or a time zone zoneinfo lacks
+                    log.error("mail_not_composed", call_id=call.linkedid, error=str(exc))
+        return [service.QueuedMail(r, subject, text, mid) for r, subject, text, mid in made]
 
     def _log(self, result: Decided) -> None:
         d = result.decision

@@ -205,27 +205,39 @@ def claim_due(session: Session, now: dt.datetime, limit: int, lease: dt.timedelt
     return claimed
 
 
-def record_result(
+def record_results(
     session: Session,
-    mail: Claimed,
-    result: SendResult,
+    results: Sequence[tuple[Claimed, SendResult]],
     now: dt.datetime,
     policy: RetryPolicy,
     rng: random.Random,
-) -> MailStatus:
-    row = session.get(OutboxMail, mail.id, with_for_update=True)
-    if row is None or row.status is not MailStatus.PENDING:
-        return row.status if row is not None else MailStatus.FAILED
-    row.last_error = None if result.ok else result.reply[:2000]
-    if result.ok:
-        row.status = MailStatus.SENT
-        row.sent_at = now
-    elif result.permanent or now - row.created_at >= policy.deadline:
-        row.status = MailStatus.FAILED
-    else:
-        row.next_attempt_at = now + dt.timedelta(seconds=policy.delay(row.attempts, rng))
+) -> list[MailStatus]:
+    """Write the outcome of each attempt; one query for the rows, whatever their number."""
+    rows = {
+        row.id: row
+        for row in session.scalars(
+            select(OutboxMail)
+            .where(OutboxMail.id.in_([mail.id for mail, _ in results]))
+            .with_for_update()
+        )
+    }
+    statuses = []
+    for mail, result in results:
+        row = rows.get(mail.id)
+        if row is None or row.status is not MailStatus.PENDING:
+            statuses.append(row.status if row is not None else MailStatus.FAILED)
+            continue
+        row.last_error = None if result.ok else result.reply[:2000]
+        if result.ok:
+            row.status = MailStatus.SENT
+            row.sent_at = now
+        elif result.permanent or now - row.created_at >= policy.deadline:
+            row.status = MailStatus.FAILED
+        else:
+            row.next_attempt_at = now + dt.timedelta(seconds=policy.delay(row.attempts, rng))
+        statuses.append(row.status)
     session.flush()
-    return row.status
+    return statuses
 
 
 # --- the worker -----------------------------------------------------------------------------
@@ -328,11 +340,7 @@ class DeliveryWorker:
 
     def _record(self, batch: Sequence[tuple[Claimed, SendResult]]) -> list[MailStatus]:
         with db.transaction(self.sessions) as session:
-            now = self.clock()
-            return [
-                record_result(session, mail, result, now, self.policy, self.rng)
-                for mail, result in batch
-            ]
+            return record_results(session, batch, self.clock(), self.policy, self.rng)
 
     def _count(self, mail: Claimed, result: SendResult, status: MailStatus) -> None:
         bound = log.bind(outbox_id=mail.id, attempts=mail.attempts)

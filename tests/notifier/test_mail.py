@@ -16,6 +16,7 @@ from notifier.mail import (
     Templates,
     UnsafeHeader,
     compose,
+    compose_all,
     compose_test,
     make_message_id,
 )
@@ -349,3 +350,30 @@ def test_MAIL_2_send_test_message_id_is_fresh(templates: Templates) -> None:
         for _ in range(3)
     }
     assert len(ids) == 3
+
+
+@pytest.mark.parametrize(
+    "presentation", [Presentation.ALLOWED, Presentation.WITHHELD, Presentation.PAYPHONE]
+)
+def test_MAIL_9_compose_all_gives_each_recipient_exactly_what_compose_gives(
+    templates: Templates, presentation: Presentation
+) -> None:
+    call = record(presentation=presentation)
+    recipients = ["taro@example.jp", "Hanako.Yamada+calls@mail.example.co.jp", "x@y"]
+    made = compose_all(call, mail_settings(), recipients, sender=SENDER, templates=templates)
+    assert [r for r, _, _, _ in made] == recipients
+    for recipient, subject, text, message_id in made:
+        one = compose(call, mail_settings(), recipient, sender=SENDER, templates=templates)
+        assert text == one.as_string()
+        assert (subject, message_id) == (str(one["Subject"]), str(one["Message-ID"]))
+
+
+def test_MAIL_9_compose_all_refuses_an_unsafe_recipient(templates: Templates) -> None:
+    with pytest.raises(UnsafeHeader):
+        compose_all(
+            record(),
+            mail_settings(),
+            ["ok@example.jp", "a@b\r\nBcc: x@y"],
+            sender=SENDER,
+            templates=templates,
+        )
