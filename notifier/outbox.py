@@ -37,6 +37,7 @@ from typing import Protocol, TextIO
 import aiosmtplib
 import structlog
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from store import db
@@ -297,8 +298,9 @@ class DeliveryWorker:
         while not stop.is_set():
             try:
                 done = await self.run_once()
-            except db.DatabaseError as exc:
-                log.error("outbox_unavailable", error=exc.message)
+            except (db.DatabaseError, SQLAlchemyError) as exc:
+                # The database is down: the mails stay queued; look again later.
+                log.error("outbox_unavailable", error=db.first_line(exc))
                 done = 0
             if done:
                 continue

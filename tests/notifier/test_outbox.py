@@ -285,3 +285,24 @@ async def test_connection_is_reused_across_mails(smtp: SmtpServer) -> None:
     assert first.ok and second.ok and sender._smtp is connection
     await sender.close()
     assert SendResult(True).ok
+
+
+@pytest.mark.asyncio
+async def test_MAIL_10_worker_survives_a_database_outage(sessions: sessionmaker[Session]) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    w = DeliveryWorker(sessions, [], FROM, idle_poll=0.01)
+    stop = asyncio.Event()
+    calls = 0
+
+    async def flaky() -> int:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+        stop.set()
+        return 0
+
+    w.run_once = flaky  # type: ignore[method-assign]
+    await asyncio.wait_for(w.run(stop), 10)
+    assert calls == 2
