@@ -47,7 +47,6 @@ import contextlib
 import json
 import math
 import os
-import platform
 import resource
 import shutil
 import signal
@@ -62,7 +61,11 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+# Run as a script, bench/ is first on sys.path; the repo root finds bench.machine.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 from agi.peer import AsteriskPeer
+from bench.machine import machine, machine_line
 from chakushin import logs
 from dialplan import variables
 from store import db, service
@@ -308,30 +311,6 @@ def classic_run(size: int, env: dict[str, str]) -> Result:
 
 
 # --- report --------------------------------------------------------------------------
-
-
-def machine() -> dict[str, str | int | float | None]:
-    cpu = "unknown"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.partition(":")[2].strip()
-                break
-    ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return {
-        "platform": platform.platform(),
-        "cpu_model": cpu,
-        "cpu_count": os.cpu_count(),
-        "ram_gib": round(ram, 1),
-        "python": platform.python_version(),
-    }
-
-
-def machine_line(m: dict[str, str | int | float | None]) -> str:
-    return (
-        f"Machine: {m['platform']}, CPU {m['cpu_model']}, {m['cpu_count']} CPUs, "
-        f"{m['ram_gib']} GiB RAM, Python {m['python']}"
-    )
 
 
 def markdown(results: Sequence[Result]) -> str:

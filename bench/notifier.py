@@ -80,8 +80,6 @@ import datetime as dt  # noqa: E402
 import io  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
-import os  # noqa: E402
-import platform  # noqa: E402
 import pstats  # noqa: E402
 import re  # noqa: E402
 import resource  # noqa: E402
@@ -102,6 +100,7 @@ from aiosmtpd.controller import Controller  # noqa: E402
 from panoramisk import Manager  # type: ignore[import-untyped]  # noqa: E402
 from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
 
+from bench.machine import machine, machine_line  # noqa: E402
 from chakushin import config as config_mod  # noqa: E402
 from chakushin import logs  # noqa: E402
 from notifier.amiclient import AmiClient  # noqa: E402
@@ -1026,30 +1025,6 @@ def percentile_ms(seconds: Sequence[float], pct: int) -> float:
 
 
 # --- report ----------------------------------------------------------------------------
-
-
-def machine() -> dict[str, str | int | float | None]:
-    cpu = "unknown"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.partition(":")[2].strip()
-                break
-    ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return {
-        "platform": platform.platform(),
-        "cpu_model": cpu,
-        "cpu_count": os.cpu_count(),
-        "ram_gib": round(ram, 1),
-        "python": platform.python_version(),
-    }
-
-
-def machine_line(m: dict[str, str | int | float | None]) -> str:
-    return (
-        f"Machine: {m['platform']}, CPU {m['cpu_model']}, {m['cpu_count']} CPUs, "
-        f"{m['ram_gib']} GiB RAM, Python {m['python']}"
-    )
 
 
 @dataclass
