@@ -7,6 +7,8 @@ and no other event field, so a name is typed once, here.
 
 from __future__ import annotations
 
+from store.models import CallOutcome
+
 # --- FastAGI scripts (the path of agi://host:port/<script>) -----------------------
 SCRIPT_TEMP_PASSWORD = "temp-password"
 # CALL-1: decides how a call to a subscriber number is handled. Argument 1:
@@ -64,16 +66,9 @@ ACTIONS = (ACTION_RING, ACTION_FORWARD, ACTION_REJECT_NUISANCE, ACTION_REJECT_AN
 FORWARD_NEVER = "never"
 FORWARD_ON_NOANSWER = "noanswer"
 FORWARD_ON_BUSY = "busy"
-# CALL-5 outcomes (store.models.CallOutcome holds the same values)
-OUTCOMES = (
-    "answered",
-    "unanswered",
-    "busy",
-    "rejected_nuisance",
-    "rejected_anonymous",
-    "forwarded",
-    "forward_failed",
-)
+# CALL-5 outcomes the dialplan reports: store.models.CallOutcome less
+# "expired", which only the notifier gives (a call whose event never came).
+OUTCOMES = tuple(o.value for o in CallOutcome if o is not CallOutcome.EXPIRED)
 
 # --- the AMI event published at the end of every call (CALL-5) ----------------------
 # UserEvent(ChakushinCall, ...) from the hangup handler. Asterisk adds the
