@@ -5,7 +5,7 @@ Run: ``.venv/bin/python bench/notifier.py [--calls 5000] [--window 1000]
 [--stages a,b,c,d,e] [--profile] [--json FILE]``.
 
 What is measured. Every call is one of the recorded Asterisk 22 traces
-(tests/notifier/traces.py, chakushin's outcome event in place of the
+(chakushin/demo/recordings.py, chakushin's outcome event in place of the
 reference marker), renumbered so that each has its own Linkedid, cycling
 over all scenarios. The per-connection events the recording session got
 (FullyBooted, SuccessfulAuth) are left out: Asterisk sends them once per
@@ -13,7 +13,7 @@ login, not once per call. ``--window`` calls are in flight at once: the
 stream takes one frame from each in turn (round robin), and a call that
 has sent its last frame makes room for the next. The measured process is
 always a child process of this script (its own interpreter, so its own
-GIL); the AMI server (tests/notifier/ami_server.py), the SMTP server
+GIL); the AMI server (chakushin/demo/amiserver.py), the SMTP server
 (aiosmtpd) and the clock that starts each measurement are in this one.
 Both processes read the same system-wide monotonic clock.
 
@@ -103,13 +103,13 @@ from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
 from bench.machine import machine, machine_line  # noqa: E402
 from chakushin import config as config_mod  # noqa: E402
 from chakushin import logs  # noqa: E402
+from chakushin.demo import recordings as traces  # noqa: E402
+from chakushin.demo.amiserver import SECRET, USERNAME, AmiServer  # noqa: E402
 from notifier.amiclient import AmiClient  # noqa: E402
 from notifier.app import NotifierService  # noqa: E402
 from notifier.outbox import DeliveryWorker  # noqa: E402
 from store import db, service  # noqa: E402
 from store.models import Decision, MailStatus, OutboxMail  # noqa: E402
-from tests.notifier import traces  # noqa: E402
-from tests.notifier.ami_server import SECRET, USERNAME, AmiServer  # noqa: E402
 
 SUBSCRIBER = traces.SUBSCRIBER
 ADDRESSES = ("boss@example.jp", "desk@example.jp")

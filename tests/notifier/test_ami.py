@@ -19,6 +19,17 @@ import pytest
 import pytest_asyncio
 from panoramisk.ami_protocol import AMIProtocol  # type: ignore[import-untyped]
 
+from chakushin.demo import recordings as traces
+from chakushin.demo.amiserver import (
+    AmiServer,
+    Changes,
+    encode_frame,
+    event_frames,
+    load_trace,
+    split_frames,
+    split_inside,
+    trace_names,
+)
 from dialplan import variables
 from notifier import ami
 from notifier.amiclient import (
@@ -32,17 +43,6 @@ from notifier.amiclient import (
 )
 from notifier.model import ChannelCreated, ChannelHungUp, Event, OutcomeReported
 from store.models import CallOutcome, Presentation
-from tests.notifier import traces
-from tests.notifier.ami_server import (
-    AmiServer,
-    Changes,
-    encode_frame,
-    event_frames,
-    load_trace,
-    split_frames,
-    split_inside,
-    trace_names,
-)
 
 TRACES = trace_names()
 needs_traces = pytest.mark.skipif(not TRACES, reason=f"no recorded streams in {traces.TRACES}")

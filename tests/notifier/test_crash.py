@@ -24,10 +24,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
+from chakushin.demo import recordings as traces
+from chakushin.demo.amiserver import SECRET, USERNAME, AmiServer
 from store import db, service
 from store.models import Decision, MailStatus, OutboxMail
-from tests.notifier import traces
-from tests.notifier.ami_server import SECRET, USERNAME, AmiServer
 from tests.notifier.smtp_server import SmtpServer
 
 CALLS = 200

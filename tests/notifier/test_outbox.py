@@ -295,7 +295,7 @@ async def test_MAIL_10_worker_survives_a_database_outage(sessions: sessionmaker[
     stop = asyncio.Event()
     calls = 0
 
-    async def flaky() -> int:
+    async def flaky(_stop: asyncio.Event | None = None) -> int:
         nonlocal calls
         calls += 1
         if calls == 1:

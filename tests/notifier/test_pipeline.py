@@ -1,9 +1,11 @@
 """The recorded calls through parsing, tracking, rules, outbox and SMTP (MAIL-1 ... MAIL-10).
 
-Each recorded stream of ../shared/ami-traces/ (with chakushin's outcome
-event, see traces.py) is parsed frame by frame and fed to the notifier; the
-decision is stored, and the delivery worker hands the mails to a real SMTP
-server on loopback. The AMI-over-TCP path is in test_replay.py.
+Each recorded stream of ../shared/ami-traces/ (as packaged in
+chakushin/demo/traces/, with chakushin's outcome event: see
+chakushin/demo/recordings.py) is parsed frame by frame and fed to the
+notifier; the decision is stored, and the delivery worker hands the mails
+to a real SMTP server on loopback. The AMI-over-TCP path is in
+test_replay.py.
 """
 
 from __future__ import annotations
@@ -15,13 +17,13 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
+from chakushin.demo import recordings as traces
 from notifier import ami
 from notifier.engine import Notifier
 from notifier.mail import Templates
 from notifier.outbox import DeliveryWorker, SmtpSender, SmtpSettings
 from store import db, service
 from store.models import CallRecord, Decision
-from tests.notifier import traces
 from tests.notifier.smtp_server import SmtpServer
 
 NUMBER = traces.SUBSCRIBER

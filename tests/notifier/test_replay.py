@@ -1,9 +1,10 @@
 """Recorded calls over a real AMI connection into the running notifier, mails at a real SMTP server.
 
 A loopback AMI server streams each recorded call (with chakushin's outcome
-event, see traces.py) to the notifier service as Asterisk would; the test
-waits for the mails at an aiosmtpd server and checks recipients, subjects,
-bodies and the stored decisions (MAIL-1 ... MAIL-10, CALL-5).
+event, see chakushin/demo/recordings.py) to the notifier service as
+Asterisk would; the test waits for the mails at an aiosmtpd server and
+checks recipients, subjects, bodies and the stored decisions (MAIL-1 ...
+MAIL-10, CALL-5).
 """
 
 from __future__ import annotations
@@ -21,12 +22,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from chakushin import config as config_mod
 from chakushin import logs
+from chakushin.demo import recordings as traces
+from chakushin.demo.amiserver import SECRET, USERNAME, AmiServer, event_frames
 from notifier.app import NotifierService
 from notifier.outbox import SmtpSender, SmtpSettings
 from store import db, service
 from store.models import CallRecord, Decision
-from tests.notifier import traces
-from tests.notifier.ami_server import SECRET, USERNAME, AmiServer, event_frames
 from tests.notifier.smtp_server import SmtpServer
 from tests.notifier.test_pipeline import EXPECTED
 

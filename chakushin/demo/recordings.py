@@ -1,11 +1,19 @@
 """The recorded Asterisk 22 AMI streams, as chakushin's dialplan would have them.
 
-The streams in ../shared/ami-traces/ were recorded with a reference
-dialplan that marks its verdict with ``UserEvent(TestCallOutcome)``.
-``chakushin_stream`` keeps every other frame byte for byte, drops that
-marker, and puts in its place the ``UserEvent(ChakushinCall)`` that
-chakushin's hangup handler publishes (dialplan/render.py), just before the
-caller channel's Hangup, with the outcome the scenario produced.
+These are the recordings the tests and ``chakushin demo`` replay through
+the loopback AMI server (``chakushin.demo.amiserver``). They ship with the
+package in ``traces/`` beside this module: byte-identical copies of the
+streams in ../shared/ami-traces/, recorded from Asterisk 22.10.1 (how, and
+what each scenario is: ``traces/README.md``).
+
+They were recorded with a reference dialplan that marks its verdict with
+``UserEvent(TestCallOutcome)``. ``chakushin_stream`` keeps every other
+frame byte for byte, drops that marker, and puts in its place the
+``UserEvent(ChakushinCall)`` that chakushin's hangup handler publishes
+(dialplan/render.py), just before the caller channel's Hangup, with the
+outcome the scenario produced. That event's subscriber and caller numbers
+can be chosen per call (``chakushin_frames``, ``renumbered``); the recorded
+frames themselves keep the numbers they were recorded with.
 """
 
 from __future__ import annotations
@@ -16,7 +24,7 @@ from pathlib import Path
 
 from dialplan import variables
 
-TRACES = Path(__file__).resolve().parents[3] / "shared" / "ami-traces"
+TRACES = Path(__file__).parent / "traces"
 SUBSCRIBER = "0312345678"
 CALLER = "0398765432"
 START = 1795303015
@@ -99,8 +107,13 @@ def outcome_frame(
     return "\r\n".join(lines).encode("utf-8")
 
 
-def chakushin_frames(name: str) -> list[bytes]:
-    """The trace's frames with chakushin's outcome event instead of the reference marker."""
+def chakushin_frames(
+    name: str, *, subscriber: str = SUBSCRIBER, caller: str = CALLER
+) -> list[bytes]:
+    """The trace's frames with chakushin's outcome event instead of the reference marker.
+
+    ``subscriber`` and ``caller`` go into that event only (see ``outcome_frame``).
+    """
     _, fs = frames(name)
     linkedid = linkedid_of(name)
     kept = [f for f in fs if _header(f, "UserEvent") != "TestCallOutcome"]
@@ -109,7 +122,8 @@ def chakushin_frames(name: str) -> list[bytes]:
         for i, f in enumerate(kept)
         if _header(f, "Event") == "Hangup" and _header(f, "Uniqueid") == linkedid
     )
-    return [*kept[:caller_hangup], outcome_frame(name, linkedid), *kept[caller_hangup:]]
+    outcome = outcome_frame(name, linkedid, subscriber=subscriber, caller=caller)
+    return [*kept[:caller_hangup], outcome, *kept[caller_hangup:]]
 
 
 def chakushin_stream(name: str) -> bytes:
@@ -117,18 +131,22 @@ def chakushin_stream(name: str) -> bytes:
     return banner + b"".join(f + b"\r\n\r\n" for f in chakushin_frames(name))
 
 
-def renumbered(name: str, index: int) -> tuple[str, list[bytes]]:
+def renumbered(
+    name: str, index: int, *, subscriber: str = SUBSCRIBER, caller: str = CALLER
+) -> tuple[str, list[bytes]]:
     """Call ``index`` of a burst: the trace with every id moved to its own prefix.
 
     Asterisk ids are "<epoch>.<counter>"; giving each call its own epoch
-    makes its Linkedid and Uniqueids unique. Returns (linkedid, the event
-    frames, each with its blank line, ready to stream).
+    makes its Linkedid and Uniqueids unique. ``subscriber`` and ``caller``
+    go into the call's ChakushinCall event (see ``chakushin_frames``).
+    Returns (linkedid, the event frames, each with its blank line, ready to
+    stream).
     """
     old = linkedid_of(name).split(".")[0]
     new = str(1_800_000_000 + index)
     frames_ = [
         f.replace(old.encode() + b".", new.encode() + b".") + b"\r\n\r\n"
-        for f in chakushin_frames(name)
+        for f in chakushin_frames(name, subscriber=subscriber, caller=caller)
         if f.startswith(b"Event: ")
     ]
     return linkedid_of(name).replace(old, new, 1), frames_

@@ -1,17 +1,21 @@
-"""A real AMI server on loopback, for the client tests.
+"""A real AMI server on loopback: the peer of the tests and of ``chakushin demo``.
 
-It speaks as much of Asterisk's manager protocol as a client needs to get
-going: the banner, ``Login`` (checks Username and Secret; a refused login
-closes the connection, as Asterisk does), ``Ping``, ``Logoff``; any other
-action gets an error. What else goes on the wire is the test's choice:
-bytes streamed to the logged-in client (the events of a recorded trace,
-garbage), optionally in chunks that split UTF-8 characters; a dropped
-connection; silence; a restart on the same port.
+The notifier's client tests and the demo both talk to this server instead
+of an Asterisk. It speaks as much of Asterisk's manager protocol as a
+client needs to get going: the banner, ``Login`` (checks Username and
+Secret; a refused login closes the connection, as Asterisk does),
+``Ping``, ``Logoff``; any other action gets an error. What else goes on
+the wire is the caller's choice: bytes streamed to the logged-in client
+(the events of a recorded trace, garbage), optionally in chunks that split
+UTF-8 characters; a dropped connection; silence; a restart on the same
+port.
 
 The trace helpers cut a recorded ``.ami`` stream into frames and keep its
 events only: its own Login, Originate and Logoff responses answered actions
 of the recording session, not the client's, so the events alone can follow
-whatever login the client does.
+whatever login the client does. The recordings are the ones packaged with
+``chakushin.demo.recordings`` (``TRACES``): real traffic from Asterisk
+22.10.1, described in ``traces/README.md`` beside this module.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 
-from tests.notifier.traces import TRACES
+from chakushin.demo.recordings import TRACES
 
 BANNER = b"Asterisk Call Manager/9.0.0\r\n"
 END = b"\r\n\r\n"
@@ -38,7 +42,7 @@ def trace_names() -> list[str]:
 
 
 def load_trace(name: str) -> bytes:
-    """The raw bytes of ``<name>.ami`` in the shared trace directory."""
+    """The raw bytes of ``<name>.ami`` among the packaged recordings."""
     return (TRACES / f"{name}.ami").read_bytes()
 
 
@@ -78,7 +82,7 @@ def split_inside(data: bytes, inside: bytes) -> list[bytes]:
 
 
 class Changes:
-    """Lets a test wait, with a bound, until a predicate over shared state holds.
+    """Lets a caller wait, with a bound, until a predicate over shared state holds.
 
     Whoever changes the state calls ``notify()``; waiters re-check their
     predicate after every change, so no change is missed.

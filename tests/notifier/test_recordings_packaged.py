@@ -1,0 +1,66 @@
+"""The recorded AMI streams ship with the package, unchanged, for ``chakushin demo``.
+
+chakushin/demo/traces/ holds copies of the recordings in
+../shared/ami-traces/ (beside the repository checkout), so that the demo
+and the tests replay them on a machine without that directory. The copies
+must stay byte for byte what Asterisk sent: every recorded stream there is
+packaged and equal, and nothing else is packaged as a recording.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from chakushin.demo import amiserver, recordings
+from notifier import ami
+from notifier.model import OutcomeReported
+from store.models import Presentation
+
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "ami-traces"
+
+needs_shared = pytest.mark.skipif(
+    not SHARED.is_dir(),
+    reason=f"no shared recordings at {SHARED} to compare the packaged copies with",
+)
+
+
+@needs_shared
+def test_every_shared_recording_is_packaged_byte_for_byte() -> None:
+    shared = sorted(p.name for p in SHARED.glob("*.ami"))
+    packaged = sorted(p.name for p in recordings.TRACES.glob("*.ami"))
+    assert shared, f"no *.ami in {SHARED}"
+    assert packaged == shared
+    for name in [*shared, "README.md"]:
+        assert (recordings.TRACES / name).read_bytes() == (SHARED / name).read_bytes(), name
+
+
+def test_the_packaged_recordings_are_the_scenarios() -> None:
+    assert recordings.TRACES.is_dir()
+    assert amiserver.trace_names() == sorted(recordings.SCENARIOS)
+    assert (recordings.TRACES / "README.md").is_file()
+
+
+def _outcome(frames: list[bytes]) -> OutcomeReported:
+    events = [ami.read_event(f) for f in ami.iter_frames(b"".join(frames))]
+    (outcome,) = [e for e in events if isinstance(e, OutcomeReported)]
+    return outcome
+
+
+@pytest.mark.parametrize("name", ["answered", "anonymous_answered"])
+def test_renumbered_calls_carry_the_chosen_subscriber_and_caller(name: str) -> None:
+    linkedid, frames = recordings.renumbered(name, 7, subscriber="0311112222", caller="0455556666")
+    outcome = _outcome(frames)
+    assert outcome.linkedid == linkedid
+    assert outcome.subscriber_number == "0311112222"
+    withheld = recordings.SCENARIOS[name].presentation != "allowed"
+    assert outcome.caller_number == ("" if withheld else "0455556666")
+    assert outcome.presentation is (Presentation.WITHHELD if withheld else Presentation.ALLOWED)
+
+
+def test_by_default_the_outcome_event_has_the_recorded_numbers() -> None:
+    _, frames = recordings.renumbered("answered", 7)
+    outcome = _outcome(frames)
+    assert outcome.subscriber_number == recordings.SUBSCRIBER
+    assert outcome.caller_number == recordings.CALLER
