@@ -23,7 +23,7 @@ import socket
 import subprocess
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import IO
 
@@ -52,6 +52,9 @@ class AsteriskPeer:
     hangup_style: HangupStyle = HangupStyle.HANGUP_LINE
     # Send "100 result=0 Trying..." before every answer.
     interim_trying: bool = False
+    # Called with the command's index before it is answered: a test can hold
+    # the call there (a caller in the middle of the flow).
+    before_answer: Callable[[int], None] | None = None
     # Header lines to add or replace (e.g. agi_callingpres, agi_arg_1).
     env_overrides: dict[str, str] = field(default_factory=dict)
     variables: dict[str, str] = field(default_factory=dict)
@@ -162,6 +165,8 @@ class AsteriskPeer:
             self.latencies.append(time.perf_counter() - answered_at)
             command = line.rstrip("\n")
             self.commands.append(command)
+            if self.before_answer is not None:
+                self.before_answer(len(self.commands) - 1)
             if self.dead:
                 self._send(writer, DEAD + "\n")
             elif self.hangup_at_command is not None and len(self.commands) > self.hangup_at_command:

@@ -31,18 +31,24 @@ class SessionStats:
     """Sessions active now and finished by outcome (for metrics and benchmarks)."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._changed = threading.Condition()
         self.active = 0
         self.finished: Counter[str] = Counter()
 
     def started(self) -> None:
-        with self._lock:
+        with self._changed:
             self.active += 1
 
     def ended(self, outcome: str) -> None:
-        with self._lock:
+        with self._changed:
             self.active -= 1
             self.finished[outcome] += 1
+            self._changed.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no session is active; False if some still are after ``timeout`` s."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self.active == 0, timeout)
 
 
 class FastAGIServer(socketserver.ThreadingTCPServer):
@@ -68,6 +74,8 @@ class FastAGIServer(socketserver.ThreadingTCPServer):
         self.allowed_peers = frozenset(ipaddress.ip_address(p) for p in allowed_peers)
         self.idle_timeout = idle_timeout
         self.stats = SessionStats()
+        self._sockets: set[socket.socket] = set()
+        self._sockets_lock = threading.Lock()
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, _SessionHandler)
@@ -75,6 +83,44 @@ class FastAGIServer(socketserver.ThreadingTCPServer):
     @property
     def port(self) -> int:
         return int(self.server_address[1])
+
+    def stop(self, timeout: float) -> int:
+        """Graceful stop: no new sessions, ``timeout`` s for those in progress.
+
+        Call from another thread than ``serve_forever``. Sessions still
+        running after the timeout are cut: their socket is shut down, which
+        the flow sees as the caller hanging up (nothing half-stored: flows
+        write only when complete). Returns how many were cut; on return
+        every session thread has ended.
+        """
+        self.close_port()
+        return self.finish(timeout)
+
+    def close_port(self) -> None:
+        """Stop ``serve_forever`` and close the listening socket: new calls are refused."""
+        self.shutdown()
+        self.socket.close()
+
+    def finish(self, timeout: float) -> int:
+        """After ``close_port``: wait for the sessions in progress, cut them after ``timeout``."""
+        cut = 0
+        if not self.stats.wait_idle(timeout):
+            with self._sockets_lock:
+                open_sockets = list(self._sockets)
+            for sock in open_sockets:
+                with contextlib.suppress(OSError):  # it may have closed meanwhile
+                    sock.shutdown(socket.SHUT_RDWR)
+                    cut += 1
+            log.warning("agi_sessions_cut", sessions=cut, timeout=timeout)
+        self.server_close()  # joins the session threads
+        return cut
+
+    def track(self, sock: socket.socket, open_: bool) -> None:
+        with self._sockets_lock:
+            if open_:
+                self._sockets.add(sock)
+            else:
+                self._sockets.discard(sock)
 
     def verify_request(self, request: Any, client_address: Any) -> bool:
         if not self.allowed_peers:
@@ -97,6 +143,7 @@ class _SessionHandler(socketserver.BaseRequestHandler):
         peer = self.client_address[0]
         stats = self.server.stats
         stats.started()
+        self.server.track(sock, True)
         outcome = "aborted"
         # Asterisk sends UTF-8; a stray byte must not end the call.
         rfile = sock.makefile("r", encoding="utf-8", errors="replace")
@@ -104,6 +151,7 @@ class _SessionHandler(socketserver.BaseRequestHandler):
         try:
             outcome = self._run(rfile, wfile, peer)
         finally:
+            self.server.track(sock, False)
             stats.ended(outcome)
             for f in (wfile, rfile):
                 # The peer may be gone with output unflushed; nothing to do then.

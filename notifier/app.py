@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+from collections.abc import Callable
 
 import structlog
 from sqlalchemy.exc import SQLAlchemyError
@@ -60,10 +61,20 @@ def make_senders(config: Config) -> list[Sender]:
 
 @dataclasses.dataclass
 class NotifierService:
+    """AMI client, decider and delivery worker on one loop.
+
+    ``calls_seen``, ``notifier.counts`` (decisions by reason),
+    ``notifier.mails_queued``, ``worker.counts`` and ``ami_state`` are what
+    the metrics and the node's status report.
+    """
+
     config: Config
     sessions: sessionmaker[Session]
     senders: list[Sender] | None = None
     ami_state: AmiState = AmiState.STOPPED
+    calls_seen: int = 0
+    # Told of every AMI state change (the node reports it at once).
+    state_listener: Callable[[AmiState], None] | None = None
 
     def __post_init__(self) -> None:
         c = self.config
@@ -87,14 +98,28 @@ class NotifierService:
     def on_event(self, event: Event) -> None:
         records = self.notifier.handle(event)
         if records:
+            self._finish(records)
+
+    def _finish(self, records: list[CallRecord]) -> None:
+        if records:
+            self.calls_seen += len(records)
             self._finished.extend(records)
             self._have_work.set()
 
     def on_state(self, state: AmiState) -> None:
         self.ami_state = state
+        if self.state_listener is not None:
+            self.state_listener(state)
 
-    async def run(self, stop: asyncio.Event) -> None:
+    async def run(self, stop: asyncio.Event, *, grace: float | None = None) -> None:
+        """Run until ``stop``; then finish within ``grace`` s (default: the config's).
+
+        On stop: AMI is closed; calls whose outcome has come are decided at
+        once; each SMTP connection finishes the mail it is sending, and the
+        mails not sent within ``grace`` go back to the outbox, due now.
+        """
         c = self.config
+        grace = float(c.serve.shutdown_timeout_seconds) if grace is None else grace
         client = AmiClient(
             c.ami.host,
             c.ami.port,
@@ -108,16 +133,29 @@ class NotifierService:
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._decider(stop))
-                group.create_task(self.worker.run(stop))
+                worker = group.create_task(self.worker.run(stop))
+                group.create_task(self._bound_worker(stop, worker, grace))
         finally:
             await client.close()
+            self._finish(self.notifier.flush())
             await self._decide_pending()  # what finished before the stop
+            released = await self.worker.release()
             await self.worker.close()
             log.info(
                 "notifier_stopped",
                 decisions=dict(self.notifier.counts),
                 mails=dict(self.worker.counts),
+                released=released,
             )
+
+    @staticmethod
+    async def _bound_worker(stop: asyncio.Event, worker: asyncio.Task[None], grace: float) -> None:
+        """After ``stop``, give the delivery worker ``grace`` s, then cancel it."""
+        await stop.wait()
+        done, _ = await asyncio.wait({worker}, timeout=grace)
+        if not done:
+            log.warning("delivery_cut", grace=grace)
+            worker.cancel()
 
     async def _decider(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -133,7 +171,7 @@ class NotifierService:
             finally:
                 for waiter in waiters:
                     waiter.cancel()
-            self._finished.extend(self.notifier.expire())
+            self._finish(self.notifier.expire())
             await self._decide_pending()
 
     async def _decide_pending(self) -> None:

@@ -93,6 +93,18 @@ class CallTracker:
                 finished += self._close(call, now, reason="max_age")
         return finished
 
+    def flush_reported(self, now: float) -> list[CallRecord]:
+        """At shutdown: finish every call whose outcome has come, without the grace wait.
+
+        Calls without an outcome yet are kept out of the store: if the
+        notifier is back in time, it sees their end and decides them then.
+        """
+        finished: list[CallRecord] = []
+        for call in list(self._calls.values()):
+            if call.outcome is not None:
+                finished += self._close(call, now, reason="shutdown")
+        return finished
+
     def _finish_if_over(self, call: _Call, now: float) -> list[CallRecord]:
         if call.outcome is not None and call.outcome_at is not None:
             if not call.live or now - call.outcome_at >= self.grace:

@@ -62,13 +62,17 @@ class Notifier:
         self.sender_address = sender_address
         self.tracker = tracker or CallTracker()
         self.monotonic = monotonic
-        self.counts: dict[str, int] = {}
+        self.counts: dict[str, int] = {}  # decisions by reason
+        self.mails_queued = 0
 
     def handle(self, event: Event) -> list[CallRecord]:
         return self.tracker.feed(event, self.monotonic())
 
     def expire(self) -> list[CallRecord]:
         return self.tracker.expire(self.monotonic())
+
+    def flush(self) -> list[CallRecord]:
+        return self.tracker.flush_reported(self.monotonic())
 
     def decide(self, calls: Sequence[CallRecord]) -> list[Decided]:
         """Decide a batch of finished calls and queue their mails.
@@ -145,6 +149,7 @@ class Notifier:
     def _log(self, result: Decided) -> None:
         d = result.decision
         self.counts[d.reason] = self.counts.get(d.reason, 0) + 1
+        self.mails_queued += result.queued
         # Bound to the call; the caller's number only when it was presented.
         log.info(
             "call_decided",

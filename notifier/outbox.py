@@ -241,6 +241,20 @@ def record_results(
     return statuses
 
 
+def release_claims(session: Session, ids: Sequence[int], now: dt.datetime) -> int:
+    """Make claimed, still pending mails due now, as if the claim had not happened."""
+    rows = session.scalars(
+        select(OutboxMail)
+        .where(OutboxMail.id.in_(ids), OutboxMail.status == MailStatus.PENDING)
+        .with_for_update()
+    ).all()
+    for row in rows:
+        row.attempts = max(0, row.attempts - 1)
+        row.next_attempt_at = now
+    session.flush()
+    return len(rows)
+
+
 # --- the worker -----------------------------------------------------------------------------
 
 
@@ -269,22 +283,29 @@ class DeliveryWorker:
         self._wake = asyncio.Event()
         self._results: list[tuple[Claimed, SendResult]] = []
         self._recording = asyncio.Lock()
+        # Claimed and not yet recorded: what release() hands back at shutdown.
+        self._in_hand: dict[int, Claimed] = {}
 
     def wake(self) -> None:
         """New mail is queued: look now instead of at the next poll."""
         self._wake.set()
 
-    async def run_once(self) -> int:
-        """Claim due mails, send them over the connections, record each result."""
+    async def run_once(self, stop: asyncio.Event | None = None) -> int:
+        """Claim due mails, send them over the connections, record each result.
+
+        Once ``stop`` is set each connection finishes the mail it is sending
+        and takes no other; the rest stay claimed until ``release()``.
+        """
         claimed = await asyncio.to_thread(self._claim)
         if not claimed:
             return 0
+        self._in_hand.update((mail.id, mail) for mail in claimed)
         queue: asyncio.Queue[Claimed] = asyncio.Queue()
         for mail in claimed:
             queue.put_nowait(mail)
 
         async def drain(sender: Sender) -> None:
-            while not queue.empty():
+            while not queue.empty() and not (stop is not None and stop.is_set()):
                 mail = queue.get_nowait()
                 result = await sender.send(self.sender_address, mail.recipient, mail.message)
                 await self._record_soon(mail, result)
@@ -297,7 +318,7 @@ class DeliveryWorker:
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
-                done = await self.run_once()
+                done = await self.run_once(stop)
             except (db.DatabaseError, SQLAlchemyError) as exc:
                 # The database is down: the mails stay queued; look again later.
                 log.error("outbox_unavailable", error=db.first_line(exc))
@@ -317,6 +338,35 @@ class DeliveryWorker:
     async def close(self) -> None:
         for sender in self.senders:
             await sender.close()
+
+    @property
+    def in_hand(self) -> int:
+        return len(self._in_hand)
+
+    async def release(self) -> int:
+        """Shutdown: hand the claimed, unrecorded mails back to the outbox, due now.
+
+        Without this they would wait out their lease before anyone sent
+        them. A mail whose send was cut may have reached the server: it
+        goes again with the same Message-ID (the MAIL-10 guarantee).
+        Returns how many went back; none if the database is unreachable
+        (then the lease brings them back).
+        """
+        if not self._in_hand:
+            return 0
+        ids = list(self._in_hand)
+        try:
+            released = await asyncio.to_thread(self._release, ids)
+        except (db.DatabaseError, SQLAlchemyError) as exc:
+            log.error("outbox_release_failed", mails=len(ids), error=db.first_line(exc))
+            return 0
+        self._in_hand.clear()
+        log.info("outbox_released", mails=released)
+        return released
+
+    def _release(self, ids: Sequence[int]) -> int:
+        with db.transaction(self.sessions) as session:
+            return release_claims(session, ids, self.clock())
 
     def _claim(self) -> list[Claimed]:
         with db.transaction(self.sessions) as session:
@@ -338,6 +388,7 @@ class DeliveryWorker:
             batch, self._results = self._results, []
             statuses = await asyncio.to_thread(self._record, batch)
         for (m, r), status in zip(batch, statuses, strict=True):
+            self._in_hand.pop(m.id, None)
             self._count(m, r, status)
 
     def _record(self, batch: Sequence[tuple[Claimed, SendResult]]) -> list[MailStatus]:
