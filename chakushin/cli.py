@@ -61,12 +61,16 @@ class App:
             self._engine = db.make_engine(self.config.database_url)
         return self._engine
 
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[Session]:
+    def sessions(self) -> sessionmaker[Session]:
+        """The session factory, once the schema is current (created on first use)."""
         if self._sessions is None:
             db.ensure_schema(self.engine())
             self._sessions = db.session_factory(self.engine())
-        with db.transaction(self._sessions) as session:
+        return self._sessions
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Session]:
+        with db.transaction(self.sessions()) as session:
             yield session
 
     def close(self) -> None:
@@ -311,10 +315,66 @@ def db_status(app: App) -> None:
 # --- services ----------------------------------------------------------------------
 
 
+@cli.command("serve")
+@pass_app
+def serve_command(app: App) -> None:
+    """Run this node's services (OPS-1) until SIGINT or SIGTERM.
+
+    The FastAGI server, the notifier and the metrics endpoint, as switched
+    on in [serve] and [metrics]; the SQLite database is created on first
+    start. Exit status 0 after a clean stop.
+    """
+    import asyncio
+
+    from chakushin import serve
+
+    app.verbose = True
+    config = app.config
+    node = serve.Node(config, app.engine())
+    logs.configure(config.log.level, config.log.format, on_problem=node.last_problem)
+
+    def ready(r: serve.Ready) -> None:
+        parts = []
+        if r.agi_port is not None:
+            parts.append(f"FastAGI on {config.agi.host}:{r.agi_port}")
+        if "notifier" in r.roles:
+            parts.append(f"notifier on AMI {config.ami.host}:{config.ami.port}")
+        if r.metrics_port is not None:
+            parts.append(f"metrics on http://{config.metrics.host}:{r.metrics_port}/metrics")
+        click.echo(f"chakushin serve ({r.node_name}): {'; '.join(parts)}", err=True)
+
+    asyncio.run(serve.serve_until_signal(node, ready))
+
+
+@cli.command("status")
+@click.option(
+    "--forget", metavar="NODE", help="Remove the reports of a retired node, then show the status."
+)
+@pass_app
+@click.pass_context
+def status_command(ctx: click.Context, app: App, forget: str | None) -> None:
+    """Health of every node and of the outbox; exit status 1 when unhealthy (OPS-4).
+
+    Healthy means: a node runs and reports, every running notifier is
+    logged in to AMI, and no mail has waited longer than
+    serve.outbox_alert_seconds.
+    """
+    from chakushin import node
+
+    if forget is not None:
+        with app.transaction() as session:
+            if not node.forget_node(session, forget):
+                _fail(ctx, "not_found", f"no node named {forget!r} has reported")
+    health = node.check(app.sessions(), app.config.serve.outbox_alert_seconds)
+    _emit(app, health.as_dict(), lambda: node.render(health))
+    if not health.healthy:
+        ctx.exit(1)
+
+
 @cli.command("agi-server")
 @pass_app
 def agi_server(app: App) -> None:
-    """Run the FastAGI server (temporary-password IVR) until SIGINT or SIGTERM."""
+    """Run only the FastAGI server until SIGINT or SIGTERM (`serve` runs everything)."""
     from agi import wiring
     from agi.server import FastAGIServer
 
@@ -339,16 +399,15 @@ def agi_server(app: App) -> None:
     click.echo(f"FastAGI server listening on {config.agi.host}:{server.port}", err=True)
     stop.wait()
     log.info("agi_server_stopping", active_sessions=server.stats.active)
-    server.shutdown()  # no new sessions
-    server.server_close()  # waits for the calls in progress
+    cut = server.stop(float(config.serve.shutdown_timeout_seconds))
     thread.join()
-    log.info("agi_server_stopped", sessions=dict(server.stats.finished))
+    log.info("agi_server_stopped", sessions=dict(server.stats.finished), cut=cut)
 
 
 @cli.command("notifier")
 @pass_app
 def notifier_command(app: App) -> None:
-    """Run the notifier (AMI -> decisions -> mail) until SIGINT or SIGTERM."""
+    """Run only the notifier (AMI -> decisions -> mail) until SIGINT or SIGTERM."""
     import asyncio
 
     from notifier.app import NotifierService

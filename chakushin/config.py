@@ -127,6 +127,33 @@ class CallConfig:
 
 
 @dataclass(frozen=True)
+class ServeConfig:
+    # What `chakushin serve` runs in this process. Several nodes can share
+    # one PostgreSQL database: e.g. one notifier per Asterisk, the site on
+    # another host.
+    agi: bool = True
+    notifier: bool = True
+    site: bool = True
+    # How this node names itself in `chakushin status`; empty: the host name.
+    node_name: str = ""
+    # On SIGTERM/SIGINT: calls in progress and mails being sent get this long
+    # to finish; what is left stays in the outbox for the next start.
+    shutdown_timeout_seconds: int = 30
+    # Seconds between the node's reports in the database (`chakushin status`).
+    heartbeat_seconds: int = 10
+    # `chakushin status` is unhealthy when a mail has waited longer than this.
+    outbox_alert_seconds: int = 900
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    # OPS-4: Prometheus text format at http://host:port/metrics.
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = 9780
+
+
+@dataclass(frozen=True)
 class LogConfig:
     level: str = "info"  # debug | info | warning | error
     format: str = "auto"  # auto (pretty on a terminal, JSON otherwise) | console | json
@@ -143,6 +170,8 @@ class Config:
     mail: MailConfig = field(default_factory=MailConfig)
     ivr: IvrConfig = field(default_factory=IvrConfig)
     call: CallConfig = field(default_factory=CallConfig)
+    serve: ServeConfig = field(default_factory=ServeConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
     log: LogConfig = field(default_factory=LogConfig)
     source: str = field(default="", metadata={"internal": True})
 
@@ -254,9 +283,10 @@ def _choice(value: str, choices: tuple[str, ...], key: str) -> None:
         raise ConfigError(f"must be one of {', '.join(choices)}; got {value!r}", key=key)
 
 
-def _port(value: int, key: str) -> None:
-    if not 1 <= value <= 65535:
-        raise ConfigError(f"port must be 1-65535; got {value}", key=key)
+def _port(value: int, key: str, *, any_free: bool = False) -> None:
+    low = 0 if any_free else 1
+    if not low <= value <= 65535:
+        raise ConfigError(f"port must be {low}-65535; got {value}", key=key)
 
 
 def _dial_template(template: str, key: str) -> None:
@@ -283,13 +313,15 @@ def _validate(config: Config) -> None:
         parse_url(config.database_url)
     except DomainError as exc:
         raise ConfigError(exc.message, key="database.url") from None
+    for key, port in (("ami.port", config.ami.port), ("mail.smtp_port", config.mail.smtp_port)):
+        _port(port, key)
+    # Listening ports: 0 takes any free port (tests, the demo).
     for key, port in (
-        ("ami.port", config.ami.port),
         ("agi.port", config.agi.port),
         ("site.port", config.site.port),
-        ("mail.smtp_port", config.mail.smtp_port),
+        ("metrics.port", config.metrics.port),
     ):
-        _port(port, key)
+        _port(port, key, any_free=True)
     if not 60 <= config.mail.retry_deadline_seconds <= 7 * 86400:
         raise ConfigError("must be 60 s to 7 days", key="mail.retry_deadline_seconds")
     if not 1 <= config.mail.lease_seconds <= 3600:
@@ -298,6 +330,16 @@ def _validate(config: Config) -> None:
         raise ConfigError("must be 1-64", key="mail.concurrency")
     if not 1 <= config.mail.smtp_timeout_seconds <= 600:
         raise ConfigError("must be 1-600 seconds", key="mail.smtp_timeout_seconds")
+    if not 1 <= config.serve.shutdown_timeout_seconds <= 600:
+        raise ConfigError("must be 1-600 seconds", key="serve.shutdown_timeout_seconds")
+    if not 1 <= config.serve.heartbeat_seconds <= 300:
+        raise ConfigError("must be 1-300 seconds", key="serve.heartbeat_seconds")
+    if not 60 <= config.serve.outbox_alert_seconds <= 7 * 86400:
+        raise ConfigError("must be 60 s to 7 days", key="serve.outbox_alert_seconds")
+    if len(config.serve.node_name) > 120 or any(
+        not ch.isprintable() for ch in config.serve.node_name
+    ):
+        raise ConfigError("must be at most 120 printable characters", key="serve.node_name")
     if not 1 <= config.ivr.input_timeout_seconds <= 60:
         raise ConfigError("must be 1-60 seconds", key="ivr.input_timeout_seconds")
     if not 5 <= config.agi.idle_timeout_seconds <= 3600:

@@ -445,3 +445,28 @@ class OutboxMail(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[dt.datetime | None]
+
+
+class ServiceNode(Base):
+    """One ``chakushin serve`` process as it last reported itself (OPS-4).
+
+    Each node writes its row on start, on every heartbeat and when it
+    stops, so ``chakushin status`` on any host that reaches the database
+    sees every node: whether it still runs, its AMI connection, its last
+    error. ``name`` is ``serve.node_name`` (default: the host name).
+    """
+
+    __tablename__ = "service_node"
+
+    name: Mapped[str] = mapped_column(String(120), primary_key=True)
+    roles: Mapped[str] = mapped_column(String(60))  # comma-separated: agi, notifier, site
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[dt.datetime]
+    heartbeat_at: Mapped[dt.datetime]
+    # Seconds between heartbeats: a row older than a few of these is a dead node.
+    heartbeat_seconds: Mapped[int] = mapped_column(Integer)
+    stopped_at: Mapped[dt.datetime | None]
+    ami_state: Mapped[str] = mapped_column(String(20), default="")
+    agi_active: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[dt.datetime | None]

@@ -325,7 +325,7 @@ def test_installed_command_creates_the_database_and_logs_json(tmp_config: Path) 
 
 
 def test_config_check_fails_naming_the_key(tmp_config: Path) -> None:
-    (tmp_config / "chakushin.toml").write_text("[agi]\nport = 0\n", encoding="utf-8")
+    (tmp_config / "chakushin.toml").write_text("[agi]\nport = 70000\n", encoding="utf-8")
     result = CliRunner().invoke(cli, ["config", "check"])
     assert result.exit_code == 1
-    assert result.stderr == "error: agi.port: port must be 1-65535; got 0\n"
+    assert result.stderr == "error: agi.port: port must be 0-65535; got 70000\n"

@@ -1,0 +1,165 @@
+"""OPS-4: the Prometheus metrics of one ``chakushin serve`` process.
+
+The services keep plain counters (``NotifierService``, ``DeliveryWorker``,
+``SessionStats``); this collector reads them at scrape time, so nothing in
+the call path knows about Prometheus, and the registry is this process's
+own (no module-level global). The outbox gauges come from the database at
+scrape time: with several nodes on one PostgreSQL database they describe
+the shared outbox, which is what an alert on undelivered mail needs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from wsgiref.simple_server import WSGIServer
+
+from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from agi.server import SessionStats
+from chakushin import node
+from notifier.amiclient import AmiState
+from notifier.app import NotifierService
+from store import db
+
+
+@dataclass
+class Sources:
+    """What this process runs; a part that is switched off is ``None``."""
+
+    sessions: sessionmaker[Session]
+    node_name: str
+    notifier: NotifierService | None = None
+    agi: SessionStats | None = None
+    clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
+
+
+class ChakushinCollector(Collector):
+    def __init__(self, sources: Sources) -> None:
+        self.sources = sources
+
+    def collect(self) -> Iterator[Metric]:
+        s = self.sources
+        info = GaugeMetricFamily(
+            "chakushin_node_info", "This chakushin serve node", labels=["node"]
+        )
+        info.add_metric([s.node_name], 1)
+        yield info
+        if s.notifier is not None:
+            yield from self._notifier(s.notifier)
+        if s.agi is not None:
+            yield from self._agi(s.agi)
+        yield from self._outbox()
+
+    @staticmethod
+    def _notifier(n: NotifierService) -> Iterator[Metric]:
+        yield CounterMetricFamily(
+            "chakushin_calls_seen",
+            "Calls to subscriber numbers that ended and were handed to the rules",
+            value=n.calls_seen,
+        )
+        decisions = CounterMetricFamily(
+            "chakushin_decisions",
+            "Decisions written, by reason (mailed or why not)",
+            labels=["reason"],
+        )
+        for reason, count in sorted(n.notifier.counts.items()):
+            decisions.add_metric([reason], count)
+        yield decisions
+        yield CounterMetricFamily(
+            "chakushin_mails_queued",
+            "Notification mails put in the outbox",
+            value=n.notifier.mails_queued,
+        )
+        attempts = CounterMetricFamily(
+            "chakushin_mail_deliveries",
+            "Delivery attempts by result: sent, failed (given up), retrying (will retry)",
+            labels=["result"],
+        )
+        for result, count in sorted(n.worker.counts.items()):
+            attempts.add_metric([result], count)
+        yield attempts
+        yield GaugeMetricFamily(
+            "chakushin_ami_connected",
+            "1 while logged in to the Asterisk Manager Interface",
+            value=1 if n.ami_state is AmiState.LOGGED_IN else 0,
+        )
+        state = GaugeMetricFamily(
+            "chakushin_ami_state",
+            "The AMI client's state (1 for the current one)",
+            labels=["state"],
+        )
+        for member in AmiState:
+            state.add_metric([member.value], 1 if n.ami_state is member else 0)
+        yield state
+
+    @staticmethod
+    def _agi(stats: SessionStats) -> Iterator[Metric]:
+        yield GaugeMetricFamily(
+            "chakushin_agi_sessions_active", "FastAGI sessions in progress", value=stats.active
+        )
+        done = CounterMetricFamily(
+            "chakushin_agi_sessions",
+            "FastAGI sessions ended, by outcome of the flow",
+            labels=["outcome"],
+        )
+        for outcome, count in sorted(stats.finished.items()):
+            done.add_metric([outcome], count)
+        yield done
+
+    def _outbox(self) -> Iterator[Metric]:
+        up = GaugeMetricFamily("chakushin_database_up", "1 when the database answered this scrape")
+        now = self.sources.clock()
+        try:
+            with db.transaction(self.sources.sessions, read_only=True) as session:
+                outbox = node.read_outbox(session, now)
+        except (SQLAlchemyError, db.DatabaseError):
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
+        yield GaugeMetricFamily(
+            "chakushin_outbox_pending", "Mails waiting for delivery", value=outbox.pending
+        )
+        yield GaugeMetricFamily(
+            "chakushin_outbox_retrying",
+            "Mails waiting after at least one failed attempt",
+            value=outbox.retrying,
+        )
+        oldest = outbox.oldest_pending_at
+        yield GaugeMetricFamily(
+            "chakushin_outbox_oldest_pending_age_seconds",
+            "Age of the oldest undelivered mail (0 when none waits)",
+            value=0.0 if oldest is None else max(0.0, (now - oldest).total_seconds()),
+        )
+
+
+@dataclass
+class MetricsServer:
+    """``/metrics`` over HTTP in a thread of its own (prometheus-client's server)."""
+
+    server: WSGIServer
+    thread: threading.Thread
+
+    @classmethod
+    def start(cls, host: str, port: int, sources: Sources) -> MetricsServer:
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(ChakushinCollector(sources))
+        server, thread = start_http_server(port, addr=host, registry=registry)
+        return cls(server, thread)
+
+    @property
+    def port(self) -> int:
+        return int(self.server.server_port)
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()

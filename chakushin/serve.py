@@ -1,0 +1,194 @@
+"""``chakushin serve``: every service of one node in one asyncio process (OPS-1).
+
+The parts, each switched on or off by ``[serve]``: the FastAGI server (the
+temporary-password IVR, call routing and the nuisance feature code; a
+thread per call, see ``agi/server.py``), the notifier (AMI in, decisions
+and mail out) and the metrics endpoint; the node reports itself in the
+database for ``chakushin status``. The SQLite database is created or
+migrated on first start (a PostgreSQL one must be upgraded on purpose).
+
+Stopping (``stop`` set, e.g. by SIGTERM): the AGI port closes at once and
+the calls in progress get ``serve.shutdown_timeout_seconds`` to end; the
+notifier decides the calls whose outcome has come, each SMTP connection
+finishes its mail, and what is not sent in that time goes back to the
+outbox, due at the next start. Nothing accepted is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import datetime as dt
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import structlog
+from sqlalchemy.engine import Engine
+
+from agi import wiring
+from agi.server import FastAGIServer
+from chakushin import node
+from chakushin.config import Config, ConfigError
+from chakushin.metrics import MetricsServer, Sources
+from notifier.app import NotifierService
+from notifier.outbox import Sender
+from store import db
+
+log = structlog.get_logger("chakushin.serve")
+_T = TypeVar("_T")
+
+
+@dataclass
+class Ready:
+    """What a started node listens on (ports are known once bound; 0 in the config picks one)."""
+
+    node_name: str
+    roles: tuple[str, ...]
+    agi_port: int | None = None
+    metrics_port: int | None = None
+
+
+def roles_of(config: Config) -> tuple[str, ...]:
+    s = config.serve
+    roles = tuple(name for name, on in (("agi", s.agi), ("notifier", s.notifier)) if on)
+    if not roles:
+        raise ConfigError("nothing to run: serve.agi and serve.notifier are both off", key="serve")
+    return roles
+
+
+@dataclass
+class Node:
+    """One ``chakushin serve`` process. ``senders`` replaces the configured mailer (demo, tests)."""
+
+    config: Config
+    engine: Engine
+    senders: list[Sender] | None = None
+    last_problem: node.LastProblem = field(
+        default_factory=lambda: node.LastProblem(lambda: dt.datetime.now(dt.UTC))
+    )
+    notifier: NotifierService | None = field(default=None, init=False)
+    agi: FastAGIServer | None = field(default=None, init=False)
+
+    async def run(
+        self, stop: asyncio.Event, on_ready: Callable[[Ready], None] | None = None
+    ) -> None:
+        c = self.config
+        roles = roles_of(c)
+        if c.serve.site:
+            log.info("serve_part_unavailable", part="site", reason="not in this version yet")
+        await asyncio.to_thread(db.ensure_schema, self.engine)
+        sessions = db.session_factory(self.engine)
+        name = c.serve.node_name or node.default_node_name(roles)
+        grace = float(c.serve.shutdown_timeout_seconds)
+
+        agi_thread: threading.Thread | None = None
+        if c.serve.agi:
+            self.agi = _listen(
+                "agi",
+                lambda: FastAGIServer(
+                    (c.agi.host, c.agi.port),
+                    wiring.routes(c, sessions),
+                    sounds_dir=c.ivr.sounds_dir,
+                    allowed_peers=c.agi.allowed_peers,
+                    idle_timeout=float(c.agi.idle_timeout_seconds),
+                ),
+            )
+            agi_thread = threading.Thread(target=self.agi.serve_forever, name="fastagi-accept")
+            agi_thread.start()
+        if c.serve.notifier:
+            self.notifier = NotifierService(c, sessions, self.senders)
+
+        reporter = node.NodeReporter(
+            sessions, name, roles, c.serve.heartbeat_seconds, self._snapshot
+        )
+        loop = asyncio.get_running_loop()
+
+        def problem_logged() -> None:  # from any thread
+            with contextlib.suppress(RuntimeError):  # the loop has already closed
+                loop.call_soon_threadsafe(reporter.changed)
+
+        self.last_problem.on_change = problem_logged
+        if self.notifier is not None:
+            self.notifier.state_listener = lambda _state: reporter.changed()
+
+        metrics: MetricsServer | None = None
+        try:
+            if c.metrics.enabled:
+                sources = Sources(
+                    sessions,
+                    name,
+                    notifier=self.notifier,
+                    agi=self.agi.stats if self.agi is not None else None,
+                )
+                metrics = _listen(
+                    "metrics",
+                    lambda: MetricsServer.start(c.metrics.host, c.metrics.port, sources),
+                )
+            ready = Ready(
+                name,
+                roles,
+                agi_port=self.agi.port if self.agi is not None else None,
+                metrics_port=metrics.port if metrics is not None else None,
+            )
+            log.info("serve_ready", **dataclasses.asdict(ready))
+            if on_ready is not None:
+                on_ready(ready)
+            async with asyncio.TaskGroup() as group:
+                group.create_task(reporter.run(stop))
+                if self.notifier is not None:
+                    group.create_task(self.notifier.run(stop, grace=grace))
+                if self.agi is not None:
+                    group.create_task(self._stop_agi_on(stop, grace))
+        finally:
+            if agi_thread is not None and self.agi is not None:
+                if self.agi.socket.fileno() != -1:  # not stopped: another part failed
+                    await asyncio.to_thread(self.agi.stop, grace)
+                agi_thread.join()
+            await reporter.stopped()
+            if metrics is not None:
+                metrics.stop()
+            log.info("serve_stopped", node=name)
+
+    async def _stop_agi_on(self, stop: asyncio.Event, grace: float) -> None:
+        assert self.agi is not None
+        await stop.wait()
+        await asyncio.to_thread(self.agi.close_port)
+        log.info("agi_stopping", active_sessions=self.agi.stats.active, grace=grace)
+        cut = await asyncio.to_thread(self.agi.finish, grace)
+        log.info("agi_stopped", sessions=dict(self.agi.stats.finished), cut=cut)
+
+    def _snapshot(self) -> node.NodeSnapshot:
+        return node.NodeSnapshot(
+            ami_state=self.notifier.ami_state.value if self.notifier is not None else "",
+            agi_active=self.agi.stats.active if self.agi is not None else 0,
+            last_error=self.last_problem.text,
+            last_error_at=self.last_problem.at,
+        )
+
+
+def _listen(part: str, make: Callable[[], _T]) -> _T:
+    """Bind a listening part; a port in use becomes a clear config error."""
+    try:
+        return make()
+    except OSError as exc:
+        key = f"{part}.port"
+        raise ConfigError(f"cannot listen: {exc.strerror or exc}", key=key) from None
+
+
+async def serve_until_signal(node_: Node, on_ready: Callable[[Ready], None] | None = None) -> None:
+    """Run until SIGINT or SIGTERM (what ``chakushin serve`` does)."""
+    import signal
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await node_.run(stop, on_ready)
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(ValueError, RuntimeError):
+                loop.remove_signal_handler(signum)

@@ -1,0 +1,272 @@
+"""OPS-1, OPS-4: ``chakushin serve`` as a real process, driven over its real ports.
+
+One IVR call reaches the FastAGI port (AsteriskPeer speaks the wire
+protocol), recorded AMI calls reach the notifier from a loopback AMI
+server, mail arrives at aiosmtpd, the metrics endpoint counts it all, and
+SIGTERM ends the process cleanly with nothing lost: a call in progress
+finishes, mails not yet sent stay in the outbox and go out at the next
+start, exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import socket
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy.orm import Session, sessionmaker
+
+from agi.peer import AsteriskPeer
+from chakushin.demo import recordings as traces
+from chakushin.demo.amiserver import SECRET, USERNAME, AmiServer
+from dialplan import variables
+from store import db, service
+from store.models import Decision, MailStatus, OutboxMail, TempPassword
+from tests.notifier.smtp_server import SmtpServer
+from tests.ops.serve_process import ChakushinProcess, clean_env
+
+CONTRACT = traces.SUBSCRIBER  # the recorded calls ring this number
+EXTRA = "0312345679"
+ADDRESSES = ("boss@example.jp", "desk@example.jp")
+PW = "24681357"
+
+
+def provision(sessions: sessionmaker[Session]) -> None:
+    with db.transaction(sessions) as s:
+        service.add_line(s, CONTRACT, timezone="Asia/Tokyo")
+        service.add_number(s, CONTRACT, EXTRA, timezone="Asia/Tokyo")
+        for address in ADDRESSES:
+            service.add_address(s, CONTRACT, address)
+        service.start_mail(s, CONTRACT)
+
+
+def serve_env(
+    db_url: str, tmp_path: Path, ami: AmiServer, smtp: SmtpServer, **extra: str
+) -> dict[str, str]:
+    return clean_env(
+        CHAKUSHIN_DATABASE_URL=db_url,
+        CHAKUSHIN_DATA_DIR=str(tmp_path),
+        CHAKUSHIN_AGI_PORT="0",
+        CHAKUSHIN_METRICS_PORT="0",
+        CHAKUSHIN_AMI_PORT=str(ami.port),
+        CHAKUSHIN_AMI_USERNAME=USERNAME,
+        CHAKUSHIN_AMI_SECRET=SECRET,
+        CHAKUSHIN_MAIL_SMTP_HOST="127.0.0.1",
+        CHAKUSHIN_MAIL_SMTP_PORT=str(smtp.port),
+        CHAKUSHIN_MAIL_FROM_ADDRESS="chakushin@example.jp",
+        CHAKUSHIN_SERVE_HEARTBEAT_SECONDS="1",
+        CHAKUSHIN_LOG_FORMAT="json",
+        CHAKUSHIN_LOG_LEVEL="info",
+        **extra,
+    )
+
+
+def metrics(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+async def until(condition: Callable[[], bool], what: str, within: float = 30.0) -> None:
+    """Poll a condition (the database, the inbox) with a bound; no fixed sleep decides."""
+    deadline = time.monotonic() + within
+    while not await asyncio.to_thread(condition):
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+def count(sessions: sessionmaker[Session], query: sa.Select[tuple[int]]) -> int:
+    with db.transaction(sessions, read_only=True) as s:
+        return int(s.scalar(query) or 0)
+
+
+async def send_calls(ami: AmiServer, scenario: str, first: int, n: int) -> list[str]:
+    linkedids = []
+    for index in range(first, first + n):
+        linkedid, frames = traces.renumbered(scenario, index)
+        linkedids.append(linkedid)
+        await ami.send(b"".join(frames))
+    return linkedids
+
+
+@pytest.mark.asyncio
+async def test_OPS_1_serve_runs_ivr_notifier_and_metrics_then_stops_clean(
+    db_url: str, sessions: sessionmaker[Session], tmp_path: Path, smtp: SmtpServer
+) -> None:
+    provision(sessions)
+    async with AmiServer() as ami:
+        serve = ChakushinProcess(["serve"], serve_env(db_url, tmp_path, ami, smtp), tmp_path)
+        try:
+            ready = serve.wait_event("serve_ready")
+            assert ready["roles"] == ["agi", "notifier"]
+            await ami.wait_until(lambda: ami.logins == 1, within=30)
+
+            # IVR-1..7: one temporary-password call through the FastAGI port.
+            peer = AsteriskPeer(CONTRACT, ["2", EXTRA + "#", PW, PW])
+            await asyncio.to_thread(peer.over_tcp, "127.0.0.1", ready["agi_port"])
+            assert peer.variables[variables.TP_OUTCOME] == "completed"
+
+            # MAIL-2: one recorded unanswered call, mailed to both addresses.
+            await send_calls(ami, "no_answer_timeout", 1, 1)
+            assert await asyncio.to_thread(smtp.inbox.wait_for, 2, 30)
+            recipients = sorted(str(m["To"]) for m in smtp.inbox.messages)
+            assert recipients == sorted(ADDRESSES)
+            await until(
+                lambda: (
+                    count(
+                        sessions,
+                        sa.select(sa.func.count())
+                        .select_from(OutboxMail)
+                        .where(OutboxMail.status == MailStatus.SENT),
+                    )
+                    == 2
+                ),
+                "both mails marked sent",
+            )
+
+            # OPS-4: the counters say what happened.
+            m = await asyncio.to_thread(metrics, ready["metrics_port"])
+            assert m[("chakushin_calls_seen_total", ())] == 1
+            assert m[("chakushin_decisions_total", (("reason", "notify"),))] == 1
+            assert m[("chakushin_mails_queued_total", ())] == 2
+            assert m[("chakushin_mail_deliveries_total", (("result", "sent"),))] == 2
+            assert m[("chakushin_mail_deliveries_total", (("result", "failed"),))] == 0
+            assert m[("chakushin_agi_sessions_total", (("outcome", "completed"),))] == 1
+            assert m[("chakushin_agi_sessions_active", ())] == 0
+            assert m[("chakushin_ami_connected", ())] == 1
+            assert m[("chakushin_ami_state", (("state", "logged_in"),))] == 1
+            assert m[("chakushin_outbox_pending", ())] == 0
+            assert m[("chakushin_outbox_oldest_pending_age_seconds", ())] == 0
+            assert m[("chakushin_database_up", ())] == 1
+
+            # OPS-4: chakushin status agrees, exit status 0.
+            status = ChakushinProcess(["status"], serve_env(db_url, tmp_path, ami, smtp), tmp_path)
+            assert status.process.wait(timeout=60) == 0
+            assert status.process.stdout is not None
+            text = status.process.stdout.read()
+            assert text.startswith("chakushin: healthy")
+            assert "AMI: logged_in" in text
+
+            assert serve.terminate() == 0
+        finally:
+            serve.kill()
+    assert serve.wait_event("serve_stopped")
+    with db.transaction(sessions, read_only=True) as s:
+        assert s.scalar(sa.select(sa.func.count()).select_from(Decision)) == 1
+        assert s.scalar(sa.select(sa.func.count()).select_from(TempPassword)) == 1
+        pending = s.scalar(
+            sa.select(sa.func.count())
+            .select_from(OutboxMail)
+            .where(OutboxMail.status != MailStatus.SENT)
+        )
+        assert pending == 0
+    assert len(smtp.inbox.messages) == 2
+
+
+@pytest.mark.asyncio
+async def test_OPS_1_sigterm_finishes_the_call_in_progress_and_keeps_unsent_mail(
+    db_url: str, sessions: sessionmaker[Session], tmp_path: Path, smtp: SmtpServer
+) -> None:
+    """SIGTERM mid-call and mid-delivery: the call completes, no new call is taken,
+    each SMTP connection finishes its mail, the rest stay in the outbox due now,
+    and the next start delivers them: every mail exactly once."""
+    provision(sessions)
+    calls = 10
+    smtp.inbox.delay = 1.0  # each mail takes a second: most are still queued at SIGTERM
+    async with AmiServer() as ami:
+        env = serve_env(
+            db_url,
+            tmp_path,
+            ami,
+            smtp,
+            CHAKUSHIN_MAIL_CONCURRENCY="2",
+            CHAKUSHIN_SERVE_SHUTDOWN_TIMEOUT_SECONDS="20",
+        )
+        serve = ChakushinProcess(["serve"], env, tmp_path)
+        try:
+            ready = serve.wait_event("serve_ready")
+            await ami.wait_until(lambda: ami.logins == 1, within=30)
+            await send_calls(ami, "no_answer_timeout", 1, calls)
+            await until(
+                lambda: count(sessions, sa.select(sa.func.count()).select_from(Decision)) == calls,
+                "every call decided",
+            )
+            assert await asyncio.to_thread(smtp.inbox.wait_for, 1, 30)
+
+            # A caller in the middle of the temporary-password flow.
+            holding, release = threading.Event(), threading.Event()
+
+            def hold_at_third_command(index: int) -> None:
+                if index == 3:
+                    holding.set()
+                    release.wait(30)
+
+            peer = AsteriskPeer(
+                CONTRACT, ["2", EXTRA + "#", PW, PW], before_answer=hold_at_third_command
+            )
+            call = asyncio.ensure_future(
+                asyncio.to_thread(peer.over_tcp, "127.0.0.1", ready["agi_port"])
+            )
+            assert await asyncio.to_thread(holding.wait, 30)
+
+            serve.process.send_signal(__import__("signal").SIGTERM)
+            serve.wait_event("agi_stopping", active_sessions=1)
+            with pytest.raises(ConnectionRefusedError):
+                socket.create_connection(("127.0.0.1", ready["agi_port"]), timeout=5).close()
+            release.set()
+            await call
+            assert peer.variables[variables.TP_OUTCOME] == "completed"
+            assert await asyncio.to_thread(serve.process.wait, 60) == 0
+        finally:
+            serve.kill()
+        stopped = serve.wait_event("notifier_stopped")
+        assert serve.wait_event("agi_stopped")["cut"] == 0
+        delivered_before = len(smtp.inbox.messages)
+        assert stopped["released"] >= 1
+        assert stopped["released"] + delivered_before <= 2 * calls
+
+        now = dt.datetime.now(dt.UTC)
+        with db.transaction(sessions, read_only=True) as s:
+            rows = s.scalars(sa.select(OutboxMail)).all()
+            assert len(rows) == 2 * calls  # nothing lost, nothing doubled
+            waiting = [r for r in rows if r.status is MailStatus.PENDING]
+            assert len(waiting) == 2 * calls - delivered_before
+            # Handed back, not left claimed for a lease: due at the next start.
+            assert all(r.next_attempt_at <= now and r.attempts == 0 for r in waiting)
+            assert s.scalar(sa.select(sa.func.count()).select_from(TempPassword)) == 1
+
+        # The next start sends what was left: every mail exactly once.
+        smtp.inbox.delay = 0.0
+        again = ChakushinProcess(["serve"], env, tmp_path)
+        try:
+            assert await asyncio.to_thread(smtp.inbox.wait_for, 2 * calls, 30)
+            await until(
+                lambda: (
+                    count(
+                        sessions,
+                        sa.select(sa.func.count())
+                        .select_from(OutboxMail)
+                        .where(OutboxMail.status == MailStatus.SENT),
+                    )
+                    == 2 * calls
+                ),
+                "every mail marked sent",
+            )
+            assert again.terminate() == 0
+        finally:
+            again.kill()
+    ids = smtp.inbox.message_ids()
+    assert len(ids) == 2 * calls and set(ids.values()) == {1}
