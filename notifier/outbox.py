@@ -140,11 +140,17 @@ class MaildirSender:
     """Delivers into a Maildir (readable with mutt -f, or any mail client)."""
 
     def __init__(self, path: str) -> None:
-        Path(path).mkdir(parents=True, exist_ok=True)
-        self.box = mailbox.Maildir(path, create=True)
+        # mailbox.Maildir(create=True) makes tmp/new/cur only when the
+        # directory itself is new: an existing empty directory stayed unusable.
+        for sub in ("tmp", "new", "cur"):
+            (Path(path) / sub).mkdir(parents=True, exist_ok=True)
+        self.box = mailbox.Maildir(path, create=False)
 
     async def send(self, sender: str, recipient: str, message: str) -> SendResult:
-        key = await asyncio.to_thread(self.box.add, message)
+        try:
+            key = await asyncio.to_thread(self.box.add, message)
+        except OSError as exc:  # disk full, directory removed: retried like a 4xx
+            return SendResult(False, reply=f"maildir: {exc}")
         return SendResult(True, reply=f"250 maildir {key}")
 
     async def close(self) -> None:
