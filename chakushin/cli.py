@@ -371,6 +371,46 @@ def status_command(ctx: click.Context, app: App, forget: str | None) -> None:
         ctx.exit(1)
 
 
+@cli.command("demo")
+@click.option(
+    "--keep",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Run in this (new or empty) directory and keep the database, mails and log.",
+)
+@pass_app
+@click.pass_context
+def demo_command(ctx: click.Context, app: App, keep: Path | None) -> None:
+    """See chakushin work without Asterisk, in a throw-away database.
+
+    Demo numbers are set up, the services start on free ports, a caller
+    sets a temporary password over FastAGI, and 13 calls recorded from a
+    real Asterisk reach the notifier over a loopback AMI connection; the
+    decisions and the mails (a local Maildir) are shown. Your own config
+    and database are not touched.
+    """
+    import asyncio
+    import tempfile
+
+    from chakushin.demo.run import run_demo
+
+    if keep is not None:
+        if keep.exists() and any(keep.iterdir()):
+            _fail(ctx, "usage", f"{keep} is not empty; --keep needs a new or empty directory")
+        keep.mkdir(parents=True, exist_ok=True)
+    with contextlib.ExitStack() as stack:
+        directory = keep or Path(
+            stack.enter_context(tempfile.TemporaryDirectory(prefix="chakushin-demo-"))
+        )
+        try:
+            summary = asyncio.run(run_demo(directory, sys.stdout, show=not app.json))
+        except TimeoutError as exc:
+            _fail(ctx, "demo_failed", str(exc))
+    if app.json:
+        click.echo(json.dumps(summary.as_dict(), ensure_ascii=False, indent=2))
+    elif keep is not None:
+        click.echo(f"\nkept in {keep}: chakushin.db, maildir/, chakushin.log")
+
+
 @cli.command("agi-server")
 @pass_app
 def agi_server(app: App) -> None:

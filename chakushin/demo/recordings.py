@@ -73,14 +73,19 @@ def linkedid_of(name: str) -> str:
 
 
 def outcome_frame(
-    name: str, linkedid: str, *, subscriber: str = SUBSCRIBER, caller: str = CALLER
+    name: str,
+    linkedid: str,
+    *,
+    subscriber: str = SUBSCRIBER,
+    caller: str = CALLER,
+    start: int = START,
 ) -> bytes:
     s = SCENARIOS[name]
     values = {
         variables.SUBSCRIBER: subscriber,
         variables.CALLER: caller if s.presentation == "allowed" else "",
         variables.PRESENTATION: s.presentation,
-        variables.START: str(START),
+        variables.START: str(start),
         variables.OUTCOME: s.outcome,
         variables.DIALSTATUS: s.dial_status,
         variables.FORWARD_DIALSTATUS: s.forward_dial_status,
@@ -108,11 +113,12 @@ def outcome_frame(
 
 
 def chakushin_frames(
-    name: str, *, subscriber: str = SUBSCRIBER, caller: str = CALLER
+    name: str, *, subscriber: str = SUBSCRIBER, caller: str = CALLER, start: int = START
 ) -> list[bytes]:
     """The trace's frames with chakushin's outcome event instead of the reference marker.
 
-    ``subscriber`` and ``caller`` go into that event only (see ``outcome_frame``).
+    ``subscriber``, ``caller`` and ``start`` (Unix seconds) go into that
+    event only (see ``outcome_frame``).
     """
     _, fs = frames(name)
     linkedid = linkedid_of(name)
@@ -122,7 +128,7 @@ def chakushin_frames(
         for i, f in enumerate(kept)
         if _header(f, "Event") == "Hangup" and _header(f, "Uniqueid") == linkedid
     )
-    outcome = outcome_frame(name, linkedid, subscriber=subscriber, caller=caller)
+    outcome = outcome_frame(name, linkedid, subscriber=subscriber, caller=caller, start=start)
     return [*kept[:caller_hangup], outcome, *kept[caller_hangup:]]
 
 
@@ -132,7 +138,12 @@ def chakushin_stream(name: str) -> bytes:
 
 
 def renumbered(
-    name: str, index: int, *, subscriber: str = SUBSCRIBER, caller: str = CALLER
+    name: str,
+    index: int,
+    *,
+    subscriber: str = SUBSCRIBER,
+    caller: str = CALLER,
+    start: int = START,
 ) -> tuple[str, list[bytes]]:
     """Call ``index`` of a burst: the trace with every id moved to its own prefix.
 
@@ -146,7 +157,7 @@ def renumbered(
     new = str(1_800_000_000 + index)
     frames_ = [
         f.replace(old.encode() + b".", new.encode() + b".") + b"\r\n\r\n"
-        for f in chakushin_frames(name, subscriber=subscriber, caller=caller)
+        for f in chakushin_frames(name, subscriber=subscriber, caller=caller, start=start)
         if f.startswith(b"Event: ")
     ]
     return linkedid_of(name).replace(old, new, 1), frames_

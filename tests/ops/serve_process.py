@@ -33,9 +33,12 @@ def clean_env(**overrides: str) -> dict[str, str]:
 
 
 class ChakushinProcess:
-    def __init__(self, args: list[str], env: Mapping[str, str], cwd: Path) -> None:
+    def __init__(
+        self, args: list[str], env: Mapping[str, str], cwd: Path, *, argv: bool = False
+    ) -> None:
+        """Run ``chakushin *args``; with ``argv``, ``args`` is the whole command line."""
         self.process = subprocess.Popen(
-            [chakushin_command(), *args],
+            args if argv else [chakushin_command(), *args],
             env=dict(env),
             cwd=cwd,
             stdout=subprocess.PIPE,
