@@ -11,6 +11,7 @@ answer for all nodes sharing a PostgreSQL database.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import os
 import socket
@@ -34,6 +35,7 @@ log = structlog.get_logger("chakushin.node")
 SILENT_AFTER_HEARTBEATS = 3
 SILENT_MARGIN = dt.timedelta(seconds=5)
 AMI_HEALTHY = "logged_in"
+MIN_REPORT_INTERVAL = 1.0  # seconds
 
 
 def default_node_name(roles: Iterable[str]) -> str:
@@ -117,11 +119,17 @@ class NodeReporter:
             row.last_error_at = snap.last_error_at
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Report now, then every heartbeat and on every change, until ``stop``."""
+        """Report now, then every heartbeat and on every change, until ``stop``.
+
+        Changes are reported at most once per ``MIN_REPORT_INTERVAL``: a
+        storm of warnings costs one write a second, not one each.
+        """
+        loop = asyncio.get_running_loop()
         while True:
             await self._report_safely()
             if stop.is_set():
                 return
+            next_allowed = loop.time() + MIN_REPORT_INTERVAL
             self._changed.clear()
             waiters = [
                 asyncio.ensure_future(self._changed.wait()),
@@ -136,6 +144,9 @@ class NodeReporter:
                     waiter.cancel()
             if stop.is_set():
                 return
+            if loop.time() < next_allowed:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), next_allowed - loop.time())
 
     async def _report_safely(self, *, stopped: bool = False) -> None:
         try:

@@ -270,3 +270,52 @@ async def test_OPS_1_sigterm_finishes_the_call_in_progress_and_keeps_unsent_mail
             again.kill()
     ids = smtp.inbox.message_ids()
     assert len(ids) == 2 * calls and set(ids.values()) == {1}
+
+
+def test_OPS_1_parts_switch_off_for_nodes_that_share_a_database(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    env = clean_env(
+        CHAKUSHIN_DATABASE_URL=sqlite_url,
+        CHAKUSHIN_DATA_DIR=str(tmp_path),
+        CHAKUSHIN_AGI_PORT="0",
+        CHAKUSHIN_METRICS_PORT="0",
+        CHAKUSHIN_SERVE_NOTIFIER="off",
+        CHAKUSHIN_SERVE_NODE_NAME="agi-only",
+        CHAKUSHIN_LOG_FORMAT="json",
+    )
+    serve = ChakushinProcess(["serve"], env, tmp_path)
+    try:
+        ready = serve.wait_event("serve_ready")
+        assert ready["roles"] == ["agi"] and ready["node_name"] == "agi-only"
+        m = metrics(ready["metrics_port"])
+        assert ("chakushin_agi_sessions_active", ()) in m
+        assert not any(name.startswith("chakushin_ami_") for name, _ in m)
+        assert serve.terminate() == 0
+    finally:
+        serve.kill()
+    assert not any(e["event"] == "notifier_started" for e in serve.events)
+
+    nothing = ChakushinProcess(["serve"], {**env, "CHAKUSHIN_SERVE_AGI": "off"}, tmp_path)
+    assert nothing.process.wait(timeout=60) == 1
+    nothing.kill()
+    assert nothing.lines[-1] == (
+        "error: serve: nothing to run: serve.agi and serve.notifier are both off"
+    )
+
+
+def test_OPS_1_a_port_in_use_is_a_clear_error(sqlite_url: str, tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        env = clean_env(
+            CHAKUSHIN_DATABASE_URL=sqlite_url,
+            CHAKUSHIN_DATA_DIR=str(tmp_path),
+            CHAKUSHIN_AGI_PORT=str(taken.getsockname()[1]),
+            CHAKUSHIN_SERVE_NOTIFIER="off",
+            CHAKUSHIN_METRICS_ENABLED="off",
+        )
+        serve = ChakushinProcess(["serve"], env, tmp_path)
+        assert serve.process.wait(timeout=60) == 1
+        serve.kill()
+    assert serve.lines[-1] == "error: agi.port: cannot listen: Address already in use"
