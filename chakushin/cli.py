@@ -293,7 +293,10 @@ def db_upgrade(app: App) -> None:
     _emit(
         app,
         {"from": before, "to": after},
-        lambda: f"database at revision {after}" + (f" (was {before})" if before != after else ""),
+        lambda: (
+            f"database at revision {after}"
+            + (f" (was {before or 'empty'})" if before != after else "")
+        ),
     )
 
 

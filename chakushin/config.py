@@ -11,6 +11,7 @@ passed down as a frozen object; every error names the key it is about.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import re
 import tomllib
@@ -134,7 +135,8 @@ class ServeConfig:
     agi: bool = True
     notifier: bool = True
     site: bool = True
-    # How this node names itself in `chakushin status`; empty: the host name.
+    # How this node names itself in `chakushin status`; empty: host/roles
+    # (e.g. "pbx1/agi+notifier"), so that two processes on one host differ.
     node_name: str = ""
     # On SIGTERM/SIGINT: calls in progress and mails being sent get this long
     # to finish; what is left stays in the outbox for the next start.
@@ -194,12 +196,19 @@ def load(path: str | Path | None = None, env: Mapping[str, str] | None = None) -
     data: dict[str, Any] = {}
     source = "defaults"
     file = Path(explicit) if explicit else Path(DEFAULT_FILE)
-    if explicit or file.exists():
+    if explicit or _exists(file):
         data = _read_toml(file)
         source = str(file)
     config: Config = dataclasses.replace(_build(Config, data, "", env), source=source)
     _validate(config)
     return config
+
+
+def _exists(file: Path) -> bool:
+    try:
+        return file.exists()
+    except OSError as exc:  # e.g. started from a directory this user cannot read
+        raise ConfigError(f"cannot look for {str(file)!r}: {exc.strerror or exc}") from None
 
 
 def _read_toml(file: Path) -> dict[str, Any]:
@@ -330,6 +339,14 @@ def _validate(config: Config) -> None:
         raise ConfigError("must be 1-64", key="mail.concurrency")
     if not 1 <= config.mail.smtp_timeout_seconds <= 600:
         raise ConfigError("must be 1-600 seconds", key="mail.smtp_timeout_seconds")
+    for peer in config.agi.allowed_peers:
+        try:
+            ipaddress.ip_address(peer)
+        except ValueError:
+            raise ConfigError(
+                f"{peer!r} is not an IP address (one address per entry, no networks)",
+                key="agi.allowed_peers",
+            ) from None
     if not 1 <= config.serve.shutdown_timeout_seconds <= 600:
         raise ConfigError("must be 1-600 seconds", key="serve.shutdown_timeout_seconds")
     if not 1 <= config.serve.heartbeat_seconds <= 300:

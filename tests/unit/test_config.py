@@ -76,6 +76,11 @@ def test_config_file_from_environment_and_current_directory(tmp_config: Path) ->
         ("[log]\nlevel = 'loud'\n", {}, "log.level", "one of"),
         ("ami = 5\n", {}, "ami", "must be a table"),
         ("[agi]\nallowed_peers = '127.0.0.1'\n", {}, "agi.allowed_peers", "list of strings"),
+        ("[agi]\nallowed_peers = ['10.0.0.0/24']\n", {}, "agi.allowed_peers", "not an IP"),
+        ("[serve]\nshutdown_timeout_seconds = 0\n", {}, "serve.shutdown_timeout_seconds", "1-600"),
+        ("", {"CHAKUSHIN_SERVE_AGI": "maybe"}, "serve.agi", "true or false"),
+        ("[metrics]\nport = -1\n", {}, "metrics.port", "0-65535"),
+        ("[serve]\noutbox_alert_seconds = 5\n", {}, "serve.outbox_alert_seconds", "60 s"),
     ],
 )
 def test_errors_name_the_key(
