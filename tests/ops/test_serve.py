@@ -272,11 +272,8 @@ async def test_OPS_1_sigterm_finishes_the_call_in_progress_and_keeps_unsent_mail
     assert len(ids) == 2 * calls and set(ids.values()) == {1}
 
 
-def test_OPS_1_parts_switch_off_for_nodes_that_share_a_database(
-    sqlite_url: str, tmp_path: Path
-) -> None:
-    env = clean_env(
-        CHAKUSHIN_DATABASE_URL=sqlite_url,
+def test_OPS_1_parts_switch_off_for_nodes_that_share_a_database(tmp_path: Path) -> None:
+    env = clean_env(  # its own database: the node's report must not leak into other tests
         CHAKUSHIN_DATA_DIR=str(tmp_path),
         CHAKUSHIN_AGI_PORT="0",
         CHAKUSHIN_METRICS_PORT="0",
@@ -304,12 +301,11 @@ def test_OPS_1_parts_switch_off_for_nodes_that_share_a_database(
     )
 
 
-def test_OPS_1_a_port_in_use_is_a_clear_error(sqlite_url: str, tmp_path: Path) -> None:
+def test_OPS_1_a_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         env = clean_env(
-            CHAKUSHIN_DATABASE_URL=sqlite_url,
             CHAKUSHIN_DATA_DIR=str(tmp_path),
             CHAKUSHIN_AGI_PORT=str(taken.getsockname()[1]),
             CHAKUSHIN_SERVE_NOTIFIER="off",
