@@ -1,0 +1,1319 @@
+"""The settings site's authentication rules (SITE-1 ... SITE-6, SITE-8, SITE-10), without HTTP.
+
+The site (Starlette) calls these functions; they hold every rule of the
+seeds' pages "ひかり電話設定サイトの認証方法", "ひかり電話設定サイトへ接続" and
+"パスワード変更・認証単位の変更(1)…(9)" so that the rules do not depend on the
+web layer. Like ``store.service``, each function checks every rule before it
+writes and raises a typed ``DomainError``; unlike it, the ``message`` of an
+error here is the Japanese text the site shows (the subscriber reads it), and
+``field`` names the form field it belongs next to. Passwords, codes and tokens
+are never logged, never put in an error, and stored only hashed (argon2id for
+passwords, SHA-256 for the random tokens and the short-lived codes).
+
+Two functions take a session *factory* instead of a session: ``login`` and
+``check_otp_code``. A wrong entry must be counted (3 wrong temporary
+passwords, 10 wrong passwords, 5 wrong codes) even though the call then
+fails, and a caller's ``transaction()`` rolls back whatever the block wrote
+when it raises. These two commit their counters in their own transaction
+first and raise afterwards. ``login`` also runs the slow argon2 check
+between its transactions, so no database lock is held while it hashes.
+
+Every function takes ``now``: the rules never read the clock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import functools
+import hashlib
+import hmac
+import os
+import secrets
+import zoneinfo
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from email.message import EmailMessage
+
+import structlog
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+
+from notifier.mail import header_address, header_text
+from store import db, password_rules, passwords, validation
+from store.errors import DomainError, InvalidAddress, InvalidInput, InvalidNumber, RuleViolation
+from store.models import (
+    AuthUnit,
+    Line,
+    MailKind,
+    Number,
+    OutboxMail,
+    PasswordHistory,
+    SiteCredential,
+    SiteToken,
+    SiteTokenKind,
+    TempPassword,
+)
+
+log = structlog.get_logger("store")
+
+TEMP_PASSWORD_MAX_WRONG = 3  # SITE-2: 連続して3回間違ると、仮パスワードが無効
+PASSWORD_MAX_WRONG = 10  # SITE-4: 連続して10回間違ると、パスワードが無効
+PASSWORD_VALIDITY = dt.timedelta(days=60)  # SITE-4: 有効期限は60日間
+ADDRESS_LINK_VALIDITY = dt.timedelta(hours=24)  # SITE-5: 本登録お手続きURLの有効期限は24時間
+OTP_CODE_VALIDITY = dt.timedelta(seconds=300)  # SITE-5: ワンタイムパスワードの有効時間は300秒
+OTP_CODE_DIGITS = 6  # SITE-5: "a 6+ digit code"
+# SITE-5: the seeds set no limit on wrong one-time passwords; with 10^6 codes,
+# 5 guesses per mailed code keep the odds of a guess at 1 in 200,000.
+OTP_CODE_MAX_WRONG = 5
+# SITE-6 (seeds 001): 「電話番号単位」で30分間…「回線単位」で10分間何も操作しなかった場合
+IDLE_TIMEOUT_LINE = dt.timedelta(minutes=10)
+IDLE_TIMEOUT_OTHER = dt.timedelta(minutes=30)
+
+SITE_NAME = "着信お知らせメール設定サイト"
+TIME_FORMAT = "%Y/%m/%d %H:%M:%S"
+
+_RESET = "仮パスワード設定用の番号に電話をして、仮パスワードを設定し直してください。"
+
+# Stable code -> the Japanese text the site shows for it.
+MESSAGES: dict[str, str] = {
+    # SITE-1
+    "number_not_digits": "電話番号はハイフンなしの半角数字で入力してください。",
+    "password_empty": "パスワードを入力してください。",
+    "login_refused": "電話番号またはパスワードが正しくありません。",
+    # SITE-2 / SITE-4: the seeds tell the subscriber to set a temporary password again.
+    "temp_password_expired": (
+        f"仮パスワードの設定から24時間以上経過したため、仮パスワードが無効になりました。{_RESET}"
+    ),
+    "temp_password_invalidated": (
+        f"仮パスワードを3回続けて間違えたため、仮パスワードが無効になりました。{_RESET}"
+    ),
+    "temp_password_used": f"この仮パスワードは使用済みです。{_RESET}",
+    "password_invalidated": (
+        "パスワードが無効になりました(パスワードを10回続けて間違えた場合などに無効になります)。"
+        f"{_RESET}"
+    ),
+    # SITE-10
+    "current_password_empty": "現在のパスワードを入力してください。",
+    "current_password_wrong": "現在のパスワードが正しくありません。",
+    "confirm_mismatch": "新しいパスワードと確認用のパスワードが一致しません。",
+    "login_not_allowed": "ログインし直してください。",
+    "out_of_scope": "この電話番号のパスワードは変更できません。",
+    "temp_password_own_only": (
+        "仮パスワードでログインした場合は、ログインした電話番号のパスワードを先に変更してください。"
+    ),
+    # SITE-8
+    "auth_unit_unchanged": "現在と同じ認証単位です。",
+    "contract_number_only": (
+        "管理者/ユーザ単位からの認証単位の変更は、契約電話番号でログインした場合のみ行えます。"
+    ),
+    "passwords_missing": "次の電話番号のパスワードを入力してください: {numbers}",
+    "passwords_not_set": (
+        "次の電話番号はパスワードが設定されていないか無効です。"
+        "仮パスワードを設定し、パスワードを設定してから認証単位を変更してください: {numbers}"
+    ),
+    "passwords_wrong": "次の電話番号のパスワードが正しくありません: {numbers}",
+    # SITE-5
+    "otp_address_invalid": "メールアドレスの形式が正しくありません。",
+    "no_site_password": "先にパスワードを設定してください。",
+    "otp_already_enabled": (
+        "ワンタイムパスワードは利用中です。受信用メールアドレスの変更から手続きしてください。"
+    ),
+    "otp_not_enrolled": "ワンタイムパスワード利用情報が登録されていません。",
+    "otp_address_unverified": (
+        "ワンタイムパスワード受信用メールアドレスの本登録を先に完了してください。"
+    ),
+    "confirmation_mismatch": "確認用IDまたは確認用パスワードが正しくありません。",
+    "token_invalid": (
+        "このURLは無効です。設定サイトにログインして、もう一度お手続きをお願いします。"
+    ),
+    "token_used": "このURLは使用済みです。メールアドレスの本登録は完了しています。",
+    "token_expired": (
+        "メールアドレスの本登録お手続きURLの有効期限(24時間)を過ぎています。"
+        "再度設定サイトにログインしてお手続きをお願いします。"
+    ),
+    "otp_code_empty": "ワンタイムパスワードを入力してください。",
+    "otp_code_missing": "ワンタイムパスワードを送信してください。",
+    "otp_code_wrong": "ワンタイムパスワードが正しくありません。",
+    "otp_code_expired": (
+        "ワンタイムパスワードの有効時間(300秒)を過ぎています。"
+        "再度ログインしてワンタイムパスワードを送信してください。"
+    ),
+    "otp_code_used": (
+        "このワンタイムパスワードは使用済みです。再度ログインしてワンタイムパスワードを送信してください。"
+    ),
+    "otp_code_void": (
+        "ワンタイムパスワードを5回間違えたため、無効になりました。"
+        "再度ログインしてワンタイムパスワードを送信してください。"
+    ),
+}
+
+# Reasons a login fails that an attacker must not tell apart: the site shows
+# one message (code ``login_refused``) for all of them.
+GENERIC_LOGIN_REASONS = frozenset(
+    {"wrong_password", "unknown_number", "unit_mismatch", "no_password"}
+)
+
+
+# --- errors ---------------------------------------------------------------------------
+
+
+class LoginRefused(DomainError, PermissionError):
+    """SITE-1/2/4: the login failed; the wrong-entry counters it moved are committed.
+
+    ``reason`` is the precise cause, for logs: ``wrong_password``,
+    ``unknown_number``, ``unit_mismatch`` (the number may not log in with the
+    line's auth unit), ``no_password`` (never had one), or one the subscriber
+    must be told, as the seeds do: ``temp_password_expired``,
+    ``temp_password_invalidated``, ``temp_password_used``,
+    ``password_invalidated``. For the first four ``code`` and ``message`` are
+    the same (``login_refused``), so ``as_dict()`` reveals nothing; ``generic``
+    says which kind it is.
+    """
+
+    code = "login_refused"
+
+    def __init__(self, reason: str) -> None:
+        code = "login_refused" if reason in GENERIC_LOGIN_REASONS else reason
+        super().__init__(MESSAGES[code], code=code, field="password")
+        self.reason = reason
+
+    @property
+    def generic(self) -> bool:
+        return self.reason in GENERIC_LOGIN_REASONS
+
+
+class OutOfScope(DomainError, PermissionError):
+    """The login may not act on this number (SITE-1 scope, SITE-8 contract-only changes)."""
+
+    code = "out_of_scope"
+
+    def __init__(self, code: str, *, field: str = "number") -> None:
+        super().__init__(MESSAGES[code], code=code, field=field)
+
+
+class OtpRefused(RuleViolation):
+    """SITE-5: a one-time-password step that the rules refuse (link, code, address, ID)."""
+
+    code = "otp_refused"
+
+    def __init__(self, code: str, *, field: str | None = None) -> None:
+        super().__init__(MESSAGES[code], code=code, field=field)
+
+
+class PasswordsRefused(RuleViolation):
+    """SITE-8: passwords missing, unset or wrong; ``numbers`` lists the numbers concerned."""
+
+    code = "passwords_refused"
+
+    def __init__(self, code: str, numbers: Iterable[str]) -> None:
+        self.numbers = tuple(numbers)
+        message = MESSAGES[code].format(numbers="、".join(self.numbers))
+        super().__init__(message, code=code, field="passwords")
+
+
+def _violation(code: str, field: str) -> RuleViolation:
+    return RuleViolation(MESSAGES[code], code=code, field=field)
+
+
+# --- who logs in, and what a login manages (SITE-1, SITE-6) ------------------------------
+
+
+def idle_timeout_for(auth_unit: AuthUnit, is_contract: bool) -> dt.timedelta:
+    """SITE-6: how long a session may stay idle.
+
+    The seeds (001) give 10 minutes for the line unit and 30 for the number
+    unit and say nothing of the admin/user unit; it gets 30 minutes, the
+    administrator (``is_contract``) as well as the users.
+    """
+    if AuthUnit(auth_unit) is AuthUnit.LINE:
+        return IDLE_TIMEOUT_LINE
+    return IDLE_TIMEOUT_OTHER
+
+
+def _all_numbers(line: Line) -> tuple[str, ...]:
+    """Every number of the line, the contract number first."""
+    return tuple(
+        sorted((n.number for n in line.numbers), key=lambda n: (n != line.contract_number, n))
+    )
+
+
+def _login_scope(found: Number, line: Line, unit: AuthUnit) -> tuple[str, ...] | None:
+    """SITE-1: the numbers a login with ``found`` manages under ``unit``; None: no login.
+
+    Seeds P.2 「ひかり電話設定サイトの認証方法」: line unit, the contract number
+    manages every number; number unit, a number with the service manages
+    itself; admin/user unit, the contract number (管理者) manages every
+    number and an additional number with the service (ユーザ) itself. A line
+    without the service on any number has no login at all (as IVR-2).
+    """
+    if not any(n.mail_subscribed for n in line.numbers):
+        return None
+    if unit is AuthUnit.LINE:
+        return _all_numbers(line) if found.is_contract else None
+    if unit is AuthUnit.ADMIN_USER and found.is_contract:
+        return _all_numbers(line)
+    return (found.number,) if found.mail_subscribed else None
+
+
+def _password_scope(found: Number, line: Line) -> tuple[str, ...]:
+    """SITE-10: whose password a login may change.
+
+    Seeds パスワード変更・認証単位の変更(1): 「認証単位が「契約者/ユーザ単位」で、
+    かつ契約者回線番号でログインした場合は、同一回線内の全ての電話番号の
+    パスワードを変更できます」. Every other login changes its own password.
+    """
+    if line.auth_unit is AuthUnit.ADMIN_USER and found.is_contract:
+        return _all_numbers(line)
+    return (found.number,)
+
+
+def _may_log_in(line: Line, unit: AuthUnit) -> tuple[Number, ...]:
+    return tuple(n for n in line.numbers if _login_scope(n, line, unit) is not None)
+
+
+def _load_number(session: Session, number: str) -> Number | None:
+    return session.scalars(
+        select(Number)
+        .where(Number.number == number)
+        .options(selectinload(Number.line).selectinload(Line.numbers))
+    ).one_or_none()
+
+
+def _temp_row(session: Session, number_id: int, *, lock: bool) -> TempPassword | None:
+    stmt = select(TempPassword).where(TempPassword.number_id == number_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return session.scalars(stmt).one_or_none()
+
+
+def _credential_row(session: Session, number_id: int, *, lock: bool) -> SiteCredential | None:
+    stmt = select(SiteCredential).where(SiteCredential.number_id == number_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return session.scalars(stmt).one_or_none()
+
+
+def managed_numbers(session: Session, login_number: str) -> tuple[str, ...]:
+    """SITE-1: the numbers a logged-in session manages now (its auth unit may have changed).
+
+    Raises ``OutOfScope`` (``login_not_allowed``) when the number may no
+    longer log in; the site then ends the session.
+    """
+    found = _load_number(session, login_number)
+    scope = None if found is None else _login_scope(found, found.line, found.line.auth_unit)
+    if scope is None:
+        raise OutOfScope("login_not_allowed")
+    return scope
+
+
+# --- login (SITE-1, SITE-2, SITE-4) --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    """A successful login and what the site must do next.
+
+    ``must_change_password``: a temporary password was used (SITE-2) or the
+    password is 60 days old (SITE-4, ``password_expired``); only the password
+    change page may follow. ``otp_required``: a one-time password must follow
+    (SITE-5). ``otp_choice_required``: the subscriber has not chosen yet
+    whether to use one (seeds P.7); asked after any password change.
+    """
+
+    number: str
+    contract_number: str
+    auth_unit: AuthUnit
+    is_contract: bool
+    scope: tuple[str, ...]
+    via_temp_password: bool
+    password_expired: bool
+    must_change_password: bool
+    otp_required: bool
+    otp_choice_required: bool
+    idle_timeout: dt.timedelta
+
+
+def _check_aware(now: dt.datetime) -> None:
+    if now.tzinfo is None:
+        raise ValueError("now must be an aware datetime")
+
+
+def _login_number_format(number: str) -> None:
+    """SITE-1: 「電話番号(ハイフンなし)」を半角で入力."""
+    if not number or not number.isascii() or not number.isdigit():
+        raise InvalidNumber(MESSAGES["number_not_digits"], code="number_not_digits", field="number")
+
+
+def _temp_dead_reason(temp: TempPassword, now: dt.datetime) -> str | None:
+    """SITE-2: why a temporary password no longer logs in, or None while it does.
+
+    「設定後24時間以上経過すると無効」: invalid from the 24th hour on, so at
+    ``expires_at`` itself. 「連続して3回間違ると無効」. It logs in once.
+    """
+    if temp.used_at is not None:
+        return "temp_password_used"
+    if temp.wrong_count >= TEMP_PASSWORD_MAX_WRONG:
+        return "temp_password_invalidated"
+    if now >= temp.expires_at:
+        return "temp_password_expired"
+    return None
+
+
+def _credential_live(cred: SiteCredential | None) -> bool:
+    return cred is not None and cred.invalidated_at is None
+
+
+@dataclass
+class _Examined:
+    found: Number
+    scope: tuple[str, ...]
+    temp: TempPassword | None
+    cred: SiteCredential | None
+
+
+def _examine(session: Session, number: str, *, lock: bool) -> _Examined | str:
+    found = _load_number(session, number)
+    if found is None:
+        return "unknown_number"
+    scope = _login_scope(found, found.line, found.line.auth_unit)
+    if scope is None:
+        return "unit_mismatch"
+    # Lock order, here and in change_password: temp_password, then site_credential.
+    temp = _temp_row(session, found.id, lock=lock)
+    cred = _credential_row(session, found.id, lock=lock)
+    return _Examined(found, scope, temp, cred)
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    return passwords.hash_password(secrets.token_hex(16))
+
+
+class _Verifier:
+    """argon2 results by hash, so that each stored hash is checked at most once."""
+
+    def __init__(self, password: str) -> None:
+        self.password = password
+        self.results: dict[str, bool] = {}
+
+    def __call__(self, password_hash: str) -> bool:
+        if password_hash not in self.results:
+            self.results[password_hash] = passwords.verify_password(password_hash, self.password)
+        return self.results[password_hash]
+
+
+@dataclass(frozen=True)
+class _ToCheck:
+    """The stored hashes a login's decision will ask about, read before any lock."""
+
+    live_temp: str | None = None
+    live_cred: str | None = None
+    dead_temp: str | None = None
+
+
+def _to_check(ex: _Examined, now: dt.datetime) -> _ToCheck | str:
+    """The hashes to check, or the reason of the refusal when nothing can log in."""
+    temp, cred = ex.temp, ex.cred
+    temp_dead = None if temp is None else _temp_dead_reason(temp, now)
+    hashes = _ToCheck(
+        live_temp=temp.password_hash if temp is not None and temp_dead is None else None,
+        live_cred=cred.password_hash if cred is not None and _credential_live(cred) else None,
+        dead_temp=temp.password_hash if temp is not None and temp_dead is not None else None,
+    )
+    if hashes.live_temp is None and hashes.live_cred is None:
+        if temp_dead is not None:
+            return temp_dead
+        return "password_invalidated" if cred is not None else "no_password"
+    return hashes
+
+
+def _precheck(hashes: _ToCheck, verify: _Verifier) -> None:
+    """Run the argon2 checks of the decision ahead, so that it finds them done."""
+    if hashes.live_temp is not None and verify(hashes.live_temp):
+        return
+    if hashes.live_cred is not None:
+        if verify(hashes.live_cred):
+            return
+        if hashes.dead_temp is not None:
+            verify(hashes.dead_temp)
+
+
+def login(
+    sessions: sessionmaker[Session], number: str, password: str, *, now: dt.datetime
+) -> LoginResult:
+    """SITE-1/2/4: log in with a number and its password or temporary password.
+
+    Raises ``InvalidNumber`` (not half-width digits, e.g. with hyphens),
+    ``InvalidInput`` (empty password) or ``LoginRefused``. A wrong entry
+    counts against every secret of the number that could still log in (the
+    temporary password: invalid at the 3rd; the password: invalid at the
+    10th, ``invalidated_at`` set); a success resets both counts. A temporary
+    password is spent by the login it allows (``used_at``), leaving exactly
+    the forced password change. Concurrent attempts are counted exactly once
+    each: the counters change under row locks (SQLite: the writer lock),
+    and the slow argon2 checks run before, outside any transaction.
+    """
+    _check_aware(now)
+    _login_number_format(number)
+    if not password:
+        raise InvalidInput(MESSAGES["password_empty"], code="password_empty", field="password")
+    verify = _Verifier(password)
+    with db.transaction(sessions, read_only=True) as session:
+        first = _examine(session, number, lock=False)
+        hashes = _to_check(first, now) if isinstance(first, _Examined) else first
+    if isinstance(hashes, str):
+        # Nothing to count. A generic refusal costs the same argon2 work as a
+        # wrong password, so that its timing tells nothing either.
+        if hashes in GENERIC_LOGIN_REASONS:
+            verify(_dummy_hash())
+        log.info("login_refused", number=number, reason=hashes)
+        raise LoginRefused(hashes)
+    _precheck(hashes, verify)
+    with db.transaction(sessions) as session:
+        outcome = _decide_login(session, number, verify, now)
+    if isinstance(outcome, LoginRefused):
+        log.info("login_refused", number=number, reason=outcome.reason)
+        raise outcome
+    log.info(
+        "login_succeeded",
+        number=number,
+        via_temp_password=outcome.via_temp_password,
+        must_change_password=outcome.must_change_password,
+        otp_required=outcome.otp_required,
+    )
+    return outcome
+
+
+def _decide_login(
+    session: Session, number: str, verify: _Verifier, now: dt.datetime
+) -> LoginResult | LoginRefused:
+    """The locked half of ``login``: decide with fresh rows, move the counters."""
+    ex = _examine(session, number, lock=True)
+    if isinstance(ex, str):  # the line changed between the two transactions
+        return LoginRefused(ex)
+    dead = _to_check(ex, now)
+    if isinstance(dead, str):  # e.g. the 10th of parallel wrong entries came first
+        return LoginRefused(dead)
+    temp, cred = ex.temp, ex.cred
+    temp_dead = None if temp is None else _temp_dead_reason(temp, now)
+    temp_live = temp is not None and temp_dead is None
+    cred_live = _credential_live(cred)
+
+    via_temp = temp is not None and temp_live and verify(temp.password_hash)
+    via_cred = not via_temp and cred is not None and cred_live and verify(cred.password_hash)
+    if not (via_temp or via_cred):
+        reason = _count_wrong(temp if temp_live else None, cred if cred_live else None, number, now)
+        # The subscriber typed the temporary password after it became invalid
+        # (e.g. after 24 hours): tell them why, as the seeds do. The entry
+        # still counted against the password.
+        if (
+            reason == "wrong_password"
+            and temp is not None
+            and temp_dead is not None
+            and verify(temp.password_hash)
+        ):
+            reason = temp_dead
+        session.flush()
+        return LoginRefused(reason)
+
+    if temp is not None and temp_live:
+        temp.wrong_count = 0
+        if via_temp:
+            temp.used_at = now
+    if cred is not None and cred_live:
+        cred.wrong_count = 0
+    session.flush()
+    line = ex.found.line
+    expired = not via_temp and cred is not None and now >= cred.changed_at + PASSWORD_VALIDITY
+    otp_ready = cred is not None and cred.otp_enabled and _otp_address_verified(cred)
+    return LoginResult(
+        number=ex.found.number,
+        contract_number=line.contract_number,
+        auth_unit=line.auth_unit,
+        is_contract=ex.found.is_contract,
+        scope=ex.scope,
+        via_temp_password=via_temp,
+        password_expired=expired,
+        must_change_password=via_temp or expired,
+        otp_required=otp_ready,
+        otp_choice_required=cred is None or cred.otp_chosen_at is None,
+        idle_timeout=idle_timeout_for(line.auth_unit, ex.found.is_contract),
+    )
+
+
+def _count_wrong(
+    temp: TempPassword | None, cred: SiteCredential | None, number: str, now: dt.datetime
+) -> str:
+    """A wrong entry: one more on each live secret; the reason, naming one just invalidated."""
+    reason = "wrong_password"
+    if cred is not None:
+        cred.wrong_count += 1
+        if cred.wrong_count >= PASSWORD_MAX_WRONG:
+            cred.invalidated_at = now
+            reason = "password_invalidated"
+            log.warning("password_invalidated", number=number, wrong_count=cred.wrong_count)
+    if temp is not None:
+        temp.wrong_count += 1
+        if temp.wrong_count >= TEMP_PASSWORD_MAX_WRONG:
+            reason = "temp_password_invalidated"
+            log.warning("temp_password_invalidated", number=number)
+    return reason
+
+
+# --- password change (SITE-2, SITE-3, SITE-10) -------------------------------------------
+
+
+@dataclass(frozen=True)
+class PasswordChanged:
+    """SITE-10: the number whose password changed.
+
+    ``relogin_required``: the login's own password changed, so the site sends
+    the subscriber to the login page (seeds (1) step 3: 「ログイン画面へ」);
+    an administrator who changed another number's password goes back
+    (「戻る」).
+    """
+
+    number: str
+    relogin_required: bool
+
+
+def change_password(
+    session: Session,
+    login_number: str,
+    target_number: str,
+    current: str,
+    new: str,
+    confirm: str,
+    *,
+    now: dt.datetime,
+) -> PasswordChanged:
+    """SITE-2/3/10: set the password of ``target_number``.
+
+    ``current`` is the password of the *login* number: its temporary
+    password after a temporary-password login, otherwise its password (also
+    when 60 days old). An administrator (admin/user unit, contract number)
+    may change any number of the line, proving who they are with their own
+    password; every other login changes its own password only, and a
+    temporary-password login only its own. The new password follows SITE-3
+    and must differ from the target's current password. The old hash goes to
+    the history; counts and invalidation are cleared; the target's temporary
+    password is removed. Errors carry ``field`` (``current_password``,
+    ``new_password``, ``confirm_password``, ``target_number``) and nothing is
+    written. A wrong current password is not counted (the session is
+    already authenticated; nothing may be written on error).
+    """
+    _check_aware(now)
+    if not current:
+        raise InvalidInput(
+            MESSAGES["current_password_empty"],
+            code="current_password_empty",
+            field="current_password",
+        )
+    login = _load_number(session, login_number)
+    if login is None or _login_scope(login, login.line, login.line.auth_unit) is None:
+        raise OutOfScope("login_not_allowed")
+    if target_number not in _password_scope(login, login.line):
+        raise OutOfScope("out_of_scope", field="target_number")
+    target = next(n for n in login.line.numbers if n.number == target_number)
+
+    password_rules.check_password(new, number=target_number, field="new_password")
+    if new != confirm:
+        raise _violation("confirm_mismatch", "confirm_password")
+
+    # Lock order as in login: temp_password, then site_credential.
+    target_temp = _temp_row(session, target.id, lock=True)
+    target_cred = _credential_row(session, target.id, lock=True)
+    if login.id == target.id:
+        login_temp, login_cred = target_temp, target_cred
+    else:
+        login_temp = _temp_row(session, login.id, lock=False)
+        login_cred = _credential_row(session, login.id, lock=False)
+
+    via_temp = (
+        login_temp is not None
+        and login_temp.wrong_count < TEMP_PASSWORD_MAX_WRONG
+        and now < login_temp.expires_at
+        and passwords.verify_password(login_temp.password_hash, current)
+    )
+    via_cred = (
+        not via_temp
+        and login_cred is not None
+        and _credential_live(login_cred)
+        and passwords.verify_password(login_cred.password_hash, current)
+    )
+    if not (via_temp or via_cred):
+        raise _violation("current_password_wrong", "current_password")
+    if via_temp and target.id != login.id:
+        raise OutOfScope("temp_password_own_only", field="target_number")
+    if target_cred is not None:
+        if via_cred and target.id == login.id:
+            if new == current:  # no second argon2 run for what a comparison shows
+                raise password_rules.PasswordRuleError(
+                    "password_same_as_current", field="new_password"
+                )
+        else:
+            password_rules.check_not_current(
+                new, target_cred.password_hash, passwords.verify_password, field="new_password"
+            )
+
+    new_hash = passwords.hash_password(new)
+    if target_cred is None:
+        session.add(
+            SiteCredential(
+                number_id=target.id,
+                password_hash=new_hash,
+                changed_at=now,
+                wrong_count=0,
+                otp_enabled=False,
+            )
+        )
+    else:
+        _replace_hash(target_cred, new_hash, changed_at=now, now=now)
+    if target_temp is not None:
+        session.delete(target_temp)
+    session.flush()
+    log.info("password_changed", number=target_number, by=login_number, via_temp_password=via_temp)
+    return PasswordChanged(number=target_number, relogin_required=target.id == login.id)
+
+
+def _replace_hash(
+    cred: SiteCredential, new_hash: str, *, changed_at: dt.datetime, now: dt.datetime
+) -> None:
+    if cred.password_hash != new_hash:
+        cred.history.append(PasswordHistory(password_hash=cred.password_hash, created_at=now))
+    cred.password_hash = new_hash
+    cred.changed_at = changed_at
+    cred.wrong_count = 0
+    cred.invalidated_at = None
+
+
+# --- auth unit change (SITE-8) -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AuthUnitChanged:
+    """SITE-8: what the completion page tells the subscriber.
+
+    ``login_numbers``: the numbers that log in from now on.
+    ``need_temp_password``: numbers that may log in under the new unit but
+    have no valid password; each needs a temporary password by phone first.
+    ``invalidated``: numbers whose password this change made invalid.
+    ``notices``: the seeds' sentences for the page, in Japanese. The
+    session's scope has changed with the unit: the site ends it.
+    """
+
+    old_unit: AuthUnit
+    new_unit: AuthUnit
+    login_numbers: tuple[str, ...]
+    need_temp_password: tuple[str, ...]
+    invalidated: tuple[str, ...]
+    notices: tuple[str, ...]
+
+
+def change_auth_unit(
+    session: Session,
+    login_number: str,
+    new_unit: AuthUnit,
+    passwords_by_number: Mapping[str, str],
+    *,
+    now: dt.datetime,
+) -> AuthUnitChanged:
+    """SITE-8: change the line's auth unit, following the seeds' pages (2)…(7).
+
+    ``passwords_by_number`` maps numbers to the passwords entered on the
+    page. From the number unit every number that logs in under it must be
+    given with its password (pages (2), (3): 「全ての契約電話番号、追加電話番号の
+    パスワードが必要」); from the line and admin/user units the login
+    number's own password (pages (4)…(7): 「パスワード」を入力). From the
+    admin/user unit only the contract number may change it (pages (6), (7)).
+    Wrong entries are not counted; nothing is written on error.
+    """
+    _check_aware(now)
+    new_unit = AuthUnit(new_unit)
+    login = _load_number(session, login_number)
+    if login is None:
+        raise OutOfScope("login_not_allowed")
+    line = session.scalars(
+        select(Line)
+        .where(Line.id == login.line_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+    old_unit = line.auth_unit
+    if _login_scope(login, line, old_unit) is None:
+        raise OutOfScope("login_not_allowed")
+    if new_unit is old_unit:
+        raise _violation("auth_unit_unchanged", "auth_unit")
+    if old_unit is AuthUnit.ADMIN_USER and not login.is_contract:
+        # (6)(7) 「管理者/ユーザ単位から…への変更は、契約者回線番号でのログイン時のみ行えます」
+        raise OutOfScope("contract_number_only", field="auth_unit")
+
+    if old_unit is AuthUnit.NUMBER:
+        required = sorted(n.number for n in _may_log_in(line, old_unit))
+    else:
+        required = [login.number]
+    missing = [n for n in required if not passwords_by_number.get(n)]
+    if missing:
+        raise PasswordsRefused("passwords_missing", missing)
+
+    by_id = {n.id: n for n in line.numbers}
+    creds = {
+        by_id[c.number_id].number: c
+        for c in session.scalars(
+            select(SiteCredential)
+            .where(SiteCredential.number_id.in_(by_id))
+            .order_by(SiteCredential.number_id)
+            .with_for_update()
+        )
+    }
+    unset = [n for n in required if not _credential_live(creds.get(n))]
+    if unset:
+        raise PasswordsRefused("passwords_not_set", unset)
+    results = _verify_many([(creds[n].password_hash, passwords_by_number[n]) for n in required])
+    wrong = [n for n, ok in zip(required, results, strict=True) if not ok]
+    if wrong:
+        raise PasswordsRefused("passwords_wrong", wrong)
+
+    contract = next(n for n in line.numbers if n.is_contract)
+    live_before = {n for n, c in creds.items() if _credential_live(c)}
+    notices: list[str] = []
+
+    if new_unit is AuthUnit.LINE:
+        if old_unit is AuthUnit.NUMBER and login.number != contract.number:
+            # (2) 「追加電話番号で認証変更した場合、追加電話番号でログインした際の
+            # パスワードとなります」: the login number's password becomes the line's.
+            source = creds[login.number]
+            _set_credential(session, contract, creds, source.password_hash, source.changed_at, now)
+        # (2)(7) Only the contract number logs in; (7) 「追加電話番号利用時の
+        # パスワードは無効となります」. (2) says nothing of the other passwords;
+        # they are made invalid too, so that (4) finds none, as it expects.
+        for number, cred in creds.items():
+            if number != contract.number and _credential_live(cred):
+                cred.invalidated_at = now
+        notices.append(
+            f"認証単位変更後にログインする際の電話番号は、契約電話番号({contract.number})になります。"
+        )
+        if old_unit is AuthUnit.NUMBER:
+            notices.append(
+                f"パスワードは、{login.number}番でログインした際のパスワードになります。"
+            )
+        else:
+            notices.append(
+                "パスワードは、契約電話番号でログインした際のパスワードです。"
+                "追加電話番号のパスワードは無効になりました。"
+            )
+    elif new_unit is AuthUnit.ADMIN_USER:
+        if old_unit is AuthUnit.LINE:
+            # (5) 「回線単位でログインした際のパスワードと同一のパスワードが
+            # 全ての番号に設定されます」.
+            source = creds[contract.number]
+            for other in line.numbers:
+                if other.id != contract.id:
+                    _set_credential(
+                        session, other, creds, source.password_hash, source.changed_at, now
+                    )
+            notices.append(
+                "回線単位でログインした際のパスワードと同じパスワードが全ての電話番号に設定されました。"
+            )
+        else:
+            # (3) 「契約電話番号、追加電話番号ともに電話番号単位でログインした際の
+            # パスワードとなります」: every password stays as it is.
+            notices.append(
+                "パスワードは、各電話番号で電話番号単位でログインした際のパスワードです。"
+            )
+        notices.append(
+            f"契約電話番号({contract.number})でログインすると全ての電話番号を、"
+            "追加番号でログインするとその電話番号の設定ができます。"
+        )
+    else:  # AuthUnit.NUMBER
+        if old_unit is AuthUnit.LINE:
+            # (4), and seeds 001: 「契約電話番号のパスワードはログインした際に利用した
+            # パスワードとなります。その他の追加番号は仮パスワードを発行のうえ、
+            # 本パスワードを設定してください」.
+            for number, cred in creds.items():
+                if number != contract.number and _credential_live(cred):
+                    cred.invalidated_at = now
+            notices.append("契約電話番号のパスワードは、回線単位でログインした際のパスワードです。")
+        else:
+            # (6) 「契約電話番号、追加電話番号ともに管理者/ユーザ単位でログインした
+            # 際のパスワードとなります。パスワード未設定の電話番号を利用される際は、
+            # 仮パスワードを発行の上、本パスワードを設定してください」.
+            notices.append(
+                "パスワードは、各電話番号で管理者/ユーザ単位でログインした際のパスワードです。"
+            )
+        notices.append("ログインする際は、設定したいサービスをご契約の電話番号を入力してください。")
+
+    line.auth_unit = new_unit
+    session.flush()
+    live_after = {n for n, c in creds.items() if _credential_live(c)}
+    allowed = {n.number for n in _may_log_in(line, new_unit)}
+    login_numbers = tuple(n for n in _all_numbers(line) if n in allowed)
+    need_temp = tuple(n for n in login_numbers if n not in live_after)
+    if need_temp:
+        notices.append(
+            "次の電話番号は、仮パスワードを設定したうえでパスワードを設定してください: "
+            + "、".join(need_temp)
+        )
+    invalidated = tuple(n for n in _all_numbers(line) if n in live_before - live_after)
+    log.info(
+        "auth_unit_changed",
+        contract_number=line.contract_number,
+        by=login_number,
+        old_unit=old_unit.value,
+        new_unit=new_unit.value,
+        need_temp_password=len(need_temp),
+        invalidated=len(invalidated),
+    )
+    return AuthUnitChanged(
+        old_unit=old_unit,
+        new_unit=new_unit,
+        login_numbers=login_numbers,
+        need_temp_password=need_temp,
+        invalidated=invalidated,
+        notices=tuple(notices),
+    )
+
+
+def _set_credential(
+    session: Session,
+    number: Number,
+    creds: dict[str, SiteCredential],
+    password_hash: str,
+    changed_at: dt.datetime,
+    now: dt.datetime,
+) -> None:
+    """Give ``number`` a copy of another number's password, keeping its age (SITE-4)."""
+    cred = creds.get(number.number)
+    if cred is None:
+        cred = SiteCredential(
+            number_id=number.id,
+            password_hash=password_hash,
+            changed_at=changed_at,
+            wrong_count=0,
+            otp_enabled=False,
+        )
+        session.add(cred)
+        creds[number.number] = cred
+    else:
+        _replace_hash(cred, password_hash, changed_at=changed_at, now=now)
+
+
+def _verify_many(pairs: Sequence[tuple[str, str]]) -> list[bool]:
+    """argon2 checks side by side: a line may have hundreds of numbers (SITE-8 (2))."""
+    if len(pairs) <= 1:
+        return [passwords.verify_password(h, p) for h, p in pairs]
+    with ThreadPoolExecutor(max_workers=min(len(pairs), os.cpu_count() or 2)) as pool:
+        return list(pool.map(lambda pair: passwords.verify_password(*pair), pairs))
+
+
+# --- one-time password (SITE-5) ----------------------------------------------------------
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _otp_digest(number_id: int, code: str) -> str:
+    # The number in the digest keeps equal codes of two numbers apart (token_hash is unique).
+    return _digest(f"otp_code:{number_id}:{code}")
+
+
+def _otp_address_verified(cred: SiteCredential) -> bool:
+    return cred.otp_address is not None and cred.otp_address_verified_at is not None
+
+
+def _otp_address(address: str) -> str:
+    """MAIL-3 rules for the OTP address, with the site's Japanese message."""
+    try:
+        return validation.mail_address(address, field="otp_address")
+    except InvalidAddress as exc:
+        raise InvalidAddress(
+            MESSAGES["otp_address_invalid"], code=exc.code, field="otp_address"
+        ) from None
+
+
+def _check_link_base(link_base: str) -> None:
+    """The site's own verification URL (configuration, not user input)."""
+    if (
+        not link_base.startswith(("https://", "http://"))
+        or any(c in link_base for c in "?#")
+        or not link_base.isprintable()
+        or any(c.isspace() for c in link_base)
+    ):
+        raise ValueError(f"link_base {link_base!r}: an absolute http(s) URL without query")
+
+
+def _number_and_credential(session: Session, number: str) -> tuple[Number, SiteCredential]:
+    found = session.scalars(select(Number).where(Number.number == number)).one_or_none()
+    if found is None:
+        raise OutOfScope("login_not_allowed")
+    cred = _credential_row(session, found.id, lock=True)
+    if cred is None:
+        raise OtpRefused("no_site_password")
+    return found, cred
+
+
+def _compose(
+    *,
+    sender: str,
+    recipient: str,
+    subject: str,
+    body: str,
+    now: dt.datetime,
+    timezone: str,
+) -> tuple[str, str]:
+    """The whole RFC 5322 message the outbox sends, and its Message-ID.
+
+    Headers pass the notifier's guards (no control characters; MAIL-3
+    addresses), as every mail header this product builds.
+    """
+    sender = header_address(sender, field="sender")
+    recipient = header_address(recipient, field="recipient")
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = recipient
+    msg["Subject"] = header_text(subject, field="subject")
+    msg["Date"] = email.utils.format_datetime(now.astimezone(zoneinfo.ZoneInfo(timezone)))
+    # Short enough not to be folded with a domain of usual length.
+    message_id = email.utils.make_msgid(domain=sender.rpartition("@")[2])
+    msg["Message-ID"] = message_id
+    # RFC 3834: vacation responders and the like do not answer this mail.
+    msg["Auto-Submitted"] = "auto-generated"
+    msg.set_content(body, charset="utf-8", cte="base64")
+    return msg.as_string(), message_id
+
+
+def _queue_mail(
+    session: Session,
+    *,
+    kind: MailKind,
+    dedup_key: str,
+    found: Number,
+    sender: str,
+    recipient: str,
+    subject: str,
+    body: str,
+    now: dt.datetime,
+) -> None:
+    message, message_id = _compose(
+        sender=sender,
+        recipient=recipient,
+        subject=subject,
+        body=body,
+        now=now,
+        timezone=found.timezone,
+    )
+    session.add(
+        OutboxMail(
+            dedup_key=dedup_key,
+            kind=kind,
+            recipient=recipient,
+            subject=subject,
+            body=message,
+            headers={"message_id": message_id},
+            next_attempt_at=now,
+            created_at=now,
+        )
+    )
+
+
+def _local(moment: dt.datetime, timezone: str) -> str:
+    return moment.astimezone(zoneinfo.ZoneInfo(timezone)).strftime(TIME_FORMAT)
+
+
+def _issue_address_token(
+    session: Session,
+    found: Number,
+    address: str,
+    *,
+    link_base: str,
+    sender: str,
+    now: dt.datetime,
+) -> str:
+    """SITE-5: a 24-hour verification link for ``address``, mailed to it; replaces older links."""
+    token = password_rules.new_token()
+    session.execute(
+        delete(SiteToken).where(
+            SiteToken.number_id == found.id,
+            SiteToken.kind == SiteTokenKind.ADDRESS_VERIFICATION,
+        )
+    )
+    token_hash = _digest(token)
+    expires_at = now + ADDRESS_LINK_VALIDITY
+    session.add(
+        SiteToken(
+            number_id=found.id,
+            kind=SiteTokenKind.ADDRESS_VERIFICATION,
+            token_hash=token_hash,
+            address=address,
+            created_at=now,
+            expires_at=expires_at,
+            wrong_count=0,
+        )
+    )
+    body = (
+        "ワンタイムパスワード受信用メールアドレスの仮登録を受け付けました。\n"
+        "\n"
+        f"電話番号: {found.number}\n"
+        "\n"
+        "次のURLを開いて、メールアドレスの本登録を完了してください。\n"
+        f"{link_base}?token={token}\n"
+        "\n"
+        f"このURLの有効期限は24時間です({_local(expires_at, found.timezone)}まで)。\n"
+        "24時間を経過した場合は、再度設定サイトにログインしてお手続きをお願いします。\n"
+        "\n"
+        "このメールにお心当たりのない場合は、このメールを破棄してください。\n"
+        "このメールは送信専用です。\n"
+    )
+    _queue_mail(
+        session,
+        kind=MailKind.ADDRESS_VERIFICATION,
+        dedup_key=f"address_verification:{token_hash}",
+        found=found,
+        sender=sender,
+        recipient=address,
+        subject=f"【{SITE_NAME}】メールアドレスの本登録のお手続き",
+        body=body,
+        now=now,
+    )
+    session.flush()
+    return token
+
+
+def start_otp_enrolment(
+    session: Session,
+    number: str,
+    address: str,
+    confirmation_id: str,
+    confirmation_password: str,
+    *,
+    link_base: str,
+    sender: str,
+    now: dt.datetime,
+) -> str:
+    """SITE-5 仮登録 (seeds P.7): OTP address, confirmation ID and password; mails the link.
+
+    Returns the token (also in the mailed link ``{link_base}?token=…``).
+    The confirmation ID and (hashed) password are stored now; the address
+    becomes the OTP address only when the link is followed
+    (``verify_otp_address``), within 24 hours. Not while OTP is in use:
+    then ``change_otp_address`` is the way (seeds (9)).
+    """
+    _check_aware(now)
+    _otp_address(address)
+    password_rules.check_confirmation_id(confirmation_id)
+    password_rules.check_confirmation_password(confirmation_password)
+    _check_link_base(link_base)
+    found, cred = _number_and_credential(session, number)
+    if cred.otp_enabled:
+        raise OtpRefused("otp_already_enabled")
+    cred.otp_confirmation_id = confirmation_id
+    cred.otp_confirmation_password_hash = passwords.hash_password(confirmation_password)
+    token = _issue_address_token(
+        session, found, address, link_base=link_base, sender=sender, now=now
+    )
+    log.info("otp_enrolment_started", number=number)
+    return token
+
+
+def change_otp_address(
+    session: Session,
+    number: str,
+    new_address: str,
+    confirmation_id: str,
+    confirmation_password: str,
+    *,
+    link_base: str,
+    sender: str,
+    now: dt.datetime,
+) -> str:
+    """SITE-5, seeds (9): a new OTP address, proven by the confirmation ID and password.
+
+    The current address stays the OTP address until the new one's link is
+    followed. Returns the token, as ``start_otp_enrolment``.
+    """
+    _check_aware(now)
+    _otp_address(new_address)
+    _check_link_base(link_base)
+    found, cred = _number_and_credential(session, number)
+    if cred.otp_confirmation_id is None or cred.otp_confirmation_password_hash is None:
+        raise OtpRefused("otp_not_enrolled")
+    id_ok = hmac.compare_digest(cred.otp_confirmation_id.encode(), confirmation_id.encode())
+    password_ok = passwords.verify_password(
+        cred.otp_confirmation_password_hash, confirmation_password
+    )
+    if not (id_ok and password_ok):
+        raise OtpRefused("confirmation_mismatch", field="confirmation_id")
+    token = _issue_address_token(
+        session, found, new_address, link_base=link_base, sender=sender, now=now
+    )
+    log.info("otp_address_change_started", number=number)
+    return token
+
+
+def verify_otp_address(session: Session, token: str, *, now: dt.datetime) -> str:
+    """SITE-5 本登録: follow the mailed link; returns the number whose OTP is now on.
+
+    The link is valid for 24 hours (「24時間を経過した場合」: up to and
+    including ``expires_at``) and once. The address becomes the OTP address,
+    verified, and the one-time password is in use; codes mailed to an
+    earlier address are void.
+    """
+    _check_aware(now)
+    if not token:
+        raise OtpRefused("token_invalid")
+    row = session.scalars(
+        select(SiteToken)
+        .where(
+            SiteToken.token_hash == _digest(token),
+            SiteToken.kind == SiteTokenKind.ADDRESS_VERIFICATION,
+        )
+        .with_for_update()
+    ).one_or_none()
+    if row is None or row.address is None:
+        raise OtpRefused("token_invalid")
+    if row.used_at is not None:
+        raise OtpRefused("token_used")
+    if now > row.expires_at:
+        raise OtpRefused("token_expired")
+    cred = _credential_row(session, row.number_id, lock=True)
+    found = session.get(Number, row.number_id)
+    if cred is None or found is None:
+        raise OtpRefused("token_invalid")
+    row.used_at = now
+    cred.otp_address = row.address
+    cred.otp_address_verified_at = now
+    cred.otp_enabled = True
+    cred.otp_chosen_at = now
+    _void_codes(session, row.number_id)
+    session.flush()
+    log.info("otp_address_verified", number=found.number)
+    return found.number
+
+
+def set_otp_enabled(session: Session, number: str, enabled: bool, *, now: dt.datetime) -> None:
+    """SITE-5, seeds P.7 and (8): use the one-time password or not (the subscriber's choice).
+
+    Using it needs a verified OTP address (else ``otp_address_unverified``:
+    the site shows the 仮登録 page, ``start_otp_enrolment``). Not using it
+    keeps the address and the confirmation ID for a later return.
+    """
+    _check_aware(now)
+    found, cred = _number_and_credential(session, number)
+    if enabled and not _otp_address_verified(cred):
+        raise OtpRefused("otp_address_unverified", field="otp_enabled")
+    cred.otp_enabled = enabled
+    cred.otp_chosen_at = now
+    if not enabled:
+        _void_codes(session, found.id)
+    session.flush()
+    log.info("otp_choice_set", number=number, enabled=enabled)
+
+
+def _void_codes(session: Session, number_id: int) -> None:
+    session.execute(
+        delete(SiteToken).where(
+            SiteToken.number_id == number_id, SiteToken.kind == SiteTokenKind.OTP_CODE
+        )
+    )
+
+
+def send_otp_code(session: Session, number: str, *, sender: str, now: dt.datetime) -> None:
+    """SITE-5 「ワンタイムパスワードを送信」: mail a new 6-digit code, valid 300 seconds.
+
+    The new code replaces any earlier one of the number, used or not.
+    """
+    _check_aware(now)
+    found, cred = _number_and_credential(session, number)
+    if not (cred.otp_enabled and _otp_address_verified(cred)) or cred.otp_address is None:
+        raise OtpRefused("otp_not_enrolled")
+    _void_codes(session, found.id)
+    code = password_rules.new_otp_code(OTP_CODE_DIGITS)
+    expires_at = now + OTP_CODE_VALIDITY
+    session.add(
+        SiteToken(
+            number_id=found.id,
+            kind=SiteTokenKind.OTP_CODE,
+            token_hash=_otp_digest(found.id, code),
+            created_at=now,
+            expires_at=expires_at,
+            wrong_count=0,
+        )
+    )
+    body = (
+        "設定サイトへのログインに必要なワンタイムパスワードをお知らせします。\n"
+        "\n"
+        f"電話番号: {found.number}\n"
+        f"ワンタイムパスワード: {code}\n"
+        "\n"
+        f"ワンタイムパスワードの有効時間は300秒です({_local(expires_at, found.timezone)}まで)。\n"
+        "300秒を経過した場合は、再度設定サイトにログインしてワンタイムパスワードを送信してください。\n"
+        "\n"
+        "このメールにお心当たりのない場合は、このメールを破棄してください。\n"
+        "このメールは送信専用です。\n"
+    )
+    _queue_mail(
+        session,
+        kind=MailKind.ONE_TIME_PASSWORD,
+        # Unique per mail; a code may repeat on a number over time.
+        dedup_key=f"otp_code:{found.number}:{secrets.token_hex(8)}",
+        found=found,
+        sender=sender,
+        recipient=cred.otp_address,
+        subject=f"【{SITE_NAME}】ワンタイムパスワードのお知らせ",
+        body=body,
+        now=now,
+    )
+    session.flush()
+    log.info("otp_code_sent", number=number)
+
+
+def check_otp_code(
+    sessions: sessionmaker[Session], number: str, code: str, *, now: dt.datetime
+) -> None:
+    """SITE-5: the mailed code completes the login; once, within 300 seconds.
+
+    「300秒を経過した場合」: valid up to and including ``expires_at``. A wrong
+    code counts; the 5th wrong entry makes the code void (a new one must be
+    sent). The count is committed before ``OtpRefused`` is raised, hence
+    the session factory.
+    """
+    _check_aware(now)
+    if not code:
+        raise InvalidInput(MESSAGES["otp_code_empty"], code="otp_code_empty", field="otp_code")
+    with db.transaction(sessions) as session:
+        refusal = _check_code(session, number, code, now)
+    if refusal is not None:
+        log.info("otp_code_refused", number=number, reason=refusal.code)
+        raise refusal
+    log.info("otp_code_accepted", number=number)
+
+
+def _check_code(session: Session, number: str, code: str, now: dt.datetime) -> OtpRefused | None:
+    found = session.scalars(select(Number).where(Number.number == number)).one_or_none()
+    if found is None:
+        return OtpRefused("otp_code_missing", field="otp_code")
+    row = session.scalars(
+        select(SiteToken)
+        .where(SiteToken.number_id == found.id, SiteToken.kind == SiteTokenKind.OTP_CODE)
+        .with_for_update()
+    ).one_or_none()
+    if row is None:
+        return OtpRefused("otp_code_missing", field="otp_code")
+    if row.used_at is not None:
+        return OtpRefused("otp_code_used", field="otp_code")
+    if row.wrong_count >= OTP_CODE_MAX_WRONG:
+        return OtpRefused("otp_code_void", field="otp_code")
+    if now > row.expires_at:
+        return OtpRefused("otp_code_expired", field="otp_code")
+    if not hmac.compare_digest(row.token_hash, _otp_digest(found.id, code)):
+        row.wrong_count += 1
+        session.flush()
+        if row.wrong_count >= OTP_CODE_MAX_WRONG:
+            return OtpRefused("otp_code_void", field="otp_code")
+        return OtpRefused("otp_code_wrong", field="otp_code")
+    row.used_at = now
+    session.flush()
+    return None
