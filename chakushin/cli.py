@@ -342,9 +342,38 @@ def serve_command(app: App) -> None:
             parts.append(f"FastAGI on {config.agi.host}:{r.agi_port}")
         if "notifier" in r.roles:
             parts.append(f"notifier on AMI {config.ami.host}:{config.ami.port}")
+        if r.site_port is not None:
+            parts.append(f"settings site on http://{config.site.host}:{r.site_port}/")
         if r.metrics_port is not None:
             parts.append(f"metrics on http://{config.metrics.host}:{r.metrics_port}/metrics")
         click.echo(f"chakushin serve ({r.node_name}): {'; '.join(parts)}", err=True)
+
+    asyncio.run(serve.serve_until_signal(node, ready))
+
+
+@cli.command("site")
+@pass_app
+def site_command(app: App) -> None:
+    """Run only the settings site (SITE-*) until SIGINT or SIGTERM (`serve` runs everything).
+
+    The site's mails (one-time passwords, address verification) go through
+    the outbox: a notifier on the same database delivers them.
+    """
+    import asyncio
+    import dataclasses
+
+    from chakushin import serve
+
+    app.verbose = True
+    config = app.config
+    only_site = dataclasses.replace(
+        config, serve=dataclasses.replace(config.serve, agi=False, notifier=False, site=True)
+    )
+    node = serve.Node(only_site, app.engine())
+    logs.configure(config.log.level, config.log.format, on_problem=node.last_problem)
+
+    def ready(r: serve.Ready) -> None:
+        click.echo(f"settings site on http://{config.site.host}:{r.site_port}/", err=True)
 
     asyncio.run(serve.serve_until_signal(node, ready))
 

@@ -49,13 +49,17 @@ class Ready:
     roles: tuple[str, ...]
     agi_port: int | None = None
     metrics_port: int | None = None
+    site_port: int | None = None
 
 
 def roles_of(config: Config) -> tuple[str, ...]:
     s = config.serve
-    roles = tuple(name for name, on in (("agi", s.agi), ("notifier", s.notifier)) if on)
+    parts = (("agi", s.agi), ("notifier", s.notifier), ("site", s.site))
+    roles = tuple(name for name, on in parts if on)
     if not roles:
-        raise ConfigError("nothing to run: serve.agi and serve.notifier are both off", key="serve")
+        raise ConfigError(
+            "nothing to run: serve.agi, serve.notifier and serve.site are all off", key="serve"
+        )
     return roles
 
 
@@ -77,8 +81,6 @@ class Node:
     ) -> None:
         c = self.config
         roles = roles_of(c)
-        if c.serve.site:
-            log.info("serve_part_unavailable", part="site", reason="not in this version yet")
         await asyncio.to_thread(db.ensure_schema, self.engine)
         sessions = db.session_factory(self.engine)
         name = c.serve.node_name or node.default_node_name(roles)
@@ -127,11 +129,19 @@ class Node:
                     "metrics",
                     lambda: MetricsServer.start(c.metrics.host, c.metrics.port, sources),
                 )
+            site = None
+            if c.serve.site:
+                from web.app import SiteDeps, create_app
+                from web.server import SiteServer
+
+                app = create_app(SiteDeps(sessions, sender_address=c.mail.from_address))
+                site = _listen("site", lambda: SiteServer(app, c.site.host, c.site.port))
             ready = Ready(
                 name,
                 roles,
                 agi_port=self.agi.port if self.agi is not None else None,
                 metrics_port=metrics.port if metrics is not None else None,
+                site_port=site.port if site is not None else None,
             )
             log.info("serve_ready", **dataclasses.asdict(ready))
             if on_ready is not None:
@@ -142,6 +152,8 @@ class Node:
                     group.create_task(self.notifier.run(stop, grace=grace))
                 if self.agi is not None:
                     group.create_task(self._stop_agi_on(stop, grace))
+                if site is not None:
+                    group.create_task(site.run(stop))
         finally:
             if agi_thread is not None and self.agi is not None:
                 if self.agi.socket.fileno() != -1:  # not stopped: another part failed

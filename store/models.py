@@ -358,6 +358,9 @@ class SiteCredential(Base):
     otp_address_verified_at: Mapped[dt.datetime | None]
     otp_confirmation_id: Mapped[str | None] = mapped_column(String(12))
     otp_confirmation_password_hash: Mapped[str | None] = mapped_column(String(255))
+    # SITE-5: when the subscriber chose to use the one-time password or not;
+    # None means not chosen yet, and the site asks after login.
+    otp_chosen_at: Mapped[dt.datetime | None]
 
     history: Mapped[list[PasswordHistory]] = relationship(
         cascade="all, delete-orphan", passive_deletes=True, order_by="PasswordHistory.created_at"
@@ -375,6 +378,32 @@ class PasswordHistory(Base):
     )
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class SiteTokenKind(enum.StrEnum):
+    ADDRESS_VERIFICATION = "address_verification"  # SITE-5: the link, 24 hours
+    OTP_CODE = "otp_code"  # SITE-5: the one-time password, 300 seconds
+
+
+class SiteToken(Base):
+    """SITE-5: a secret mailed to a subscriber, kept only as its SHA-256 hex digest.
+
+    An address verification token carries the address it verifies: the
+    verified address in ``SiteCredential`` stays in use until the link is
+    followed. A one-time password counts its wrong entries.
+    """
+
+    __tablename__ = "site_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number_id: Mapped[int] = _number_fk()
+    kind: Mapped[SiteTokenKind] = mapped_column(_enum(SiteTokenKind, "site_token_kind"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    address: Mapped[str | None] = mapped_column(String(254))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
+    used_at: Mapped[dt.datetime | None]
+    wrong_count: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class CallRecord(Base):
@@ -470,3 +499,25 @@ class ServiceNode(Base):
     agi_active: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_at: Mapped[dt.datetime | None]
+
+
+class SiteSession(Base):
+    """SITE-6: a logged-in session of the settings site (the cookie holds the token).
+
+    Only the token's SHA-256 is kept. ``stage`` is where the login stands
+    (forced password change, one-time password, done); ``idle_seconds`` the
+    auth unit's idle timeout. Rows are deleted at logout and when found idle.
+    """
+
+    __tablename__ = "site_session"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    number_id: Mapped[int] = _number_fk()
+    stage: Mapped[str] = mapped_column(String(20))
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    via_temp_password: Mapped[bool] = mapped_column(Boolean, default=False)
+    idle_seconds: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[dt.datetime]
+
+    number: Mapped[Number] = relationship()

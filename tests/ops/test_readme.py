@@ -47,6 +47,7 @@ async def test_OPS_1_readme_run_command_serves_and_stops_clean(tmp_path: Path) -
             CHAKUSHIN_DATA_DIR=str(tmp_path),
             CHAKUSHIN_AGI_PORT="0",
             CHAKUSHIN_METRICS_PORT="0",
+            CHAKUSHIN_SITE_PORT="0",
             CHAKUSHIN_AMI_PORT=str(ami.port),
             CHAKUSHIN_AMI_USERNAME=USERNAME,
             CHAKUSHIN_AMI_SECRET=SECRET,
@@ -55,7 +56,7 @@ async def test_OPS_1_readme_run_command_serves_and_stops_clean(tmp_path: Path) -
         serve = ChakushinProcess(["bash", "-c", f"exec {command}"], env, ROOT, argv=True)
         try:
             ready = await asyncio.to_thread(serve.wait_event, "serve_ready")
-            assert ready["roles"] == ["agi", "notifier"]
+            assert ready["roles"] == ["agi", "notifier", "site"]
             await ami.wait_until(lambda: ami.logins == 1, within=30)
             assert await asyncio.to_thread(serve.terminate) == 0
         finally:

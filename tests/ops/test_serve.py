@@ -56,6 +56,7 @@ def serve_env(
         CHAKUSHIN_DATA_DIR=str(tmp_path),
         CHAKUSHIN_AGI_PORT="0",
         CHAKUSHIN_METRICS_PORT="0",
+        CHAKUSHIN_SITE_PORT="0",
         CHAKUSHIN_AMI_PORT=str(ami.port),
         CHAKUSHIN_AMI_USERNAME=USERNAME,
         CHAKUSHIN_AMI_SECRET=SECRET,
@@ -111,8 +112,14 @@ async def test_OPS_1_serve_runs_ivr_notifier_and_metrics_then_stops_clean(
         serve = ChakushinProcess(["serve"], serve_env(db_url, tmp_path, ami, smtp), tmp_path)
         try:
             ready = serve.wait_event("serve_ready")
-            assert ready["roles"] == ["agi", "notifier"]
+            assert ready["roles"] == ["agi", "notifier", "site"]
             await ami.wait_until(lambda: ami.logins == 1, within=30)
+
+            # The settings site answers in the same process.
+            login_page = await asyncio.to_thread(
+                urllib.request.urlopen, f"http://127.0.0.1:{ready['site_port']}/login", None, 10
+            )
+            assert login_page.status == 200 and "ログイン" in login_page.read().decode()
 
             # IVR-1..7: one temporary-password call through the FastAGI port.
             peer = AsteriskPeer(CONTRACT, ["2", EXTRA + "#", PW, PW])
@@ -278,6 +285,7 @@ def test_OPS_1_parts_switch_off_for_nodes_that_share_a_database(tmp_path: Path) 
         CHAKUSHIN_AGI_PORT="0",
         CHAKUSHIN_METRICS_PORT="0",
         CHAKUSHIN_SERVE_NOTIFIER="off",
+        CHAKUSHIN_SERVE_SITE="off",
         CHAKUSHIN_SERVE_NODE_NAME="agi-only",
         CHAKUSHIN_LOG_FORMAT="json",
     )
@@ -297,7 +305,7 @@ def test_OPS_1_parts_switch_off_for_nodes_that_share_a_database(tmp_path: Path) 
     assert nothing.process.wait(timeout=60) == 1
     nothing.kill()
     assert nothing.lines[-1] == (
-        "error: serve: nothing to run: serve.agi and serve.notifier are both off"
+        "error: serve: nothing to run: serve.agi, serve.notifier and serve.site are all off"
     )
 
 
@@ -309,6 +317,7 @@ def test_OPS_1_a_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
             CHAKUSHIN_DATA_DIR=str(tmp_path),
             CHAKUSHIN_AGI_PORT=str(taken.getsockname()[1]),
             CHAKUSHIN_SERVE_NOTIFIER="off",
+            CHAKUSHIN_SERVE_SITE="off",
             CHAKUSHIN_METRICS_ENABLED="off",
         )
         serve = ChakushinProcess(["serve"], env, tmp_path)

@@ -1,0 +1,223 @@
+"""The settings site in a real headless Chromium (Debian's chromium, driven by Playwright).
+
+``chakushin serve`` runs as a subprocess with the site and the notifier's
+delivery worker (AMI points nowhere: only mail matters here); its mails go
+to an in-process aiosmtpd server, where the test reads the verification
+link and the one-time password as the subscriber would. Each page is
+saved as a screenshot under the test's temporary folder and its heading
+checked.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+from sqlalchemy.orm import Session, sessionmaker
+
+from store import db, service
+from store.models import AuthUnit
+from tests.notifier.smtp_server import SmtpServer, free_port
+from tests.ops.serve_process import ChakushinProcess, clean_env
+from tests.web.conftest import CONTRACT, EXTRA, TEMP
+
+CHROMIUM = "/usr/bin/chromium"
+GOOD = "Tokyo2026x"
+OTP_ADDRESS = "me@example.jp"
+
+if shutil.which(CHROMIUM) is None:
+    if os.environ.get("CHAKUSHIN_REQUIRE_BROWSER") == "1":
+        raise RuntimeError(f"{CHROMIUM} is missing and CHAKUSHIN_REQUIRE_BROWSER=1 (CI)")
+    pytestmark = pytest.mark.skip(
+        reason="Debian's chromium is not installed (.ci/run installs it: apt-get install chromium)"
+    )
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    server = SmtpServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
+    """A database of the test's own (one backend is enough: the HTTP tests cover both)."""
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'site.db'}")
+    db.ensure_schema(engine)
+    yield db.session_factory(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def site_url(sessions: sessionmaker[Session], tmp_path: Path, smtp: SmtpServer) -> Iterator[str]:
+    with db.transaction(sessions) as s:
+        service.add_line(s, CONTRACT, timezone="Asia/Tokyo")
+        service.add_number(s, CONTRACT, EXTRA, timezone="Asia/Tokyo")
+    env = clean_env(
+        CHAKUSHIN_DATABASE_URL=f"sqlite:///{tmp_path / 'site.db'}",
+        CHAKUSHIN_DATA_DIR=str(tmp_path),
+        CHAKUSHIN_SERVE_AGI="off",
+        CHAKUSHIN_SITE_PORT="0",
+        CHAKUSHIN_METRICS_ENABLED="off",
+        CHAKUSHIN_AMI_PORT=str(free_port()),  # nobody there: only the mail worker matters
+        CHAKUSHIN_MAIL_SMTP_HOST="127.0.0.1",
+        CHAKUSHIN_MAIL_SMTP_PORT=str(smtp.port),
+        CHAKUSHIN_MAIL_FROM_ADDRESS="chakushin@example.jp",
+        CHAKUSHIN_LOG_FORMAT="json",
+    )
+    serve = ChakushinProcess(["serve"], env, tmp_path)
+    try:
+        ready = serve.wait_event("serve_ready")
+        yield f"http://127.0.0.1:{ready['site_port']}"
+        assert serve.terminate() == 0
+    finally:
+        serve.kill()
+
+
+def set_temp_password(sessions: sessionmaker[Session], unit: AuthUnit) -> None:
+    import datetime as dt
+
+    with db.transaction(sessions) as s:
+        service.set_temp_password(
+            s,
+            CONTRACT,
+            CONTRACT,
+            service.hash_temp_password(TEMP),
+            unit,
+            now=dt.datetime.now(dt.UTC),
+        )
+
+
+class Shots:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.count = 0
+
+    def take(self, page: Page, heading: str) -> None:
+        """Check the page's heading, then save it as the next screenshot."""
+        page.wait_for_load_state()
+        assert page.locator("h1").inner_text() == heading, page.content()[:500]
+        self.count += 1
+        name = re.sub(r"\W+", "-", heading).strip("-") or "page"
+        page.screenshot(path=str(self.folder / f"{self.count:02d}-{name}.png"), full_page=True)
+
+
+def log_in(page: Page, url: str, number: str, password: str) -> None:
+    page.goto(f"{url}/login")
+    page.fill("#number", number)
+    page.fill("#password", password)
+    page.click("button:has-text('ログイン')")
+
+
+def test_SITE_2_first_login_forced_change_then_settings_home_and_logout(
+    browser: Browser, site_url: str, sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    set_temp_password(sessions, AuthUnit.LINE)
+    shots = Shots(tmp_path)
+    page = browser.new_page(viewport={"width": 375, "height": 740})
+    page.goto(f"{site_url}/login")
+    shots.take(page, "ログイン")
+    log_in(page, site_url, CONTRACT, TEMP)
+    shots.take(page, "パスワード変更")
+    assert "仮パスワードでログインしました" in page.content()
+    page.fill("#current_password", TEMP)
+    page.fill("#new_password", "12345678")
+    page.fill("#confirm_password", "12345678")
+    page.click("button:has-text('パスワード変更')")
+    shots.take(page, "パスワード変更")
+    assert page.locator(".error").count() >= 2  # every broken rule, next to the field
+    page.fill("#current_password", TEMP)
+    page.fill("#new_password", GOOD)
+    page.fill("#confirm_password", GOOD)
+    page.click("button:has-text('パスワード変更')")
+    shots.take(page, "パスワードを変更しました")
+    page.click("text=ログイン画面へ")
+    log_in(page, site_url, CONTRACT, GOOD)
+    shots.take(page, "ワンタイムパスワードの利用選択")
+    page.click("button:has-text('ワンタイムパスワードを利用しない')")
+    shots.take(page, "ワンタイムパスワードを利用しないことの確認")
+    page.click("button:has-text('同意する')")
+    shots.take(page, "設定メニュー")
+    assert CONTRACT in page.content()
+    # SITE-7/8 part 2 will fill this page; already it must fit a phone screen.
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    page.click("header button:has-text('ログアウト')")
+    shots.take(page, "ログイン")
+    assert "ログアウトしました。" in page.content()
+    page.goto(f"{site_url}/")
+    shots.take(page, "ログイン")
+    assert len(list(tmp_path.glob("*.png"))) == shots.count
+
+
+def test_SITE_5_otp_login_with_the_code_from_the_mail(
+    browser: Browser,
+    site_url: str,
+    sessions: sessionmaker[Session],
+    smtp: SmtpServer,
+    tmp_path: Path,
+) -> None:
+    set_temp_password(sessions, AuthUnit.NUMBER)
+    shots = Shots(tmp_path)
+    page = browser.new_page(viewport={"width": 375, "height": 740})
+    log_in(page, site_url, CONTRACT, TEMP)
+    page.fill("#current_password", TEMP)
+    page.fill("#new_password", GOOD)
+    page.fill("#confirm_password", GOOD)
+    page.click("button:has-text('パスワード変更')")
+    page.click("text=ログイン画面へ")
+    log_in(page, site_url, CONTRACT, GOOD)
+    shots.take(page, "ワンタイムパスワードの利用選択")
+    page.click("button:has-text('ワンタイムパスワードを利用する')")
+    shots.take(page, "ワンタイムパスワード受信用メールアドレスの登録")
+    page.fill("#address", OTP_ADDRESS)
+    page.fill("#confirmation_id", "abcDEF12")
+    page.fill("#confirmation_password", "pass1234word")
+    page.click("button:has-text('登録')")
+    shots.take(page, "仮登録が完了しました")
+
+    assert smtp.inbox.wait_for(1, 30), "the verification mail did not arrive"
+    link_mail = smtp.inbox.messages[0]
+    assert str(link_mail["To"]) == OTP_ADDRESS
+    text = link_mail.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    link = re.search(r"https?://\S+/otp/verify\?token=[A-Za-z0-9_-]+", text)
+    assert link, text
+    page.goto(link.group(0))
+    shots.take(page, "ワンタイムパスワードの入力")
+    page.click("button:has-text('ワンタイムパスワードを送信')")
+    shots.take(page, "ワンタイムパスワードの入力")
+    assert smtp.inbox.wait_for(2, 30), "the one-time password did not arrive"
+    code_mail = smtp.inbox.messages[1]
+    body = code_mail.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    code = re.search(r"ワンタイムパスワード: (\d+)", body)
+    assert code, body
+    page.fill("#otp_code", code.group(1))
+    page.click("form[action='/login/otp'] button")
+    shots.take(page, "設定メニュー")
+    page.click("header button:has-text('ログアウト')")
+    shots.take(page, "ログイン")

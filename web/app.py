@@ -1,0 +1,870 @@
+"""The settings site as an ASGI app: ``create_app(SiteDeps(...))``.
+
+Each handler reads the form, calls one domain function of
+``store.site_auth`` (which holds every SITE rule and writes nothing on
+error), and renders the result; errors are shown next to their field in
+the seeds' words. The login's scope is computed from the database on every
+request (``site_auth.managed_numbers``), so an auth unit change or a
+removed number takes effect at once, and every page that takes a number
+checks it against that scope on the server.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import secrets
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import structlog
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from store import db, password_rules, site_auth
+from store.errors import DomainError, NotFound
+from store.models import AuthUnit
+from web.ratelimit import LoginThrottle
+from web.sessions import COOKIE, SessionStore, SessionView, Stage
+
+log = structlog.get_logger("web")
+
+HERE = Path(__file__).parent
+PRE_LOGIN_CSRF_COOKIE = "chakushin_csrf"
+UNIT_LABELS = {
+    AuthUnit.LINE: "回線単位",
+    AuthUnit.NUMBER: "電話番号単位",
+    AuthUnit.ADMIN_USER: "管理者／ユーザ単位",
+}
+GENERIC_LOGIN_FAILURE = "電話番号またはパスワードが正しくありません。"
+SESSION_ENDED = "一定時間操作がなかったため、ログアウトしました。もう一度ログインしてください。"
+
+
+@dataclass
+class SiteDeps:
+    """What the site needs, made by the entry point (no globals)."""
+
+    sessions: sessionmaker[Session]
+    sender_address: str
+    clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
+    throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    # Cookies get Secure when the request came over TLS (directly or as the
+    # proxy's X-Forwarded-Proto says, see uvicorn's --proxy-headers); True forces it.
+    always_secure_cookies: bool = False
+
+    def __post_init__(self) -> None:
+        self.store = SessionStore(self.sessions, self.clock)
+
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+class Site:
+    def __init__(self, deps: SiteDeps) -> None:
+        self.deps = deps
+        self.templates = Jinja2Templates(directory=str(HERE / "templates"))
+
+    # --- plumbing ------------------------------------------------------------------
+
+    def render(
+        self,
+        request: Request,
+        template: str,
+        context: Mapping[str, Any],
+        *,
+        status: int = 200,
+        session: SessionView | None = None,
+        csrf_token: str | None = None,
+    ) -> HTMLResponse:
+        data = {
+            "login_number": session.login_number if session else None,
+            "csrf_token": csrf_token or (session.csrf_token if session else ""),
+            "notices": [],
+            "alert": None,
+            **context,
+        }
+        response = self.templates.TemplateResponse(request, template, data, status_code=status)
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        return response
+
+    def _secure(self, request: Request) -> bool:
+        return self.deps.always_secure_cookies or request.url.scheme == "https"
+
+    def set_session_cookie(self, response: Response, request: Request, view: SessionView) -> None:
+        response.set_cookie(
+            COOKIE,
+            view.token,
+            httponly=True,
+            samesite="lax",
+            secure=self._secure(request),
+            path="/",
+        )
+
+    def now(self) -> dt.datetime:
+        return self.deps.clock()
+
+    async def current(self, request: Request) -> SessionView | None:
+        return await run_in_threadpool(self.deps.store.load, request.cookies.get(COOKIE))
+
+    async def form(self, request: Request) -> dict[str, str]:
+        raw = await request.form()
+        return {k: v for k, v in raw.items() if isinstance(v, str)}
+
+    @staticmethod
+    def csrf_ok(expected: str, given: str | None) -> bool:
+        return bool(expected) and given is not None and hmac.compare_digest(expected, given)
+
+    def forbidden_csrf(self, request: Request) -> HTMLResponse:
+        log.warning("site_csrf_refused", path=request.url.path)
+        return self.render(
+            request,
+            "message.html",
+            {
+                "title": "もう一度操作してください",
+                "lines": ["画面の有効期限が切れたか、不正な送信です。最初からやり直してください。"],
+                "link": "/login",
+                "link_label": "ログイン画面へ",
+            },
+            status=403,
+        )
+
+    def to_login(self, request: Request, notice: str | None = None) -> Response:
+        response: Response
+        if notice:
+            response = self.login_page(request, notices=[notice])
+        else:
+            response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(COOKIE, path="/")
+        return response
+
+    async def require(self, request: Request, *stages: Stage) -> SessionView | Response:
+        """The session, if it is in one of ``stages``; else where the user must go."""
+        had_cookie = COOKIE in request.cookies
+        view = await self.current(request)
+        if view is None:
+            return self.to_login(request, SESSION_ENDED if had_cookie else None)
+        if view.stage not in stages:
+            return RedirectResponse(_STAGE_HOME[view.stage], status_code=303)
+        return view
+
+    # --- login (SITE-1, SITE-2, SITE-4) ----------------------------------------------
+
+    def login_page(
+        self,
+        request: Request,
+        *,
+        number: str = "",
+        errors: Mapping[str, list[str]] | None = None,
+        alert: str | None = None,
+        notices: list[str] | None = None,
+        status: int = 200,
+    ) -> HTMLResponse:
+        token = request.cookies.get(PRE_LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(32)
+        response = self.render(
+            request,
+            "login.html",
+            {
+                "title": "ログイン",
+                "number": number,
+                "errors": errors or {},
+                "alert": alert,
+                "notices": notices or [],
+            },
+            status=status,
+            csrf_token=token,
+        )
+        response.set_cookie(
+            PRE_LOGIN_CSRF_COOKIE,
+            token,
+            httponly=True,
+            samesite="strict",
+            secure=self._secure(request),
+            path="/",
+        )
+        return response
+
+    async def get_login(self, request: Request) -> Response:
+        view = await self.current(request)
+        if view is not None:
+            return RedirectResponse(_STAGE_HOME[view.stage], status_code=303)
+        return self.login_page(request)
+
+    async def post_login(self, request: Request) -> Response:
+        data = await self.form(request)
+        if not self.csrf_ok(request.cookies.get(PRE_LOGIN_CSRF_COOKIE, ""), data.get("csrf_token")):
+            return self.forbidden_csrf(request)
+        client = request.client.host if request.client else "unknown"
+        number = data.get("number", "").strip()
+        wait = self.deps.throttle.retry_after(client)
+        if wait > 0:
+            log.warning("site_login_throttled", client=client)
+            response = self.login_page(
+                request,
+                number=number,
+                alert="ログインの失敗が続いたため、しばらくログインできません。"
+                f"{int(wait // 60) + 1}分ほど待ってからやり直してください。",
+                status=429,
+            )
+            response.headers["Retry-After"] = str(int(wait) + 1)
+            return response
+        try:
+            result = await run_in_threadpool(
+                site_auth.login,
+                self.deps.sessions,
+                number,
+                data.get("password", ""),
+                now=self.now(),
+            )
+        except site_auth.LoginRefused as exc:
+            self.deps.throttle.failed(client)
+            message = GENERIC_LOGIN_FAILURE if exc.generic else exc.message
+            return self.login_page(request, number=number, alert=message, status=401)
+        except DomainError as exc:
+            return self.login_page(
+                request,
+                number=number,
+                errors={exc.field or "number": [exc.message]},
+                status=400,
+            )
+        self.deps.throttle.succeeded(client)
+        if result.must_change_password:
+            stage = Stage.PASSWORD_CHANGE
+        elif result.otp_required:
+            stage = Stage.OTP
+        elif result.otp_choice_required:
+            stage = Stage.OTP_CHOICE
+        else:
+            stage = Stage.READY
+        view = await run_in_threadpool(
+            self.deps.store.create,
+            result.number,
+            stage,
+            result.idle_timeout,
+            via_temp_password=result.via_temp_password,
+            replaces=request.cookies.get(COOKIE),
+        )
+        log.info("site_login", number=result.number, stage=stage.value)
+        done = RedirectResponse(_STAGE_HOME[stage], status_code=303)
+        self.set_session_cookie(done, request, view)
+        done.delete_cookie(PRE_LOGIN_CSRF_COOKIE, path="/")
+        return done
+
+    async def post_logout(self, request: Request) -> Response:
+        """SITE-10: end the session for good (the row is deleted)."""
+        view = await self.current(request)
+        data = await self.form(request)
+        if view is not None:
+            if not self.csrf_ok(view.csrf_token, data.get("csrf_token")):
+                return self.forbidden_csrf(request)
+            await run_in_threadpool(self.deps.store.end, view.token)
+            log.info("site_logout", number=view.login_number)
+        return self.to_login(request, "ログアウトしました。")
+
+    # --- home ----------------------------------------------------------------------
+
+    async def home(self, request: Request) -> Response:
+        view = await self.require(request, Stage.READY)
+        if not isinstance(view, SessionView):
+            return view
+        try:
+            scope, unit, is_contract = await run_in_threadpool(self._scope, view.login_number)
+        except site_auth.OutOfScope:
+            await run_in_threadpool(self.deps.store.end, view.token)
+            return self.to_login(request, "この電話番号ではログインできなくなりました。")
+        return self.render(
+            request,
+            "home.html",
+            {
+                "title": "設定メニュー",
+                "scope": scope,
+                "unit_label": UNIT_LABELS[unit],
+                "can_change_unit": unit is not AuthUnit.ADMIN_USER or is_contract,
+            },
+            session=view,
+        )
+
+    def _scope(self, login_number: str) -> tuple[tuple[str, ...], AuthUnit, bool]:
+        with db.transaction(self.deps.sessions, read_only=True) as s:
+            scope = site_auth.managed_numbers(s, login_number)
+            from store import service
+
+            number = service.get_number(s, login_number)
+            return scope, number.line.auth_unit, number.is_contract
+
+    async def number_page(self, request: Request) -> Response:
+        """A number's settings summary; only for numbers in the login's scope (SITE-1)."""
+        view = await self.require(request, Stage.READY)
+        if not isinstance(view, SessionView):
+            return view
+        target = request.path_params["number"]
+        scope, _unit, _contract = await run_in_threadpool(self._scope, view.login_number)
+        if target not in scope:
+            log.warning("site_scope_refused", number=view.login_number, target=target)
+            return self.render(
+                request,
+                "message.html",
+                {"title": "表示できません", "lines": ["この電話番号の設定は表示できません。"]},
+                status=403,
+                session=view,
+            )
+        summary = await run_in_threadpool(self._summary, target)
+        return self.render(
+            request,
+            "message.html",
+            {"title": f"{target} の設定", "lines": summary, "link": "/", "link_label": "戻る"},
+            session=view,
+        )
+
+    def _summary(self, number: str) -> list[str]:
+        from store import service
+
+        with db.transaction(self.deps.sessions, read_only=True) as s:
+            found = service.get_number(s, number)
+            mail = service.describe_number(found)["mail"]
+        lines = [
+            f"着信お知らせメール: {'開始' if mail['started'] else '停止'}",
+            f"宛先メールアドレス: {len(mail['addresses'])}件",
+        ]
+        lines += [f"・{a['address']}" for a in mail["addresses"]]
+        return lines
+
+    # --- password change (SITE-2, SITE-3, SITE-4, SITE-10) -----------------------------
+
+    async def get_password(self, request: Request) -> Response:
+        view = await self.require(request, Stage.PASSWORD_CHANGE, Stage.READY)
+        if not isinstance(view, SessionView):
+            return view
+        return await self.password_page(request, view)
+
+    async def password_page(
+        self,
+        request: Request,
+        view: SessionView,
+        *,
+        target: str | None = None,
+        errors: Mapping[str, list[str]] | None = None,
+        status: int = 200,
+    ) -> Response:
+        targets = await run_in_threadpool(self._password_targets, view)
+        forced = None
+        if view.stage is Stage.PASSWORD_CHANGE:
+            forced = (
+                "仮パスワードでログインしました。パスワードを設定してください。"
+                if view.via_temp_password
+                else "パスワードの有効期限(60日)が切れました。新しいパスワードを設定してください。"
+            )
+        return self.render(
+            request,
+            "password.html",
+            {
+                "title": "パスワード変更",
+                "forced": forced,
+                "targets": targets,
+                "target": target or view.login_number,
+                "current_label": "仮パスワード" if view.via_temp_password else "現在のパスワード",
+                "errors": errors or {},
+            },
+            status=status,
+            session=view,
+        )
+
+    def _password_targets(self, view: SessionView) -> tuple[str, ...]:
+        if view.stage is Stage.PASSWORD_CHANGE:
+            return (view.login_number,)
+        scope, unit, is_contract = self._scope(view.login_number)
+        return scope if unit is AuthUnit.ADMIN_USER and is_contract else (view.login_number,)
+
+    async def post_password(self, request: Request) -> Response:
+        view = await self.require(request, Stage.PASSWORD_CHANGE, Stage.READY)
+        if not isinstance(view, SessionView):
+            return view
+        data = await self.form(request)
+        if not self.csrf_ok(view.csrf_token, data.get("csrf_token")):
+            return self.forbidden_csrf(request)
+        target = data.get("target") or view.login_number
+        if view.stage is Stage.PASSWORD_CHANGE and target != view.login_number:
+            return await self.password_page(
+                request, view, errors={"target": ["この電話番号は変更できません。"]}, status=403
+            )
+        new = data.get("new_password", "")
+        try:
+            changed = await run_in_threadpool(
+                self._change_password,
+                view.login_number,
+                target,
+                data.get("current_password", ""),
+                new,
+                data.get("confirm_password", ""),
+            )
+        except site_auth.OutOfScope as exc:
+            return await self.password_page(
+                request, view, target=target, errors={"target": [exc.message]}, status=403
+            )
+        except DomainError as exc:
+            errors = _field_errors(exc)
+            if exc.field == "new_password" and exc.code.startswith("password_"):
+                # SITE-3: show every rule the new password breaks, not only the first.
+                errors["new_password"] = _unique(
+                    [p.message for p in password_rules.password_problems(new, number=target)]
+                    + errors["new_password"]
+                )
+            return await self.password_page(request, view, target=target, errors=errors, status=400)
+        if changed.relogin_required:
+            await run_in_threadpool(self.deps.store.end, view.token)
+            response = self.render(
+                request,
+                "message.html",
+                {
+                    "title": "パスワードを変更しました",
+                    "lines": [
+                        f"{changed.number} のパスワードを変更しました。",
+                        "新しいパスワードでログインしてください。",
+                    ],
+                    "link": "/login",
+                    "link_label": "ログイン画面へ",
+                },
+            )
+            response.delete_cookie(COOKIE, path="/")
+            return response
+        return self.render(
+            request,
+            "message.html",
+            {
+                "title": "パスワードを変更しました",
+                "lines": [f"{changed.number} のパスワードを変更しました。"],
+                "link": "/",
+                "link_label": "戻る",
+            },
+            session=view,
+        )
+
+    def _change_password(
+        self, login_number: str, target: str, current: str, new: str, confirm: str
+    ) -> site_auth.PasswordChanged:
+        with db.transaction(self.deps.sessions) as s:
+            return site_auth.change_password(
+                s, login_number, target, current, new, confirm, now=self.now()
+            )
+
+    # --- one-time password (SITE-5) ---------------------------------------------------
+
+    async def advance(self, request: Request, view: SessionView, stage: Stage) -> Response:
+        """Move the login on (under a new session id) and go to the stage's page."""
+        moved = await run_in_threadpool(self.deps.store.advance, view, stage)
+        response = RedirectResponse(_STAGE_HOME[stage], status_code=303)
+        self.set_session_cookie(response, request, moved)
+        return response
+
+    async def get_otp_choice(self, request: Request) -> Response:
+        view = await self.require(request, Stage.OTP_CHOICE)
+        if not isinstance(view, SessionView):
+            return view
+        return self.render(
+            request, "otp_choice.html", {"title": "ワンタイムパスワードの利用選択"}, session=view
+        )
+
+    async def post_otp_choice(self, request: Request) -> Response:
+        view = await self.require(request, Stage.OTP_CHOICE)
+        if not isinstance(view, SessionView):
+            return view
+        data = await self.form(request)
+        if not self.csrf_ok(view.csrf_token, data.get("csrf_token")):
+            return self.forbidden_csrf(request)
+        if data.get("choice") == "use":
+            return RedirectResponse("/otp/enrol", status_code=303)
+        if data.get("agree") != "1":
+            return self.render(
+                request,
+                "otp_decline.html",
+                {"title": "ワンタイムパスワードを利用しないことの確認"},
+                session=view,
+            )
+        await run_in_threadpool(self._in_tx, site_auth.set_otp_enabled, view.login_number, False)
+        return await self.advance(request, view, Stage.READY)
+
+    def _in_tx(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        with db.transaction(self.deps.sessions) as s:
+            return function(s, *args, now=self.now(), **kwargs)
+
+    def _credential(self, number: str) -> dict[str, Any]:
+        from store import service
+
+        with db.transaction(self.deps.sessions, read_only=True) as s:
+            cred = service.get_number(s, number).credential
+            if cred is None:
+                return {"enabled": False, "address": None, "verified": False, "has_id": False}
+            return {
+                "enabled": cred.otp_enabled,
+                "address": cred.otp_address,
+                "verified": cred.otp_address_verified_at is not None,
+                "has_id": cred.otp_confirmation_id is not None,
+            }
+
+    async def get_otp_enrol(self, request: Request) -> Response:
+        view = await self.require(request, Stage.OTP_CHOICE, Stage.READY)
+        if not isinstance(view, SessionView):
+            return view
+        return await self.otp_enrol_page(request, view)
+
+    async def otp_enrol_page(
+        self,
+        request: Request,
+        view: SessionView,
+        *,
+        data: Mapping[str, str] | None = None,
+        errors: Mapping[str, list[str]] | None = None,
+        status: int = 200,
+    ) -> Response:
+        cred = await run_in_threadpool(self._credential, view.login_number)
+        data = data or {}
+        return self.render(
+            request,
+            "otp_enrol.html",
+            {
+                "title": "ワンタイムパスワード受信用メールアドレスの"
+                + ("変更" if cred["has_id"] else "登録"),
+                "action": "/otp/enrol",
+                "address": data.get("address", ""),
+                "confirmation_id": data.get("confirmation_id", ""),
+                "button": "変更" if cred["has_id"] else "登録",
+                "errors": errors or {},
+            },
+            status=status,
+            session=view,
+        )
+
+    async def post_otp_enrol(self, request: Request) -> Response:
+        view = await self.require(request, Stage.OTP_CHOICE, Stage.READY)
+        if not isinstance(view, SessionView):
+            return view
+        data = await self.form(request)
+        if not self.csrf_ok(view.csrf_token, data.get("csrf_token")):
+            return self.forbidden_csrf(request)
+        cred = await run_in_threadpool(self._credential, view.login_number)
+        start = site_auth.change_otp_address if cred["has_id"] else site_auth.start_otp_enrolment
+        try:
+            await run_in_threadpool(
+                self._in_tx,
+                start,
+                view.login_number,
+                data.get("address", "").strip(),
+                data.get("confirmation_id", ""),
+                data.get("confirmation_password", ""),
+                link_base=str(request.url_for("otp_verify")),
+                sender=self.deps.sender_address,
+            )
+        except DomainError as exc:
+            errors = _field_errors(exc)
+            if exc.field == "confirmation_id" and exc.code.startswith("confirmation_id"):
+                problems = password_rules.confirmation_id_problems(data.get("confirmation_id", ""))
+                errors["confirmation_id"] = _unique([p.message for p in problems])
+            return await self.otp_enrol_page(request, view, data=data, errors=errors, status=400)
+        return self.render(
+            request,
+            "message.html",
+            {
+                "title": "仮登録が完了しました",
+                "lines": [
+                    f"{data.get('address', '').strip()} にメールを送りました。",
+                    "メールに記載された「メールアドレスの本登録お手続きURL」を24時間以内に開いて、"
+                    "本登録を完了してください。",
+                ],
+            },
+            session=view,
+        )
+
+    async def otp_verify(self, request: Request) -> Response:
+        """The link mailed to the OTP address (valid 24 hours, once); no login needed."""
+        token = request.query_params.get("token", "")
+        try:
+            number = await run_in_threadpool(self._in_tx, site_auth.verify_otp_address, token)
+        except DomainError as exc:
+            return self.render(
+                request,
+                "message.html",
+                {"title": "本登録できませんでした", "lines": [exc.message]},
+                status=400,
+            )
+        view = await self.current(request)
+        if view is not None and view.login_number == number and view.stage is Stage.OTP_CHOICE:
+            return await self.advance(request, view, Stage.OTP)
+        return self.render(
+            request,
+            "message.html",
+            {
+                "title": "本登録が完了しました",
+                "lines": [f"{number} のワンタイムパスワード受信用メールアドレスを登録しました。"],
+                "link": "/login",
+                "link_label": "ログイン画面へ",
+            },
+        )
+
+    async def get_login_otp(
+        self,
+        request: Request,
+        *,
+        notices: list[str] | None = None,
+        errors: Mapping[str, list[str]] | None = None,
+        status: int = 200,
+    ) -> Response:
+        view = await self.require(request, Stage.OTP)
+        if not isinstance(view, SessionView):
+            return view
+        return self.render(
+            request,
+            "otp_login.html",
+            {
+                "title": "ワンタイムパスワードの入力",
+                "notices": notices or [],
+                "errors": errors or {},
+            },
+            status=status,
+            session=view,
+        )
+
+    async def post_login_otp_send(self, request: Request) -> Response:
+        view = await self.require(request, Stage.OTP)
+        if not isinstance(view, SessionView):
+            return view
+        data = await self.form(request)
+        if not self.csrf_ok(view.csrf_token, data.get("csrf_token")):
+            return self.forbidden_csrf(request)
+        await run_in_threadpool(
+            self._in_tx, site_auth.send_otp_code, view.login_number, sender=self.deps.sender_address
+        )
+        return await self.get_login_otp(
+            request, notices=["ワンタイムパスワードを送信しました。メールを確認してください。"]
+        )
+
+    async def post_login_otp(self, request: Request) -> Response:
+        view = await self.require(request, Stage.OTP)
+        if not isinstance(view, SessionView):
+            return view
+        data = await self.form(request)
+        if not self.csrf_ok(view.csrf_token, data.get("csrf_token")):
+            return self.forbidden_csrf(request)
+        try:
+            await run_in_threadpool(
+                site_auth.check_otp_code,
+                self.deps.sessions,
+                view.login_number,
+                data.get("otp_code", "").strip(),
+                now=self.now(),
+            )
+        except DomainError as exc:
+            return await self.get_login_otp(request, errors={"otp_code": [exc.message]}, status=400)
+        return await self.advance(request, view, Stage.READY)
+
+    async def get_otp_settings(
+        self,
+        request: Request,
+        *,
+        errors: Mapping[str, list[str]] | None = None,
+        status: int = 200,
+    ) -> Response:
+        view = await self.require(request, Stage.READY)
+        if not isinstance(view, SessionView):
+            return view
+        cred = await run_in_threadpool(self._credential, view.login_number)
+        return self.render(
+            request,
+            "otp_settings.html",
+            {"title": "ワンタイムパスワード設定", "errors": errors or {}, **cred},
+            status=status,
+            session=view,
+        )
+
+    async def post_otp_settings(self, request: Request) -> Response:
+        view = await self.require(request, Stage.READY)
+        if not isinstance(view, SessionView):
+            return view
+        data = await self.form(request)
+        if not self.csrf_ok(view.csrf_token, data.get("csrf_token")):
+            return self.forbidden_csrf(request)
+        try:
+            await run_in_threadpool(
+                self._in_tx,
+                site_auth.set_otp_enabled,
+                view.login_number,
+                data.get("enabled") == "1",
+            )
+        except DomainError as exc:
+            return await self.get_otp_settings(request, errors={"form": [exc.message]}, status=400)
+        return RedirectResponse("/otp", status_code=303)
+
+    # --- auth unit change (SITE-8) ----------------------------------------------------
+
+    def _unit_page_data(self, login_number: str) -> tuple[AuthUnit, bool, tuple[str, ...]]:
+        """The line's unit, whether the login is the contract number, the numbers to enter."""
+        from store import service
+
+        with db.transaction(self.deps.sessions, read_only=True) as s:
+            number = service.get_number(s, login_number)
+            unit = number.line.auth_unit
+            if unit is AuthUnit.NUMBER:
+                # Seeds (2), (3): from the number unit, every number's password.
+                numbers = tuple(n.number for n in number.line.numbers if n.mail_subscribed)
+            else:
+                numbers = (login_number,)
+            return unit, number.is_contract, numbers
+
+    async def get_auth_unit(
+        self,
+        request: Request,
+        *,
+        chosen: str = "",
+        errors: Mapping[str, list[str]] | None = None,
+        status: int = 200,
+    ) -> Response:
+        view = await self.require(request, Stage.READY)
+        if not isinstance(view, SessionView):
+            return view
+        unit, _contract, numbers = await run_in_threadpool(self._unit_page_data, view.login_number)
+        return self.render(
+            request,
+            "auth_unit.html",
+            {
+                "title": "認証単位の変更",
+                "current_label": UNIT_LABELS[unit],
+                "choices": [(u.value, UNIT_LABELS[u]) for u in AuthUnit if u is not unit],
+                "chosen": chosen,
+                "password_numbers": numbers,
+                "errors": errors or {},
+            },
+            status=status,
+            session=view,
+        )
+
+    async def post_auth_unit(self, request: Request) -> Response:
+        view = await self.require(request, Stage.READY)
+        if not isinstance(view, SessionView):
+            return view
+        data = await self.form(request)
+        if not self.csrf_ok(view.csrf_token, data.get("csrf_token")):
+            return self.forbidden_csrf(request)
+        try:
+            new_unit = AuthUnit(data.get("unit", ""))
+        except ValueError:
+            return await self.get_auth_unit(
+                request, errors={"unit": ["変更後の認証単位を選択してください。"]}, status=400
+            )
+        passwords = {
+            key.removeprefix("password_"): value
+            for key, value in data.items()
+            if key.startswith("password_") and value
+        }
+        try:
+            changed = await run_in_threadpool(
+                self._in_tx, site_auth.change_auth_unit, view.login_number, new_unit, passwords
+            )
+        except site_auth.OutOfScope as exc:
+            return await self.get_auth_unit(
+                request, chosen=new_unit.value, errors={"form": [exc.message]}, status=403
+            )
+        except DomainError as exc:
+            return await self.get_auth_unit(
+                request, chosen=new_unit.value, errors=_field_errors(exc), status=400
+            )
+        await run_in_threadpool(self.deps.store.end, view.token)
+        lines = [f"認証単位を{UNIT_LABELS[changed.new_unit]}に変更しました。", *changed.notices]
+        lines.append("ログインする電話番号: " + "、".join(changed.login_numbers))
+        if changed.need_temp_password:
+            lines.append(
+                "次の電話番号は、仮パスワードを設定してからログインしてください: "
+                + "、".join(changed.need_temp_password)
+            )
+        response = self.render(
+            request,
+            "message.html",
+            {
+                "title": "認証単位を変更しました",
+                "lines": lines,
+                "link": "/login",
+                "link_label": "ログイン画面へ",
+            },
+        )
+        response.delete_cookie(COOKIE, path="/")
+        return response
+
+    # --- errors ----------------------------------------------------------------------
+
+    async def not_found(self, request: Request, _exc: Exception) -> Response:
+        return self.render(
+            request, "message.html", {"title": "ページが見つかりません", "lines": []}, status=404
+        )
+
+    async def unavailable(self, request: Request, exc: Exception) -> Response:
+        log.error("site_database_unavailable", error=db.first_line(exc))
+        return self.render(
+            request,
+            "message.html",
+            {
+                "title": "ただいま利用できません",
+                "lines": ["しばらくしてからもう一度お試しください。"],
+            },
+            status=503,
+        )
+
+
+_STAGE_HOME = {
+    Stage.PASSWORD_CHANGE: "/password",
+    Stage.OTP: "/login/otp",
+    Stage.OTP_CHOICE: "/otp/choice",
+    Stage.READY: "/",
+}
+
+
+def _field_errors(exc: DomainError) -> dict[str, list[str]]:
+    return {exc.field or "form": [exc.message]}
+
+
+def _unique(messages: list[str]) -> list[str]:
+    return list(dict.fromkeys(messages))
+
+
+def create_app(deps: SiteDeps) -> Starlette:
+    site = Site(deps)
+    routes = [
+        Route("/", site.home),
+        Route("/login", site.get_login, methods=["GET"]),
+        Route("/login", site.post_login, methods=["POST"]),
+        Route("/logout", site.post_logout, methods=["POST"]),
+        Route("/password", site.get_password, methods=["GET"]),
+        Route("/password", site.post_password, methods=["POST"]),
+        Route("/numbers/{number:str}", site.number_page),
+        Route("/otp/choice", site.get_otp_choice, methods=["GET"]),
+        Route("/otp/choice", site.post_otp_choice, methods=["POST"]),
+        Route("/otp/enrol", site.get_otp_enrol, methods=["GET"]),
+        Route("/otp/enrol", site.post_otp_enrol, methods=["POST"]),
+        Route("/otp/verify", site.otp_verify, methods=["GET"], name="otp_verify"),
+        Route("/otp", site.get_otp_settings, methods=["GET"]),
+        Route("/otp", site.post_otp_settings, methods=["POST"]),
+        Route("/login/otp", site.get_login_otp, methods=["GET"]),
+        Route("/login/otp", site.post_login_otp, methods=["POST"]),
+        Route("/login/otp/send", site.post_login_otp_send, methods=["POST"]),
+        Route("/auth-unit", site.get_auth_unit, methods=["GET"]),
+        Route("/auth-unit", site.post_auth_unit, methods=["POST"]),
+        Mount("/static", app=StaticFiles(directory=str(HERE / "static")), name="static"),
+    ]
+    app = Starlette(
+        routes=routes,
+        exception_handlers={
+            404: site.not_found,
+            SQLAlchemyError: site.unavailable,
+            db.DatabaseError: site.unavailable,
+            NotFound: site.not_found,
+        },
+    )
+    app.state.site = site
+    return app

@@ -1,0 +1,145 @@
+"""SITE-6: server-side sessions.
+
+The cookie holds only a random token; the database keeps its SHA-256, the
+login number, the stage of the login (a forced password change or the
+one-time password still to come, or done), the CSRF token and the idle
+timeout. So a session ends for good at logout or after its idle time (the
+row is gone, a copied cookie is worth nothing), sessions survive a restart
+and are shared by several site processes, and the id changes at every
+login and at every stage (no fixation).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import hashlib
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from store import db, service
+from store.models import SiteSession
+
+COOKIE = "chakushin_session"
+
+
+class Stage(enum.StrEnum):
+    PASSWORD_CHANGE = "password_change"  # SITE-2/SITE-4: nothing else until changed
+    OTP = "otp"  # SITE-5: the one-time password is still to come
+    OTP_CHOICE = "otp_choice"  # SITE-5: first login: use a one-time password or not
+    READY = "ready"
+
+
+@dataclass(frozen=True)
+class SessionView:
+    token: str
+    login_number: str
+    stage: Stage
+    csrf_token: str
+    via_temp_password: bool
+    idle: dt.timedelta
+    created_at: dt.datetime
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class SessionStore:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    ) -> None:
+        self.sessions = sessions
+        self.clock = clock
+
+    def create(
+        self,
+        login_number: str,
+        stage: Stage,
+        idle: dt.timedelta,
+        *,
+        via_temp_password: bool = False,
+        replaces: str | None = None,
+    ) -> SessionView:
+        """A new session (new token, new CSRF token); ``replaces`` ends the old one."""
+        token = secrets.token_urlsafe(32)
+        now = self.clock()
+        with db.transaction(self.sessions) as s:
+            if replaces:
+                s.execute(delete(SiteSession).where(SiteSession.id_hash == _digest(replaces)))
+            number = service.get_number(s, login_number)
+            row = SiteSession(
+                id_hash=_digest(token),
+                number_id=number.id,
+                stage=stage.value,
+                csrf_token=secrets.token_urlsafe(32),
+                via_temp_password=via_temp_password,
+                idle_seconds=int(idle.total_seconds()),
+                created_at=now,
+                last_seen_at=now,
+            )
+            s.add(row)
+            s.flush()
+            return self._view(token, row, login_number)
+
+    def load(self, token: str | None, *, touch: bool = True) -> SessionView | None:
+        """The live session of ``token``; None if unknown or idle too long (then it is removed)."""
+        if not token or len(token) > 100:
+            return None
+        now = self.clock()
+        with db.transaction(self.sessions) as s:
+            row = s.scalar(
+                select(SiteSession).where(SiteSession.id_hash == _digest(token)).with_for_update()
+            )
+            if row is None:
+                return None
+            if now - row.last_seen_at > dt.timedelta(seconds=row.idle_seconds):
+                s.delete(row)
+                return None
+            if touch:
+                row.last_seen_at = now
+            return self._view(token, row, row.number.number)
+
+    def advance(self, current: SessionView, stage: Stage) -> SessionView:
+        """The next stage of a login, under a new session id."""
+        return self.create(
+            current.login_number,
+            stage,
+            current.idle,
+            via_temp_password=current.via_temp_password and stage is Stage.PASSWORD_CHANGE,
+            replaces=current.token,
+        )
+
+    def end(self, token: str | None) -> None:
+        if not token:
+            return
+        with db.transaction(self.sessions) as s:
+            s.execute(delete(SiteSession).where(SiteSession.id_hash == _digest(token)))
+
+    def purge(self) -> int:
+        """Remove every idle-expired session (housekeeping)."""
+        now = self.clock()
+        with db.transaction(self.sessions) as s:
+            rows = s.scalars(select(SiteSession)).all()
+            gone = [r for r in rows if now - r.last_seen_at > dt.timedelta(seconds=r.idle_seconds)]
+            for row in gone:
+                s.delete(row)
+            return len(gone)
+
+    @staticmethod
+    def _view(token: str, row: SiteSession, login_number: str) -> SessionView:
+        return SessionView(
+            token=token,
+            login_number=login_number,
+            stage=Stage(row.stage),
+            csrf_token=row.csrf_token,
+            via_temp_password=row.via_temp_password,
+            idle=dt.timedelta(seconds=row.idle_seconds),
+            created_at=row.created_at,
+        )
