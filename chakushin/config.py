@@ -71,9 +71,14 @@ class AgiConfig:
 
 @dataclass(frozen=True)
 class SiteConfig:
+    # The subscriber settings site (served by `chakushin serve` / `chakushin site`).
+    # Put a TLS proxy in front of it; X-Forwarded-Proto from 127.0.0.1 makes
+    # its cookies Secure.
     host: str = "127.0.0.1"
     port: int = 8080
-    secret_key: str = field(default="", metadata={"secret": True})
+    # Failed logins from one client address allowed in 10 minutes before it
+    # is refused for a while (the seeds' per-number lockouts apply as well).
+    login_failures_per_address: int = 20
 
 
 @dataclass(frozen=True)
@@ -347,6 +352,8 @@ def _validate(config: Config) -> None:
                 f"{peer!r} is not an IP address (one address per entry, no networks)",
                 key="agi.allowed_peers",
             ) from None
+    if not 1 <= config.site.login_failures_per_address <= 10_000:
+        raise ConfigError("must be 1-10000", key="site.login_failures_per_address")
     if not 1 <= config.serve.shutdown_timeout_seconds <= 600:
         raise ConfigError("must be 1-600 seconds", key="serve.shutdown_timeout_seconds")
     if not 1 <= config.serve.heartbeat_seconds <= 300:

@@ -132,9 +132,16 @@ class Node:
             site = None
             if c.serve.site:
                 from web.app import SiteDeps, create_app
+                from web.ratelimit import LoginThrottle
                 from web.server import SiteServer
 
-                app = create_app(SiteDeps(sessions, sender_address=c.mail.from_address))
+                app = create_app(
+                    SiteDeps(
+                        sessions,
+                        sender_address=c.mail.from_address,
+                        throttle=LoginThrottle(limit=c.site.login_failures_per_address),
+                    )
+                )
                 site = _listen("site", lambda: SiteServer(app, c.site.host, c.site.port))
             ready = Ready(
                 name,

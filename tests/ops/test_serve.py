@@ -324,3 +324,25 @@ def test_OPS_1_a_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
         assert serve.process.wait(timeout=60) == 1
         serve.kill()
     assert serve.lines[-1] == "error: agi.port: cannot listen: Address already in use"
+
+
+def test_OPS_1_site_command_runs_the_site_alone(tmp_path: Path) -> None:
+    env = clean_env(
+        CHAKUSHIN_DATABASE_URL=f"sqlite:///{tmp_path / 'site.db'}",
+        CHAKUSHIN_DATA_DIR=str(tmp_path),
+        CHAKUSHIN_SITE_PORT="0",
+        CHAKUSHIN_METRICS_ENABLED="off",
+        CHAKUSHIN_LOG_FORMAT="json",
+    )
+    site = ChakushinProcess(["site"], env, tmp_path)
+    try:
+        ready = site.wait_event("serve_ready")
+        assert ready["roles"] == ["site"] and ready["agi_port"] is None
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{ready['site_port']}/login", timeout=10
+        ) as page:
+            assert page.status == 200
+            assert "<h1>ログイン</h1>" in page.read().decode()
+        assert site.terminate() == 0
+    finally:
+        site.kill()
