@@ -218,3 +218,51 @@ async def test_SITE_1_wrong_password_storm_from_one_address_is_refused(site: Sit
     assert int(slowed.headers["Retry-After"]) > 0
     site.clock.advance(minutes=10, seconds=1)
     assert (await site.login(EXTRA, "Nope12345x")).status_code == 401  # the window passed
+
+
+async def test_SITE_6_cookies_are_httponly_samesite_and_secure_over_tls(site: Site) -> None:
+    await site.establish(CONTRACT, CONTRACT, AuthUnit.LINE, GOOD)
+    site.client.cookies.clear()
+    tls = httpx.AsyncClient(transport=site.client._transport, base_url="https://testserver")
+    async with tls:
+        page = await tls.get("/login")
+        pre = page.headers["set-cookie"].lower()
+        assert "httponly" in pre and "samesite=strict" in pre and "secure" in pre
+        token = site_csrf(page.text)
+        done = await tls.post(
+            "/login", data={"csrf_token": token, "number": CONTRACT, "password": GOOD}
+        )
+        session_cookie = next(
+            c for c in done.headers.get_list("set-cookie") if c.startswith(COOKIE)
+        ).lower()
+        assert "httponly" in session_cookie and "samesite=lax" in session_cookie
+        assert "secure" in session_cookie
+    plain = await site.client.get("/login")
+    assert "secure" not in plain.headers["set-cookie"].lower()
+
+
+def site_csrf(html: str) -> str:
+    import re
+
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found
+    return found.group(1)
+
+
+async def test_SITE_10_the_administrator_changes_a_users_password(site: Site) -> None:
+    await site.establish(CONTRACT, CONTRACT, AuthUnit.ADMIN_USER, GOOD)
+    page = await site.client.get("/password")
+    assert f'<option value="{EXTRA}"' in page.text  # every number of the line
+    changed = await site.post(
+        "/password",
+        {
+            "target": EXTRA,
+            "current_password": GOOD,
+            "new_password": GOOD2,
+            "confirm_password": GOOD2,
+        },
+    )
+    assert changed.status_code == 200 and f"{EXTRA} のパスワードを変更しました。" in changed.text
+    assert "戻る" in changed.text and cookie(site) is not None  # the admin stays logged in
+    user = await site.login(EXTRA, GOOD2)
+    assert user.status_code == 303

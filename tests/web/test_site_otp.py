@@ -114,3 +114,31 @@ async def test_SITE_5_opt_out_from_the_settings_page(site: Site) -> None:
     assert off.headers["location"] == "/otp"
     plain = await site.login(CONTRACT, GOOD)
     assert plain.headers["location"] == "/"
+
+
+async def test_SITE_5_changing_the_address_needs_the_confirmation_id_and_password(
+    site: Site,
+) -> None:
+    await enrol(site)
+    await site.client.get(f"/otp/verify?token={site.last_link_token()}")
+    await site.post("/login/otp/send", {}, page="/login/otp")
+    await site.post("/login/otp", {"otp_code": site.last_code()})
+    page = await site.client.get("/otp/enrol")
+    assert "受信用メールアドレスの変更" in page.text
+    wrong = await site.post(
+        "/otp/enrol",
+        {
+            "address": "new@example.jp",
+            "confirmation_id": "abcDEF12",
+            "confirmation_password": "wrong1234x",
+        },
+    )
+    assert wrong.status_code == 400
+    assert [to for to, _ in site.mails(MailKind.ADDRESS_VERIFICATION)] == [OTP_ADDRESS]
+    right = await site.post("/otp/enrol", {"address": "new@example.jp", **CONFIRMATION})
+    assert right.status_code == 200 and "new@example.jp にメールを送りました。" in right.text
+    assert site.mails(MailKind.ADDRESS_VERIFICATION)[-1][0] == "new@example.jp"
+    # The old address stays in use until the new one is verified.
+    assert OTP_ADDRESS in (await site.client.get("/otp")).text
+    await site.client.get(f"/otp/verify?token={site.last_link_token()}")
+    assert "new@example.jp" in (await site.client.get("/otp")).text
