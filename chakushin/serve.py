@@ -33,8 +33,8 @@ from agi.server import FastAGIServer
 from chakushin import node
 from chakushin.config import Config, ConfigError
 from chakushin.metrics import MetricsServer, Sources
-from notifier.app import NotifierService
-from notifier.outbox import Sender
+from notifier.app import NotifierService, send_test_mail
+from notifier.outbox import Sender, SendResult
 from store import db
 
 log = structlog.get_logger("chakushin.serve")
@@ -135,11 +135,15 @@ class Node:
                 from web.ratelimit import LoginThrottle
                 from web.server import SiteServer
 
+                async def send_test(number: str, address: str) -> SendResult:
+                    return await send_test_mail(c, sessions, number, address)
+
                 app = create_app(
                     SiteDeps(
                         sessions,
                         sender_address=c.mail.from_address,
                         throttle=LoginThrottle(limit=c.site.login_failures_per_address),
+                        send_test=send_test,
                     )
                 )
                 site = _listen("site", lambda: SiteServer(app, c.site.host, c.site.port))

@@ -297,6 +297,103 @@ def set_address_send(session: Session, number: str, address: str, send: bool) ->
     return entry
 
 
+def set_addresses(
+    session: Session, number: str, rows: Sequence[tuple[str, bool]]
+) -> list[DestinationAddress]:
+    """MAIL-1/2/3 as one form: the number's destination addresses become ``rows``.
+
+    ``rows`` are (address, send) in the order shown; an address already set
+    (ignoring case) keeps its slot, the others are removed, new ones take
+    free slots. Every rule is checked on the final list before anything is
+    written: MAIL-3 for each address, no duplicates, at most five, and a
+    started service keeps at least one (MAIL-1).
+    """
+    for index, (address, _send) in enumerate(rows, start=1):
+        validation.mail_address(address, field=f"address_{index}")
+    keys = [address.lower() for address, _ in rows]
+    for index, key in enumerate(keys, start=1):
+        if key in keys[: index - 1]:
+            raise AlreadyExists(
+                f"{number}: address {rows[index - 1][0]!r} is given twice", field=f"address_{index}"
+            )
+    if len(rows) > validation.MAX_ADDRESSES:
+        raise LimitExceeded(
+            f"{number}: {len(rows)} destination addresses; MAIL-2 allows at most "
+            f"{validation.MAX_ADDRESSES}",
+            field="address",
+        )
+    found = _subscribed(session, number, Service.MAIL)
+    if not rows and found.notification.started:
+        raise RuleViolation(
+            f"{number}: a started service keeps at least one destination address; "
+            "stop the service first (MAIL-1)",
+            code="last_address_of_started",
+            field="address_1",
+        )
+    wanted = dict(zip(keys, rows, strict=True))
+    for entry in list(found.addresses):
+        if entry.address_key not in wanted:
+            found.addresses.remove(entry)
+    session.flush()  # free the slots before new addresses take them
+    kept = {entry.address_key: entry for entry in found.addresses}
+    for key, (address, send) in wanted.items():
+        if key in kept:
+            kept[key].address, kept[key].send = address, send
+            continue
+        position = _free_slot(
+            [a.position for a in found.addresses], validation.MAX_ADDRESSES, "no free slot"
+        )
+        found.addresses.append(
+            DestinationAddress(position=position, address=address, address_key=key, send=send)
+        )
+    session.flush()
+    log.info("addresses_set", number=number, count=len(rows), send=sum(s for _, s in rows))
+    return list(found.addresses)
+
+
+def set_designated_numbers(
+    session: Session, number: str, rows: Sequence[tuple[str, bool]]
+) -> list[DesignatedNumber]:
+    """MAIL-5 as one form: the designated numbers become ``rows`` (caller, designated flag).
+
+    Each is a diallable number, none twice, at most 30; checked before anything is written.
+    """
+    for index, (caller_number, _flag) in enumerate(rows, start=1):
+        validation.diallable_number(caller_number, field=f"caller_number_{index}")
+    callers = [caller for caller, _ in rows]
+    for index, caller in enumerate(callers, start=1):
+        if caller in callers[: index - 1]:
+            raise AlreadyExists(
+                f"{number}: {caller} is given twice", field=f"caller_number_{index}"
+            )
+    if len(rows) > validation.MAX_DESIGNATED:
+        raise LimitExceeded(
+            f"{number}: {len(rows)} designated numbers; MAIL-5 allows at most "
+            f"{validation.MAX_DESIGNATED}",
+            field="caller_number",
+        )
+    found = _subscribed(session, number, Service.MAIL)
+    wanted = dict(rows)
+    for entry in list(found.designated):
+        if entry.caller_number not in wanted:
+            found.designated.remove(entry)
+    session.flush()
+    kept = {entry.caller_number: entry for entry in found.designated}
+    for caller, flag in wanted.items():
+        if caller in kept:
+            kept[caller].designated = flag
+            continue
+        position = _free_slot(
+            [d.position for d in found.designated], validation.MAX_DESIGNATED, "no free slot"
+        )
+        found.designated.append(
+            DesignatedNumber(position=position, caller_number=caller, designated=flag)
+        )
+    session.flush()
+    log.info("designated_set", number=number, count=len(rows))
+    return list(found.designated)
+
+
 def set_conditions(
     session: Session,
     number: str,

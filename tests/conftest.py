@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from store import db
 from store.models import Base
+from tests.notifier.smtp_server import SmtpServer
 
 PG_ADMIN_URL = os.environ.get(
     "CHAKUSHIN_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -166,3 +167,11 @@ def tmp_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("CHAKUSHIN_DATA_DIR", str(tmp_path / "data"))
     return tmp_path
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    """A real SMTP server (aiosmtpd) on a free loopback port."""
+    server = SmtpServer().start()
+    yield server
+    server.stop()

@@ -30,6 +30,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from notifier.outbox import SendResult
 from store import db, password_rules, site_auth
 from store.errors import DomainError, NotFound
 from store.models import AuthUnit
@@ -57,6 +58,8 @@ class SiteDeps:
     sender_address: str
     clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    # MAIL-2 送信テスト: (number, address) -> what the mail server answered.
+    send_test: Callable[[str, str], Awaitable[SendResult]] | None = None
     # Cookies get Secure when the request came over TLS (directly or as the
     # proxy's X-Forwarded-Proto says, see uvicorn's --proxy-headers); True forces it.
     always_secure_cookies: bool = False
@@ -301,43 +304,6 @@ class Site:
 
             number = service.get_number(s, login_number)
             return scope, number.line.auth_unit, number.is_contract
-
-    async def number_page(self, request: Request) -> Response:
-        """A number's settings summary; only for numbers in the login's scope (SITE-1)."""
-        view = await self.require(request, Stage.READY)
-        if not isinstance(view, SessionView):
-            return view
-        target = request.path_params["number"]
-        scope, _unit, _contract = await run_in_threadpool(self._scope, view.login_number)
-        if target not in scope:
-            log.warning("site_scope_refused", number=view.login_number, target=target)
-            return self.render(
-                request,
-                "message.html",
-                {"title": "表示できません", "lines": ["この電話番号の設定は表示できません。"]},
-                status=403,
-                session=view,
-            )
-        summary = await run_in_threadpool(self._summary, target)
-        return self.render(
-            request,
-            "message.html",
-            {"title": f"{target} の設定", "lines": summary, "link": "/", "link_label": "戻る"},
-            session=view,
-        )
-
-    def _summary(self, number: str) -> list[str]:
-        from store import service
-
-        with db.transaction(self.deps.sessions, read_only=True) as s:
-            found = service.get_number(s, number)
-            mail = service.describe_number(found)["mail"]
-        lines = [
-            f"着信お知らせメール: {'開始' if mail['started'] else '停止'}",
-            f"宛先メールアドレス: {len(mail['addresses'])}件",
-        ]
-        lines += [f"・{a['address']}" for a in mail["addresses"]]
-        return lines
 
     # --- password change (SITE-2, SITE-3, SITE-4, SITE-10) -----------------------------
 
@@ -834,7 +800,10 @@ def _unique(messages: list[str]) -> list[str]:
 
 
 def create_app(deps: SiteDeps) -> Starlette:
+    from web.settings import Settings
+
     site = Site(deps)
+    settings = Settings(site)
     routes = [
         Route("/", site.home),
         Route("/login", site.get_login, methods=["GET"]),
@@ -842,7 +811,15 @@ def create_app(deps: SiteDeps) -> Starlette:
         Route("/logout", site.post_logout, methods=["POST"]),
         Route("/password", site.get_password, methods=["GET"]),
         Route("/password", site.post_password, methods=["POST"]),
-        Route("/numbers/{number:str}", site.number_page),
+        Route("/numbers/{number:str}", settings.menu, methods=["GET"]),
+        Route("/numbers/{number:str}/service", settings.post_service, methods=["POST"]),
+        Route("/numbers/{number:str}/addresses", settings.addresses, methods=["GET"]),
+        Route("/numbers/{number:str}/addresses", settings.post_addresses, methods=["POST"]),
+        Route("/numbers/{number:str}/addresses/test", settings.post_test, methods=["POST"]),
+        Route("/numbers/{number:str}/conditions", settings.conditions, methods=["GET"]),
+        Route("/numbers/{number:str}/conditions", settings.post_conditions, methods=["POST"]),
+        Route("/numbers/{number:str}/designated", settings.designated, methods=["GET"]),
+        Route("/numbers/{number:str}/designated", settings.post_designated, methods=["POST"]),
         Route("/otp/choice", site.get_otp_choice, methods=["GET"]),
         Route("/otp/choice", site.post_otp_choice, methods=["POST"]),
         Route("/otp/enrol", site.get_otp_enrol, methods=["GET"]),

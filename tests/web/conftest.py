@@ -16,8 +16,12 @@ import pytest_asyncio
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from chakushin.config import Config, MailConfig
+from notifier.app import send_test_mail
+from notifier.outbox import SendResult
 from store import db, service
 from store.models import AuthUnit, MailKind, OutboxMail
+from tests.notifier.smtp_server import SmtpServer
 from web.app import SiteDeps, create_app
 from web.ratelimit import LoginThrottle
 from web.sessions import COOKIE
@@ -44,6 +48,7 @@ class Site:
     clock: Clock
     sessions: sessionmaker[Session]
     throttle: LoginThrottle
+    smtp: SmtpServer
 
     async def csrf(self, path: str) -> str:
         page = await self.client.get(path)
@@ -133,12 +138,27 @@ def line(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
 
 
 @pytest_asyncio.fixture
-async def site(line: sessionmaker[Session]) -> AsyncIterator[Site]:
+async def site(line: sessionmaker[Session], smtp: SmtpServer) -> AsyncIterator[Site]:
     clock = Clock()
     throttle = LoginThrottle(limit=50, window=600, clock=lambda: clock().timestamp())
+    config = Config(
+        mail=MailConfig(
+            smtp_host="127.0.0.1", smtp_port=smtp.port, from_address="chakushin@example.jp"
+        )
+    )
+
+    async def send_test(number: str, address: str) -> SendResult:
+        return await send_test_mail(config, line, number, address)
+
     app = create_app(
-        SiteDeps(line, sender_address="chakushin@example.jp", clock=clock, throttle=throttle)
+        SiteDeps(
+            line,
+            sender_address="chakushin@example.jp",
+            clock=clock,
+            throttle=throttle,
+            send_test=send_test,
+        )
     )
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        yield Site(client, clock, line, throttle)
+        yield Site(client, clock, line, throttle, smtp)

@@ -59,13 +59,6 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
     """A database of the test's own (one backend is enough: the HTTP tests cover both)."""
     engine = db.make_engine(f"sqlite:///{tmp_path / 'site.db'}")
