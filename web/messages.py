@@ -62,3 +62,27 @@ def japanese(exc: DomainError, context: str = "") -> str:
 
 def _is_japanese(text: str) -> bool:
     return any("\u3040" <= ch <= "\u30ff" or "\u4e00" <= ch <= "\u9fff" for ch in text)
+
+
+# The call history page: why a call was not mailed (notifier.rules reasons).
+REASON_LABELS = {
+    "not_subscribed": "着信お知らせメールの契約がありませんでした",
+    "service_stopped": "サービスが停止中でした",
+    "number_request": "ナンバー・リクエストで非通知の着信をお断りしました",
+    "nuisance_list": "迷惑電話おことわりで着信を拒否しました",
+    "forward_failed": "ボイスワープの転送先につながりませんでした",
+    "no_outcome": "通話の結果がわかりませんでした",
+    "designated_only_anonymous": (
+        "「指定番号からの着信のみ」の設定中に、番号が通知されない着信でした"
+    ),
+    "not_designated": "「指定番号からの着信のみ」の設定中に、指定番号以外からの着信でした",
+    "answered": "「不在着信のみ」の設定中に、応答した着信でした",
+    "no_recipient": "「送信」にチェックの入った送信先がありませんでした",
+    "unknown_number": "電話番号が登録されていませんでした",
+    "mail_not_composed": "メールを作成できませんでした",
+    "undecided": "判定の記録がありません",
+}
+
+
+def reason_label(reason: str) -> str:
+    return REASON_LABELS.get(reason, reason)

@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile as StarletteUpload
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from store import db, service, validation
+from store import bulk, db, otp_csv, service, validation
 from store.errors import DomainError
-from web.messages import japanese
+from web.messages import japanese, reason_label
 from web.sessions import SessionView, Stage
 
 if TYPE_CHECKING:
@@ -29,6 +30,8 @@ log = structlog.get_logger("web.settings")
 
 ADDRESS_ROWS = validation.MAX_ADDRESSES
 DESIGNATED_BLANK_ROWS = 5
+HISTORY_LIMIT = 50
+MAX_CSV_BYTES = 1_000_000
 
 
 class Settings:
@@ -305,3 +308,295 @@ class Settings:
         if errors:
             return await self.designated(request, rows=shown, errors=errors, status=400)
         return RedirectResponse(f"/numbers/{number}/designated?saved=1", status_code=303)
+
+    # --- number selection and search (SITE-7) ----------------------------------------
+
+    def _numbers_view(self, login_number: str) -> list[dict[str, Any]]:
+        scope, _unit, _contract = self.site._scope(login_number)
+        with db.transaction(self.site.deps.sessions, read_only=True) as s:
+            found = service.load_numbers(s, scope)
+            return [
+                {
+                    "number": n,
+                    "started": bool(found[n].notification and found[n].notification.started),
+                }
+                for n in scope
+                if n in found
+            ]
+
+    async def numbers(self, request: Request) -> Response:
+        view = await self.site.require(request, Stage.READY)
+        if not isinstance(view, SessionView):
+            return view
+        rows = await run_in_threadpool(self._numbers_view, view.login_number)
+        if len(rows) == 1:
+            return RedirectResponse(f"/numbers/{rows[0]['number']}", status_code=303)
+        searchable = bulk.offers_search(len(rows))
+        q = request.query_params.get("q", "") if searchable else ""
+        errors: dict[str, list[str]] = {}
+        shown = rows
+        if q:
+            try:
+                wanted = set(bulk.search_numbers([r["number"] for r in rows], q))
+                shown = [r for r in rows if r["number"] in wanted]
+            except DomainError as exc:
+                errors["q"] = [japanese(exc)]
+        return self.site.render(
+            request,
+            "numbers.html",
+            {
+                "title": "電話番号の選択",
+                "shown": shown,
+                "total": len(rows),
+                "searchable": searchable,
+                "bulk": len(rows) > 1,
+                "q": q,
+                "errors": errors,
+            },
+            status=400 if errors else 200,
+            session=view,
+        )
+
+    # --- call history ---------------------------------------------------------------
+
+    async def history(self, request: Request) -> Response:
+        found = await self._number(request)
+        if isinstance(found, Response):
+            return found
+        view, number = found
+
+        def load() -> list[bulk.HistoryRow]:
+            with db.transaction(self.site.deps.sessions, read_only=True) as s:
+                return bulk.call_history(s, number, HISTORY_LIMIT)
+
+        rows = await run_in_threadpool(load)
+        return self.site.render(
+            request,
+            "history.html",
+            {
+                "title": "着信履歴と通知結果",
+                "number": number,
+                "limit": HISTORY_LIMIT,
+                "rows": [
+                    {
+                        "started": f"{r.started_at:%Y/%m/%d %H:%M:%S}",
+                        "caller": r.caller,
+                        "outcome": r.outcome_label,
+                        "mailed": r.mailed,
+                        "recipients": r.recipients,
+                        "reason": reason_label(r.reason)
+                        + (f"、{r.rule}" if r.rule and not r.mailed else ""),
+                    }
+                    for r in rows
+                ],
+            },
+            session=view,
+        )
+
+    # --- bulk settings (SITE-7) -------------------------------------------------------
+
+    async def bulk_page(
+        self,
+        request: Request,
+        *,
+        selected: frozenset[str] = frozenset(),
+        form: Mapping[str, str] | None = None,
+        errors: Mapping[str, list[str]] | None = None,
+        done: list[str] | None = None,
+        status: int = 200,
+    ) -> Response:
+        view = await self.site.require(request, Stage.READY)
+        if not isinstance(view, SessionView):
+            return view
+        rows = await run_in_threadpool(self._numbers_view, view.login_number)
+        if len(rows) < 2:
+            return RedirectResponse("/numbers", status_code=303)
+        q = request.query_params.get("q", "")
+        shown = rows
+        search_errors: dict[str, list[str]] = {}
+        if q and bulk.offers_search(len(rows)):
+            try:
+                wanted = set(bulk.search_numbers([r["number"] for r in rows], q))
+                shown = [r for r in rows if r["number"] in wanted]
+            except DomainError as exc:
+                search_errors["q"] = [japanese(exc)]
+        return self.site.render(
+            request,
+            "bulk.html",
+            {
+                "title": "一括設定",
+                "shown": shown,
+                "selected": selected,
+                "form": form or {},
+                "q": q,
+                "searchable": bulk.offers_search(len(rows)),
+                "errors": {**search_errors, **(errors or {})},
+                "done": done or [],
+            },
+            status=status,
+            session=view,
+        )
+
+    async def get_bulk(self, request: Request) -> Response:
+        return await self.bulk_page(request)
+
+    async def post_bulk(self, request: Request) -> Response:
+        view = await self.site.require(request, Stage.READY)
+        if not isinstance(view, SessionView):
+            return view
+        raw = await request.form()
+        items = [(k, v) for k, v in raw.multi_items() if isinstance(v, str)]
+        data = dict(items)
+        if not self.site.csrf_ok(view.csrf_token, data.get("csrf_token")):
+            return self.site.forbidden_csrf(request)
+        selected = frozenset(v for k, v in items if k == "number")
+        scope, _unit, _contract = await run_in_threadpool(self.site._scope, view.login_number)
+        if not selected <= set(scope):
+            log.warning("site_scope_refused", number=view.login_number, target="bulk")
+            return await self.bulk_page(
+                request,
+                errors={"numbers": ["設定できない電話番号が含まれています。"]},
+                status=403,
+            )
+
+        def choice(name: str) -> bool | None:
+            return {"on": True, "off": False}.get(data.get(name, ""))
+
+        change = bulk.BulkChange(
+            mail_started=choice("mail_started"),
+            designated_only=choice("designated_only"),
+            unanswered_only=choice("unanswered_only"),
+            add_address=data.get("add_address", "").strip() or None,
+            add_address_send="add_address_send" in data,
+        )
+        ordered = [n for n in scope if n in selected]
+        try:
+            result = await run_in_threadpool(self._write, bulk.apply_bulk, ordered, change)
+        except bulk.BulkRefused as exc:
+            errors = {
+                "numbers": [exc.message]
+                + [f"{f.number}: {japanese(f.error, _bulk_context(f.code))}" for f in exc.failures]
+            }
+            return await self.bulk_page(
+                request, selected=selected, form=data, errors=errors, status=400
+            )
+        except DomainError as exc:
+            field = exc.field if exc.field in ("numbers", "add_address") else "form"
+            return await self.bulk_page(
+                request,
+                selected=selected,
+                form=data,
+                errors={field: [japanese(exc, "address")]},
+                status=400,
+            )
+        log.info("site_bulk_applied", number=view.login_number, numbers=len(result.numbers))
+        return await self.bulk_page(
+            request, done=[f"{len(result.numbers)}件の電話番号に設定しました。"]
+        )
+
+    # --- one-time password settings by CSV (SITE-9) -------------------------------------
+
+    async def otp_csv(
+        self,
+        request: Request,
+        *,
+        problems: list[tuple[int, str]] | None = None,
+        done: list[str] | None = None,
+        status: int = 200,
+    ) -> Response:
+        view = await self.site.require(request, Stage.READY)
+        if not isinstance(view, SessionView):
+            return view
+        return self.site.render(
+            request,
+            "otp_csv.html",
+            {
+                "title": "ワンタイムパスワード各種一括設定",
+                "problems": problems or [],
+                "done": done or [],
+            },
+            status=status,
+            session=view,
+        )
+
+    async def get_otp_csv(self, request: Request) -> Response:
+        return await self.otp_csv(request)
+
+    async def download_otp_csv(self, request: Request) -> Response:
+        view = await self.site.require(request, Stage.READY)
+        if not isinstance(view, SessionView):
+            return view
+        scope, _unit, _contract = await run_in_threadpool(self.site._scope, view.login_number)
+
+        def export() -> bytes:
+            with db.transaction(self.site.deps.sessions, read_only=True) as s:
+                return otp_csv.export_csv(s, scope)
+
+        data = await run_in_threadpool(export)
+        return Response(
+            data,
+            media_type="text/csv; charset=utf-8",
+            headers={
+                "Content-Disposition": 'attachment; filename="otp_settings.csv"',
+                "Cache-Control": "no-store",
+            },
+        )
+
+    async def post_otp_csv(self, request: Request) -> Response:
+        view = await self.site.require(request, Stage.READY)
+        if not isinstance(view, SessionView):
+            return view
+        async with request.form(max_files=1, max_fields=10) as form:
+            if not self.site.csrf_ok(view.csrf_token, _text(form.get("csrf_token"))):
+                return self.site.forbidden_csrf(request)
+            upload = form.get("csv_file")
+            if isinstance(upload, StarletteUpload):
+                data = await upload.read(MAX_CSV_BYTES + 1)
+            else:
+                data = b""
+        if not data:
+            return await self.otp_csv(
+                request, problems=[(0, "CSVファイルを指定してください。")], status=400
+            )
+        if len(data) > MAX_CSV_BYTES:
+            return await self.otp_csv(
+                request, problems=[(0, "ファイルが大きすぎます(1MBまで)。")], status=400
+            )
+        scope, _unit, _contract = await run_in_threadpool(self.site._scope, view.login_number)
+        link_base = str(request.url_for("otp_verify"))
+
+        def apply() -> otp_csv.CsvApplied:
+            rows = otp_csv.parse_csv(data, allowed_numbers=scope)
+            with db.transaction(self.site.deps.sessions) as s:
+                return otp_csv.apply_csv(
+                    s,
+                    rows,
+                    link_base=link_base,
+                    sender=self.site.deps.sender_address,
+                    now=self.site.now(),
+                )
+
+        try:
+            applied = await run_in_threadpool(apply)
+        except otp_csv.CsvRefused as exc:
+            return await self.otp_csv(request, problems=list(exc.problems), status=400)
+        lines = [
+            f"{len(applied.changed)}件の電話番号の設定を変更しました"
+            f"(変更なし {len(applied.unchanged)}件)。"
+        ]
+        if applied.verification_sent:
+            lines.append(
+                "新しい受信用メールアドレスに本登録のメールを送りました: "
+                + "、".join(applied.verification_sent)
+            )
+        log.info("site_otp_csv_applied", number=view.login_number, changed=len(applied.changed))
+        return await self.otp_csv(request, done=lines)
+
+
+def _bulk_context(code: str) -> str:
+    """Bulk failures about lists are about the address list (the only list it changes)."""
+    return "address" if code in ("limit_exceeded", "already_exists") else ""
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None

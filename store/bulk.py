@@ -1,0 +1,319 @@
+"""What the notification settings pages need beyond one number at a time (SITE-7).
+
+Seeds P.3 step 9: 「33電話番号以上をご利用の場合、電話番号検索が可能です。また、
+電話番号の一部(市外局番等)での検索、および電話番号の一部をワイルドカード指定
+「*(半角)」での検索が可能です。また、電話番号ごとの設定だけでなく、一括設定機能を
+使用することができます。」 Hence ``search_numbers`` (pure), ``apply_bulk`` (MAIL-1,
+MAIL-2, MAIL-4 on many numbers at once, all or nothing) and, for the number's
+page, ``call_history`` (the MAIL-10 decisions of its last calls).
+
+The rules themselves stay in ``store.service``: ``apply_bulk`` calls its
+functions number by number and only gathers their refusals. Messages of the
+errors raised here are the Japanese text the site shows; the per-number
+errors inside ``BulkRefused`` are ``store.service``'s own (a stable ``code``
+and ``field``, an English ``message``) for the site to translate.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import zoneinfo
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from notifier import model as notifier_model
+from notifier.mail import OUTCOME_LABELS, caller_label
+from store import service, validation
+from store.errors import AlreadyExists, DomainError, InvalidInput
+from store.models import CallOutcome, CallRecord, Decision
+
+log = structlog.get_logger("store")
+
+# Seeds P.3: 「33電話番号以上をご利用の場合、電話番号検索が可能です」 and bulk settings.
+SEARCH_THRESHOLD = 33
+# A national number has at most 11 digits; room for wildcards, and a bound on the regex.
+MAX_SEARCH_PATTERN = 20
+WILDCARD = "*"
+UNDECIDED = "undecided"
+
+MESSAGES: dict[str, str] = {
+    "search_pattern": "検索する電話番号は半角数字と「*」で入力してください。",
+    "bulk_no_numbers": "一括設定する電話番号を選択してください。",
+    "bulk_no_change": "一括設定する内容を選択してください。",
+    "bulk_refused": (
+        "次の電話番号は設定できないため、一括設定を行いませんでした"
+        "(どの電話番号の設定も変更されていません): {numbers}"
+    ),
+}
+
+_SEARCH_CHARS = frozenset("0123456789" + WILDCARD)
+
+
+# --- number search (SITE-7) ------------------------------------------------------------
+
+
+def offers_search(number_count: int) -> bool:
+    """Seeds P.3: search and bulk settings are offered from 33 numbers on (「33…以上」)."""
+    return number_count >= SEARCH_THRESHOLD
+
+
+def search_numbers(numbers: Sequence[str], pattern: str) -> list[str]:
+    """SITE-7: the numbers matching ``pattern``, in their given order.
+
+    ``pattern`` is half-width digits and ``*`` (any run of digits, also
+    none). Without ``*`` it is 「電話番号の一部(市外局番等)」: it matches
+    anywhere in the number ("0312" finds 0312345678 and 0503120000), since
+    the seeds speak of a part, not only of the start. With ``*`` it must
+    match the whole number: ``03*`` starts with 03, ``*4747`` ends with
+    4747, ``03*47`` both. Spaces around the pattern are ignored; an empty
+    pattern (or ``*`` alone) matches every number. Anything else (hyphens,
+    letters, full-width digits, more than 20 characters) raises
+    ``InvalidInput`` (code ``search_pattern``, field ``search``).
+    """
+    wanted = pattern.strip()
+    if len(wanted) > MAX_SEARCH_PATTERN or not set(wanted) <= _SEARCH_CHARS:
+        raise InvalidInput(MESSAGES["search_pattern"], code="search_pattern", field="search")
+    if not wanted.strip(WILDCARD):
+        return list(numbers)
+    if WILDCARD not in wanted:
+        return [n for n in numbers if wanted in n]
+    regex = re.compile("[0-9]*".join(re.escape(part) for part in wanted.split(WILDCARD)))
+    return [n for n in numbers if regex.fullmatch(n)]
+
+
+# --- bulk settings (SITE-7: MAIL-1, MAIL-2, MAIL-4 on many numbers) -------------------------
+
+
+@dataclass(frozen=True)
+class BulkChange:
+    """One change for every selected number; ``None`` leaves a setting as it is.
+
+    ``add_address`` (with its send flag ``add_address_send``) is added as a
+    destination address (MAIL-2); an empty string means none. A number that
+    already has it keeps its one entry, with the send flag set as asked.
+    """
+
+    mail_started: bool | None = None
+    designated_only: bool | None = None
+    unanswered_only: bool | None = None
+    add_address: str | None = None
+    add_address_send: bool = True
+
+    @property
+    def is_empty(self) -> bool:
+        return (
+            self.mail_started is None
+            and self.designated_only is None
+            and self.unanswered_only is None
+            and not self.add_address
+        )
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    """What ``apply_bulk`` did, numbers in the order given (duplicates once).
+
+    ``address_added``: numbers that got ``add_address`` as a new entry;
+    ``address_already_set``: numbers that had it already (send flag set).
+    """
+
+    numbers: tuple[str, ...]
+    address_added: tuple[str, ...] = ()
+    address_already_set: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class BulkFailure:
+    """Why one number refused the change: ``store.service``'s error, untouched."""
+
+    number: str
+    error: DomainError
+
+    @property
+    def code(self) -> str:
+        return self.error.code
+
+    @property
+    def field(self) -> str | None:
+        return self.error.field
+
+    @property
+    def message(self) -> str:
+        return self.error.message
+
+
+class BulkRefused(DomainError, ValueError):
+    """SITE-7: at least one number refused the bulk change, so no number was changed.
+
+    ``failures`` lists every refusing number (in the order given) with its
+    error; ``message`` is the Japanese sentence naming them.
+    """
+
+    code = "bulk_refused"
+
+    def __init__(self, failures: Sequence[BulkFailure]) -> None:
+        self.failures = tuple(failures)
+        numbers = "、".join(f.number for f in self.failures)
+        super().__init__(
+            MESSAGES["bulk_refused"].format(numbers=numbers), code="bulk_refused", field="numbers"
+        )
+
+    @property
+    def numbers(self) -> tuple[str, ...]:
+        return tuple(f.number for f in self.failures)
+
+
+def apply_bulk(session: Session, numbers: Sequence[str], change: BulkChange) -> BulkResult:
+    """SITE-7 一括設定: apply ``change`` to every number, all or nothing.
+
+    Per number, in this order: add the address (so that "add an address and
+    start" works in one go), set the conditions (MAIL-4), then start or stop
+    (MAIL-1). Each number runs in its own SAVEPOINT so that every refusal is
+    collected (the 6th address, a start without address, a number without
+    the service…); if any number refused, ``BulkRefused`` lists them all
+    and the whole change is rolled back to where it began, even if the
+    caller went on to commit. The caller must pass only numbers its login
+    manages (``site_auth.managed_numbers``).
+
+    Raises ``InvalidInput`` for an empty selection (``bulk_no_numbers``) or
+    an empty change (``bulk_no_change``), and the MAIL-3 ``InvalidAddress``
+    (field ``add_address``) for a bad address, once, before any number.
+    """
+    todo = list(dict.fromkeys(numbers))
+    if not todo:
+        raise InvalidInput(MESSAGES["bulk_no_numbers"], code="bulk_no_numbers", field="numbers")
+    if change.is_empty:
+        raise InvalidInput(MESSAGES["bulk_no_change"], code="bulk_no_change", field="change")
+    if change.add_address:
+        validation.mail_address(change.add_address, field="add_address")
+    service.load_numbers(session, todo)  # one round of queries instead of one per number
+    added: list[str] = []
+    already: list[str] = []
+    failures: list[BulkFailure] = []
+    with session.begin_nested():
+        for number in todo:
+            try:
+                with session.begin_nested():
+                    if _apply_one(session, number, change):
+                        added.append(number)
+                    elif change.add_address:
+                        already.append(number)
+            except DomainError as exc:
+                failures.append(BulkFailure(number, exc))
+        if failures:
+            log.info(
+                "bulk_refused",
+                numbers=len(todo),
+                refused=len(failures),
+                codes=sorted({f.code for f in failures}),
+            )
+            raise BulkRefused(failures)
+    log.info(
+        "bulk_applied",
+        numbers=len(todo),
+        mail_started=change.mail_started,
+        designated_only=change.designated_only,
+        unanswered_only=change.unanswered_only,
+        address_added=len(added),
+        address_already_set=len(already),
+    )
+    return BulkResult(
+        numbers=tuple(todo), address_added=tuple(added), address_already_set=tuple(already)
+    )
+
+
+def _apply_one(session: Session, number: str, change: BulkChange) -> bool:
+    """One number's share of the change; True if the address was added as a new entry."""
+    added = False
+    if change.add_address:
+        try:
+            service.add_address(session, number, change.add_address, send=change.add_address_send)
+            added = True
+        except AlreadyExists:
+            service.set_address_send(session, number, change.add_address, change.add_address_send)
+    if change.designated_only is not None or change.unanswered_only is not None:
+        service.set_conditions(
+            session,
+            number,
+            designated_only=change.designated_only,
+            unanswered_only=change.unanswered_only,
+        )
+    if change.mail_started is True:
+        service.start_mail(session, number)
+    elif change.mail_started is False:
+        service.stop_mail(session, number)
+    return added
+
+
+# --- call history (MAIL-10 decisions, shown as MAIL-9 shows the caller) -------------------
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    """One call to the number and its decision.
+
+    ``started_at`` is in the number's time zone (as in the mail, MAIL-9).
+    ``caller`` is the number only when it was presented, otherwise
+    非通知 / 公衆電話 / 表示圏外 (``notifier.mail.caller_label``); the row holds
+    no other trace of a withheld number. ``reason`` and ``rule`` are the
+    decision's (``undecided`` and "" for a call without one).
+    """
+
+    started_at: dt.datetime
+    caller: str
+    outcome: CallOutcome
+    outcome_label: str
+    mailed: bool
+    reason: str
+    rule: str
+    recipients: tuple[str, ...]
+
+
+def call_history(session: Session, number: str, limit: int = 50) -> list[HistoryRow]:
+    """The number's last ``limit`` calls, newest first.
+
+    Only calls recorded while this number was provisioned: a number removed
+    and provisioned again (a new subscriber) does not see the calls of the
+    one before. Raises ``NotFound`` for an unknown number.
+    """
+    if limit < 1:
+        raise ValueError(f"limit must be at least 1, not {limit}")
+    found = service.get_number(session, number)
+    zone = zoneinfo.ZoneInfo(found.timezone)
+    rows = session.execute(
+        select(CallRecord, Decision)
+        .outerjoin(Decision, Decision.call_id == CallRecord.id)
+        .where(CallRecord.number_id == found.id)
+        .order_by(CallRecord.started_at.desc(), CallRecord.id.desc())
+        .limit(limit)
+    ).all()
+    return [_history_row(call, decision, zone) for call, decision in rows]
+
+
+def _history_row(
+    call: CallRecord, decision: Decision | None, zone: zoneinfo.ZoneInfo
+) -> HistoryRow:
+    seen = notifier_model.CallRecord(
+        linkedid=call.linkedid,
+        subscriber_number=call.subscriber_number,
+        caller_number=call.caller_number or "",
+        presentation=call.presentation,
+        outcome=call.outcome,
+        started_at=call.started_at,
+        ended_at=call.ended_at or call.started_at,
+    )
+    return HistoryRow(
+        started_at=call.started_at.astimezone(zone),
+        caller=caller_label(seen),
+        outcome=call.outcome,
+        outcome_label=OUTCOME_LABELS.get(call.outcome, call.outcome.value),
+        mailed=decision.mailed if decision is not None else False,
+        reason=decision.reason if decision is not None else UNDECIDED,
+        rule=decision.rule if decision is not None else "",
+        recipients=tuple(decision.recipients) if decision is not None else (),
+    )

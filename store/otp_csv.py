@@ -1,0 +1,519 @@
+"""SITE-9: the one-time-password settings of many numbers as a CSV file, down and up.
+
+Seeds 「ワンタイムパスワード各種一括設定」: one line per number,
+``"電話番号","ワンタイムパスワード利用設定","ワンタイムパスワード受信用メールアドレス",
+"確認用ID","確認用パスワード"``, 「改行コード:「CR+LF」」, the setting 「0:利用なし、
+1:利用あり」, the ID and password under the SITE-5 rules (``store.password_rules``).
+
+The file, as read by ``parse_csv`` and written by ``export_csv``:
+
+- Encoding: UTF-8, with or without a BOM; a file that is not UTF-8 is read
+  as Shift_JIS (cp932), which Japanese Excel writes. Every valid value is
+  ASCII, so this matters only for a header line. ``export_csv`` writes
+  ASCII (hence also UTF-8 and Shift_JIS).
+- Lines end with CR+LF; a line ending with LF or CR alone makes the file
+  refused (reported once, at the first such line). The last line may lack
+  its CR+LF. Empty lines are skipped.
+- Fields are separated by commas and double-quoted (``export_csv`` quotes
+  every field). Unquoted fields are accepted too, because Excel drops the
+  quotes when it saves a CSV; spaces around a field are ignored; ``""``
+  inside a quoted field is one ``"``.
+- No header line. A first line whose fields are exactly the seeds' five
+  column names is skipped.
+
+What a row means (``apply_csv``); an empty field keeps the current value:
+
+- The address: a changed address (or a first one) is not trusted until its
+  verification link is followed (SITE-5): ``site_auth`` mails the link
+  through the outbox and the address becomes the OTP address, with the
+  one-time password in use, when the link is followed
+  (``verify_otp_address``). Until then a number that used the one-time
+  password keeps using it with its current address. So a row that changes
+  the address must say ``1``. It must also carry the confirmation ID and
+  password: the link is issued by ``start_otp_enrolment`` /
+  ``change_otp_address``, which take them (``export_csv`` cannot fill the
+  password in: only its hash is stored).
+- The confirmation ID and password in a row are the values to set (the
+  uploader is logged in; the old values are not asked for, as on the page
+  the seeds reach after the one-time password). An empty password keeps the
+  current one only while the ID stays the same.
+- ``1`` with the verified address: the one-time password is used from now
+  on. ``0``: not used; the address, ID and password are kept for a return
+  (``set_otp_enabled``). A number that never chose stays unchosen with
+  ``0`` and nothing else.
+
+Errors carry the line number (1-based, of the file as uploaded; 0 for the
+file as a whole) and the Japanese reason; every problem of every line is
+reported and nothing is written.
+"""
+
+from __future__ import annotations
+
+import codecs
+import datetime as dt
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from store import password_rules, passwords, service, site_auth, validation
+from store.errors import DomainError, InvalidAddress
+from store.models import SiteCredential
+
+log = structlog.get_logger("store")
+
+COLUMNS = (
+    "電話番号",
+    "ワンタイムパスワード利用設定",
+    "ワンタイムパスワード受信用メールアドレス",
+    "確認用ID",
+    "確認用パスワード",
+)
+CRLF = "\r\n"
+FILE = 0  # the line number of a problem of the whole file
+
+MESSAGES: dict[str, str] = {
+    "csv_refused": (
+        "CSVファイルに誤りがあるため、一括設定を行いませんでした"
+        "(どの電話番号の設定も変更されていません)。"
+    ),
+    "empty": "CSVファイルに設定する行がありません。",
+    "encoding": (
+        "CSVファイルの文字コードが正しくありません。UTF-8またはShift_JISで保存してください。"
+    ),
+    "line_ending": (
+        "改行コードが「CR+LF」ではありません。改行コードを「CR+LF」にして保存してください。"
+    ),
+    "quoting": '「"」(ダブルクォーテーション)の使い方が正しくありません。',
+    "field_count": "項目の数が正しくありません(5項目のところ、{count}項目あります)。",
+    "number_empty": "電話番号を入力してください。",
+    "number_not_digits": site_auth.MESSAGES["number_not_digits"],
+    "number_leading_zero": (
+        "電話番号の先頭の「0」が欠けています(表計算ソフトで保存すると欠けることがあります)。"
+    ),
+    "number_out_of_scope": "この電話番号の設定はできません。",
+    "number_duplicate": "電話番号が{line}行目と重複しています。",
+    "otp_flag": (
+        "ワンタイムパスワード利用設定は「0」(利用なし)または「1」(利用あり)を入力してください。"
+    ),
+    "otp_address_invalid": site_auth.MESSAGES["otp_address_invalid"],
+    "otp_address_missing": (
+        "ワンタイムパスワード利用設定が「1」の場合は、"
+        "ワンタイムパスワード受信用メールアドレスを入力してください。"
+    ),
+    "confirmation_id_missing": "確認用パスワードを入力する場合は、確認用IDも入力してください。",
+    # Found when the row is applied: they depend on the stored settings.
+    "confirmation_password_for_id": (
+        "確認用IDを変更する場合は、確認用パスワードも入力してください。"
+    ),
+    "confirmation_for_address": (
+        "ワンタイムパスワード受信用メールアドレスを変更する場合は、"
+        "確認用IDと確認用パスワードも入力してください。"
+    ),
+    "address_needs_otp_on": (
+        "ワンタイムパスワード受信用メールアドレスを変更する場合は、"
+        "ワンタイムパスワード利用設定を「1」にしてください。"
+    ),
+    "number_not_found": "この電話番号は登録されていません。",
+}
+
+_LINE_BREAK = re.compile(r"\r\n|\n|\r")
+_FLAGS = {"0": False, "1": True}
+
+
+# --- errors and results ----------------------------------------------------------------
+
+
+class CsvRefused(DomainError, ValueError):
+    """SITE-9: the file (or a row of it, when applied) breaks a rule; nothing was written.
+
+    ``problems``: every ``(line, reason)`` found, in line order; ``line`` is
+    1-based in the uploaded file, 0 for the file as a whole; ``reason`` is
+    Japanese. A line may have several.
+    """
+
+    code = "csv_refused"
+
+    def __init__(self, problems: Sequence[tuple[int, str]]) -> None:
+        self.problems = sorted(problems, key=lambda p: p[0])
+        super().__init__(MESSAGES["csv_refused"], code="csv_refused", field="csv_file")
+
+
+@dataclass(frozen=True)
+class CsvRow:
+    """One valid line of the file: the settings asked for one number.
+
+    Empty ``otp_address``, ``confirmation_id`` or ``confirmation_password``
+    keep the stored value. The confirmation password is a secret: it is not
+    in the repr.
+    """
+
+    line: int
+    number: str
+    otp_enabled: bool
+    otp_address: str
+    confirmation_id: str
+    confirmation_password: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class CsvApplied:
+    """What ``apply_csv`` did, numbers in file order.
+
+    ``changed``: numbers with any setting changed (a row carrying a
+    confirmation password counts: it is set again). ``unchanged``: the rest.
+    ``verification_sent``: numbers whose new address was mailed a
+    verification link (a subset of ``changed``).
+    """
+
+    changed: tuple[str, ...]
+    unchanged: tuple[str, ...]
+    verification_sent: tuple[str, ...]
+
+
+# --- download ----------------------------------------------------------------------------
+
+
+def export_csv(session: Session, numbers: Sequence[str]) -> bytes:
+    """SITE-9 一括ダウンロード: the numbers' current settings, CR+LF lines, every field quoted.
+
+    ``1`` only while the one-time password is in use with a verified
+    address; the address is the verified one (a pending one is not shown).
+    The confirmation password is stored only as a hash: its field is
+    empty, which an upload reads as "unchanged". A number without a site
+    password yet: ``"number","0","","",""``. Raises ``NotFound`` for an
+    unknown number.
+    """
+    lines = []
+    for number in dict.fromkeys(numbers):
+        found = service.get_number(session, number)
+        cred = session.scalars(
+            select(SiteCredential).where(SiteCredential.number_id == found.id)
+        ).one_or_none()
+        address = cred.otp_address if cred is not None else None
+        in_use = cred is not None and cred.otp_enabled and address is not None
+        fields = (
+            found.number,
+            "1" if in_use else "0",
+            address or "",
+            (cred.otp_confirmation_id if cred is not None else None) or "",
+            "",
+        )
+        lines.append(",".join(_quote(value) for value in fields) + CRLF)
+    log.info("otp_csv_exported", numbers=len(lines))
+    return "".join(lines).encode()  # ASCII: every stored value passed MAIL-3 / SITE-5
+
+
+def _quote(value: str) -> str:
+    return '"' + value.replace('"', '""') + '"'
+
+
+# --- upload: the file ------------------------------------------------------------------
+
+
+def parse_csv(data: bytes, *, allowed_numbers: Sequence[str]) -> list[CsvRow]:
+    """SITE-9: every row of the uploaded file, checked; ``CsvRefused`` with every problem.
+
+    ``allowed_numbers``: the numbers the login manages
+    (``site_auth.managed_numbers``); any other number is refused. Checks
+    the form of the file (encoding, CR+LF, quoting, five fields) and of each
+    value (number, 0/1, MAIL-3 address, SITE-5 ID and password rules), and
+    that no number appears twice. What depends on the stored settings is
+    checked by ``apply_csv``.
+    """
+    text = _decode(data)
+    if text is None:
+        raise CsvRefused([(FILE, MESSAGES["encoding"])])
+    scope = frozenset(allowed_numbers)
+    problems: list[tuple[int, str]] = []
+    rows: list[CsvRow] = []
+    first_line_of: dict[str, int] = {}
+    line_ending_reported = False
+    seen_content = False
+    for line_no, (line, ending) in enumerate(_lines(text), start=1):
+        if ending not in (CRLF, "") and not line_ending_reported:
+            problems.append((line_no, MESSAGES["line_ending"]))
+            line_ending_reported = True
+        if not line.strip():
+            continue
+        fields = _split(line)
+        first = not seen_content
+        seen_content = True
+        if fields is None:
+            problems.append((line_no, MESSAGES["quoting"]))
+            continue
+        if first and tuple(fields) == COLUMNS:
+            continue
+        if len(fields) != len(COLUMNS):
+            problems.append((line_no, MESSAGES["field_count"].format(count=len(fields))))
+            continue
+        row, row_problems = _row(line_no, fields, scope)
+        if row is not None:
+            earlier = first_line_of.setdefault(row.number, line_no)
+            if earlier != line_no:
+                row_problems.append(MESSAGES["number_duplicate"].format(line=earlier))
+        problems.extend((line_no, reason) for reason in row_problems)
+        if row is not None and not row_problems:
+            rows.append(row)
+    if not rows and not problems:
+        problems.append((FILE, MESSAGES["empty"]))
+    if problems:
+        log.info("otp_csv_refused", problems=len(problems), stage="parse")
+        raise CsvRefused(problems)
+    return rows
+
+
+def _decode(data: bytes) -> str | None:
+    """UTF-8 (a BOM is dropped), else Shift_JIS as Japanese Excel saves it; None if neither."""
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8) :]
+        encodings: tuple[str, ...] = ("utf-8",)
+    else:
+        encodings = ("utf-8", "cp932")
+    for encoding in encodings:
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return None
+
+
+def _lines(text: str) -> list[tuple[str, str]]:
+    """Each line with the break that ends it ("" for a last line without one)."""
+    lines: list[tuple[str, str]] = []
+    start = 0
+    for match in _LINE_BREAK.finditer(text):
+        lines.append((text[start : match.start()], match.group()))
+        start = match.end()
+    if start < len(text):
+        lines.append((text[start:], ""))
+    return lines
+
+
+def _split(line: str) -> list[str] | None:
+    """The fields of one line; None when its quotes are wrong.
+
+    A field is quoted (``"…"``, ``""`` for a quote inside) or bare (no quote
+    at all); spaces and tabs around it are ignored.
+    """
+    fields: list[str] = []
+    i, end = 0, len(line)
+    while True:
+        while i < end and line[i] in " \t":
+            i += 1
+        if i < end and line[i] == '"':
+            value: list[str] = []
+            i += 1
+            while True:
+                close = line.find('"', i)
+                if close == -1:
+                    return None
+                value.append(line[i:close])
+                if line.startswith('""', close):
+                    value.append('"')
+                    i = close + 2
+                    continue
+                i = close + 1
+                break
+            while i < end and line[i] in " \t":
+                i += 1
+            fields.append("".join(value))
+            if i == end:
+                return fields
+            if line[i] != ",":
+                return None
+            i += 1
+        else:
+            comma = line.find(",", i)
+            stop = end if comma == -1 else comma
+            bare = line[i:stop].strip(" \t")
+            if '"' in bare:
+                return None
+            fields.append(bare)
+            if comma == -1:
+                return fields
+            i = comma + 1
+
+
+def _row(line_no: int, fields: list[str], scope: frozenset[str]) -> tuple[CsvRow | None, list[str]]:
+    """One line's values checked; the row (None if its number is unusable) and its problems."""
+    number, flag, address, confirmation_id, confirmation_password = fields
+    problems: list[str] = []
+    number_ok = False
+    if not number:
+        problems.append(MESSAGES["number_empty"])
+    elif not number.isascii() or not number.isdigit():
+        problems.append(MESSAGES["number_not_digits"])
+    elif number not in scope:
+        if "0" + number in scope:
+            problems.append(MESSAGES["number_leading_zero"])
+        else:
+            problems.append(MESSAGES["number_out_of_scope"])
+    else:
+        number_ok = True
+    if flag not in _FLAGS:
+        problems.append(MESSAGES["otp_flag"])
+    if address:
+        try:
+            validation.mail_address(address, field="otp_address")
+        except InvalidAddress:
+            problems.append(MESSAGES["otp_address_invalid"])
+    elif flag == "1":
+        problems.append(MESSAGES["otp_address_missing"])
+    if confirmation_id:
+        problems.extend(e.message for e in password_rules.confirmation_id_problems(confirmation_id))
+    if confirmation_password:
+        problems.extend(
+            e.message for e in password_rules.confirmation_password_problems(confirmation_password)
+        )
+        if not confirmation_id:
+            problems.append(MESSAGES["confirmation_id_missing"])
+    if not number_ok:
+        return None, problems
+    row = CsvRow(
+        line=line_no,
+        number=number,
+        otp_enabled=_FLAGS.get(flag, False),
+        otp_address=address,
+        confirmation_id=confirmation_id,
+        confirmation_password=confirmation_password,
+    )
+    return row, problems
+
+
+# --- upload: applying it ------------------------------------------------------------------
+
+
+def apply_csv(
+    session: Session,
+    rows: Sequence[CsvRow],
+    *,
+    link_base: str,
+    sender: str,
+    now: dt.datetime,
+) -> CsvApplied:
+    """SITE-9 一括設定: apply ``parse_csv``'s rows in the caller's transaction, all or nothing.
+
+    Each row runs in its own SAVEPOINT so that every refusal is collected;
+    if any row is refused, ``CsvRefused`` lists them (line, Japanese
+    reason) and everything is rolled back to where it began, even if the
+    caller went on to commit. ``link_base`` and ``sender`` are those of
+    ``site_auth.start_otp_enrolment``: each changed address is mailed its
+    24-hour verification link through the outbox. Confirmation passwords
+    are hashed here (argon2, about 0.1 s a row that carries one).
+    """
+    if now.tzinfo is None:
+        raise ValueError("now must be an aware datetime")
+    changed: list[str] = []
+    unchanged: list[str] = []
+    mailed: list[str] = []
+    problems: list[tuple[int, str]] = []
+    with session.begin_nested():
+        for row in rows:
+            try:
+                with session.begin_nested():
+                    outcome = _apply_row(session, row, link_base=link_base, sender=sender, now=now)
+            except DomainError as exc:
+                problems.append((row.line, exc.message))
+                continue
+            (changed if outcome != "unchanged" else unchanged).append(row.number)
+            if outcome == "verification_sent":
+                mailed.append(row.number)
+        if problems:
+            log.info("otp_csv_refused", problems=len(problems), stage="apply")
+            raise CsvRefused(problems)
+    log.info(
+        "otp_csv_applied",
+        changed=len(changed),
+        unchanged=len(unchanged),
+        verification_sent=len(mailed),
+    )
+    return CsvApplied(
+        changed=tuple(changed), unchanged=tuple(unchanged), verification_sent=tuple(mailed)
+    )
+
+
+class _RowRefused(DomainError):
+    """A row that the stored settings make impossible; the message is the Japanese reason."""
+
+    code = "csv_row_refused"
+
+    def __init__(self, key: str) -> None:
+        super().__init__(MESSAGES[key], code=key)
+
+
+def _apply_row(
+    session: Session, row: CsvRow, *, link_base: str, sender: str, now: dt.datetime
+) -> str:
+    """One row: "unchanged", "changed" or "verification_sent"; raises a ``DomainError``."""
+    found = service.find_number(session, row.number)
+    if found is None:
+        raise _RowRefused("number_not_found")
+    cred = session.scalars(
+        select(SiteCredential).where(SiteCredential.number_id == found.id).with_for_update()
+    ).one_or_none()
+    asks_nothing = not (
+        row.otp_enabled or row.otp_address or row.confirmation_id or row.confirmation_password
+    )
+    if cred is None:
+        if asks_nothing:
+            return "unchanged"
+        raise site_auth.OtpRefused("no_site_password")
+
+    new_address = bool(row.otp_address) and row.otp_address != cred.otp_address
+    new_id = bool(row.confirmation_id) and row.confirmation_id != cred.otp_confirmation_id
+    if new_id and not row.confirmation_password:
+        raise _RowRefused("confirmation_password_for_id")
+    if new_address:
+        if not (row.confirmation_id and row.confirmation_password):
+            raise _RowRefused("confirmation_for_address")
+        if not row.otp_enabled:
+            raise _RowRefused("address_needs_otp_on")
+        if cred.otp_enabled:
+            # The one-time password stays in use with the current address until
+            # the new one is verified (seeds (9)). The row's ID and password are
+            # the values to set: store them, then they prove the change.
+            _set_confirmation(cred, row)
+            site_auth.change_otp_address(
+                session,
+                row.number,
+                row.otp_address,
+                row.confirmation_id,
+                row.confirmation_password,
+                link_base=link_base,
+                sender=sender,
+                now=now,
+            )
+        else:
+            # 仮登録 (seeds P.7): the ID and password are stored, the link mailed;
+            # following it turns the one-time password on.
+            site_auth.start_otp_enrolment(
+                session,
+                row.number,
+                row.otp_address,
+                row.confirmation_id,
+                row.confirmation_password,
+                link_base=link_base,
+                sender=sender,
+                now=now,
+            )
+        return "verification_sent"
+
+    changed = False
+    if row.confirmation_password:
+        _set_confirmation(cred, row)
+        changed = True
+    if row.otp_enabled != cred.otp_enabled:
+        site_auth.set_otp_enabled(session, row.number, row.otp_enabled, now=now)
+        changed = True
+    session.flush()
+    return "changed" if changed else "unchanged"
+
+
+def _set_confirmation(cred: SiteCredential, row: CsvRow) -> None:
+    """The row's confirmation ID and password, stored as ``start_otp_enrolment`` stores them."""
+    cred.otp_confirmation_id = row.confirmation_id
+    cred.otp_confirmation_password_hash = passwords.hash_password(row.confirmation_password)

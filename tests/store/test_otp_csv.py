@@ -1,0 +1,441 @@
+"""SITE-9: the OTP bulk settings CSV, download and upload, on both backends.
+
+argon2 takes about 60 ms a hash here: stored passwords are hashed once per
+run (``hashed``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import email.policy
+import functools
+import re
+from email.message import EmailMessage
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from store import db, otp_csv, passwords, service, site_auth
+from store.models import MailKind, OutboxMail, SiteCredential, SiteToken, SiteTokenKind
+from store.otp_csv import CsvRefused, CsvRow
+from tests.conftest import snapshot
+
+C = "0359207146"  # contract number: OTP in use
+E1 = "0359207147"  # a site password, no OTP
+E2 = "0359207148"  # no site password yet
+OTHER = "0661234570"  # a number of another line
+SCOPE = (C, E1, E2)
+TZ = "Asia/Tokyo"
+NOW = dt.datetime(2026, 11, 23, 1, 0, tzinfo=dt.UTC)
+SENDER = "noreply@site.example.jp"
+LINK = "https://site.example.jp/otp/verify"
+CONF_ID = "Kakunin82id"
+CONF_PW = "kakunin7pw"
+ADDRESS = "otp@mail.example.jp"
+NEW_ADDRESS = "new.otp@mail.example.jp"
+HEADER = (
+    '"電話番号","ワンタイムパスワード利用設定",'
+    '"ワンタイムパスワード受信用メールアドレス","確認用ID","確認用パスワード"'
+)
+
+
+@functools.cache
+def hashed(password: str) -> str:
+    return passwords.hash_password(password)
+
+
+@pytest.fixture
+def line(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
+    with db.transaction(sessions) as s:
+        service.add_line(s, C, timezone=TZ)
+        service.add_number(s, C, E1, timezone=TZ)
+        service.add_number(s, C, E2, timezone=TZ)
+        service.add_line(s, OTHER, timezone=TZ)
+        for number in (C, E1):
+            s.add(
+                SiteCredential(
+                    number_id=service.get_number(s, number).id,
+                    password_hash=hashed("hikari7Mail"),
+                    changed_at=NOW,
+                    wrong_count=0,
+                    otp_enabled=False,
+                )
+            )
+        cred = s.scalars(
+            select(SiteCredential).where(SiteCredential.number_id == service.get_number(s, C).id)
+        ).one()
+        cred.otp_enabled = True
+        cred.otp_address = ADDRESS
+        cred.otp_address_verified_at = NOW
+        cred.otp_chosen_at = NOW
+        cred.otp_confirmation_id = CONF_ID
+        cred.otp_confirmation_password_hash = hashed(CONF_PW)
+    return sessions
+
+
+def csv(*lines: str, ending: str = "\r\n") -> bytes:
+    return "".join(line + ending for line in lines).encode()
+
+
+def exported(sessions: sessionmaker[Session], numbers: tuple[str, ...] = SCOPE) -> bytes:
+    with db.transaction(sessions, read_only=True) as s:
+        return otp_csv.export_csv(s, numbers)
+
+
+def parse_refused(data: bytes, scope: tuple[str, ...] = SCOPE) -> list[tuple[int, str]]:
+    with pytest.raises(CsvRefused) as err:
+        otp_csv.parse_csv(data, allowed_numbers=scope)
+    assert err.value.code == "csv_refused"
+    assert err.value.field == "csv_file"
+    assert "一括設定を行いませんでした" in err.value.message
+    return err.value.problems
+
+
+def apply(sessions: sessionmaker[Session], data: bytes) -> otp_csv.CsvApplied:
+    rows = otp_csv.parse_csv(data, allowed_numbers=SCOPE)
+    with db.transaction(sessions) as s:
+        return otp_csv.apply_csv(s, rows, link_base=LINK, sender=SENDER, now=NOW)
+
+
+def apply_refused(sessions: sessionmaker[Session], data: bytes) -> list[tuple[int, str]]:
+    rows = otp_csv.parse_csv(data, allowed_numbers=SCOPE)
+    engine = sessions.kw["bind"]
+    before = snapshot(engine)
+    with pytest.raises(CsvRefused) as err, db.transaction(sessions) as s:
+        otp_csv.apply_csv(s, rows, link_base=LINK, sender=SENDER, now=NOW)
+    assert snapshot(engine) == before
+    return err.value.problems
+
+
+def credential(sessions: sessionmaker[Session], number: str) -> SiteCredential:
+    with db.transaction(sessions, read_only=True) as s:
+        found = service.get_number(s, number)
+        return s.scalars(select(SiteCredential).where(SiteCredential.number_id == found.id)).one()
+
+
+def verification_mails(sessions: sessionmaker[Session]) -> list[OutboxMail]:
+    with db.transaction(sessions, read_only=True) as s:
+        return list(
+            s.scalars(
+                select(OutboxMail)
+                .where(OutboxMail.kind == MailKind.ADDRESS_VERIFICATION)
+                .order_by(OutboxMail.id)
+            )
+        )
+
+
+def token_in(mail: OutboxMail) -> str:
+    message = email.message_from_string(mail.body, policy=email.policy.default)
+    assert isinstance(message, EmailMessage)
+    body = message.get_body()
+    assert body is not None
+    found = re.search(re.escape(LINK) + r"\?token=([A-Za-z0-9_-]+)", body.get_content())
+    assert found is not None
+    return found.group(1)
+
+
+# --- download ------------------------------------------------------------------------------
+
+
+def test_SITE_9_export_is_quoted_crlf_lines_without_the_password(
+    line: sessionmaker[Session],
+) -> None:
+    assert exported(line) == (
+        b'"0359207146","1","otp@mail.example.jp","Kakunin82id",""\r\n'
+        b'"0359207147","0","","",""\r\n'
+        b'"0359207148","0","","",""\r\n'
+    )
+    assert exported(line, (E2, C, E2)) == (
+        b'"0359207148","0","","",""\r\n"0359207146","1","otp@mail.example.jp","Kakunin82id",""\r\n'
+    )
+
+
+def test_SITE_9_export_shows_otp_off_with_the_kept_address(line: sessionmaker[Session]) -> None:
+    with db.transaction(line) as s:
+        site_auth.set_otp_enabled(s, C, False, now=NOW)
+    assert exported(line, (C,)) == b'"0359207146","0","otp@mail.example.jp","Kakunin82id",""\r\n'
+
+
+def test_SITE_9_round_trip_changes_nothing(line: sessionmaker[Session]) -> None:
+    data = exported(line)
+    rows = otp_csv.parse_csv(data, allowed_numbers=SCOPE)
+    assert [(r.line, r.number, r.otp_enabled, r.otp_address) for r in rows] == [
+        (1, C, True, ADDRESS),
+        (2, E1, False, ""),
+        (3, E2, False, ""),
+    ]
+    engine = line.kw["bind"]
+    before = snapshot(engine)
+    result = apply(line, data)
+    assert result == otp_csv.CsvApplied(changed=(), unchanged=SCOPE, verification_sent=())
+    assert snapshot(engine) == before
+
+
+# --- upload: the file ----------------------------------------------------------------------
+
+
+def test_SITE_9_every_bad_row_is_reported_with_its_line(line: sessionmaker[Session]) -> None:
+    problems = parse_refused(
+        csv(
+            f'"{C}","1","{ADDRESS}","{CONF_ID}",""',
+            '"03-5920-7147","0","","",""',  # 2: hyphens
+            f'"{E2}","2","","",""',  # 3: flag
+            f'"{E1}","1","","",""',  # 4: flag 1 without address
+            f'"{C}","0","","",""',  # 5: duplicate of line 1
+            f'"{OTHER}","0","","",""',  # 6: another line's number
+            f'"{E2}","0","a..b@example.jp","abcdefgh","12345678"',  # 7: 4 problems
+            f'"{E2}","0","",""',  # 8: four fields
+            f'"{E2}","0","","","',  # 9: quote not closed
+        )
+    )
+    assert problems == [
+        (2, "電話番号はハイフンなしの半角数字で入力してください。"),
+        (
+            3,
+            "ワンタイムパスワード利用設定は「0」(利用なし)または「1」(利用あり)を入力してください。",
+        ),
+        (
+            4,
+            "ワンタイムパスワード利用設定が「1」の場合は、"
+            "ワンタイムパスワード受信用メールアドレスを入力してください。",
+        ),
+        (5, "電話番号が1行目と重複しています。"),
+        (6, "この電話番号の設定はできません。"),
+        (7, "メールアドレスの形式が正しくありません。"),
+        (7, "英字小文字のみの確認用IDは利用できません。"),
+        (7, "確認用パスワードは英字と数字を組み合わせて入力してください。"),
+        (7, "電話番号が3行目と重複しています。"),
+        (8, "項目の数が正しくありません(5項目のところ、4項目あります)。"),
+        (9, '「"」(ダブルクォーテーション)の使い方が正しくありません。'),
+    ]
+
+
+def test_SITE_9_one_bad_row_among_good_ones_changes_nothing(line: sessionmaker[Session]) -> None:
+    engine = line.kw["bind"]
+    before = snapshot(engine)
+    data = csv(
+        f'"{C}","0","","",""',
+        f'"{E1}","1","{NEW_ADDRESS}","{CONF_ID}","{CONF_PW}"',
+        f'"{E2}","0","","","short1"',
+    )
+    assert parse_refused(data) == [
+        (3, "確認用パスワードは8～12桁で入力してください。"),
+        (3, "確認用パスワードを入力する場合は、確認用IDも入力してください。"),
+    ]
+    assert snapshot(engine) == before
+
+
+def test_SITE_9_confirmation_password_only_with_an_id(line: sessionmaker[Session]) -> None:
+    problems = parse_refused(csv(f'"{E1}","0","","","{CONF_PW}"'))
+    assert problems == [(1, "確認用パスワードを入力する場合は、確認用IDも入力してください。")]
+
+
+def test_SITE_9_out_of_scope_number_is_refused(line: sessionmaker[Session]) -> None:
+    assert parse_refused(csv(f'"{E1}","0","","",""'), scope=(C,)) == [
+        (1, "この電話番号の設定はできません。")
+    ]
+    # Excel drops the leading 0 of a number it takes for a numeric value.
+    assert parse_refused(csv(f"{E1[1:]},0,,,")) == [
+        (1, "電話番号の先頭の「0」が欠けています(表計算ソフトで保存すると欠けることがあります)。")
+    ]
+
+
+def test_SITE_9_lf_only_line_ends_are_refused_once(line: sessionmaker[Session]) -> None:
+    data = csv(f'"{C}","0","","",""', f'"{E1}","0","","",""', ending="\n")
+    reason = "改行コードが「CR+LF」ではありません。改行コードを「CR+LF」にして保存してください。"
+    assert parse_refused(data) == [(1, reason)]
+    mixed = csv(f'"{C}","0","","",""') + f'"{E1}","0","","",""\n'.encode()
+    assert parse_refused(mixed) == [(2, reason)]
+    assert parse_refused(f'"{C}","0","","",""\r"{E1}","0","","",""'.encode()) == [(1, reason)]
+
+
+def test_SITE_9_empty_or_undecodable_file_is_refused(line: sessionmaker[Session]) -> None:
+    empty = [(0, "CSVファイルに設定する行がありません。")]
+    assert parse_refused(b"") == empty
+    assert parse_refused(b"\r\n\r\n") == empty
+    assert parse_refused(b"\xef\xbb\xbf" + HEADER.encode() + b"\r\n") == empty
+    assert parse_refused(b"\x81\x20\r\n") == [
+        (0, "CSVファイルの文字コードが正しくありません。UTF-8またはShift_JISで保存してください。")
+    ]
+
+
+def test_SITE_9_bom_header_unquoted_and_last_line_without_crlf_are_accepted(
+    line: sessionmaker[Session],
+) -> None:
+    data = (
+        b"\xef\xbb\xbf"
+        + HEADER.encode()
+        + b"\r\n\r\n"
+        + f'{C},1,{ADDRESS},{CONF_ID},\r\n "{E1}" , "0" ,"","",""'.encode()
+    )
+    rows = otp_csv.parse_csv(data, allowed_numbers=SCOPE)
+    assert [(r.line, r.number, r.otp_enabled, r.otp_address, r.confirmation_id) for r in rows] == [
+        (3, C, True, ADDRESS, CONF_ID),
+        (4, E1, False, "", ""),
+    ]
+
+
+def test_SITE_9_shift_jis_file_from_excel_is_accepted(line: sessionmaker[Session]) -> None:
+    data = (HEADER + "\r\n" + f'"{E1}","0","","",""' + "\r\n").encode("cp932")
+    with pytest.raises(UnicodeDecodeError):
+        data.decode("utf-8")
+    rows = otp_csv.parse_csv(data, allowed_numbers=SCOPE)
+    assert [(r.line, r.number) for r in rows] == [(2, E1)]
+
+
+def test_SITE_9_header_only_as_the_first_line(line: sessionmaker[Session]) -> None:
+    problems = parse_refused(csv(f'"{E1}","0","","",""', HEADER))
+    assert (2, "電話番号はハイフンなしの半角数字で入力してください。") in problems
+
+
+def test_SITE_9_confirmation_password_is_not_in_the_repr() -> None:
+    row = CsvRow(
+        line=1,
+        number=C,
+        otp_enabled=True,
+        otp_address=ADDRESS,
+        confirmation_id=CONF_ID,
+        confirmation_password=CONF_PW,
+    )
+    assert CONF_PW not in repr(row)
+
+
+# --- upload: applying it -------------------------------------------------------------------
+
+
+def test_SITE_9_SITE_5_new_address_gets_a_verification_link_changed_only(
+    line: sessionmaker[Session],
+) -> None:
+    result = apply(
+        line,
+        csv(
+            f'"{C}","1","{ADDRESS}","{CONF_ID}",""',  # unchanged
+            f'"{E1}","1","{NEW_ADDRESS}","Other5Id","other7pw"',  # first address
+            f'"{E2}","0","","",""',  # no site password, nothing asked
+        ),
+    )
+    assert result == otp_csv.CsvApplied(changed=(E1,), unchanged=(C, E2), verification_sent=(E1,))
+    mails = verification_mails(line)
+    assert [m.recipient for m in mails] == [NEW_ADDRESS]
+    # Not trusted yet: OTP turns on when the link is followed.
+    pending = credential(line, E1)
+    assert (pending.otp_enabled, pending.otp_address) == (False, None)
+    assert pending.otp_confirmation_id == "Other5Id"
+    assert pending.otp_confirmation_password_hash is not None
+    assert passwords.verify_password(pending.otp_confirmation_password_hash, "other7pw")
+    with db.transaction(line) as s:
+        assert site_auth.verify_otp_address(s, token_in(mails[0]), now=NOW) == E1
+    done = credential(line, E1)
+    assert (done.otp_enabled, done.otp_address) == (True, NEW_ADDRESS)
+
+
+def test_SITE_9_SITE_5_otp_in_use_keeps_its_address_until_the_new_one_is_verified(
+    line: sessionmaker[Session],
+) -> None:
+    result = apply(line, csv(f'"{C}","1","{NEW_ADDRESS}","{CONF_ID}","{CONF_PW}"'))
+    assert result.verification_sent == (C,)
+    kept = credential(line, C)
+    assert (kept.otp_enabled, kept.otp_address) == (True, ADDRESS)
+    [mail] = verification_mails(line)
+    assert mail.recipient == NEW_ADDRESS
+    with db.transaction(line) as s:
+        site_auth.verify_otp_address(s, token_in(mail), now=NOW)
+    assert credential(line, C).otp_address == NEW_ADDRESS
+
+
+def test_SITE_9_new_confirmation_values_with_a_new_address_while_otp_is_in_use(
+    line: sessionmaker[Session],
+) -> None:
+    apply(line, csv(f'"{C}","1","{NEW_ADDRESS}","Neue5Id9","neue8pass"'))
+    cred = credential(line, C)
+    assert cred.otp_confirmation_id == "Neue5Id9"
+    assert cred.otp_confirmation_password_hash is not None
+    assert passwords.verify_password(cred.otp_confirmation_password_hash, "neue8pass")
+    assert [m.recipient for m in verification_mails(line)] == [NEW_ADDRESS]
+
+
+def test_SITE_9_flag_0_stops_otp_and_keeps_the_address(line: sessionmaker[Session]) -> None:
+    result = apply(line, csv(f'"{C}","0","","",""'))
+    assert result.changed == (C,)
+    cred = credential(line, C)
+    assert (cred.otp_enabled, cred.otp_address, cred.otp_confirmation_id) == (
+        False,
+        ADDRESS,
+        CONF_ID,
+    )
+    # and back on with the verified address: no new link needed
+    result = apply(line, csv(f'"{C}","1","{ADDRESS}","",""'))
+    assert result == otp_csv.CsvApplied(changed=(C,), unchanged=(), verification_sent=())
+    assert credential(line, C).otp_enabled is True
+    assert verification_mails(line) == []
+
+
+def test_SITE_9_confirmation_values_change_without_address_change(
+    line: sessionmaker[Session],
+) -> None:
+    apply(line, csv(f'"{C}","1","{ADDRESS}","{CONF_ID}","kawari9pw"'))
+    cred = credential(line, C)
+    assert cred.otp_confirmation_password_hash is not None
+    assert passwords.verify_password(cred.otp_confirmation_password_hash, "kawari9pw")
+    assert verification_mails(line) == []
+
+
+def test_SITE_9_rows_refused_when_applied_are_all_reported_and_nothing_written(
+    line: sessionmaker[Session],
+) -> None:
+    problems = apply_refused(
+        line,
+        csv(
+            f'"{C}","1","{ADDRESS}","Kawatta5Id",""',  # new ID without password
+            f'"{E1}","1","{NEW_ADDRESS}","",""',  # new address without ID/password
+            f'"{E2}","1","{NEW_ADDRESS}","{CONF_ID}","{CONF_PW}"',  # no site password
+        ),
+    )
+    assert problems == [
+        (1, "確認用IDを変更する場合は、確認用パスワードも入力してください。"),
+        (
+            2,
+            "ワンタイムパスワード受信用メールアドレスを変更する場合は、"
+            "確認用IDと確認用パスワードも入力してください。",
+        ),
+        (3, "先にパスワードを設定してください。"),
+    ]
+    assert verification_mails(line) == []
+
+
+def test_SITE_9_new_address_with_flag_0_is_refused(line: sessionmaker[Session]) -> None:
+    problems = apply_refused(line, csv(f'"{E1}","0","{NEW_ADDRESS}","{CONF_ID}","{CONF_PW}"'))
+    assert problems == [
+        (
+            1,
+            "ワンタイムパスワード受信用メールアドレスを変更する場合は、"
+            "ワンタイムパスワード利用設定を「1」にしてください。",
+        )
+    ]
+
+
+def test_SITE_9_refused_apply_writes_nothing_even_if_the_caller_commits(
+    line: sessionmaker[Session],
+) -> None:
+    rows = otp_csv.parse_csv(
+        csv(
+            f'"{E1}","1","{NEW_ADDRESS}","{CONF_ID}","{CONF_PW}"',  # fine alone
+            f'"{E2}","1","{NEW_ADDRESS}","{CONF_ID}","{CONF_PW}"',  # no site password
+        ),
+        allowed_numbers=SCOPE,
+    )
+    engine = line.kw["bind"]
+    before = snapshot(engine)
+    with db.transaction(line) as s, pytest.raises(CsvRefused) as err:
+        otp_csv.apply_csv(s, rows, link_base=LINK, sender=SENDER, now=NOW)
+    assert err.value.problems == [(2, "先にパスワードを設定してください。")]
+    assert snapshot(engine) == before
+    with db.transaction(line, read_only=True) as s:
+        assert (
+            s.scalars(
+                select(SiteToken).where(SiteToken.kind == SiteTokenKind.ADDRESS_VERIFICATION)
+            ).all()
+            == []
+        )
