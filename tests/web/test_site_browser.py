@@ -116,6 +116,8 @@ class Shots:
         """Check the page's heading, then save it as the next screenshot."""
         page.wait_for_load_state()
         assert page.locator("h1").inner_text() == heading, page.content()[:500]
+        # Usable on a phone: at 375 px nothing is wider than the screen.
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), heading
         self.count += 1
         name = re.sub(r"\W+", "-", heading).strip("-") or "page"
         page.screenshot(path=str(self.folder / f"{self.count:02d}-{name}.png"), full_page=True)
@@ -214,3 +216,107 @@ def test_SITE_5_otp_login_with_the_code_from_the_mail(
     shots.take(page, "設定メニュー")
     page.click("header button:has-text('ログアウト')")
     shots.take(page, "ログイン")
+
+
+def test_SITE_7_a_number_set_up_from_scratch_then_a_csv_upload(
+    browser: Browser,
+    site_url: str,
+    sessions: sessionmaker[Session],
+    smtp: SmtpServer,
+    tmp_path: Path,
+) -> None:
+    set_temp_password(sessions, AuthUnit.LINE)
+    shots = Shots(tmp_path)
+    page = browser.new_page(viewport={"width": 375, "height": 740})
+    log_in(page, site_url, CONTRACT, TEMP)
+    page.fill("#current_password", TEMP)
+    page.fill("#new_password", GOOD)
+    page.fill("#confirm_password", GOOD)
+    page.click("button:has-text('パスワード変更')")
+    page.click("text=ログイン画面へ")
+    log_in(page, site_url, CONTRACT, GOOD)
+    page.click("button:has-text('ワンタイムパスワードを利用しない')")
+    page.click("button:has-text('同意する')")
+    shots.take(page, "設定メニュー")
+
+    page.click("text=着信お知らせメールの設定")
+    shots.take(page, "電話番号の選択")
+    page.click(f"text={EXTRA}")
+    shots.take(page, f"{EXTRA} 着信お知らせメール")
+    assert "停止中" in page.content()
+
+    # MAIL-2/3: two addresses, one without the send flag; then the send test.
+    page.click("text=送信先メールアドレス設定")
+    shots.take(page, "送信先メールアドレス設定")
+    page.fill("#address_1", "taro@example.jp")
+    page.fill("#address_2", "hanako@example.jp")
+    page.uncheck("input[name=send_2]")
+    page.click("button:has-text('設定')")
+    shots.take(page, "送信先メールアドレス設定")
+    assert "設定しました。" in page.content()
+    page.click("button[value='taro@example.jp']:has-text('送信テスト')")
+    shots.take(page, "送信先メールアドレス設定")
+    assert "taro@example.jp への送信テスト: メールサーバが受け付けました" in page.content()
+    assert smtp.inbox.wait_for(1, 30), "the test mail did not arrive"
+    assert str(smtp.inbox.messages[0]["To"]) == "taro@example.jp"
+    page.click("text=戻る")
+
+    # MAIL-4: unanswered calls only.
+    page.click("text=通知条件設定")
+    shots.take(page, "通知条件設定")
+    page.check("input[name=unanswered_only]")
+    page.click("button:has-text('設定')")
+    shots.take(page, f"{EXTRA} 着信お知らせメール")
+
+    # MAIL-5: two designated numbers, the second with its flag off.
+    page.click("text=指定番号設定")
+    shots.take(page, "指定番号設定")
+    page.fill("#caller_number_1", "0398765432")
+    page.fill("#caller_number_2", "09012345678")
+    page.uncheck("input[name=designated_2]")
+    page.click("button:has-text('設定')")
+    shots.take(page, "指定番号設定")
+    page.click("text=戻る")
+
+    # MAIL-1: start.
+    page.click("button:has-text('サービスを開始')")
+    shots.take(page, f"{EXTRA} 着信お知らせメール")
+    assert "開始中" in page.content()
+    page.click("text=着信履歴と通知結果")
+    shots.take(page, "着信履歴と通知結果")
+
+    # SITE-9: the OTP settings of both numbers by CSV.
+    page.goto(f"{site_url}/otp/csv")
+    shots.take(page, "ワンタイムパスワード各種一括設定")
+    csv_file = tmp_path / "otp.csv"
+    csv_file.write_bytes(
+        (
+            f'"{CONTRACT}","1","otp@example.jp","abcDEF12","pass1234word"\r\n'
+            f'"{EXTRA}","0","","",""\r\n'
+        ).encode()
+    )
+    page.set_input_files("#csv_file", str(csv_file))
+    page.click("button:has-text('一括設定')")
+    shots.take(page, "ワンタイムパスワード各種一括設定")
+    assert "本登録のメールを送りました" in page.content()
+    assert smtp.inbox.wait_for(2, 30), "the verification mail did not arrive"
+    assert str(smtp.inbox.messages[1]["To"]) == "otp@example.jp"
+    page.goto(f"{site_url}/bulk")
+    shots.take(page, "一括設定")
+
+    # What the pages did, read back from the database.
+    with db.transaction(sessions, read_only=True) as s:
+        mail = service.describe_number(service.get_number(s, EXTRA))["mail"]
+        cred = service.get_number(s, CONTRACT).credential
+        assert cred is not None and cred.otp_confirmation_id == "abcDEF12"
+    assert mail["started"] is True
+    assert [(a["address"], a["send"]) for a in mail["addresses"]] == [
+        ("taro@example.jp", True),
+        ("hanako@example.jp", False),
+    ]
+    assert (mail["designated_only"], mail["unanswered_only"]) == (False, True)
+    assert [(d["caller_number"], d["designated"]) for d in mail["designated_numbers"]] == [
+        ("0398765432", True),
+        ("09012345678", False),
+    ]
+    assert len(list(tmp_path.glob("*.png"))) == shots.count
