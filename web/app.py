@@ -31,7 +31,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from notifier.outbox import SendResult
-from store import db, password_rules, site_auth
+from store import db, password_rules, service, site_auth
 from store.errors import DomainError, NotFound
 from store.models import AuthUnit
 from web.ratelimit import LoginThrottle
@@ -150,6 +150,18 @@ class Site:
             response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(COOKIE, path="/")
         return response
+
+    async def posted(
+        self, request: Request, *stages: Stage
+    ) -> tuple[SessionView, dict[str, str]] | Response:
+        """A form posted by a session in one of ``stages``, its CSRF token checked."""
+        view = await self.require(request, *stages)
+        if not isinstance(view, SessionView):
+            return view
+        data = await self.form(request)
+        if not self.csrf_ok(view.csrf_token, data.get("csrf_token")):
+            return self.forbidden_csrf(request)
+        return view, data
 
     async def require(self, request: Request, *stages: Stage) -> SessionView | Response:
         """The session, if it is in one of ``stages``; else where the user must go."""
@@ -300,8 +312,6 @@ class Site:
     def _scope(self, login_number: str) -> tuple[tuple[str, ...], AuthUnit, bool]:
         with db.transaction(self.deps.sessions, read_only=True) as s:
             scope = site_auth.managed_numbers(s, login_number)
-            from store import service
-
             number = service.get_number(s, login_number)
             return scope, number.line.auth_unit, number.is_contract
 
@@ -352,12 +362,10 @@ class Site:
         return scope if unit is AuthUnit.ADMIN_USER and is_contract else (view.login_number,)
 
     async def post_password(self, request: Request) -> Response:
-        view = await self.require(request, Stage.PASSWORD_CHANGE, Stage.READY)
-        if not isinstance(view, SessionView):
-            return view
-        data = await self.form(request)
-        if not self.csrf_ok(view.csrf_token, data.get("csrf_token")):
-            return self.forbidden_csrf(request)
+        posted = await self.posted(request, Stage.PASSWORD_CHANGE, Stage.READY)
+        if isinstance(posted, Response):
+            return posted
+        view, data = posted
         target = data.get("target") or view.login_number
         if view.stage is Stage.PASSWORD_CHANGE and target != view.login_number:
             return await self.password_page(
@@ -441,12 +449,10 @@ class Site:
         )
 
     async def post_otp_choice(self, request: Request) -> Response:
-        view = await self.require(request, Stage.OTP_CHOICE)
-        if not isinstance(view, SessionView):
-            return view
-        data = await self.form(request)
-        if not self.csrf_ok(view.csrf_token, data.get("csrf_token")):
-            return self.forbidden_csrf(request)
+        posted = await self.posted(request, Stage.OTP_CHOICE)
+        if isinstance(posted, Response):
+            return posted
+        view, data = posted
         if data.get("choice") == "use":
             return RedirectResponse("/otp/enrol", status_code=303)
         if data.get("agree") != "1":
@@ -464,8 +470,6 @@ class Site:
             return function(s, *args, now=self.now(), **kwargs)
 
     def _credential(self, number: str) -> dict[str, Any]:
-        from store import service
-
         with db.transaction(self.deps.sessions, read_only=True) as s:
             cred = service.get_number(s, number).credential
             if cred is None:
@@ -511,12 +515,10 @@ class Site:
         )
 
     async def post_otp_enrol(self, request: Request) -> Response:
-        view = await self.require(request, Stage.OTP_CHOICE, Stage.READY)
-        if not isinstance(view, SessionView):
-            return view
-        data = await self.form(request)
-        if not self.csrf_ok(view.csrf_token, data.get("csrf_token")):
-            return self.forbidden_csrf(request)
+        posted = await self.posted(request, Stage.OTP_CHOICE, Stage.READY)
+        if isinstance(posted, Response):
+            return posted
+        view, data = posted
         cred = await run_in_threadpool(self._credential, view.login_number)
         start = site_auth.change_otp_address if cred["has_id"] else site_auth.start_otp_enrolment
         try:
@@ -600,12 +602,10 @@ class Site:
         )
 
     async def post_login_otp_send(self, request: Request) -> Response:
-        view = await self.require(request, Stage.OTP)
-        if not isinstance(view, SessionView):
-            return view
-        data = await self.form(request)
-        if not self.csrf_ok(view.csrf_token, data.get("csrf_token")):
-            return self.forbidden_csrf(request)
+        posted = await self.posted(request, Stage.OTP)
+        if isinstance(posted, Response):
+            return posted
+        view, _data = posted
         await run_in_threadpool(
             self._in_tx, site_auth.send_otp_code, view.login_number, sender=self.deps.sender_address
         )
@@ -614,12 +614,10 @@ class Site:
         )
 
     async def post_login_otp(self, request: Request) -> Response:
-        view = await self.require(request, Stage.OTP)
-        if not isinstance(view, SessionView):
-            return view
-        data = await self.form(request)
-        if not self.csrf_ok(view.csrf_token, data.get("csrf_token")):
-            return self.forbidden_csrf(request)
+        posted = await self.posted(request, Stage.OTP)
+        if isinstance(posted, Response):
+            return posted
+        view, data = posted
         try:
             await run_in_threadpool(
                 site_auth.check_otp_code,
@@ -652,12 +650,10 @@ class Site:
         )
 
     async def post_otp_settings(self, request: Request) -> Response:
-        view = await self.require(request, Stage.READY)
-        if not isinstance(view, SessionView):
-            return view
-        data = await self.form(request)
-        if not self.csrf_ok(view.csrf_token, data.get("csrf_token")):
-            return self.forbidden_csrf(request)
+        posted = await self.posted(request, Stage.READY)
+        if isinstance(posted, Response):
+            return posted
+        view, data = posted
         try:
             await run_in_threadpool(
                 self._in_tx,
@@ -673,8 +669,6 @@ class Site:
 
     def _unit_page_data(self, login_number: str) -> tuple[AuthUnit, bool, tuple[str, ...]]:
         """The line's unit, whether the login is the contract number, the numbers to enter."""
-        from store import service
-
         with db.transaction(self.deps.sessions, read_only=True) as s:
             number = service.get_number(s, login_number)
             unit = number.line.auth_unit
@@ -713,12 +707,10 @@ class Site:
         )
 
     async def post_auth_unit(self, request: Request) -> Response:
-        view = await self.require(request, Stage.READY)
-        if not isinstance(view, SessionView):
-            return view
-        data = await self.form(request)
-        if not self.csrf_ok(view.csrf_token, data.get("csrf_token")):
-            return self.forbidden_csrf(request)
+        posted = await self.posted(request, Stage.READY)
+        if isinstance(posted, Response):
+            return posted
+        view, data = posted
         try:
             new_unit = AuthUnit(data.get("unit", ""))
         except ValueError:

@@ -333,14 +333,7 @@ class Settings:
             return RedirectResponse(f"/numbers/{rows[0]['number']}", status_code=303)
         searchable = bulk.offers_search(len(rows))
         q = request.query_params.get("q", "") if searchable else ""
-        errors: dict[str, list[str]] = {}
-        shown = rows
-        if q:
-            try:
-                wanted = set(bulk.search_numbers([r["number"] for r in rows], q))
-                shown = [r for r in rows if r["number"] in wanted]
-            except DomainError as exc:
-                errors["q"] = [japanese(exc)]
+        shown, errors = _search(rows, q)
         return self.site.render(
             request,
             "numbers.html",
@@ -411,15 +404,8 @@ class Settings:
         rows = await run_in_threadpool(self._numbers_view, view.login_number)
         if len(rows) < 2:
             return RedirectResponse("/numbers", status_code=303)
-        q = request.query_params.get("q", "")
-        shown = rows
-        search_errors: dict[str, list[str]] = {}
-        if q and bulk.offers_search(len(rows)):
-            try:
-                wanted = set(bulk.search_numbers([r["number"] for r in rows], q))
-                shown = [r for r in rows if r["number"] in wanted]
-            except DomainError as exc:
-                search_errors["q"] = [japanese(exc)]
+        q = request.query_params.get("q", "") if bulk.offers_search(len(rows)) else ""
+        shown, search_errors = _search(rows, q)
         return self.site.render(
             request,
             "bulk.html",
@@ -591,6 +577,19 @@ class Settings:
             )
         log.info("site_otp_csv_applied", number=view.login_number, changed=len(applied.changed))
         return await self.otp_csv(request, done=lines)
+
+
+def _search(
+    rows: list[dict[str, Any]], q: str
+) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
+    """SITE-7: the rows whose number matches ``q`` (all when empty), or the error for ``q``."""
+    if not q:
+        return rows, {}
+    try:
+        wanted = set(bulk.search_numbers([r["number"] for r in rows], q))
+    except DomainError as exc:
+        return rows, {"q": [japanese(exc)]}
+    return [r for r in rows if r["number"] in wanted], {}
 
 
 def _bulk_context(code: str) -> str:
