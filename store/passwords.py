@@ -18,7 +18,11 @@ MEMORY_KIB = 19 * 1024
 TIME_COST = 2
 PARALLELISM = 1
 
-_hasher = PasswordHasher(time_cost=TIME_COST, memory_cost=MEMORY_KIB, parallelism=PARALLELISM)
+def make_hasher() -> PasswordHasher:
+    return PasswordHasher(time_cost=TIME_COST, memory_cost=MEMORY_KIB, parallelism=PARALLELISM)
+
+
+_hasher = make_hasher()
 _slots = threading.BoundedSemaphore(max(2, os.cpu_count() or 2))
 
 

@@ -175,3 +175,23 @@ def smtp() -> Iterator[SmtpServer]:
     server = SmtpServer().start()
     yield server
     server.stop()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cheap_argon2_in_process() -> Iterator[None]:
+    """In this process, argon2id runs at 1 MiB and 1 pass instead of 19 MiB and 2.
+
+    Hundreds of tests hash and verify passwords; at the production cost
+    (about 45 ms each on this machine) that was most of the suite's CPU. The
+    algorithm, the code paths and the stored format are the same; the
+    production parameters are checked by ``test_production_argon2_parameters``
+    and used by every chakushin process a test starts (serve, the CLI, AGI).
+    """
+    from argon2 import PasswordHasher
+
+    from store import passwords
+
+    production = passwords._hasher
+    passwords._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    yield
+    passwords._hasher = production

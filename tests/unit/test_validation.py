@@ -202,3 +202,13 @@ def test_endpoint_accepts_dial_strings(endpoint: str) -> None:
 def test_endpoint_rejects_dial_argument_injection(endpoint: str) -> None:
     with pytest.raises(InvalidInput, match="TECH/resource"):
         validation.endpoint(endpoint)
+
+
+def test_production_argon2_parameters() -> None:
+    """IVR-9, SITE-3: OWASP's minimum for argon2id (19 MiB, 2 passes), as shipped."""
+    from argon2 import extract_parameters
+
+    from store import passwords
+
+    params = extract_parameters(passwords.make_hasher().hash("Tokyo2026x"))
+    assert (params.memory_cost, params.time_cost, params.type.name) == (19456, 2, "ID")
