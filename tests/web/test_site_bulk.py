@@ -244,3 +244,13 @@ async def test_SITE_7_call_history_shows_each_decision(site: Site) -> None:
     assert "「不在着信のみ」の設定中に、応答した着信でした" in text
     assert "ナンバー・リクエストで非通知の着信をお断りしました" in text
     assert "非通知" in text and "0311112222" not in text  # a withheld number never shows
+
+
+async def test_SITE_7_what_was_typed_comes_back_escaped(site: Site) -> None:
+    await admin_with_many_numbers(site)
+    hostile = '"><script>alert(1)</script>'
+    page = await site.client.get("/numbers", params={"q": hostile})
+    assert page.status_code == 400
+    assert "<script>alert(1)" not in page.text and "&lt;script&gt;" in page.text
+    typed = await site.post(f"/numbers/{EXTRA}/addresses", {"address_1": hostile + "@x.jp"})
+    assert typed.status_code == 400 and "<script>alert(1)" not in typed.text
