@@ -7,13 +7,29 @@ a clear error at start and port 0 gets a free port the caller can read.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
+from collections.abc import Iterator
 
 import structlog
 import uvicorn
 from starlette.types import ASGIApp
 
 log = structlog.get_logger("web.server")
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without signal handlers of its own.
+
+    ``Server.serve`` swaps in its own SIGINT/SIGTERM handlers while it runs
+    (and raises the signal again afterwards), so a SIGTERM stopped the site
+    first and reached the node's stop event only once the site was down.
+    The node's stop event alone decides, for every part at once.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 class SiteServer:
@@ -28,7 +44,7 @@ class SiteServer:
             self.socket.close()
             raise
         self.host = host
-        self.server = uvicorn.Server(
+        self.server = _Server(
             uvicorn.Config(
                 app,
                 log_config=None,  # structlog is ours; uvicorn's access log would duplicate it
