@@ -134,18 +134,18 @@ class Node:
                 from web.app import SiteDeps, create_app
                 from web.ratelimit import LoginThrottle
                 from web.server import SiteServer
+                from web.sessions import purge_sessions
 
                 async def send_test(number: str, address: str) -> SendResult:
                     return await send_test_mail(c, sessions, number, address)
 
-                app = create_app(
-                    SiteDeps(
-                        sessions,
-                        sender_address=c.mail.from_address,
-                        throttle=LoginThrottle(limit=c.site.login_failures_per_address),
-                        send_test=send_test,
-                    )
+                site_deps = SiteDeps(
+                    sessions,
+                    sender_address=c.mail.from_address,
+                    throttle=LoginThrottle(limit=c.site.login_failures_per_address),
+                    send_test=send_test,
                 )
+                app = create_app(site_deps)
                 site = _listen("site", lambda: SiteServer(app, c.site.host, c.site.port))
             ready = Ready(
                 name,
@@ -165,6 +165,7 @@ class Node:
                     group.create_task(self._stop_agi_on(stop, grace))
                 if site is not None:
                     group.create_task(site.run(stop))
+                    group.create_task(purge_sessions(site_deps.store, stop))
         finally:
             if agi_thread is not None and self.agi is not None:
                 if self.agi.socket.fileno() != -1:  # not stopped: another part failed

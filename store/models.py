@@ -519,5 +519,7 @@ class SiteSession(Base):
     idle_seconds: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[dt.datetime]
+    # last_seen_at + idle_seconds: rows past it are dead and purged in one DELETE.
+    expires_at: Mapped[dt.datetime] = mapped_column(index=True)
 
     number: Mapped[Number] = relationship()

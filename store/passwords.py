@@ -18,6 +18,7 @@ MEMORY_KIB = 19 * 1024
 TIME_COST = 2
 PARALLELISM = 1
 
+
 def make_hasher() -> PasswordHasher:
     return PasswordHasher(time_cost=TIME_COST, memory_cost=MEMORY_KIB, parallelism=PARALLELISM)
 

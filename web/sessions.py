@@ -11,6 +11,8 @@ login and at every stage (no fixation).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import enum
 import hashlib
@@ -18,11 +20,15 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import structlog
 from sqlalchemy import delete, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from store import db, service
 from store.models import SiteSession
+
+log = structlog.get_logger("web.sessions")
 
 COOKIE = "chakushin_session"
 
@@ -83,6 +89,7 @@ class SessionStore:
                 idle_seconds=int(idle.total_seconds()),
                 created_at=now,
                 last_seen_at=now,
+                expires_at=now + idle,
             )
             s.add(row)
             s.flush()
@@ -99,11 +106,12 @@ class SessionStore:
             )
             if row is None:
                 return None
-            if now - row.last_seen_at > dt.timedelta(seconds=row.idle_seconds):
+            if now > row.expires_at:
                 s.delete(row)
                 return None
             if touch:
                 row.last_seen_at = now
+                row.expires_at = now + dt.timedelta(seconds=row.idle_seconds)
             return self._view(token, row, row.number.number)
 
     def advance(self, current: SessionView, stage: Stage) -> SessionView:
@@ -123,14 +131,10 @@ class SessionStore:
             s.execute(delete(SiteSession).where(SiteSession.id_hash == _digest(token)))
 
     def purge(self) -> int:
-        """Remove every idle-expired session (housekeeping)."""
-        now = self.clock()
+        """Remove every idle-expired session, abandoned ones included (housekeeping)."""
         with db.transaction(self.sessions) as s:
-            rows = s.scalars(select(SiteSession)).all()
-            gone = [r for r in rows if now - r.last_seen_at > dt.timedelta(seconds=r.idle_seconds)]
-            for row in gone:
-                s.delete(row)
-            return len(gone)
+            result = s.execute(delete(SiteSession).where(SiteSession.expires_at < self.clock()))
+            return int(getattr(result, "rowcount", 0) or 0)
 
     @staticmethod
     def _view(token: str, row: SiteSession, login_number: str) -> SessionView:
@@ -143,3 +147,20 @@ class SessionStore:
             idle=dt.timedelta(seconds=row.idle_seconds),
             created_at=row.created_at,
         )
+
+
+PURGE_EVERY = 300.0  # seconds
+
+
+async def purge_sessions(store: SessionStore, stop: asyncio.Event) -> None:
+    """Every ``PURGE_EVERY`` s until ``stop``: delete the sessions nobody came back to."""
+    while not stop.is_set():
+        try:
+            gone = await asyncio.to_thread(store.purge)
+        except (SQLAlchemyError, db.DatabaseError) as exc:
+            log.warning("site_sessions_not_purged", error=db.first_line(exc))
+        else:
+            if gone:
+                log.info("site_sessions_purged", sessions=gone)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), PURGE_EVERY)

@@ -266,3 +266,24 @@ async def test_SITE_10_the_administrator_changes_a_users_password(site: Site) ->
     assert "戻る" in changed.text and cookie(site) is not None  # the admin stays logged in
     user = await site.login(EXTRA, GOOD2)
     assert user.status_code == 303
+
+
+async def test_SITE_6_abandoned_sessions_are_purged_after_their_idle_time(site: Site) -> None:
+    from sqlalchemy import func, select
+
+    from store.models import SiteSession
+    from web.sessions import SessionStore
+
+    await site.establish(CONTRACT, CONTRACT, AuthUnit.LINE, GOOD)
+    site.client.cookies.clear()  # the browser is closed without logging out
+    store = SessionStore(site.sessions, site.clock)
+
+    def count() -> int:
+        with db.transaction(site.sessions, read_only=True) as s:
+            return int(s.scalar(select(func.count()).select_from(SiteSession)) or 0)
+
+    assert count() == 1
+    site.clock.advance(minutes=9)
+    assert store.purge() == 0 and count() == 1  # line unit: 10 minutes
+    site.clock.advance(minutes=1, seconds=1)
+    assert store.purge() == 1 and count() == 0

@@ -29,6 +29,7 @@ def upgrade() -> None:
         sa.Column("idle_seconds", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["number_id"],
             ["number.id"],
@@ -39,9 +40,13 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("site_session", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_site_session_number_id"), ["number_id"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_site_session_expires_at"), ["expires_at"], unique=False
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("site_session", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_site_session_expires_at"))
         batch_op.drop_index(batch_op.f("ix_site_session_number_id"))
     op.drop_table("site_session")
