@@ -50,6 +50,8 @@ reported and nothing is written.
 from __future__ import annotations
 
 import codecs
+import concurrent.futures
+import dataclasses
 import datetime as dt
 import re
 from collections.abc import Sequence
@@ -62,6 +64,8 @@ from sqlalchemy.orm import Session
 from store import password_rules, passwords, service, site_auth, validation
 from store.errors import DomainError, InvalidAddress
 from store.models import SiteCredential
+
+HASH_THREADS = 2  # argon2 releases the GIL; store.passwords bounds the memory anyway
 
 log = structlog.get_logger("store")
 
@@ -157,6 +161,8 @@ class CsvRow:
     otp_address: str
     confirmation_id: str
     confirmation_password: str = field(repr=False)
+    # Filled by ``with_hashes`` outside the transaction (argon2 is slow on purpose).
+    confirmation_password_hash: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True)
@@ -472,34 +478,15 @@ def _apply_row(
             raise _RowRefused("confirmation_for_address")
         if not row.otp_enabled:
             raise _RowRefused("address_needs_otp_on")
-        if cred.otp_enabled:
-            # The one-time password stays in use with the current address until
-            # the new one is verified (seeds (9)). The row's ID and password are
-            # the values to set: store them, then they prove the change.
-            _set_confirmation(cred, row)
-            site_auth.change_otp_address(
-                session,
-                row.number,
-                row.otp_address,
-                row.confirmation_id,
-                row.confirmation_password,
-                link_base=link_base,
-                sender=sender,
-                now=now,
-            )
-        else:
-            # 仮登録 (seeds P.7): the ID and password are stored, the link mailed;
-            # following it turns the one-time password on.
-            site_auth.start_otp_enrolment(
-                session,
-                row.number,
-                row.otp_address,
-                row.confirmation_id,
-                row.confirmation_password,
-                link_base=link_base,
-                sender=sender,
-                now=now,
-            )
+        # The row's ID and password are the values to set (and, with the
+        # one-time password in use, what proves the change: seeds (9)); the
+        # current address stays in use until the new one's link is followed,
+        # which also turns the one-time password on (仮登録, seeds P.7).
+        _set_confirmation(cred, row)
+        site_auth.issue_address_verification(
+            session, found, row.otp_address, link_base=link_base, sender=sender, now=now
+        )
+        log.info("otp_csv_address_verification", number=row.number)
         return "verification_sent"
 
     changed = False
@@ -516,4 +503,33 @@ def _apply_row(
 def _set_confirmation(cred: SiteCredential, row: CsvRow) -> None:
     """The row's confirmation ID and password, stored as ``start_otp_enrolment`` stores them."""
     cred.otp_confirmation_id = row.confirmation_id
-    cred.otp_confirmation_password_hash = passwords.hash_password(row.confirmation_password)
+    cred.otp_confirmation_password_hash = row.confirmation_password_hash or (
+        passwords.hash_password(row.confirmation_password)
+    )
+
+
+def with_hashes(rows: Sequence[CsvRow]) -> list[CsvRow]:
+    """The rows with their confirmation passwords hashed, before any transaction.
+
+    argon2 takes tens of milliseconds per password on purpose; done inside
+    ``apply_csv`` that would hold SQLite's write lock for seconds on a file
+    of a few hundred numbers (and the notifier waits for it). Hashed here, in
+    threads, the transaction only stores them.
+    """
+    todo = [row for row in rows if row.confirmation_password and not row.confirmation_password_hash]
+    if not todo:
+        return list(rows)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=HASH_THREADS) as pool:
+        hashes = dict(
+            zip(
+                (row.line for row in todo),
+                pool.map(lambda row: passwords.hash_password(row.confirmation_password), todo),
+                strict=True,
+            )
+        )
+    return [
+        dataclasses.replace(row, confirmation_password_hash=hashes[row.line])
+        if row.line in hashes
+        else row
+        for row in rows
+    ]

@@ -1023,7 +1023,7 @@ def _local(moment: dt.datetime, timezone: str) -> str:
     return moment.astimezone(zoneinfo.ZoneInfo(timezone)).strftime(TIME_FORMAT)
 
 
-def _issue_address_token(
+def issue_address_verification(
     session: Session,
     found: Number,
     address: str,
@@ -1032,7 +1032,11 @@ def _issue_address_token(
     sender: str,
     now: dt.datetime,
 ) -> str:
-    """SITE-5: a 24-hour verification link for ``address``, mailed to it; replaces older links."""
+    """SITE-5: a 24-hour verification link for ``address``, mailed to it; replaces older links.
+
+    The caller has checked the address (MAIL-3) and the right to change it.
+    """
+    _check_link_base(link_base)
     token = password_rules.new_token()
     session.execute(
         delete(SiteToken).where(
@@ -1111,7 +1115,7 @@ def start_otp_enrolment(
         raise OtpRefused("otp_already_enabled")
     cred.otp_confirmation_id = confirmation_id
     cred.otp_confirmation_password_hash = passwords.hash_password(confirmation_password)
-    token = _issue_address_token(
+    token = issue_address_verification(
         session, found, address, link_base=link_base, sender=sender, now=now
     )
     log.info("otp_enrolment_started", number=number)
@@ -1146,7 +1150,7 @@ def change_otp_address(
     )
     if not (id_ok and password_ok):
         raise OtpRefused("confirmation_mismatch", field="confirmation_id")
-    token = _issue_address_token(
+    token = issue_address_verification(
         session, found, new_address, link_base=link_base, sender=sender, now=now
     )
     log.info("otp_address_change_started", number=number)

@@ -552,7 +552,7 @@ class Settings:
         link_base = str(request.url_for("otp_verify"))
 
         def apply() -> otp_csv.CsvApplied:
-            rows = otp_csv.parse_csv(data, allowed_numbers=scope)
+            rows = otp_csv.with_hashes(otp_csv.parse_csv(data, allowed_numbers=scope))
             with db.transaction(self.site.deps.sessions) as s:
                 return otp_csv.apply_csv(
                     s,

@@ -439,3 +439,31 @@ def test_SITE_9_refused_apply_writes_nothing_even_if_the_caller_commits(
             ).all()
             == []
         )
+
+
+def test_SITE_9_passwords_are_hashed_before_the_transaction(
+    line: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """argon2 never runs while the transaction (SQLite's write lock) is held."""
+    data = csv(
+        f'"{E1}","1","{NEW_ADDRESS}","Other5Id","other7pw"',
+        f'"{C}","1","{ADDRESS}","{CONF_ID}","fresh8pw"',
+    )
+    rows = otp_csv.with_hashes(otp_csv.parse_csv(data, allowed_numbers=SCOPE))
+    assert all(row.confirmation_password_hash for row in rows)
+    assert "other7pw" not in repr(rows) and rows[0].confirmation_password_hash not in repr(rows)
+
+    def no_hashing(_password: str) -> str:
+        raise AssertionError("argon2 ran inside the transaction")
+
+    monkeypatch.setattr(passwords, "hash_password", no_hashing)
+    with db.transaction(line) as s:
+        result = otp_csv.apply_csv(s, rows, link_base=LINK, sender=SENDER, now=NOW)
+    assert result.verification_sent == (E1,)
+    monkeypatch.undo()
+    assert passwords.verify_password(
+        credential(line, E1).otp_confirmation_password_hash or "", "other7pw"
+    )
+    assert passwords.verify_password(
+        credential(line, C).otp_confirmation_password_hash or "", "fresh8pw"
+    )
