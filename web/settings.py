@@ -164,6 +164,15 @@ class Settings:
             for i in range(1, ADDRESS_ROWS + 1)
         ]
         errors: dict[str, list[str]] = {}
+        beyond = [
+            k
+            for k, v in data.items()
+            if k.startswith("address_")
+            and v.strip()
+            and k not in {f"address_{i}" for i in range(1, ADDRESS_ROWS + 1)}
+        ]
+        if beyond:  # a sixth row, forged or from a stale page: MAIL-2 allows five
+            errors["form"] = [f"送信先メールアドレスは{ADDRESS_ROWS}件まで登録できます。"]
         for i, row in enumerate(shown, start=1):
             if row["address"]:
                 try:

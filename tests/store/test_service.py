@@ -437,3 +437,34 @@ def test_timestamps_come_back_as_aware_utc(provisioned: sessionmaker[Session]) -
         number = s.scalars(sa.select(Number).where(Number.number == EXTRA)).one()
     assert created.utcoffset() is not None and created.utcoffset().total_seconds() == 0
     assert number.created_at.tzinfo is not None
+
+
+def test_MAIL_2_set_addresses_checks_the_final_list_before_writing(
+    sessions: sessionmaker[Session],
+) -> None:
+    from store.errors import AlreadyExists, LimitExceeded
+
+    with db.transaction(sessions) as s:
+        service.add_line(s, "0312345678", timezone="Asia/Tokyo")
+        service.add_address(s, "0312345678", "keep@example.jp", send=False)
+        service.add_address(s, "0312345678", "drop@example.jp")
+    engine = sessions.kw["bind"]
+    before = snapshot(engine)
+    for rows, error in [
+        ([(f"a{i}@example.jp", True) for i in range(6)], LimitExceeded),
+        ([("x@example.jp", True), ("X@example.jp", True)], AlreadyExists),
+        ([("ok@example.jp", True), ("bad@@example.jp", True)], InvalidAddress),
+    ]:
+        with pytest.raises(error), db.transaction(sessions) as s:
+            service.set_addresses(s, "0312345678", rows)
+        assert snapshot(engine) == before
+    with db.transaction(sessions) as s:
+        service.set_addresses(
+            s, "0312345678", [("new@example.jp", True), ("KEEP@example.jp", True)]
+        )
+    with db.transaction(sessions, read_only=True) as s:
+        found = service.get_number(s, "0312345678")
+        assert sorted((a.position, a.address, a.send) for a in found.addresses) == [
+            (1, "KEEP@example.jp", True),  # kept its slot, spelling and flag as given
+            (2, "new@example.jp", True),  # took the slot that drop@ freed
+        ]

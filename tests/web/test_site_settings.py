@@ -205,3 +205,16 @@ async def test_SITE_1_settings_of_another_number_are_out_of_reach(site: Site) ->
         assert refused.status_code == 403, path
     assert unchanged(site, before)
     assert site.smtp.inbox.messages == []
+
+
+async def test_MAIL_2_a_sixth_address_is_refused_and_nothing_saved(site: Site) -> None:
+    await logged_in(site)
+    before = state(site)
+    six = {f"address_{i}": f"a{i}@example.jp" for i in range(1, 7)}
+    refused = await site.post(f"/numbers/{EXTRA}/addresses", six)
+    assert refused.status_code == 400
+    assert "送信先メールアドレスは5件まで登録できます。" in refused.text
+    assert unchanged(site, before)
+    five = {f"address_{i}": f"a{i}@example.jp" for i in range(1, 6)}
+    assert (await site.post(f"/numbers/{EXTRA}/addresses", five)).status_code == 303
+    assert len(settings(site, EXTRA)["addresses"]) == 5
