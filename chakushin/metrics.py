@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from wsgiref.simple_server import WSGIServer
 
@@ -37,6 +37,8 @@ class Sources:
     node_name: str
     notifier: NotifierService | None = None
     agi: SessionStats | None = None
+    # The site's login attempts by result (web.app.SiteDeps.logins).
+    site_logins: Mapping[str, int] | None = None
     clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
 
 
@@ -55,6 +57,16 @@ class ChakushinCollector(Collector):
             yield from self._notifier(s.notifier)
         if s.agi is not None:
             yield from self._agi(s.agi)
+        if s.site_logins is not None:
+            logins = CounterMetricFamily(
+                "chakushin_site_logins",
+                "Settings site login attempts: ok, refused (wrong or invalid password), "
+                "invalid (malformed input), throttled (too many failures from one address)",
+                labels=["result"],
+            )
+            for result in ("ok", "refused", "invalid", "throttled"):
+                logins.add_metric([result], s.site_logins.get(result, 0))
+            yield logins
         yield from self._outbox()
 
     @staticmethod

@@ -27,6 +27,7 @@ from typing import TypeVar
 
 import structlog
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
 
 from agi import wiring
 from agi.server import FastAGIServer
@@ -36,6 +37,10 @@ from chakushin.metrics import MetricsServer, Sources
 from notifier.app import NotifierService, send_test_mail
 from notifier.outbox import Sender, SendResult
 from store import db
+from web.app import SiteDeps, create_app
+from web.ratelimit import LoginThrottle
+from web.server import SiteServer
+from web.sessions import purge_sessions
 
 log = structlog.get_logger("chakushin.serve")
 _T = TypeVar("_T")
@@ -117,36 +122,24 @@ class Node:
             self.notifier.state_listener = lambda _state: reporter.changed()
 
         metrics: MetricsServer | None = None
+        site: SiteServer | None = None
         try:
+            site_deps = self._site_deps(sessions) if c.serve.site else None
+            if site_deps is not None:
+                app = create_app(site_deps)
+                site = _listen("site", lambda: SiteServer(app, c.site.host, c.site.port))
             if c.metrics.enabled:
                 sources = Sources(
                     sessions,
                     name,
                     notifier=self.notifier,
                     agi=self.agi.stats if self.agi is not None else None,
+                    site_logins=site_deps.logins if site_deps is not None else None,
                 )
                 metrics = _listen(
                     "metrics",
                     lambda: MetricsServer.start(c.metrics.host, c.metrics.port, sources),
                 )
-            site = None
-            if c.serve.site:
-                from web.app import SiteDeps, create_app
-                from web.ratelimit import LoginThrottle
-                from web.server import SiteServer
-                from web.sessions import purge_sessions
-
-                async def send_test(number: str, address: str) -> SendResult:
-                    return await send_test_mail(c, sessions, number, address)
-
-                site_deps = SiteDeps(
-                    sessions,
-                    sender_address=c.mail.from_address,
-                    throttle=LoginThrottle(limit=c.site.login_failures_per_address),
-                    send_test=send_test,
-                )
-                app = create_app(site_deps)
-                site = _listen("site", lambda: SiteServer(app, c.site.host, c.site.port))
             ready = Ready(
                 name,
                 roles,
@@ -163,7 +156,7 @@ class Node:
                     group.create_task(self.notifier.run(stop, grace=grace))
                 if self.agi is not None:
                     group.create_task(self._stop_agi_on(stop, grace))
-                if site is not None:
+                if site is not None and site_deps is not None:
                     group.create_task(site.run(stop))
                     group.create_task(purge_sessions(site_deps.store, stop))
         finally:
@@ -172,9 +165,24 @@ class Node:
                     await asyncio.to_thread(self.agi.stop, grace)
                 agi_thread.join()
             await reporter.stopped()
+            if site is not None:
+                site.close()  # a no-op once it has run
             if metrics is not None:
                 metrics.stop()
             log.info("serve_stopped", node=name)
+
+    def _site_deps(self, sessions: sessionmaker[Session]) -> SiteDeps:
+        c = self.config
+
+        async def send_test(number: str, address: str) -> SendResult:
+            return await send_test_mail(c, sessions, number, address)
+
+        return SiteDeps(
+            sessions,
+            sender_address=c.mail.from_address,
+            throttle=LoginThrottle(limit=c.site.login_failures_per_address),
+            send_test=send_test,
+        )
 
     async def _stop_agi_on(self, stop: asyncio.Event, grace: float) -> None:
         assert self.agi is not None

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import secrets
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,6 +67,8 @@ class SiteDeps:
 
     def __post_init__(self) -> None:
         self.store = SessionStore(self.sessions, self.clock)
+        # Login attempts by result (OPS-4 metrics): ok, refused, invalid, throttled.
+        self.logins: Counter[str] = Counter()
 
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -224,6 +227,7 @@ class Site:
         wait = self.deps.throttle.retry_after(client)
         if wait > 0:
             log.warning("site_login_throttled", client=client)
+            self.deps.logins["throttled"] += 1
             response = self.login_page(
                 request,
                 number=number,
@@ -243,9 +247,11 @@ class Site:
             )
         except site_auth.LoginRefused as exc:
             self.deps.throttle.failed(client)
+            self.deps.logins["refused"] += 1
             message = GENERIC_LOGIN_FAILURE if exc.generic else exc.message
             return self.login_page(request, number=number, alert=message, status=401)
         except DomainError as exc:
+            self.deps.logins["invalid"] += 1
             return self.login_page(
                 request,
                 number=number,
@@ -253,6 +259,7 @@ class Site:
                 status=400,
             )
         self.deps.throttle.succeeded(client)
+        self.deps.logins["ok"] += 1
         if result.must_change_password:
             stage = Stage.PASSWORD_CHANGE
         elif result.otp_required:

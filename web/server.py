@@ -60,6 +60,9 @@ class SiteServer:
     def port(self) -> int:
         return int(self.socket.getsockname()[1])
 
+    def close(self) -> None:
+        self.socket.close()
+
     async def run(self, stop: asyncio.Event) -> None:
         """Serve until ``stop``; requests in progress finish (uvicorn's graceful exit)."""
         serving = asyncio.create_task(self.server.serve(sockets=[self.socket]))

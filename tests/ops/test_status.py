@@ -206,3 +206,18 @@ async def test_MAIL_10_a_maildir_write_error_is_retried_not_fatal(tmp_path: Path
     result = await sender.send("a@example.jp", "b@example.jp", "Subject: x\n\nhi\n")
     assert not result.ok and not result.permanent
     assert result.reply.startswith("maildir: ")
+
+
+def test_OPS_4_site_login_attempts_are_counted_by_result(tmp_path: Path) -> None:
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    db.ensure_schema(engine)
+    registry = CollectorRegistry(auto_describe=False)
+    logins = {"ok": 3, "refused": 7}
+    registry.register(
+        ChakushinCollector(Sources(db.session_factory(engine), "n1", site_logins=logins))
+    )
+    text = generate_latest(registry).decode()
+    assert 'chakushin_site_logins_total{result="ok"} 3.0' in text
+    assert 'chakushin_site_logins_total{result="refused"} 7.0' in text
+    assert 'chakushin_site_logins_total{result="throttled"} 0.0' in text
+    engine.dispose()
