@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 
 import structlog
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from notifier.mail import header_address, header_text
@@ -63,6 +63,9 @@ PASSWORD_MAX_WRONG = 10  # SITE-4: 連続して10回間違ると、パスワー�
 PASSWORD_VALIDITY = dt.timedelta(days=60)  # SITE-4: 有効期限は60日間
 ADDRESS_LINK_VALIDITY = dt.timedelta(hours=24)  # SITE-5: 本登録お手続きURLの有効期限は24時間
 OTP_CODE_VALIDITY = dt.timedelta(seconds=300)  # SITE-5: ワンタイムパスワードの有効時間は300秒
+# A new code is mailed at most this often: pressing 「送信」 again and again
+# must not flood the subscriber's mailbox (the seeds set no figure).
+OTP_CODE_RESEND_AFTER = dt.timedelta(seconds=30)
 OTP_CODE_DIGITS = 6  # SITE-5: "a 6+ digit code"
 # SITE-5: the seeds set no limit on wrong one-time passwords; with 10^6 codes,
 # 5 guesses per mailed code keep the odds of a guess at 1 in 200,000.
@@ -142,6 +145,10 @@ MESSAGES: dict[str, str] = {
     ),
     "otp_code_used": (
         "このワンタイムパスワードは使用済みです。再度ログインしてワンタイムパスワードを送信してください。"
+    ),
+    "otp_code_too_soon": (
+        "ワンタイムパスワードは送信済みです。届くまでしばらくお待ちください"
+        "(30秒たつと、もう一度送信できます)。"
     ),
     "otp_code_void": (
         "ワンタイムパスワードを5回間違えたため、無効になりました。"
@@ -1216,6 +1223,13 @@ def set_otp_enabled(session: Session, number: str, enabled: bool, *, now: dt.dat
     log.info("otp_choice_set", number=number, enabled=enabled)
 
 
+def _aware(value: dt.datetime | str) -> dt.datetime:
+    """An aggregate (max) bypasses the column type: SQLite returns naive text."""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+
+
 def _void_codes(session: Session, number_id: int) -> None:
     session.execute(
         delete(SiteToken).where(
@@ -1233,6 +1247,13 @@ def send_otp_code(session: Session, number: str, *, sender: str, now: dt.datetim
     found, cred = _number_and_credential(session, number)
     if not (cred.otp_enabled and _otp_address_verified(cred)) or cred.otp_address is None:
         raise OtpRefused("otp_not_enrolled")
+    last_sent = session.scalar(
+        select(func.max(SiteToken.created_at)).where(
+            SiteToken.number_id == found.id, SiteToken.kind == SiteTokenKind.OTP_CODE
+        )
+    )
+    if last_sent is not None and now - _aware(last_sent) < OTP_CODE_RESEND_AFTER:
+        raise OtpRefused("otp_code_too_soon", field="otp_code")
     _void_codes(session, found.id)
     code = password_rules.new_otp_code(OTP_CODE_DIGITS)
     expires_at = now + OTP_CODE_VALIDITY

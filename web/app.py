@@ -613,9 +613,15 @@ class Site:
         if isinstance(posted, Response):
             return posted
         view, _data = posted
-        await run_in_threadpool(
-            self._in_tx, site_auth.send_otp_code, view.login_number, sender=self.deps.sender_address
-        )
+        try:
+            await run_in_threadpool(
+                self._in_tx,
+                site_auth.send_otp_code,
+                view.login_number,
+                sender=self.deps.sender_address,
+            )
+        except DomainError as exc:
+            return await self.get_login_otp(request, errors={"otp_code": [exc.message]}, status=429)
         return await self.get_login_otp(
             request, notices=["ワンタイムパスワードを送信しました。メールを確認してください。"]
         )

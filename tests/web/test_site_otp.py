@@ -142,3 +142,20 @@ async def test_SITE_5_changing_the_address_needs_the_confirmation_id_and_passwor
     assert OTP_ADDRESS in (await site.client.get("/otp")).text
     await site.client.get(f"/otp/verify?token={site.last_link_token()}")
     assert "new@example.jp" in (await site.client.get("/otp")).text
+
+
+async def test_SITE_5_send_again_only_after_30_seconds(site: Site) -> None:
+    await enrol(site)
+    await site.client.get(f"/otp/verify?token={site.last_link_token()}")
+    await site.post("/login/otp/send", {}, page="/login/otp")
+    again = await site.post("/login/otp/send", {}, page="/login/otp")
+    assert again.status_code == 429 and "30秒たつと、もう一度送信できます" in again.text
+    assert len(site.mails(MailKind.ONE_TIME_PASSWORD)) == 1
+    first = site.last_code()
+    site.clock.advance(seconds=30)
+    await site.post("/login/otp/send", {}, page="/login/otp")
+    assert len(site.mails(MailKind.ONE_TIME_PASSWORD)) == 2
+    stale = await site.post("/login/otp", {"otp_code": first})  # the new code replaced it
+    assert stale.status_code == 400
+    ok = await site.post("/login/otp", {"otp_code": site.last_code()})
+    assert ok.headers["location"] == "/"
