@@ -41,7 +41,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from store import db
-from store.models import MailStatus, OutboxMail
+from store.models import MailKind, MailStatus, OutboxMail
 
 log = structlog.get_logger("notifier.outbox")
 
@@ -170,6 +170,11 @@ class ConsoleSender:
         pass
 
 
+# Mails that carry a secret; their text is dropped once delivered or given up.
+SECRET_KINDS = frozenset({MailKind.ONE_TIME_PASSWORD, MailKind.ADDRESS_VERIFICATION})
+SECRET_REMOVED = "(removed after delivery: the mail carried a one-time secret)"
+
+
 # --- the outbox table --------------------------------------------------------------------
 
 
@@ -240,6 +245,10 @@ def record_results(
             row.sent_at = now
         elif result.permanent or now - row.created_at >= policy.deadline:
             row.status = MailStatus.FAILED
+        if row.status is not MailStatus.PENDING and row.kind in SECRET_KINDS:
+            # A one-time password or a verification link must not outlive its
+            # delivery in the database (SITE-5 stores only their hashes).
+            row.body = SECRET_REMOVED
         else:
             row.next_attempt_at = now + dt.timedelta(seconds=policy.delay(row.attempts, rng))
         statuses.append(row.status)

@@ -18,7 +18,7 @@ from notifier.outbox import (
     SmtpSettings,
 )
 from store import db, service
-from store.models import CallOutcome, MailStatus, OutboxMail, Presentation
+from store.models import CallOutcome, MailKind, MailStatus, OutboxMail, Presentation
 from tests.notifier.smtp_server import SmtpServer
 
 T0 = dt.datetime(2026, 11, 22, 9, 0, tzinfo=dt.UTC)
@@ -306,3 +306,36 @@ async def test_MAIL_10_worker_survives_a_database_outage(sessions: sessionmaker[
     w.run_once = flaky  # type: ignore[method-assign]
     await asyncio.wait_for(w.run(stop), 10)
     assert calls == 2
+
+
+@pytest.mark.asyncio
+async def test_SITE_5_a_mail_carrying_a_secret_keeps_no_copy_once_delivered(
+    sessions: sessionmaker[Session], smtp: SmtpServer
+) -> None:
+    from notifier.outbox import SECRET_REMOVED
+
+    clock = Clock()
+    queue(sessions, "2.1", ["a@example.jp"])  # a call notification: kept as sent
+    code_mail = message("otp", "me@example.jp").replace("body", "code 123456")
+    with db.transaction(sessions) as s:
+        s.add(
+            OutboxMail(
+                dedup_key="otp:1",
+                kind=MailKind.ONE_TIME_PASSWORD,
+                recipient="me@example.jp",
+                subject="otp",
+                body=code_mail,
+                headers={},
+                next_attempt_at=T0,
+                created_at=T0,
+            )
+        )
+    w = worker(sessions, smtp.port, clock)
+    assert await w.run_once() == 2
+    await w.close()
+    assert smtp.inbox.wait_for(2, 10)
+    with db.transaction(sessions, read_only=True) as s:
+        rows = {r.kind: r for r in s.scalars(sa.select(OutboxMail))}
+        assert rows[MailKind.ONE_TIME_PASSWORD].status is MailStatus.SENT
+        assert rows[MailKind.ONE_TIME_PASSWORD].body == SECRET_REMOVED
+        assert rows[MailKind.CALL_NOTIFICATION].body != SECRET_REMOVED
