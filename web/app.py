@@ -71,9 +71,6 @@ class SiteDeps:
         self.logins: Counter[str] = Counter()
 
 
-Handler = Callable[[Request], Awaitable[Response]]
-
-
 class Site:
     def __init__(self, deps: SiteDeps) -> None:
         self.deps = deps
