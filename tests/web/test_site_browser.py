@@ -130,6 +130,17 @@ def log_in(page: Page, url: str, number: str, password: str) -> None:
     page.click("button:has-text('ログイン')")
 
 
+def set_first_password(page: Page, url: str) -> None:
+    """SITE-2: log in with the temporary password, set GOOD, log in again with it."""
+    log_in(page, url, CONTRACT, TEMP)
+    page.fill("#current_password", TEMP)
+    page.fill("#new_password", GOOD)
+    page.fill("#confirm_password", GOOD)
+    page.click("button:has-text('パスワード変更')")
+    page.click("text=ログイン画面へ")
+    log_in(page, url, CONTRACT, GOOD)
+
+
 def test_SITE_2_first_login_forced_change_then_settings_home_and_logout(
     browser: Browser, site_url: str, sessions: sessionmaker[Session], tmp_path: Path
 ) -> None:
@@ -180,13 +191,7 @@ def test_SITE_5_otp_login_with_the_code_from_the_mail(
     set_temp_password(sessions, AuthUnit.NUMBER)
     shots = Shots(tmp_path)
     page = browser.new_page(viewport={"width": 375, "height": 740})
-    log_in(page, site_url, CONTRACT, TEMP)
-    page.fill("#current_password", TEMP)
-    page.fill("#new_password", GOOD)
-    page.fill("#confirm_password", GOOD)
-    page.click("button:has-text('パスワード変更')")
-    page.click("text=ログイン画面へ")
-    log_in(page, site_url, CONTRACT, GOOD)
+    set_first_password(page, site_url)
     shots.take(page, "ワンタイムパスワードの利用選択")
     page.click("button:has-text('ワンタイムパスワードを利用する')")
     shots.take(page, "ワンタイムパスワード受信用メールアドレスの登録")
@@ -228,13 +233,7 @@ def test_SITE_7_a_number_set_up_from_scratch_then_a_csv_upload(
     set_temp_password(sessions, AuthUnit.LINE)
     shots = Shots(tmp_path)
     page = browser.new_page(viewport={"width": 375, "height": 740})
-    log_in(page, site_url, CONTRACT, TEMP)
-    page.fill("#current_password", TEMP)
-    page.fill("#new_password", GOOD)
-    page.fill("#confirm_password", GOOD)
-    page.click("button:has-text('パスワード変更')")
-    page.click("text=ログイン画面へ")
-    log_in(page, site_url, CONTRACT, GOOD)
+    set_first_password(page, site_url)
     page.click("button:has-text('ワンタイムパスワードを利用しない')")
     page.click("button:has-text('同意する')")
     shots.take(page, "設定メニュー")
