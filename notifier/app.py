@@ -75,6 +75,8 @@ class NotifierService:
     calls_seen: int = 0
     # Told of every AMI state change (the node reports it at once).
     state_listener: Callable[[AmiState], None] | None = None
+    # One wall clock for the decisions and the delivery worker (time is injected).
+    clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
 
     def __post_init__(self) -> None:
         c = self.config
@@ -82,6 +84,7 @@ class NotifierService:
             self.sessions,
             templates=Templates.load(c.mail.templates_dir or None),
             sender_address=c.mail.from_address,
+            clock=self.clock,
         )
         self.worker = DeliveryWorker(
             self.sessions,
@@ -91,6 +94,7 @@ class NotifierService:
                 deadline=dt.timedelta(seconds=c.mail.retry_deadline_seconds),
                 lease=dt.timedelta(seconds=c.mail.lease_seconds),
             ),
+            clock=self.clock,
         )
         self._finished: list[CallRecord] = []
         self._have_work = asyncio.Event()

@@ -9,6 +9,7 @@ replay after a restart) is skipped: decisions happen exactly once.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -56,11 +57,15 @@ class Notifier:
         sender_address: str,
         tracker: CallTracker | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:
         self.sessions = sessions
         self.templates = templates
         self.sender_address = sender_address
-        self.tracker = tracker or CallTracker()
+        # The wall clock that stamps calls, decisions and mails: the delivery
+        # worker compares those stamps with its own clock, so both are one.
+        self.clock = clock
+        self.tracker = tracker or CallTracker(wall_clock=clock)
         self.monotonic = monotonic
         self.counts: dict[str, int] = {}  # decisions by reason
         self.mails_queued = 0
@@ -90,7 +95,9 @@ class Notifier:
         todo = [call for call in calls if call.linkedid not in already]
         prepared = [self._prepare(call, settings.get(call.subscriber_number)) for call in todo]
         with db.transaction(self.sessions) as session:
-            written = service.record_call_decisions(session, [row for _, row in prepared])
+            written = service.record_call_decisions(
+                session, [row for _, row in prepared], now=self.clock()
+            )
         results = [
             Decided(call, decision, len(row.mails), call.linkedid in written)
             for call, (decision, row) in zip(todo, prepared, strict=True)

@@ -47,6 +47,9 @@ NAMING = {
 
 
 def utcnow() -> dt.datetime:
+    """The default of the informational stamps only (when a line, number or
+    nuisance entry was provisioned): no rule reads them. Every time a rule
+    compares is written by its writer from the clock it was given."""
     return dt.datetime.now(dt.UTC)
 
 
@@ -336,7 +339,7 @@ class TempPassword(Base):
     number_id: Mapped[int] = _number_fk(unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     auth_unit: Mapped[AuthUnit] = mapped_column(_enum(AuthUnit, "auth_unit"))
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[dt.datetime]
     expires_at: Mapped[dt.datetime]
     wrong_count: Mapped[int] = mapped_column(Integer, default=0)
     used_at: Mapped[dt.datetime | None]
@@ -350,7 +353,7 @@ class SiteCredential(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     number_id: Mapped[int] = _number_fk(unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
-    changed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    changed_at: Mapped[dt.datetime]
     wrong_count: Mapped[int] = mapped_column(Integer, default=0)
     invalidated_at: Mapped[dt.datetime | None]
     otp_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -377,7 +380,7 @@ class PasswordHistory(Base):
         ForeignKey("site_credential.id", ondelete="CASCADE"), index=True
     )
     password_hash: Mapped[str] = mapped_column(String(255))
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[dt.datetime]
 
 
 class SiteTokenKind(enum.StrEnum):
@@ -400,7 +403,7 @@ class SiteToken(Base):
     kind: Mapped[SiteTokenKind] = mapped_column(_enum(SiteTokenKind, "site_token_kind"))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     address: Mapped[str | None] = mapped_column(String(254))
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[dt.datetime]
     expires_at: Mapped[dt.datetime]
     used_at: Mapped[dt.datetime | None]
     wrong_count: Mapped[int] = mapped_column(Integer, default=0)
@@ -428,7 +431,7 @@ class CallRecord(Base):
     forward_dial_status: Mapped[str | None] = mapped_column(String(32))
     started_at: Mapped[dt.datetime]
     ended_at: Mapped[dt.datetime | None]
-    recorded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    recorded_at: Mapped[dt.datetime]
 
 
 class Decision(Base):
@@ -444,7 +447,7 @@ class Decision(Base):
     reason: Mapped[str] = mapped_column(String(64))
     rule: Mapped[str] = mapped_column(String(16), default="")  # the SPEC rule that decided
     recipients: Mapped[list[str]] = mapped_column(JSON, default=list)
-    decided_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[dt.datetime]
 
 
 class OutboxMail(Base):
@@ -470,9 +473,9 @@ class OutboxMail(Base):
         _enum(MailStatus, "mail_status"), default=MailStatus.PENDING, index=True
     )
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    next_attempt_at: Mapped[dt.datetime]
     last_error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[dt.datetime]
     sent_at: Mapped[dt.datetime | None]
 
 
@@ -517,7 +520,7 @@ class SiteSession(Base):
     csrf_token: Mapped[str] = mapped_column(String(64))
     via_temp_password: Mapped[bool] = mapped_column(Boolean, default=False)
     idle_seconds: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[dt.datetime]
     last_seen_at: Mapped[dt.datetime]
     # last_seen_at + idle_seconds: rows past it are dead and purged in one DELETE.
     expires_at: Mapped[dt.datetime] = mapped_column(index=True)

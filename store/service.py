@@ -677,6 +677,7 @@ def set_temp_password(
         current = TempPassword(
             password_hash=hashed.password_hash,
             auth_unit=auth_unit,
+            created_at=now,
             expires_at=now + TEMP_PASSWORD_VALIDITY,
         )
         target.temp_password = current
@@ -845,8 +846,13 @@ class CallDecision:
     mails: Sequence[QueuedMail]
 
 
-def record_call_decisions(session: Session, decisions: Sequence[CallDecision]) -> set[str]:
+def record_call_decisions(
+    session: Session, decisions: Sequence[CallDecision], *, now: dt.datetime
+) -> set[str]:
     """MAIL-10: calls, their one decision each and their mails, in the caller's transaction.
+
+    ``now`` stamps the records, the decisions and the mails, which are due
+    at once: the delivery worker compares these stamps with the same clock.
 
     Returns the Linkedids written; a call decided before (a replay after a
     restart, another notifier) is skipped: a call is decided exactly once.
@@ -877,6 +883,7 @@ def record_call_decisions(session: Session, decisions: Sequence[CallDecision]) -
             forward_dial_status=d.forward_dial_status or None,
             started_at=d.started_at,
             ended_at=d.ended_at,
+            recorded_at=now,
         )
         for d in todo
     ]
@@ -889,6 +896,7 @@ def record_call_decisions(session: Session, decisions: Sequence[CallDecision]) -
             reason=d.reason,
             rule=d.rule,
             recipients=[m.recipient for m in d.mails],
+            decided_at=now,
         )
         for call, d in zip(calls, todo, strict=True)
     ]
@@ -903,7 +911,8 @@ def record_call_decisions(session: Session, decisions: Sequence[CallDecision]) -
             subject=mail.subject,
             body=mail.message,
             headers={"message_id": mail.message_id},
-            next_attempt_at=d.ended_at,
+            next_attempt_at=now,
+            created_at=now,
         )
         for decision, d in zip(made, todo, strict=True)
         for mail in d.mails
@@ -912,10 +921,10 @@ def record_call_decisions(session: Session, decisions: Sequence[CallDecision]) -
     return {d.linkedid for d in todo}
 
 
-def record_call_decision(session: Session, **fields: Any) -> bool:
+def record_call_decision(session: Session, *, now: dt.datetime, **fields: Any) -> bool:
     """One call's decision (see ``record_call_decisions``); False if decided before."""
     fields.setdefault("rule", "")
-    return bool(record_call_decisions(session, [CallDecision(**fields)]))
+    return bool(record_call_decisions(session, [CallDecision(**fields)], now=now))
 
 
 # --- views ---------------------------------------------------------------------

@@ -53,6 +53,7 @@ def queue(sessions: sessionmaker[Session], linkedid: str, recipients: list[str])
     with db.transaction(sessions) as s:
         assert service.record_call_decision(
             s,
+            now=T0,
             linkedid=linkedid,
             subscriber_number="0312345678",
             caller_number="0398765432",
@@ -108,6 +109,7 @@ def test_MAIL_10_a_call_is_decided_once(sessions: sessionmaker[Session]) -> None
     with db.transaction(sessions) as s:
         again = service.record_call_decision(
             s,
+            now=T0,
             linkedid="2.1",
             subscriber_number="0312345678",
             caller_number="",

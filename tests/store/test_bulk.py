@@ -290,6 +290,7 @@ def record(
     with db.transaction(sessions) as s:
         service.record_call_decision(
             s,
+            now=started + dt.timedelta(seconds=31),
             linkedid=linkedid,
             subscriber_number=number,
             caller_number=caller,
@@ -364,6 +365,7 @@ def test_SITE_7_history_limit_and_undecided_call(small: sessionmaker[Session]) -
                 outcome=CallOutcome.EXPIRED,
                 started_at=T0 + dt.timedelta(hours=1),
                 ended_at=None,
+                recorded_at=T0 + dt.timedelta(hours=1),
             )
         )
     with db.transaction(small, read_only=True) as s:

@@ -221,6 +221,7 @@ async def test_SITE_7_call_history_shows_each_decision(site: Site) -> None:
         for i, (linkedid, caller, pres, outcome, mailed, reason, rule, to) in enumerate(calls):
             service.record_call_decision(
                 s,
+                now=start + dt.timedelta(minutes=i, seconds=31),
                 linkedid=linkedid,
                 subscriber_number=EXTRA,
                 caller_number=caller,
