@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from store import db
+from store import aio, db
 from store.models import MailStatus, OutboxMail, ServiceNode
 
 log = structlog.get_logger("chakushin.node")
@@ -126,22 +126,14 @@ class NodeReporter:
         """
         loop = asyncio.get_running_loop()
         while True:
+            # Cleared before the report, so a change while it is written
+            # brings the next report at once, not a heartbeat later.
+            self._changed.clear()
             await self._report_safely()
             if stop.is_set():
                 return
             next_allowed = loop.time() + MIN_REPORT_INTERVAL
-            self._changed.clear()
-            waiters = [
-                asyncio.ensure_future(self._changed.wait()),
-                asyncio.ensure_future(stop.wait()),
-            ]
-            try:
-                await asyncio.wait(
-                    waiters, timeout=self.heartbeat_seconds, return_when=asyncio.FIRST_COMPLETED
-                )
-            finally:
-                for waiter in waiters:
-                    waiter.cancel()
+            await aio.wait_for_work(self._changed, stop, self.heartbeat_seconds)
             if stop.is_set():
                 return
             if loop.time() < next_allowed:

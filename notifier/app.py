@@ -33,7 +33,7 @@ from notifier.outbox import (
     SmtpSender,
     SmtpSettings,
 )
-from store import db, service, validation
+from store import aio, db, service, validation
 from store.errors import DomainError
 
 log = structlog.get_logger("notifier")
@@ -163,18 +163,8 @@ class NotifierService:
 
     async def _decider(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            self._have_work.clear()
-            waiters = [
-                asyncio.ensure_future(self._have_work.wait()),
-                asyncio.ensure_future(stop.wait()),
-            ]
-            try:
-                await asyncio.wait(
-                    waiters, timeout=DECIDE_INTERVAL, return_when=asyncio.FIRST_COMPLETED
-                )
-            finally:
-                for waiter in waiters:
-                    waiter.cancel()
+            await aio.wait_for_work(self._have_work, stop, DECIDE_INTERVAL)
+            self._have_work.clear()  # before the work: a call finishing meanwhile is not missed
             self._finish(self.notifier.expire())
             await self._decide_pending()
 

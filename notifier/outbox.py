@@ -40,7 +40,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from store import db
+from store import aio, db
 from store.models import MailKind, MailStatus, OutboxMail
 
 log = structlog.get_logger("notifier.outbox")
@@ -332,6 +332,7 @@ class DeliveryWorker:
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
+            self._wake.clear()  # a wake-up during this round brings the next one at once
             try:
                 done = await self.run_once(stop)
             except (db.DatabaseError, SQLAlchemyError) as exc:
@@ -340,15 +341,7 @@ class DeliveryWorker:
                 done = 0
             if done:
                 continue
-            self._wake.clear()
-            waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
-            try:
-                await asyncio.wait(
-                    waiters, timeout=self.idle_poll, return_when=asyncio.FIRST_COMPLETED
-                )
-            finally:
-                for waiter in waiters:
-                    waiter.cancel()
+            await aio.wait_for_work(self._wake, stop, self.idle_poll)
 
     async def close(self) -> None:
         for sender in self.senders:

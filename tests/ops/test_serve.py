@@ -160,12 +160,19 @@ async def test_OPS_1_serve_runs_ivr_notifier_and_metrics_then_stops_clean(
             assert m[("chakushin_database_up", ())] == 1
 
             # OPS-4: chakushin status agrees, exit status 0.
-            status = ChakushinProcess(["status"], serve_env(db_url, tmp_path, ami, smtp), tmp_path)
-            assert status.process.wait(timeout=60) == 0
-            assert status.process.stdout is not None
-            text = status.process.stdout.read()
-            assert text.startswith("chakushin: healthy")
-            assert "AMI: logged_in" in text
+            # The node reports its login within a second or so, not a heartbeat
+            # later: status is polled with a bound and its last output shown.
+            deadline = asyncio.get_running_loop().time() + 30
+            while True:
+                code, text = await asyncio.to_thread(
+                    run_status, serve_env(db_url, tmp_path, ami, smtp), tmp_path
+                )
+                if code == 0 or asyncio.get_running_loop().time() > deadline:
+                    break
+                await asyncio.sleep(0.2)
+            assert code == 0, text
+            assert text.startswith("chakushin: healthy"), text
+            assert "AMI: logged_in" in text, text
 
             assert serve.terminate() == 0
         finally:
@@ -346,3 +353,11 @@ def test_OPS_1_site_command_runs_the_site_alone(tmp_path: Path) -> None:
         assert site.terminate() == 0
     finally:
         site.kill()
+
+
+def run_status(env: dict[str, str], cwd: Path) -> tuple[int, str]:
+    """``chakushin status`` once: its exit status and output."""
+    status = ChakushinProcess(["status"], env, cwd)
+    code = status.process.wait(timeout=60)
+    assert status.process.stdout is not None
+    return code, status.process.stdout.read()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -221,3 +223,53 @@ def test_OPS_4_site_login_attempts_are_counted_by_result(tmp_path: Path) -> None
     assert 'chakushin_site_logins_total{result="refused"} 7.0' in text
     assert 'chakushin_site_logins_total{result="throttled"} 0.0' in text
     engine.dispose()
+
+
+@pytest.mark.asyncio
+async def test_issue12_OPS_4_a_change_during_a_report_is_reported_without_a_heartbeat_wait(
+    sessions: sessionmaker[Session],
+) -> None:
+    """An AMI state change that lands while a report is being written is not lost.
+
+    The heartbeat is an hour: only the change itself can bring the second report.
+    """
+    loop = asyncio.get_running_loop()
+    states = iter(["connecting", "logged_in"])
+    reporter: node.NodeReporter
+
+    def snapshot() -> node.NodeSnapshot:
+        state = next(states, "logged_in")
+        if state == "connecting":
+            # The notifier logs in while the first report is in its transaction.
+            loop.call_soon_threadsafe(reporter.changed)
+        return node.NodeSnapshot(ami_state=state)
+
+    reporter = node.NodeReporter(
+        sessions, "pbx1/notifier", ("notifier",), 3600, snapshot, clock=lambda: NOW
+    )
+    stop = asyncio.Event()
+    running = asyncio.create_task(reporter.run(stop))
+    try:
+        reported = await _bounded_poll(
+            lambda: _ami_states(sessions) == ["logged_in"], 20
+        )
+        assert reported, _ami_states(sessions)
+    finally:
+        stop.set()
+        await running
+
+
+async def _bounded_poll(condition: Callable[[], bool], within: float) -> bool:
+    """Whether ``condition`` became true within ``within`` seconds (checked every 50 ms)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not condition():
+        if loop.time() > deadline:
+            return False
+        await asyncio.sleep(0.05)
+    return True
+
+
+def _ami_states(sessions: sessionmaker[Session]) -> list[str]:
+    with db.transaction(sessions, read_only=True) as s:
+        return [n.ami_state for n in node.read_nodes(s)]
