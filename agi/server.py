@@ -5,6 +5,15 @@ connects and sends nothing holds only its own thread until the idle
 timeout (panoramisk's asyncio FastAGI server freezes its whole event loop
 on such a peer). Sessions are dispatched on ``agi_network_script``, the
 path of ``agi://host:port/<script>``.
+
+What one peer may take is bounded (issue 12, ``SessionLimits``): the
+length of a line, the number of environment lines, the time one line may
+take (the idle timeout does not restart on every byte), the length of a
+whole session, and the number of sessions at once. A connection over the
+session cap is closed in the accepting thread, before any thread is made
+for it. Every refusal or cut is counted by reason (``REFUSAL_REASONS``,
+OPS-4 metrics) and logged as ``agi_connection_refused``, at most one line
+per reason every ``REFUSAL_LOG_INTERVAL`` seconds in a flood.
 """
 
 from __future__ import annotations
@@ -14,30 +23,99 @@ import ipaddress
 import socket
 import socketserver
 import threading
+import time
 from collections import Counter
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, NoReturn
 
 import structlog
 from asterisk.agi import AGIError  # type: ignore[import-untyped]
 
-from agi.transport import AGIChannel, SafeAGI
+from agi.transport import MAX_ENVIRONMENT_LINES, AGIChannel, AGILimitExceeded, SafeAGI
 from agi.wiring import Route
+from chakushin.config import AgiConfig
 
 log = structlog.get_logger("agi.server")
 
+# The labels of chakushin_agi_refused (OPS-4): why a connection was refused
+# or a session cut.
+NOT_ALLOWED_PEER = "not_allowed_peer"
+TOO_MANY_SESSIONS = "too_many_sessions"
+LINE_TOO_LONG = "line_too_long"
+TOO_MANY_ENV_LINES = "too_many_env_lines"
+DEADLINE = "deadline"
+IDLE = "idle"
+REFUSAL_REASONS = (
+    NOT_ALLOWED_PEER,
+    TOO_MANY_SESSIONS,
+    LINE_TOO_LONG,
+    TOO_MANY_ENV_LINES,
+    DEADLINE,
+    IDLE,
+)
+# In a flood, one log line per reason at most this often; the metrics count
+# every refusal, and the next line says how many were not logged.
+REFUSAL_LOG_INTERVAL = 10.0
+_RECV_BYTES = 4096
+
+
+@dataclass(frozen=True)
+class SessionLimits:
+    """What one peer may take of the server; the defaults are ``[agi]``'s.
+
+    A real call never comes near them: Asterisk's lines are a few hundred
+    bytes, its environment about 22 lines, and the longest IVR call (eight
+    digit entries at the longest input timeout) lasts about 12 minutes.
+    """
+
+    # Seconds one line (the environment's or a command's answer) may take to arrive.
+    idle_timeout: float = 120.0
+    # Seconds a whole session may last.
+    session_deadline: float = 900.0
+    # Bytes in one line, newline not counted.
+    max_line_bytes: int = 8192
+    max_environment_lines: int = MAX_ENVIRONMENT_LINES
+    # Sessions at once; a connection beyond is closed at once.
+    max_sessions: int = 200
+
+    @classmethod
+    def from_config(cls, agi: AgiConfig) -> SessionLimits:
+        return cls(
+            idle_timeout=float(agi.idle_timeout_seconds),
+            session_deadline=float(agi.session_deadline_seconds),
+            max_line_bytes=agi.max_line_bytes,
+            max_environment_lines=agi.max_environment_lines,
+            max_sessions=agi.max_sessions,
+        )
+
+    def limit_of(self, reason: str) -> float | None:
+        """The configured value a refusal broke, for its log line."""
+        return {
+            TOO_MANY_SESSIONS: self.max_sessions,
+            LINE_TOO_LONG: self.max_line_bytes,
+            TOO_MANY_ENV_LINES: self.max_environment_lines,
+            DEADLINE: self.session_deadline,
+            IDLE: self.idle_timeout,
+        }.get(reason)
+
 
 class SessionStats:
-    """Sessions active now and finished by outcome (for metrics and benchmarks)."""
+    """Sessions active now, finished by outcome, refused by reason (metrics, benchmarks)."""
 
     def __init__(self) -> None:
         self._changed = threading.Condition()
         self.active = 0
         self.finished: Counter[str] = Counter()
+        self.refused: Counter[str] = Counter()
 
-    def started(self) -> None:
+    def try_start(self, max_sessions: int) -> bool:
+        """Take a session slot; False when all ``max_sessions`` are taken."""
         with self._changed:
+            if self.active >= max_sessions:
+                return False
             self.active += 1
+            return True
 
     def ended(self, outcome: str) -> None:
         with self._changed:
@@ -45,10 +123,36 @@ class SessionStats:
             self.finished[outcome] += 1
             self._changed.notify_all()
 
+    def refuse(self, reason: str) -> None:
+        with self._changed:
+            self.refused[reason] += 1
+
     def wait_idle(self, timeout: float) -> bool:
         """Wait until no session is active; False if some still are after ``timeout`` s."""
         with self._changed:
             return self._changed.wait_for(lambda: self.active == 0, timeout)
+
+
+class _RefusalLog:
+    """``agi_connection_refused``, at most once per reason and interval."""
+
+    def __init__(self, clock: Callable[[], float], interval: float) -> None:
+        self._clock = clock
+        self._interval = interval
+        self._lock = threading.Lock()
+        self._last: dict[str, float] = {}
+        self._suppressed: Counter[str] = Counter()
+
+    def refused(self, reason: str, **fields: Any) -> None:
+        with self._lock:
+            now = self._clock()
+            last = self._last.get(reason)
+            if last is not None and now - last < self._interval:
+                self._suppressed[reason] += 1
+                return
+            self._last[reason] = now
+            suppressed = self._suppressed.pop(reason, 0)
+        log.warning("agi_connection_refused", reason=reason, suppressed=suppressed, **fields)
 
 
 class FastAGIServer(socketserver.ThreadingTCPServer):
@@ -67,13 +171,16 @@ class FastAGIServer(socketserver.ThreadingTCPServer):
         *,
         sounds_dir: str = "chakushin",
         allowed_peers: Iterable[str] = (),
-        idle_timeout: float = 120.0,
+        limits: SessionLimits | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.routes = dict(routes)
         self.sounds_dir = sounds_dir
         self.allowed_peers = frozenset(ipaddress.ip_address(p) for p in allowed_peers)
-        self.idle_timeout = idle_timeout
+        self.limits = limits or SessionLimits()
+        self.clock = clock
         self.stats = SessionStats()
+        self._refusal_log = _RefusalLog(clock, REFUSAL_LOG_INTERVAL)
         self._sockets: set[socket.socket] = set()
         self._sockets_lock = threading.Lock()
         if ":" in address[0]:
@@ -122,16 +229,90 @@ class FastAGIServer(socketserver.ThreadingTCPServer):
             else:
                 self._sockets.discard(sock)
 
+    def refuse(self, reason: str, peer: str) -> None:
+        """Count and log a refused connection or a session cut by a limit."""
+        self.stats.refuse(reason)
+        limit = self.limits.limit_of(reason)
+        self._refusal_log.refused(reason, peer=peer, **({} if limit is None else {"limit": limit}))
+
     def verify_request(self, request: Any, client_address: Any) -> bool:
-        if not self.allowed_peers:
-            return True
-        peer = ipaddress.ip_address(client_address[0])
-        if isinstance(peer, ipaddress.IPv6Address) and peer.ipv4_mapped is not None:
-            peer = peer.ipv4_mapped
-        if peer in self.allowed_peers:
-            return True
-        log.warning("agi_peer_refused", peer=str(peer))
-        return False
+        """In the accepting thread: a refused connection is closed before any thread is made."""
+        if self.allowed_peers:
+            peer = ipaddress.ip_address(client_address[0])
+            if isinstance(peer, ipaddress.IPv6Address) and peer.ipv4_mapped is not None:
+                peer = peer.ipv4_mapped
+            if peer not in self.allowed_peers:
+                self.refuse(NOT_ALLOWED_PEER, str(peer))
+                return False
+        if not self.stats.try_start(self.limits.max_sessions):
+            self.refuse(TOO_MANY_SESSIONS, client_address[0])
+            return False
+        return True
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request(request, client_address)
+        except Exception:
+            self.stats.ended("aborted")  # no thread took the slot verify_request gave
+            raise
+
+
+class _LineReader:
+    """Asterisk's lines from the socket, each within the session's limits.
+
+    Never holds more than one line's cap plus one read of bytes. One line
+    must arrive whole within the idle timeout (a peer trickling one byte at
+    a time gains nothing), and no read goes past the session's deadline.
+    A broken limit raises ``AGILimitExceeded``, then again on every read.
+    """
+
+    def __init__(
+        self, sock: socket.socket, limits: SessionLimits, clock: Callable[[], float]
+    ) -> None:
+        self.sock = sock
+        self.limits = limits
+        self.clock = clock
+        self.deadline = clock() + limits.session_deadline
+        self.exceeded: AGILimitExceeded | None = None
+        self._buffer = bytearray()
+
+    def readline(self) -> str:
+        if self.exceeded is not None:
+            raise self.exceeded
+        started = self.clock()
+        while True:
+            end = self._buffer.find(b"\n")
+            if end > self.limits.max_line_bytes or (
+                end < 0 and len(self._buffer) > self.limits.max_line_bytes
+            ):
+                self._exceed(LINE_TOO_LONG, f"a line over {self.limits.max_line_bytes} bytes")
+            if end >= 0:
+                line = bytes(self._buffer[: end + 1])
+                del self._buffer[: end + 1]
+                # Asterisk sends UTF-8; a stray byte must not end the call.
+                return line.decode("utf-8", errors="replace")
+            idle_left = started + self.limits.idle_timeout - self.clock()
+            deadline_left = self.deadline - self.clock()
+            if deadline_left <= 0:
+                self._exceed(DEADLINE, f"session longer than {self.limits.session_deadline} s")
+            if idle_left <= 0:
+                self._exceed(IDLE, f"no complete line within {self.limits.idle_timeout} s")
+            self.sock.settimeout(min(idle_left, deadline_left))
+            try:
+                chunk = self.sock.recv(_RECV_BYTES)
+            except TimeoutError:
+                if deadline_left <= idle_left:
+                    self._exceed(DEADLINE, f"session longer than {self.limits.session_deadline} s")
+                self._exceed(IDLE, f"no complete line within {self.limits.idle_timeout} s")
+            if not chunk:  # end of stream: what is left, then ""
+                rest = bytes(self._buffer)
+                self._buffer.clear()
+                return rest.decode("utf-8", errors="replace")
+            self._buffer += chunk
+
+    def _exceed(self, reason: str, message: str) -> NoReturn:
+        self.exceeded = AGILimitExceeded(reason, message)
+        raise self.exceeded
 
 
 class _SessionHandler(socketserver.BaseRequestHandler):
@@ -139,28 +320,34 @@ class _SessionHandler(socketserver.BaseRequestHandler):
 
     def handle(self) -> None:
         sock: socket.socket = self.request
-        sock.settimeout(self.server.idle_timeout)
+        server = self.server
         peer = self.client_address[0]
-        stats = self.server.stats
-        stats.started()
-        self.server.track(sock, True)
+        server.track(sock, True)
         outcome = "aborted"
-        # Asterisk sends UTF-8; a stray byte must not end the call.
-        rfile = sock.makefile("r", encoding="utf-8", errors="replace")
+        reader = _LineReader(sock, server.limits, server.clock)
+        self.env_refused: AGILimitExceeded | None = None
+        sock.settimeout(server.limits.idle_timeout)
         wfile = sock.makefile("w", encoding="utf-8")
         try:
-            outcome = self._run(rfile, wfile, peer)
+            outcome = self._run(reader, wfile, peer)
         finally:
-            self.server.track(sock, False)
-            stats.ended(outcome)
-            for f in (wfile, rfile):
-                # The peer may be gone with output unflushed; nothing to do then.
-                with contextlib.suppress(OSError):
-                    f.close()
+            server.track(sock, False)
+            exceeded = self.env_refused or reader.exceeded
+            if exceeded is not None:
+                server.refuse(exceeded.reason, peer)
+            server.stats.ended(outcome)
+            # The peer may be gone with output unflushed; nothing to do then.
+            with contextlib.suppress(OSError):
+                wfile.close()
 
-    def _run(self, rfile: Any, wfile: Any, peer: str) -> str:
+    def _run(self, reader: _LineReader, wfile: Any, peer: str) -> str:
         try:
-            agi = SafeAGI(rfile, wfile)
+            agi = SafeAGI(
+                reader, wfile, max_environment_lines=self.server.limits.max_environment_lines
+            )
+        except AGILimitExceeded as exc:
+            self.env_refused = exc
+            return "aborted"
         except (AGIError, OSError, UnicodeError) as exc:
             log.info("agi_session_aborted", peer=peer, reason=str(exc))
             return "aborted"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 import structlog
 from asterisk.agi import (  # type: ignore[import-untyped]
@@ -35,6 +35,18 @@ Result = dict[str, tuple[str, str]]
 
 class AGIStreamClosed(AGIHangup):  # type: ignore[misc]
     """The peer closed the stream (or it timed out): the call is gone."""
+
+
+class AGILimitExceeded(AGIStreamClosed):
+    """The peer broke one of the server's limits (issue 12); the session is cut.
+
+    ``reason`` is the label of ``agi.server.REFUSAL_REASONS``. For a flow it
+    is a hang-up: it ends at once and stores nothing.
+    """
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class AGIDeadChannel(AGIHangup):  # type: ignore[misc]
@@ -73,8 +85,25 @@ class _Discard:
         pass
 
 
+class LineSource(Protocol):
+    """Where SafeAGI reads Asterisk's lines: a text file, or the FastAGI server's bounded reader."""
+
+    def readline(self) -> str: ...
+
+
+# Asterisk 22 sends about 22 agi_* lines plus one agi_arg_N per AGI()
+# argument (the shipped dialplan passes at most one).
+MAX_ENVIRONMENT_LINES = 64
+
+
 class SafeAGI(AGI):  # type: ignore[misc]
-    def __init__(self, stdin: TextIO, stdout: TextIO) -> None:
+    def __init__(
+        self,
+        stdin: LineSource,
+        stdout: TextIO,
+        *,
+        max_environment_lines: int = MAX_ENVIRONMENT_LINES,
+    ) -> None:
         # Fix: AGI.__init__ installs a SIGHUP handler, which raises ValueError
         # outside the main thread (every FastAGI session runs in one), and
         # writes debug lines to stderr on every command. The classic entry
@@ -84,12 +113,15 @@ class SafeAGI(AGI):  # type: ignore[misc]
         self.stderr = _Discard()
         self._got_sighup = False
         self.env: dict[str, str] = {}
+        self.max_environment_lines = max_environment_lines
         self._get_agi_env()
 
     def _get_agi_env(self) -> None:
         # Fix: at end of stream pyst2 stops as if the blank line had come, so
         # a peer that connects and closes looks like a call with no variables.
-        while True:
+        # Fix: pyst2 reads environment lines without end; a peer could grow
+        # the dictionary until the process runs out of memory.
+        for _ in range(self.max_environment_lines + 1):
             line = self.stdin.readline()
             if not line:
                 raise AGIStreamClosed("stream closed before the end of the AGI environment")
@@ -100,6 +132,10 @@ class SafeAGI(AGI):  # type: ignore[misc]
             key, _, value = line.partition(":")
             if key.strip():
                 self.env[key.strip()] = value.strip()
+        raise AGILimitExceeded(
+            "too_many_env_lines",
+            f"more than {self.max_environment_lines} lines in the AGI environment",
+        )
 
     def send_command(self, command: str, *args: Any) -> None:
         # Fix: pyst2 sends arguments as they are; reject any that could end

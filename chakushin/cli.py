@@ -448,7 +448,7 @@ def demo_command(ctx: click.Context, app: App, keep: Path | None) -> None:
 def agi_server(app: App) -> None:
     """Run only the FastAGI server until SIGINT or SIGTERM (`serve` runs everything)."""
     from agi import wiring
-    from agi.server import FastAGIServer
+    from agi.server import FastAGIServer, SessionLimits
 
     app.verbose = True
     config = app.config
@@ -459,7 +459,7 @@ def agi_server(app: App) -> None:
         wiring.routes(config, db.session_factory(engine)),
         sounds_dir=config.ivr.sounds_dir,
         allowed_peers=config.agi.allowed_peers,
-        idle_timeout=float(config.agi.idle_timeout_seconds),
+        limits=SessionLimits.from_config(config.agi),
     )
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

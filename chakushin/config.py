@@ -63,10 +63,21 @@ class AmiConfig:
 class AgiConfig:
     host: str = "127.0.0.1"
     port: int = 4573
-    # Peer addresses allowed to connect to the FastAGI server; empty: any.
+    # Peer addresses allowed to connect to the FastAGI server; empty: any
+    # (then host must be a loopback address: the port sets temporary passwords).
     allowed_peers: tuple[str, ...] = ()
-    # A session whose peer sends nothing for this long is ended.
+    # Limits on one peer (agi.server.SessionLimits); a real call never nears them.
+    # A session whose peer takes this long to send one line is ended (the
+    # timer does not restart on every byte).
     idle_timeout_seconds: int = 120
+    # A session that lasts this long is ended (the longest IVR call: ~12 minutes).
+    session_deadline_seconds: int = 900
+    # Longest line Asterisk may send, in bytes (its lines are a few hundred).
+    max_line_bytes: int = 8192
+    # Most lines in the agi_* environment (Asterisk sends about 22).
+    max_environment_lines: int = 64
+    # Sessions at once; a connection beyond is closed at once, without a thread.
+    max_sessions: int = 200
 
 
 @dataclass(frozen=True)
@@ -366,8 +377,7 @@ def _validate(config: Config) -> None:
         raise ConfigError("must be at most 120 printable characters", key="serve.node_name")
     if not 1 <= config.ivr.input_timeout_seconds <= 60:
         raise ConfigError("must be 1-60 seconds", key="ivr.input_timeout_seconds")
-    if not 5 <= config.agi.idle_timeout_seconds <= 3600:
-        raise ConfigError("must be 5-3600 seconds", key="agi.idle_timeout_seconds")
+    _validate_agi(config.agi)
     if not re.fullmatch(r"[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*", config.ivr.sounds_dir):
         raise ConfigError(
             "must be a relative path of letters, digits, - and _", key="ivr.sounds_dir"
@@ -387,6 +397,33 @@ def _validate(config: Config) -> None:
     _choice(config.log.format, ("auto", "console", "json"), "log.format")
     if not config.mail.from_address:
         raise ConfigError("must not be empty", key="mail.from_address")
+
+
+def _validate_agi(agi: AgiConfig) -> None:
+    for key, value, low, high in (
+        ("agi.idle_timeout_seconds", agi.idle_timeout_seconds, 5, 3600),
+        ("agi.session_deadline_seconds", agi.session_deadline_seconds, 60, 86400),
+        ("agi.max_line_bytes", agi.max_line_bytes, 1024, 1_048_576),
+        ("agi.max_environment_lines", agi.max_environment_lines, 32, 1024),
+        ("agi.max_sessions", agi.max_sessions, 1, 10_000),
+    ):
+        if not low <= value <= high:
+            raise ConfigError(f"must be {low}-{high}; got {value}", key=key)
+    if not agi.allowed_peers and not _is_loopback(agi.host):
+        raise ConfigError(
+            f"must list Asterisk's address when agi.host ({agi.host!r}) is not a loopback "
+            "address: anyone who reaches the FastAGI port can set temporary passwords",
+            key="agi.allowed_peers",
+        )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name: who knows what it resolves to
 
 
 # --- showing ----------------------------------------------------------------

@@ -22,7 +22,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from agi.server import SessionStats
+from agi.server import REFUSAL_REASONS, SessionStats
 from chakushin import node
 from notifier.amiclient import AmiState
 from notifier.app import NotifierService
@@ -124,6 +124,16 @@ class ChakushinCollector(Collector):
         for outcome, count in sorted(stats.finished.items()):
             done.add_metric([outcome], count)
         yield done
+        refused = CounterMetricFamily(
+            "chakushin_agi_refused",
+            "FastAGI connections refused or sessions cut by a limit, by reason: "
+            "not_allowed_peer, too_many_sessions, line_too_long, too_many_env_lines, "
+            "deadline, idle",
+            labels=["reason"],
+        )
+        for reason in REFUSAL_REASONS:
+            refused.add_metric([reason], stats.refused.get(reason, 0))
+        yield refused
 
     def _outbox(self) -> Iterator[Metric]:
         up = GaugeMetricFamily("chakushin_database_up", "1 when the database answered this scrape")

@@ -30,7 +30,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from agi import wiring
-from agi.server import FastAGIServer
+from agi.server import FastAGIServer, SessionLimits
 from chakushin import node
 from chakushin.config import Config, ConfigError
 from chakushin.metrics import MetricsServer, Sources
@@ -100,7 +100,7 @@ class Node:
                     wiring.routes(c, sessions),
                     sounds_dir=c.ivr.sounds_dir,
                     allowed_peers=c.agi.allowed_peers,
-                    idle_timeout=float(c.agi.idle_timeout_seconds),
+                    limits=SessionLimits.from_config(c.agi),
                 ),
             )
             agi_thread = threading.Thread(target=self.agi.serve_forever, name="fastagi-accept")

@@ -98,6 +98,7 @@ def test_IVR_1_access_numbers_and_agi_address_come_from_the_config() -> None:
         env={
             "CHAKUSHIN_IVR_ACCESS_NUMBERS": "0120000111",
             "CHAKUSHIN_AGI_HOST": "0.0.0.0",
+            "CHAKUSHIN_AGI_ALLOWED_PEERS": "192.0.2.10",
             "CHAKUSHIN_AGI_PORT": "14573",
             "CHAKUSHIN_IVR_SOUNDS_DIR": "ja/chakushin",
         }
