@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, selectinload
 
 from store import passwords, validation
@@ -44,6 +44,7 @@ from store.models import (
     OutboxMail,
     Presentation,
     Service,
+    SiteSession,
     TempPassword,
     VoiceWarpMode,
     VoiceWarpSetting,
@@ -688,6 +689,9 @@ def set_temp_password(
     current.wrong_count = 0
     current.used_at = None
     target.line.auth_unit = auth_unit
+    # A new temporary password ends every site session of the number (as
+    # store.site_auth.end_sessions does for the site's own changes).
+    session.execute(delete(SiteSession).where(SiteSession.number_id == target.id))
     session.flush()
     log.info("temp_password_set", number=target_number, auth_unit=auth_unit.value)
     return current

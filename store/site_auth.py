@@ -51,6 +51,7 @@ from store.models import (
     OutboxMail,
     PasswordHistory,
     SiteCredential,
+    SiteSession,
     SiteToken,
     SiteTokenKind,
     TempPassword,
@@ -116,7 +117,8 @@ MESSAGES: dict[str, str] = {
         "次の電話番号はパスワードが設定されていないか無効です。"
         "仮パスワードを設定し、パスワードを設定してから認証単位を変更してください: {numbers}"
     ),
-    "passwords_wrong": "次の電話番号のパスワードが正しくありません: {numbers}",
+    # Names no number: the page must not tell which password was wrong (an oracle).
+    "passwords_wrong": "入力されたパスワードが正しくありません。",
     # SITE-5
     "otp_address_invalid": "メールアドレスの形式が正しくありません。",
     "no_site_password": "先にパスワードを設定してください。",
@@ -511,7 +513,14 @@ def _decide_login(
     via_temp = temp is not None and temp_live and verify(temp.password_hash)
     via_cred = not via_temp and cred is not None and cred_live and verify(cred.password_hash)
     if not (via_temp or via_cred):
-        reason = _count_wrong(temp if temp_live else None, cred if cred_live else None, number, now)
+        reason = _count_wrong(
+            session,
+            ex.found.id,
+            temp if temp_live else None,
+            cred if cred_live else None,
+            number,
+            now,
+        )
         # The subscriber typed the temporary password after it became invalid
         # (e.g. after 24 hours): tell them why, as the seeds do. The entry
         # still counted against the password.
@@ -551,9 +560,18 @@ def _decide_login(
 
 
 def _count_wrong(
-    temp: TempPassword | None, cred: SiteCredential | None, number: str, now: dt.datetime
+    session: Session,
+    number_id: int,
+    temp: TempPassword | None,
+    cred: SiteCredential | None,
+    number: str,
+    now: dt.datetime,
 ) -> str:
-    """A wrong entry: one more on each live secret; the reason, naming one just invalidated."""
+    """A wrong entry: one more on each live secret; the reason, naming one just invalidated.
+
+    A secret made invalid ends every session of the number (SITE-2, SITE-4):
+    whoever was logged in with it is logged out.
+    """
     reason = "wrong_password"
     if cred is not None:
         cred.wrong_count += 1
@@ -566,7 +584,20 @@ def _count_wrong(
         if temp.wrong_count >= TEMP_PASSWORD_MAX_WRONG:
             reason = "temp_password_invalidated"
             log.warning("temp_password_invalidated", number=number)
+    if reason != "wrong_password":
+        end_sessions(session, [number_id])
     return reason
+
+
+def end_sessions(session: Session, number_ids: Iterable[int]) -> None:
+    """End every site session (SITE-6) of these numbers, in the caller's transaction.
+
+    Called wherever a number's credential changes (a new password, an
+    invalidation, a new temporary password, an auth unit change): a session
+    opened before must not outlive the secret it was opened with. The site
+    gives the session that made the change a new id if it goes on.
+    """
+    session.execute(delete(SiteSession).where(SiteSession.number_id.in_(list(number_ids))))
 
 
 # --- password change (SITE-2, SITE-3, SITE-10) -------------------------------------------
@@ -609,7 +640,9 @@ def change_password(
     password is removed. Errors carry ``field`` (``current_password``,
     ``new_password``, ``confirm_password``, ``target_number``) and nothing is
     written. A wrong current password is not counted (the session is
-    already authenticated; nothing may be written on error).
+    already authenticated; nothing may be written on error). Every session
+    of the target number ends (an older one must not go on with the old
+    password); the site gives the changing session a new id if it goes on.
     """
     _check_aware(now)
     if not current:
@@ -680,6 +713,7 @@ def change_password(
         _replace_hash(target_cred, new_hash, changed_at=now, now=now)
     if target_temp is not None:
         session.delete(target_temp)
+    end_sessions(session, [target.id])
     session.flush()
     log.info("password_changed", number=target_number, by=login_number, via_temp_password=via_temp)
     return PasswordChanged(number=target_number, relogin_required=target.id == login.id)
@@ -735,7 +769,11 @@ def change_auth_unit(
     パスワードが必要」); from the line and admin/user units the login
     number's own password (pages (4)…(7): 「パスワード」を入力). From the
     admin/user unit only the contract number may change it (pages (6), (7)).
-    Wrong entries are not counted; nothing is written on error.
+    From the number unit the contract number's password is needed too, also
+    when it has no service: page (2) replaces it. Nothing is written on
+    error, so wrong entries are not counted here: a page where a person types
+    the passwords calls ``attempt_auth_unit_change``, which counts them.
+    A wrong password is refused without saying whose it was.
     """
     _check_aware(now)
     new_unit = AuthUnit(new_unit)
@@ -758,7 +796,10 @@ def change_auth_unit(
         raise OutOfScope("contract_number_only", field="auth_unit")
 
     if old_unit is AuthUnit.NUMBER:
-        required = sorted(n.number for n in _may_log_in(line, old_unit))
+        # The contract number is always among them, even without the service
+        # (then it does not log in under the number unit): (2) replaces its
+        # password with the changer's, so its owner must agree.
+        required = sorted({n.number for n in _may_log_in(line, old_unit)} | {line.contract_number})
     else:
         required = [login.number]
     missing = [n for n in required if not passwords_by_number.get(n)]
@@ -853,6 +894,8 @@ def change_auth_unit(
         notices.append("ログインする際は、設定したいサービスをご契約の電話番号を入力してください。")
 
     line.auth_unit = new_unit
+    # Who logs in, with which password, has changed for the whole line.
+    end_sessions(session, by_id)
     session.flush()
     live_after = {n for n, c in creds.items() if _credential_live(c)}
     allowed = {n.number for n in _may_log_in(line, new_unit)}
@@ -881,6 +924,40 @@ def change_auth_unit(
         invalidated=invalidated,
         notices=tuple(notices),
     )
+
+
+def attempt_auth_unit_change(
+    sessions: sessionmaker[Session],
+    login_number: str,
+    new_unit: AuthUnit,
+    passwords_by_number: Mapping[str, str],
+    *,
+    now: dt.datetime,
+) -> AuthUnitChanged:
+    """SITE-8 as typed on the site: ``change_auth_unit``, and each wrong password counts (SITE-4).
+
+    The page asks for other numbers' passwords: without a count it would be
+    an unlimited oracle for them. Each wrong one counts against its number as
+    a wrong login does (the 10th in a row makes it invalid); the count is
+    committed before ``PasswordsRefused`` is raised, hence the session
+    factory (as ``login``).
+    """
+    try:
+        with db.transaction(sessions) as session:
+            return change_auth_unit(session, login_number, new_unit, passwords_by_number, now=now)
+    except PasswordsRefused as exc:
+        if exc.code != "passwords_wrong":
+            raise
+        refusal = exc
+    with db.transaction(sessions) as session:
+        for number in refusal.numbers:
+            found = session.scalars(select(Number).where(Number.number == number)).one()
+            cred = _credential_row(session, found.id, lock=True)
+            if _credential_live(cred):
+                _count_wrong(session, found.id, None, cred, number, now)
+        session.flush()
+    log.info("auth_unit_change_refused", by=login_number, wrong=len(refusal.numbers))
+    raise refusal
 
 
 def _set_credential(

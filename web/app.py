@@ -117,6 +117,10 @@ class Site:
     def now(self) -> dt.datetime:
         return self.deps.clock()
 
+    def client_address(self, request: Request) -> str:
+        """The address the password throttle counts failures against."""
+        return request.client.host if request.client else "unknown"
+
     async def current(self, request: Request) -> SessionView | None:
         return await run_in_threadpool(self.deps.store.load, request.cookies.get(COOKIE))
 
@@ -219,7 +223,7 @@ class Site:
         data = await self.form(request)
         if not self.csrf_ok(request.cookies.get(PRE_LOGIN_CSRF_COOKIE, ""), data.get("csrf_token")):
             return self.forbidden_csrf(request)
-        client = request.client.host if request.client else "unknown"
+        client = self.client_address(request)
         number = data.get("number", "").strip()
         wait = self.deps.throttle.retry_after(client)
         if wait > 0:
@@ -229,7 +233,7 @@ class Site:
                 request,
                 number=number,
                 alert="ログインの失敗が続いたため、しばらくログインできません。"
-                f"{int(wait // 60) + 1}分ほど待ってからやり直してください。",
+                f"{_minutes(wait)}分ほど待ってからやり直してください。",
                 status=429,
             )
             response.headers["Retry-After"] = str(int(wait) + 1)
@@ -415,7 +419,10 @@ class Site:
             )
             response.delete_cookie(COOKIE, path="/")
             return response
-        return self.render(
+        # An administrator changed another number's password: the session goes
+        # on, under a new id (the target's sessions ended with the change).
+        moved = await run_in_threadpool(self.deps.store.advance, view, view.stage)
+        response = self.render(
             request,
             "message.html",
             {
@@ -424,8 +431,10 @@ class Site:
                 "link": "/",
                 "link_label": "戻る",
             },
-            session=view,
+            session=moved,
         )
+        self.set_session_cookie(response, request, moved)
+        return response
 
     def _change_password(
         self, login_number: str, target: str, current: str, new: str, confirm: str
@@ -732,15 +741,41 @@ class Site:
             for key, value in data.items()
             if key.startswith("password_") and value
         }
+        # The page checks other numbers' passwords: throttled as the login is,
+        # in a count of its own that a successful login does not clear.
+        client = "auth_unit:" + self.client_address(request)
+        wait = self.deps.throttle.retry_after(client)
+        if wait > 0:
+            log.warning("site_auth_unit_throttled", client=client)
+            response = await self.get_auth_unit(
+                request,
+                chosen=new_unit.value,
+                errors={
+                    "form": [
+                        "パスワードの誤りが続いたため、しばらく認証単位を変更できません。"
+                        f"{_minutes(wait)}分ほど待ってからやり直してください。"
+                    ]
+                },
+                status=429,
+            )
+            response.headers["Retry-After"] = str(int(wait) + 1)
+            return response
         try:
             changed = await run_in_threadpool(
-                self._in_tx, site_auth.change_auth_unit, view.login_number, new_unit, passwords
+                site_auth.attempt_auth_unit_change,
+                self.deps.sessions,
+                view.login_number,
+                new_unit,
+                passwords,
+                now=self.now(),
             )
         except site_auth.OutOfScope as exc:
             return await self.get_auth_unit(
                 request, chosen=new_unit.value, errors={"form": [exc.message]}, status=403
             )
         except DomainError as exc:
+            if exc.code == "passwords_wrong":
+                self.deps.throttle.failed(client)
             return await self.get_auth_unit(
                 request, chosen=new_unit.value, errors=_field_errors(exc), status=400
             )
@@ -795,6 +830,11 @@ _STAGE_HOME = {
 
 def _field_errors(exc: DomainError) -> dict[str, list[str]]:
     return {exc.field or "form": [exc.message]}
+
+
+def _minutes(wait: float) -> int:
+    """Whole minutes to tell a throttled subscriber to wait, rounded up."""
+    return int(wait // 60) + 1
 
 
 def _unique(messages: list[str]) -> list[str]:

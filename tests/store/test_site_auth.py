@@ -933,3 +933,67 @@ def test_SITE_8_the_same_unit_is_not_a_change(line: sessionmaker[Session]) -> No
         RuleViolation,
     )
     assert err.code == "auth_unit_unchanged"
+
+
+# --- issue 12: the auth unit change is no oracle for other numbers' passwords -----------------
+
+
+def error_text(err: DomainError) -> str:
+    return f"{err.message} {err.as_dict()}"
+
+
+def test_item7_SITE_8_wrong_unit_password_counts_against_SITE_4(
+    line: sessionmaker[Session],
+) -> None:
+    """A guess at the contract number's password on the change page is a wrong login:
+    the 10th makes it invalid, and the refusal never says whose password was wrong."""
+    start_in(line, AuthUnit.NUMBER)
+    guesses = {**ALL_NUMBER_PASSWORDS, C: "guessPw77"}
+    for attempt in range(1, site_auth.PASSWORD_MAX_WRONG + 1):
+        with pytest.raises(PasswordsRefused) as err:
+            site_auth.attempt_auth_unit_change(line, E1, AuthUnit.LINE, guesses, now=NOW)
+        assert err.value.code == "passwords_wrong"
+        assert not any(n in error_text(err.value) for n in (C, E1, E2))
+        cred = credential(line, C)
+        assert cred is not None and cred.wrong_count == attempt
+    cred = credential(line, C)
+    assert cred is not None and cred.invalidated_at == NOW
+    assert refused(line, C, PW_C).reason == "password_invalidated"
+    # The right password no longer helps: the number needs a new temporary password.
+    with pytest.raises(PasswordsRefused) as err:
+        site_auth.attempt_auth_unit_change(line, E1, AuthUnit.LINE, ALL_NUMBER_PASSWORDS, now=NOW)
+    assert err.value.code == "passwords_not_set"
+    with db.transaction(line, read_only=True) as s:
+        assert service.get_number(s, C).line.auth_unit is AuthUnit.NUMBER
+    other = credential(line, E2)
+    assert other is not None and other.wrong_count == 0  # only the wrong one counted
+
+
+def test_item7_SITE_8_a_right_change_through_the_counting_entry_point(
+    line: sessionmaker[Session],
+) -> None:
+    start_in(line, AuthUnit.NUMBER)
+    result = site_auth.attempt_auth_unit_change(
+        line, C, AuthUnit.LINE, ALL_NUMBER_PASSWORDS, now=NOW
+    )
+    assert result.new_unit is AuthUnit.LINE and result.invalidated == (E1, E2)
+
+
+def test_item7_SITE_8_number_to_line_needs_the_contract_numbers_password(
+    line: sessionmaker[Session],
+) -> None:
+    """Page (2) gives the contract number the changer's password: the owner's password is
+    replaced, so it must be entered even when the contract number itself cannot log in
+    under the number unit (no mail service on it)."""
+    start_in(line, AuthUnit.NUMBER)
+    with db.transaction(line) as s:
+        service.get_number(s, C).mail_subscribed = False
+    err = unchanged_after(
+        line,
+        lambda s: site_auth.change_auth_unit(s, E1, AuthUnit.LINE, {E1: PW_E1, E2: PW_E2}, now=NOW),
+        PasswordsRefused,
+    )
+    assert isinstance(err, PasswordsRefused) and err.code == "passwords_missing"
+    assert err.numbers == (C,)
+    result = change_unit(line, E1, AuthUnit.LINE, ALL_NUMBER_PASSWORDS)
+    assert result.new_unit is AuthUnit.LINE
