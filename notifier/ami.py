@@ -27,6 +27,7 @@ from collections.abc import Iterator, Mapping
 
 from dialplan import variables
 from notifier.model import ChannelCreated, ChannelHungUp, Event, OutcomeReported
+from store import validation
 from store.models import CallOutcome, Presentation
 
 # Names in AMI frames that the notifier reads.
@@ -52,6 +53,27 @@ _F_FORWARD_DIAL = _FIELD[variables.FORWARD_DIALSTATUS]
 _F_ROUTE = _FIELD[variables.ROUTE]
 
 BANNER_PREFIX = "Asterisk Call Manager/"
+
+# Every value read from a frame is checked for length and characters here,
+# before anything stores or uses it: AMI carries whatever a trunk or a
+# misconfigured dialplan put in a channel (issue 12). The lengths are those
+# of the columns the values end in (store.models.CallRecord), so a value that
+# passes here always fits, on PostgreSQL too.
+# Asterisk's ids are "<epoch>.<seq>", optionally prefixed by the system name.
+MAX_ID = 64
+_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+# A caller number as the rules use it (notifier.rules.presented_number).
+_CALLER = re.compile(r"[0-9]{1,32}")
+# Dial statuses are upper-case words (ANSWER, NOANSWER, CHANUNAVAIL ...).
+_DIAL_STATUS = re.compile(r"[A-Z_]{0,32}")
+_ROUTE = re.compile(r"[a-z_]{0,32}")
+# Context and extension of a Newchannel: only compared, never stored; a
+# longer or stranger value is not one of ours.
+MAX_DIALPLAN_NAME = 80
+# Reasons a ChakushinCall event cannot be used as it is (OutcomeReported.malformed).
+MALFORMED_SUBSCRIBER = "malformed_subscriber_number"
+MALFORMED_DIAL_STATUS = "malformed_dial_status"
+MALFORMED_ROUTE = "malformed_route"
 # ${EPOCH} is whole seconds; a fraction is accepted so that a dialplan using
 # ${EPOCH}.${...} or a hand-written event is not dropped for it.
 _UNIX_SECONDS = re.compile(r"\d{1,12}(?:\.\d{1,9})?")
@@ -109,15 +131,15 @@ def read_event(fields: Mapping[str, str]) -> Event | None:
     name = fields.get(EVENT)
     if name == NEWCHANNEL:
         return ChannelCreated(
-            linkedid=_required(fields, NEWCHANNEL, LINKEDID),
-            uniqueid=_required(fields, NEWCHANNEL, UNIQUEID),
-            context=_text(fields, NEWCHANNEL, CONTEXT),
-            exten=_text(fields, NEWCHANNEL, EXTEN),
+            linkedid=_id(fields, NEWCHANNEL, LINKEDID),
+            uniqueid=_id(fields, NEWCHANNEL, UNIQUEID),
+            context=_dialplan_name(fields, NEWCHANNEL, CONTEXT),
+            exten=_dialplan_name(fields, NEWCHANNEL, EXTEN),
         )
     if name == HANGUP:
         return ChannelHungUp(
-            linkedid=_required(fields, HANGUP, LINKEDID),
-            uniqueid=_required(fields, HANGUP, UNIQUEID),
+            linkedid=_id(fields, HANGUP, LINKEDID),
+            uniqueid=_id(fields, HANGUP, UNIQUEID),
         )
     if name == USER_EVENT and _text(fields, USER_EVENT, USER_EVENT) == variables.EVENT_CALL:
         return _outcome(fields)
@@ -134,17 +156,61 @@ def _outcome(fields: Mapping[str, str]) -> OutcomeReported:
         # come anyway, it must not travel further (a withheld number is
         # never revealed, in a mail or anywhere else).
         caller = ""
+    elif not _CALLER.fullmatch(caller):
+        # A presented caller ID that is no number (a trunk's 33 characters,
+        # a name, control characters): the call is real, its number unusable.
+        caller, presentation = "", Presentation.UNAVAILABLE
+    subscriber = _required(fields, event, _F_SUBSCRIBER)
+    dial_status = _text(fields, event, _F_DIAL)
+    forward_dial_status = _text(fields, event, _F_FORWARD_DIAL)
+    route = _text(fields, event, _F_ROUTE)
+    # A call reported with values that cannot be ours is still decided once
+    # (MAIL-10), as malformed, with the reason: never stored as it came.
+    malformed = ""
+    if not validation.is_subscriber_number(subscriber):
+        malformed, subscriber = MALFORMED_SUBSCRIBER, _printable(subscriber, 20)
+    elif not (_DIAL_STATUS.fullmatch(dial_status) and _DIAL_STATUS.fullmatch(forward_dial_status)):
+        malformed = MALFORMED_DIAL_STATUS
+    elif not _ROUTE.fullmatch(route):
+        malformed = MALFORMED_ROUTE
+    if malformed:
+        caller, presentation = "", Presentation.UNAVAILABLE
+        dial_status = _printable(dial_status, 32)
+        forward_dial_status = _printable(forward_dial_status, 32)
+        route = _printable(route, 32)
     return OutcomeReported(
-        linkedid=_required(fields, event, LINKEDID),
-        subscriber_number=_required(fields, event, _F_SUBSCRIBER),
+        linkedid=_id(fields, event, LINKEDID),
+        subscriber_number=subscriber,
         caller_number=caller,
         presentation=presentation,
         started_at=_unix_time(fields, event, _F_START),
         outcome=_outcome_value(fields, event),
-        dial_status=_text(fields, event, _F_DIAL),
-        forward_dial_status=_text(fields, event, _F_FORWARD_DIAL),
-        route=_text(fields, event, _F_ROUTE),
+        dial_status=dial_status,
+        forward_dial_status=forward_dial_status,
+        route=route,
+        malformed=malformed,
     )
+
+
+def _printable(value: str, length: int) -> str:
+    """``value`` made safe to keep for the operator: printable ASCII, at most ``length``."""
+    return "".join(c if c.isascii() and c.isprintable() else "?" for c in value)[:length]
+
+
+def _id(fields: Mapping[str, str], event: str, name: str) -> str:
+    """A Linkedid or Uniqueid: the key a call is tracked and decided by."""
+    value = _required(fields, event, name)
+    if not _ID.fullmatch(value):
+        raise MalformedEvent(event, f"{name} is not an Asterisk id ({MAX_ID} of A-Za-z0-9._-)")
+    return value
+
+
+def _dialplan_name(fields: Mapping[str, str], event: str, name: str) -> str:
+    """A context or extension: compared with ours only; anything else is ``""``."""
+    value = _text(fields, event, name)
+    if len(value) > MAX_DIALPLAN_NAME or not value.isascii() or not value.isprintable():
+        return ""
+    return value
 
 
 def _text(fields: Mapping[str, str], event: str, name: str) -> str:

@@ -22,6 +22,7 @@ import structlog
 
 from dialplan import variables
 from notifier.model import CallRecord, ChannelCreated, ChannelHungUp, Event, OutcomeReported
+from store import validation
 from store.models import CallOutcome, Presentation
 
 log = structlog.get_logger("notifier.calls")
@@ -70,7 +71,9 @@ class CallTracker:
             if event.uniqueid not in call.gone:
                 call.live.add(event.uniqueid)
                 call.quiet_since = None
-            if event.context == variables.CONTEXT_SUBSCRIBERS and event.exten:
+            if event.context == variables.CONTEXT_SUBSCRIBERS and validation.is_subscriber_number(
+                event.exten
+            ):
                 call.subscriber = call.subscriber or event.exten
         elif isinstance(event, ChannelHungUp):
             call.live.discard(event.uniqueid)
@@ -141,6 +144,7 @@ class CallTracker:
                     dial_status=o.dial_status,
                     forward_dial_status=o.forward_dial_status,
                     route=o.route,
+                    malformed=o.malformed,
                 )
             ]
         if call.subscriber:

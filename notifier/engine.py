@@ -9,19 +9,21 @@ replay after a restart) is skipped: decisions happen exactly once.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import structlog
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from notifier import mail, rules
 from notifier.calls import CallTracker
 from notifier.model import CallRecord, Decision, Event, MailSettings
 from store import db, service
-from store.models import Number
+from store.models import Number, Presentation
 
 log = structlog.get_logger("notifier")
 
@@ -94,10 +96,25 @@ class Notifier:
             already = service.decided_linkedids(session, (c.linkedid for c in calls))
         todo = [call for call in calls if call.linkedid not in already]
         prepared = [self._prepare(call, settings.get(call.subscriber_number)) for call in todo]
-        with db.transaction(self.sessions) as session:
-            written = service.record_call_decisions(
-                session, [row for _, row in prepared], now=self.clock()
-            )
+        try:
+            with db.transaction(self.sessions) as session:
+                written = service.record_call_decisions(
+                    session, [row for _, row in prepared], now=self.clock()
+                )
+        except SQLAlchemyError as exc:
+            if db.unavailable(exc):
+                raise  # the database is down or locked: the whole batch waits
+            # One call the checks let through still does not fit: find it,
+            # write the others (issue 12: one bad call never blocks the rest).
+            log.warning("decision_batch_failed", calls=len(prepared), error=db.first_line(exc))
+            written = set()
+            for index, (_, row) in enumerate(prepared):
+                stored = self._record_alone(row)
+                if stored is None:
+                    continue
+                written.add(row.linkedid)
+                if stored is not row:
+                    prepared[index] = (Decision(False, stored.reason, stored.rule), stored)
         results = [
             Decided(call, decision, len(row.mails), call.linkedid in written)
             for call, (decision, row) in zip(todo, prepared, strict=True)
@@ -106,6 +123,29 @@ class Notifier:
             if result.new:
                 self._log(result)
         return results
+
+    def _record_alone(self, row: service.CallDecision) -> service.CallDecision | None:
+        """Write one call's decision; if it cannot be stored as it is, as malformed.
+
+        Returns the row written (``row`` or its malformed stand-in), or None.
+        A database that is down raises (the caller keeps the batch); a call
+        that cannot be stored even as malformed is logged and left out.
+        """
+        for attempt in (row, _unstorable(row)):
+            try:
+                with db.transaction(self.sessions) as session:
+                    service.record_call_decisions(session, [attempt], now=self.clock())
+                return attempt
+            except SQLAlchemyError as exc:
+                if db.unavailable(exc):
+                    raise
+                log.error(
+                    "call_not_storable",
+                    call_id=_printable(row.linkedid, 64),
+                    as_malformed=attempt is not row,
+                    error=db.first_line(exc),
+                )
+        return None
 
     def _prepare(
         self, call: CallRecord, settings: MailSettings | None
@@ -128,6 +168,7 @@ class Notifier:
             reason=decision.reason if queued or not decision.mailed else "mail_not_composed",
             rule=decision.rule,
             mails=queued,
+            malformed=bool(call.malformed),
         )
 
     def _compose(
@@ -169,3 +210,28 @@ class Notifier:
             rule=d.rule,
             mails_queued=result.queued,
         )
+
+
+UNSTORABLE = "malformed_unstorable"
+
+
+def _printable(value: str, length: int) -> str:
+    return "".join(c if c.isascii() and c.isprintable() else "?" for c in value)[:length]
+
+
+def _unstorable(row: service.CallDecision) -> service.CallDecision:
+    """What is kept of a call that could not be stored as it came: that it happened."""
+    return dataclasses.replace(
+        row,
+        linkedid=_printable(row.linkedid, 64),
+        subscriber_number=_printable(row.subscriber_number, 20),
+        caller_number="",
+        presentation=Presentation.UNAVAILABLE,
+        dial_status="",
+        forward_dial_status="",
+        mailed=False,
+        reason=UNSTORABLE,
+        rule="MAIL-10",
+        mails=[],
+        malformed=True,
+    )

@@ -56,6 +56,9 @@ class OutcomeReported:
     dial_status: str
     forward_dial_status: str
     route: str
+    # Why the event cannot be used as it came (e.g. a subscriber number of 25
+    # digits), or "": the call is then recorded as malformed (MAIL-10).
+    malformed: str = ""
 
 
 Event = ChannelCreated | ChannelHungUp | OutcomeReported
@@ -76,6 +79,7 @@ class CallRecord:
     dial_status: str = ""
     forward_dial_status: str = ""
     route: str = ""
+    malformed: str = ""  # see OutcomeReported.malformed
 
 
 # --- what the rules need of a subscriber number (from the store) -----------------------

@@ -163,6 +163,9 @@ def decide(call: CallRecord, settings: MailSettings | None) -> Decision:
     mail (MAIL-1, nothing subscribed). A mailed call names MAIL-8 when it was
     forwarded and MAIL-4 otherwise (the conditions let it through).
     """
+    if call.malformed:
+        # The event could not be used as it came (issue 12): recorded, never mailed.
+        return _no_mail(call.malformed, "MAIL-10")
     if settings is None:
         return _no_mail("unknown_number", "MAIL-1")
     for check in CHECKS:

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 SUPPORTED_BACKENDS = ("sqlite", "postgresql")
 # The newest migration in store/migrations/versions; a test keeps it true.
-HEAD_REVISION = "0006"
+HEAD_REVISION = "0007"
 # Execution option: the transaction only reads (see _sqlite_engine).
 READ_ONLY = "chakushin_read_only"
 
@@ -209,3 +209,12 @@ def _known_revision(engine: Engine, revision: str) -> bool:
 def first_line(exc: BaseException) -> str:
     text = str(getattr(exc, "orig", None) or exc)
     return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+
+
+def unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database cannot be used now (down, locked, full)
+    rather than that one statement's data is wrong: the first is worth waiting
+    for with the work kept; the second will fail the same way every time."""
+    return isinstance(exc, (sa.exc.OperationalError, sa.exc.InterfaceError, DatabaseError)) or (
+        isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated
+    )

@@ -46,6 +46,9 @@ NAMING = {
 }
 
 
+MAX_DEDUP_KEY = 200  # OutboxMail.dedup_key
+
+
 def utcnow() -> dt.datetime:
     """The default of the informational stamps only (when a line, number or
     nuisance entry was provisioned): no rule reads them. Every time a rule
@@ -460,7 +463,7 @@ class OutboxMail(Base):
     __tablename__ = "outbox_mail"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    dedup_key: Mapped[str] = mapped_column(String(200), unique=True)
+    dedup_key: Mapped[str] = mapped_column(String(MAX_DEDUP_KEY), unique=True)
     kind: Mapped[MailKind] = mapped_column(_enum(MailKind, "mail_kind"))
     decision_id: Mapped[int | None] = mapped_column(
         ForeignKey("decision.id", ondelete="SET NULL"), index=True

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +30,7 @@ from store.errors import (
     RuleViolation,
 )
 from store.models import (
+    MAX_DEDUP_KEY,
     AuthUnit,
     CallOutcome,
     CallRecord,
@@ -848,6 +850,8 @@ class CallDecision:
     reason: str
     rule: str
     mails: Sequence[QueuedMail]
+    # Recorded as malformed (issue 12): never linked to a subscriber's number.
+    malformed: bool = False
 
 
 def record_call_decisions(
@@ -879,7 +883,7 @@ def record_call_decisions(
         CallRecord(
             linkedid=d.linkedid,
             subscriber_number=d.subscriber_number,
-            number_id=number_ids.get(d.subscriber_number),
+            number_id=None if d.malformed else number_ids.get(d.subscriber_number),
             caller_number=d.caller_number or None,
             presentation=d.presentation,
             outcome=d.outcome,
@@ -908,7 +912,7 @@ def record_call_decisions(
     session.flush()
     session.add_all(
         OutboxMail(
-            dedup_key=f"call:{d.linkedid}:{mail.recipient.lower()}",
+            dedup_key=call_mail_key(d.linkedid, mail.recipient),
             kind=MailKind.CALL_NOTIFICATION,
             decision_id=decision.id,
             recipient=mail.recipient,
@@ -923,6 +927,19 @@ def record_call_decisions(
     )
     session.flush()
     return {d.linkedid for d in todo}
+
+
+def call_mail_key(linkedid: str, recipient: str) -> str:
+    """The outbox key of one call's mail to one recipient (MAIL-10: queued once).
+
+    A 64-character Linkedid and a 254-character address would not fit the
+    200-character column: such a key names the recipient by its digest.
+    """
+    key = f"call:{linkedid}:{recipient.lower()}"
+    if len(key) <= MAX_DEDUP_KEY:
+        return key
+    digest = hashlib.sha256(recipient.lower().encode()).hexdigest()
+    return f"call:{linkedid}:sha256:{digest}"
 
 
 def record_call_decision(session: Session, *, now: dt.datetime, **fields: Any) -> bool:

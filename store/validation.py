@@ -70,6 +70,11 @@ def subscriber_number(value: str, *, field: str = "number") -> str:
     return value
 
 
+def is_subscriber_number(value: str) -> bool:
+    """Whether ``value`` is a subscriber number (``subscriber_number`` without the error)."""
+    return bool(_SUBSCRIBER_NUMBER.fullmatch(value)) and value.isascii()
+
+
 def diallable_number(value: str, *, field: str = "caller_number") -> str:
     """A caller number (MAIL-5, CALL-2) or a forwarding destination (CALL-4)."""
     _digits_only(value, "number", field)

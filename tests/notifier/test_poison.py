@@ -1,0 +1,169 @@
+"""Issue 12, item 1: one call with a value that does not fit never blocks the others (MAIL-10).
+
+On PostgreSQL a dialled number of 25 digits (the ``_0X.`` pattern lets it
+through) or a caller ID of 33 characters used to fail the batch insert; the
+batch went back in front and every later batch failed with it, forever.
+Now every value from AMI is checked before it is stored, a failed batch is
+retried call by call, and a call that cannot be stored as it came is
+recorded as malformed, with its reason, exactly once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, sessionmaker
+
+from dialplan import variables
+from notifier import ami
+from notifier.engine import UNSTORABLE, Notifier
+from notifier.mail import Templates
+from notifier.model import CallRecord
+from store import db, service
+from store.models import CallRecord as StoredCall
+from store.models import Decision, OutboxMail, Presentation
+
+NUMBER = "0312345678"
+CALLER = "0398765432"
+FROM = "chakushin@example.jp"
+START = "1763800000"
+
+
+@pytest.fixture
+def subscriber(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
+    with db.transaction(sessions) as s:
+        service.add_line(s, NUMBER, timezone="Asia/Tokyo")
+        service.add_address(s, NUMBER, "boss@example.jp")
+        service.start_mail(s, NUMBER)
+    return sessions
+
+
+def call_frames(linkedid: str, **body: str) -> list[dict[str, str]]:
+    """Newchannel, the ChakushinCall event and Hangup of one call, as AMI sends them."""
+    event = {
+        "Subscriber": NUMBER,
+        "Caller": CALLER,
+        "Presentation": "allowed",
+        "Start": START,
+        "Outcome": "unanswered",
+        "DialStatus": "NOANSWER",
+        "ForwardDialStatus": "",
+        "Route": "decided",
+    } | body
+    return [
+        {
+            "Event": "Newchannel",
+            "Linkedid": linkedid,
+            "Uniqueid": linkedid,
+            "Context": variables.CONTEXT_SUBSCRIBERS,
+            "Exten": event["Subscriber"],
+        },
+        {"Event": "UserEvent", "UserEvent": variables.EVENT_CALL, "Linkedid": linkedid}
+        | event,
+        {"Event": "Hangup", "Linkedid": linkedid, "Uniqueid": linkedid},
+    ]
+
+
+def finished_calls(notifier: Notifier, calls: dict[str, dict[str, str]]) -> list[CallRecord]:
+    finished: list[CallRecord] = []
+    for linkedid, body in calls.items():
+        for frame in call_frames(linkedid, **body):
+            event = ami.parse_event(frame)
+            if event is not None:
+                finished += notifier.handle(event)
+    return finished
+
+
+def stored(sessions: sessionmaker[Session]) -> dict[str, tuple[str, str | None, str, bool, str]]:
+    with db.transaction(sessions, read_only=True) as s:
+        rows = s.execute(
+            sa.select(
+                StoredCall.linkedid,
+                StoredCall.subscriber_number,
+                StoredCall.caller_number,
+                StoredCall.presentation,
+                Decision.mailed,
+                Decision.reason,
+            ).join(Decision)
+        ).all()
+    return {r[0]: (r[1], r[2], r[3].value, r[4], r[5]) for r in rows}
+
+
+def mails(sessions: sessionmaker[Session]) -> int:
+    with db.transaction(sessions, read_only=True) as s:
+        return s.scalar(sa.select(sa.func.count()).select_from(OutboxMail)) or 0
+
+
+POISON = {
+    "ok.1": {},
+    "long-number.2": {"Subscriber": "0" + "3" * 24},  # 25 digits
+    "long-caller.3": {"Caller": "0" * 33},
+    "control-caller.4": {"Caller": "03\r\n12345678"},
+    "bad-status.5": {"DialStatus": "NOANSWER" * 5},
+    "ok.6": {},
+}
+
+
+def test_item1_MAIL_10_values_that_do_not_fit_block_no_other_call(
+    subscriber: sessionmaker[Session],
+) -> None:
+    notifier = Notifier(subscriber, templates=Templates.load(), sender_address=FROM)
+    batch = finished_calls(notifier, POISON)
+    assert len(batch) == len(POISON)
+    notifier.decide(batch)  # one batch, as the decider writes them
+    got = stored(subscriber)
+    assert set(got) == set(POISON)
+    assert got["ok.1"] == (NUMBER, CALLER, "allowed", True, "notify")
+    assert got["ok.6"] == (NUMBER, CALLER, "allowed", True, "notify")
+    # A dialled number that is no subscriber number: recorded as malformed, not mailed.
+    number, _, _, mailed, reason = got["long-number.2"]
+    assert (mailed, reason) == (False, ami.MALFORMED_SUBSCRIBER)
+    assert len(number) <= 20
+    # A caller ID that is no number: the call is real and decided; the number unusable.
+    assert got["long-caller.3"] == (NUMBER, None, Presentation.UNAVAILABLE.value, True, "notify")
+    assert got["control-caller.4"] == (NUMBER, None, "unavailable", True, "notify")
+    assert got["bad-status.5"][3:] == (False, ami.MALFORMED_DIAL_STATUS)
+    assert mails(subscriber) == 4
+    # Decided exactly once: the same calls again change nothing.
+    notifier.decide(batch)
+    assert stored(subscriber) == got and mails(subscriber) == 4
+
+
+def test_item1_MAIL_10_a_failed_batch_is_retried_call_by_call(
+    subscriber: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A value the checks let through but the database refuses fails only its call."""
+    real = service.record_call_decisions
+
+    def refusing_poison(
+        session: Session, decisions: Sequence[service.CallDecision], *, now: object
+    ) -> set[str]:
+        if any(d.linkedid == "poison.2" and not d.malformed for d in decisions):
+            raise sa.exc.DataError("INSERT", {}, Exception("value too long for type"))
+        return real(session, decisions, now=now)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(service, "record_call_decisions", refusing_poison)
+    notifier = Notifier(subscriber, templates=Templates.load(), sender_address=FROM)
+    notifier.decide(finished_calls(notifier, {"a.1": {}, "poison.2": {}, "b.3": {}}))
+    got = stored(subscriber)
+    assert got["a.1"][3:] == (True, "notify") and got["b.3"][3:] == (True, "notify")
+    assert got["poison.2"] == (NUMBER, None, "unavailable", False, UNSTORABLE)
+    assert mails(subscriber) == 2
+    assert notifier.counts == {"notify": 2, UNSTORABLE: 1}
+
+
+def test_item1_MAIL_10_a_database_that_is_down_keeps_the_batch(
+    subscriber: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Down is not malformed: nothing is recorded as malformed, the batch is raised to wait."""
+
+    def down(session: Session, decisions: object, *, now: object) -> set[str]:
+        raise sa.exc.OperationalError("INSERT", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(service, "record_call_decisions", down)
+    notifier = Notifier(subscriber, templates=Templates.load(), sender_address=FROM)
+    with pytest.raises(sa.exc.OperationalError):
+        notifier.decide(finished_calls(notifier, {"a.1": {}}))
+    assert stored(subscriber) == {}
