@@ -327,8 +327,10 @@ class LoginResult:
     ``must_change_password``: a temporary password was used (SITE-2) or the
     password is 60 days old (SITE-4, ``password_expired``); only the password
     change page may follow. ``otp_required``: a one-time password must follow
-    (SITE-5). ``otp_choice_required``: the subscriber has not chosen yet
-    whether to use one (seeds P.7); asked after any password change.
+    (SITE-5); with an expired password it comes first, the change after it
+    (``check_otp_code`` says so), so that the password alone changes nothing.
+    ``otp_choice_required``: the subscriber has not chosen yet whether to use
+    one (seeds P.7); asked after any password change.
     """
 
     number: str
@@ -1372,9 +1374,16 @@ def send_otp_code(session: Session, number: str, *, sender: str, now: dt.datetim
     log.info("otp_code_sent", number=number)
 
 
+@dataclass(frozen=True)
+class OtpAccepted:
+    """SITE-5: the code was right. ``password_expired``: the SITE-4 change comes next."""
+
+    password_expired: bool
+
+
 def check_otp_code(
     sessions: sessionmaker[Session], number: str, code: str, *, now: dt.datetime
-) -> None:
+) -> OtpAccepted:
     """SITE-5: the mailed code completes the login; once, within 300 seconds.
 
     「300秒を経過した場合」: valid up to and including ``expires_at``. A wrong
@@ -1386,14 +1395,17 @@ def check_otp_code(
     if not code:
         raise InvalidInput(MESSAGES["otp_code_empty"], code="otp_code_empty", field="otp_code")
     with db.transaction(sessions) as session:
-        refusal = _check_code(session, number, code, now)
-    if refusal is not None:
-        log.info("otp_code_refused", number=number, reason=refusal.code)
-        raise refusal
-    log.info("otp_code_accepted", number=number)
+        outcome = _check_code(session, number, code, now)
+    if isinstance(outcome, OtpRefused):
+        log.info("otp_code_refused", number=number, reason=outcome.code)
+        raise outcome
+    log.info("otp_code_accepted", number=number, password_expired=outcome.password_expired)
+    return outcome
 
 
-def _check_code(session: Session, number: str, code: str, now: dt.datetime) -> OtpRefused | None:
+def _check_code(
+    session: Session, number: str, code: str, now: dt.datetime
+) -> OtpRefused | OtpAccepted:
     found = session.scalars(select(Number).where(Number.number == number)).one_or_none()
     if found is None:
         return OtpRefused("otp_code_missing", field="otp_code")
@@ -1418,4 +1430,7 @@ def _check_code(session: Session, number: str, code: str, now: dt.datetime) -> O
         return OtpRefused("otp_code_wrong", field="otp_code")
     row.used_at = now
     session.flush()
-    return None
+    cred = _credential_row(session, found.id, lock=False)
+    return OtpAccepted(
+        password_expired=cred is not None and now >= cred.changed_at + PASSWORD_VALIDITY
+    )

@@ -261,10 +261,12 @@ class Site:
             )
         self.deps.throttle.succeeded(client)
         self.deps.logins["ok"] += 1
-        if result.must_change_password:
-            stage = Stage.PASSWORD_CHANGE
-        elif result.otp_required:
+        if result.otp_required and not result.via_temp_password:
+            # SITE-5 first, also before the change of an expired password (SITE-4):
+            # the password alone must not be enough to set a new one.
             stage = Stage.OTP
+        elif result.must_change_password:
+            stage = Stage.PASSWORD_CHANGE
         elif result.otp_choice_required:
             stage = Stage.OTP_CHOICE
         else:
@@ -638,7 +640,7 @@ class Site:
             return posted
         view, data = posted
         try:
-            await run_in_threadpool(
+            accepted = await run_in_threadpool(
                 site_auth.check_otp_code,
                 self.deps.sessions,
                 view.login_number,
@@ -647,7 +649,8 @@ class Site:
             )
         except DomainError as exc:
             return await self.get_login_otp(request, errors={"otp_code": [exc.message]}, status=400)
-        return await self.advance(request, view, Stage.READY)
+        stage = Stage.PASSWORD_CHANGE if accepted.password_expired else Stage.READY
+        return await self.advance(request, view, stage)
 
     async def get_otp_settings(
         self,

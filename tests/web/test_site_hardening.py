@@ -13,7 +13,8 @@ from sqlalchemy import select
 from store import db
 from store.models import AuthUnit, Number, SiteCredential
 from tests.conftest import snapshot
-from tests.web.conftest import CONTRACT, EXTRA, TEMP, Site
+from tests.web.conftest import CONTRACT, EXTRA, Site
+from tests.web.test_site_otp import enrol
 from web.app import SESSION_ENDED
 from web.sessions import COOKIE
 
@@ -217,3 +218,38 @@ async def test_item8_SITE_8_an_auth_unit_change_ends_every_session_of_the_line(
     )
     assert done.status_code == 200
     assert await ended(site, owner) and await ended(site, contract)
+
+
+# --- item 10: the one-time password before the expired-password change -------------------------
+
+
+async def otp_login_done(site: Site) -> None:
+    """The OTP enrolled and verified, one login completed with a code."""
+    await enrol(site)
+    await site.client.get(f"/otp/verify?token={site.last_link_token()}")
+    await site.post("/login/otp/send", {}, page="/login/otp")
+    done = await site.post("/login/otp", {"otp_code": site.last_code()})
+    assert done.headers["location"] == "/"
+
+
+async def test_item10_SITE_4_SITE_5_an_expired_password_is_changed_after_the_otp(
+    site: Site,
+) -> None:
+    await otp_login_done(site)
+    site.clock.advance(days=60)
+    login = await site.login(CONTRACT, GOOD)
+    assert login.status_code == 303 and login.headers["location"] == "/login/otp"
+    assert (await site.client.get("/password")).headers["location"] == "/login/otp"
+    assert (await site.client.get("/")).headers["location"] == "/login/otp"
+    await site.post("/login/otp/send", {}, page="/login/otp")
+    done = await site.post("/login/otp", {"otp_code": site.last_code()})
+    assert done.status_code == 303 and done.headers["location"] == "/password"
+    page = await site.client.get("/password")
+    assert "パスワードの有効期限(60日)が切れました。" in page.text
+    assert (await site.client.get("/")).headers["location"] == "/password"
+    changed = await site.post(
+        "/password", {"current_password": GOOD, "new_password": GOOD2, "confirm_password": GOOD2}
+    )
+    assert changed.status_code == 200 and "パスワードを変更しました" in changed.text
+    again = await site.login(CONTRACT, GOOD2)
+    assert again.headers["location"] == "/login/otp"
