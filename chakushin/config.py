@@ -17,6 +17,7 @@ import re
 import tomllib
 import types
 import typing
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,13 +84,35 @@ class AgiConfig:
 @dataclass(frozen=True)
 class SiteConfig:
     # The subscriber settings site (served by `chakushin serve` / `chakushin site`).
-    # Put a TLS proxy in front of it; X-Forwarded-Proto from 127.0.0.1 makes
-    # its cookies Secure.
+    # Put a TLS proxy in front of it and list it in trusted_proxies; its
+    # X-Forwarded-Proto: https then makes the cookies Secure.
     host: str = "127.0.0.1"
     port: int = 8080
     # Failed logins from one client address allowed in 10 minutes before it
     # is refused for a while (the seeds' per-number lockouts apply as well).
     login_failures_per_address: int = 20
+    # The site's address as subscribers reach it (e.g. "https://settings.example.jp"):
+    # the only source of the links it mails (the OTP address verification).
+    # Empty: http:// and the address and port the site's socket listens on
+    # (fine on one box; behind a proxy, set it). Never the request's Host header.
+    public_url: str = ""
+    # Addresses or networks of the proxies in front of the site ("127.0.0.1",
+    # "10.0.0.0/24"). Only a request from one of them has its X-Forwarded-For
+    # (the right-most address not in this list is the client) and
+    # X-Forwarded-Proto honoured. Empty: no proxy headers are trusted.
+    trusted_proxies: tuple[str, ...] = ()
+    # Largest request body of any form but the CSV upload, in bytes; bigger
+    # requests are refused with 413 before anything is parsed.
+    max_form_bytes: int = 65_536
+    # Largest request body of the SITE-9 CSV upload (file and form), in bytes.
+    max_csv_upload_bytes: int = 1_048_576
+    # SITE-9: most rows one CSV upload may have.
+    csv_max_rows: int = 1000
+    # MAIL-2 送信テスト: test mails allowed per login session and per number
+    # (whoever sends them) within send_test_window_seconds.
+    send_tests_per_session: int = 5
+    send_tests_per_number: int = 10
+    send_test_window_seconds: int = 3600
 
 
 @dataclass(frozen=True)
@@ -365,6 +388,7 @@ def _validate(config: Config) -> None:
             ) from None
     if not 1 <= config.site.login_failures_per_address <= 10_000:
         raise ConfigError("must be 1-10000", key="site.login_failures_per_address")
+    _validate_site(config.site)
     if not 1 <= config.serve.shutdown_timeout_seconds <= 600:
         raise ConfigError("must be 1-600 seconds", key="serve.shutdown_timeout_seconds")
     if not 1 <= config.serve.heartbeat_seconds <= 300:
@@ -424,6 +448,51 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False  # a host name: who knows what it resolves to
+
+
+def _validate_site(site: SiteConfig) -> None:
+    if site.public_url:
+        _public_url(site.public_url)
+    for proxy in site.trusted_proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"{proxy!r} is not an IP address or network (e.g. 10.0.0.0/24)",
+                key="site.trusted_proxies",
+            ) from None
+    for key, value, low, high in (
+        ("site.max_form_bytes", site.max_form_bytes, 1024, 10 * 1024 * 1024),
+        ("site.max_csv_upload_bytes", site.max_csv_upload_bytes, 1024, 64 * 1024 * 1024),
+        ("site.csv_max_rows", site.csv_max_rows, 1, 100_000),
+        ("site.send_tests_per_session", site.send_tests_per_session, 1, 1000),
+        ("site.send_tests_per_number", site.send_tests_per_number, 1, 1000),
+        ("site.send_test_window_seconds", site.send_test_window_seconds, 60, 7 * 86400),
+    ):
+        if not low <= value <= high:
+            raise ConfigError(f"must be {low}-{high}; got {value}", key=key)
+
+
+def _public_url(url: str) -> None:
+    """site.public_url: http(s)://host[:port][/path], nothing a link could be bent with."""
+    key = "site.public_url"
+    if not url.isprintable() or any(ch.isspace() for ch in url) or not url.isascii():
+        raise ConfigError("must be printable ASCII without spaces", key=key)
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise ConfigError(f"is not a URL: {exc}", key=key) from None
+    if parts.scheme not in ("http", "https"):
+        raise ConfigError(f"scheme must be http or https; got {url!r}", key=key)
+    if not parts.hostname:
+        raise ConfigError(f"must name a host; got {url!r}", key=key)
+    if parts.username is not None or parts.password is not None:
+        raise ConfigError("must not contain a user or password", key=key)
+    if parts.query or parts.fragment or "?" in url or "#" in url:
+        raise ConfigError("must not have a query (?) or fragment (#)", key=key)
+    if port == 0:
+        raise ConfigError("port must be 1-65535", key=key)
 
 
 # --- showing ----------------------------------------------------------------
