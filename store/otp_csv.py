@@ -29,14 +29,15 @@ What a row means (``apply_csv``); an empty field keeps the current value:
   one-time password in use, when the link is followed
   (``verify_otp_address``). Until then a number that used the one-time
   password keeps using it with its current address. So a row that changes
-  the address must say ``1``. It must also carry the confirmation ID and
-  password: the link is issued by ``start_otp_enrolment`` /
-  ``change_otp_address``, which take them (``export_csv`` cannot fill the
-  password in: only its hash is stored).
-- The confirmation ID and password in a row are the values to set (the
-  uploader is logged in; the old values are not asked for, as on the page
-  the seeds reach after the one-time password). An empty password keeps the
-  current one only while the ID stays the same.
+  the address must say ``1``. It must also carry a confirmation ID and
+  password, as ``start_otp_enrolment`` / ``change_otp_address`` take them
+  (``export_csv`` cannot fill the password in: only its hash is stored):
+  for a number that has them already, the current ones, which prove the
+  change as on the page of seeds (9), and stay as they are (issue 12 item
+  9); for a number enrolling its first address, the values to set.
+- Without an address change, the confirmation ID and password in a row are
+  the values to set (the uploader is logged in). An empty password keeps
+  the current one only while the ID stays the same.
 - ``1`` with the verified address: the one-time password is used from now
   on. ``0``: not used; the address, ID and password are kept for a return
   (``set_otp_enabled``). A number that never chose stays unchosen with
@@ -45,6 +46,13 @@ What a row means (``apply_csv``); an empty field keeps the current value:
 Errors carry the line number (1-based, of the file as uploaded; 0 for the
 file as a whole) and the Japanese reason; every problem of every line is
 reported and nothing is written.
+
+The order of the work (issue 12 item 19): ``parse_csv`` (the file, at most
+``max_rows`` rows), ``check_rows`` (every row against the stored settings,
+read only), then ``with_hashes`` (argon2: the current confirmation
+passwords that prove an address change are verified, the new ones hashed,
+only for a file found valid so far, outside any transaction), then
+``apply_csv`` in the write transaction, which checks every rule again.
 """
 
 from __future__ import annotations
@@ -53,8 +61,9 @@ import codecs
 import concurrent.futures
 import dataclasses
 import datetime as dt
+import hmac
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import structlog
@@ -66,6 +75,8 @@ from store.errors import DomainError, InvalidAddress
 from store.models import SiteCredential
 
 HASH_THREADS = 2  # argon2 releases the GIL; store.passwords bounds the memory anyway
+# Rows of one upload by default (site.csv_max_rows): what a large line has, with room.
+MAX_ROWS = 1000
 
 log = structlog.get_logger("store")
 
@@ -85,6 +96,7 @@ MESSAGES: dict[str, str] = {
         "(どの電話番号の設定も変更されていません)。"
     ),
     "empty": "CSVファイルに設定する行がありません。",
+    "too_many_rows": "CSVファイルの行数が多すぎます。一度に設定できるのは{max_rows}行までです。",
     "encoding": (
         "CSVファイルの文字コードが正しくありません。UTF-8またはShift_JISで保存してください。"
     ),
@@ -117,6 +129,11 @@ MESSAGES: dict[str, str] = {
         "ワンタイムパスワード受信用メールアドレスを変更する場合は、"
         "確認用IDと確認用パスワードも入力してください。"
     ),
+    "current_confirmation_for_address": (
+        "ワンタイムパスワード受信用メールアドレスを変更する場合は、"
+        "現在の確認用IDと確認用パスワードを入力してください。"
+    ),
+    "confirmation_mismatch": site_auth.MESSAGES["confirmation_mismatch"],
     "address_needs_otp_on": (
         "ワンタイムパスワード受信用メールアドレスを変更する場合は、"
         "ワンタイムパスワード利用設定を「1」にしてください。"
@@ -163,6 +180,17 @@ class CsvRow:
     confirmation_password: str = field(repr=False)
     # Filled by ``with_hashes`` outside the transaction (argon2 is slow on purpose).
     confirmation_password_hash: str = field(default="", repr=False)
+    # Filled by ``with_hashes`` for a row that moves an enrolled address: the
+    # stored hash its confirmation password was verified against.
+    proven_hash: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True)
+class StoredConfirmation:
+    """The confirmation ID and password hash a row must prove (``check_rows``)."""
+
+    confirmation_id: str
+    password_hash: str = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -220,26 +248,33 @@ def _quote(value: str) -> str:
 # --- upload: the file ------------------------------------------------------------------
 
 
-def parse_csv(data: bytes, *, allowed_numbers: Sequence[str]) -> list[CsvRow]:
+def parse_csv(
+    data: bytes, *, allowed_numbers: Sequence[str], max_rows: int = MAX_ROWS
+) -> list[CsvRow]:
     """SITE-9: every row of the uploaded file, checked; ``CsvRefused`` with every problem.
 
     ``allowed_numbers``: the numbers the login manages
     (``site_auth.managed_numbers``); any other number is refused. Checks
     the form of the file (encoding, CR+LF, quoting, five fields) and of each
     value (number, 0/1, MAIL-3 address, SITE-5 ID and password rules), and
-    that no number appears twice. What depends on the stored settings is
-    checked by ``apply_csv``.
+    that no number appears twice; more than ``max_rows`` rows (blank lines
+    and the header line aside) refuse the file before any row is looked at.
+    What depends on the stored settings is checked by ``check_rows``.
     """
     text = _decode(data)
     if text is None:
         raise CsvRefused([(FILE, MESSAGES["encoding"])])
+    lines = _lines(text)
+    if _row_count(lines) > max_rows:
+        log.info("otp_csv_refused", problems=1, stage="rows", max_rows=max_rows)
+        raise CsvRefused([(FILE, MESSAGES["too_many_rows"].format(max_rows=max_rows))])
     scope = frozenset(allowed_numbers)
     problems: list[tuple[int, str]] = []
     rows: list[CsvRow] = []
     first_line_of: dict[str, int] = {}
     line_ending_reported = False
     seen_content = False
-    for line_no, (line, ending) in enumerate(_lines(text), start=1):
+    for line_no, (line, ending) in enumerate(lines, start=1):
         if ending not in (CRLF, "") and not line_ending_reported:
             problems.append((line_no, MESSAGES["line_ending"]))
             line_ending_reported = True
@@ -270,6 +305,14 @@ def parse_csv(data: bytes, *, allowed_numbers: Sequence[str]) -> list[CsvRow]:
         log.info("otp_csv_refused", problems=len(problems), stage="parse")
         raise CsvRefused(problems)
     return rows
+
+
+def _row_count(lines: Sequence[tuple[str, str]]) -> int:
+    """The lines that are rows: not blank, and not a header line first."""
+    content = [line for line, _ending in lines if line.strip()]
+    if content and tuple(_split(content[0]) or ()) == COLUMNS:
+        return len(content) - 1
+    return len(content)
 
 
 def _decode(data: bytes) -> str | None:
@@ -451,6 +494,87 @@ class _RowRefused(DomainError):
         super().__init__(MESSAGES[key], code=key)
 
 
+# What a row does, decided from the stored settings alone (no argon2, no writes).
+UNCHANGED, CHANGED = "unchanged", "changed"
+FIRST_ADDRESS = "first_address"  # enrols an address: the row's ID and password are set
+MOVE_ADDRESS = "move_address"  # moves an enrolled address: the row proves the current ones
+
+
+def _enrolled(cred: SiteCredential) -> StoredConfirmation | None:
+    if cred.otp_confirmation_id is None or cred.otp_confirmation_password_hash is None:
+        return None
+    return StoredConfirmation(cred.otp_confirmation_id, cred.otp_confirmation_password_hash)
+
+
+def _plan_row(row: CsvRow, cred: SiteCredential | None) -> str:
+    """SITE-9 with SITE-5: what ``row`` does to ``cred``; raises a ``DomainError`` if it may not."""
+    asks_nothing = not (
+        row.otp_enabled or row.otp_address or row.confirmation_id or row.confirmation_password
+    )
+    if cred is None:
+        if asks_nothing:
+            return UNCHANGED
+        raise site_auth.OtpRefused("no_site_password")
+    new_address = bool(row.otp_address) and row.otp_address != cred.otp_address
+    if new_address:
+        stored = _enrolled(cred)
+        if not (row.confirmation_id and row.confirmation_password):
+            key = (
+                "confirmation_for_address" if stored is None else "current_confirmation_for_address"
+            )
+            raise _RowRefused(key)
+        if not row.otp_enabled:
+            raise _RowRefused("address_needs_otp_on")
+        if stored is None:
+            return FIRST_ADDRESS
+        # Seeds (9): the ID and password set at enrolment prove the change.
+        if not hmac.compare_digest(stored.confirmation_id.encode(), row.confirmation_id.encode()):
+            raise _RowRefused("confirmation_mismatch")
+        return MOVE_ADDRESS
+    new_id = bool(row.confirmation_id) and row.confirmation_id != cred.otp_confirmation_id
+    if new_id and not row.confirmation_password:
+        raise _RowRefused("confirmation_password_for_id")
+    if row.confirmation_password or row.otp_enabled != cred.otp_enabled:
+        return CHANGED
+    return UNCHANGED
+
+
+def _credential_for_update(
+    session: Session, number_id: int, *, lock: bool
+) -> SiteCredential | None:
+    query = select(SiteCredential).where(SiteCredential.number_id == number_id)
+    return session.scalars(query.with_for_update() if lock else query).one_or_none()
+
+
+def check_rows(session: Session, rows: Sequence[CsvRow]) -> dict[int, StoredConfirmation]:
+    """Every row of ``parse_csv`` against the stored settings, before anything slow.
+
+    Read only, no argon2: a file refused here costs no hashing (issue 12
+    item 19). Raises ``CsvRefused`` with every row's problem; else returns,
+    by line, the stored confirmation values that a row moving an enrolled
+    address must prove (``with_hashes`` verifies them).
+    """
+    problems: list[tuple[int, str]] = []
+    proofs: dict[int, StoredConfirmation] = {}
+    for row in rows:
+        found = service.find_number(session, row.number)
+        if found is None:
+            problems.append((row.line, MESSAGES["number_not_found"]))
+            continue
+        cred = _credential_for_update(session, found.id, lock=False)
+        try:
+            plan = _plan_row(row, cred)
+        except DomainError as exc:
+            problems.append((row.line, exc.message))
+            continue
+        if plan == MOVE_ADDRESS and cred is not None and (stored := _enrolled(cred)):
+            proofs[row.line] = stored
+    if problems:
+        log.info("otp_csv_refused", problems=len(problems), stage="check")
+        raise CsvRefused(problems)
+    return proofs
+
+
 def _apply_row(
     session: Session, row: CsvRow, *, link_base: str, sender: str, now: dt.datetime
 ) -> str:
@@ -458,46 +582,45 @@ def _apply_row(
     found = service.find_number(session, row.number)
     if found is None:
         raise _RowRefused("number_not_found")
-    cred = session.scalars(
-        select(SiteCredential).where(SiteCredential.number_id == found.id).with_for_update()
-    ).one_or_none()
-    asks_nothing = not (
-        row.otp_enabled or row.otp_address or row.confirmation_id or row.confirmation_password
-    )
-    if cred is None:
-        if asks_nothing:
-            return "unchanged"
-        raise site_auth.OtpRefused("no_site_password")
-
-    new_address = bool(row.otp_address) and row.otp_address != cred.otp_address
-    new_id = bool(row.confirmation_id) and row.confirmation_id != cred.otp_confirmation_id
-    if new_id and not row.confirmation_password:
-        raise _RowRefused("confirmation_password_for_id")
-    if new_address:
-        if not (row.confirmation_id and row.confirmation_password):
-            raise _RowRefused("confirmation_for_address")
-        if not row.otp_enabled:
-            raise _RowRefused("address_needs_otp_on")
-        # The row's ID and password are the values to set (and, with the
-        # one-time password in use, what proves the change: seeds (9)); the
-        # current address stays in use until the new one's link is followed,
-        # which also turns the one-time password on (仮登録, seeds P.7).
-        _set_confirmation(cred, row)
+    cred = _credential_for_update(session, found.id, lock=True)
+    plan = _plan_row(row, cred)
+    if plan == UNCHANGED:
+        return "unchanged"
+    assert cred is not None  # _plan_row refuses a row that changes a number without one
+    if plan in (FIRST_ADDRESS, MOVE_ADDRESS):
+        if plan == FIRST_ADDRESS:
+            _set_confirmation(cred, row)
+        else:
+            _check_proof(cred, row)
+        # The current address stays in use until the new one's link is
+        # followed, which also turns the one-time password on (仮登録, seeds P.7).
         site_auth.issue_address_verification(
             session, found, row.otp_address, link_base=link_base, sender=sender, now=now
         )
         log.info("otp_csv_address_verification", number=row.number)
         return "verification_sent"
-
-    changed = False
     if row.confirmation_password:
         _set_confirmation(cred, row)
-        changed = True
     if row.otp_enabled != cred.otp_enabled:
         site_auth.set_otp_enabled(session, row.number, row.otp_enabled, now=now)
-        changed = True
     session.flush()
-    return "changed" if changed else "unchanged"
+    return "changed"
+
+
+def _check_proof(cred: SiteCredential, row: CsvRow) -> None:
+    """Seeds (9): the row's password is the current confirmation password.
+
+    ``with_hashes`` verified it outside the transaction against the hash
+    stored then; if that hash is still the stored one, nothing slow runs
+    here. A caller that skipped ``with_hashes`` gets it verified now.
+    """
+    stored = cred.otp_confirmation_password_hash or ""
+    if row.proven_hash:
+        proven = hmac.compare_digest(row.proven_hash.encode(), stored.encode())
+    else:
+        proven = passwords.verify_password(stored, row.confirmation_password)
+    if not proven:
+        raise _RowRefused("confirmation_mismatch")
 
 
 def _set_confirmation(cred: SiteCredential, row: CsvRow) -> None:
@@ -508,28 +631,57 @@ def _set_confirmation(cred: SiteCredential, row: CsvRow) -> None:
     )
 
 
-def with_hashes(rows: Sequence[CsvRow]) -> list[CsvRow]:
-    """The rows with their confirmation passwords hashed, before any transaction.
+def with_hashes(
+    rows: Sequence[CsvRow], proofs: Mapping[int, StoredConfirmation] | None = None
+) -> list[CsvRow]:
+    """The rows with their argon2 work done, before any transaction.
 
-    argon2 takes tens of milliseconds per password on purpose; done inside
-    ``apply_csv`` that would hold SQLite's write lock for seconds on a file
-    of a few hundred numbers (and the notifier waits for it). Hashed here, in
-    threads, the transaction only stores them.
+    ``proofs`` (from ``check_rows``): the rows that move an enrolled address
+    have their confirmation password verified against the stored hash; any
+    mismatch raises ``CsvRefused`` with every such row. Every other row's
+    confirmation password is hashed. argon2 takes tens of milliseconds per
+    password on purpose; done inside ``apply_csv`` that would hold SQLite's
+    write lock for seconds on a file of a few hundred numbers (and the
+    notifier waits for it). Done here, in threads, the transaction only
+    stores them.
     """
-    todo = [row for row in rows if row.confirmation_password and not row.confirmation_password_hash]
-    if not todo:
+    proofs = proofs or {}
+    to_verify = [row for row in rows if row.line in proofs]
+    to_hash = [
+        row
+        for row in rows
+        if row.line not in proofs
+        and row.confirmation_password
+        and not row.confirmation_password_hash
+    ]
+    if not (to_verify or to_hash):
         return list(rows)
+
+    def verify(row: CsvRow) -> bool:
+        return passwords.verify_password(proofs[row.line].password_hash, row.confirmation_password)
+
     with concurrent.futures.ThreadPoolExecutor(max_workers=HASH_THREADS) as pool:
+        verified = dict(
+            zip((row.line for row in to_verify), pool.map(verify, to_verify), strict=True)
+        )
+        wrong = [
+            (line, MESSAGES["confirmation_mismatch"]) for line, ok in verified.items() if not ok
+        ]
+        if wrong:
+            log.info("otp_csv_refused", problems=len(wrong), stage="proof")
+            raise CsvRefused(wrong)
         hashes = dict(
             zip(
-                (row.line for row in todo),
-                pool.map(lambda row: passwords.hash_password(row.confirmation_password), todo),
+                (row.line for row in to_hash),
+                pool.map(lambda row: passwords.hash_password(row.confirmation_password), to_hash),
                 strict=True,
             )
         )
-    return [
-        dataclasses.replace(row, confirmation_password_hash=hashes[row.line])
-        if row.line in hashes
-        else row
-        for row in rows
-    ]
+    changed: list[CsvRow] = []
+    for row in rows:
+        if row.line in proofs:
+            row = dataclasses.replace(row, proven_hash=proofs[row.line].password_hash)
+        elif row.line in hashes:
+            row = dataclasses.replace(row, confirmation_password_hash=hashes[row.line])
+        changed.append(row)
+    return changed

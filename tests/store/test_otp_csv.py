@@ -348,12 +348,13 @@ def test_SITE_9_SITE_5_otp_in_use_keeps_its_address_until_the_new_one_is_verifie
 def test_SITE_9_new_confirmation_values_with_a_new_address_while_otp_is_in_use(
     line: sessionmaker[Session],
 ) -> None:
-    apply(line, csv(f'"{C}","1","{NEW_ADDRESS}","Neue5Id9","neue8pass"'))
+    """Issue 12 item 9 reversed this test's old expectation (the row used to set the new
+    values and move the address at once): the current values are needed (seeds (9))."""
+    problems = apply_refused(line, csv(f'"{C}","1","{NEW_ADDRESS}","Neue5Id9","neue8pass"'))
+    assert problems == [(1, "確認用IDまたは確認用パスワードが正しくありません。")]
     cred = credential(line, C)
-    assert cred.otp_confirmation_id == "Neue5Id9"
-    assert cred.otp_confirmation_password_hash is not None
-    assert passwords.verify_password(cred.otp_confirmation_password_hash, "neue8pass")
-    assert [m.recipient for m in verification_mails(line)] == [NEW_ADDRESS]
+    assert cred.otp_confirmation_id == CONF_ID
+    assert verification_mails(line) == []
 
 
 def test_SITE_9_flag_0_stops_otp_and_keeps_the_address(line: sessionmaker[Session]) -> None:
@@ -467,3 +468,124 @@ def test_SITE_9_passwords_are_hashed_before_the_transaction(
     assert passwords.verify_password(
         credential(line, C).otp_confirmation_password_hash or "", "fresh8pw"
     )
+
+
+# --- issue 12 item 9: moving an enrolled OTP address needs the current ID and password ------
+
+
+def test_item9_SITE_9_SITE_5_new_address_needs_the_current_confirmation_values(
+    line: sessionmaker[Session],
+) -> None:
+    """Seeds (9): the address moves only with the ID and password set at enrolment."""
+    mismatch = "確認用IDまたは確認用パスワードが正しくありません。"
+    problems = apply_refused(
+        line,
+        csv(
+            f'"{C}","1","{NEW_ADDRESS}","Neue5Id9","neue8pass"',  # new values, not the current
+            f'"{E1}","0","","",""',
+        ),
+    )
+    assert problems == [(1, mismatch)]
+    assert apply_refused(line, csv(f'"{C}","1","{NEW_ADDRESS}","{CONF_ID}","wrong8pass"')) == [
+        (1, mismatch)
+    ]
+    assert apply_refused(line, csv(f'"{C}","1","{NEW_ADDRESS}","Kakunin83id","{CONF_PW}"')) == [
+        (1, mismatch)
+    ]
+    assert apply_refused(line, csv(f'"{C}","1","{NEW_ADDRESS}","{CONF_ID}",""')) == [
+        (
+            1,
+            "ワンタイムパスワード受信用メールアドレスを変更する場合は、"
+            "現在の確認用IDと確認用パスワードを入力してください。",
+        )
+    ]
+    assert verification_mails(line) == []
+    cred = credential(line, C)
+    assert (cred.otp_address, cred.otp_confirmation_id) == (ADDRESS, CONF_ID)
+    assert passwords.verify_password(cred.otp_confirmation_password_hash or "", CONF_PW)
+    # The current values move it, and stay the confirmation values.
+    result = apply(line, csv(f'"{C}","1","{NEW_ADDRESS}","{CONF_ID}","{CONF_PW}"'))
+    assert result.verification_sent == (C,)
+    assert [m.recipient for m in verification_mails(line)] == [NEW_ADDRESS]
+    assert passwords.verify_password(
+        credential(line, C).otp_confirmation_password_hash or "", CONF_PW
+    )
+
+
+def test_item9_SITE_9_proof_checked_outside_the_transaction(
+    line: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The current password is verified (argon2) before the write transaction, as hashing is."""
+    rows = otp_csv.parse_csv(
+        csv(f'"{C}","1","{NEW_ADDRESS}","{CONF_ID}","{CONF_PW}"'), allowed_numbers=SCOPE
+    )
+    with db.transaction(line, read_only=True) as s:
+        proofs = otp_csv.check_rows(s, rows)
+    proven = otp_csv.with_hashes(rows, proofs)
+
+    def no_argon2(*_args: object) -> bool:
+        raise AssertionError("argon2 ran inside the transaction")
+
+    monkeypatch.setattr(passwords, "verify_password", no_argon2)
+    monkeypatch.setattr(passwords, "hash_password", no_argon2)
+    with db.transaction(line) as s:
+        result = otp_csv.apply_csv(s, proven, link_base=LINK, sender=SENDER, now=NOW)
+    assert result.verification_sent == (C,)
+
+
+def test_item9_SITE_9_wrong_proof_is_refused_before_the_transaction(
+    line: sessionmaker[Session],
+) -> None:
+    rows = otp_csv.parse_csv(
+        csv(f'"{E1}","0","","",""', f'"{C}","1","{NEW_ADDRESS}","{CONF_ID}","wrong8pass"'),
+        allowed_numbers=SCOPE,
+    )
+    with db.transaction(line, read_only=True) as s:
+        proofs = otp_csv.check_rows(s, rows)
+    with pytest.raises(CsvRefused) as err:
+        otp_csv.with_hashes(rows, proofs)
+    assert err.value.problems == [(2, "確認用IDまたは確認用パスワードが正しくありません。")]
+
+
+# --- issue 12 item 19: every row checked before any argon2; a cap on rows ------------------
+
+
+def test_item19_SITE_9_rows_are_checked_against_the_database_before_hashing(
+    line: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = otp_csv.parse_csv(
+        csv(
+            f'"{E1}","1","{NEW_ADDRESS}","Other5Id","other7pw"',  # fine alone: would be hashed
+            f'"{E2}","1","{NEW_ADDRESS}","Other5Id","other7pw"',  # no site password
+            f'"{C}","1","{ADDRESS}","Kawatta5Id",""',  # new ID without password
+        ),
+        allowed_numbers=SCOPE,
+    )
+
+    def no_argon2(*_args: object) -> str:
+        raise AssertionError("argon2 ran for a file that is refused")
+
+    monkeypatch.setattr(passwords, "hash_password", no_argon2)
+    monkeypatch.setattr(passwords, "verify_password", no_argon2)
+    engine = line.kw["bind"]
+    before = snapshot(engine)
+    with db.transaction(line, read_only=True) as s, pytest.raises(CsvRefused) as err:
+        otp_csv.check_rows(s, rows)
+    assert err.value.problems == [
+        (2, "先にパスワードを設定してください。"),
+        (3, "確認用IDを変更する場合は、確認用パスワードも入力してください。"),
+    ]
+    assert snapshot(engine) == before
+
+
+def test_item19_SITE_9_a_file_over_the_row_cap_is_refused(line: sessionmaker[Session]) -> None:
+    data = csv(*(f'"{n}","0","","",""' for n in SCOPE))
+    with pytest.raises(CsvRefused) as err:
+        otp_csv.parse_csv(data, allowed_numbers=SCOPE, max_rows=2)
+    assert err.value.problems == [
+        (0, "CSVファイルの行数が多すぎます。一度に設定できるのは2行までです。")
+    ]
+    assert len(otp_csv.parse_csv(data, allowed_numbers=SCOPE, max_rows=3)) == 3
+    # Blank lines and the header line are not rows.
+    with_header = (HEADER + "\r\n\r\n").encode() + data
+    assert len(otp_csv.parse_csv(with_header, allowed_numbers=SCOPE, max_rows=3)) == 3
