@@ -529,3 +529,20 @@ class SiteSession(Base):
     expires_at: Mapped[dt.datetime] = mapped_column(index=True)
 
     number: Mapped[Number] = relationship()
+
+
+class SendTest(Base):
+    """MAIL-2 送信テスト: one row per test mail asked for, to limit them (issue 12 item 15).
+
+    Counted per number and per login session (``session_key``: the session
+    id's SHA-256, as ``site_session.id_hash``) within the site's window; in
+    the database, so that the limit holds across site processes. Rows past
+    the window are deleted as new ones come. ``sent_at`` is the site's clock.
+    """
+
+    __tablename__ = "send_test"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number_id: Mapped[int] = _number_fk()
+    session_key: Mapped[str] = mapped_column(String(64), index=True)
+    sent_at: Mapped[dt.datetime] = mapped_column(index=True)
