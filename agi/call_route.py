@@ -19,61 +19,18 @@ from typing import Protocol
 
 import structlog
 
+from agi.caller import Caller, caller_of
 from agi.channel import CallerHangup, Channel, ChannelError
 from agi.prompts import Prompt
 from dialplan import variables as v
-from store import validation
-from store.errors import InvalidInput
 from store.models import Presentation, VoiceWarpMode
 from store.service import RoutingSettings
-
-# ANI II digits of payphones (27: coin line with network controls, 70: with
-# customer-premises controls), delivered as CALLERID(ani2).
-PAYPHONE_ANI2 = frozenset({"27", "70"})
-# AST_PRES_* groups in agi_callingpres: 0x00 allowed, 0x20 restricted, 0x40 unavailable.
-_PRES_GROUP = 0x60
-_PRES_RESTRICTED = 0x20
-_PRES_UNAVAILABLE = 0x40
 
 REFUSAL_PROMPTS = {
     Presentation.WITHHELD: Prompt.CALL_REJECTED_WITHHELD,
     Presentation.PAYPHONE: Prompt.CALL_REJECTED_PAYPHONE,
     Presentation.UNAVAILABLE: Prompt.CALL_REJECTED_UNAVAILABLE,
 }
-
-
-@dataclass(frozen=True)
-class Caller:
-    """Who is calling: the number Asterisk has (even when withheld) and its presentation."""
-
-    number: str
-    presentation: Presentation
-
-    @property
-    def presented_number(self) -> str:
-        """The number as it may be shown: empty unless presentation is allowed."""
-        return self.number if self.presentation is Presentation.ALLOWED else ""
-
-
-def classify_caller(callerid: str, callingpres: str, ani2: str) -> Caller:
-    """From agi_callerid, agi_callingpres and agi_callingani2."""
-    try:
-        number = validation.diallable_number(callerid)
-    except InvalidInput:
-        number = ""  # "unknown", "anonymous", empty
-    try:
-        group = int(callingpres or "0") & _PRES_GROUP
-    except ValueError:
-        group = _PRES_UNAVAILABLE
-    if ani2 in PAYPHONE_ANI2:
-        presentation = Presentation.PAYPHONE
-    elif group == _PRES_RESTRICTED:
-        presentation = Presentation.WITHHELD
-    elif group == _PRES_UNAVAILABLE or not number:
-        presentation = Presentation.UNAVAILABLE
-    else:
-        presentation = Presentation.ALLOWED
-    return Caller(number, presentation)
 
 
 @dataclass(frozen=True)
@@ -161,17 +118,13 @@ class RouteCall:
     def run(self) -> str:
         env = self.channel.env
         subscriber = env.get("agi_arg_1") or env.get("agi_extension", "")
-        caller = classify_caller(
-            env.get("agi_callerid", ""),
-            env.get("agi_callingpres", ""),
-            env.get("agi_callingani2", ""),
-        )
-        # The withheld number is never logged; the presentation is.
+        caller = caller_of(env)
+        # MAIL-9: the withheld number is never logged; the presentation is.
         log = structlog.get_logger("agi.call_route").bind(
             call_id=env.get("agi_uniqueid", ""),
             number=subscriber,
             presentation=caller.presentation.value,
-            caller=caller.presented_number,
+            caller=caller.logged,
         )
         try:
             self._set(v.PRESENTATION, caller.presentation.value)

@@ -14,6 +14,7 @@ from typing import Protocol
 
 import structlog
 
+from agi.caller import caller_of
 from agi.channel import CallerHangup, Channel, ChannelError
 from agi.prompts import Prompt
 from dialplan import variables as v
@@ -68,8 +69,11 @@ class NuisanceFeatureCall:
 
     def run(self) -> str:
         subscriber = self.channel.env.get("agi_callerid", "")
+        # MAIL-9: the subscriber's phone may withhold its number (184); then
+        # the log says so instead of the digits.
         log = structlog.get_logger("agi.nuisance_feature").bind(
-            call_id=self.channel.env.get("agi_uniqueid", ""), number=subscriber
+            call_id=self.channel.env.get("agi_uniqueid", ""),
+            number=caller_of(self.channel.env).logged,
         )
         try:
             outcome = self._run(subscriber)

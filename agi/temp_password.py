@@ -17,6 +17,7 @@ from typing import Protocol, TypeVar
 
 import structlog
 
+from agi.caller import caller_of
 from agi.channel import CallerHangup, Channel, ChannelError, DigitEntry
 from agi.prompts import Prompt
 from dialplan import variables
@@ -66,9 +67,11 @@ class TempPasswordCall:
     errors: int = 0
 
     def __post_init__(self) -> None:
+        # MAIL-9: a withheld caller logs as withheld, never the digits.
+        self.caller = caller_of(self.channel.env)
         self.log = structlog.get_logger("agi.temp_password").bind(
             call_id=self.channel.env.get("agi_uniqueid", ""),
-            caller=self.channel.env.get("agi_callerid", ""),
+            caller=self.caller.logged,
         )
 
     def run(self) -> Outcome:
@@ -115,8 +118,12 @@ class TempPasswordCall:
         target = self._target(caller, unit)
         temp_password = self._temp_password(target)
         self.store.save(caller.caller_number, target, temp_password, unit)
-        self.log.info("tp_completed", number=target, auth_unit=unit.value)
+        self.log.info("tp_completed", number=self._logged(target), auth_unit=unit.value)
         return self._finish(Outcome.COMPLETED, Prompt.TP_NUMBER_COMPLETED, read_back=target)
+
+    def _logged(self, number: str) -> str:
+        """A number for the log: the caller's own only when presented (IVR-6 sets it)."""
+        return self.caller.logged if number == self.caller.number else number
 
     def _caller_line(self) -> CallerLine | None:
         caller_id = self.channel.env.get("agi_callerid", "")

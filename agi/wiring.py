@@ -10,7 +10,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from agi import call_route, nuisance_feature
-from agi.call_route import Caller, RouteCall
+from agi.call_route import RouteCall
+from agi.caller import Caller
 from agi.channel import Channel
 from agi.nuisance_feature import NuisanceFeatureCall
 from agi.temp_password import StoreUnavailable, TempPasswordCall

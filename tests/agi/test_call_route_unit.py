@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from agi.call_route import Caller, Route, classify_caller, decide
+from agi.call_route import Route, decide
+from agi.caller import Caller, classify_caller
 from agi.prompts import Prompt
 from dialplan import variables as v
 from store.models import Presentation, VoiceWarpMode

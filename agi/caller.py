@@ -1,0 +1,69 @@
+"""Who is calling, from the AGI environment: the number and its presentation (MAIL-9).
+
+Every flow of ``agi/`` logs the caller through ``Caller.logged``: the
+number only when its presentation is allowed, else how it was withheld
+(``withheld``, ``payphone``, ``unavailable``), never the digits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from store import validation
+from store.errors import InvalidInput
+from store.models import Presentation
+
+# ANI II digits of payphones (27: coin line with network controls, 70: with
+# customer-premises controls), delivered as CALLERID(ani2).
+PAYPHONE_ANI2 = frozenset({"27", "70"})
+# AST_PRES_* groups in agi_callingpres: 0x00 allowed, 0x20 restricted, 0x40 unavailable.
+_PRES_GROUP = 0x60
+_PRES_RESTRICTED = 0x20
+_PRES_UNAVAILABLE = 0x40
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling: the number Asterisk has (even when withheld) and its presentation."""
+
+    number: str
+    presentation: Presentation
+
+    @property
+    def presented_number(self) -> str:
+        """The number as it may be shown: empty unless presentation is allowed."""
+        return self.number if self.presentation is Presentation.ALLOWED else ""
+
+    @property
+    def logged(self) -> str:
+        """What a log line may say of the caller: the presented number, else the presentation."""
+        return self.presented_number or self.presentation.value
+
+
+def classify_caller(callerid: str, callingpres: str, ani2: str) -> Caller:
+    """From agi_callerid, agi_callingpres and agi_callingani2."""
+    try:
+        number = validation.diallable_number(callerid)
+    except InvalidInput:
+        number = ""  # "unknown", "anonymous", empty
+    try:
+        group = int(callingpres or "0") & _PRES_GROUP
+    except ValueError:
+        group = _PRES_UNAVAILABLE
+    if ani2 in PAYPHONE_ANI2:
+        presentation = Presentation.PAYPHONE
+    elif group == _PRES_RESTRICTED:
+        presentation = Presentation.WITHHELD
+    elif group == _PRES_UNAVAILABLE or not number:
+        presentation = Presentation.UNAVAILABLE
+    else:
+        presentation = Presentation.ALLOWED
+    return Caller(number, presentation)
+
+
+def caller_of(env: Mapping[str, str]) -> Caller:
+    """The caller of an AGI session."""
+    return classify_caller(
+        env.get("agi_callerid", ""), env.get("agi_callingpres", ""), env.get("agi_callingani2", "")
+    )
