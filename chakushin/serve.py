@@ -182,6 +182,7 @@ class Node:
             sender_address=c.mail.from_address,
             throttle=LoginThrottle(limit=c.site.login_failures_per_address),
             send_test=send_test,
+            config=c.site,
         )
 
     async def _stop_agi_on(self, stop: asyncio.Event, grace: float) -> None:

@@ -25,23 +25,33 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
+from starlette.types import Scope
 
+from chakushin.config import SiteConfig
 from notifier.outbox import SendResult
 from store import db, password_rules, service, site_auth
 from store.errors import DomainError, NotFound
 from store.models import AuthUnit
+from web import limits, proxy
 from web.ratelimit import LoginThrottle
 from web.sessions import COOKIE, SessionStore, SessionView, Stage
 
 log = structlog.get_logger("web")
 
 HERE = Path(__file__).parent
+# More fields than any page has (the auth unit page: one per number of a line).
+MAX_FORM_FIELDS = 5000
 PRE_LOGIN_CSRF_COOKIE = "chakushin_csrf"
+# The one request that may carry a file, and a larger body (SITE-9).
+CSV_UPLOAD_PATH = "/otp/csv"
 UNIT_LABELS = {
     AuthUnit.LINE: "回線単位",
     AuthUnit.NUMBER: "電話番号単位",
@@ -61,9 +71,11 @@ class SiteDeps:
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
     # MAIL-2 送信テスト: (number, address) -> what the mail server answered.
     send_test: Callable[[str, str], Awaitable[SendResult]] | None = None
-    # Cookies get Secure when the request came over TLS (directly or as the
-    # proxy's X-Forwarded-Proto says, see uvicorn's --proxy-headers); True forces it.
+    # Cookies get Secure when the request came over TLS (directly or as a
+    # trusted proxy's X-Forwarded-Proto says, see web.proxy); True forces it.
     always_secure_cookies: bool = False
+    # The [site] settings: public_url, trusted_proxies, the limits of issue 12.
+    config: SiteConfig = field(default_factory=SiteConfig)
 
     def __post_init__(self) -> None:
         self.store = SessionStore(self.sessions, self.clock)
@@ -125,8 +137,33 @@ class Site:
         return await run_in_threadpool(self.deps.store.load, request.cookies.get(COOKIE))
 
     async def form(self, request: Request) -> dict[str, str]:
-        raw = await request.form()
+        """The form's fields; a form that cannot be parsed reads as empty (then CSRF refuses it).
+
+        ``web.limits`` has bounded the body and refused file parts already;
+        ``max_files=0`` says so again.
+        """
+        try:
+            raw = await request.form(max_files=0, max_fields=MAX_FORM_FIELDS)
+        except (HTTPException, MultiPartException, ValueError):
+            return {}
         return {k: v for k, v in raw.items() if isinstance(v, str)}
+
+    def link_base(self, request: Request) -> str:
+        """Issue 12 item 13: the absolute URL of the mailed verification link.
+
+        From ``site.public_url`` alone; unset, from the address and port of
+        the socket the request arrived on (``scope["server"]``, what uvicorn
+        reads from the socket), never from the request's Host header.
+        """
+        base = self.deps.config.public_url.rstrip("/")
+        if not base:
+            host, port = request.scope.get("server") or (
+                self.deps.config.host,
+                self.deps.config.port,
+            )
+            shown = f"[{host}]" if ":" in str(host) else str(host)
+            base = f"http://{shown}" + (f":{port}" if port else "")
+        return base + "/otp/verify"
 
     @staticmethod
     def csrf_ok(expected: str, given: str | None) -> bool:
@@ -544,7 +581,7 @@ class Site:
                 data.get("address", "").strip(),
                 data.get("confirmation_id", ""),
                 data.get("confirmation_password", ""),
-                link_base=str(request.url_for("otp_verify")),
+                link_base=self.link_base(request),
                 sender=self.deps.sender_address,
             )
         except DomainError as exc:
@@ -805,6 +842,29 @@ class Site:
 
     # --- errors ----------------------------------------------------------------------
 
+    async def refuse_body(self, scope: Scope, status: int, kind: str) -> Response:
+        """Issue 12 item 12: a request refused by ``web.limits`` before it was read."""
+        config = self.deps.config
+        limit = (
+            config.max_csv_upload_bytes
+            if kind == "too_large" and (scope.get("path") == CSV_UPLOAD_PATH)
+            else config.max_form_bytes
+        )
+        lines = {
+            "too_large": [
+                f"送信されたデータが大きすぎます({_size_label(limit)}まで)。"
+                "入力内容やファイルを確認して、もう一度操作してください。"
+            ],
+            "no_files": ["この画面からはファイルは送信できません。"],
+            "bad_length": ["送信されたデータの形式が正しくありません。"],
+        }[kind]
+        return self.render(
+            Request(scope),
+            "message.html",
+            {"title": "送信できませんでした", "lines": lines},
+            status=status,
+        )
+
     async def not_found(self, request: Request, _exc: Exception) -> Response:
         return self.render(
             request, "message.html", {"title": "ページが見つかりません", "lines": []}, status=404
@@ -844,6 +904,15 @@ def _unique(messages: list[str]) -> list[str]:
     return list(dict.fromkeys(messages))
 
 
+def _size_label(size: int) -> str:
+    """A byte count as the page says it: 64KB, 1MB."""
+    if size >= 1024 * 1024 and size % (1024 * 1024) == 0:
+        return f"{size // (1024 * 1024)}MB"
+    if size >= 1024:
+        return f"{size // 1024}KB"
+    return f"{size}バイト"
+
+
 def create_app(deps: SiteDeps) -> Starlette:
     from web.settings import Settings
 
@@ -861,7 +930,7 @@ def create_app(deps: SiteDeps) -> Starlette:
         Route("/bulk", settings.get_bulk, methods=["GET"]),
         Route("/bulk", settings.post_bulk, methods=["POST"]),
         Route("/otp/csv", settings.get_otp_csv, methods=["GET"]),
-        Route("/otp/csv", settings.post_otp_csv, methods=["POST"]),
+        Route(CSV_UPLOAD_PATH, settings.post_otp_csv, methods=["POST"]),
         Route("/otp/csv/download", settings.download_otp_csv, methods=["GET"]),
         Route("/numbers/{number:str}", settings.menu, methods=["GET"]),
         Route("/numbers/{number:str}/service", settings.post_service, methods=["POST"]),
@@ -886,8 +955,26 @@ def create_app(deps: SiteDeps) -> Starlette:
         Route("/auth-unit", site.post_auth_unit, methods=["POST"]),
         Mount("/static", app=StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
+
+    def upload(scope: Scope) -> bool:
+        return scope.get("path") == CSV_UPLOAD_PATH and scope.get("method") == "POST"
+
+    def limit_for(scope: Scope) -> int:
+        config = deps.config
+        return config.max_csv_upload_bytes if upload(scope) else config.max_form_bytes
+
     app = Starlette(
         routes=routes,
+        middleware=[
+            # Outermost first: who the client is, then the body bounded before any handler.
+            Middleware(proxy.ProxyHeaders, trusted=proxy.networks(deps.config.trusted_proxies)),
+            Middleware(
+                limits.BodyLimit,
+                limit_for=limit_for,
+                takes_files=upload,
+                refuse=site.refuse_body,
+            ),
+        ],
         exception_handlers={
             404: site.not_found,
             SQLAlchemyError: site.unavailable,

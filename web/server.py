@@ -50,9 +50,10 @@ class SiteServer:
                 log_config=None,  # structlog is ours; uvicorn's access log would duplicate it
                 access_log=False,
                 lifespan="off",
-                # X-Forwarded-Proto from a local TLS proxy makes cookies Secure.
-                proxy_headers=True,
-                forwarded_allow_ips="127.0.0.1",
+                # X-Forwarded-For/-Proto are read by web.proxy, and only from
+                # site.trusted_proxies: uvicorn's own reading trusted any
+                # 127.0.0.1 peer (issue 12 item 14).
+                proxy_headers=False,
             )
         )
 

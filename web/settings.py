@@ -9,16 +9,20 @@ field saves nothing and shows each message next to its field.
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import structlog
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile as StarletteUpload
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from store import bulk, db, otp_csv, service, validation
+from store import bulk, db, otp_csv, send_limits, service, validation
 from store.errors import DomainError
 from web.messages import japanese, reason_label
 from web.sessions import SessionView, Stage
@@ -30,8 +34,9 @@ log = structlog.get_logger("web.settings")
 
 ADDRESS_ROWS = validation.MAX_ADDRESSES
 DESIGNATED_BLANK_ROWS = 5
+DESIGNATED_ROWS_READ = validation.MAX_DESIGNATED + 10
 HISTORY_LIMIT = 50
-MAX_CSV_BYTES = 1_000_000
+T = TypeVar("T")
 
 
 class Settings:
@@ -75,6 +80,22 @@ class Settings:
             return self.site.forbidden_csrf(request)
         return view, number, data, items
 
+    def bad_form(self, request: Request, view: SessionView, exc: BadForm) -> Response:
+        """Issue 12 item 16: a field outside its values; nothing was saved."""
+        log.warning("site_form_refused", number=view.login_number, field=exc.name[:40])
+        return self.site.render(
+            request,
+            "message.html",
+            {
+                "title": "保存できませんでした",
+                "lines": [BAD_FORM],
+                "link": "/",
+                "link_label": "戻る",
+            },
+            status=400,
+            session=view,
+        )
+
     def _describe(self, number: str) -> dict[str, Any]:
         with db.transaction(self.site.deps.sessions, read_only=True) as s:
             return service.describe_number(service.get_number(s, number))
@@ -111,8 +132,11 @@ class Settings:
         posted = await self._posted(request)
         if isinstance(posted, Response):
             return posted
-        _view, number, data, _items = posted
-        start = data.get("action") == "start"
+        view, number, data, _items = posted
+        try:
+            start = _one_of(data, "action", {"start": True, "stop": False})
+        except BadForm as exc:
+            return self.bad_form(request, view, exc)
         try:
             await run_in_threadpool(
                 self._write, service.start_mail if start else service.stop_mail, number
@@ -158,11 +182,15 @@ class Settings:
         posted = await self._posted(request)
         if isinstance(posted, Response):
             return posted
-        _view, number, data, _items = posted
-        shown = [
-            {"address": data.get(f"address_{i}", "").strip(), "send": f"send_{i}" in data}
-            for i in range(1, ADDRESS_ROWS + 1)
-        ]
+        view, number, data, _items = posted
+        try:
+            _rows_within(data, ("send_",), ADDRESS_ROWS)
+            shown = [
+                {"address": data.get(f"address_{i}", "").strip(), "send": _flag(data, f"send_{i}")}
+                for i in range(1, ADDRESS_ROWS + 1)
+            ]
+        except BadForm as exc:
+            return self.bad_form(request, view, exc)
         errors: dict[str, list[str]] = {}
         beyond = [
             k
@@ -192,12 +220,23 @@ class Settings:
         return RedirectResponse(f"/numbers/{number}/addresses?saved=1", status_code=303)
 
     async def post_test(self, request: Request) -> Response:
-        """MAIL-2 送信テスト: one test mail now; the page says what the mail server answered."""
+        """MAIL-2 送信テスト: one test mail now; the page says what the mail server answered.
+
+        The button of a row mails the address typed in that row (saved or
+        not) and nothing else; the tests are limited per session and per
+        number (issue 12 item 15, ``store.send_limits``).
+        """
         posted = await self._posted(request)
         if isinstance(posted, Response):
             return posted
-        _view, _number, data, _items = posted
-        address = data.get("test_address", "").strip()
+        view, number, data, _items = posted
+        try:
+            row = _count(data, "test_row", ADDRESS_ROWS)
+            if row < 1:
+                raise BadForm("test_row")
+        except BadForm as exc:
+            return self.bad_form(request, view, exc)
+        address = data.get(f"address_{row}", "").strip()
         try:
             validation.mail_address(address, field="test_address")
         except DomainError as exc:
@@ -209,7 +248,24 @@ class Settings:
             return await self.addresses(
                 request, errors={"test": ["送信テストは利用できません。"]}, status=503
             )
-        result = await sender(request.path_params["number"], address)
+        config = self.site.deps.config
+        limits = send_limits.SendTestLimits(
+            per_session=config.send_tests_per_session,
+            per_number=config.send_tests_per_number,
+            window=dt.timedelta(seconds=config.send_test_window_seconds),
+        )
+        try:
+            await run_in_threadpool(
+                self._write,
+                send_limits.reserve_send_test,
+                number,
+                hashlib.sha256(view.token.encode()).hexdigest(),
+                limits,
+                now=self.site.now(),
+            )
+        except send_limits.SendTestLimited as exc:
+            return await self.addresses(request, errors={"test": [exc.message]}, status=429)
+        result = await sender(number, address)
         return await self.addresses(
             request,
             tested={"address": address, "ok": result.ok, "reply": result.reply[:200]},
@@ -234,13 +290,18 @@ class Settings:
         posted = await self._posted(request)
         if isinstance(posted, Response):
             return posted
-        _view, number, data, _items = posted
+        view, number, data, _items = posted
+        try:
+            designated_only = _flag(data, "designated_only")
+            unanswered_only = _flag(data, "unanswered_only")
+        except BadForm as exc:
+            return self.bad_form(request, view, exc)
         await run_in_threadpool(
             self._write,
             service.set_conditions,
             number,
-            designated_only="designated_only" in data,
-            unanswered_only="unanswered_only" in data,
+            designated_only=designated_only,
+            unanswered_only=unanswered_only,
         )
         return RedirectResponse(f"/numbers/{number}?saved=1", status_code=303)
 
@@ -285,15 +346,21 @@ class Settings:
         posted = await self._posted(request)
         if isinstance(posted, Response):
             return posted
-        _view, number, data, _items = posted
-        count = min(int(data.get("rows", "0") or 0), validation.MAX_DESIGNATED + 10)
-        shown = [
-            {
-                "caller_number": data.get(f"caller_number_{i}", "").strip(),
-                "designated": f"designated_{i}" in data,
-            }
-            for i in range(1, count + 1)
-        ]
+        view, number, data, _items = posted
+        try:
+            # The page shows at most MAX_DESIGNATED rows and says how many; a few
+            # more (a forged form) reach the domain rule, which says "30件まで".
+            count = _count(data, "rows", DESIGNATED_ROWS_READ)
+            _rows_within(data, ("caller_number_", "designated_"), count)
+            shown = [
+                {
+                    "caller_number": data.get(f"caller_number_{i}", "").strip(),
+                    "designated": _flag(data, f"designated_{i}"),
+                }
+                for i in range(1, count + 1)
+            ]
+        except BadForm as exc:
+            return self.bad_form(request, view, exc)
         errors: dict[str, list[str]] = {}
         for i, row in enumerate(shown, start=1):
             if row["caller_number"]:
@@ -454,16 +521,17 @@ class Settings:
                 status=403,
             )
 
-        def choice(name: str) -> bool | None:
-            return {"on": True, "off": False}.get(data.get(name, ""))
-
-        change = bulk.BulkChange(
-            mail_started=choice("mail_started"),
-            designated_only=choice("designated_only"),
-            unanswered_only=choice("unanswered_only"),
-            add_address=data.get("add_address", "").strip() or None,
-            add_address_send="add_address_send" in data,
-        )
+        choices: dict[str, bool | None] = {"": None, "on": True, "off": False}
+        try:
+            change = bulk.BulkChange(
+                mail_started=_one_of(data, "mail_started", choices),
+                designated_only=_one_of(data, "designated_only", choices),
+                unanswered_only=_one_of(data, "unanswered_only", choices),
+                add_address=data.get("add_address", "").strip() or None,
+                add_address_send=_flag(data, "add_address_send"),
+            )
+        except BadForm as exc:
+            return self.bad_form(request, view, exc)
         ordered = [n for n in scope if n in selected]
         try:
             result = await run_in_threadpool(self._write, bulk.apply_bulk, ordered, change)
@@ -541,27 +609,35 @@ class Settings:
         view = await self.site.require(request, Stage.READY)
         if not isinstance(view, SessionView):
             return view
-        async with request.form(max_files=1, max_fields=10) as form:
-            if not self.site.csrf_ok(view.csrf_token, _text(form.get("csrf_token"))):
-                return self.site.forbidden_csrf(request)
-            upload = form.get("csv_file")
-            if isinstance(upload, StarletteUpload):
-                data = await upload.read(MAX_CSV_BYTES + 1)
-            else:
-                data = b""
+        limit = self.site.deps.config.max_csv_upload_bytes
+        try:
+            async with request.form(max_files=1, max_fields=10, max_part_size=limit) as form:
+                if not self.site.csrf_ok(view.csrf_token, _text(form.get("csrf_token"))):
+                    return self.site.forbidden_csrf(request)
+                upload = form.get("csv_file")
+                if isinstance(upload, StarletteUpload):
+                    data = await upload.read(limit + 1)
+                else:
+                    data = b""
+        except (HTTPException, MultiPartException, ValueError):  # a body that is not a form
+            return await self.otp_csv(
+                request, problems=[(0, "CSVファイルを指定してください。")], status=400
+            )
         if not data:
             return await self.otp_csv(
                 request, problems=[(0, "CSVファイルを指定してください。")], status=400
             )
-        if len(data) > MAX_CSV_BYTES:
-            return await self.otp_csv(
-                request, problems=[(0, "ファイルが大きすぎます(1MBまで)。")], status=400
-            )
         scope, _unit, _contract = await run_in_threadpool(self.site._scope, view.login_number)
-        link_base = str(request.url_for("otp_verify"))
+        link_base = self.site.link_base(request)
+        max_rows = self.site.deps.config.csv_max_rows
 
         def apply() -> otp_csv.CsvApplied:
-            rows = otp_csv.with_hashes(otp_csv.parse_csv(data, allowed_numbers=scope))
+            # Issue 12 item 19: the whole file is checked (form, then against the
+            # database, read only) before argon2 runs for any row of it.
+            rows = otp_csv.parse_csv(data, allowed_numbers=scope, max_rows=max_rows)
+            with db.transaction(self.site.deps.sessions, read_only=True) as s:
+                proofs = otp_csv.check_rows(s, rows)
+            rows = otp_csv.with_hashes(rows, proofs)
             with db.transaction(self.site.deps.sessions) as s:
                 return otp_csv.apply_csv(
                     s,
@@ -608,3 +684,52 @@ def _bulk_context(code: str) -> str:
 
 def _text(value: object) -> str | None:
     return value if isinstance(value, str) else None
+
+
+# --- defensive form parsing (issue 12 item 16) ------------------------------------------------
+
+BAD_FORM = "入力内容が正しくありません。画面を表示し直して、もう一度操作してください。"
+
+
+class BadForm(ValueError):
+    """A field holds what its page never sends (a forged or garbled form): 400, nothing saved."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+def _flag(data: Mapping[str, str], name: str) -> bool:
+    """A checkbox: absent (off) or its page's value "1" (on)."""
+    value = data.get(name)
+    if value is None:
+        return False
+    if value != "1":
+        raise BadForm(name)
+    return True
+
+
+def _one_of(data: Mapping[str, str], name: str, choices: Mapping[str, T]) -> T:
+    """A field that must be one of ``choices`` (absent reads as "")."""
+    value = data.get(name, "")
+    if value not in choices:
+        raise BadForm(name)
+    return choices[value]
+
+
+def _count(data: Mapping[str, str], name: str, high: int) -> int:
+    """A whole number 0..``high`` in half-width digits, nothing else."""
+    value = data.get(name, "")
+    if not (value.isascii() and value.isdigit() and len(value) <= 6) or int(value) > high:
+        raise BadForm(name)
+    return int(value)
+
+
+def _rows_within(data: Mapping[str, str], prefixes: tuple[str, ...], rows: int) -> None:
+    """Every numbered field (``caller_number_7``) belongs to one of the form's ``rows``."""
+    for key in data:
+        for prefix in prefixes:
+            if key.startswith(prefix):
+                index = key.removeprefix(prefix)
+                if not (index.isascii() and index.isdigit() and 1 <= int(index) <= rows):
+                    raise BadForm(key)

@@ -16,7 +16,7 @@ import pytest_asyncio
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from chakushin.config import Config, MailConfig
+from chakushin.config import Config, MailConfig, SiteConfig
 from notifier.app import send_test_mail
 from notifier.outbox import SendResult
 from store import db, service
@@ -137,8 +137,16 @@ def line(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
     return sessions
 
 
+@pytest.fixture
+def site_config() -> SiteConfig:
+    """The [site] settings of the app under test; a test module may override this fixture."""
+    return SiteConfig()
+
+
 @pytest_asyncio.fixture
-async def site(line: sessionmaker[Session], smtp: SmtpServer) -> AsyncIterator[Site]:
+async def site(
+    line: sessionmaker[Session], smtp: SmtpServer, site_config: SiteConfig
+) -> AsyncIterator[Site]:
     clock = Clock()
     throttle = LoginThrottle(limit=50, window=600, clock=lambda: clock().timestamp())
     config = Config(
@@ -157,6 +165,7 @@ async def site(line: sessionmaker[Session], smtp: SmtpServer) -> AsyncIterator[S
             clock=clock,
             throttle=throttle,
             send_test=send_test,
+            config=site_config,
         )
     )
     transport = httpx.ASGITransport(app=app)

@@ -126,7 +126,7 @@ async def test_MAIL_2_send_test_mails_now_and_shows_the_server_reply(site: Site)
     await site.post(f"/numbers/{EXTRA}/addresses", {"address_1": "me@example.jp", "send_1": "1"})
     tested = await site.post(
         f"/numbers/{EXTRA}/addresses/test",
-        {"test_address": "me@example.jp"},
+        {"address_1": "me@example.jp", "test_row": "1"},  # the row's own 送信テスト
         page=f"/numbers/{EXTRA}/addresses",
     )
     assert "me@example.jp への送信テスト: メールサーバが受け付けました" in tested.text
@@ -135,7 +135,7 @@ async def test_MAIL_2_send_test_mails_now_and_shows_the_server_reply(site: Site)
     site.smtp.inbox.refusals.append("550 5.1.1 no such user")
     refused = await site.post(
         f"/numbers/{EXTRA}/addresses/test",
-        {"test_address": "me@example.jp"},
+        {"address_1": "me@example.jp", "test_row": "1"},  # the row's own 送信テスト
         page=f"/numbers/{EXTRA}/addresses",
     )
     assert "送信できませんでした" in refused.text and "550" in refused.text
@@ -199,7 +199,7 @@ async def test_SITE_1_settings_of_another_number_are_out_of_reach(site: Site) ->
         ("/service", {"action": "stop"}),
         ("/conditions", {"designated_only": "1"}),
         ("/designated", {"rows": "1", "caller_number_1": "0311112222"}),
-        ("/addresses/test", {"test_address": "evil@example.jp"}),
+        ("/addresses/test", {"address_1": "evil@example.jp", "test_row": "1"}),
     ]:
         refused = await site.post(f"/numbers/{CONTRACT}{path}", data, page=token_page)
         assert refused.status_code == 403, path
