@@ -272,6 +272,8 @@ def release_claims(session: Session, ids: Sequence[int], now: dt.datetime) -> in
 
 # --- the worker -----------------------------------------------------------------------------
 
+MAX_BACKOFF = 30.0  # seconds between tries while the database fails
+
 
 class DeliveryWorker:
     def __init__(
@@ -300,6 +302,12 @@ class DeliveryWorker:
         self._recording = asyncio.Lock()
         # Claimed and not yet recorded: what release() hands back at shutdown.
         self._in_hand: dict[int, Claimed] = {}
+        # Results the database refused to take (down, locked, full): kept,
+        # with their mails still claimed, and written before anything is sent.
+        self._unrecorded: list[tuple[Claimed, SendResult]] = []
+        self._failures = 0  # database failures in a row: the back-off
+        self._refused: BaseException | None = None  # this round's database failure
+        self._unsent: list[int] = []  # claimed, not sent because of that failure
 
     def wake(self) -> None:
         """New mail is queued: look now instead of at the next poll."""
@@ -321,6 +329,8 @@ class DeliveryWorker:
 
         async def drain(sender: Sender) -> None:
             while not queue.empty() and not (stop is not None and stop.is_set()):
+                if self._unrecorded:
+                    return  # the database refuses results: send no more for now
                 mail = queue.get_nowait()
                 result = await sender.send(self.sender_address, mail.recipient, mail.message)
                 await self._record_soon(mail, result)
@@ -328,20 +338,60 @@ class DeliveryWorker:
         async with asyncio.TaskGroup() as group:
             for sender in self.senders:
                 group.create_task(drain(sender))
+        while self._unrecorded and not queue.empty():
+            self._unsent.append(queue.get_nowait().id)  # handed back once the database is
         return len(claimed)
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Deliver until ``stop``; no database failure ends it (issue 12).
+
+        While the database fails (down, a lock held past the busy timeout, a
+        full disk), results already in hand are kept and their mails stay
+        claimed; the worker tries again after a back-off that doubles up to
+        ``MAX_BACKOFF`` seconds, and logs the failure once, then its end.
+        """
         while not stop.is_set():
             self._wake.clear()  # a wake-up during this round brings the next one at once
             try:
+                await self._record_unrecorded()
                 done = await self.run_once(stop)
             except (db.DatabaseError, SQLAlchemyError) as exc:
-                # The database is down: the mails stay queued; look again later.
-                log.error("outbox_unavailable", error=db.first_line(exc))
-                done = 0
+                self._refused = exc
+            if self._refused is not None:
+                self._failed(self._refused)
+                self._refused = None
+                await aio.wait_for_work(asyncio.Event(), stop, self._backoff())
+                continue
+            if self._failures:
+                log.info("outbox_recovered", failures=self._failures)
+                self._failures = 0
             if done:
                 continue
             await aio.wait_for_work(self._wake, stop, self.idle_poll)
+
+    def _failed(self, exc: BaseException) -> None:
+        self._failures += 1
+        if self._failures == 1:
+            # Once per outage: a database down for an hour is one line, not thousands.
+            log.error(
+                "outbox_unavailable", error=db.first_line(exc), unrecorded=len(self._unrecorded)
+            )
+
+    def _backoff(self) -> float:
+        return min(MAX_BACKOFF, self.idle_poll * 2.0 ** min(self._failures, 16))
+
+    async def _record_unrecorded(self) -> None:
+        """Write the results the database refused, then hand back the mails not sent."""
+        if self._unrecorded:
+            batch = self._unrecorded
+            statuses = await asyncio.to_thread(self._record, batch)
+            self._unrecorded = []
+            self._done(batch, statuses)
+        if self._unsent:
+            await asyncio.to_thread(self._release, self._unsent)
+            for mail_id in self._unsent:
+                self._in_hand.pop(mail_id, None)
+            self._unsent = []
 
     async def close(self) -> None:
         for sender in self.senders:
@@ -360,6 +410,8 @@ class DeliveryWorker:
         Returns how many went back; none if the database is unreachable
         (then the lease brings them back).
         """
+        with contextlib.suppress(db.DatabaseError, SQLAlchemyError):
+            await self._record_unrecorded()  # a sent mail is not sent again if it can be helped
         if not self._in_hand:
             return 0
         ids = list(self._in_hand)
@@ -394,7 +446,19 @@ class DeliveryWorker:
             if not self._results:
                 return  # an earlier holder of the lock wrote ours
             batch, self._results = self._results, []
-            statuses = await asyncio.to_thread(self._record, batch)
+            try:
+                statuses = await asyncio.to_thread(self._record, batch)
+            except (db.DatabaseError, SQLAlchemyError) as exc:
+                # Handled here, not in the TaskGroup (it would end the process):
+                # the results wait in memory, their mails stay claimed.
+                self._unrecorded += batch
+                self._refused = exc
+                return
+        self._done(batch, statuses)
+
+    def _done(
+        self, batch: Sequence[tuple[Claimed, SendResult]], statuses: Sequence[MailStatus]
+    ) -> None:
         for (m, r), status in zip(batch, statuses, strict=True):
             self._in_hand.pop(m.id, None)
             self._count(m, r, status)

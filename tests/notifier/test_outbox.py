@@ -341,3 +341,85 @@ async def test_SITE_5_a_mail_carrying_a_secret_keeps_no_copy_once_delivered(
         assert rows[MailKind.ONE_TIME_PASSWORD].status is MailStatus.SENT
         assert rows[MailKind.ONE_TIME_PASSWORD].body == SECRET_REMOVED
         assert rows[MailKind.CALL_NOTIFICATION].body != SECRET_REMOVED
+
+
+class BreakableSessions:
+    """The real session factory, which fails as a full disk or a held lock does while ``broken``."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self.sessions = sessions
+        self.kw = sessions.kw
+        self.broken = False
+        self.refused = 0
+
+    def __call__(self) -> Session:
+        if self.broken:
+            self.refused += 1
+            raise sa.exc.OperationalError("BEGIN", {}, Exception("database or disk is full"))
+        return self.sessions()
+
+
+class BreakingSender:
+    """Sends for real; the first send breaks the database, so its result cannot be recorded."""
+
+    def __init__(self, sender: SmtpSender, store: BreakableSessions) -> None:
+        self.sender = sender
+        self.store = store
+        self.sent = 0
+
+    async def send(self, sender: str, recipient: str, message: str) -> SendResult:
+        result = await self.sender.send(sender, recipient, message)
+        self.sent += 1
+        if self.sent == 1:
+            self.store.broken = True
+        return result
+
+    async def close(self) -> None:
+        await self.sender.close()
+
+
+@pytest.mark.asyncio
+async def test_item2_MAIL_10_a_database_error_while_recording_a_result_stops_nothing(
+    sessions: sessionmaker[Session], smtp: SmtpServer
+) -> None:
+    """The worker keeps the result, backs off, and records it once the database is back.
+
+    It used to escape ``run`` as an ExceptionGroup and end all of ``chakushin serve``.
+    """
+    clock = Clock()
+    queue(sessions, "7.1", ["a@example.jp", "b@example.jp", "c@example.jp"])
+    store = BreakableSessions(sessions)
+    real = SmtpSender(SmtpSettings("127.0.0.1", smtp.port, timeout=5))
+    w = DeliveryWorker(
+        store,  # type: ignore[arg-type]
+        [BreakingSender(real, store)],
+        FROM,
+        clock=clock,
+        idle_poll=0.02,
+    )
+    stop = asyncio.Event()
+    running = asyncio.create_task(w.run(stop))
+    try:
+        assert await asyncio.to_thread(smtp.inbox.wait_for, 1, 30)
+        # The database refuses again and again (the worker retries, backing off) ...
+        for _ in range(2000):
+            if store.refused >= 3 or running.done():
+                break
+            await asyncio.sleep(0.01)
+        assert not running.done(), running.exception()
+        assert store.refused >= 3
+        # ... and once it is back, every result is recorded, each mail sent once.
+        store.broken = False
+        done = False
+        for _ in range(3000):
+            if [s for _, s, _ in statuses(sessions)] == [MailStatus.SENT] * 3:
+                done = True
+                break
+            await asyncio.sleep(0.01)
+        assert done, statuses(sessions)
+        assert sorted(smtp.inbox.message_ids().values()) == [1, 1, 1]
+        assert w.counts["sent"] == 3
+    finally:
+        stop.set()
+        await running
+        await w.close()
