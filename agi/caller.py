@@ -10,13 +10,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from dialplan import variables
 from store import validation
 from store.errors import InvalidInput
 from store.models import Presentation
 
 # ANI II digits of payphones (27: coin line with network controls, 70: with
-# customer-premises controls), delivered as CALLERID(ani2).
-PAYPHONE_ANI2 = frozenset({"27", "70"})
+# customer-premises controls), delivered as CALLERID(ani2); the dialplan's
+# fail path reads the same list.
+PAYPHONE_ANI2 = frozenset(variables.PAYPHONE_ANI2)
 # AST_PRES_* groups in agi_callingpres: 0x00 allowed, 0x20 restricted, 0x40 unavailable.
 _PRES_GROUP = 0x60
 _PRES_RESTRICTED = 0x20

@@ -88,6 +88,8 @@ def _subscribers(config: Config) -> str:
         f'"${{{v.FORWARD_ON}}}" = "{v.FORWARD_ON_NOANSWER}" & "${{DIALSTATUS}}" = "NOANSWER"'
     )
     on_busy = f'"${{{v.FORWARD_ON}}}" = "{v.FORWARD_ON_BUSY}" & "${{DIALSTATUS}}" = "BUSY"'
+    not_presented = '${IF($["${CALLERID(pres):0:6}" = "prohib"]?withheld:unavailable)}'
+    payphone = " | ".join(f'"${{CALLERID(ani2)}}" = "{ani2}"' for ani2 in v.PAYPHONE_ANI2)
     leg_status = f'${{IF($["${{{v.DIALSTATUS}}}" = ""]?${{DIALSTATUS}}:${{{v.DIALSTATUS}}})}}'
     busy_or_unanswered = f'${{IF($["${{{v.DIALSTATUS}}}" = "BUSY"]?busy:unanswered)}}'
     outcome = f'${{IF($["${{{v.DIALSTATUS}}}" = "ANSWER"]?answered:{busy_or_unanswered})}}'
@@ -110,8 +112,18 @@ exten => _0X.,1,NoOp(chakushin call to ${{EXTEN}})
  ; Fail path: ring the subscriber's phone as if nothing were configured.
  same => n,Set({v.ROUTE}=${{IF($["${{{v.ROUTE}}}" = ""]?agi_failed:${{{v.ROUTE}}})}})
  same => n,GotoIf($["${{{v.PRESENTATION}}}" != ""]?fallback)
- same => n,Set({v.PRESENTATION}=${{IF($["${{CALLERID(pres):0:7}}" = "allowed"]?allowed:withheld)}})
- same => n,Set({v.CALLER}=${{IF($["${{{v.PRESENTATION}}}" = "allowed"]?${{CALLERID(num)}}:)}})
+ ; MAIL-9: the caller as the routing AGI gives it. CALLERID(num) goes in the
+ ; event only when presented and a caller number; tested by REGEX() before
+ ; any use, so that no comma, colon or control character of it is ever parsed.
+ same => n,Set({v.CALLER}=)
+ same => n,Set({v.PRESENTATION}={not_presented})
+ same => n,GotoIf($[{payphone}]?payphone)
+ same => n,GotoIf($["${{CALLERID(pres):0:7}}" != "allowed"]?fallback)
+ same => n,GotoIf($["${{REGEX("{v.CALLER_NUMBER_REGEX}" ${{CALLERID(num)}})}}" != "1"]?fallback)
+ same => n,Set({v.PRESENTATION}=allowed)
+ same => n,Set({v.CALLER}=${{CALLERID(num)}})
+ same => n,Goto(fallback)
+ same => n(payphone),Set({v.PRESENTATION}=payphone)
  same => n(fallback),Dial({fallback},{ring})
  same => n,Set({v.DIALSTATUS}=${{DIALSTATUS}})
  same => n,Hangup()

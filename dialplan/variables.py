@@ -70,6 +70,17 @@ FORWARD_ON_BUSY = "busy"
 # "expired", which only the notifier gives (a call whose event never came).
 OUTCOMES = tuple(o.value for o in CallOutcome if o is not CallOutcome.EXPIRED)
 
+# MAIL-9 on the fail path: the dialplan puts CALLERID(num) in CALLER only when it
+# matches this, the caller-number rule of store.validation.diallable_number (0
+# and 9 to 17 more digits; a test keeps the two equal), as a POSIX ERE for
+# REGEX(). Anything else (too long, control characters, commas that would add
+# event fields, "anonymous") is sent empty, with presentation unavailable.
+CALLER_NUMBER_REGEX = "^0[0-9]{9,17}$"
+# ANI II of payphones (27: coin line with network controls, 70: with
+# customer-premises controls): Presentation payphone, in agi.caller and on the
+# fail path.
+PAYPHONE_ANI2 = ("27", "70")
+
 # --- the AMI event published at the end of every call (CALL-5) ----------------------
 # UserEvent(ChakushinCall, ...) from the hangup handler. Asterisk adds the
 # channel's own headers (Channel, Uniqueid, Linkedid, CallerIDNum, ...);
