@@ -113,6 +113,11 @@ class SiteConfig:
     send_tests_per_session: int = 5
     send_tests_per_number: int = 10
     send_test_window_seconds: int = 3600
+    # SITE-5 one-time passwords, per number over a rolling 24 hours: wrong
+    # codes (at the cap no code is taken and the login stage ends) and code
+    # mails (no more are sent).
+    otp_wrong_codes_per_day: int = 10
+    otp_code_mails_per_day: int = 10
 
 
 @dataclass(frozen=True)
@@ -468,6 +473,8 @@ def _validate_site(site: SiteConfig) -> None:
         ("site.send_tests_per_session", site.send_tests_per_session, 1, 1000),
         ("site.send_tests_per_number", site.send_tests_per_number, 1, 1000),
         ("site.send_test_window_seconds", site.send_test_window_seconds, 60, 7 * 86400),
+        ("site.otp_wrong_codes_per_day", site.otp_wrong_codes_per_day, 1, 1000),
+        ("site.otp_code_mails_per_day", site.otp_code_mails_per_day, 1, 1000),
     ):
         if not low <= value <= high:
             raise ConfigError(f"must be {low}-{high}; got {value}", key=key)

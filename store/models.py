@@ -531,6 +531,29 @@ class SiteSession(Base):
     number: Mapped[Number] = relationship()
 
 
+class OtpEventKind(enum.StrEnum):
+    CODE_MAILED = "code_mailed"
+    CODE_WRONG = "code_wrong"
+
+
+class OtpEvent(Base):
+    """SITE-5 (issue 12 item 11): one one-time code mailed, or one wrong code entered.
+
+    Counted per number over a rolling 24 hours, so that neither the wrong
+    codes (guessing) nor the code mails (flooding the subscriber) are
+    unlimited; in the database, so that the caps hold across site
+    processes. Rows past the window are deleted as new ones come. ``at`` is
+    the site's clock, never a column default.
+    """
+
+    __tablename__ = "otp_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number_id: Mapped[int] = _number_fk()
+    kind: Mapped[OtpEventKind] = mapped_column(_enum(OtpEventKind, "otp_event_kind"))
+    at: Mapped[dt.datetime] = mapped_column(index=True)
+
+
 class SendTest(Base):
     """MAIL-2 送信テスト: one row per test mail asked for, to limit them (issue 12 item 15).
 

@@ -48,6 +48,8 @@ from store.models import (
     Line,
     MailKind,
     Number,
+    OtpEvent,
+    OtpEventKind,
     OutboxMail,
     PasswordHistory,
     SiteCredential,
@@ -71,6 +73,10 @@ OTP_CODE_DIGITS = 6  # SITE-5: "a 6+ digit code"
 # SITE-5: the seeds set no limit on wrong one-time passwords; with 10^6 codes,
 # 5 guesses per mailed code keep the odds of a guess at 1 in 200,000.
 OTP_CODE_MAX_WRONG = 5
+# Issue 12: without a cap across codes, 5 guesses a code and a code every
+# 30 seconds are ~10 guesses a minute and thousands of mails a day. Both are
+# counted per number over this rolling window (limits: ``OtpLimits``).
+OTP_LIMIT_WINDOW = dt.timedelta(hours=24)
 # SITE-6 (seeds 001): 「電話番号単位」で30分間…「回線単位」で10分間何も操作しなかった場合
 IDLE_TIMEOUT_LINE = dt.timedelta(minutes=10)
 IDLE_TIMEOUT_OTHER = dt.timedelta(minutes=30)
@@ -156,7 +162,20 @@ MESSAGES: dict[str, str] = {
         "ワンタイムパスワードを5回間違えたため、無効になりました。"
         "再度ログインしてワンタイムパスワードを送信してください。"
     ),
+    "otp_wrong_limit": (
+        "ワンタイムパスワードの誤りが24時間で{limit}回に達したため、"
+        "ワンタイムパスワードでのログインを停止しています。"
+        "24時間ほどたってから、もう一度ログインしてください。"
+    ),
+    "otp_mail_limit": (
+        "ワンタイムパスワードの送信が24時間で{limit}回に達したため、これ以上送信できません。"
+        "24時間ほどたってから、もう一度ログインしてください。"
+    ),
 }
+
+# One-time-password refusals after which the login cannot go on today: the
+# site ends the login stage and shows the message on the login page.
+OTP_STAGE_ENDING = frozenset({"otp_wrong_limit", "otp_mail_limit"})
 
 # Reasons a login fails that an attacker must not tell apart: the site shows
 # one message (code ``login_refused``) for all of them.
@@ -207,8 +226,9 @@ class OtpRefused(RuleViolation):
 
     code = "otp_refused"
 
-    def __init__(self, code: str, *, field: str | None = None) -> None:
-        super().__init__(MESSAGES[code], code=code, field=field)
+    def __init__(self, code: str, *, field: str | None = None, limit: int | None = None) -> None:
+        message = MESSAGES[code] if limit is None else MESSAGES[code].format(limit=limit)
+        super().__init__(message, code=code, field=field)
 
 
 class PasswordsRefused(RuleViolation):
@@ -1309,6 +1329,50 @@ def _aware(value: dt.datetime | str) -> dt.datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
 
 
+@dataclass(frozen=True)
+class OtpLimits:
+    """Issue 12: caps per number over ``OTP_LIMIT_WINDOW`` (config: ``[site]``)."""
+
+    wrong_codes_per_day: int = 10
+    code_mails_per_day: int = 10
+
+
+DEFAULT_OTP_LIMITS = OtpLimits()
+
+
+def _otp_events(session: Session, number_id: int, kind: OtpEventKind, now: dt.datetime) -> int:
+    """How many ``kind`` events the number had in the 24 hours up to ``now``."""
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(OtpEvent)
+            .where(
+                OtpEvent.number_id == number_id,
+                OtpEvent.kind == kind,
+                OtpEvent.at > now - OTP_LIMIT_WINDOW,
+            )
+        )
+        or 0
+    )
+
+
+def _record_otp_event(
+    session: Session, number_id: int, kind: OtpEventKind, now: dt.datetime
+) -> int:
+    """Count one more ``kind`` event; returns the count in the window, this one included.
+
+    The number's events past the window go at the same time (the table stays small).
+    """
+    session.execute(
+        delete(OtpEvent).where(
+            OtpEvent.number_id == number_id, OtpEvent.at <= now - OTP_LIMIT_WINDOW
+        )
+    )
+    session.add(OtpEvent(number_id=number_id, kind=kind, at=now))
+    session.flush()
+    return _otp_events(session, number_id, kind, now)
+
+
 def _void_codes(session: Session, number_id: int) -> None:
     session.execute(
         delete(SiteToken).where(
@@ -1317,15 +1381,30 @@ def _void_codes(session: Session, number_id: int) -> None:
     )
 
 
-def send_otp_code(session: Session, number: str, *, sender: str, now: dt.datetime) -> None:
+def send_otp_code(
+    session: Session,
+    number: str,
+    *,
+    sender: str,
+    now: dt.datetime,
+    limits: OtpLimits = DEFAULT_OTP_LIMITS,
+) -> None:
     """SITE-5 「ワンタイムパスワードを送信」: mail a new 6-digit code, valid 300 seconds.
 
-    The new code replaces any earlier one of the number, used or not.
+    The new code replaces any earlier one of the number, used or not. At
+    most ``limits.code_mails_per_day`` mails per number in 24 hours
+    (``otp_mail_limit``), and none once the wrong codes reached their cap.
     """
     _check_aware(now)
     found, cred = _number_and_credential(session, number)
     if not (cred.otp_enabled and _otp_address_verified(cred)) or cred.otp_address is None:
         raise OtpRefused("otp_not_enrolled")
+    wrong_cap, mail_cap = limits.wrong_codes_per_day, limits.code_mails_per_day
+    if _otp_events(session, found.id, OtpEventKind.CODE_WRONG, now) >= wrong_cap:
+        raise OtpRefused("otp_wrong_limit", field="otp_code", limit=wrong_cap)
+    if _otp_events(session, found.id, OtpEventKind.CODE_MAILED, now) >= mail_cap:
+        log.warning("otp_mail_limit_reached", number=number, limit=mail_cap)
+        raise OtpRefused("otp_mail_limit", field="otp_code", limit=mail_cap)
     last_sent = session.scalar(
         select(func.max(SiteToken.created_at)).where(
             SiteToken.number_id == found.id, SiteToken.kind == SiteTokenKind.OTP_CODE
@@ -1370,6 +1449,7 @@ def send_otp_code(session: Session, number: str, *, sender: str, now: dt.datetim
         body=body,
         now=now,
     )
+    _record_otp_event(session, found.id, OtpEventKind.CODE_MAILED, now)
     session.flush()
     log.info("otp_code_sent", number=number)
 
@@ -1382,20 +1462,27 @@ class OtpAccepted:
 
 
 def check_otp_code(
-    sessions: sessionmaker[Session], number: str, code: str, *, now: dt.datetime
+    sessions: sessionmaker[Session],
+    number: str,
+    code: str,
+    *,
+    now: dt.datetime,
+    limits: OtpLimits = DEFAULT_OTP_LIMITS,
 ) -> OtpAccepted:
     """SITE-5: the mailed code completes the login; once, within 300 seconds.
 
     「300秒を経過した場合」: valid up to and including ``expires_at``. A wrong
     code counts; the 5th wrong entry makes the code void (a new one must be
-    sent). The count is committed before ``OtpRefused`` is raised, hence
-    the session factory.
+    sent). Wrong codes are also counted per number over 24 hours: from
+    ``limits.wrong_codes_per_day`` on, no code is taken, not even the right
+    one (``otp_wrong_limit``, one of ``OTP_STAGE_ENDING``). The counts are
+    committed before ``OtpRefused`` is raised, hence the session factory.
     """
     _check_aware(now)
     if not code:
         raise InvalidInput(MESSAGES["otp_code_empty"], code="otp_code_empty", field="otp_code")
     with db.transaction(sessions) as session:
-        outcome = _check_code(session, number, code, now)
+        outcome = _check_code(session, number, code, now, limits)
     if isinstance(outcome, OtpRefused):
         log.info("otp_code_refused", number=number, reason=outcome.code)
         raise outcome
@@ -1404,11 +1491,14 @@ def check_otp_code(
 
 
 def _check_code(
-    session: Session, number: str, code: str, now: dt.datetime
+    session: Session, number: str, code: str, now: dt.datetime, limits: OtpLimits
 ) -> OtpRefused | OtpAccepted:
     found = session.scalars(select(Number).where(Number.number == number)).one_or_none()
     if found is None:
         return OtpRefused("otp_code_missing", field="otp_code")
+    # The credential row's lock serialises the number's code checks and
+    # mails, so that parallel wrong codes cannot pass the cap.
+    cred = _credential_row(session, found.id, lock=True)
     row = session.scalars(
         select(SiteToken)
         .where(SiteToken.number_id == found.id, SiteToken.kind == SiteTokenKind.OTP_CODE)
@@ -1416,6 +1506,9 @@ def _check_code(
     ).one_or_none()
     if row is None:
         return OtpRefused("otp_code_missing", field="otp_code")
+    wrong_cap = limits.wrong_codes_per_day
+    if _otp_events(session, found.id, OtpEventKind.CODE_WRONG, now) >= wrong_cap:
+        return OtpRefused("otp_wrong_limit", field="otp_code", limit=wrong_cap)
     if row.used_at is not None:
         return OtpRefused("otp_code_used", field="otp_code")
     if row.wrong_count >= OTP_CODE_MAX_WRONG:
@@ -1424,13 +1517,16 @@ def _check_code(
         return OtpRefused("otp_code_expired", field="otp_code")
     if not hmac.compare_digest(row.token_hash, _otp_digest(found.id, code)):
         row.wrong_count += 1
+        wrong_today = _record_otp_event(session, found.id, OtpEventKind.CODE_WRONG, now)
         session.flush()
+        if wrong_today >= wrong_cap:
+            log.warning("otp_wrong_limit_reached", number=number, limit=wrong_cap)
+            return OtpRefused("otp_wrong_limit", field="otp_code", limit=wrong_cap)
         if row.wrong_count >= OTP_CODE_MAX_WRONG:
             return OtpRefused("otp_code_void", field="otp_code")
         return OtpRefused("otp_code_wrong", field="otp_code")
     row.used_at = now
     session.flush()
-    cred = _credential_row(session, found.id, lock=False)
     return OtpAccepted(
         password_expired=cred is not None and now >= cred.changed_at + PASSWORD_VALIDITY
     )

@@ -653,6 +653,21 @@ class Site:
             session=view,
         )
 
+    def otp_limits(self) -> site_auth.OtpLimits:
+        """SITE-5 caps per number over 24 hours, from ``[site]``."""
+        return site_auth.OtpLimits(
+            wrong_codes_per_day=self.deps.config.otp_wrong_codes_per_day,
+            code_mails_per_day=self.deps.config.otp_code_mails_per_day,
+        )
+
+    async def end_otp_stage(self, request: Request, view: SessionView, message: str) -> Response:
+        """A cap of the day is reached: the login stage ends, the login page says why."""
+        await run_in_threadpool(self.deps.store.end, view.token)
+        log.warning("site_otp_stage_ended", number=view.login_number)
+        response = self.login_page(request, alert=message, status=429)
+        response.delete_cookie(COOKIE, path="/")
+        return response
+
     async def post_login_otp_send(self, request: Request) -> Response:
         posted = await self.posted(request, Stage.OTP)
         if isinstance(posted, Response):
@@ -664,8 +679,11 @@ class Site:
                 site_auth.send_otp_code,
                 view.login_number,
                 sender=self.deps.sender_address,
+                limits=self.otp_limits(),
             )
         except DomainError as exc:
+            if exc.code in site_auth.OTP_STAGE_ENDING:
+                return await self.end_otp_stage(request, view, exc.message)
             return await self.get_login_otp(request, errors={"otp_code": [exc.message]}, status=429)
         return await self.get_login_otp(
             request, notices=["ワンタイムパスワードを送信しました。メールを確認してください。"]
@@ -683,8 +701,11 @@ class Site:
                 view.login_number,
                 data.get("otp_code", "").strip(),
                 now=self.now(),
+                limits=self.otp_limits(),
             )
         except DomainError as exc:
+            if exc.code in site_auth.OTP_STAGE_ENDING:
+                return await self.end_otp_stage(request, view, exc.message)
             return await self.get_login_otp(request, errors={"otp_code": [exc.message]}, status=400)
         stage = Stage.PASSWORD_CHANGE if accepted.password_expired else Stage.READY
         return await self.advance(request, view, stage)

@@ -997,3 +997,69 @@ def test_item7_SITE_8_number_to_line_needs_the_contract_numbers_password(
     assert err.numbers == (C,)
     result = change_unit(line, E1, AuthUnit.LINE, ALL_NUMBER_PASSWORDS)
     assert result.new_unit is AuthUnit.LINE
+
+
+# --- issue 12 item 11: one-time codes capped per number over a rolling 24 hours ---------------
+
+
+def other_than(code: str) -> str:
+    return "000000" if code != "000000" else "111111"
+
+
+def test_item11_SITE_5_wrong_codes_are_capped_per_number_over_24_hours(
+    line: sessionmaker[Session],
+) -> None:
+    give_password(line, C, PW_C)
+    enrol(line)
+    cap = site_auth.OtpLimits().wrong_codes_per_day
+    assert cap == 10
+    first_round = NOW
+    codes = []
+    for round_start in (first_round, first_round + dt.timedelta(minutes=1)):
+        code = send_code(line, now=round_start)
+        codes.append(code)
+        for _ in range(5):
+            err = otp_refused(line, other_than(code), now=round_start)
+    assert err.code == "otp_wrong_limit" and "24時間" in err.message  # the 10th wrong code
+    later = first_round + dt.timedelta(hours=24, seconds=-1)
+    # No more codes are mailed, and not even a right code is taken, for 24 hours.
+    err = unchanged_after(
+        line, lambda s: site_auth.send_otp_code(s, C, sender=SENDER, now=later), OtpRefused
+    )
+    assert err.code == "otp_wrong_limit"
+    # Rolling: the first five wrong codes leave the window 24 hours after they came.
+    code = send_code(line, now=first_round + dt.timedelta(hours=24))
+    site_auth.check_otp_code(line, C, code, now=first_round + dt.timedelta(hours=24))
+
+
+def test_item11_SITE_5_a_right_code_is_refused_at_the_cap(line: sessionmaker[Session]) -> None:
+    give_password(line, C, PW_C)
+    enrol(line)
+    limits = site_auth.OtpLimits(wrong_codes_per_day=3, code_mails_per_day=10)
+    code = send_code(line)
+    for _ in range(3):
+        with pytest.raises(OtpRefused):
+            site_auth.check_otp_code(line, C, other_than(code), now=NOW, limits=limits)
+    with pytest.raises(OtpRefused) as err:
+        site_auth.check_otp_code(line, C, code, now=NOW, limits=limits)
+    assert err.value.code == "otp_wrong_limit"
+    assert otp_code_row(line).used_at is None
+
+
+def test_item11_SITE_5_code_mails_are_capped_per_number_over_24_hours(
+    line: sessionmaker[Session],
+) -> None:
+    give_password(line, C, PW_C)
+    enrol(line)
+    cap = site_auth.OtpLimits().code_mails_per_day
+    assert cap == 10
+    for index in range(cap):
+        send_code(line, now=NOW + dt.timedelta(seconds=30 * index))
+    later = NOW + dt.timedelta(hours=23)
+    err = unchanged_after(
+        line, lambda s: site_auth.send_otp_code(s, C, sender=SENDER, now=later), OtpRefused
+    )
+    assert err.code == "otp_mail_limit" and "24時間" in err.message
+    mails = [m for m in outbox(line) if m.kind is MailKind.ONE_TIME_PASSWORD]
+    assert len(mails) == cap
+    send_code(line, now=NOW + dt.timedelta(hours=24))  # the first mail left the window

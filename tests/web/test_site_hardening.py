@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from store import db
-from store.models import AuthUnit, Number, SiteCredential
+from store.models import AuthUnit, MailKind, Number, SiteCredential
 from tests.conftest import snapshot
 from tests.web.conftest import CONTRACT, EXTRA, Site
 from tests.web.test_site_otp import enrol
@@ -253,3 +253,50 @@ async def test_item10_SITE_4_SITE_5_an_expired_password_is_changed_after_the_otp
     assert changed.status_code == 200 and "パスワードを変更しました" in changed.text
     again = await site.login(CONTRACT, GOOD2)
     assert again.headers["location"] == "/login/otp"
+
+
+# --- item 11: wrong codes and code mails capped per number over 24 hours -----------------------
+
+
+async def test_item11_SITE_5_the_login_stage_ends_at_10_wrong_codes(site: Site) -> None:
+    await otp_login_done(site)
+    await site.login(CONTRACT, GOOD)
+    for round_number in range(2):
+        site.clock.advance(seconds=30)
+        await site.post("/login/otp/send", {}, page="/login/otp")
+        code = site.last_code()
+        wrong = "000000" if code != "000000" else "111111"
+        for attempt in range(5):
+            refused = await site.post("/login/otp", {"otp_code": wrong})
+            if round_number == 1 and attempt == 4:
+                break
+            assert refused.status_code == 400
+    # The 10th wrong code within 24 hours: the login stage is over, and the page says why.
+    assert refused.status_code == 429
+    assert "ワンタイムパスワードの誤りが24時間で10回に達したため" in refused.text
+    assert site.client.cookies.get(COOKIE) is None
+    again = await site.login(CONTRACT, GOOD)
+    assert again.headers["location"] == "/login/otp"
+    sent = await site.post("/login/otp/send", {}, page="/login/otp")
+    assert sent.status_code == 429 and "24時間" in sent.text
+    assert site.client.cookies.get(COOKIE) is None
+    site.clock.advance(hours=24)
+    await site.login(CONTRACT, GOOD)
+    await site.post("/login/otp/send", {}, page="/login/otp")
+    done = await site.post("/login/otp", {"otp_code": site.last_code()})
+    assert done.headers["location"] == "/"
+
+
+async def test_item11_SITE_5_code_mails_are_capped_at_10_a_day(site: Site) -> None:
+    await otp_login_done(site)  # the first mail of the day
+    await site.login(CONTRACT, GOOD)
+    for _ in range(9):
+        site.clock.advance(seconds=30)
+        sent = await site.post("/login/otp/send", {}, page="/login/otp")
+        assert sent.status_code == 200
+    site.clock.advance(seconds=30)
+    capped = await site.post("/login/otp/send", {}, page="/login/otp")
+    assert capped.status_code == 429
+    assert "ワンタイムパスワードの送信が24時間で10回に達したため" in capped.text
+    assert site.client.cookies.get(COOKIE) is None
+    assert len(site.mails(MailKind.ONE_TIME_PASSWORD)) == 10
