@@ -866,11 +866,8 @@ class Site:
     async def refuse_body(self, scope: Scope, status: int, kind: str) -> Response:
         """Issue 12 item 12: a request refused by ``web.limits`` before it was read."""
         config = self.deps.config
-        limit = (
-            config.max_csv_upload_bytes
-            if kind == "too_large" and (scope.get("path") == CSV_UPLOAD_PATH)
-            else config.max_form_bytes
-        )
+        upload = scope.get("path") == CSV_UPLOAD_PATH
+        limit = config.max_csv_upload_bytes if upload else config.max_form_bytes
         lines = {
             "too_large": [
                 f"送信されたデータが大きすぎます({_size_label(limit)}まで)。"
