@@ -145,6 +145,7 @@ MESSAGES: dict[str, str] = {
         "再度設定サイトにログインしてお手続きをお願いします。"
     ),
     "otp_code_empty": "ワンタイムパスワードを入力してください。",
+    "otp_code_format": "ワンタイムパスワードは、メールに記載された半角数字6桁を入力してください。",
     "otp_code_missing": "ワンタイムパスワードを送信してください。",
     "otp_code_wrong": "ワンタイムパスワードが正しくありません。",
     "otp_code_expired": (
@@ -1481,6 +1482,9 @@ def check_otp_code(
     _check_aware(now)
     if not code:
         raise InvalidInput(MESSAGES["otp_code_empty"], code="otp_code_empty", field="otp_code")
+    if not (code.isascii() and code.isdigit() and len(code) == OTP_CODE_DIGITS):
+        # Never a code we mailed: refused as bad input, not counted as a guess.
+        raise InvalidInput(MESSAGES["otp_code_format"], code="otp_code_format", field="otp_code")
     with db.transaction(sessions) as session:
         outcome = _check_code(session, number, code, now, limits)
     if isinstance(outcome, OtpRefused):

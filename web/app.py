@@ -167,7 +167,12 @@ class Site:
 
     @staticmethod
     def csrf_ok(expected: str, given: str | None) -> bool:
-        return bool(expected) and given is not None and hmac.compare_digest(expected, given)
+        # Bytes: compare_digest refuses str with non-ASCII characters (TypeError, a 500).
+        return (
+            bool(expected)
+            and given is not None
+            and hmac.compare_digest(expected.encode(), given.encode())
+        )
 
     def forbidden_csrf(self, request: Request) -> HTMLResponse:
         log.warning("site_csrf_refused", path=request.url.path)
@@ -936,6 +941,9 @@ def create_app(deps: SiteDeps) -> Starlette:
 
     site = Site(deps)
     settings = Settings(site)
+    if not deps.config.public_url:
+        # Safe (never the Host header) but only right on one box: say so once.
+        log.warning("site_public_url_unset", links="the address the site listens on")
     routes = [
         Route("/", site.home),
         Route("/login", site.get_login, methods=["GET"]),
