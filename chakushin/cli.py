@@ -261,7 +261,16 @@ def config() -> None:
 @config.command("check")
 @pass_app
 def config_check(app: App) -> None:
-    """Validate the configuration and print the effective values (secrets masked)."""
+    """Validate the configuration and print the effective values (secrets masked).
+
+    The mail templates are loaded and checked too, as ``serve`` will.
+    """
+    from notifier.mail import TemplateError, Templates
+
+    try:
+        Templates.load(app.config.mail.templates_dir or None)
+    except TemplateError as exc:
+        raise ConfigError(str(exc), key="mail.templates_dir") from None
     shown = config_mod.effective(app.config)
 
     def text() -> str:

@@ -35,6 +35,7 @@ from chakushin import node
 from chakushin.config import Config, ConfigError
 from chakushin.metrics import MetricsServer, Sources
 from notifier.app import NotifierService, send_test_mail
+from notifier.mail import TemplateError
 from notifier.outbox import Sender, SendResult
 from store import db
 from web.app import SiteDeps, create_app
@@ -86,27 +87,19 @@ class Node:
     ) -> None:
         c = self.config
         roles = roles_of(c)
+        # Everything that can refuse to start is checked before any part
+        # runs; a part that then fails to start stops the ones started (the
+        # finally below), and the command exits 1 with one line (issue 12).
         await asyncio.to_thread(db.ensure_schema, self.engine)
+        await asyncio.to_thread(db.check_integrity, self.engine)
         sessions = db.session_factory(self.engine)
         name = c.serve.node_name or node.default_node_name(roles)
         grace = float(c.serve.shutdown_timeout_seconds)
-
-        agi_thread: threading.Thread | None = None
-        if c.serve.agi:
-            self.agi = _listen(
-                "agi",
-                lambda: FastAGIServer(
-                    (c.agi.host, c.agi.port),
-                    wiring.routes(c, sessions),
-                    sounds_dir=c.ivr.sounds_dir,
-                    allowed_peers=c.agi.allowed_peers,
-                    limits=SessionLimits.from_config(c.agi),
-                ),
-            )
-            agi_thread = threading.Thread(target=self.agi.serve_forever, name="fastagi-accept")
-            agi_thread.start()
         if c.serve.notifier:
-            self.notifier = NotifierService(c, sessions, self.senders)
+            try:
+                self.notifier = NotifierService(c, sessions, self.senders)
+            except TemplateError as exc:
+                raise ConfigError(str(exc), key="mail.templates_dir") from None
 
         reporter = node.NodeReporter(
             sessions, name, roles, c.serve.heartbeat_seconds, self._snapshot
@@ -121,9 +114,25 @@ class Node:
         if self.notifier is not None:
             self.notifier.state_listener = lambda _state: reporter.changed()
 
+        agi_thread: threading.Thread | None = None
         metrics: MetricsServer | None = None
         site: SiteServer | None = None
         try:
+            if c.serve.agi:
+                self.agi = _listen(
+                    "agi",
+                    lambda: FastAGIServer(
+                        (c.agi.host, c.agi.port),
+                        wiring.routes(c, sessions),
+                        sounds_dir=c.ivr.sounds_dir,
+                        allowed_peers=c.agi.allowed_peers,
+                        limits=SessionLimits.from_config(c.agi),
+                    ),
+                )
+                agi_thread = threading.Thread(
+                    target=self.agi.serve_forever, name="fastagi-accept"
+                )
+                agi_thread.start()
             site_deps = self._site_deps(sessions) if c.serve.site else None
             if site_deps is not None:
                 app = create_app(site_deps)

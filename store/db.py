@@ -148,7 +148,64 @@ def head_revision(engine: Engine) -> str | None:
     return ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
 
 
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def _check_sqlite_file(engine: Engine) -> None:
+    """Refuse a SQLite file that is not a database, before SQLite touches it.
+
+    An empty file (a copy cut short, a full disk) would otherwise be
+    migrated silently into an empty database, and a file of something else
+    fail on every statement for as long as the process runs. The file is
+    left as it is, for the operator to look at or restore.
+    """
+    if engine.dialect.name != "sqlite" or engine.url.database in (None, "", ":memory:"):
+        return
+    path = Path(engine.url.database)
+    if not path.exists():
+        return  # created on first use
+    try:
+        with path.open("rb") as file:
+            header = file.read(len(SQLITE_HEADER))
+    except OSError as exc:
+        raise DatabaseError(
+            f"database file {path} cannot be read: {exc.strerror or exc}",
+            code="database_unavailable",
+        ) from None
+    if not header:
+        raise DatabaseError(
+            f"database file {path} is empty (0 bytes), not a chakushin database: restore it "
+            "from a backup, or move it away to start with a new one",
+            code="database_damaged",
+        )
+    if header != SQLITE_HEADER:
+        raise DatabaseError(
+            f"database file {path} is not a SQLite database: restore it from a backup, "
+            "or move it away to start with a new one",
+            code="database_damaged",
+        )
+
+
+def check_integrity(engine: Engine) -> None:
+    """At a node's start: a SQLite file whose pages are damaged is refused (PRAGMA quick_check)."""
+    if engine.dialect.name != "sqlite":
+        return
+    try:
+        with engine.connect() as plain:
+            conn = plain.execution_options(**{READ_ONLY: True})
+            verdict = conn.exec_driver_sql("PRAGMA quick_check(1)").scalar()
+    except sa.exc.DBAPIError as exc:
+        verdict = first_line(exc)
+    if verdict != "ok":
+        raise DatabaseError(
+            f"database file {engine.url.database} is damaged ({verdict}): restore it from "
+            "a backup",
+            code="database_damaged",
+        )
+
+
 def current_revision(engine: Engine) -> str | None:
+    _check_sqlite_file(engine)
     try:
         with engine.connect() as plain:
             conn = plain.execution_options(**{READ_ONLY: True})
@@ -156,7 +213,7 @@ def current_revision(engine: Engine) -> str | None:
                 return None
             version = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
             return None if version is None else str(version)
-    except sa.exc.OperationalError as exc:
+    except sa.exc.DBAPIError as exc:  # OperationalError, or "file is not a database"
         raise DatabaseError(
             f"cannot open database {engine.url.render_as_string(hide_password=True)}: "
             f"{first_line(exc)}",

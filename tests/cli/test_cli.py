@@ -329,3 +329,17 @@ def test_config_check_fails_naming_the_key(tmp_config: Path) -> None:
     result = CliRunner().invoke(cli, ["config", "check"])
     assert result.exit_code == 1
     assert result.stderr == "error: agi.port: port must be 0-65535; got 70000\n"
+
+
+def test_item3_OPS_1_config_check_loads_and_checks_the_templates(tmp_path: Path) -> None:
+    bad = tmp_path / "templates"
+    bad.mkdir()
+    (bad / "subject.txt").write_text("着信 $nosuch\n", encoding="utf-8")
+    for templates, expected in ((bad, "$nosuch"), (tmp_path / "none", "does not exist")):
+        result = CliRunner().invoke(
+            cli,
+            ["config", "check"],
+            env={"CHAKUSHIN_MAIL_TEMPLATES_DIR": str(templates), "CHAKUSHIN_CONFIG": ""},
+        )
+        assert result.exit_code == 1, result.output
+        assert "mail.templates_dir" in result.output and expected in result.output

@@ -361,3 +361,56 @@ def run_status(env: dict[str, str], cwd: Path) -> tuple[int, str]:
     code = status.process.wait(timeout=60)
     assert status.process.stdout is not None
     return code, status.process.stdout.read()
+
+
+def _bad_template_dir(tmp_path: Path) -> Path:
+    bad = tmp_path / "templates"
+    bad.mkdir()
+    (bad / "body.txt").write_text("着信 $number から $nosuch\n", encoding="utf-8")
+    return bad
+
+
+def _serve_fails(tmp_path: Path, **env: str) -> list[str]:
+    """Run serve with AGI, notifier and site on; it must exit 1 within the bound."""
+    serve = ChakushinProcess(
+        ["serve"],
+        clean_env(
+            CHAKUSHIN_DATA_DIR=str(tmp_path),
+            CHAKUSHIN_AGI_PORT="0",
+            CHAKUSHIN_SITE_PORT="0",
+            CHAKUSHIN_METRICS_PORT="0",
+            CHAKUSHIN_AMI_PORT="1",
+            **env,
+        ),
+        tmp_path,
+    )
+    try:
+        code = serve.process.wait(timeout=60)
+    finally:
+        serve.kill()
+    problems = [line for line in serve.lines if "Traceback" in line]
+    assert code == 1 and not problems, serve.lines
+    return serve.lines
+
+
+@pytest.mark.parametrize("which", ["unknown_placeholder", "missing_dir"])
+def test_item3_OPS_1_a_bad_template_stops_every_part_with_one_line(
+    tmp_path: Path, which: str
+) -> None:
+    templates = _bad_template_dir(tmp_path) if which == "unknown_placeholder" else tmp_path / "no"
+    lines = _serve_fails(tmp_path, CHAKUSHIN_MAIL_TEMPLATES_DIR=str(templates))
+    assert lines[-1].startswith("error: mail.templates_dir: "), lines
+    assert ("$nosuch" if which == "unknown_placeholder" else "does not exist") in lines[-1]
+
+
+@pytest.mark.parametrize("which", ["corrupt", "empty"])
+def test_item6_OPS_1_a_damaged_sqlite_file_is_refused_with_one_line(
+    tmp_path: Path, which: str
+) -> None:
+    path = tmp_path / "chakushin.db"
+    path.write_bytes(b"" if which == "empty" else b"this is not a database" * 300)
+    before = path.read_bytes()
+    lines = _serve_fails(tmp_path, CHAKUSHIN_DATABASE_URL=f"sqlite:///{path}")
+    assert lines[-1].startswith(f"error: database file {path} "), lines
+    assert ("is empty" if which == "empty" else "is not a SQLite database") in lines[-1]
+    assert path.read_bytes() == before  # left exactly as it was, for the operator to look at
