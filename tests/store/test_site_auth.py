@@ -28,6 +28,8 @@ from store.errors import DomainError, InvalidAddress, InvalidInput, InvalidNumbe
 from store.models import (
     AuthUnit,
     MailKind,
+    OtpEvent,
+    OtpEventKind,
     OutboxMail,
     PasswordHistory,
     SiteCredential,
@@ -1063,3 +1065,36 @@ def test_item11_SITE_5_code_mails_are_capped_per_number_over_24_hours(
     mails = [m for m in outbox(line) if m.kind is MailKind.ONE_TIME_PASSWORD]
     assert len(mails) == cap
     send_code(line, now=NOW + dt.timedelta(hours=24))  # the first mail left the window
+
+
+def test_item11_SITE_5_parallel_wrong_codes_do_not_pass_the_cap(
+    line: sessionmaker[Session],
+) -> None:
+    """8 wrong codes at once against a cap of 3: each counted once, the cap holds."""
+    give_password(line, C, PW_C)
+    enrol(line)
+    code = send_code(line)
+    limits = site_auth.OtpLimits(wrong_codes_per_day=3, code_mails_per_day=10)
+    attempts = 8
+    start = threading.Barrier(attempts)
+    codes: list[str] = []
+    lock = threading.Lock()
+
+    def attempt() -> None:
+        start.wait()
+        try:
+            site_auth.check_otp_code(line, C, other_than(code), now=NOW, limits=limits)
+        except OtpRefused as exc:
+            with lock:
+                codes.append(exc.code)
+
+    threads = [threading.Thread(target=attempt) for _ in range(attempts)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads)
+    assert collections.Counter(codes) == {"otp_code_wrong": 2, "otp_wrong_limit": 6}
+    with db.transaction(line, read_only=True) as s:
+        kinds = s.scalars(select(OtpEvent.kind)).all()
+    assert collections.Counter(kinds) == {OtpEventKind.CODE_MAILED: 1, OtpEventKind.CODE_WRONG: 3}
