@@ -14,6 +14,7 @@ tracked at once, so memory stays bounded whatever the stream does.
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -53,7 +54,13 @@ class CallTracker:
         self.max_age = max_age
         self.max_calls = max_calls
         self.wall_clock = wall_clock
+        # In the order first seen, which is the order of their max_age deadlines.
         self._calls: OrderedDict[str, _Call] = OrderedDict()
+        # (when, linkedid): a call whose grace may be over then. Pushed when an
+        # outcome comes or the last channel hangs up; an entry whose call has
+        # moved on since is dropped when due. So ``expire`` looks only at the
+        # calls whose time has come, not at every call tracked.
+        self._deadlines: list[tuple[float, str]] = []
         # Linkedids already finished: late or duplicate events are ignored.
         self._done: OrderedDict[str, None] = OrderedDict()
 
@@ -80,9 +87,11 @@ class CallTracker:
             call.gone.add(event.uniqueid)
             if not call.live:
                 call.quiet_since = now
+                heapq.heappush(self._deadlines, (now + self.grace, call.linkedid))
         elif isinstance(event, OutcomeReported) and call.outcome is None:
             call.outcome = event
             call.outcome_at = now
+            heapq.heappush(self._deadlines, (now + self.grace, call.linkedid))
         finished = self._finish_if_over(call, now)
         finished += self._evict_over_capacity(now)
         return finished
@@ -90,10 +99,16 @@ class CallTracker:
     def expire(self, now: float) -> list[CallRecord]:
         """Finish or forget the calls whose time is up; call it every second or so."""
         finished: list[CallRecord] = []
-        for call in list(self._calls.values()):
-            finished += self._finish_if_over(call, now)
-            if call.linkedid in self._calls and now - call.first_seen > self.max_age:
-                finished += self._close(call, now, reason="max_age")
+        while self._deadlines and self._deadlines[0][0] <= now:
+            _, linkedid = heapq.heappop(self._deadlines)
+            call = self._calls.get(linkedid)
+            if call is not None:
+                finished += self._finish_if_over(call, now)
+        while self._calls:
+            oldest = next(iter(self._calls.values()))
+            if now - oldest.first_seen <= self.max_age:
+                break
+            finished += self._close(oldest, now, reason="max_age")
         return finished
 
     def flush_reported(self, now: float) -> list[CallRecord]:
