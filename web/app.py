@@ -983,7 +983,15 @@ def create_app(deps: SiteDeps) -> Starlette:
     ]
 
     def upload(scope: Scope) -> bool:
-        return scope.get("path") == CSV_UPLOAD_PATH and scope.get("method") == "POST"
+        """The CSV upload of a browser with a session cookie (checked by the handler).
+
+        Without one, the request can only be sent to the login page: it gets
+        the small limit, so an anonymous client cannot make the site hold a
+        megabyte per request.
+        """
+        if scope.get("path") != CSV_UPLOAD_PATH or scope.get("method") != "POST":
+            return False
+        return COOKIE in Request(scope).cookies
 
     def limit_for(scope: Scope) -> int:
         config = deps.config

@@ -116,6 +116,23 @@ async def test_item12_SITE_9_csv_upload_over_its_limit_is_413_and_changes_nothin
     assert state(site) == before
 
 
+async def test_item12_SITE_9_without_a_session_the_csv_upload_has_the_form_limit(
+    site: Site,
+) -> None:
+    body = Counted(b"a" * (16 * KB), 64)  # 1 MB: within the upload limit, over the form limit
+    refused = await site.client.post(
+        "/otp/csv", content=body, headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
+    assert refused.status_code == 413
+    assert body.read * 16 * KB <= SiteConfig().max_form_bytes + 16 * KB
+    # Nor may it send a file part at all.
+    body = Counted(b"a" * (16 * KB), 64)
+    refused = await site.client.post(
+        "/otp/csv", content=body, headers={"Content-Type": "multipart/form-data; boundary=x"}
+    )
+    assert refused.status_code == 415 and body.read == 0
+
+
 # --- item 13: mailed links come from site.public_url, never from the Host header -------------
 
 
