@@ -301,7 +301,8 @@ class Site:
                 errors={exc.field or "number": [exc.message]},
                 status=400,
             )
-        self.deps.throttle.succeeded(client)
+        # A success does not clear the address's failures: else one's own login
+        # between guesses would lift the throttle for guessing other numbers.
         self.deps.logins["ok"] += 1
         if result.otp_required and not result.via_temp_password:
             # SITE-5 first, also before the change of an expired password (SITE-4):

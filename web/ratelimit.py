@@ -6,6 +6,9 @@ trying many numbers, nor a storm against one number from filling the
 server's hashing slots. This throttle counts failed logins per client
 address in a sliding window: over ``limit`` failures in ``window`` the
 address is refused (HTTP 429) until the oldest failure leaves the window.
+A success clears nothing: failures only age out, so that logging in with
+one's own number does not buy more guesses at others. The auth unit
+change page (SITE-8) counts under its own key (``auth_unit:<address>``).
 It is per process; several site processes each apply it.
 """
 
@@ -51,7 +54,3 @@ class LoginThrottle:
                 oldest = min(self._failures, key=lambda c: self._failures[c][-1])
                 del self._failures[oldest]
             self._failures.setdefault(client, deque()).append(now)
-
-    def succeeded(self, client: str) -> None:
-        with self._lock:
-            self._failures.pop(client, None)

@@ -300,3 +300,18 @@ async def test_item11_SITE_5_code_mails_are_capped_at_10_a_day(site: Site) -> No
     assert "ワンタイムパスワードの送信が24時間で10回に達したため" in capped.text
     assert site.client.cookies.get(COOKIE) is None
     assert len(site.mails(MailKind.ONE_TIME_PASSWORD)) == 10
+
+
+async def test_item7_SITE_1_a_successful_login_does_not_reset_the_address_throttle(
+    site: Site,
+) -> None:
+    """Else one's own login between guesses would lift the throttle for guessing others."""
+    await number_unit_line(site)
+    site.throttle.limit = 3
+    for _ in range(2):
+        assert (await site.login(CONTRACT, "Guess2026x")).status_code == 401
+    assert (await site.login(EXTRA, EXTRA_PW)).status_code == 303  # the attacker's own number
+    assert (await site.login(CONTRACT, "Guess2027x")).status_code == 401
+    assert (await site.login(CONTRACT, GOOD)).status_code == 429
+    site.clock.advance(minutes=10)
+    assert (await site.login(CONTRACT, GOOD)).status_code == 303
