@@ -45,6 +45,8 @@ class App:
     _config: Config | None = None
     _engine: Engine | None = None
     _sessions: sessionmaker[Session] | None = field(default=None, repr=False)
+    # Output of a command inside ``transaction``, held until the commit.
+    _held: list[str] | None = field(default=None, repr=False)
 
     @property
     def config(self) -> Config:
@@ -70,8 +72,28 @@ class App:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Session]:
-        with db.transaction(self.sessions()) as session:
-            yield session
+        """One unit of work; what the command prints inside it is printed after the commit.
+
+        A commit that fails (a full disk, a lost connection) then prints
+        nothing on stdout: the operator never sees data that was not stored.
+        """
+        self._held = []
+        try:
+            with db.transaction(self.sessions()) as session:
+                yield session
+        except BaseException:
+            self._held = None
+            raise
+        held, self._held = self._held, None
+        for line in held:
+            click.echo(line)
+
+    def echo(self, text: str) -> None:
+        """Print now, or after the commit when inside ``transaction``."""
+        if self._held is None:
+            click.echo(text)
+        else:
+            self._held.append(text)
 
     def close(self) -> None:
         if self._engine is not None:
@@ -145,9 +167,9 @@ pass_app = click.make_pass_decorator(App)
 
 def _emit(app: App, data: Any, text: Callable[[], str]) -> None:
     if app.json:
-        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        app.echo(json.dumps(data, ensure_ascii=False, indent=2))
     else:
-        click.echo(text())
+        app.echo(text())
 
 
 def _on_off(_ctx: click.Context, _param: click.Parameter, value: str | None) -> bool | None:

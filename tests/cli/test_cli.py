@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy.orm
 from click.testing import CliRunner, Result
+from sqlalchemy.exc import OperationalError
 
 from chakushin.cli import cli
 from tests.conftest import snapshot
@@ -343,3 +345,37 @@ def test_item3_OPS_1_config_check_loads_and_checks_the_templates(tmp_path: Path)
         )
         assert result.exit_code == 1, result.output
         assert "mail.templates_dir" in result.output and expected in result.output
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["mail", "address", "add", CONTRACT, "attacker@evil.example"],
+        ["mail", "start", CONTRACT],
+        ["number", "add", CONTRACT, SECOND],
+        ["line", "auth-unit", CONTRACT, "number"],
+    ],
+)
+def test_item17_OPS_2_a_failed_commit_prints_nothing_and_stores_nothing(
+    chakushin: Chakushin, engine: Any, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    """A full disk at COMMIT: stdout must not show data that was never stored."""
+    chakushin("line", "add", CONTRACT)
+    chakushin("mail", "address", "add", CONTRACT, "boss@example.jp")
+    before = snapshot(engine)
+
+    real_commit = sqlalchemy.orm.SessionTransaction.commit
+
+    def disk_full(self: Any, _to_root: bool = False) -> None:
+        if self._parent is not None:  # a flush's subtransaction: the writes themselves go
+            real_commit(self, _to_root)
+            return
+        raise OperationalError("COMMIT", {}, Exception("database or disk is full"))
+
+    monkeypatch.setattr(sqlalchemy.orm.SessionTransaction, "commit", disk_full)
+    result = chakushin(*command, ok=False)
+    monkeypatch.undo()
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert "database or disk is full" in result.stderr
+    assert snapshot(engine) == before
