@@ -783,6 +783,7 @@ def change_auth_unit(
     passwords_by_number: Mapping[str, str],
     *,
     now: dt.datetime,
+    verified: Mapping[tuple[str, str], bool] | None = None,
 ) -> AuthUnitChanged:
     """SITE-8: change the line's auth unit, following the seeds' pages (2)…(7).
 
@@ -796,8 +797,11 @@ def change_auth_unit(
     when it has no service: page (2) replaces it. Nothing is written on
     error, so wrong entries are not counted here: a page where a person types
     the passwords calls ``attempt_auth_unit_change``, which counts them.
-    A wrong password is refused without saying whose it was.
+    A wrong password is refused without saying whose it was. ``verified``:
+    argon2 results by (hash, password) computed before the transaction; a
+    hash not in it (changed meanwhile) is checked here.
     """
+    verified = verified or {}
     _check_aware(now)
     new_unit = AuthUnit(new_unit)
     login = _load_number(session, login_number)
@@ -818,13 +822,7 @@ def change_auth_unit(
         # (6)(7) 「管理者/ユーザ単位から…への変更は、契約者回線番号でのログイン時のみ行えます」
         raise OutOfScope("contract_number_only", field="auth_unit")
 
-    if old_unit is AuthUnit.NUMBER:
-        # The contract number is always among them, even without the service
-        # (then it does not log in under the number unit): (2) replaces its
-        # password with the changer's, so its owner must agree.
-        required = sorted({n.number for n in _may_log_in(line, old_unit)} | {line.contract_number})
-    else:
-        required = [login.number]
+    required = _unit_change_passwords(line, login, old_unit)
     missing = [n for n in required if not passwords_by_number.get(n)]
     if missing:
         raise PasswordsRefused("passwords_missing", missing)
@@ -842,8 +840,10 @@ def change_auth_unit(
     unset = [n for n in required if not _credential_live(creds.get(n))]
     if unset:
         raise PasswordsRefused("passwords_not_set", unset)
-    results = _verify_many([(creds[n].password_hash, passwords_by_number[n]) for n in required])
-    wrong = [n for n, ok in zip(required, results, strict=True) if not ok]
+    pairs = [(creds[n].password_hash, passwords_by_number[n]) for n in required]
+    unknown = [pair for pair in pairs if pair not in verified]
+    checked = {**verified, **dict(zip(unknown, _verify_many(unknown), strict=True))}
+    wrong = [n for n, pair in zip(required, pairs, strict=True) if not checked[pair]]
     if wrong:
         raise PasswordsRefused("passwords_wrong", wrong)
 
@@ -963,11 +963,18 @@ def attempt_auth_unit_change(
     an unlimited oracle for them. Each wrong one counts against its number as
     a wrong login does (the 10th in a row makes it invalid); the count is
     committed before ``PasswordsRefused`` is raised, hence the session
-    factory (as ``login``).
+    factory (as ``login``). The argon2 checks run first, outside any
+    transaction: a line may have hundreds of numbers, and SQLite has one
+    writer lock.
     """
+    with db.transaction(sessions, read_only=True) as session:
+        pairs = _unit_change_pairs(session, login_number, passwords_by_number)
+    verified = dict(zip(pairs, _verify_many(pairs), strict=True))
     try:
         with db.transaction(sessions) as session:
-            return change_auth_unit(session, login_number, new_unit, passwords_by_number, now=now)
+            return change_auth_unit(
+                session, login_number, new_unit, passwords_by_number, now=now, verified=verified
+            )
     except PasswordsRefused as exc:
         if exc.code != "passwords_wrong":
             raise
@@ -981,6 +988,36 @@ def attempt_auth_unit_change(
         session.flush()
     log.info("auth_unit_change_refused", by=login_number, wrong=len(refusal.numbers))
     raise refusal
+
+
+def _unit_change_passwords(line: Line, login: Number, old_unit: AuthUnit) -> list[str]:
+    """SITE-8: the numbers whose passwords the change needs, sorted."""
+    if old_unit is AuthUnit.NUMBER:
+        # The contract number is always among them, even without the service
+        # (then it does not log in under the number unit): (2) replaces its
+        # password with the changer's, so its owner must agree.
+        return sorted({n.number for n in _may_log_in(line, old_unit)} | {line.contract_number})
+    return [login.number]
+
+
+def _unit_change_pairs(
+    session: Session, login_number: str, passwords_by_number: Mapping[str, str]
+) -> list[tuple[str, str]]:
+    """(hash, entered password) of the live passwords the change will check, read unlocked."""
+    login = _load_number(session, login_number)
+    if login is None:
+        return []
+    required = _unit_change_passwords(login.line, login, login.line.auth_unit)
+    by_number = {n.id: n.number for n in login.line.numbers}
+    creds = session.scalars(
+        select(SiteCredential).where(SiteCredential.number_id.in_(by_number))
+    ).all()
+    live = {by_number[c.number_id]: c.password_hash for c in creds if _credential_live(c)}
+    return [
+        (live[n], passwords_by_number[n])
+        for n in required
+        if n in live and passwords_by_number.get(n)
+    ]
 
 
 def _set_credential(
