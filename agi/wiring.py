@@ -27,6 +27,15 @@ from store.service import CallerLine, LastCallerResult, RoutingSettings
 Route = Callable[[Channel], str]
 
 
+def _reason(exc: SQLAlchemyError | DomainError) -> str:
+    """Why the store failed, for the flow's log line.
+
+    MAIL-9: a domain error's message names the numbers it is about (the
+    caller's too, withheld or not), so only its code is given.
+    """
+    return exc.code if isinstance(exc, DomainError) else db.first_line(exc)
+
+
 @dataclass
 class SqlTempPasswordStore:
     """The temporary-password flow's store, through the domain layer."""
@@ -39,7 +48,7 @@ class SqlTempPasswordStore:
             with db.transaction(self.sessions, read_only=True) as session:
                 return service.caller_line(session, caller_number)
         except (SQLAlchemyError, DomainError) as exc:
-            raise StoreUnavailable(db.first_line(exc)) from exc
+            raise StoreUnavailable(_reason(exc)) from exc
 
     def save(
         self, caller_number: str, target_number: str, temp_password: str, auth_unit: AuthUnit
@@ -51,7 +60,7 @@ class SqlTempPasswordStore:
                     session, caller_number, target_number, hashed, auth_unit, now=self.clock()
                 )
         except (SQLAlchemyError, DomainError) as exc:
-            raise StoreUnavailable(db.first_line(exc)) from exc
+            raise StoreUnavailable(_reason(exc)) from exc
 
 
 @dataclass
@@ -72,7 +81,7 @@ class SqlRoutingStore:
                     now=self.clock(),
                 )
         except (SQLAlchemyError, DomainError) as exc:
-            raise call_route.StoreUnavailable(db.first_line(exc)) from exc
+            raise call_route.StoreUnavailable(_reason(exc)) from exc
 
 
 @dataclass
@@ -88,14 +97,14 @@ class SqlNuisanceStore:
         except NotFound:
             return False
         except (SQLAlchemyError, DomainError) as exc:
-            raise nuisance_feature.StoreUnavailable(db.first_line(exc)) from exc
+            raise nuisance_feature.StoreUnavailable(_reason(exc)) from exc
 
     def add_last_caller(self, number: str) -> tuple[LastCallerResult, str | None]:
         try:
             with db.transaction(self.sessions) as session:
                 return service.add_last_caller_to_nuisance(session, number)
         except (SQLAlchemyError, DomainError) as exc:
-            raise nuisance_feature.StoreUnavailable(db.first_line(exc)) from exc
+            raise nuisance_feature.StoreUnavailable(_reason(exc)) from exc
 
 
 def routes(config: Config, sessions: sessionmaker[Session]) -> Mapping[str, Route]:

@@ -125,3 +125,41 @@ def test_item18_MAIL_9_a_withheld_subscriber_phone_on_the_feature_code_is_never_
     assert EXTRA not in logged(logs)
     done = next(e for e in logs if e["event"] == "nuisance_feature_done")
     assert done["number"] == "withheld"
+
+
+def test_item18_MAIL_9_a_store_refusal_logs_its_code_not_the_callers_number(
+    sqlite_url: str,
+) -> None:
+    """The domain layer's messages name the caller; the flow logs what the store raised."""
+    engine = db.make_engine(sqlite_url)
+    try:
+        store = wiring.SqlTempPasswordStore(db.session_factory(engine))
+        with capture_logs() as logs:
+            outcome = TempPasswordCall(
+                ScriptedChannel(
+                    ["1", PW, PW],
+                    agi_env={"agi_callerid": EXTRA, "agi_callingpres": WITHHELD_PRES},
+                ),
+                _LineGoneBeforeTheSave(store),
+            ).run()
+    finally:
+        engine.dispose()
+    assert outcome is Outcome.SYSTEM_ERROR
+    failed = next(e for e in logs if e["event"] == "tp_store_unavailable")
+    assert failed["error"] == "not_subscribed"
+    assert EXTRA not in logged(logs)
+
+
+class _LineGoneBeforeTheSave:
+    """The caller's line is found, then removed by the operator before the save."""
+
+    def __init__(self, store: wiring.SqlTempPasswordStore) -> None:
+        self.store = store
+
+    def caller_line(self, caller_number: str) -> service.CallerLine | None:
+        return a_line().caller_line(caller_number)
+
+    def save(
+        self, caller_number: str, target_number: str, temp_password: str, unit: object
+    ) -> None:
+        self.store.save(caller_number, target_number, temp_password, unit)  # type: ignore[arg-type]
