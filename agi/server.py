@@ -12,8 +12,10 @@ take (the idle timeout does not restart on every byte), the length of a
 whole session, and the number of sessions at once. A connection over the
 session cap is closed in the accepting thread, before any thread is made
 for it. Every refusal or cut is counted by reason (``REFUSAL_REASONS``,
-OPS-4 metrics) and logged as ``agi_connection_refused``, at most one line
-per reason every ``REFUSAL_LOG_INTERVAL`` seconds in a flood.
+OPS-4 metrics) and logged as ``agi_connection_refused``; in a flood, one
+line per reason every ``FLOOD_LOG_INTERVAL`` seconds, and as many
+``agi_session_aborted`` lines for peers that leave before their
+environment ends (port scans, TCP health checks).
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ REFUSAL_REASONS = (
 )
 # In a flood, one log line per reason at most this often; the metrics count
 # every refusal, and the next line says how many were not logged.
-REFUSAL_LOG_INTERVAL = 10.0
+FLOOD_LOG_INTERVAL = 10.0
 _RECV_BYTES = 4096
 
 
@@ -133,8 +135,8 @@ class SessionStats:
             return self._changed.wait_for(lambda: self.active == 0, timeout)
 
 
-class _RefusalLog:
-    """``agi_connection_refused``, at most once per reason and interval."""
+class _ThrottledLog:
+    """In a flood, one line per key every ``interval`` s; the next one says how many were not."""
 
     def __init__(self, clock: Callable[[], float], interval: float) -> None:
         self._clock = clock
@@ -143,16 +145,16 @@ class _RefusalLog:
         self._last: dict[str, float] = {}
         self._suppressed: Counter[str] = Counter()
 
-    def refused(self, reason: str, **fields: Any) -> None:
+    def emit(self, method: Callable[..., Any], event: str, key: str, **fields: Any) -> None:
         with self._lock:
             now = self._clock()
-            last = self._last.get(reason)
+            last = self._last.get(key)
             if last is not None and now - last < self._interval:
-                self._suppressed[reason] += 1
+                self._suppressed[key] += 1
                 return
-            self._last[reason] = now
-            suppressed = self._suppressed.pop(reason, 0)
-        log.warning("agi_connection_refused", reason=reason, suppressed=suppressed, **fields)
+            self._last[key] = now
+            suppressed = self._suppressed.pop(key, 0)
+        method(event, suppressed=suppressed, **fields)
 
 
 class FastAGIServer(socketserver.ThreadingTCPServer):
@@ -180,7 +182,7 @@ class FastAGIServer(socketserver.ThreadingTCPServer):
         self.limits = limits or SessionLimits()
         self.clock = clock
         self.stats = SessionStats()
-        self._refusal_log = _RefusalLog(clock, REFUSAL_LOG_INTERVAL)
+        self._throttled_log = _ThrottledLog(clock, FLOOD_LOG_INTERVAL)
         self._sockets: set[socket.socket] = set()
         self._sockets_lock = threading.Lock()
         if ":" in address[0]:
@@ -233,7 +235,18 @@ class FastAGIServer(socketserver.ThreadingTCPServer):
         """Count and log a refused connection or a session cut by a limit."""
         self.stats.refuse(reason)
         limit = self.limits.limit_of(reason)
-        self._refusal_log.refused(reason, peer=peer, **({} if limit is None else {"limit": limit}))
+        self._throttled_log.emit(
+            log.warning,
+            "agi_connection_refused",
+            reason,
+            reason=reason,
+            peer=peer,
+            **({} if limit is None else {"limit": limit}),
+        )
+
+    def aborted(self, peer: str, reason: str) -> None:
+        """A peer that left before its environment ended (a port scan, a TCP health check)."""
+        self._throttled_log.emit(log.info, "agi_session_aborted", "", peer=peer, reason=reason)
 
     def verify_request(self, request: Any, client_address: Any) -> bool:
         """In the accepting thread: a refused connection is closed before any thread is made."""
@@ -291,24 +304,26 @@ class _LineReader:
                 del self._buffer[: end + 1]
                 # Asterisk sends UTF-8; a stray byte must not end the call.
                 return line.decode("utf-8", errors="replace")
-            idle_left = started + self.limits.idle_timeout - self.clock()
-            deadline_left = self.deadline - self.clock()
-            if deadline_left <= 0:
-                self._exceed(DEADLINE, f"session longer than {self.limits.session_deadline} s")
-            if idle_left <= 0:
-                self._exceed(IDLE, f"no complete line within {self.limits.idle_timeout} s")
-            self.sock.settimeout(min(idle_left, deadline_left))
+            self.sock.settimeout(self._time_left(started))
             try:
                 chunk = self.sock.recv(_RECV_BYTES)
             except TimeoutError:
-                if deadline_left <= idle_left:
-                    self._exceed(DEADLINE, f"session longer than {self.limits.session_deadline} s")
-                self._exceed(IDLE, f"no complete line within {self.limits.idle_timeout} s")
+                continue  # _time_left says which limit it was
             if not chunk:  # end of stream: what is left, then ""
                 rest = bytes(self._buffer)
                 self._buffer.clear()
                 return rest.decode("utf-8", errors="replace")
             self._buffer += chunk
+
+    def _time_left(self, line_started: float) -> float:
+        """Seconds until the line's idle timeout or the deadline; raises once one has passed."""
+        now = self.clock()
+        if now >= self.deadline:
+            self._exceed(DEADLINE, f"session longer than {self.limits.session_deadline} s")
+        idle_ends = line_started + self.limits.idle_timeout
+        if now >= idle_ends:
+            self._exceed(IDLE, f"no complete line within {self.limits.idle_timeout} s")
+        return min(idle_ends, self.deadline) - now
 
     def _exceed(self, reason: str, message: str) -> NoReturn:
         self.exceeded = AGILimitExceeded(reason, message)
@@ -349,7 +364,7 @@ class _SessionHandler(socketserver.BaseRequestHandler):
             self.env_refused = exc
             return "aborted"
         except (AGIError, OSError, UnicodeError) as exc:
-            log.info("agi_session_aborted", peer=peer, reason=str(exc))
+            self.server.aborted(peer, str(exc))
             return "aborted"
         script = agi.env.get("agi_network_script", "")
         session_log = log.bind(call_id=agi.env.get("agi_uniqueid", ""), script=script)

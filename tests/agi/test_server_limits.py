@@ -233,6 +233,21 @@ def test_item4_OPS_4_a_flood_of_refusals_logs_a_few_lines_and_counts_them_all(
     assert events[1]["suppressed"] == 49
 
 
+def test_item4_OPS_4_peers_leaving_before_their_environment_log_a_few_lines(
+    sessions: sessionmaker[Session],
+) -> None:
+    """A TCP health check every second must not write a log line every second."""
+    clock = FakeClock()
+    with capture_logs() as logs, running_server(routes(sessions), clock=clock) as server:
+        for second in range(30):
+            socket.create_connection(("127.0.0.1", server.port)).close()
+            wait_for(lambda n=second + 1: server.stats.finished["aborted"] == n, "session ended")
+            clock.advance(1)
+        next_call_completes(server)
+    aborted = [e for e in logs if e["event"] == "agi_session_aborted"]
+    assert [e["suppressed"] for e in aborted] == [0, 9, 9]
+
+
 def test_item4_OPS_4_the_idle_timeout_does_not_restart_on_every_byte(
     sessions: sessionmaker[Session],
 ) -> None:
