@@ -288,7 +288,31 @@ def _build(cls: type[Any], table: Mapping[str, Any], prefix: str, env: Mapping[s
             values[name] = _from_env(env[env_name], kind, f"{key} (from ${env_name})")
         elif name in table:
             values[name] = _typed(table[name], kind, key)
+        else:
+            continue
+        for text in values[name] if isinstance(values[name], tuple) else (values[name],):
+            if isinstance(text, str):
+                _printable(text, key)
     return cls(**values)
+
+
+MAX_TEXT = 4096  # characters in one config value (a path, a URL, a name)
+
+
+def _printable(text: str, key: str) -> None:
+    """No value goes on unless it is printable text of a sane length.
+
+    A CR/LF in ami.username or mail.from_address would inject headers into
+    an AMI action or a mail; a bidi override or NUL makes logs and errors
+    lie about the value. So every text value, of every key, is checked here.
+    """
+    if len(text) > MAX_TEXT:
+        raise ConfigError(f"is longer than {MAX_TEXT} characters", key=key)
+    if not text.isprintable():
+        bad = next(c for c in text if not c.isprintable())
+        raise ConfigError(
+            f"contains a control or formatting character (U+{ord(bad):04X})", key=key
+        )
 
 
 def _typed(value: Any, kind: Any, key: str) -> Any:

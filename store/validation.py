@@ -149,10 +149,19 @@ def ring_seconds(value: int, *, field: str = "ring_seconds") -> int:
     return value
 
 
+# IANA names: Area/Location, letters, digits, "_", "+", "-"; the column holds 64.
+_TIME_ZONE = re.compile(r"[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+)*")
+MAX_TIME_ZONE = 64
+
+
 def time_zone(value: str, *, field: str = "timezone") -> str:
     try:
+        # Checked before zoneinfo sees it: a very long name is an OSError
+        # there (file name too long), a "../" one a path outside the zone data.
+        if len(value) > MAX_TIME_ZONE or not _TIME_ZONE.fullmatch(value):
+            raise ValueError(value)
         zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
         raise InvalidInput(
             f"time zone {value!r}: not an IANA time zone name (e.g. Asia/Tokyo)",
             code="timezone_unknown",
