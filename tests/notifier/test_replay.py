@@ -23,13 +23,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from chakushin import config as config_mod
 from chakushin import logs
 from chakushin.demo import recordings as traces
-from chakushin.demo.amiserver import SECRET, USERNAME, AmiServer, event_frames
+from chakushin.demo.amiserver import SECRET, USERNAME, AmiServer, encode_frame, event_frames
 from notifier.app import NotifierService
 from notifier.outbox import SmtpSender, SmtpSettings
 from store import db, service
 from store.models import CallRecord, Decision
 from tests.notifier.smtp_server import SmtpServer
 from tests.notifier.test_pipeline import EXPECTED
+from tests.notifier.test_poison import call_frames
 
 NUMBER = traces.SUBSCRIBER
 BOSS, DESK = "boss@example.jp", "desk@example.jp"
@@ -149,3 +150,26 @@ async def test_MAIL_9_a_withheld_number_is_not_logged_at_info_level(running: Run
     assert traces.CALLER not in text
     for message in running.smtp.inbox.messages:
         assert traces.CALLER.encode() not in message.as_bytes()
+
+
+@pytest.mark.asyncio
+async def test_item1_MAIL_10_a_call_too_long_for_its_columns_over_ami_blocks_no_later_call(
+    running: Running,
+) -> None:
+    """The critical case of issue 12 end to end: on PostgreSQL every later decision used to fail."""
+
+    poison = [
+        *call_frames("poison.1", Subscriber="0" + "3" * 24),
+        *call_frames("poison.2", Subscriber=NUMBER, Caller="0" * 33),
+    ]
+    await running.ami.send(b"".join(encode_frame(f) for f in poison))
+    await running.play("busy")
+    await running.mails(4)  # poison.2 (caller unusable, still a call) and busy, to both
+    for _ in range(600):
+        if {"poison.1", "poison.2", traces.linkedid_of("busy")} <= set(running.decided()):
+            break
+        await asyncio.sleep(0.05)
+    decided = running.decided()
+    assert decided["poison.1"] == (False, "malformed_subscriber_number")
+    assert decided["poison.2"] == (True, "notify")
+    assert decided[traces.linkedid_of("busy")] == (True, "notify")
