@@ -751,6 +751,74 @@ class Site:
             return await self.get_otp_settings(request, errors={"form": [exc.message]}, status=400)
         return RedirectResponse("/otp", status_code=303)
 
+    async def get_otp_confirmation(
+        self,
+        request: Request,
+        *,
+        data: Mapping[str, str] | None = None,
+        errors: Mapping[str, list[str]] | None = None,
+        status: int = 200,
+    ) -> Response:
+        """SITE-5, seeds (10): the confirmation ID/password change, proven by the current ones."""
+        view = await self.require(request, Stage.READY)
+        if not isinstance(view, SessionView):
+            return view
+        data = data or {}
+        return self.render(
+            request,
+            "otp_confirmation.html",
+            {
+                "title": "確認用ID/パスワードの変更",
+                "current_id": data.get("current_confirmation_id", ""),
+                "new_id": data.get("new_confirmation_id", ""),
+                "errors": errors or {},
+            },
+            status=status,
+            session=view,
+        )
+
+    async def post_otp_confirmation(self, request: Request) -> Response:
+        posted = await self.posted(request, Stage.READY)
+        if isinstance(posted, Response):
+            return posted
+        view, data = posted
+        fields = (
+            "current_confirmation_id",
+            "current_confirmation_password",
+            "new_confirmation_id",
+            "confirm_confirmation_id",
+            "new_confirmation_password",
+            "confirm_confirmation_password",
+        )
+        try:
+            await run_in_threadpool(
+                self._in_tx,
+                site_auth.change_otp_confirmation,
+                view.login_number,
+                *(data.get(name, "") for name in fields),
+            )
+        except DomainError as exc:
+            errors = _field_errors(exc)
+            new_id, new_password = data.get(fields[2], ""), data.get(fields[4], "")
+            if exc.field == fields[2] and exc.code.startswith("confirmation_id_"):
+                problems = password_rules.confirmation_id_problems(new_id)
+                errors[fields[2]] = _unique([p.message for p in problems])
+            if exc.field == fields[4] and exc.code.startswith("confirmation_password_"):
+                problems = password_rules.confirmation_password_problems(new_password)
+                errors[fields[4]] = _unique([p.message for p in problems])
+            return await self.get_otp_confirmation(request, data=data, errors=errors, status=400)
+        return self.render(
+            request,
+            "message.html",
+            {
+                "title": "確認用ID/パスワードを変更しました",
+                "lines": ["ワンタイムパスワードの確認用ID/パスワードを変更しました。"],
+                "link": "/otp",
+                "link_label": "ワンタイムパスワード設定へ",
+            },
+            session=view,
+        )
+
     # --- auth unit change (SITE-8) ----------------------------------------------------
 
     def _unit_page_data(self, login_number: str) -> tuple[AuthUnit, bool, tuple[str, ...]]:
@@ -975,6 +1043,8 @@ def create_app(deps: SiteDeps) -> Starlette:
         Route("/otp/verify", site.otp_verify, methods=["GET"], name="otp_verify"),
         Route("/otp", site.get_otp_settings, methods=["GET"]),
         Route("/otp", site.post_otp_settings, methods=["POST"]),
+        Route("/otp/confirmation", site.get_otp_confirmation, methods=["GET"]),
+        Route("/otp/confirmation", site.post_otp_confirmation, methods=["POST"]),
         Route("/login/otp", site.get_login_otp, methods=["GET"]),
         Route("/login/otp", site.post_login_otp, methods=["POST"]),
         Route("/login/otp/send", site.post_login_otp_send, methods=["POST"]),

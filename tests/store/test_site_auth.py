@@ -781,6 +781,55 @@ def test_SITE_5_changing_the_address_needs_the_confirmation_id_and_password(
     assert cred is not None and cred.otp_address == new_address and cred.otp_enabled
 
 
+def test_item9_SITE_5_confirmation_values_change_only_with_the_current_ones(
+    line: sessionmaker[Session],
+) -> None:
+    """Seeds (10): 「変更前の確認用ID」 and 「変更前のパスワード」; both are asked for
+    either change (the ID alone is shown by the CSV download). Nothing written on error."""
+    give_password(line, C, PW_C)
+    err = unchanged_after(
+        line,
+        lambda s: site_auth.change_otp_confirmation(
+            s, C, "", "", "Neue5Id9", "Neue5Id9", "", "", now=NOW
+        ),
+        OtpRefused,
+    )
+    assert err.code == "otp_not_enrolled"
+    enrol(line)
+    refusals = [
+        ((CONF_ID, "wrongPw77", "Neue5Id9", "Neue5Id9", "", ""), "confirmation_mismatch"),
+        (("Wrong1Id", CONF_PW, "", "", "neue8pass", "neue8pass"), "confirmation_mismatch"),
+        ((CONF_ID, CONF_PW, "", "", "", ""), "confirmation_new_missing"),
+        ((CONF_ID, CONF_PW, "Neue5Id9", "Neue5Id8", "", ""), "confirmation_id_confirm_mismatch"),
+        ((CONF_ID, CONF_PW, "neueidab", "neueidab", "", ""), "confirmation_id_lower_only"),
+        (
+            (CONF_ID, CONF_PW, "", "", "neue8pass", "neue8pas"),
+            "confirmation_password_confirm_mismatch",
+        ),
+    ]
+    for values, code in refusals:
+
+        def change(s: Session, v: tuple[str, ...] = values) -> None:
+            site_auth.change_otp_confirmation(s, C, *v, now=NOW)
+
+        assert unchanged_after(line, change, DomainError).code == code, values
+    with db.transaction(line) as s:
+        site_auth.change_otp_confirmation(
+            s, C, CONF_ID, CONF_PW, "Neue5Id9", "Neue5Id9", "", "", now=NOW
+        )
+    cred = credential(line, C)
+    assert cred is not None and cred.otp_confirmation_id == "Neue5Id9"
+    assert passwords.verify_password(cred.otp_confirmation_password_hash or "", CONF_PW)
+    with db.transaction(line) as s:
+        site_auth.change_otp_confirmation(
+            s, C, "Neue5Id9", CONF_PW, "", "", "neue8pass", "neue8pass", now=NOW
+        )
+    cred = credential(line, C)
+    assert cred is not None and cred.otp_confirmation_id == "Neue5Id9"
+    assert passwords.verify_password(cred.otp_confirmation_password_hash or "", "neue8pass")
+    assert not passwords.verify_password(cred.otp_confirmation_password_hash or "", CONF_PW)
+
+
 # --- SITE-8: auth unit changes -------------------------------------------------------------------
 
 

@@ -159,3 +159,79 @@ async def test_SITE_5_send_again_only_after_30_seconds(site: Site) -> None:
     assert stale.status_code == 400
     ok = await site.post("/login/otp", {"otp_code": site.last_code()})
     assert ok.headers["location"] == "/"
+
+
+# --- issue 12 item 9 follow-up: the confirmation values change only with the current ones --
+
+
+async def logged_in_with_otp(site: Site) -> None:
+    await enrol(site)
+    await site.client.get(f"/otp/verify?token={site.last_link_token()}")
+    await site.post("/login/otp/send", {}, page="/login/otp")
+    await site.post("/login/otp", {"otp_code": site.last_code()})
+
+
+def confirmation_change(current_pw: str, new_pw: str, again: str) -> dict[str, str]:
+    return {
+        "current_confirmation_id": CONFIRMATION["confirmation_id"],
+        "current_confirmation_password": current_pw,
+        "new_confirmation_password": new_pw,
+        "confirm_confirmation_password": again,
+    }
+
+
+async def csv_upload(site: Site, row: str) -> str:
+    token = await site.csrf("/otp/csv")
+    done = await site.client.post(
+        "/otp/csv",
+        data={"csrf_token": token},
+        files={"csv_file": ("a.csv", (row + "\r\n").encode(), "text/csv")},
+    )
+    return f"{done.status_code} {done.text}"
+
+
+async def test_item9_SITE_5_SITE_9_confirmation_password_changes_on_the_page_only(
+    site: Site,
+) -> None:
+    """Seeds (10): 「変更前のパスワード」 is needed; the CSV cannot set a new one."""
+    await logged_in_with_otp(site)
+    assert "/otp/confirmation" in (await site.client.get("/otp")).text
+    engine = site.sessions.kw["bind"]
+    before = snapshot(engine)
+    before.pop("site_session")
+
+    def unchanged() -> None:
+        after = snapshot(engine)
+        after.pop("site_session")
+        assert after == before
+
+    # The CSV: a new password for the enrolled number is refused, with its line.
+    refused = await csv_upload(site, f'"{CONTRACT}","1","{OTP_ADDRESS}","abcDEF12","neue8pass"')
+    assert refused.startswith("400 ")
+    assert "1行目: 確認用IDと確認用パスワードは一括設定では変更できません。" in refused
+    unchanged()
+    # The page: the current password is needed, the new one twice, under the SITE-5 rules.
+    wrong = await site.post(
+        "/otp/confirmation", confirmation_change("wrong1234x", *["neue8pass"] * 2)
+    )
+    assert wrong.status_code == 400
+    assert "確認用IDまたは確認用パスワードが正しくありません。" in wrong.text
+    typo = await site.post(
+        "/otp/confirmation", confirmation_change("pass1234word", "neue8pass", "neue9pass")
+    )
+    assert typo.status_code == 400 and "確認のための入力が一致しません" in typo.text
+    weak = await site.post("/otp/confirmation", confirmation_change("pass1234word", *["abc"] * 2))
+    assert weak.status_code == 400
+    assert "確認用パスワードは8～12桁で入力してください。" in weak.text
+    assert "確認用パスワードは英字と数字を組み合わせて入力してください。" in weak.text
+    unchanged()
+    done = await site.post(
+        "/otp/confirmation", confirmation_change("pass1234word", *["neue8pass"] * 2)
+    )
+    assert done.status_code == 200 and "確認用ID/パスワードを変更しました" in done.text
+    # The new password now proves the address change, by CSV or on the page; the old not.
+    old = await csv_upload(site, f'"{CONTRACT}","1","new@example.jp","abcDEF12","pass1234word"')
+    assert old.startswith("400 ") and "確認用IDまたは確認用パスワードが正しくありません。" in old
+    moved = await csv_upload(site, f'"{CONTRACT}","1","new@example.jp","abcDEF12","neue8pass"')
+    assert moved.startswith("200 "), moved
+    assert site.mails(MailKind.ADDRESS_VERIFICATION)[-1][0] == "new@example.jp"
