@@ -695,7 +695,10 @@ def set_temp_password(
     # store.site_auth.end_sessions does for the site's own changes).
     session.execute(delete(SiteSession).where(SiteSession.number_id == target.id))
     session.flush()
-    log.info("temp_password_set", number=target_number, auth_unit=auth_unit.value)
+    # The caller's own number is logged by the voice flow, which knows whether
+    # it was presented (MAIL-9 everywhere): here only a number keyed in is.
+    shown = "caller" if target_number == caller_number else target_number
+    log.info("temp_password_set", number=shown, auth_unit=auth_unit.value)
     return current
 
 

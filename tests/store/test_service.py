@@ -468,3 +468,31 @@ def test_MAIL_2_set_addresses_checks_the_final_list_before_writing(
             (1, "KEEP@example.jp", True),  # kept its slot, spelling and flag as given
             (2, "new@example.jp", True),  # took the slot that drop@ freed
         ]
+
+
+def test_item18_MAIL_9_setting_the_callers_own_temp_password_logs_no_digits(
+    sessions: sessionmaker[Session],
+) -> None:
+    """IVR-6 from an additional number sets the caller's own password: the voice
+    flow knows whether that number was presented, the store does not, so the
+    store does not log it."""
+    import datetime as dt
+
+    from structlog.testing import capture_logs
+
+    from store.models import AuthUnit
+
+    with db.transaction(sessions) as s:
+        service.add_line(s, "0312345678", timezone="Asia/Tokyo")
+        service.add_number(s, "0312345678", "0312345679", timezone="Asia/Tokyo")
+    with capture_logs() as logs, db.transaction(sessions) as s:
+        service.set_temp_password(
+            s,
+            "0312345679",
+            "0312345679",
+            service.HashedTempPassword("x"),
+            AuthUnit.ADMIN_USER,
+            now=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+        )
+    (event,) = [e for e in logs if e["event"] == "temp_password_set"]
+    assert "0312345679" not in repr(event)
