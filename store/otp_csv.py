@@ -35,9 +35,16 @@ What a row means (``apply_csv``); an empty field keeps the current value:
   for a number that has them already, the current ones, which prove the
   change as on the page of seeds (9), and stay as they are (issue 12 item
   9); for a number enrolling its first address, the values to set.
-- Without an address change, the confirmation ID and password in a row are
-  the values to set (the uploader is logged in). An empty password keeps
-  the current one only while the ID stays the same.
+- Without an address change too: once a number has a confirmation ID and
+  password, the row's are only proof of the current ones (issue 12 item 9
+  follow-up). Seeds (10) change them only with 「変更前の確認用ID」 /
+  「変更前のパスワード」, which the OTP settings page asks for
+  (``site_auth.change_otp_confirmation``); set by a row, a session alone
+  would set a new password in one upload and move the address with it in
+  the next. A row whose ID or password differs from the current one is
+  refused (``confirmation_not_current``); empty fields, or the ID alone as
+  ``export_csv`` writes it, keep them. A number without them yet (first
+  enrolment) sets them from the row; an ID then needs its password.
 - ``1`` with the verified address: the one-time password is used from now
   on. ``0``: not used; the address, ID and password are kept for a return
   (``set_otp_enabled``). A number that never chose stays unchosen with
@@ -134,6 +141,11 @@ MESSAGES: dict[str, str] = {
         "現在の確認用IDと確認用パスワードを入力してください。"
     ),
     "confirmation_mismatch": site_auth.MESSAGES["confirmation_mismatch"],
+    "confirmation_not_current": (
+        "確認用IDと確認用パスワードは一括設定では変更できません。"
+        "現在の確認用IDと確認用パスワードを入力するか、空欄にしてください"
+        "(変更は「ワンタイムパスワード設定」の「確認用ID/パスワードの変更」で行えます)。"
+    ),
     "address_needs_otp_on": (
         "ワンタイムパスワード受信用メールアドレスを変更する場合は、"
         "ワンタイムパスワード利用設定を「1」にしてください。"
@@ -180,25 +192,31 @@ class CsvRow:
     confirmation_password: str = field(repr=False)
     # Filled by ``with_hashes`` outside the transaction (argon2 is slow on purpose).
     confirmation_password_hash: str = field(default="", repr=False)
-    # Filled by ``with_hashes`` for a row that moves an enrolled address: the
-    # stored hash its confirmation password was verified against.
+    # Filled by ``with_hashes`` for a row whose password proves the current one
+    # (a number that has confirmation values): the stored hash it was verified against.
     proven_hash: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True)
 class StoredConfirmation:
-    """The confirmation ID and password hash a row must prove (``check_rows``)."""
+    """The confirmation ID and password hash a row must prove (``check_rows``).
+
+    ``refusal``: the ``MESSAGES`` key when the row's password is not the
+    current one (moving the address, or not).
+    """
 
     confirmation_id: str
     password_hash: str = field(repr=False)
+    refusal: str = "confirmation_mismatch"
 
 
 @dataclass(frozen=True)
 class CsvApplied:
     """What ``apply_csv`` did, numbers in file order.
 
-    ``changed``: numbers with any setting changed (a row carrying a
-    confirmation password counts: it is set again). ``unchanged``: the rest.
+    ``changed``: numbers with any setting changed (a first confirmation ID
+    and password count; a row proving the current ones does not).
+    ``unchanged``: the rest.
     ``verification_sent``: numbers whose new address was mailed a
     verification link (a subset of ``changed``).
     """
@@ -531,12 +549,30 @@ def _plan_row(row: CsvRow, cred: SiteCredential | None) -> str:
         if not hmac.compare_digest(stored.confirmation_id.encode(), row.confirmation_id.encode()):
             raise _RowRefused("confirmation_mismatch")
         return MOVE_ADDRESS
+    if (stored := _enrolled(cred)) is not None:
+        # Seeds (10): only the page that asks for the current values changes them.
+        if row.confirmation_id and not hmac.compare_digest(
+            stored.confirmation_id.encode(), row.confirmation_id.encode()
+        ):
+            raise _RowRefused("confirmation_not_current")
+        # A password is proof (``_proof``); it changes nothing.
+        return CHANGED if row.otp_enabled != cred.otp_enabled else UNCHANGED
     new_id = bool(row.confirmation_id) and row.confirmation_id != cred.otp_confirmation_id
     if new_id and not row.confirmation_password:
         raise _RowRefused("confirmation_password_for_id")
     if row.confirmation_password or row.otp_enabled != cred.otp_enabled:
         return CHANGED
     return UNCHANGED
+
+
+def _proof(row: CsvRow, cred: SiteCredential | None, plan: str) -> StoredConfirmation | None:
+    """What the row's password must prove: the stored values, if it carries one and they exist."""
+    if cred is None or not row.confirmation_password or plan == FIRST_ADDRESS:
+        return None
+    stored = _enrolled(cred)
+    if stored is None or plan == MOVE_ADDRESS:
+        return stored
+    return dataclasses.replace(stored, refusal="confirmation_not_current")
 
 
 def _credential_for_update(
@@ -551,8 +587,9 @@ def check_rows(session: Session, rows: Sequence[CsvRow]) -> dict[int, StoredConf
 
     Read only, no argon2: a file refused here costs no hashing (issue 12
     item 19). Raises ``CsvRefused`` with every row's problem; else returns,
-    by line, the stored confirmation values that a row moving an enrolled
-    address must prove (``with_hashes`` verifies them).
+    by line, the stored confirmation values that a row's password must prove
+    (``with_hashes`` verifies them): a row that moves an enrolled address,
+    or any row with a password for a number that has confirmation values.
     """
     problems: list[tuple[int, str]] = []
     proofs: dict[int, StoredConfirmation] = {}
@@ -567,7 +604,7 @@ def check_rows(session: Session, rows: Sequence[CsvRow]) -> dict[int, StoredConf
         except DomainError as exc:
             problems.append((row.line, exc.message))
             continue
-        if plan == MOVE_ADDRESS and cred is not None and (stored := _enrolled(cred)):
+        if (stored := _proof(row, cred, plan)) is not None:
             proofs[row.line] = stored
     if problems:
         log.info("otp_csv_refused", problems=len(problems), stage="check")
@@ -584,14 +621,15 @@ def _apply_row(
         raise _RowRefused("number_not_found")
     cred = _credential_for_update(session, found.id, lock=True)
     plan = _plan_row(row, cred)
+    if (stored := _proof(row, cred, plan)) is not None:
+        assert cred is not None
+        _check_proof(cred, row, stored.refusal)
     if plan == UNCHANGED:
         return "unchanged"
     assert cred is not None  # _plan_row refuses a row that changes a number without one
     if plan in (FIRST_ADDRESS, MOVE_ADDRESS):
         if plan == FIRST_ADDRESS:
             _set_confirmation(cred, row)
-        else:
-            _check_proof(cred, row)
         # The current address stays in use until the new one's link is
         # followed, which also turns the one-time password on (仮登録, seeds P.7).
         site_auth.issue_address_verification(
@@ -599,16 +637,16 @@ def _apply_row(
         )
         log.info("otp_csv_address_verification", number=row.number)
         return "verification_sent"
-    if row.confirmation_password:
-        _set_confirmation(cred, row)
+    if row.confirmation_password and _enrolled(cred) is None:
+        _set_confirmation(cred, row)  # the first ones; once set, a row only proves them
     if row.otp_enabled != cred.otp_enabled:
         site_auth.set_otp_enabled(session, row.number, row.otp_enabled, now=now)
     session.flush()
     return "changed"
 
 
-def _check_proof(cred: SiteCredential, row: CsvRow) -> None:
-    """Seeds (9): the row's password is the current confirmation password.
+def _check_proof(cred: SiteCredential, row: CsvRow, refusal: str) -> None:
+    """Seeds (9), (10): the row's password is the current confirmation password.
 
     ``with_hashes`` verified it outside the transaction against the hash
     stored then; if that hash is still the stored one, nothing slow runs
@@ -620,7 +658,7 @@ def _check_proof(cred: SiteCredential, row: CsvRow) -> None:
     else:
         proven = passwords.verify_password(stored, row.confirmation_password)
     if not proven:
-        raise _RowRefused("confirmation_mismatch")
+        raise _RowRefused(refusal)
 
 
 def _set_confirmation(cred: SiteCredential, row: CsvRow) -> None:
@@ -636,9 +674,9 @@ def with_hashes(
 ) -> list[CsvRow]:
     """The rows with their argon2 work done, before any transaction.
 
-    ``proofs`` (from ``check_rows``): the rows that move an enrolled address
-    have their confirmation password verified against the stored hash; any
-    mismatch raises ``CsvRefused`` with every such row. Every other row's
+    ``proofs`` (from ``check_rows``): the rows whose password must be the
+    current one have it verified against the stored hash; any mismatch
+    raises ``CsvRefused`` with every such row. Every other row's
     confirmation password is hashed. argon2 takes tens of milliseconds per
     password on purpose; done inside ``apply_csv`` that would hold SQLite's
     write lock for seconds on a file of a few hundred numbers (and the
@@ -664,9 +702,7 @@ def with_hashes(
         verified = dict(
             zip((row.line for row in to_verify), pool.map(verify, to_verify), strict=True)
         )
-        wrong = [
-            (line, MESSAGES["confirmation_mismatch"]) for line, ok in verified.items() if not ok
-        ]
+        wrong = [(line, MESSAGES[proofs[line].refusal]) for line, ok in verified.items() if not ok]
         if wrong:
             log.info("otp_csv_refused", problems=len(wrong), stage="proof")
             raise CsvRefused(wrong)

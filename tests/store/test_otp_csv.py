@@ -35,6 +35,11 @@ CONF_ID = "Kakunin82id"
 CONF_PW = "kakunin7pw"
 ADDRESS = "otp@mail.example.jp"
 NEW_ADDRESS = "new.otp@mail.example.jp"
+NOT_CURRENT = (
+    "確認用IDと確認用パスワードは一括設定では変更できません。"
+    "現在の確認用IDと確認用パスワードを入力するか、空欄にしてください"
+    "(変更は「ワンタイムパスワード設定」の「確認用ID/パスワードの変更」で行えます)。"
+)
 HEADER = (
     '"電話番号","ワンタイムパスワード利用設定",'
     '"ワンタイムパスワード受信用メールアドレス","確認用ID","確認用パスワード"'
@@ -105,6 +110,25 @@ def apply_refused(sessions: sessionmaker[Session], data: bytes) -> list[tuple[in
     before = snapshot(engine)
     with pytest.raises(CsvRefused) as err, db.transaction(sessions) as s:
         otp_csv.apply_csv(s, rows, link_base=LINK, sender=SENDER, now=NOW)
+    assert snapshot(engine) == before
+    return err.value.problems
+
+
+def upload(sessions: sessionmaker[Session], data: bytes) -> otp_csv.CsvApplied:
+    """As the site does it: parse, check (read only), argon2 outside, then apply."""
+    rows = otp_csv.parse_csv(data, allowed_numbers=SCOPE)
+    with db.transaction(sessions, read_only=True) as s:
+        rows = otp_csv.with_hashes(rows, otp_csv.check_rows(s, rows))
+    with db.transaction(sessions) as s:
+        return otp_csv.apply_csv(s, rows, link_base=LINK, sender=SENDER, now=NOW)
+
+
+def upload_refused(sessions: sessionmaker[Session], data: bytes) -> list[tuple[int, str]]:
+    """``upload`` refused at whichever step; every table as it was."""
+    engine = sessions.kw["bind"]
+    before = snapshot(engine)
+    with pytest.raises(CsvRefused) as err:
+        upload(sessions, data)
     assert snapshot(engine) == before
     return err.value.problems
 
@@ -373,13 +397,18 @@ def test_SITE_9_flag_0_stops_otp_and_keeps_the_address(line: sessionmaker[Sessio
     assert verification_mails(line) == []
 
 
-def test_SITE_9_confirmation_values_change_without_address_change(
+def test_SITE_9_confirmation_values_do_not_change_without_address_change(
     line: sessionmaker[Session],
 ) -> None:
-    apply(line, csv(f'"{C}","1","{ADDRESS}","{CONF_ID}","kawari9pw"'))
+    """Issue 12 item 9 follow-up reversed this test's old expectation (the row set a new
+    confirmation password without the current one: the first half of a bypass). Seeds (10):
+    changing it needs the current one, on the OTP settings page."""
+    problems = apply_refused(line, csv(f'"{C}","1","{ADDRESS}","{CONF_ID}","kawari9pw"'))
+    assert problems == [(1, NOT_CURRENT)]
     cred = credential(line, C)
     assert cred.otp_confirmation_password_hash is not None
-    assert passwords.verify_password(cred.otp_confirmation_password_hash, "kawari9pw")
+    assert passwords.verify_password(cred.otp_confirmation_password_hash, CONF_PW)
+    assert not passwords.verify_password(cred.otp_confirmation_password_hash, "kawari9pw")
     assert verification_mails(line) == []
 
 
@@ -389,13 +418,13 @@ def test_SITE_9_rows_refused_when_applied_are_all_reported_and_nothing_written(
     problems = apply_refused(
         line,
         csv(
-            f'"{C}","1","{ADDRESS}","Kawatta5Id",""',  # new ID without password
+            f'"{C}","1","{ADDRESS}","Kawatta5Id",""',  # new ID (C has one: not by CSV)
             f'"{E1}","1","{NEW_ADDRESS}","",""',  # new address without ID/password
             f'"{E2}","1","{NEW_ADDRESS}","{CONF_ID}","{CONF_PW}"',  # no site password
         ),
     )
     assert problems == [
-        (1, "確認用IDを変更する場合は、確認用パスワードも入力してください。"),
+        (1, NOT_CURRENT),
         (
             2,
             "ワンタイムパスワード受信用メールアドレスを変更する場合は、"
@@ -445,29 +474,38 @@ def test_SITE_9_refused_apply_writes_nothing_even_if_the_caller_commits(
 def test_SITE_9_passwords_are_hashed_before_the_transaction(
     line: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """argon2 never runs while the transaction (SQLite's write lock) is held."""
-    data = csv(
-        f'"{E1}","1","{NEW_ADDRESS}","Other5Id","other7pw"',
-        f'"{C}","1","{ADDRESS}","{CONF_ID}","fresh8pw"',
+    """argon2 never runs while the transaction (SQLite's write lock) is held.
+
+    C's row used to set a new password ("fresh8pw") over C's current one;
+    since issue 12 item 9's follow-up it can only prove the current one,
+    which is verified before the transaction too."""
+    rows = otp_csv.parse_csv(
+        csv(
+            f'"{E1}","1","{NEW_ADDRESS}","Other5Id","other7pw"',
+            f'"{C}","0","{ADDRESS}","{CONF_ID}","{CONF_PW}"',
+        ),
+        allowed_numbers=SCOPE,
     )
-    rows = otp_csv.with_hashes(otp_csv.parse_csv(data, allowed_numbers=SCOPE))
-    assert all(row.confirmation_password_hash for row in rows)
+    with db.transaction(line, read_only=True) as s:
+        rows = otp_csv.with_hashes(rows, otp_csv.check_rows(s, rows))
+    assert rows[0].confirmation_password_hash and rows[1].proven_hash
     assert "other7pw" not in repr(rows) and rows[0].confirmation_password_hash not in repr(rows)
 
-    def no_hashing(_password: str) -> str:
+    def no_argon2(*_args: object) -> str:
         raise AssertionError("argon2 ran inside the transaction")
 
-    monkeypatch.setattr(passwords, "hash_password", no_hashing)
+    monkeypatch.setattr(passwords, "hash_password", no_argon2)
+    monkeypatch.setattr(passwords, "verify_password", no_argon2)
     with db.transaction(line) as s:
         result = otp_csv.apply_csv(s, rows, link_base=LINK, sender=SENDER, now=NOW)
-    assert result.verification_sent == (E1,)
+    assert result == otp_csv.CsvApplied(changed=(E1, C), unchanged=(), verification_sent=(E1,))
     monkeypatch.undo()
     assert passwords.verify_password(
         credential(line, E1).otp_confirmation_password_hash or "", "other7pw"
     )
-    assert passwords.verify_password(
-        credential(line, C).otp_confirmation_password_hash or "", "fresh8pw"
-    )
+    kept = credential(line, C)
+    assert kept.otp_enabled is False
+    assert passwords.verify_password(kept.otp_confirmation_password_hash or "", CONF_PW)
 
 
 # --- issue 12 item 9: moving an enrolled OTP address needs the current ID and password ------
@@ -557,7 +595,7 @@ def test_item19_SITE_9_rows_are_checked_against_the_database_before_hashing(
         csv(
             f'"{E1}","1","{NEW_ADDRESS}","Other5Id","other7pw"',  # fine alone: would be hashed
             f'"{E2}","1","{NEW_ADDRESS}","Other5Id","other7pw"',  # no site password
-            f'"{C}","1","{ADDRESS}","Kawatta5Id",""',  # new ID without password
+            f'"{C}","1","{ADDRESS}","Kawatta5Id",""',  # new ID (C has one: not by CSV)
         ),
         allowed_numbers=SCOPE,
     )
@@ -573,7 +611,7 @@ def test_item19_SITE_9_rows_are_checked_against_the_database_before_hashing(
         otp_csv.check_rows(s, rows)
     assert err.value.problems == [
         (2, "先にパスワードを設定してください。"),
-        (3, "確認用IDを変更する場合は、確認用パスワードも入力してください。"),
+        (3, NOT_CURRENT),
     ]
     assert snapshot(engine) == before
 
@@ -589,3 +627,84 @@ def test_item19_SITE_9_a_file_over_the_row_cap_is_refused(line: sessionmaker[Ses
     # Blank lines and the header line are not rows.
     with_header = (HEADER + "\r\n\r\n").encode() + data
     assert len(otp_csv.parse_csv(with_header, allowed_numbers=SCOPE, max_rows=3)) == 3
+
+
+# --- issue 12 item 9 follow-up: once set, the CSV only proves the confirmation values ------
+
+
+def test_item9_SITE_9_csv_cannot_change_confirmation_values_without_the_current_ones(
+    line: sessionmaker[Session],
+) -> None:
+    """Seeds (10): a new confirmation ID or password needs the current one (the OTP
+    settings page asks for it). By CSV a row could set a new password without it and a
+    second upload move the address with that password; now, for a number that has them,
+    the row's values only prove the current ones. A first enrolment still sets them."""
+    # First enrolment from a row, no address: the row's values are set (an ID needs its
+    # password).
+    assert upload_refused(line, csv(f'"{E1}","0","","Other5Id",""')) == [
+        (1, "確認用IDを変更する場合は、確認用パスワードも入力してください。")
+    ]
+    assert upload(line, csv(f'"{E1}","0","","Other5Id","other7pw"')).changed == (E1,)
+    assert credential(line, E1).otp_confirmation_id == "Other5Id"
+
+    # The bypass: a new password without the current one, then the move with it.
+    attacker = "kawari9pw"
+    assert upload_refused(line, csv(f'"{C}","1","{ADDRESS}","{CONF_ID}","{attacker}"')) == [
+        (1, NOT_CURRENT)
+    ]
+    assert upload_refused(line, csv(f'"{C}","1","{NEW_ADDRESS}","{CONF_ID}","{attacker}"')) == [
+        (1, "確認用IDまたは確認用パスワードが正しくありません。")
+    ]
+    # Every such row is listed: new passwords (found by argon2, before the transaction) ...
+    assert upload_refused(
+        line,
+        csv(
+            f'"{C}","1","{ADDRESS}","{CONF_ID}","{attacker}"',
+            f'"{E2}","0","","",""',
+            f'"{E1}","0","","Other5Id","neue8pass"',
+        ),
+    ) == [(1, NOT_CURRENT), (3, NOT_CURRENT)]
+    # ... and new IDs (found before any argon2), with or without a password.
+    assert upload_refused(
+        line,
+        csv(
+            f'"{E1}","0","","Neue5Id9","other7pw"',
+            f'"{C}","1","{ADDRESS}","Neue5Id9",""',
+        ),
+    ) == [(1, NOT_CURRENT), (2, NOT_CURRENT)]
+    # A caller that skips the checks before the transaction is refused inside it.
+    assert apply_refused(
+        line,
+        csv(
+            f'"{C}","1","{ADDRESS}","{CONF_ID}","{attacker}"',
+            f'"{E1}","0","","Neue5Id9","neue8pass"',
+        ),
+    ) == [(1, NOT_CURRENT), (2, NOT_CURRENT)]
+
+    # Nothing was stored: the current values still prove, the attacker's do not.
+    for number, conf_id, conf_pw in ((C, CONF_ID, CONF_PW), (E1, "Other5Id", "other7pw")):
+        cred = credential(line, number)
+        assert cred.otp_confirmation_id == conf_id
+        assert passwords.verify_password(cred.otp_confirmation_password_hash or "", conf_pw)
+        assert not passwords.verify_password(cred.otp_confirmation_password_hash or "", attacker)
+    assert verification_mails(line) == []
+
+    # The next valid upload works: the current values (or none, or the ID as downloaded)
+    # with a change of the setting, and the current values move the address.
+    result = upload(
+        line,
+        csv(
+            f'"{C}","0","{ADDRESS}","{CONF_ID}","{CONF_PW}"',
+            f'"{E1}","0","","Other5Id","other7pw"',
+            f'"{E2}","0","","",""',
+        ),
+    )
+    assert result == otp_csv.CsvApplied(changed=(C,), unchanged=(E1, E2), verification_sent=())
+    assert credential(line, C).otp_enabled is False
+    assert upload(line, exported(line)).changed == ()
+    moved = upload(line, csv(f'"{C}","1","{NEW_ADDRESS}","{CONF_ID}","{CONF_PW}"'))
+    assert moved.verification_sent == (C,)
+    assert [m.recipient for m in verification_mails(line)] == [NEW_ADDRESS]
+    cred = credential(line, C)
+    assert cred.otp_confirmation_id == CONF_ID
+    assert passwords.verify_password(cred.otp_confirmation_password_hash or "", CONF_PW)
