@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,9 +21,9 @@ from notifier import ami
 from notifier.engine import Notifier
 from notifier.mail import Templates
 from notifier.model import ChannelCreated, ChannelHungUp, OutcomeReported
-from store import db, service
 from tests.hostile.conftest import hostile_text
-from tests.notifier.test_poison import NUMBER, finished_calls, stored
+from tests.notifier.test_poison import finished_calls, stored
+from tests.notifier.test_poison import subscriber as subscriber  # the fixture: one line, mail on
 
 BODY_FIELDS = list(variables.EVENT_FIELDS)  # Subscriber, Caller, Presentation, ...
 ID_FIELDS = ["Linkedid", "Uniqueid", "Context", "Exten"]
@@ -68,15 +67,6 @@ def test_hostile_ami_bytes_split_into_frames_without_raising(data: bytes) -> Non
 
 
 _ids = itertools.count()
-
-
-@pytest.fixture
-def subscriber(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
-    with db.transaction(sessions) as s:
-        service.add_line(s, NUMBER, timezone="Asia/Tokyo")
-        service.add_address(s, NUMBER, "boss@example.jp")
-        service.start_mail(s, NUMBER)
-    return sessions
 
 
 @settings(max_examples=25)
