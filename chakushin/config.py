@@ -118,6 +118,12 @@ class SiteConfig:
     # mails (no more are sent).
     otp_wrong_codes_per_day: int = 10
     otp_code_mails_per_day: int = 10
+    # SITE-5/SITE-9, issue 12: wrong confirmation ID/password entries per number
+    # over a rolling 24 hours (the OTP address change, the confirmation change,
+    # CSV rows that prove them). At the cap every one of them refuses the number,
+    # even with the right values, until the oldest wrong entry is 24 hours old.
+    # The pages are also throttled per client address (login_failures_per_address).
+    confirmation_failures_per_day: int = 10
 
 
 @dataclass(frozen=True)
@@ -499,6 +505,7 @@ def _validate_site(site: SiteConfig) -> None:
         ("site.send_test_window_seconds", site.send_test_window_seconds, 60, 7 * 86400),
         ("site.otp_wrong_codes_per_day", site.otp_wrong_codes_per_day, 1, 1000),
         ("site.otp_code_mails_per_day", site.otp_code_mails_per_day, 1, 1000),
+        ("site.confirmation_failures_per_day", site.confirmation_failures_per_day, 1, 1000),
     ):
         if not low <= value <= high:
             raise ConfigError(f"must be {low}-{high}; got {value}", key=key)

@@ -534,10 +534,14 @@ class SiteSession(Base):
 class OtpEventKind(enum.StrEnum):
     CODE_MAILED = "code_mailed"
     CODE_WRONG = "code_wrong"
+    # Issue 12: a wrong confirmation ID or password (SITE-5) on the address change,
+    # the confirmation change or a CSV row (SITE-9); migration 0009.
+    CONFIRMATION_WRONG = "confirmation_wrong"
 
 
 class OtpEvent(Base):
-    """SITE-5 (issue 12 item 11): one one-time code mailed, or one wrong code entered.
+    """SITE-5 (issue 12 item 11): one one-time code mailed, one wrong code entered, or
+    one wrong confirmation ID/password entered (issue 12, ``CONFIRMATION_WRONG``).
 
     Counted per number over a rolling 24 hours, so that neither the wrong
     codes (guessing) nor the code mails (flooding the subscriber) are

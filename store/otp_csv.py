@@ -60,6 +60,17 @@ read only), then ``with_hashes`` (argon2: the current confirmation
 passwords that prove an address change are verified, the new ones hashed,
 only for a file found valid so far, outside any transaction), then
 ``apply_csv`` in the write transaction, which checks every rule again.
+``upload`` runs them in that order; it is what the site calls.
+
+Wrong confirmation values (issue 12): a row whose confirmation ID or
+password is not the number's current one is one wrong entry for that
+number, counted in ``otp_event`` as on the pages of seeds (9) and (10)
+(``site_auth.count_wrong_confirmation``) and committed by ``upload``
+although the file is refused. A row that carries a confirmation ID or
+password for a number that has them is an attempt: at the number's cap
+(``OtpLimits.confirmation_failures_per_day`` in 24 hours) such a row is
+refused, right values or not, and with it the whole file. A row with empty
+confirmation fields proves nothing and is not refused by the cap.
 """
 
 from __future__ import annotations
@@ -75,9 +86,9 @@ from dataclasses import dataclass, field
 
 import structlog
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
-from store import password_rules, passwords, service, site_auth, validation
+from store import db, password_rules, passwords, service, site_auth, validation
 from store.errors import DomainError, InvalidAddress
 from store.models import SiteCredential
 
@@ -170,8 +181,21 @@ class CsvRefused(DomainError, ValueError):
 
     code = "csv_refused"
 
-    def __init__(self, problems: Sequence[tuple[int, str]]) -> None:
+    def __init__(
+        self,
+        problems: Sequence[tuple[int, str]],
+        *,
+        wrong: Sequence[tuple[int, str, str]] = (),
+        counted: int = 0,
+        limited: bool = False,
+    ) -> None:
         self.problems = sorted(problems, key=lambda p: p[0])
+        # Issue 12: (line, number, reason) of the rows with a wrong confirmation
+        # ID or password, still to be counted (``upload`` counts them); how many
+        # ``upload`` counted; whether a number at its cap refused the file.
+        self.wrong = tuple(wrong)
+        self.counted = counted
+        self.limited = limited
         super().__init__(MESSAGES["csv_refused"], code="csv_refused", field="csv_file")
 
 
@@ -454,6 +478,87 @@ def _row(line_no: int, fields: list[str], scope: frozenset[str]) -> tuple[CsvRow
 # --- upload: applying it ------------------------------------------------------------------
 
 
+def upload(
+    sessions: sessionmaker[Session],
+    data: bytes,
+    *,
+    allowed_numbers: Sequence[str],
+    link_base: str,
+    sender: str,
+    now: dt.datetime,
+    max_rows: int = MAX_ROWS,
+    limits: site_auth.OtpLimits | None = None,
+) -> CsvApplied:
+    """SITE-9 一括設定 as the site runs it: parse, check (read only), argon2, apply.
+
+    Issue 12: rows with a wrong confirmation ID or password are counted
+    against their numbers and the counts committed before ``CsvRefused`` is
+    raised (hence the session factory); ``counted`` says how many. A number
+    at ``limits.confirmation_failures_per_day`` refuses its row, and the
+    file, whatever the row's values (``limited``).
+    """
+    cap = (limits or site_auth.DEFAULT_OTP_LIMITS).confirmation_failures_per_day
+    rows = parse_csv(data, allowed_numbers=allowed_numbers, max_rows=max_rows)
+    try:
+        # Issue 12 item 19: the whole file is checked (form, then against the
+        # database, read only) before argon2 runs for any row of it.
+        with db.transaction(sessions, read_only=True) as s:
+            proofs = check_rows(s, rows, now=now, confirmation_cap=cap)
+        rows = with_hashes(rows, proofs)
+        with db.transaction(sessions) as s:
+            return apply_csv(
+                s, rows, link_base=link_base, sender=sender, now=now, confirmation_cap=cap
+            )
+    except CsvRefused as exc:
+        if not exc.wrong:
+            raise
+        refusal = exc
+    raise _count_wrong(sessions, refusal, now=now, cap=cap)
+
+
+def _count_wrong(
+    sessions: sessionmaker[Session], refusal: CsvRefused, *, now: dt.datetime, cap: int
+) -> CsvRefused:
+    """Count the refusal's wrong rows (one each, per number); the refusal to raise.
+
+    A number that reached its cap (with this row or by others meanwhile) has
+    its row's reason replaced by the cap's message.
+    """
+    capped: dict[int, str] = {}
+    counted = 0
+    with db.transaction(sessions) as s:
+        # One lock order (by number) for uploads that run side by side.
+        for line_no, number, _reason in sorted(refusal.wrong, key=lambda w: w[1]):
+            found = service.find_number(s, number)
+            if found is None:
+                continue
+            _credential_for_update(s, found.id, lock=True)
+            outcome = site_auth.count_wrong_confirmation(s, found, now, cap)
+            counted += outcome.counted
+            if outcome.code == "confirmation_limit":
+                capped[line_no] = outcome.message
+    reasons = {line_no: reason for line_no, _number, reason in refusal.wrong}
+    problems = [
+        (line_no, capped[line_no] if line_no in capped and reason == reasons[line_no] else reason)
+        for line_no, reason in refusal.problems
+    ]
+    log.info("otp_csv_confirmation_wrong", rows=len(refusal.wrong), counted=counted)
+    return CsvRefused(problems, counted=counted, limited=refusal.limited or bool(capped))
+
+
+# Refusals that mean: the row's confirmation ID or password is not the current one.
+WRONG_CONFIRMATION = frozenset({"confirmation_mismatch", "confirmation_not_current"})
+
+
+def _attempts(row: CsvRow, cred: SiteCredential | None) -> bool:
+    """Issue 12: the row brings confirmation values to compare with stored ones."""
+    return (
+        cred is not None
+        and _enrolled(cred) is not None
+        and bool(row.confirmation_id or row.confirmation_password)
+    )
+
+
 def apply_csv(
     session: Session,
     rows: Sequence[CsvRow],
@@ -461,6 +566,7 @@ def apply_csv(
     link_base: str,
     sender: str,
     now: dt.datetime,
+    confirmation_cap: int | None = None,
 ) -> CsvApplied:
     """SITE-9 一括設定: apply ``parse_csv``'s rows in the caller's transaction, all or nothing.
 
@@ -471,6 +577,9 @@ def apply_csv(
     ``site_auth.start_otp_enrolment``: each changed address is mailed its
     24-hour verification link through the outbox. Confirmation passwords
     are hashed here (argon2, about 0.1 s a row that carries one).
+    ``confirmation_cap``: a row that proves confirmation values of a number at
+    its cap is refused (issue 12; ``upload`` gives it, and counts the wrong
+    rows listed in ``CsvRefused.wrong``).
     """
     if now.tzinfo is None:
         raise ValueError("now must be an aware datetime")
@@ -478,20 +587,32 @@ def apply_csv(
     unchanged: list[str] = []
     mailed: list[str] = []
     problems: list[tuple[int, str]] = []
+    wrong: list[tuple[int, str, str]] = []
+    limited = False
     with session.begin_nested():
         for row in rows:
             try:
                 with session.begin_nested():
-                    outcome = _apply_row(session, row, link_base=link_base, sender=sender, now=now)
+                    outcome = _apply_row(
+                        session,
+                        row,
+                        link_base=link_base,
+                        sender=sender,
+                        now=now,
+                        confirmation_cap=confirmation_cap,
+                    )
             except DomainError as exc:
                 problems.append((row.line, exc.message))
+                if exc.code in WRONG_CONFIRMATION:
+                    wrong.append((row.line, row.number, exc.message))
+                limited = limited or exc.code == "confirmation_limit"
                 continue
             (changed if outcome != "unchanged" else unchanged).append(row.number)
             if outcome == "verification_sent":
                 mailed.append(row.number)
         if problems:
             log.info("otp_csv_refused", problems=len(problems), stage="apply")
-            raise CsvRefused(problems)
+            raise CsvRefused(problems, wrong=wrong, limited=limited)
     log.info(
         "otp_csv_applied",
         changed=len(changed),
@@ -582,7 +703,13 @@ def _credential_for_update(
     return session.scalars(query.with_for_update() if lock else query).one_or_none()
 
 
-def check_rows(session: Session, rows: Sequence[CsvRow]) -> dict[int, StoredConfirmation]:
+def check_rows(
+    session: Session,
+    rows: Sequence[CsvRow],
+    *,
+    now: dt.datetime | None = None,
+    confirmation_cap: int | None = None,
+) -> dict[int, StoredConfirmation]:
     """Every row of ``parse_csv`` against the stored settings, before anything slow.
 
     Read only, no argon2: a file refused here costs no hashing (issue 12
@@ -590,8 +717,13 @@ def check_rows(session: Session, rows: Sequence[CsvRow]) -> dict[int, StoredConf
     by line, the stored confirmation values that a row's password must prove
     (``with_hashes`` verifies them): a row that moves an enrolled address,
     or any row with a password for a number that has confirmation values.
+    With ``now`` and ``confirmation_cap`` (issue 12), a row that brings
+    confirmation values for a number at its cap is refused before they are
+    looked at; rows whose ID is not the current one are in ``CsvRefused.wrong``.
     """
     problems: list[tuple[int, str]] = []
+    wrong: list[tuple[int, str, str]] = []
+    limited = False
     proofs: dict[int, StoredConfirmation] = {}
     for row in rows:
         found = service.find_number(session, row.number)
@@ -599,27 +731,46 @@ def check_rows(session: Session, rows: Sequence[CsvRow]) -> dict[int, StoredConf
             problems.append((row.line, MESSAGES["number_not_found"]))
             continue
         cred = _credential_for_update(session, found.id, lock=False)
+        if now is not None and confirmation_cap is not None and _attempts(row, cred):
+            refusal = site_auth.confirmation_refusal(session, found, now, confirmation_cap)
+            if refusal is not None:
+                problems.append((row.line, refusal.message))
+                limited = True
+                continue
         try:
             plan = _plan_row(row, cred)
         except DomainError as exc:
             problems.append((row.line, exc.message))
+            if exc.code in WRONG_CONFIRMATION:
+                wrong.append((row.line, row.number, exc.message))
             continue
         if (stored := _proof(row, cred, plan)) is not None:
             proofs[row.line] = stored
     if problems:
         log.info("otp_csv_refused", problems=len(problems), stage="check")
-        raise CsvRefused(problems)
+        raise CsvRefused(problems, wrong=wrong, limited=limited)
     return proofs
 
 
 def _apply_row(
-    session: Session, row: CsvRow, *, link_base: str, sender: str, now: dt.datetime
+    session: Session,
+    row: CsvRow,
+    *,
+    link_base: str,
+    sender: str,
+    now: dt.datetime,
+    confirmation_cap: int | None = None,
 ) -> str:
     """One row: "unchanged", "changed" or "verification_sent"; raises a ``DomainError``."""
     found = service.find_number(session, row.number)
     if found is None:
         raise _RowRefused("number_not_found")
     cred = _credential_for_update(session, found.id, lock=True)
+    if confirmation_cap is not None and _attempts(row, cred):
+        # Again under the lock: other uploads or pages may have reached the cap meanwhile.
+        refusal = site_auth.confirmation_refusal(session, found, now, confirmation_cap)
+        if refusal is not None:
+            raise refusal
     plan = _plan_row(row, cred)
     if (stored := _proof(row, cred, plan)) is not None:
         assert cred is not None
@@ -705,7 +856,10 @@ def with_hashes(
         wrong = [(line, MESSAGES[proofs[line].refusal]) for line, ok in verified.items() if not ok]
         if wrong:
             log.info("otp_csv_refused", problems=len(wrong), stage="proof")
-            raise CsvRefused(wrong)
+            number_of = {row.line: row.number for row in to_verify}
+            raise CsvRefused(
+                wrong, wrong=[(line, number_of[line], reason) for line, reason in wrong]
+            )
         hashes = dict(
             zip(
                 (row.line for row in to_hash),

@@ -10,13 +10,15 @@ error here is the Japanese text the site shows (the subscriber reads it), and
 are never logged, never put in an error, and stored only hashed (argon2id for
 passwords, SHA-256 for the random tokens and the short-lived codes).
 
-Two functions take a session *factory* instead of a session: ``login`` and
-``check_otp_code``. A wrong entry must be counted (3 wrong temporary
-passwords, 10 wrong passwords, 5 wrong codes) even though the call then
-fails, and a caller's ``transaction()`` rolls back whatever the block wrote
-when it raises. These two commit their counters in their own transaction
-first and raise afterwards. ``login`` also runs the slow argon2 check
-between its transactions, so no database lock is held while it hashes.
+Some functions take a session *factory* instead of a session: ``login``,
+``check_otp_code``, ``attempt_auth_unit_change``, ``change_otp_address``
+and ``change_otp_confirmation``. A wrong entry must be counted (3 wrong
+temporary passwords, 10 wrong passwords, 5 wrong codes, wrong confirmation
+IDs/passwords per day) even though the call then fails, and a caller's
+``transaction()`` rolls back whatever the block wrote when it raises. These
+commit their counters in their own transaction first and raise afterwards.
+They also run the slow argon2 checks between their transactions, so no
+database lock is held while they hash.
 
 Every function takes ``now``: the rules never read the clock.
 """
@@ -31,10 +33,11 @@ import hmac
 import os
 import secrets
 import zoneinfo
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from email.message import EmailMessage
+from typing import TypeVar
 
 import structlog
 from sqlalchemy import delete, func, select
@@ -60,6 +63,8 @@ from store.models import (
 )
 
 log = structlog.get_logger("store")
+
+T = TypeVar("T")
 
 TEMP_PASSWORD_MAX_WRONG = 3  # SITE-2: 連続して3回間違ると、仮パスワードが無効
 PASSWORD_MAX_WRONG = 10  # SITE-4: 連続して10回間違ると、パスワードが無効
@@ -177,6 +182,13 @@ MESSAGES: dict[str, str] = {
         "ワンタイムパスワードの送信が24時間で{limit}回に達したため、これ以上送信できません。"
         "24時間ほどたってから、もう一度ログインしてください。"
     ),
+    # Issue 12: wrong confirmation IDs/passwords per number over 24 hours.
+    "confirmation_limit": (
+        "確認用IDまたは確認用パスワードの誤りが24時間で{limit}回に達したため、"
+        "この電話番号の確認用ID・確認用パスワードの入力を停止しています"
+        "(正しい確認用ID・確認用パスワードも受け付けません)。"
+        "{until}以降に、もう一度お試しください。"
+    ),
 }
 
 # One-time-password refusals after which the login cannot go on today: the
@@ -232,9 +244,43 @@ class OtpRefused(RuleViolation):
 
     code = "otp_refused"
 
-    def __init__(self, code: str, *, field: str | None = None, limit: int | None = None) -> None:
-        message = MESSAGES[code] if limit is None else MESSAGES[code].format(limit=limit)
+    def __init__(
+        self,
+        code: str,
+        *,
+        field: str | None = None,
+        limit: int | None = None,
+        until: str = "",
+    ) -> None:
+        message = (
+            MESSAGES[code] if limit is None else MESSAGES[code].format(limit=limit, until=until)
+        )
         super().__init__(message, code=code, field=field)
+
+
+class ConfirmationRefused(OtpRefused):
+    """Issue 12: the confirmation ID/password were wrong, or the number is at its cap.
+
+    ``code``: ``confirmation_mismatch`` or ``confirmation_limit``.
+    ``counted``: this entry was wrong and counted (the site's per-address
+    throttle counts it too); false for a refusal at the cap, where nothing
+    was looked at. ``retry_at``: with ``confirmation_limit``, when the number
+    may try again (its oldest counted wrong entry leaves the 24 hours).
+    """
+
+    def __init__(
+        self,
+        code: str,
+        *,
+        field: str | None,
+        counted: bool,
+        limit: int | None = None,
+        until: str = "",
+        retry_at: dt.datetime | None = None,
+    ) -> None:
+        super().__init__(code, field=field, limit=limit, until=until)
+        self.counted = counted
+        self.retry_at = retry_at
 
 
 class PasswordsRefused(RuleViolation):
@@ -1272,7 +1318,7 @@ def start_otp_enrolment(
 
 
 def change_otp_address(
-    session: Session,
+    sessions: sessionmaker[Session],
     number: str,
     new_address: str,
     confirmation_id: str,
@@ -1281,33 +1327,47 @@ def change_otp_address(
     link_base: str,
     sender: str,
     now: dt.datetime,
+    limits: OtpLimits | None = None,
 ) -> str:
     """SITE-5, seeds (9): a new OTP address, proven by the confirmation ID and password.
 
     The current address stays the OTP address until the new one's link is
-    followed. Returns the token, as ``start_otp_enrolment``.
+    followed. Returns the token, as ``start_otp_enrolment``. A wrong ID or
+    password counts against the number (issue 12, committed before
+    ``ConfirmationRefused`` is raised, hence the session factory); at
+    ``limits.confirmation_failures_per_day`` in 24 hours the number is
+    refused (``confirmation_limit``), even with the right values.
     """
     _check_aware(now)
     _otp_address(new_address)
     _check_link_base(link_base)
-    found, cred = _number_and_credential(session, number)
-    if cred.otp_confirmation_id is None or cred.otp_confirmation_password_hash is None:
-        raise OtpRefused("otp_not_enrolled")
-    id_ok = hmac.compare_digest(cred.otp_confirmation_id.encode(), confirmation_id.encode())
-    password_ok = passwords.verify_password(
-        cred.otp_confirmation_password_hash, confirmation_password
+    cap = (limits or DEFAULT_OTP_LIMITS).confirmation_failures_per_day
+    field = "confirmation_id"
+    stored = _read_confirmation(sessions, number, now=now, cap=cap, field=field)
+    proven = _matches(stored, confirmation_id, confirmation_password)  # argon2, unlocked
+
+    def act(session: Session, found: Number, _cred: SiteCredential) -> str:
+        token = issue_address_verification(
+            session, found, new_address, link_base=link_base, sender=sender, now=now
+        )
+        log.info("otp_address_change_started", number=number)
+        return token
+
+    return _when_confirmed(
+        sessions,
+        number,
+        stored,
+        proven,
+        (confirmation_id, confirmation_password),
+        now=now,
+        cap=cap,
+        field=field,
+        act=act,
     )
-    if not (id_ok and password_ok):
-        raise OtpRefused("confirmation_mismatch", field="confirmation_id")
-    token = issue_address_verification(
-        session, found, new_address, link_base=link_base, sender=sender, now=now
-    )
-    log.info("otp_address_change_started", number=number)
-    return token
 
 
 def change_otp_confirmation(
-    session: Session,
+    sessions: sessionmaker[Session],
     number: str,
     current_id: str,
     current_password: str,
@@ -1317,6 +1377,7 @@ def change_otp_confirmation(
     confirm_password: str,
     *,
     now: dt.datetime,
+    limits: OtpLimits | None = None,
 ) -> None:
     """SITE-5, seeds (10): a new confirmation ID and/or password, proven by the current ones.
 
@@ -1326,7 +1387,9 @@ def change_otp_confirmation(
     download shows it). An empty new value keeps the current one; at least
     one is given, entered twice, under the SITE-5 rules. The only way to
     change them once set (the CSV only proves them, issue 12 item 9).
-    Errors carry the form field and nothing is written.
+    Errors carry the form field and nothing is written, but for a wrong
+    current ID or password: it counts against the number as on the address
+    change (``change_otp_address``, the same cap).
     """
     _check_aware(now)
     if not (new_id or new_password):
@@ -1341,21 +1404,109 @@ def change_otp_confirmation(
             raise _violation(
                 "confirmation_password_confirm_mismatch", "confirm_confirmation_password"
             )
-    _found, cred = _number_and_credential(session, number)
-    if cred.otp_confirmation_id is None or cred.otp_confirmation_password_hash is None:
-        raise OtpRefused("otp_not_enrolled")
-    id_ok = hmac.compare_digest(cred.otp_confirmation_id.encode(), current_id.encode())
-    password_ok = passwords.verify_password(cred.otp_confirmation_password_hash, current_password)
-    if not (id_ok and password_ok):
-        raise OtpRefused("confirmation_mismatch", field="current_confirmation_id")
-    if new_id:
-        cred.otp_confirmation_id = new_id
-    if new_password:
-        cred.otp_confirmation_password_hash = passwords.hash_password(new_password)
-    session.flush()
-    log.info(
-        "otp_confirmation_changed", number=number, id=bool(new_id), password=bool(new_password)
+    cap = (limits or DEFAULT_OTP_LIMITS).confirmation_failures_per_day
+    field = "current_confirmation_id"
+    stored = _read_confirmation(sessions, number, now=now, cap=cap, field=field)
+    proven = _matches(stored, current_id, current_password)  # argon2, unlocked
+    new_hash = passwords.hash_password(new_password) if proven and new_password else None
+
+    def act(session: Session, _found: Number, cred: SiteCredential) -> None:
+        if new_id:
+            cred.otp_confirmation_id = new_id
+        if new_password:
+            cred.otp_confirmation_password_hash = new_hash or passwords.hash_password(new_password)
+        session.flush()
+        log.info(
+            "otp_confirmation_changed", number=number, id=bool(new_id), password=bool(new_password)
+        )
+
+    _when_confirmed(
+        sessions,
+        number,
+        stored,
+        proven,
+        (current_id, current_password),
+        now=now,
+        cap=cap,
+        field=field,
+        act=act,
     )
+
+
+@dataclass(frozen=True)
+class _Confirmation:
+    """A number's confirmation ID and password hash as read (SITE-5)."""
+
+    confirmation_id: str
+    password_hash: str
+
+
+def _confirmation_of(cred: SiteCredential) -> _Confirmation | None:
+    if cred.otp_confirmation_id is None or cred.otp_confirmation_password_hash is None:
+        return None
+    return _Confirmation(cred.otp_confirmation_id, cred.otp_confirmation_password_hash)
+
+
+def _read_confirmation(
+    sessions: sessionmaker[Session], number: str, *, now: dt.datetime, cap: int, field: str
+) -> _Confirmation:
+    """The values to prove, read without a lock; refused at the cap before any argon2."""
+    with db.transaction(sessions, read_only=True) as session:
+        found = session.scalars(select(Number).where(Number.number == number)).one_or_none()
+        if found is None:
+            raise OutOfScope("login_not_allowed")
+        cred = _credential_row(session, found.id, lock=False)
+        if cred is None:
+            raise OtpRefused("no_site_password")
+        stored = _confirmation_of(cred)
+        if stored is None:
+            raise OtpRefused("otp_not_enrolled")
+        if (refusal := confirmation_refusal(session, found, now, cap, field=field)) is not None:
+            log.info("otp_confirmation_refused", number=number, reason=refusal.code)
+            raise refusal
+        return stored
+
+
+def _matches(stored: _Confirmation, given_id: str, given_password: str) -> bool:
+    id_ok = hmac.compare_digest(stored.confirmation_id.encode(), given_id.encode())
+    password_ok = passwords.verify_password(stored.password_hash, given_password)
+    return id_ok and password_ok
+
+
+def _when_confirmed(
+    sessions: sessionmaker[Session],
+    number: str,
+    stored: _Confirmation,
+    proven: bool,
+    given: tuple[str, str],
+    *,
+    now: dt.datetime,
+    cap: int,
+    field: str,
+    act: Callable[[Session, Number, SiteCredential], T],
+) -> T:
+    """Under the number's lock: ``act`` if the given values were right and the cap is not
+    reached; else the wrong entry is counted and committed, then ``ConfirmationRefused``.
+
+    The cap is checked again here: entries of other processes may have reached it
+    since ``_read_confirmation`` (then nothing is counted and the answer is the
+    cap, right values or not).
+    """
+    with db.transaction(sessions) as session:
+        found, cred = _number_and_credential(session, number)
+        current = _confirmation_of(cred)
+        if current is None:
+            raise OtpRefused("otp_not_enrolled")
+        if (refusal := confirmation_refusal(session, found, now, cap, field=field)) is not None:
+            outcome = refusal
+        else:
+            if current != stored:  # changed meanwhile: checked again, under the lock
+                proven = _matches(current, *given)
+            if proven:
+                return act(session, found, cred)
+            outcome = count_wrong_confirmation(session, found, now, cap, field=field)
+    log.info("otp_confirmation_refused", number=number, reason=outcome.code)
+    raise outcome
 
 
 def verify_otp_address(session: Session, token: str, *, now: dt.datetime) -> str:
@@ -1430,6 +1581,8 @@ class OtpLimits:
 
     wrong_codes_per_day: int = 10
     code_mails_per_day: int = 10
+    # Wrong confirmation IDs/passwords (address change, confirmation change, CSV rows).
+    confirmation_failures_per_day: int = 10
 
 
 DEFAULT_OTP_LIMITS = OtpLimits()
@@ -1466,6 +1619,68 @@ def _record_otp_event(
     session.add(OtpEvent(number_id=number_id, kind=kind, at=now))
     session.flush()
     return _otp_events(session, number_id, kind, now)
+
+
+def _confirmation_limit(
+    found: Number, times: Sequence[dt.datetime], cap: int, *, field: str | None, counted: bool
+) -> ConfirmationRefused:
+    # The number may try again once enough wrong entries left the window to be under the cap.
+    retry_at = _aware(times[len(times) - cap]) + OTP_LIMIT_WINDOW
+    return ConfirmationRefused(
+        "confirmation_limit",
+        field=field,
+        counted=counted,
+        limit=cap,
+        until=_local(retry_at, found.timezone),
+        retry_at=retry_at,
+    )
+
+
+def _wrong_confirmation_times(
+    session: Session, number_id: int, now: dt.datetime
+) -> list[dt.datetime]:
+    return list(
+        session.scalars(
+            select(OtpEvent.at)
+            .where(
+                OtpEvent.number_id == number_id,
+                OtpEvent.kind == OtpEventKind.CONFIRMATION_WRONG,
+                OtpEvent.at > now - OTP_LIMIT_WINDOW,
+            )
+            .order_by(OtpEvent.at)
+        )
+    )
+
+
+def confirmation_refusal(
+    session: Session, found: Number, now: dt.datetime, cap: int, *, field: str | None = None
+) -> ConfirmationRefused | None:
+    """Issue 12: ``confirmation_limit`` when ``found`` had ``cap`` wrong confirmation
+    entries in the 24 hours up to ``now`` (its message says until when); else None."""
+    times = _wrong_confirmation_times(session, found.id, now)
+    if len(times) < cap:
+        return None
+    return _confirmation_limit(found, times, cap, field=field, counted=False)
+
+
+def count_wrong_confirmation(
+    session: Session, found: Number, now: dt.datetime, cap: int, *, field: str | None = None
+) -> ConfirmationRefused:
+    """Issue 12: count one wrong confirmation ID/password of ``found``; the refusal to raise.
+
+    The caller holds the lock of the number's credential row, so that parallel
+    entries cannot pass the cap. ``confirmation_mismatch``, or
+    ``confirmation_limit`` when this entry reached the cap (counted) or others
+    reached it first (not counted). The caller commits, then raises.
+    """
+    if (refusal := confirmation_refusal(session, found, now, cap, field=field)) is not None:
+        return refusal
+    _record_otp_event(session, found.id, OtpEventKind.CONFIRMATION_WRONG, now)
+    times = _wrong_confirmation_times(session, found.id, now)
+    if len(times) >= cap:
+        log.warning("otp_confirmation_limit_reached", number=found.number, limit=cap)
+        return _confirmation_limit(found, times, cap, field=field, counted=True)
+    return ConfirmationRefused("confirmation_mismatch", field=field, counted=True)
 
 
 def _void_codes(session: Session, number_id: int) -> None:

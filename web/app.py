@@ -566,11 +566,38 @@ class Site:
                 "address": data.get("address", ""),
                 "confirmation_id": data.get("confirmation_id", ""),
                 "button": "変更" if cred["has_id"] else "登録",
+                # Seeds (9): when changing, the fields prove the values set at enrolment.
+                "is_change": cred["has_id"],
                 "errors": errors or {},
             },
             status=status,
             session=view,
         )
+
+    def confirmation_client(self, request: Request) -> str:
+        """Issue 12: the throttle's key for wrong confirmation IDs/passwords of an address."""
+        return "confirmation:" + self.client_address(request)
+
+    def confirmation_wait(self, request: Request) -> tuple[float, str]:
+        """Seconds until the address may enter confirmation values again, and the message."""
+        client = self.confirmation_client(request)
+        wait = self.deps.throttle.retry_after(client)
+        if wait > 0:
+            log.warning("site_confirmation_throttled", client=client)
+        message = (
+            "確認用IDまたは確認用パスワードの誤りが続いたため、しばらく入力を受け付けません。"
+            f"{_minutes(wait)}分ほど待ってからやり直してください。"
+        )
+        return wait, message
+
+    def confirmation_refused(self, request: Request, exc: DomainError) -> int:
+        """The status of a refused confirmation entry; a wrong one counts against the address."""
+        if isinstance(exc, site_auth.ConfirmationRefused):
+            if exc.counted:
+                self.deps.throttle.failed(self.confirmation_client(request))
+            if exc.code == "confirmation_limit":
+                return 429
+        return 400
 
     async def post_otp_enrol(self, request: Request) -> Response:
         posted = await self.posted(request, Stage.OTP_CHOICE, Stage.READY)
@@ -578,24 +605,51 @@ class Site:
             return posted
         view, data = posted
         cred = await run_in_threadpool(self._credential, view.login_number)
-        start = site_auth.change_otp_address if cred["has_id"] else site_auth.start_otp_enrolment
+        values = (
+            view.login_number,
+            data.get("address", "").strip(),
+            data.get("confirmation_id", ""),
+            data.get("confirmation_password", ""),
+        )
         try:
-            await run_in_threadpool(
-                self._in_tx,
-                start,
-                view.login_number,
-                data.get("address", "").strip(),
-                data.get("confirmation_id", ""),
-                data.get("confirmation_password", ""),
-                link_base=self.link_base(request),
-                sender=self.deps.sender_address,
-            )
+            if cred["has_id"]:
+                # Seeds (9): the values prove the current ones, a guessing surface (issue 12).
+                wait, message = self.confirmation_wait(request)
+                if wait > 0:
+                    response = await self.otp_enrol_page(
+                        request, view, data=data, errors={"form": [message]}, status=429
+                    )
+                    response.headers["Retry-After"] = str(int(wait) + 1)
+                    return response
+                await run_in_threadpool(
+                    site_auth.change_otp_address,
+                    self.deps.sessions,
+                    *values,
+                    link_base=self.link_base(request),
+                    sender=self.deps.sender_address,
+                    now=self.now(),
+                    limits=self.otp_limits(),
+                )
+            else:
+                await run_in_threadpool(
+                    self._in_tx,
+                    site_auth.start_otp_enrolment,
+                    *values,
+                    link_base=self.link_base(request),
+                    sender=self.deps.sender_address,
+                )
         except DomainError as exc:
+            status = self.confirmation_refused(request, exc)
             errors = _field_errors(exc)
             if exc.field == "confirmation_id" and exc.code.startswith("confirmation_id"):
                 problems = password_rules.confirmation_id_problems(data.get("confirmation_id", ""))
                 errors["confirmation_id"] = _unique([p.message for p in problems])
-            return await self.otp_enrol_page(request, view, data=data, errors=errors, status=400)
+            response = await self.otp_enrol_page(
+                request, view, data=data, errors=errors, status=status
+            )
+            if isinstance(exc, site_auth.ConfirmationRefused) and exc.retry_at is not None:
+                response.headers["Retry-After"] = _seconds_until(exc.retry_at, self.now())
+            return response
         return self.render(
             request,
             "message.html",
@@ -664,6 +718,7 @@ class Site:
         return site_auth.OtpLimits(
             wrong_codes_per_day=self.deps.config.otp_wrong_codes_per_day,
             code_mails_per_day=self.deps.config.otp_code_mails_per_day,
+            confirmation_failures_per_day=self.deps.config.confirmation_failures_per_day,
         )
 
     async def end_otp_stage(self, request: Request, view: SessionView, message: str) -> Response:
@@ -790,14 +845,24 @@ class Site:
             "new_confirmation_password",
             "confirm_confirmation_password",
         )
+        wait, message = self.confirmation_wait(request)
+        if wait > 0:
+            response = await self.get_otp_confirmation(
+                request, data=data, errors={"form": [message]}, status=429
+            )
+            response.headers["Retry-After"] = str(int(wait) + 1)
+            return response
         try:
             await run_in_threadpool(
-                self._in_tx,
                 site_auth.change_otp_confirmation,
+                self.deps.sessions,
                 view.login_number,
                 *(data.get(name, "") for name in fields),
+                now=self.now(),
+                limits=self.otp_limits(),
             )
         except DomainError as exc:
+            status = self.confirmation_refused(request, exc)
             errors = _field_errors(exc)
             new_id, new_password = data.get(fields[2], ""), data.get(fields[4], "")
             if exc.field == fields[2] and exc.code.startswith("confirmation_id_"):
@@ -806,7 +871,12 @@ class Site:
             if exc.field == fields[4] and exc.code.startswith("confirmation_password_"):
                 problems = password_rules.confirmation_password_problems(new_password)
                 errors[fields[4]] = _unique([p.message for p in problems])
-            return await self.get_otp_confirmation(request, data=data, errors=errors, status=400)
+            response = await self.get_otp_confirmation(
+                request, data=data, errors=errors, status=status
+            )
+            if isinstance(exc, site_auth.ConfirmationRefused) and exc.retry_at is not None:
+                response.headers["Retry-After"] = _seconds_until(exc.retry_at, self.now())
+            return response
         return self.render(
             request,
             "message.html",
@@ -985,6 +1055,11 @@ _STAGE_HOME = {
 
 def _field_errors(exc: DomainError) -> dict[str, list[str]]:
     return {exc.field or "form": [exc.message]}
+
+
+def _seconds_until(moment: dt.datetime, now: dt.datetime) -> str:
+    """A Retry-After value: whole seconds from ``now`` to ``moment``, at least 1."""
+    return str(max(1, int((moment - now).total_seconds()) + 1))
 
 
 def _minutes(wait: float) -> int:

@@ -8,7 +8,10 @@ address in a sliding window: over ``limit`` failures in ``window`` the
 address is refused (HTTP 429) until the oldest failure leaves the window.
 A success clears nothing: failures only age out, so that logging in with
 one's own number does not buy more guesses at others. The auth unit
-change page (SITE-8) counts under its own key (``auth_unit:<address>``).
+change page (SITE-8) counts under its own key (``auth_unit:<address>``);
+wrong OTP confirmation IDs/passwords (SITE-5: the address change,
+``/otp/confirmation`` and the SITE-9 CSV upload) under
+``confirmation:<address>``.
 It is per process; several site processes each apply it.
 """
 

@@ -759,18 +759,16 @@ def test_SITE_5_changing_the_address_needs_the_confirmation_id_and_password(
     enrol(line)
     new_address = "new-otp@mail.example.jp"
     for conf_id, conf_pw in ((CONF_ID, "wrongPw77"), ("Wrong1Id", CONF_PW)):
-        err = unchanged_after(
+        err = only_counted_after(
             line,
-            lambda s, i=conf_id, p=conf_pw: site_auth.change_otp_address(
-                s, C, new_address, i, p, link_base=LINK, sender=SENDER, now=NOW
+            lambda i=conf_id, p=conf_pw: site_auth.change_otp_address(
+                line, C, new_address, i, p, link_base=LINK, sender=SENDER, now=NOW
             ),
-            OtpRefused,
         )
         assert (err.code, err.field) == ("confirmation_mismatch", "confirmation_id")
-    with db.transaction(line) as s:
-        token = site_auth.change_otp_address(
-            s, C, new_address, CONF_ID, CONF_PW, link_base=LINK, sender=SENDER, now=NOW
-        )
+    token = site_auth.change_otp_address(
+        line, C, new_address, CONF_ID, CONF_PW, link_base=LINK, sender=SENDER, now=NOW
+    )
     mail = outbox(line)[-1]
     assert mail.recipient == new_address and token in text_of(mail)
     cred = credential(line, C)
@@ -781,6 +779,22 @@ def test_SITE_5_changing_the_address_needs_the_confirmation_id_and_password(
     assert cred is not None and cred.otp_address == new_address and cred.otp_enabled
 
 
+def only_counted_after(
+    sessions: sessionmaker[Session], action: Callable[[], object]
+) -> DomainError:
+    """Issue 12: a wrong confirmation ID/password adds one ``otp_event`` and nothing else."""
+    engine = sessions.kw["bind"]
+    before = snapshot(engine)
+    with pytest.raises(OtpRefused) as err:
+        action()
+    after = snapshot(engine)
+    events_before, events_after = before.pop("otp_event"), after.pop("otp_event")
+    assert after == before
+    assert len(events_after) == len(events_before) + 1
+    assert events_after[-1][2] == OtpEventKind.CONFIRMATION_WRONG.value
+    return err.value
+
+
 def test_item9_SITE_5_confirmation_values_change_only_with_the_current_ones(
     line: sessionmaker[Session],
 ) -> None:
@@ -789,8 +803,8 @@ def test_item9_SITE_5_confirmation_values_change_only_with_the_current_ones(
     give_password(line, C, PW_C)
     err = unchanged_after(
         line,
-        lambda s: site_auth.change_otp_confirmation(
-            s, C, "", "", "Neue5Id9", "Neue5Id9", "", "", now=NOW
+        lambda _s: site_auth.change_otp_confirmation(
+            line, C, "", "", "Neue5Id9", "Neue5Id9", "", "", now=NOW
         ),
         OtpRefused,
     )
@@ -809,21 +823,22 @@ def test_item9_SITE_5_confirmation_values_change_only_with_the_current_ones(
     ]
     for values, code in refusals:
 
-        def change(s: Session, v: tuple[str, ...] = values) -> None:
-            site_auth.change_otp_confirmation(s, C, *v, now=NOW)
+        def change(v: tuple[str, ...] = values) -> None:
+            site_auth.change_otp_confirmation(line, C, *v, now=NOW)
 
-        assert unchanged_after(line, change, DomainError).code == code, values
-    with db.transaction(line) as s:
-        site_auth.change_otp_confirmation(
-            s, C, CONF_ID, CONF_PW, "Neue5Id9", "Neue5Id9", "", "", now=NOW
-        )
+        if code == "confirmation_mismatch":  # a wrong current value counts (issue 12)
+            assert only_counted_after(line, change).code == code, values
+        else:
+            assert unchanged_after(line, lambda _s: change(), DomainError).code == code, values
+    site_auth.change_otp_confirmation(
+        line, C, CONF_ID, CONF_PW, "Neue5Id9", "Neue5Id9", "", "", now=NOW
+    )
     cred = credential(line, C)
     assert cred is not None and cred.otp_confirmation_id == "Neue5Id9"
     assert passwords.verify_password(cred.otp_confirmation_password_hash or "", CONF_PW)
-    with db.transaction(line) as s:
-        site_auth.change_otp_confirmation(
-            s, C, "Neue5Id9", CONF_PW, "", "", "neue8pass", "neue8pass", now=NOW
-        )
+    site_auth.change_otp_confirmation(
+        line, C, "Neue5Id9", CONF_PW, "", "", "neue8pass", "neue8pass", now=NOW
+    )
     cred = credential(line, C)
     assert cred is not None and cred.otp_confirmation_id == "Neue5Id9"
     assert passwords.verify_password(cred.otp_confirmation_password_hash or "", "neue8pass")

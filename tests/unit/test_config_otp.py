@@ -33,3 +33,21 @@ def test_item11_SITE_5_otp_caps_out_of_range_name_the_key(
     with pytest.raises(ConfigError) as err:
         load(tmp_config, f"[site]\n{key} = {value}\n")
     assert f"site.{key}" in str(err.value)
+
+
+def test_issue12_SITE_5_confirmation_failures_cap_defaults_to_10_a_day(tmp_config: Path) -> None:
+    site = load(tmp_config, "").site
+    assert site.confirmation_failures_per_day == 10
+    assert site_auth.OtpLimits().confirmation_failures_per_day == 10
+    assert load(tmp_config, "[site]\nconfirmation_failures_per_day = 1000\n").site == (
+        config.SiteConfig(confirmation_failures_per_day=1000)
+    )
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "1001", '"10"'])
+def test_issue12_SITE_5_confirmation_failures_cap_out_of_range_names_the_key(
+    tmp_config: Path, value: str
+) -> None:
+    with pytest.raises(ConfigError) as err:
+        load(tmp_config, f"[site]\nconfirmation_failures_per_day = {value}\n")
+    assert "site.confirmation_failures_per_day" in str(err.value)
