@@ -122,6 +122,9 @@ async def test_issue12_SITE_5_confirmation_pages_are_throttled_per_client_addres
         assert throttled.status_code == 429
         assert "確認用IDまたは確認用パスワードの誤りが続いたため" in throttled.text
         assert int(throttled.headers["Retry-After"]) > 0
+    # The CSV upload proves the same values: throttled under the same key.
+    csv = await csv_upload(site, f'"{CONTRACT}","1","{OTP_ADDRESS}","abcDEF12","pass1234word"')
+    assert csv.startswith("429 ") and "誤りが続いたため" in csv
     assert wrong_entries(site) == 2  # the throttled attempts were not looked at
     # Its own key: the login from the same address is not throttled by it.
     await relogin(site)
