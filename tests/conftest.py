@@ -15,6 +15,7 @@ CI), which turns the skip into a failure.
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,11 +36,27 @@ REQUIRE_PG = os.environ.get("CHAKUSHIN_REQUIRE_POSTGRES") == "1"
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)]
 
 
+TIMESHIFT = Path(__file__).parent / "timeshift"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """``CHAKUSHIN_TEST_DAYS_AHEAD``: this process and every one it starts run that far ahead."""
+    if os.environ.get("CHAKUSHIN_TEST_DAYS_AHEAD"):
+        paths = [str(TIMESHIFT), *filter(None, [os.environ.get("PYTHONPATH")])]
+        os.environ["PYTHONPATH"] = os.pathsep.join(paths)
+        sys.path.insert(0, str(TIMESHIFT))
+        import sitecustomize  # tests/timeshift: starts time-machine once per process
+
+        sitecustomize.travel()
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     reason = _pg_unreachable_reason()
     where = make_url(PG_ADMIN_URL).render_as_string(hide_password=True)
     state = "reachable" if reason is None else f"NOT reachable ({reason})"
-    return f"chakushin: PostgreSQL at {where} {state}; required={REQUIRE_PG}"
+    days = os.environ.get("CHAKUSHIN_TEST_DAYS_AHEAD")
+    ahead = f"; clock {days} days ahead (time-machine)" if days else ""
+    return f"chakushin: PostgreSQL at {where} {state}; required={REQUIRE_PG}{ahead}"
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

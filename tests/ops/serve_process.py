@@ -26,8 +26,16 @@ def chakushin_command() -> str:
 
 
 def clean_env(**overrides: str) -> dict[str, str]:
-    """This environment minus the developer's CHAKUSHIN_ settings, plus ``overrides``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CHAKUSHIN_")}
+    """This environment minus the developer's CHAKUSHIN_ settings, plus ``overrides``.
+
+    The test harness's own CHAKUSHIN_TEST_ settings (e.g. the clock a year
+    ahead) stay: they are not chakushin's configuration.
+    """
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("CHAKUSHIN_") or k.startswith("CHAKUSHIN_TEST_")
+    }
     env.update(overrides)
     return env
 

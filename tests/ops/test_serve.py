@@ -219,6 +219,18 @@ async def test_OPS_1_sigterm_finishes_the_call_in_progress_and_keeps_unsent_mail
                 "every call decided",
             )
             assert await asyncio.to_thread(smtp.inbox.wait_for, 1, 30)
+            # Every mail claimed by the worker (the decisions may come in more than one
+            # batch, and so more than one round): at SIGTERM the unsent ones are in hand.
+            await until(
+                lambda: count(
+                    sessions,
+                    sa.select(sa.func.count())
+                    .select_from(OutboxMail)
+                    .where(OutboxMail.status == MailStatus.PENDING, OutboxMail.attempts == 0),
+                )
+                == 0,
+                "every mail claimed",
+            )
 
             # A caller in the middle of the temporary-password flow.
             holding, release = threading.Event(), threading.Event()
@@ -259,7 +271,9 @@ async def test_OPS_1_sigterm_finishes_the_call_in_progress_and_keeps_unsent_mail
             waiting = [r for r in rows if r.status is MailStatus.PENDING]
             assert len(waiting) == 2 * calls - delivered_before
             # Handed back, not left claimed for a lease: due at the next start.
-            assert all(r.next_attempt_at <= now and r.attempts == 0 for r in waiting)
+            assert all(r.next_attempt_at <= now and r.attempts == 0 for r in waiting), [
+                (now, r.next_attempt_at, r.attempts) for r in waiting
+            ]
             assert s.scalar(sa.select(sa.func.count()).select_from(TempPassword)) == 1
 
         # The next start sends what was left: every mail exactly once.
