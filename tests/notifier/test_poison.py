@@ -22,8 +22,8 @@ from notifier.engine import UNSTORABLE, Notifier
 from notifier.mail import Templates
 from notifier.model import CallRecord
 from store import db, service
+from store.models import CallOutcome, Decision, OutboxMail, Presentation
 from store.models import CallRecord as StoredCall
-from store.models import Decision, OutboxMail, Presentation
 
 NUMBER = "0312345678"
 CALLER = "0398765432"
@@ -167,3 +167,38 @@ def test_item1_MAIL_10_a_database_that_is_down_keeps_the_batch(
     with pytest.raises(sa.exc.OperationalError):
         notifier.decide(finished_calls(notifier, {"a.1": {}}))
     assert stored(subscriber) == {}
+
+
+def test_item1_MAIL_10_the_longest_id_and_address_fit_the_outbox_key(
+    sessions: sessionmaker[Session],
+) -> None:
+    """A 64-character Linkedid and a 254-character address made a 324-character
+    outbox key, which PostgreSQL refused (the column holds 200)."""
+    import datetime as dt
+
+    from store import validation
+
+    linkedid = "pbx-" + "9" * 60
+    address = "a" * 63 + "@" + ".".join(["b" * 62, "c" * 62, "d" * 61]) + ".jp"
+    assert len(linkedid) == 64 and len(address) == 254
+    assert validation.mail_address(address) == address
+    when = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    for _ in range(2):  # the second time: decided before, nothing more queued
+        with db.transaction(sessions) as s:
+            service.record_call_decision(
+                s,
+                now=when,
+                linkedid=linkedid,
+                subscriber_number=NUMBER,
+                caller_number=CALLER,
+                presentation=Presentation.ALLOWED,
+                outcome=CallOutcome.UNANSWERED,
+                dial_status="NOANSWER",
+                forward_dial_status="",
+                started_at=when,
+                ended_at=when,
+                mailed=True,
+                reason="notify",
+                mails=[service.QueuedMail(address, "s", "m", "<x@example.jp>")],
+            )
+    assert mails(sessions) == 1
