@@ -21,8 +21,8 @@ from store.models import Presentation
 PAYPHONE_ANI2 = frozenset(variables.PAYPHONE_ANI2)
 # AST_PRES_* groups in agi_callingpres: 0x00 allowed, 0x20 restricted, 0x40 unavailable.
 _PRES_GROUP = 0x60
+_PRES_ALLOWED = 0x00
 _PRES_RESTRICTED = 0x20
-_PRES_UNAVAILABLE = 0x40
 
 
 @dataclass(frozen=True)
@@ -49,15 +49,16 @@ def classify_caller(callerid: str, callingpres: str, ani2: str) -> Caller:
         number = validation.diallable_number(callerid)
     except InvalidInput:
         number = ""  # "unknown", "anonymous", empty
-    try:
-        group = int(callingpres or "0") & _PRES_GROUP
-    except ValueError:
-        group = _PRES_UNAVAILABLE
+    # Asterisk sends 0-255 in ASCII digits; anything else (a reserved group,
+    # a negative or larger number, full-width digits) presents nothing.
+    value = callingpres or "0"
+    code = int(value) if value.isascii() and value.isdigit() and len(value) <= 3 else -1
+    group = code & _PRES_GROUP if 0 <= code <= 0xFF else -1
     if ani2 in PAYPHONE_ANI2:
         presentation = Presentation.PAYPHONE
     elif group == _PRES_RESTRICTED:
         presentation = Presentation.WITHHELD
-    elif group == _PRES_UNAVAILABLE or not number:
+    elif group != _PRES_ALLOWED or not number:
         presentation = Presentation.UNAVAILABLE
     else:
         presentation = Presentation.ALLOWED

@@ -136,3 +136,13 @@ def test_CALL_1_plain_ring_and_the_fallback_endpoint() -> None:
         v.FORWARD_NEVER,
     )
     assert route(settings(endpoint=None), ALLOWED).dial == "PJSIP/0312345678"
+
+
+@pytest.mark.parametrize("pres", ["96", "-1", "97", "256", "99999", "0x00", " 0", "１"])
+def test_issue12_MAIL_9_a_presentation_outside_asterisks_values_is_not_allowed(pres: str) -> None:
+    """Only AST_PRES_ALLOWED (group 0x00 of 0-255) presents a number: 0x60 is reserved,
+    a negative or larger value is no presentation Asterisk sends. Such a caller is
+    never shown, logged, let past Number Request or mailed as if presented."""
+    caller = classify_caller("0398765432", pres, "0")
+    assert caller.presentation is not Presentation.ALLOWED
+    assert caller.presented_number == "" and caller.logged != "0398765432"
