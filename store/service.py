@@ -106,9 +106,15 @@ def remove_line(session: Session, contract_number: str) -> None:
 
 
 def set_auth_unit(session: Session, contract_number: str, auth_unit: AuthUnit) -> Line:
-    """Change a line's 認証単位 (the site's SITE-8 password rules are applied there)."""
+    """Change a line's 認証単位 (the site's SITE-8 password rules are applied there).
+
+    Every site session of the line ends: who may log in, and with which idle
+    timeout, depends on the unit (SITE-1, SITE-6), as at the site's own change.
+    """
     line = get_line(session, contract_number)
     line.auth_unit = AuthUnit(auth_unit)
+    numbers = [n.id for n in line.numbers]
+    session.execute(delete(SiteSession).where(SiteSession.number_id.in_(numbers)))
     session.flush()
     log.info("auth_unit_set", contract_number=contract_number, auth_unit=line.auth_unit.value)
     return line

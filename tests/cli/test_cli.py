@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy
 import sqlalchemy.orm
 from click.testing import CliRunner, Result
 from sqlalchemy.exc import OperationalError
@@ -379,3 +380,35 @@ def test_item17_OPS_2_a_failed_commit_prints_nothing_and_stores_nothing(
     assert result.stdout == ""
     assert "database or disk is full" in result.stderr
     assert snapshot(engine) == before
+
+
+def test_issue12_SITE_6_an_auth_unit_change_by_the_cli_ends_the_lines_sessions(
+    chakushin: Chakushin, engine: Any
+) -> None:
+    """Who may log in and the idle timeout depend on the unit: no session outlives a change."""
+    import datetime as dt
+
+    from sqlalchemy.orm import Session as OrmSession
+
+    from store.models import Number, SiteSession
+
+    chakushin("line", "add", CONTRACT, "--auth-unit", "admin_user")
+    chakushin("number", "add", CONTRACT, SECOND)
+    now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    with OrmSession(engine) as s, s.begin():
+        for i, number in enumerate(s.scalars(sqlalchemy.select(Number))):
+            s.add(
+                SiteSession(
+                    id_hash=f"{i:064d}",
+                    number_id=number.id,
+                    stage="ready",
+                    csrf_token="t",
+                    idle_seconds=1800,
+                    created_at=now,
+                    last_seen_at=now,
+                    expires_at=now + dt.timedelta(minutes=30),
+                )
+            )
+    chakushin("line", "auth-unit", CONTRACT, "number")
+    with OrmSession(engine) as s:
+        assert s.scalars(sqlalchemy.select(SiteSession)).all() == []
