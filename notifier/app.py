@@ -175,7 +175,8 @@ class NotifierService:
         try:
             await asyncio.to_thread(self.notifier.decide, batch)
         except (SQLAlchemyError, DomainError) as exc:
-            log.error("decisions_not_written", calls=len(batch), error=str(exc))
+            # The first line only: the rest is the SQL and its parameters (addresses, mails).
+            log.error("decisions_not_written", calls=len(batch), error=db.first_line(exc))
             self._finished[:0] = batch  # try again with the next batch
             return
         self.worker.wake()

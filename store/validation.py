@@ -39,7 +39,8 @@ MAX_ADDRESS_LENGTH = 254
 
 # Asterisk dial strings such as PJSIP/0312345678 or SIP/alice@trunk. Commas,
 # ampersands and pipes would split Dial() arguments, so they are excluded.
-_ENDPOINT = re.compile(r"[A-Za-z][A-Za-z0-9]*/[A-Za-z0-9._@:+#-]{1,80}")
+# At most 16 + 1 + 80 = 97 characters: the column holds 100 (PostgreSQL enforces it).
+_ENDPOINT = re.compile(r"[A-Za-z][A-Za-z0-9]{0,15}/[A-Za-z0-9._@:+#-]{1,80}")
 
 
 def _digits_only(value: str, what: str, field: str) -> None:

@@ -212,3 +212,11 @@ def test_production_argon2_parameters() -> None:
 
     params = extract_parameters(passwords.make_hasher().hash("Tokyo2026x"))
     assert (params.memory_cost, params.time_cost, params.type.name) == (19456, 2, "ID")
+
+
+def test_issue12_OPS_2_an_endpoint_fits_its_column_on_postgresql() -> None:
+    """The technology prefix was unbounded: SQLite stored what PostgreSQL refused."""
+    longest = "P" * 16 + "/" + "x" * 80
+    assert validation.endpoint(longest) == longest and len(longest) <= 100
+    with pytest.raises(InvalidInput):
+        validation.endpoint("P" * 30 + "/" + "x" * 80)
