@@ -467,6 +467,8 @@ class Site:
         # An administrator changed another number's password: the session goes
         # on, under a new id (the target's sessions ended with the change).
         moved = await run_in_threadpool(self.deps.store.advance, view, view.stage)
+        if moved is None:
+            return self.to_login(request, SESSION_ENDED)
         response = self.render(
             request,
             "message.html",
@@ -494,6 +496,8 @@ class Site:
     async def advance(self, request: Request, view: SessionView, stage: Stage) -> Response:
         """Move the login on (under a new session id) and go to the stage's page."""
         moved = await run_in_threadpool(self.deps.store.advance, view, stage)
+        if moved is None:  # ended meanwhile (a credential changed): no stage further
+            return self.to_login(request, SESSION_ENDED)
         response = RedirectResponse(_STAGE_HOME[stage], status_code=303)
         self.set_session_cookie(response, request, moved)
         return response

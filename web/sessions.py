@@ -74,11 +74,31 @@ class SessionStore:
         replaces: str | None = None,
     ) -> SessionView:
         """A new session (new token, new CSRF token); ``replaces`` ends the old one."""
+        made = self._create(
+            login_number, stage, idle, via_temp_password=via_temp_password, replaces=replaces
+        )
+        assert made is not None  # only a required replacement can be missing
+        return made
+
+    def _create(
+        self,
+        login_number: str,
+        stage: Stage,
+        idle: dt.timedelta,
+        *,
+        via_temp_password: bool,
+        replaces: str | None,
+        must_replace: bool = False,
+    ) -> SessionView | None:
         token = secrets.token_urlsafe(32)
         now = self.clock()
         with db.transaction(self.sessions) as s:
             if replaces:
-                s.execute(delete(SiteSession).where(SiteSession.id_hash == _digest(replaces)))
+                gone = s.execute(
+                    delete(SiteSession).where(SiteSession.id_hash == _digest(replaces))
+                )
+                if must_replace and gone.rowcount != 1:  # type: ignore[attr-defined]
+                    return None
             number = service.get_number(s, login_number)
             row = SiteSession(
                 id_hash=_digest(token),
@@ -114,14 +134,20 @@ class SessionStore:
                 row.expires_at = now + dt.timedelta(seconds=row.idle_seconds)
             return self._view(token, row, row.number.number)
 
-    def advance(self, current: SessionView, stage: Stage) -> SessionView:
-        """The next stage of a login, under a new session id."""
-        return self.create(
+    def advance(self, current: SessionView, stage: Stage) -> SessionView | None:
+        """The next stage of a login, under a new session id.
+
+        None if the current session has ended meanwhile (a password change in
+        another session ends this one, SITE-6): it must not come back to life
+        as a session one stage further.
+        """
+        return self._create(
             current.login_number,
             stage,
             current.idle,
             via_temp_password=current.via_temp_password and stage is Stage.PASSWORD_CHANGE,
             replaces=current.token,
+            must_replace=True,
         )
 
     def end(self, token: str | None) -> None:
