@@ -95,7 +95,9 @@ class Notifier:
             settings = {n: mail_settings(number) for n, number in numbers.items()}
             already = service.decided_linkedids(session, (c.linkedid for c in calls))
         todo = [call for call in calls if call.linkedid not in already]
-        prepared = [self._prepare(call, settings.get(call.subscriber_number)) for call in todo]
+        prepared = [
+            self._prepare_safely(call, settings.get(call.subscriber_number)) for call in todo
+        ]
         try:
             with db.transaction(self.sessions) as session:
                 written = service.record_call_decisions(
@@ -147,6 +149,21 @@ class Notifier:
                 )
         return None
 
+    def _prepare_safely(
+        self, call: CallRecord, settings: MailSettings | None
+    ) -> tuple[Decision, service.CallDecision]:
+        """``_prepare``, but a bug in the rules or the mail for one call stops no other.
+
+        Such a call is still decided once (MAIL-10), without mail, as
+        ``decision_error``, and the error is logged with its traceback.
+        """
+        try:
+            return self._prepare(call, settings)
+        except Exception:  # a bug: logged with its traceback, and recorded
+            log.exception("call_not_decided", call_id=call.linkedid)
+            decision = Decision(False, DECISION_ERROR, "MAIL-10")
+            return decision, _row(call, decision, [])
+
     def _prepare(
         self, call: CallRecord, settings: MailSettings | None
     ) -> tuple[Decision, service.CallDecision]:
@@ -154,22 +171,7 @@ class Notifier:
         queued: list[service.QueuedMail] = []
         if decision.mailed and settings is not None:
             queued = self._compose(call, settings, decision.recipients)
-        return decision, service.CallDecision(
-            linkedid=call.linkedid,
-            subscriber_number=call.subscriber_number,
-            caller_number=call.caller_number,
-            presentation=call.presentation,
-            outcome=call.outcome,
-            dial_status=call.dial_status,
-            forward_dial_status=call.forward_dial_status,
-            started_at=call.started_at,
-            ended_at=call.ended_at,
-            mailed=decision.mailed and bool(queued),
-            reason=decision.reason if queued or not decision.mailed else "mail_not_composed",
-            rule=decision.rule,
-            mails=queued,
-            malformed=bool(call.malformed),
-        )
+        return decision, _row(call, decision, queued)
 
     def _compose(
         self, call: CallRecord, settings: MailSettings, recipients: Sequence[str]
@@ -234,4 +236,29 @@ def _unstorable(row: service.CallDecision) -> service.CallDecision:
         rule="MAIL-10",
         mails=[],
         malformed=True,
+    )
+
+
+DECISION_ERROR = "decision_error"
+
+
+def _row(
+    call: CallRecord, decision: Decision, queued: list[service.QueuedMail]
+) -> service.CallDecision:
+    """What is stored of a call and its decision (MAIL-10)."""
+    return service.CallDecision(
+        linkedid=call.linkedid,
+        subscriber_number=call.subscriber_number,
+        caller_number=call.caller_number,
+        presentation=call.presentation,
+        outcome=call.outcome,
+        dial_status=call.dial_status,
+        forward_dial_status=call.forward_dial_status,
+        started_at=call.started_at,
+        ended_at=call.ended_at,
+        mailed=decision.mailed and bool(queued),
+        reason=decision.reason if queued or not decision.mailed else "mail_not_composed",
+        rule=decision.rule,
+        mails=queued,
+        malformed=bool(call.malformed),
     )

@@ -202,3 +202,33 @@ def test_item1_MAIL_10_the_longest_id_and_address_fit_the_outbox_key(
                 mails=[service.QueuedMail(address, "s", "m", "<x@example.jp>")],
             )
     assert mails(sessions) == 1
+
+
+@pytest.mark.asyncio
+async def test_issue12_MAIL_10_a_bug_deciding_one_call_ends_neither_the_notifier_nor_the_others(
+    subscriber: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not the database, a bug (here: the rules raise for one call): that call is left
+    out with its error logged, the others are decided, and the decider goes on."""
+    from chakushin import config as config_mod
+    from notifier import rules
+    from notifier.app import NotifierService
+
+    real = rules.decide
+
+    def buggy(call: CallRecord, settings: object) -> object:
+        if call.linkedid == "bug.2":
+            raise RuntimeError("a bug in a rule")
+        return real(call, settings)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(rules, "decide", buggy)
+    svc = NotifierService(
+        config_mod.load(env={"CHAKUSHIN_MAIL_FROM_ADDRESS": FROM}), subscriber, senders=[]
+    )
+    svc._finish(finished_calls(svc.notifier, {"a.1": {}, "bug.2": {}, "b.3": {}}))
+    await svc._decide_pending()  # raised RuntimeError out of the TaskGroup before
+    got = stored(subscriber)
+    assert got["a.1"][3:] == (True, "notify") and got["b.3"][3:] == (True, "notify")
+    assert got["bug.2"][3:] == (False, "decision_error")  # decided once, visibly
+    assert svc.notifier.counts["decision_error"] == 1
+    assert svc._finished == []  # not retried forever
