@@ -108,8 +108,9 @@ class SiteConfig:
     max_csv_upload_bytes: int = 1_048_576
     # SITE-9: most rows one CSV upload may have.
     csv_max_rows: int = 1000
-    # MAIL-2 送信テスト: test mails allowed per login session and per number
-    # (whoever sends them) within send_test_window_seconds.
+    # MAIL-2 送信テスト: test mails allowed per login (the number that logged
+    # in, across all its sessions: logging in again starts no new count) and
+    # per number (whoever sends them) within send_test_window_seconds.
     send_tests_per_session: int = 5
     send_tests_per_number: int = 10
     send_test_window_seconds: int = 3600
@@ -124,6 +125,12 @@ class SiteConfig:
     # even with the right values, until the oldest wrong entry is 24 hours old.
     # The pages are also throttled per client address (login_failures_per_address).
     confirmation_failures_per_day: int = 10
+    # SITE-5/SITE-9, issue 12: OTP address verification mails (enrolment, the
+    # address change, CSV rows that move an address) per number over a rolling
+    # 24 hours. A line may send, in the same 24 hours, one for each of its
+    # numbers plus this many (a bulk enrolment of every number goes through;
+    # the same file again does not). At the cap nothing is stored or mailed.
+    verification_mails_per_day: int = 5
 
 
 @dataclass(frozen=True)
@@ -506,6 +513,7 @@ def _validate_site(site: SiteConfig) -> None:
         ("site.otp_wrong_codes_per_day", site.otp_wrong_codes_per_day, 1, 1000),
         ("site.otp_code_mails_per_day", site.otp_code_mails_per_day, 1, 1000),
         ("site.confirmation_failures_per_day", site.confirmation_failures_per_day, 1, 1000),
+        ("site.verification_mails_per_day", site.verification_mails_per_day, 1, 1000),
     ):
         if not low <= value <= high:
             raise ConfigError(f"must be {low}-{high}; got {value}", key=key)

@@ -54,6 +54,9 @@ class SendResult:
     ok: bool
     permanent: bool = False
     reply: str = ""
+    # False: no server answered (connection refused, timeout, TLS failure); ``reply``
+    # is then our side's error text, with internal hosts: for logs, not for a page.
+    answered: bool = True
 
 
 class Sender(Protocol):
@@ -112,7 +115,9 @@ class SmtpSender:
             return SendResult(False, permanent=exc.code >= 500, reply=f"{exc.code} {exc.message}")
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             await self._drop()
-            return SendResult(False, permanent=False, reply=f"{type(exc).__name__}: {exc}")
+            return SendResult(
+                False, permanent=False, reply=f"{type(exc).__name__}: {exc}", answered=False
+            )
         if errors:
             response = next(iter(errors.values()))
             return SendResult(False, permanent=response.code >= 500, reply=str(response))
@@ -150,7 +155,7 @@ class MaildirSender:
         try:
             key = await asyncio.to_thread(self.box.add, message)
         except OSError as exc:  # disk full, directory removed: retried like a 4xx
-            return SendResult(False, reply=f"maildir: {exc}")
+            return SendResult(False, reply=f"maildir: {exc}", answered=False)
         return SendResult(True, reply=f"250 maildir {key}")
 
     async def close(self) -> None:

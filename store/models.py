@@ -537,6 +537,8 @@ class OtpEventKind(enum.StrEnum):
     # Issue 12: a wrong confirmation ID or password (SITE-5) on the address change,
     # the confirmation change or a CSV row (SITE-9); migration 0009.
     CONFIRMATION_WRONG = "confirmation_wrong"
+    # Issue 12: an OTP address verification mail queued (SITE-5, SITE-9); migration 0010.
+    VERIFICATION_MAILED = "verification_mailed"
 
 
 class OtpEvent(Base):
@@ -561,8 +563,8 @@ class OtpEvent(Base):
 class SendTest(Base):
     """MAIL-2 送信テスト: one row per test mail asked for, to limit them (issue 12 item 15).
 
-    Counted per number and per login session (``session_key``: the session
-    id's SHA-256, as ``site_session.id_hash``) within the site's window; in
+    Counted per number and per login (``session_key``: ``send_limits.login_key``
+    of the number that logged in; issue 12) within the site's window; in
     the database, so that the limit holds across site processes. Rows past
     the window are deleted as new ones come. ``sent_at`` is the site's clock.
     """

@@ -495,19 +495,28 @@ def upload(
     against their numbers and the counts committed before ``CsvRefused`` is
     raised (hence the session factory); ``counted`` says how many. A number
     at ``limits.confirmation_failures_per_day`` refuses its row, and the
-    file, whatever the row's values (``limited``).
+    file, whatever the row's values (``limited``). So does a row that would
+    mail a verification link past the number's or the line's cap
+    (``site_auth.verification_refusal``).
     """
-    cap = (limits or site_auth.DEFAULT_OTP_LIMITS).confirmation_failures_per_day
+    limits = limits or site_auth.DEFAULT_OTP_LIMITS
+    cap = limits.confirmation_failures_per_day
     rows = parse_csv(data, allowed_numbers=allowed_numbers, max_rows=max_rows)
     try:
         # Issue 12 item 19: the whole file is checked (form, then against the
         # database, read only) before argon2 runs for any row of it.
         with db.transaction(sessions, read_only=True) as s:
-            proofs = check_rows(s, rows, now=now, confirmation_cap=cap)
+            proofs = check_rows(s, rows, now=now, confirmation_cap=cap, limits=limits)
         rows = with_hashes(rows, proofs)
         with db.transaction(sessions) as s:
             return apply_csv(
-                s, rows, link_base=link_base, sender=sender, now=now, confirmation_cap=cap
+                s,
+                rows,
+                link_base=link_base,
+                sender=sender,
+                now=now,
+                confirmation_cap=cap,
+                limits=limits,
             )
     except CsvRefused as exc:
         if not exc.wrong:
@@ -548,6 +557,8 @@ def _count_wrong(
 
 # Refusals that mean: the row's confirmation ID or password is not the current one.
 WRONG_CONFIRMATION = frozenset({"confirmation_mismatch", "confirmation_not_current"})
+# Refusals of a cap of 24 hours (issue 12): the site answers 429.
+LIMITED = frozenset({"confirmation_limit", "verification_number_limit", "verification_line_limit"})
 
 
 def _attempts(row: CsvRow, cred: SiteCredential | None) -> bool:
@@ -567,6 +578,7 @@ def apply_csv(
     sender: str,
     now: dt.datetime,
     confirmation_cap: int | None = None,
+    limits: site_auth.OtpLimits | None = None,
 ) -> CsvApplied:
     """SITE-9 一括設定: apply ``parse_csv``'s rows in the caller's transaction, all or nothing.
 
@@ -579,10 +591,15 @@ def apply_csv(
     are hashed here (argon2, about 0.1 s a row that carries one).
     ``confirmation_cap``: a row that proves confirmation values of a number at
     its cap is refused (issue 12; ``upload`` gives it, and counts the wrong
-    rows listed in ``CsvRefused.wrong``).
+    rows listed in ``CsvRefused.wrong``). ``limits``: the caps of
+    verification mails (issue 12, ``site_auth.verification_refusal``); a row
+    past them is refused, and with it the file.
     """
     if now.tzinfo is None:
         raise ValueError("now must be an aware datetime")
+    # Issue 12: the lines' rows first (the per-line count of verification mails),
+    # before any credential row: the lock order of ``site_auth``.
+    site_auth.lock_lines_of(session, [row.number for row in rows])
     changed: list[str] = []
     unchanged: list[str] = []
     mailed: list[str] = []
@@ -600,12 +617,13 @@ def apply_csv(
                         sender=sender,
                         now=now,
                         confirmation_cap=confirmation_cap,
+                        limits=limits,
                     )
             except DomainError as exc:
                 problems.append((row.line, exc.message))
                 if exc.code in WRONG_CONFIRMATION:
                     wrong.append((row.line, row.number, exc.message))
-                limited = limited or exc.code == "confirmation_limit"
+                limited = limited or exc.code in LIMITED
                 continue
             (changed if outcome != "unchanged" else unchanged).append(row.number)
             if outcome == "verification_sent":
@@ -709,6 +727,7 @@ def check_rows(
     *,
     now: dt.datetime | None = None,
     confirmation_cap: int | None = None,
+    limits: site_auth.OtpLimits | None = None,
 ) -> dict[int, StoredConfirmation]:
     """Every row of ``parse_csv`` against the stored settings, before anything slow.
 
@@ -720,11 +739,15 @@ def check_rows(
     With ``now`` and ``confirmation_cap`` (issue 12), a row that brings
     confirmation values for a number at its cap is refused before they are
     looked at; rows whose ID is not the current one are in ``CsvRefused.wrong``.
+    With ``now`` and ``limits``, a row that would mail a verification link
+    past its number's or its line's cap is refused (the file's earlier rows
+    count for the line).
     """
     problems: list[tuple[int, str]] = []
     wrong: list[tuple[int, str, str]] = []
     limited = False
     proofs: dict[int, StoredConfirmation] = {}
+    mails_of_line: dict[int, int] = {}
     for row in rows:
         found = service.find_number(session, row.number)
         if found is None:
@@ -744,6 +767,17 @@ def check_rows(
             if exc.code in WRONG_CONFIRMATION:
                 wrong.append((row.line, row.number, exc.message))
             continue
+        if now is not None and limits is not None and plan in (FIRST_ADDRESS, MOVE_ADDRESS):
+            pending = mails_of_line.get(found.line_id, 0)
+            if (
+                too_many := site_auth.verification_refusal(
+                    session, found, now, limits, pending_line=pending
+                )
+            ) is not None:
+                problems.append((row.line, too_many.message))
+                limited = True
+                continue
+            mails_of_line[found.line_id] = pending + 1
         if (stored := _proof(row, cred, plan)) is not None:
             proofs[row.line] = stored
     if problems:
@@ -760,6 +794,7 @@ def _apply_row(
     sender: str,
     now: dt.datetime,
     confirmation_cap: int | None = None,
+    limits: site_auth.OtpLimits | None = None,
 ) -> str:
     """One row: "unchanged", "changed" or "verification_sent"; raises a ``DomainError``."""
     found = service.find_number(session, row.number)
@@ -784,7 +819,13 @@ def _apply_row(
         # The current address stays in use until the new one's link is
         # followed, which also turns the one-time password on (仮登録, seeds P.7).
         site_auth.issue_address_verification(
-            session, found, row.otp_address, link_base=link_base, sender=sender, now=now
+            session,
+            found,
+            row.otp_address,
+            link_base=link_base,
+            sender=sender,
+            now=now,
+            limits=limits,
         )
         log.info("otp_csv_address_verification", number=row.number)
         return "verification_sent"

@@ -4,7 +4,9 @@ A test mail goes out at once to an address that need not be saved yet, so
 without a bound the button mails anyone, as often as it is pressed. Each
 request is counted in ``send_test`` before the mail is sent (a mail server
 that refuses still counts): at most ``per_session`` within ``window`` for
-one login session, and ``per_number`` for one number whoever asks. The
+one login number (``login_key``: every session of that login shares it, so
+logging in again does not start a new count; issue 12), and ``per_number``
+for one number whoever asks. The
 number's row is locked first, so parallel requests (several site
 processes on PostgreSQL) are counted one after the other.
 """
@@ -26,7 +28,7 @@ log = structlog.get_logger("store")
 
 MESSAGES = {
     "send_test_session_limit": (
-        "送信テストの回数が上限に達しました。このログインでは{minutes}分間に"
+        "送信テストの回数が上限に達しました。ログインに使った電話番号では{minutes}分間に"
         "{limit}回まで送信できます。しばらくしてからもう一度お試しください。"
     ),
     "send_test_number_limit": (
@@ -34,6 +36,14 @@ MESSAGES = {
         "{limit}回まで送信できます。しばらくしてからもう一度お試しください。"
     ),
 }
+
+
+def login_key(login_number: str) -> str:
+    """The ``session_key`` of every session logged in with ``login_number`` (issue 12).
+
+    Keyed on the login, not on the session token: a new session is one login away.
+    """
+    return "login:" + login_number
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ from email.message import EmailMessage
 from typing import TypeVar
 
 import structlog
-from sqlalchemy import delete, func, select
+from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from notifier.mail import header_address, header_text
@@ -189,6 +189,17 @@ MESSAGES: dict[str, str] = {
         "(正しい確認用ID・確認用パスワードも受け付けません)。"
         "{until}以降に、もう一度お試しください。"
     ),
+    # Issue 12: verification mails (the link of SITE-5) per number and per line over 24 hours.
+    "verification_number_limit": (
+        "この電話番号のメールアドレス本登録お手続きメールの送信が24時間で{limit}通に達したため、"
+        "これ以上送信できません(メールアドレスは登録されていません)。"
+        "{until}以降に、もう一度お試しください。"
+    ),
+    "verification_line_limit": (
+        "この回線のメールアドレス本登録お手続きメールの送信が24時間で{limit}通に達したため、"
+        "これ以上送信できません(メールアドレスは登録されていません)。"
+        "{until}以降に、もう一度お試しください。"
+    ),
 }
 
 # One-time-password refusals after which the login cannot go on today: the
@@ -280,6 +291,21 @@ class ConfirmationRefused(OtpRefused):
     ) -> None:
         super().__init__(code, field=field, limit=limit, until=until)
         self.counted = counted
+        self.retry_at = retry_at
+
+
+class VerificationRefused(OtpRefused):
+    """Issue 12: the number (or its line) had its share of verification mails in 24 hours.
+
+    ``code``: ``verification_number_limit`` or ``verification_line_limit``.
+    ``retry_at``: when the next mail may go (the oldest counted one leaves the window).
+    Nothing was stored or mailed.
+    """
+
+    def __init__(
+        self, code: str, *, limit: int, until: str, retry_at: dt.datetime, field: str | None
+    ) -> None:
+        super().__init__(code, field=field, limit=limit, until=until)
         self.retry_at = retry_at
 
 
@@ -1140,10 +1166,14 @@ def _check_link_base(link_base: str) -> None:
         raise ValueError(f"link_base {link_base!r}: an absolute http(s) URL without query")
 
 
-def _number_and_credential(session: Session, number: str) -> tuple[Number, SiteCredential]:
+def _number_and_credential(
+    session: Session, number: str, *, with_line: bool = False
+) -> tuple[Number, SiteCredential]:
     found = session.scalars(select(Number).where(Number.number == number)).one_or_none()
     if found is None:
         raise OutOfScope("login_not_allowed")
+    if with_line:  # before the credential row: the lock order of ``change_auth_unit``
+        lock_line(session, found)
     cred = _credential_row(session, found.id, lock=True)
     if cred is None:
         raise OtpRefused("no_site_password")
@@ -1226,12 +1256,22 @@ def issue_address_verification(
     link_base: str,
     sender: str,
     now: dt.datetime,
+    limits: OtpLimits | None = None,
 ) -> str:
     """SITE-5: a 24-hour verification link for ``address``, mailed to it; replaces older links.
 
-    The caller has checked the address (MAIL-3) and the right to change it.
+    The caller has checked the address (MAIL-3) and the right to change it,
+    and locked the number's line (``lock_line``) before its credential row.
+    Issue 12: the mail is counted (``otp_event``); at the caps of
+    ``verification_refusal`` it raises ``VerificationRefused`` and adds
+    nothing (the caller's transaction then stores nothing either).
     """
     _check_link_base(link_base)
+    lock_line(session, found)  # no-op when the caller holds it already
+    refusal = verification_refusal(session, found, now, limits or DEFAULT_OTP_LIMITS)
+    if refusal is not None:
+        log.warning("otp_verification_limited", number=found.number, reason=refusal.code)
+        raise refusal
     token = password_rules.new_token()
     session.execute(
         delete(SiteToken).where(
@@ -1277,8 +1317,91 @@ def issue_address_verification(
         body=body,
         now=now,
     )
+    _record_otp_event(session, found.id, OtpEventKind.VERIFICATION_MAILED, now)
     session.flush()
     return token
+
+
+def lock_line(session: Session, found: Number) -> None:
+    """The line's row, locked: the per-line count of verification mails is serialised.
+
+    Taken before any credential row of the line (``change_auth_unit`` takes
+    the line, then credentials: one lock order).
+    """
+    session.execute(select(Line.id).where(Line.id == found.line_id).with_for_update())
+
+
+def lock_lines_of(session: Session, numbers: Sequence[str]) -> None:
+    """``lock_line`` for the lines of ``numbers`` (a CSV file), in one order (by id)."""
+    line_ids = select(Number.line_id).where(Number.number.in_(numbers))
+    session.execute(
+        select(Line.id).where(Line.id.in_(line_ids)).order_by(Line.id).with_for_update()
+    )
+
+
+def _verification_times(
+    session: Session, condition: ColumnElement[bool], now: dt.datetime
+) -> list[dt.datetime]:
+    return list(
+        session.scalars(
+            select(OtpEvent.at)
+            .join(Number, Number.id == OtpEvent.number_id)
+            .where(
+                condition,
+                OtpEvent.kind == OtpEventKind.VERIFICATION_MAILED,
+                OtpEvent.at > now - OTP_LIMIT_WINDOW,
+            )
+            .order_by(OtpEvent.at)
+        )
+    )
+
+
+def line_verification_cap(session: Session, found: Number, limits: OtpLimits) -> int:
+    """Issue 12: verification mails a line may send in 24 hours.
+
+    Per line, not per login session: a session is free to make again (the
+    flaw of issue 12 item 2), and the only login that manages many numbers
+    is the contract number, which manages its whole line (SITE-1), under
+    any auth unit and across auth-unit changes. One mail for each number of
+    the line lets a bulk enrolment of every number through (SITE-9), plus
+    ``verification_mails_per_day`` for retries; the same file sent again is
+    refused, so a line cannot be used to mail many addresses day after day.
+    """
+    numbers = session.scalar(
+        select(func.count()).select_from(Number).where(Number.line_id == found.line_id)
+    )
+    return int(numbers or 0) + limits.verification_mails_per_day
+
+
+def verification_refusal(
+    session: Session,
+    found: Number,
+    now: dt.datetime,
+    limits: OtpLimits,
+    *,
+    pending_line: int = 0,
+    field: str | None = None,
+) -> VerificationRefused | None:
+    """Issue 12: ``VerificationRefused`` if one more verification mail for ``found`` at ``now``
+    would pass the number's cap (``limits.verification_mails_per_day`` in 24 hours) or its
+    line's (``line_verification_cap``); else None. ``pending_line``: mails of the line not
+    counted yet (earlier rows of the same CSV file, ``otp_csv.check_rows``)."""
+    cap = limits.verification_mails_per_day
+    code, pending = "verification_number_limit", 0
+    times = _verification_times(session, OtpEvent.number_id == found.id, now)
+    if len(times) < cap:
+        code, pending = "verification_line_limit", pending_line
+        cap = line_verification_cap(session, found, limits)
+        times = _verification_times(session, Number.line_id == found.line_id, now)
+        if len(times) + pending < cap:
+            return None
+    # Possible again once enough counted mails left the window (``pending`` < cap:
+    # a file has one row per number, and the line's cap is above its numbers).
+    oldest = times[max(0, len(times) + pending - cap)] if times else now
+    retry_at = _aware(oldest) + OTP_LIMIT_WINDOW
+    return VerificationRefused(
+        code, limit=cap, until=_local(retry_at, found.timezone), retry_at=retry_at, field=field
+    )
 
 
 def start_otp_enrolment(
@@ -1291,6 +1414,7 @@ def start_otp_enrolment(
     link_base: str,
     sender: str,
     now: dt.datetime,
+    limits: OtpLimits | None = None,
 ) -> str:
     """SITE-5 仮登録 (seeds P.7): OTP address, confirmation ID and password; mails the link.
 
@@ -1298,20 +1422,26 @@ def start_otp_enrolment(
     The confirmation ID and (hashed) password are stored now; the address
     becomes the OTP address only when the link is followed
     (``verify_otp_address``), within 24 hours. Not while OTP is in use:
-    then ``change_otp_address`` is the way (seeds (9)).
+    then ``change_otp_address`` is the way (seeds (9)). Issue 12: at the
+    caps of ``verification_refusal`` ``VerificationRefused``, before
+    anything is hashed or stored.
     """
     _check_aware(now)
     _otp_address(address)
     password_rules.check_confirmation_id(confirmation_id)
     password_rules.check_confirmation_password(confirmation_password)
     _check_link_base(link_base)
-    found, cred = _number_and_credential(session, number)
+    limits = limits or DEFAULT_OTP_LIMITS
+    found, cred = _number_and_credential(session, number, with_line=True)
     if cred.otp_enabled:
         raise OtpRefused("otp_already_enabled")
+    if (refusal := verification_refusal(session, found, now, limits)) is not None:
+        log.warning("otp_verification_limited", number=number, reason=refusal.code)
+        raise refusal
     cred.otp_confirmation_id = confirmation_id
     cred.otp_confirmation_password_hash = passwords.hash_password(confirmation_password)
     token = issue_address_verification(
-        session, found, address, link_base=link_base, sender=sender, now=now
+        session, found, address, link_base=link_base, sender=sender, now=now, limits=limits
     )
     log.info("otp_enrolment_started", number=number)
     return token
@@ -1336,7 +1466,9 @@ def change_otp_address(
     password counts against the number (issue 12, committed before
     ``ConfirmationRefused`` is raised, hence the session factory); at
     ``limits.confirmation_failures_per_day`` in 24 hours the number is
-    refused (``confirmation_limit``), even with the right values.
+    refused (``confirmation_limit``), even with the right values. Issue 12:
+    the verification mail is counted; at the caps of ``verification_refusal``
+    ``VerificationRefused`` and nothing is stored (right values or not).
     """
     _check_aware(now)
     _otp_address(new_address)
@@ -1348,7 +1480,7 @@ def change_otp_address(
 
     def act(session: Session, found: Number, _cred: SiteCredential) -> str:
         token = issue_address_verification(
-            session, found, new_address, link_base=link_base, sender=sender, now=now
+            session, found, new_address, link_base=link_base, sender=sender, now=now, limits=limits
         )
         log.info("otp_address_change_started", number=number)
         return token
@@ -1430,6 +1562,7 @@ def change_otp_confirmation(
         cap=cap,
         field=field,
         act=act,
+        with_line=True,
     )
 
 
@@ -1484,6 +1617,7 @@ def _when_confirmed(
     cap: int,
     field: str,
     act: Callable[[Session, Number, SiteCredential], T],
+    with_line: bool = False,
 ) -> T:
     """Under the number's lock: ``act`` if the given values were right and the cap is not
     reached; else the wrong entry is counted and committed, then ``ConfirmationRefused``.
@@ -1493,7 +1627,7 @@ def _when_confirmed(
     cap, right values or not).
     """
     with db.transaction(sessions) as session:
-        found, cred = _number_and_credential(session, number)
+        found, cred = _number_and_credential(session, number, with_line=with_line)
         current = _confirmation_of(cred)
         if current is None:
             raise OtpRefused("otp_not_enrolled")
@@ -1583,6 +1717,9 @@ class OtpLimits:
     code_mails_per_day: int = 10
     # Wrong confirmation IDs/passwords (address change, confirmation change, CSV rows).
     confirmation_failures_per_day: int = 10
+    # Verification mails per number (and, with the line's numbers, per line:
+    # ``line_verification_cap``).
+    verification_mails_per_day: int = 5
 
 
 DEFAULT_OTP_LIMITS = OtpLimits()

@@ -641,6 +641,7 @@ class Site:
                     *values,
                     link_base=self.link_base(request),
                     sender=self.deps.sender_address,
+                    limits=self.otp_limits(),
                 )
         except DomainError as exc:
             status = self.confirmation_refused(request, exc)
@@ -652,6 +653,10 @@ class Site:
                 request, view, data=data, errors=errors, status=status
             )
             if isinstance(exc, site_auth.ConfirmationRefused) and exc.retry_at is not None:
+                response.headers["Retry-After"] = _seconds_until(exc.retry_at, self.now())
+            if isinstance(exc, site_auth.VerificationRefused):
+                # Issue 12: the number's (or line's) verification mails of 24 hours.
+                response.status_code = 429
                 response.headers["Retry-After"] = _seconds_until(exc.retry_at, self.now())
             return response
         return self.render(
@@ -723,6 +728,7 @@ class Site:
             wrong_codes_per_day=self.deps.config.otp_wrong_codes_per_day,
             code_mails_per_day=self.deps.config.otp_code_mails_per_day,
             confirmation_failures_per_day=self.deps.config.confirmation_failures_per_day,
+            verification_mails_per_day=self.deps.config.verification_mails_per_day,
         )
 
     async def end_otp_stage(self, request: Request, view: SessionView, message: str) -> Response:

@@ -10,7 +10,6 @@ field saves nothing and shows each message next to its field.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -36,6 +35,12 @@ ADDRESS_ROWS = validation.MAX_ADDRESSES
 DESIGNATED_BLANK_ROWS = 5
 DESIGNATED_ROWS_READ = validation.MAX_DESIGNATED + 10
 HISTORY_LIMIT = 50
+# MAIL-2 送信テスト when no mail server answered (connection refused, timeout):
+# the page does not show our side's error text (issue 12).
+SEND_TEST_UNREACHABLE = (
+    "メールサーバに接続できませんでした。しばらくしてからもう一度お試しください"
+    "(解決しない場合は、サービスの運営者にお問い合わせください)"
+)
 T = TypeVar("T")
 
 
@@ -223,8 +228,9 @@ class Settings:
         """MAIL-2 送信テスト: one test mail now; the page says what the mail server answered.
 
         The button of a row mails the address typed in that row (saved or
-        not) and nothing else; the tests are limited per session and per
-        number (issue 12 item 15, ``store.send_limits``).
+        not) and nothing else; the tests are limited per login number (so
+        that logging in again does not reset the count) and per number
+        (issue 12 items 15 and 12, ``store.send_limits``).
         """
         posted = await self._posted(request)
         if isinstance(posted, Response):
@@ -259,16 +265,21 @@ class Settings:
                 self._write,
                 send_limits.reserve_send_test,
                 number,
-                hashlib.sha256(view.token.encode()).hexdigest(),
+                send_limits.login_key(view.login_number),
                 limits,
                 now=self.site.now(),
             )
         except send_limits.SendTestLimited as exc:
             return await self.addresses(request, errors={"test": [exc.message]}, status=429)
         result = await sender(number, address)
+        reply = result.reply[:200]
+        if not result.answered:
+            # Issue 12: no server reply, only our side's error (it names internal
+            # hosts and ports): logged, and the page says it in general terms.
+            log.warning("site_send_test_unreachable", number=number, detail=reply)
+            reply = SEND_TEST_UNREACHABLE
         return await self.addresses(
-            request,
-            tested={"address": address, "ok": result.ok, "reply": result.reply[:200]},
+            request, tested={"address": address, "ok": result.ok, "reply": reply}
         )
 
     # --- conditions (MAIL-4) -------------------------------------------------------

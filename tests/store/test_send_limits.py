@@ -44,7 +44,7 @@ def test_item15_MAIL_2_per_session_then_per_number_within_the_window(
 ) -> None:
     reserve(line, NUMBER, "a", NOW)
     reserve(line, NUMBER, "a", NOW + dt.timedelta(minutes=1))
-    assert "このログインでは10分間に2回まで" in refused(line, NUMBER, "a", NOW)
+    assert "ログインに使った電話番号では10分間に2回まで" in refused(line, NUMBER, "a", NOW)
     reserve(line, NUMBER, "b", NOW + dt.timedelta(minutes=2))
     assert "この電話番号では10分間に3回まで" in refused(line, NUMBER, "c", NOW)
     reserve(line, OTHER, "c", NOW + dt.timedelta(minutes=2))  # another number: its own count

@@ -51,3 +51,22 @@ def test_issue12_SITE_5_confirmation_failures_cap_out_of_range_names_the_key(
     with pytest.raises(ConfigError) as err:
         load(tmp_config, f"[site]\nconfirmation_failures_per_day = {value}\n")
     assert "site.confirmation_failures_per_day" in str(err.value)
+
+
+def test_issue12_SITE_5_verification_mails_cap_defaults_to_5_a_day(tmp_config: Path) -> None:
+    site = load(tmp_config, "").site
+    assert site.verification_mails_per_day == 5
+    assert site_auth.OtpLimits().verification_mails_per_day == 5
+    for value in (1, 1000):
+        assert load(tmp_config, f"[site]\nverification_mails_per_day = {value}\n").site == (
+            config.SiteConfig(verification_mails_per_day=value)
+        )
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "1001", '"5"'])
+def test_issue12_SITE_5_verification_mails_cap_out_of_range_names_the_key(
+    tmp_config: Path, value: str
+) -> None:
+    with pytest.raises(ConfigError) as err:
+        load(tmp_config, f"[site]\nverification_mails_per_day = {value}\n")
+    assert "site.verification_mails_per_day" in str(err.value)
