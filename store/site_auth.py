@@ -1495,6 +1495,7 @@ def change_otp_address(
         cap=cap,
         field=field,
         act=act,
+        with_line=True,
     )
 
 
@@ -1562,7 +1563,6 @@ def change_otp_confirmation(
         cap=cap,
         field=field,
         act=act,
-        with_line=True,
     )
 
 
