@@ -41,7 +41,7 @@ from store import db, password_rules, service, site_auth
 from store.errors import DomainError, NotFound
 from store.models import AuthUnit
 from web import limits, proxy
-from web.ratelimit import LoginThrottle
+from web.ratelimit import LoginThrottle, Reservation, client_key
 from web.sessions import COOKIE, SessionStore, SessionView, Stage
 
 log = structlog.get_logger("web")
@@ -130,8 +130,8 @@ class Site:
         return self.deps.clock()
 
     def client_address(self, request: Request) -> str:
-        """The address the password throttle counts failures against."""
-        return request.client.host if request.client else "unknown"
+        """The key the password throttle counts failures against (IPv6: the /64)."""
+        return client_key(request.client.host) if request.client else "unknown"
 
     async def current(self, request: Request) -> SessionView | None:
         return await run_in_threadpool(self.deps.store.load, request.cookies.get(COOKIE))
@@ -267,8 +267,9 @@ class Site:
             return self.forbidden_csrf(request)
         client = self.client_address(request)
         number = data.get("number", "").strip()
-        wait = self.deps.throttle.retry_after(client)
-        if wait > 0:
+        held = self.deps.throttle.try_acquire(client)
+        if not isinstance(held, Reservation):
+            wait = held
             log.warning("site_login_throttled", client=client)
             self.deps.logins["throttled"] += 1
             response = self.login_page(
@@ -289,11 +290,12 @@ class Site:
                 now=self.now(),
             )
         except site_auth.LoginRefused as exc:
-            self.deps.throttle.failed(client)
+            held.keep()  # a wrong guess: the slot stays
             self.deps.logins["refused"] += 1
             message = GENERIC_LOGIN_FAILURE if exc.generic else exc.message
             return self.login_page(request, number=number, alert=message, status=401)
         except DomainError as exc:
+            held.release_success()  # malformed input guesses nothing
             self.deps.logins["invalid"] += 1
             return self.login_page(
                 request,
@@ -301,8 +303,9 @@ class Site:
                 errors={exc.field or "number": [exc.message]},
                 status=400,
             )
-        # A success does not clear the address's failures: else one's own login
-        # between guesses would lift the throttle for guessing other numbers.
+        # A success gives back its own slot only, not the address's failures: else
+        # one's own login between guesses would lift the throttle for guessing others.
+        held.release_success()
         self.deps.logins["ok"] += 1
         if result.otp_required and not result.via_temp_password:
             # SITE-5 first, also before the change of an expired password (SITE-4):
@@ -425,20 +428,58 @@ class Site:
                 request, view, errors={"target": ["この電話番号は変更できません。"]}, status=403
             )
         new = data.get("new_password", "")
+        # Issue 12: the current password is a guessing surface (a session left
+        # open or taken over): throttled as the login is, under its own key.
+        client = "password:" + self.client_address(request)
+        held = self.deps.throttle.try_acquire(client)
+        if not isinstance(held, Reservation):
+            log.warning("site_password_throttled", client=client)
+            response = await self.password_page(
+                request,
+                view,
+                target=target,
+                errors={
+                    "current_password": [
+                        "パスワードの誤りが続いたため、しばらくパスワードを変更できません。"
+                        f"{_minutes(held)}分ほど待ってからやり直してください。"
+                    ]
+                },
+                status=429,
+            )
+            response.headers["Retry-After"] = str(int(held) + 1)
+            return response
         try:
             changed = await run_in_threadpool(
-                self._change_password,
+                site_auth.attempt_password_change,
+                self.deps.sessions,
                 view.login_number,
                 target,
                 data.get("current_password", ""),
                 new,
                 data.get("confirm_password", ""),
+                now=self.now(),
+            )
+        except site_auth.CurrentPasswordRefused as exc:
+            if exc.counted:
+                held.keep()
+            else:
+                held.release_success()
+            if exc.code != "current_password_wrong":
+                # SITE-2/SITE-4: this entry made the secret invalid; the number's
+                # sessions, this one with them, have ended.
+                response = self.login_page(request, alert=exc.message, status=401)
+                response.delete_cookie(COOKIE, path="/")
+                return response
+            return await self.password_page(
+                request, view, target=target, errors=_field_errors(exc), status=400
             )
         except site_auth.OutOfScope as exc:
+            held.release_success()
             return await self.password_page(
                 request, view, target=target, errors={"target": [exc.message]}, status=403
             )
         except DomainError as exc:
+            held.release_success()
             errors = _field_errors(exc)
             if exc.field == "new_password" and exc.code.startswith("password_"):
                 # SITE-3: show every rule the new password breaks, not only the first.
@@ -447,6 +488,7 @@ class Site:
                     + errors["new_password"]
                 )
             return await self.password_page(request, view, target=target, errors=errors, status=400)
+        held.release_success()
         if changed.relogin_required:
             await run_in_threadpool(self.deps.store.end, view.token)
             response = self.render(
@@ -482,14 +524,6 @@ class Site:
         )
         self.set_session_cookie(response, request, moved)
         return response
-
-    def _change_password(
-        self, login_number: str, target: str, current: str, new: str, confirm: str
-    ) -> site_auth.PasswordChanged:
-        with db.transaction(self.deps.sessions) as s:
-            return site_auth.change_password(
-                s, login_number, target, current, new, confirm, now=self.now()
-            )
 
     # --- one-time password (SITE-5) ---------------------------------------------------
 
@@ -582,25 +616,30 @@ class Site:
         """Issue 12: the throttle's key for wrong confirmation IDs/passwords of an address."""
         return "confirmation:" + self.client_address(request)
 
-    def confirmation_wait(self, request: Request) -> tuple[float, str]:
-        """Seconds until the address may enter confirmation values again, and the message."""
+    def confirmation_wait(self, request: Request) -> tuple[Reservation | float, str]:
+        """A throttle slot for one entry of confirmation values, or the seconds to
+        wait; and the message for the wait."""
         client = self.confirmation_client(request)
-        wait = self.deps.throttle.retry_after(client)
+        held = self.deps.throttle.try_acquire(client)
+        wait = 0.0 if isinstance(held, Reservation) else held
         if wait > 0:
             log.warning("site_confirmation_throttled", client=client)
         message = (
             "確認用IDまたは確認用パスワードの誤りが続いたため、しばらく入力を受け付けません。"
             f"{_minutes(wait)}分ほど待ってからやり直してください。"
         )
-        return wait, message
+        return held, message
 
-    def confirmation_refused(self, request: Request, exc: DomainError) -> int:
-        """The status of a refused confirmation entry; a wrong one counts against the address."""
-        if isinstance(exc, site_auth.ConfirmationRefused):
-            if exc.counted:
-                self.deps.throttle.failed(self.confirmation_client(request))
-            if exc.code == "confirmation_limit":
-                return 429
+    def confirmation_refused(self, exc: DomainError, held: Reservation | None) -> int:
+        """The status of a refused confirmation entry; a wrong one keeps its throttle slot."""
+        counted = isinstance(exc, site_auth.ConfirmationRefused) and exc.counted
+        if held is not None:
+            if counted:
+                held.keep()
+            else:
+                held.release_success()
+        if isinstance(exc, site_auth.ConfirmationRefused) and exc.code == "confirmation_limit":
+            return 429
         return 400
 
     async def post_otp_enrol(self, request: Request) -> Response:
@@ -615,16 +654,18 @@ class Site:
             data.get("confirmation_id", ""),
             data.get("confirmation_password", ""),
         )
+        held: Reservation | None = None
         try:
             if cred["has_id"]:
                 # Seeds (9): the values prove the current ones, a guessing surface (issue 12).
-                wait, message = self.confirmation_wait(request)
-                if wait > 0:
+                slot, message = self.confirmation_wait(request)
+                if not isinstance(slot, Reservation):
                     response = await self.otp_enrol_page(
                         request, view, data=data, errors={"form": [message]}, status=429
                     )
-                    response.headers["Retry-After"] = str(int(wait) + 1)
+                    response.headers["Retry-After"] = str(int(slot) + 1)
                     return response
+                held = slot
                 await run_in_threadpool(
                     site_auth.change_otp_address,
                     self.deps.sessions,
@@ -644,7 +685,7 @@ class Site:
                     limits=self.otp_limits(),
                 )
         except DomainError as exc:
-            status = self.confirmation_refused(request, exc)
+            status = self.confirmation_refused(exc, held)
             errors = _field_errors(exc)
             if exc.field == "confirmation_id" and exc.code.startswith("confirmation_id"):
                 problems = password_rules.confirmation_id_problems(data.get("confirmation_id", ""))
@@ -659,6 +700,8 @@ class Site:
                 response.status_code = 429
                 response.headers["Retry-After"] = _seconds_until(exc.retry_at, self.now())
             return response
+        if held is not None:
+            held.release_success()
         return self.render(
             request,
             "message.html",
@@ -855,12 +898,12 @@ class Site:
             "new_confirmation_password",
             "confirm_confirmation_password",
         )
-        wait, message = self.confirmation_wait(request)
-        if wait > 0:
+        held, message = self.confirmation_wait(request)
+        if not isinstance(held, Reservation):
             response = await self.get_otp_confirmation(
                 request, data=data, errors={"form": [message]}, status=429
             )
-            response.headers["Retry-After"] = str(int(wait) + 1)
+            response.headers["Retry-After"] = str(int(held) + 1)
             return response
         try:
             await run_in_threadpool(
@@ -872,7 +915,7 @@ class Site:
                 limits=self.otp_limits(),
             )
         except DomainError as exc:
-            status = self.confirmation_refused(request, exc)
+            status = self.confirmation_refused(exc, held)
             errors = _field_errors(exc)
             new_id, new_password = data.get(fields[2], ""), data.get(fields[4], "")
             if exc.field == fields[2] and exc.code.startswith("confirmation_id_"):
@@ -887,6 +930,7 @@ class Site:
             if isinstance(exc, site_auth.ConfirmationRefused) and exc.retry_at is not None:
                 response.headers["Retry-After"] = _seconds_until(exc.retry_at, self.now())
             return response
+        held.release_success()
         return self.render(
             request,
             "message.html",
@@ -959,8 +1003,9 @@ class Site:
         # The page checks other numbers' passwords: throttled as the login is,
         # in a count of its own that a successful login does not clear.
         client = "auth_unit:" + self.client_address(request)
-        wait = self.deps.throttle.retry_after(client)
-        if wait > 0:
+        held = self.deps.throttle.try_acquire(client)
+        if not isinstance(held, Reservation):
+            wait = held
             log.warning("site_auth_unit_throttled", client=client)
             response = await self.get_auth_unit(
                 request,
@@ -985,15 +1030,19 @@ class Site:
                 now=self.now(),
             )
         except site_auth.OutOfScope as exc:
+            held.release_success()
             return await self.get_auth_unit(
                 request, chosen=new_unit.value, errors={"form": [exc.message]}, status=403
             )
         except DomainError as exc:
             if exc.code == "passwords_wrong":
-                self.deps.throttle.failed(client)
+                held.keep()
+            else:
+                held.release_success()
             return await self.get_auth_unit(
                 request, chosen=new_unit.value, errors=_field_errors(exc), status=400
             )
+        held.release_success()
         await run_in_threadpool(self.deps.store.end, view.token)
         lines = [f"認証単位を{UNIT_LABELS[changed.new_unit]}に変更しました。", *changed.notices]
         lines.append("ログインする電話番号: " + "、".join(changed.login_numbers))

@@ -24,6 +24,7 @@ from starlette.responses import RedirectResponse, Response
 from store import bulk, db, otp_csv, send_limits, service, validation
 from store.errors import DomainError
 from web.messages import japanese, reason_label
+from web.ratelimit import Reservation
 from web.sessions import SessionView, Stage
 
 if TYPE_CHECKING:
@@ -640,13 +641,12 @@ class Settings:
             )
         # Issue 12: rows prove confirmation IDs/passwords, a guessing surface; the
         # address's wrong ones count with those of the pages (one throttle key).
-        wait, message = self.site.confirmation_wait(request)
-        if wait > 0:
+        held, message = self.site.confirmation_wait(request)
+        if not isinstance(held, Reservation):
             response = await self.otp_csv(request, problems=[(0, message)], status=429)
-            response.headers["Retry-After"] = str(int(wait) + 1)
+            response.headers["Retry-After"] = str(int(held) + 1)
             return response
         scope, _unit, _contract = await run_in_threadpool(self.site._scope, view.login_number)
-
         try:
             applied = await run_in_threadpool(
                 otp_csv.upload,
@@ -660,10 +660,16 @@ class Settings:
                 limits=self.site.otp_limits(),
             )
         except otp_csv.CsvRefused as exc:
-            for _ in range(exc.counted):
+            # The file's first wrong row keeps the slot; each further one counts too.
+            if exc.counted:
+                held.keep()
+            else:
+                held.release_success()
+            for _ in range(exc.counted - 1):
                 self.site.deps.throttle.failed(self.site.confirmation_client(request))
             status = 429 if exc.limited else 400
             return await self.otp_csv(request, problems=list(exc.problems), status=status)
+        held.release_success()
         lines = [
             f"{len(applied.changed)}件の電話番号の設定を変更しました"
             f"(変更なし {len(applied.unchanged)}件)。"
