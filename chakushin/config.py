@@ -88,8 +88,11 @@ class SiteConfig:
     # X-Forwarded-Proto: https then makes the cookies Secure.
     host: str = "127.0.0.1"
     port: int = 8080
-    # Failed logins from one client address allowed in 10 minutes before it
-    # is refused for a while (the seeds' per-number lockouts apply as well).
+    # Failed logins from one client address (an IPv6 /64) allowed in 10 minutes
+    # before it is refused for a while (the seeds' per-number lockouts apply as
+    # well). The same number, counted apart, for each other guessing page: the
+    # auth unit change, the password change's current password, the OTP
+    # confirmation ID/password (pages and CSV upload).
     login_failures_per_address: int = 20
     # The site's address as subscribers reach it (e.g. "https://settings.example.jp"):
     # the only source of the links it mails (the OTP address verification).
