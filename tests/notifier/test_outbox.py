@@ -412,7 +412,10 @@ async def test_item2_MAIL_10_a_database_error_while_recording_a_result_stops_not
         store.broken = False
         done = False
         for _ in range(3000):
-            if [s for _, s, _ in statuses(sessions)] == [MailStatus.SENT] * 3:
+            # Counted once the worker has the commit back: both, or wait on.
+            if [s for _, s, _ in statuses(sessions)] == [MailStatus.SENT] * 3 and (
+                w.counts["sent"] == 3
+            ):
                 done = True
                 break
             await asyncio.sleep(0.01)
