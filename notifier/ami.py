@@ -168,16 +168,16 @@ def _outcome(fields: Mapping[str, str]) -> OutcomeReported:
     # (MAIL-10), as malformed, with the reason: never stored as it came.
     malformed = ""
     if not validation.is_subscriber_number(subscriber):
-        malformed, subscriber = MALFORMED_SUBSCRIBER, _printable(subscriber, 20)
+        malformed, subscriber = MALFORMED_SUBSCRIBER, printable(subscriber, 20)
     elif not (_DIAL_STATUS.fullmatch(dial_status) and _DIAL_STATUS.fullmatch(forward_dial_status)):
         malformed = MALFORMED_DIAL_STATUS
     elif not _ROUTE.fullmatch(route):
         malformed = MALFORMED_ROUTE
     if malformed:
         caller, presentation = "", Presentation.UNAVAILABLE
-        dial_status = _printable(dial_status, 32)
-        forward_dial_status = _printable(forward_dial_status, 32)
-        route = _printable(route, 32)
+        dial_status = printable(dial_status, 32)
+        forward_dial_status = printable(forward_dial_status, 32)
+        route = printable(route, 32)
     return OutcomeReported(
         linkedid=_id(fields, event, LINKEDID),
         subscriber_number=subscriber,
@@ -192,7 +192,7 @@ def _outcome(fields: Mapping[str, str]) -> OutcomeReported:
     )
 
 
-def _printable(value: str, length: int) -> str:
+def printable(value: str, length: int) -> str:
     """``value`` made safe to keep for the operator: printable ASCII, at most ``length``."""
     return "".join(c if c.isascii() and c.isprintable() else "?" for c in value)[:length]
 

@@ -19,7 +19,7 @@ import structlog
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from notifier import mail, rules
+from notifier import ami, mail, rules
 from notifier.calls import CallTracker
 from notifier.model import CallRecord, Decision, Event, MailSettings
 from store import db, service
@@ -143,7 +143,7 @@ class Notifier:
                     raise
                 log.error(
                     "call_not_storable",
-                    call_id=_printable(row.linkedid, 64),
+                    call_id=ami.printable(row.linkedid, 64),
                     as_malformed=attempt is not row,
                     error=db.first_line(exc),
                 )
@@ -217,16 +217,12 @@ class Notifier:
 UNSTORABLE = "malformed_unstorable"
 
 
-def _printable(value: str, length: int) -> str:
-    return "".join(c if c.isascii() and c.isprintable() else "?" for c in value)[:length]
-
-
 def _unstorable(row: service.CallDecision) -> service.CallDecision:
     """What is kept of a call that could not be stored as it came: that it happened."""
     return dataclasses.replace(
         row,
-        linkedid=_printable(row.linkedid, 64),
-        subscriber_number=_printable(row.subscriber_number, 20),
+        linkedid=ami.printable(row.linkedid, 64),
+        subscriber_number=ami.printable(row.subscriber_number, 20),
         caller_number="",
         presentation=Presentation.UNAVAILABLE,
         dial_status="",
