@@ -20,7 +20,6 @@ import hashlib
 import importlib.resources
 import re
 import string
-import unicodedata
 import zoneinfo
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -28,85 +27,30 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from notifier.model import CallRecord, MailSettings
-from notifier.rules import presented_number
-from store.errors import InvalidAddress
-from store.models import CallOutcome, Presentation
-from store.validation import mail_address
+from store import labels
+from store.labels import OUTCOME_LABELS
+from store.mail_message import (
+    UnsafeHeader,
+    build_message,
+    domain_of,
+    has_control,
+    header_address,
+    header_text,
+    header_token,
+)
 
 SERVICE_NAME = "着信お知らせメール"
 TIME_FORMAT = "%Y/%m/%d %H:%M:%S"
 DEFAULT_TIMEZONE = "Asia/Tokyo"
 
-# MAIL-9: what stands in for a number that was not presented.
-PRESENTATION_LABELS: Mapping[Presentation, str] = {
-    Presentation.WITHHELD: "非通知",
-    Presentation.PAYPHONE: "公衆電話",
-    Presentation.UNAVAILABLE: "表示圏外",
-}
-# A caller marked ALLOWED whose number is empty or not digits: the number is
-# not available, which is what 表示圏外 tells the subscriber.
-NO_NUMBER_LABEL = "表示圏外"
-
-# MAIL-9: the call's result in words. Only the first four are ever mailed
-# (notifier.rules); the others have words so that composing never fails.
-OUTCOME_LABELS: Mapping[CallOutcome, str] = {
-    CallOutcome.ANSWERED: "応答",
-    CallOutcome.UNANSWERED: "不在",
-    CallOutcome.BUSY: "話中",
-    CallOutcome.FORWARDED: "転送",
-    CallOutcome.FORWARD_FAILED: "転送失敗",
-    CallOutcome.REJECTED_NUISANCE: "迷惑電話拒否",
-    CallOutcome.REJECTED_ANONYMOUS: "非通知拒否",
-    CallOutcome.EXPIRED: "不明",
-}
-
 _NUMBER = re.compile(r"[0-9]{1,32}")
-
-
-class UnsafeHeader(ValueError):
-    """A value that must not go into a mail header (control character, bad address)."""
-
-    def __init__(self, message: str, *, field: str) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 class TemplateError(ValueError):
     """An operator's template file that cannot be used (unknown placeholder, missing file...)."""
 
 
-# --- header guards -------------------------------------------------------------------
-
-
-def _has_control(value: str) -> bool:
-    # Reject all C0/C1 controls and DEL: CR/LF/NUL enable header injection,
-    # the rest have no business in a header. U+2028/U+2029 are line breaks
-    # to str.splitlines() and to some mail readers.
-    return any(unicodedata.category(char) in ("Cc", "Zl", "Zp") for char in value)
-
-
-def header_text(value: str, *, field: str) -> str:
-    """A header value without control or line-break characters, or ``UnsafeHeader``."""
-    if _has_control(value):
-        raise UnsafeHeader(f"{field}: control or line-break character in {value!r}", field=field)
-    return value
-
-
-def header_address(value: str, *, field: str) -> str:
-    """An address for From/To: no controls, and MAIL-3 valid (so no second address either)."""
-    header_text(value, field=field)
-    try:
-        return mail_address(value, field=field)
-    except InvalidAddress as exc:
-        raise UnsafeHeader(f"{field}: {exc.message}", field=field) from exc
-
-
-def _token(value: str, *, field: str) -> str:
-    # Header parameters we make ourselves (Linkedid, Message-ID domain) are
-    # one run of visible ASCII: no space to fold on, nothing to escape.
-    if not re.fullmatch(r"[!-~]{1,255}", value):
-        raise UnsafeHeader(f"{field}: not visible ASCII without spaces: {value!r}", field=field)
-    return value
+# --- header guards (store.mail_message has the rest) ---------------------------------
 
 
 def _number(value: str, *, field: str) -> str:
@@ -123,15 +67,11 @@ def make_message_id(linkedid: str, recipient: str, domain: str) -> str:
     same call gets another id. The recipient is compared without case, like
     the store's address key and the outbox's dedup key.
     """
-    _token(linkedid, field="linkedid")
-    _token(domain, field="domain")
+    header_token(linkedid, field="linkedid")
+    header_token(domain, field="domain")
     header_text(recipient, field="recipient")
     digest = hashlib.sha256(f"{linkedid}\0{recipient.lower()}".encode()).hexdigest()[:32]
     return f"<chakushin.{digest}@{domain}>"
-
-
-def _domain_of(address: str) -> str:
-    return address.rpartition("@")[2]
 
 
 # --- templates -----------------------------------------------------------------------
@@ -152,7 +92,7 @@ _SUBJECTS = frozenset({"subject.txt", "test_subject.txt"})
 def _check_template(name: str, text: str, origin: str) -> string.Template:
     if name in _SUBJECTS:
         text = text.strip()
-        if _has_control(text) or not text:
+        if has_control(text) or not text:
             raise TemplateError(f"{origin}: a subject template is one non-empty line")
     template = string.Template(text)
     if not template.is_valid():
@@ -233,26 +173,7 @@ def caller_label(call: CallRecord) -> str:
     The number appears only when it was presented (``Presentation.ALLOWED``
     and digits), whatever else the record holds.
     """
-    number = presented_number(call)
-    if number is not None:
-        return number
-    return PRESENTATION_LABELS.get(call.presentation, NO_NUMBER_LABEL)
-
-
-def _message(
-    *, sender: str, recipient: str, subject: str, body: str, date: dt.datetime, message_id: str
-) -> EmailMessage:
-    msg = EmailMessage()
-    msg["From"] = sender
-    msg["To"] = recipient
-    msg["Subject"] = header_text(subject, field="subject")
-    msg["Date"] = email.utils.format_datetime(date)
-    msg["Message-ID"] = message_id
-    # RFC 3834: vacation responders and the like do not answer this mail.
-    msg["Auto-Submitted"] = "auto-generated"
-    # base64 rather than 8bit: delivery must not depend on 8BITMIME.
-    msg.set_content(body, charset="utf-8", cte="base64")
-    return msg
+    return labels.caller_label(call.presentation, call.caller_number)
 
 
 def compose(
@@ -270,7 +191,7 @@ def compose(
     """
     sender = header_address(sender, field="sender")
     recipient = header_address(recipient, field="recipient")
-    linkedid = _token(call.linkedid, field="linkedid")
+    linkedid = header_token(call.linkedid, field="linkedid")
     called_number = _number(settings.number, field="called_number")
     zone = _zone(settings.timezone)
     fields = {
@@ -281,13 +202,13 @@ def compose(
         "result": OUTCOME_LABELS[call.outcome],
         "timezone": settings.timezone,
     }
-    msg = _message(
+    msg = build_message(
         sender=sender,
         recipient=recipient,
         subject=templates.subject.substitute(fields),
         body=templates.body.substitute(fields),
         date=_aware(call.ended_at).astimezone(zone),
-        message_id=make_message_id(linkedid, recipient, _domain_of(sender)),
+        message_id=make_message_id(linkedid, recipient, domain_of(sender)),
     )
     msg["X-Chakushin-Call"] = linkedid
     return msg
@@ -317,8 +238,8 @@ def compose_all(
     text = template.as_string()
     placeholder_id = str(template["Message-ID"])
     subject = str(template["Subject"])
-    domain = _domain_of(header_address(sender, field="sender"))
-    linkedid = _token(call.linkedid, field="linkedid")
+    domain = domain_of(header_address(sender, field="sender"))
+    linkedid = header_token(call.linkedid, field="linkedid")
     out = []
     for recipient in recipients:
         address = header_address(recipient, field="recipient")
@@ -351,11 +272,11 @@ def compose_test(
         "timezone": timezone,
         "recipient": recipient,
     }
-    return _message(
+    return build_message(
         sender=sender,
         recipient=recipient,
         subject=templates.test_subject.substitute(fields),
         body=templates.test_body.substitute(fields),
         date=local_now,
-        message_id=email.utils.make_msgid(idstring="chakushin-test", domain=_domain_of(sender)),
+        message_id=email.utils.make_msgid(idstring="chakushin-test", domain=domain_of(sender)),
     )

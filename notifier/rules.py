@@ -10,31 +10,18 @@ on. Every reason is a short snake_case word that the outbox records as is
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 from notifier.model import CallRecord, Decision, MailSettings
-from store.models import CallOutcome, Presentation
-
-# A presented caller number is plain ASCII digits. Anything else (empty, a
-# name, "+81...", a stray control character) is treated as not presented,
-# here and in the mail, so the two never disagree about a caller.
-_CALLER_NUMBER = re.compile(r"[0-9]{1,32}")
+from store import labels
+from store.models import CallOutcome
 
 NOTIFY = "notify"
 
 
 def presented_number(call: CallRecord) -> str | None:
-    """The caller's number if it was presented (CALL-3, MAIL-5, MAIL-9), else None.
-
-    Only ``Presentation.ALLOWED`` counts: a withheld, payphone or unavailable
-    caller has no number even if one were (wrongly) present in the record.
-    """
-    if call.presentation is not Presentation.ALLOWED:
-        return None
-    if not _CALLER_NUMBER.fullmatch(call.caller_number):
-        return None
-    return call.caller_number
+    """The caller's number if it was presented (CALL-3, MAIL-5, MAIL-9), else None."""
+    return labels.presented_number(call.presentation, call.caller_number)
 
 
 def designated_numbers(settings: MailSettings) -> frozenset[str]:

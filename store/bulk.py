@@ -26,9 +26,7 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from notifier import model as notifier_model
-from notifier.mail import OUTCOME_LABELS, caller_label
-from store import service, validation
+from store import labels, service, validation
 from store.errors import AlreadyExists, DomainError, InvalidInput
 from store.models import CallOutcome, CallRecord, Decision
 
@@ -259,7 +257,7 @@ class HistoryRow:
 
     ``started_at`` is in the number's time zone (as in the mail, MAIL-9).
     ``caller`` is the number only when it was presented, otherwise
-    非通知 / 公衆電話 / 表示圏外 (``notifier.mail.caller_label``); the row holds
+    非通知 / 公衆電話 / 表示圏外 (``store.labels.caller_label``); the row holds
     no other trace of a withheld number. ``reason`` and ``rule`` are the
     decision's (``undecided`` and "" for a call without one).
     """
@@ -298,20 +296,11 @@ def call_history(session: Session, number: str, limit: int = 50) -> list[History
 def _history_row(
     call: CallRecord, decision: Decision | None, zone: zoneinfo.ZoneInfo
 ) -> HistoryRow:
-    seen = notifier_model.CallRecord(
-        linkedid=call.linkedid,
-        subscriber_number=call.subscriber_number,
-        caller_number=call.caller_number or "",
-        presentation=call.presentation,
-        outcome=call.outcome,
-        started_at=call.started_at,
-        ended_at=call.ended_at or call.started_at,
-    )
     return HistoryRow(
         started_at=call.started_at.astimezone(zone),
-        caller=caller_label(seen),
+        caller=labels.caller_label(call.presentation, call.caller_number or ""),
         outcome=call.outcome,
-        outcome_label=OUTCOME_LABELS.get(call.outcome, call.outcome.value),
+        outcome_label=labels.outcome_label(call.outcome),
         mailed=decision.mailed if decision is not None else False,
         reason=decision.reason if decision is not None else UNDECIDED,
         rule=decision.rule if decision is not None else "",

@@ -198,8 +198,7 @@ def check_integrity(engine: Engine) -> None:
         verdict = first_line(exc)
     if verdict != "ok":
         raise DatabaseError(
-            f"database file {engine.url.database} is damaged ({verdict}): restore it from "
-            "a backup",
+            f"database file {engine.url.database} is damaged ({verdict}): restore it from a backup",
             code="database_damaged",
         )
 

@@ -2,13 +2,17 @@
 
 Every rule violation raises one of these before anything is written; the
 caller's transaction is rolled back, so nothing is half-stored. Each error
-carries a stable ``code`` (for the site to pick its Japanese message and for
-``--json`` output) and a one-line English ``message`` for operators. Like
+carries a stable ``code`` (for the site to pick its Japanese text from the
+catalogue in ``web.texts``, and for ``--json`` output), the ``params`` that
+text needs (a limit, a time, the numbers concerned) and a one-line English
+``message`` for operators. Like
 aiosmtplib's exceptions, each also inherits the built-in it resembles, so
 code that only knows ``ValueError`` or ``LookupError`` still catches it.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 
 class DomainError(Exception):
@@ -16,12 +20,20 @@ class DomainError(Exception):
 
     code = "invalid"
 
-    def __init__(self, message: str, *, code: str | None = None, field: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        field: str | None = None,
+        params: Mapping[str, str | int] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         if code is not None:
             self.code = code
         self.field = field
+        self.params: Mapping[str, str | int] = dict(params or {})
 
     def as_dict(self) -> dict[str, str | None]:
         return {"error": self.code, "message": self.message, "field": self.field}

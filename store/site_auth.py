@@ -36,16 +36,15 @@ import zoneinfo
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from email.message import EmailMessage
 from typing import TypeVar
 
 import structlog
 from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from notifier.mail import header_address, header_text
 from store import db, password_rules, passwords, validation
 from store.errors import DomainError, InvalidAddress, InvalidInput, InvalidNumber, RuleViolation
+from store.mail_message import build_message, domain_of, header_address
 from store.models import (
     AuthUnit,
     Line,
@@ -1371,19 +1370,16 @@ def _compose(
     Headers pass the notifier's guards (no control characters; MAIL-3
     addresses), as every mail header this product builds.
     """
-    sender = header_address(sender, field="sender")
-    recipient = header_address(recipient, field="recipient")
-    msg = EmailMessage()
-    msg["From"] = sender
-    msg["To"] = recipient
-    msg["Subject"] = header_text(subject, field="subject")
-    msg["Date"] = email.utils.format_datetime(now.astimezone(zoneinfo.ZoneInfo(timezone)))
     # Short enough not to be folded with a domain of usual length.
-    message_id = email.utils.make_msgid(domain=sender.rpartition("@")[2])
-    msg["Message-ID"] = message_id
-    # RFC 3834: vacation responders and the like do not answer this mail.
-    msg["Auto-Submitted"] = "auto-generated"
-    msg.set_content(body, charset="utf-8", cte="base64")
+    message_id = email.utils.make_msgid(domain=domain_of(header_address(sender, field="sender")))
+    msg = build_message(
+        sender=sender,
+        recipient=recipient,
+        subject=subject,
+        body=body,
+        date=now.astimezone(zoneinfo.ZoneInfo(timezone)),
+        message_id=message_id,
+    )
     return msg.as_string(), message_id
 
 

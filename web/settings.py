@@ -23,9 +23,9 @@ from starlette.responses import RedirectResponse, Response
 
 from store import bulk, db, otp_csv, send_limits, service, validation
 from store.errors import DomainError
-from web.messages import japanese, reason_label
 from web.ratelimit import Reservation
 from web.sessions import SessionView, Stage
+from web.texts import japanese, reason_label
 
 if TYPE_CHECKING:
     from web.app import Site

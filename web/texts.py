@@ -1,18 +1,26 @@
-"""Japanese messages for the domain layer's errors, as the site shows them.
+"""The site's Japanese text, every sentence by code: the one catalogue.
 
-The domain layer (``store/``) raises typed errors with a ``code`` and an
-English message for operators (CLI, logs). The site shows subscribers the
-seeds' kind of Japanese sentence instead, chosen by code, and for the codes
-shared by several lists (``already_exists``, ``limit_exceeded``) by what the
-form is about. Errors that already speak Japanese (``store.site_auth``,
-``store.password_rules``) pass through.
+Modelled on ``agi.prompts``: the domain layer (``store/``) raises errors
+with a stable ``code``, ``params`` and an English ``message`` for operators;
+the site shows subscribers the seeds' kind of Japanese sentence for that
+code, chosen here and only here. A code shared by several lists
+(``already_exists``, ``limit_exceeded``) is worded by what the form is
+about (``IN_CONTEXT``). ``tests/web/test_texts.py`` keeps every code the
+domain raises translated and every ``{param}`` supplied.
+
+The sections below follow the areas of SPEC.md; ``ERRORS`` joins them, and
+a code may appear in one section only.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from store.errors import DomainError
 
-BY_CODE = {
+# --- notification settings forms (MAIL-1 ... MAIL-3, numbers) ----------------------------
+
+FORMS: dict[str, str] = {
     # MAIL-3 (seeds: 送信先メールアドレスとして設定できる文字 / 以下の条件)
     "address_empty": "メールアドレスを入力してください。",
     "address_too_long": "メールアドレスが長すぎます。",
@@ -41,7 +49,8 @@ BY_CODE = {
     "not_subscribed": "この電話番号は着信お知らせメールを契約していません。",
 }
 
-BY_CODE_AND_CONTEXT = {
+
+IN_CONTEXT: dict[tuple[str, str], str] = {
     ("already_exists", "address"): "このメールアドレスはすでに登録されています。",
     ("limit_exceeded", "address"): "送信先メールアドレスは5件まで登録できます。",
     ("already_exists", "designated"): "この電話番号はすでに指定番号に登録されています。",
@@ -50,22 +59,68 @@ BY_CODE_AND_CONTEXT = {
     ("not_found", "designated"): "この電話番号は指定番号に登録されていません。",
 }
 
+
+# --- login, passwords, auth unit, one-time password (SITE-1 ... SITE-10) -----------------
+
+SITE_AUTH: dict[str, str] = {}
+
+# --- password rules (SITE-3) ---------------------------------------------------------------
+
+PASSWORD_RULES: dict[str, str] = {}
+
+# --- the one-time-password CSV (SITE-5) ------------------------------------------------------
+
+CSV: dict[str, str] = {}
+
+# --- bulk settings and search (issue 9) ------------------------------------------------------
+
+BULK: dict[str, str] = {}
+
+# --- send test limits (MAIL-2) ---------------------------------------------------------------
+
+SEND_TEST: dict[str, str] = {}
+
+# --- the site's own sentences (pages, sessions, forms) ----------------------------------------
+
+PAGES: dict[str, str] = {}
+
 FALLBACK = "入力内容を確認してください。"
+
+
+def _joined(*sections: Mapping[str, str]) -> dict[str, str]:
+    joined: dict[str, str] = {}
+    for section in sections:
+        twice = joined.keys() & section.keys()
+        if twice:
+            raise RuntimeError(f"web.texts: codes in two sections: {sorted(twice)}")
+        joined.update(section)
+    return joined
+
+
+ERRORS: Mapping[str, str] = _joined(FORMS, SITE_AUTH, PASSWORD_RULES, CSV, BULK, SEND_TEST)
 
 
 def japanese(exc: DomainError, context: str = "") -> str:
     """The sentence to show for ``exc`` on a form about ``context`` (address, designated…)."""
-    if _is_japanese(exc.message):
-        return exc.message
-    return BY_CODE_AND_CONTEXT.get((exc.code, context)) or BY_CODE.get(exc.code) or FALLBACK
+    text = IN_CONTEXT.get((exc.code, context)) or ERRORS.get(exc.code)
+    if text is None:
+        # Transitional: errors that still carry their Japanese text.
+        return exc.message if _is_japanese(exc.message) else FALLBACK
+    return text.format_map(exc.params) if exc.params else text
+
+
+def page(code: str, **params: str | int) -> str:
+    """One of the site's own sentences (``PAGES``)."""
+    return PAGES[code].format_map(params) if params else PAGES[code]
 
 
 def _is_japanese(text: str) -> bool:
     return any("\u3040" <= ch <= "\u30ff" or "\u4e00" <= ch <= "\u9fff" for ch in text)
 
 
-# The call history page: why a call was not mailed (notifier.rules reasons).
-REASON_LABELS = {
+# --- the call history page: why a call was not mailed (notifier.rules reasons) ----------------
+
+REASONS: dict[str, str] = {
     "not_subscribed": "着信お知らせメールの契約がありませんでした",
     "service_stopped": "サービスが停止中でした",
     "number_request": "ナンバー・リクエストで非通知の着信をお断りしました",
@@ -85,4 +140,4 @@ REASON_LABELS = {
 
 
 def reason_label(reason: str) -> str:
-    return REASON_LABELS.get(reason, reason)
+    return REASONS.get(reason, reason)
