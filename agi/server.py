@@ -34,9 +34,9 @@ from typing import Any, NoReturn
 import structlog
 from asterisk.agi import AGIError  # type: ignore[import-untyped]
 
+from agi.config import AgiConfig
 from agi.transport import MAX_ENVIRONMENT_LINES, AGIChannel, AGILimitExceeded, SafeAGI
 from agi.wiring import Route
-from chakushin.config import AgiConfig
 
 log = structlog.get_logger("agi.server")
 

@@ -23,9 +23,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agi.config import AgiConfig as AgiConfig
+from dialplan.config import CallConfig as CallConfig
+from dialplan.config import IvrConfig as IvrConfig
+from notifier.config import AmiConfig as AmiConfig
+from notifier.config import MailConfig as MailConfig
 from store import validation
 from store.db import parse_url
 from store.errors import DomainError
+from web.config import SiteConfig as SiteConfig
 
 ENV_PREFIX = "CHAKUSHIN_"
 CONFIG_ENV = "CHAKUSHIN_CONFIG"
@@ -50,141 +56,6 @@ def _default_data_dir() -> str:
 class DatabaseConfig:
     # Empty: a SQLite file chakushin.db in data_dir.
     url: str = field(default="", metadata={"secret_url": True})
-
-
-@dataclass(frozen=True)
-class AmiConfig:
-    host: str = "127.0.0.1"
-    port: int = 5038
-    username: str = "chakushin"
-    secret: str = field(default="", metadata={"secret": True})
-
-
-@dataclass(frozen=True)
-class AgiConfig:
-    host: str = "127.0.0.1"
-    port: int = 4573
-    # Peer addresses allowed to connect to the FastAGI server; empty: any
-    # (then host must be a loopback address: the port sets temporary passwords).
-    allowed_peers: tuple[str, ...] = ()
-    # Limits on one peer (agi.server.SessionLimits); a real call never nears them.
-    # A session whose peer takes this long to send one line is ended (the
-    # timer does not restart on every byte).
-    idle_timeout_seconds: int = 120
-    # A session that lasts this long is ended (the longest IVR call: ~12 minutes).
-    session_deadline_seconds: int = 900
-    # Longest line Asterisk may send, in bytes (its lines are a few hundred).
-    max_line_bytes: int = 8192
-    # Most lines in the agi_* environment (Asterisk sends about 22).
-    max_environment_lines: int = 64
-    # Sessions at once; a connection beyond is closed at once, without a thread.
-    max_sessions: int = 200
-
-
-@dataclass(frozen=True)
-class SiteConfig:
-    # The subscriber settings site (served by `chakushin serve` / `chakushin site`).
-    # Put a TLS proxy in front of it and list it in trusted_proxies; its
-    # X-Forwarded-Proto: https then makes the cookies Secure.
-    host: str = "127.0.0.1"
-    port: int = 8080
-    # Failed logins from one client address (an IPv6 /64) allowed in 10 minutes
-    # before it is refused for a while (the seeds' per-number lockouts apply as
-    # well). The same number, counted apart, for each other guessing page: the
-    # auth unit change, the password change's current password, the OTP
-    # confirmation ID/password (pages and CSV upload).
-    login_failures_per_address: int = 20
-    # The site's address as subscribers reach it (e.g. "https://settings.example.jp"):
-    # the only source of the links it mails (the OTP address verification).
-    # Empty: http:// and the address and port the site's socket listens on
-    # (fine on one box; behind a proxy, set it). Never the request's Host header.
-    public_url: str = ""
-    # Addresses or networks of the proxies in front of the site ("127.0.0.1",
-    # "10.0.0.0/24"). Only a request from one of them has its X-Forwarded-For
-    # (the right-most address not in this list is the client) and
-    # X-Forwarded-Proto honoured. Empty: no proxy headers are trusted.
-    trusted_proxies: tuple[str, ...] = ()
-    # Largest request body of any form but the CSV upload, in bytes; bigger
-    # requests are refused with 413 before anything is parsed.
-    max_form_bytes: int = 65_536
-    # Largest request body of the SITE-9 CSV upload (file and form), in bytes.
-    max_csv_upload_bytes: int = 1_048_576
-    # SITE-9: most rows one CSV upload may have.
-    csv_max_rows: int = 1000
-    # MAIL-2 送信テスト: test mails allowed per login (the number that logged
-    # in, across all its sessions: logging in again starts no new count) and
-    # per number (whoever sends them) within send_test_window_seconds.
-    send_tests_per_session: int = 5
-    send_tests_per_number: int = 10
-    send_test_window_seconds: int = 3600
-    # SITE-5 one-time passwords, per number over a rolling 24 hours: wrong
-    # codes (at the cap no code is taken and the login stage ends) and code
-    # mails (no more are sent).
-    otp_wrong_codes_per_day: int = 10
-    otp_code_mails_per_day: int = 10
-    # SITE-5/SITE-9, issue 12: wrong confirmation ID/password entries per number
-    # over a rolling 24 hours (the OTP address change, the confirmation change,
-    # CSV rows that prove them). At the cap every one of them refuses the number,
-    # even with the right values, until the oldest wrong entry is 24 hours old.
-    # The pages are also throttled per client address (login_failures_per_address).
-    confirmation_failures_per_day: int = 10
-    # SITE-5/SITE-9, issue 12: OTP address verification mails (enrolment, the
-    # address change, CSV rows that move an address) per number over a rolling
-    # 24 hours. A line may send, in the same 24 hours, one for each of its
-    # numbers plus this many (a bulk enrolment of every number goes through;
-    # the same file again does not). At the cap nothing is stored or mailed.
-    verification_mails_per_day: int = 5
-
-
-@dataclass(frozen=True)
-class MailConfig:
-    # Empty smtp_host: mails go to the local sink below instead of SMTP.
-    smtp_host: str = ""
-    smtp_port: int = 25
-    smtp_username: str = ""
-    smtp_password: str = field(default="", metadata={"secret": True})
-    smtp_security: str = "none"  # none | starttls | tls
-    from_address: str = "chakushin@localhost"
-    sink: str = "maildir"  # maildir | console
-    # Empty: data_dir/maildir.
-    maildir: str = ""
-    # MAIL-10: a mail that could not be delivered for this long is given up.
-    retry_deadline_seconds: int = 86400
-    # Mails sent at once over one SMTP connection each.
-    concurrency: int = 4
-    # A claimed mail is not taken by another worker for this long; after a
-    # crash, mails that were in flight are sent again once it has passed.
-    lease_seconds: int = 300
-    # Seconds an SMTP command may take before the attempt counts as failed.
-    smtp_timeout_seconds: int = 30
-    # MAIL-9: a directory whose subject.txt / body.txt / test_subject.txt /
-    # test_body.txt replace the shipped templates (notifier/templates/).
-    templates_dir: str = ""
-
-
-@dataclass(frozen=True)
-class IvrConfig:
-    # IVR-1: the temporary-password access numbers (the carrier's two).
-    access_numbers: tuple[str, ...] = ("0363044747", "0664806430")
-    # IVR-8: seconds to wait for the caller's digits before it counts as an error.
-    input_timeout_seconds: int = 10
-    # Directory of the prompts under Asterisk's sounds directory.
-    sounds_dir: str = "chakushin"
-
-
-@dataclass(frozen=True)
-class CallConfig:
-    # Dial string for a subscriber number without an endpoint, and for every
-    # call the routing AGI cannot decide (CALL-1 fail path); {number} is the
-    # subscriber number.
-    fallback_endpoint: str = "PJSIP/{number}"
-    # Dial string of a Voice Warp destination (CALL-4); {number} is the destination.
-    forward_dial: str = "PJSIP/{number}@pstn"
-    # Seconds a subscriber's phone rings (Voice Warp no-answer has its own).
-    ring_seconds: int = 30
-    # CALL-2: dialled from a subscriber's phone, then 2: add the last caller
-    # to the nuisance list (the carrier's code).
-    nuisance_feature_code: str = "144"
 
 
 @dataclass(frozen=True)

@@ -35,12 +35,12 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import Scope
 
-from chakushin.config import SiteConfig
 from notifier.outbox import SendResult
 from store import db, password_rules, service, site_auth
 from store.errors import DomainError, NotFound
 from store.models import AuthUnit
 from web import limits, proxy
+from web.config import SiteConfig
 from web.ratelimit import LoginThrottle, Reservation, client_key
 from web.sessions import COOKIE, SessionStore, SessionView, Stage
 
