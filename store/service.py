@@ -20,7 +20,7 @@ import structlog
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, selectinload
 
-from store import passwords, validation
+from store import outbox, passwords, validation
 from store.errors import (
     AlreadyExists,
     InvalidInput,
@@ -43,7 +43,6 @@ from store.models import (
     NuisanceEntry,
     Number,
     NumberRequestSetting,
-    OutboxMail,
     Presentation,
     Service,
     SiteSession,
@@ -919,20 +918,22 @@ def record_call_decisions(
     ]
     session.add_all(made)
     session.flush()
-    session.add_all(
-        OutboxMail(
-            dedup_key=call_mail_key(d.linkedid, mail.recipient),
-            kind=MailKind.CALL_NOTIFICATION,
-            decision_id=decision.id,
-            recipient=mail.recipient,
-            subject=mail.subject,
-            body=mail.message,
-            headers={"message_id": mail.message_id},
-            next_attempt_at=now,
-            created_at=now,
-        )
-        for decision, d in zip(made, todo, strict=True)
-        for mail in d.mails
+    outbox.enqueue(
+        session,
+        (
+            outbox.QueuedMessage(
+                dedup_key=call_mail_key(d.linkedid, mail.recipient),
+                kind=MailKind.CALL_NOTIFICATION,
+                decision_id=decision.id,
+                recipient=mail.recipient,
+                subject=mail.subject,
+                message=mail.message,
+                message_id=mail.message_id,
+            )
+            for decision, d in zip(made, todo, strict=True)
+            for mail in d.mails
+        ),
+        now=now,
     )
     session.flush()
     return {d.linkedid for d in todo}

@@ -42,7 +42,7 @@ import structlog
 from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from store import db, password_rules, passwords, validation
+from store import db, outbox, password_rules, passwords, validation
 from store.errors import DomainError, InvalidAddress, InvalidInput, InvalidNumber, RuleViolation
 from store.mail_message import build_message, domain_of, header_address
 from store.models import (
@@ -52,7 +52,6 @@ from store.models import (
     Number,
     OtpEvent,
     OtpEventKind,
-    OutboxMail,
     PasswordHistory,
     SiteCredential,
     SiteSession,
@@ -1403,17 +1402,19 @@ def _queue_mail(
         now=now,
         timezone=found.timezone,
     )
-    session.add(
-        OutboxMail(
-            dedup_key=dedup_key,
-            kind=kind,
-            recipient=recipient,
-            subject=subject,
-            body=message,
-            headers={"message_id": message_id},
-            next_attempt_at=now,
-            created_at=now,
-        )
+    outbox.enqueue(
+        session,
+        [
+            outbox.QueuedMessage(
+                dedup_key=dedup_key,
+                kind=kind,
+                recipient=recipient,
+                subject=subject,
+                message=message,
+                message_id=message_id,
+            )
+        ],
+        now=now,
     )
 
 
