@@ -55,7 +55,9 @@ def main(config_path: str | None, script: str) -> None:
     try:
         engine = db.make_engine(config.database_url)
         db.ensure_schema(engine)
-        route = wiring.routes(config, db.session_factory(engine)).get(script)
+        route = wiring.routes(db.session_factory(engine), ivr=config.ivr, call=config.call).get(
+            script
+        )
         if route is None:
             log.error("agi_unknown_script")
             sys.exit(1)

@@ -15,8 +15,8 @@ from agi.caller import Caller
 from agi.channel import Channel
 from agi.nuisance_feature import NuisanceFeatureCall
 from agi.temp_password import StoreUnavailable, TempPasswordCall
-from chakushin.config import Config
 from dialplan import variables
+from dialplan.config import CallConfig, IvrConfig
 from store import db, service
 from store.errors import DomainError, NotFound
 from store.models import AuthUnit, Service
@@ -107,12 +107,14 @@ class SqlNuisanceStore:
             raise nuisance_feature.StoreUnavailable(_reason(exc)) from exc
 
 
-def routes(config: Config, sessions: sessionmaker[Session]) -> Mapping[str, Route]:
+def routes(
+    sessions: sessionmaker[Session], *, ivr: IvrConfig, call: CallConfig
+) -> Mapping[str, Route]:
     """The FastAGI scripts this server answers, by ``agi_network_script``."""
     temp_passwords = SqlTempPasswordStore(sessions)
     routing = SqlRoutingStore(sessions)
     nuisance = SqlNuisanceStore(sessions)
-    timeout = float(config.ivr.input_timeout_seconds)
+    timeout = float(ivr.input_timeout_seconds)
 
     def temp_password(channel: Channel) -> str:
         return TempPasswordCall(channel, temp_passwords, input_timeout=timeout).run().value
@@ -121,9 +123,9 @@ def routes(config: Config, sessions: sessionmaker[Session]) -> Mapping[str, Rout
         return RouteCall(
             channel,
             routing,
-            fallback_endpoint=config.call.fallback_endpoint,
-            forward_dial=config.call.forward_dial,
-            ring_seconds=config.call.ring_seconds,
+            fallback_endpoint=call.fallback_endpoint,
+            forward_dial=call.forward_dial,
+            ring_seconds=call.ring_seconds,
         ).run()
 
     def nuisance_last_caller(channel: Channel) -> str:

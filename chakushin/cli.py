@@ -487,7 +487,7 @@ def agi_server(app: App) -> None:
     db.ensure_schema(engine)
     server = FastAGIServer(
         (config.agi.host, config.agi.port),
-        wiring.routes(config, db.session_factory(engine)),
+        wiring.routes(db.session_factory(engine), ivr=config.ivr, call=config.call),
         sounds_dir=config.ivr.sounds_dir,
         allowed_peers=config.agi.allowed_peers,
         limits=SessionLimits.from_config(config.agi),

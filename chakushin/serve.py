@@ -123,7 +123,7 @@ class Node:
                     "agi",
                     lambda: FastAGIServer(
                         (c.agi.host, c.agi.port),
-                        wiring.routes(c, sessions),
+                        wiring.routes(sessions, ivr=c.ivr, call=c.call),
                         sounds_dir=c.ivr.sounds_dir,
                         allowed_peers=c.agi.allowed_peers,
                         limits=SessionLimits.from_config(c.agi),

@@ -65,7 +65,7 @@ def switch(request: pytest.FixtureRequest) -> Iterator[Switch]:
         service.add_nuisance(s, NUMBER, NUISANCE)
     config = config_mod.load(env={"CHAKUSHIN_CALL_FORWARD_DIAL": "PJSIP/{number}@ntt"})
     try:
-        with running_server(wiring.routes(config, sessions)) as server:
+        with running_server(wiring.routes(sessions, ivr=config.ivr, call=config.call)) as server:
             yield Switch(sessions, server.port)
     finally:
         empty_tables(engine)
@@ -222,7 +222,9 @@ def test_database_unavailable_takes_the_fail_path() -> None:
     engine = db.make_engine("postgresql+psycopg://nobody@127.0.0.1:1/x?connect_timeout=2")
     try:
         config = config_mod.load(env={})
-        with running_server(wiring.routes(config, db.session_factory(engine))) as server:
+        with running_server(
+            wiring.routes(db.session_factory(engine), ivr=config.ivr, call=config.call)
+        ) as server:
             got = Switch(db.session_factory(engine), server.port).call(pres="32")
     finally:
         engine.dispose()

@@ -19,8 +19,8 @@ from agi import wiring
 from agi.peer import AsteriskPeer
 from agi.scripted import ScriptedChannel
 from agi.temp_password import Outcome, TempPasswordCall
-from chakushin import config as config_mod
 from dialplan import variables as v
+from dialplan.config import CallConfig, IvrConfig
 from store import db, service
 from store.models import Service
 from tests.agi.test_flow_unit import a_line
@@ -39,7 +39,7 @@ def port(sqlite_url: str) -> Iterator[int]:
         service.add_line(s, CONTRACT, timezone="Asia/Tokyo")
         service.add_number(s, CONTRACT, EXTRA, timezone="Asia/Tokyo", services=[Service.NUISANCE])
     try:
-        with running_server(wiring.routes(config_mod.load(env={}), sessions)) as server:
+        with running_server(wiring.routes(sessions, ivr=IvrConfig(), call=CallConfig())) as server:
             yield server.port
     finally:
         from tests.conftest import empty_tables

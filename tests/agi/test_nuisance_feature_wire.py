@@ -13,8 +13,8 @@ from agi import wiring
 from agi.peer import AsteriskPeer
 from agi.prompts import Prompt
 from agi.scripted import TIMEOUT
-from chakushin import config as config_mod
 from dialplan import variables as v
+from dialplan.config import CallConfig, IvrConfig
 from store import db, service
 from store.models import Presentation, Service
 from tests.agi.test_wire import running_server
@@ -54,7 +54,7 @@ def phone(request: pytest.FixtureRequest) -> Iterator[Phone]:
         service.add_line(s, NUMBER, timezone="Asia/Tokyo")
         service.add_number(s, NUMBER, NO_SERVICE, timezone="Asia/Tokyo", services=[Service.MAIL])
     try:
-        with running_server(wiring.routes(config_mod.load(env={}), sessions)) as server:
+        with running_server(wiring.routes(sessions, ivr=IvrConfig(), call=CallConfig())) as server:
             yield Phone(sessions, server.port)
     finally:
         empty_tables(engine)

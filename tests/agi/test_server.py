@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from agi import wiring
 from agi.peer import AsteriskPeer
 from agi.prompts import Prompt
-from chakushin import config as config_mod
 from dialplan import variables
+from dialplan.config import CallConfig, IvrConfig
 from store import db, passwords, service
 from tests.agi.test_wire import running_server
 
@@ -43,7 +43,7 @@ def sessions(sqlite_url: str) -> Iterator[sessionmaker[Session]]:
 
 
 def routes(sessions: sessionmaker[Session]) -> dict[str, wiring.Route]:
-    return dict(wiring.routes(config_mod.load(env={}), sessions))
+    return dict(wiring.routes(sessions, ivr=IvrConfig(), call=CallConfig()))
 
 
 def test_many_calls_at_once(sessions: sessionmaker[Session]) -> None:

@@ -23,9 +23,9 @@ from structlog.testing import capture_logs
 from agi import wiring
 from agi.peer import AsteriskPeer
 from agi.server import REFUSAL_REASONS, FastAGIServer, SessionLimits
-from chakushin import config as config_mod
 from chakushin.metrics import ChakushinCollector, Sources
 from dialplan import variables
+from dialplan.config import CallConfig, IvrConfig
 from store import db, service
 from tests.agi.test_wire import running_server
 
@@ -62,7 +62,7 @@ def sessions(sqlite_url: str) -> Iterator[sessionmaker[Session]]:
 
 
 def routes(sessions: sessionmaker[Session]) -> dict[str, wiring.Route]:
-    return dict(wiring.routes(config_mod.load(env={}), sessions))
+    return dict(wiring.routes(sessions, ivr=IvrConfig(), call=CallConfig()))
 
 
 def wait_for(condition: Callable[[], bool], what: str) -> None:

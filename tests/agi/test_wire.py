@@ -82,7 +82,9 @@ def line(request: pytest.FixtureRequest, tmp_path: object) -> Iterator[Line1]:
     try:
         if transport == "fastagi":
             config = config_mod.load(env={"CHAKUSHIN_DATABASE_URL": url})
-            with running_server(wiring.routes(config, sessions)) as server:
+            with running_server(
+                wiring.routes(sessions, ivr=config.ivr, call=config.call)
+            ) as server:
                 yield Line1(
                     url, sessions, lambda peer: peer.over_tcp("127.0.0.1", server.port), transport
                 )

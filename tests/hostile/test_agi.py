@@ -29,8 +29,8 @@ from agi.peer import AsteriskPeer
 from agi.scripted import HANGUP, TIMEOUT, ScriptedChannel
 from agi.server import FastAGIServer
 from agi.temp_password import Outcome, TempPasswordCall
-from chakushin import config as config_mod
 from dialplan import variables as v
+from dialplan.config import CallConfig, IvrConfig
 from store import db, passwords, service, validation
 from store.errors import InvalidInput
 from store.models import Presentation
@@ -123,7 +123,7 @@ def switch(sqlite_url: str) -> Iterator[Switch]:
         service.add_line(s, CONTRACT, timezone="Asia/Tokyo")
         service.add_number(s, CONTRACT, EXTRA, timezone="Asia/Tokyo")
     try:
-        with running_server(wiring.routes(config_mod.load(env={}), sessions)) as server:
+        with running_server(wiring.routes(sessions, ivr=IvrConfig(), call=CallConfig())) as server:
             yield Switch(server, sessions)
     finally:
         empty_tables(engine)
