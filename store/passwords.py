@@ -3,12 +3,19 @@
 argon2-cffi releases the GIL while hashing, so many AGI sessions could hash
 at once; each hash takes ``MEMORY_KIB`` of RAM, so a semaphore bounds how
 many run together (1,000 concurrent calls must not ask for 19 GB).
+
+Every process hashes with the production parameters. A test run or a
+benchmark that is not measuring the KDF itself may choose cheaper ones for a
+while with ``use_hasher``; the stored format and the code paths stay the
+same, and a hash carries its own parameters, so any hasher verifies it.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -20,11 +27,29 @@ PARALLELISM = 1
 
 
 def make_hasher() -> PasswordHasher:
+    """The production hasher (IVR-9, SITE-3): argon2id at OWASP's minimum cost."""
     return PasswordHasher(time_cost=TIME_COST, memory_cost=MEMORY_KIB, parallelism=PARALLELISM)
 
 
 _hasher = make_hasher()
 _slots = threading.BoundedSemaphore(max(2, os.cpu_count() or 2))
+
+
+@contextmanager
+def use_hasher(hasher: PasswordHasher) -> Iterator[PasswordHasher]:
+    """Hash with ``hasher`` inside the block, then with the one chosen before.
+
+    For tests and benchmarks only: the test suite hashes hundreds of
+    passwords and runs them at 1 MiB and 1 pass (tests/conftest.py). The
+    choice is process-wide (every thread sees it), so nest the blocks rather
+    than overlap them. Production code never calls this.
+    """
+    global _hasher
+    previous, _hasher = _hasher, hasher
+    try:
+        yield hasher
+    finally:
+        _hasher = previous
 
 
 def hash_password(password: str) -> str:

@@ -22,10 +22,11 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from argon2 import PasswordHasher
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from store import db
+from store import db, passwords
 from store.models import Base
 from tests.notifier.smtp_server import SmtpServer
 
@@ -204,11 +205,5 @@ def _cheap_argon2_in_process() -> Iterator[None]:
     production parameters are checked by ``test_production_argon2_parameters``
     and used by every chakushin process a test starts (serve, the CLI, AGI).
     """
-    from argon2 import PasswordHasher
-
-    from store import passwords
-
-    production = passwords._hasher
-    passwords._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    yield
-    passwords._hasher = production
+    with passwords.use_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)):
+        yield
