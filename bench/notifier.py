@@ -27,7 +27,7 @@ Both processes read the same system-wide monotonic clock.
   -> rules -> composed mails -> one transaction per batch) with its
   delivery worker parked, on a SQLite file database holding the subscriber
   0312345678 with two addresses and the mail service started. The clock
-  stops when this process sees one ``Decision`` row per call (polled every
+  stops when this process sees one ``StoredDecision`` row per call (polled every
   20 ms). b/a divides (b)'s events/s by (a)'s for the same stream.
 - Both run twice: on the unfiltered stream (a user with ``read = all`` and
   no filter) and with the *shipped event filter*, the ``eventfilter``
@@ -109,7 +109,7 @@ from notifier.amiclient import AmiClient  # noqa: E402
 from notifier.app import NotifierService  # noqa: E402
 from notifier.outbox import DeliveryWorker  # noqa: E402
 from store import db, service  # noqa: E402
-from store.models import Decision, MailStatus, OutboxMail  # noqa: E402
+from store.models import MailStatus, OutboxMail, StoredDecision  # noqa: E402
 
 SUBSCRIBER = traces.SUBSCRIBER
 ADDRESSES = ("boss@example.jp", "desk@example.jp")
@@ -311,7 +311,7 @@ class RowCounts:
             return int(s.scalar(query) or 0)
 
     def decisions(self) -> int:
-        return self.count(Decision)
+        return self.count(StoredDecision)
 
     def mails(self, *where: sa.ColumnElement[bool]) -> int:
         return self.count(OutboxMail, *where)

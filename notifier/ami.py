@@ -57,7 +57,7 @@ BANNER_PREFIX = "Asterisk Call Manager/"
 # Every value read from a frame is checked for length and characters here,
 # before anything stores or uses it: AMI carries whatever a trunk or a
 # misconfigured dialplan put in a channel (issue 12). The lengths are those
-# of the columns the values end in (store.models.CallRecord), so a value that
+# of the columns the values end in (store.models.StoredCall), so a value that
 # passes here always fits, on PostgreSQL too.
 # Asterisk's ids are "<epoch>.<seq>", optionally prefixed by the system name.
 MAX_ID = 64

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from store import labels, service, validation
 from store.errors import AlreadyExists, DomainError, InvalidInput
-from store.models import CallOutcome, CallRecord, Decision
+from store.models import CallOutcome, StoredCall, StoredDecision
 
 log = structlog.get_logger("store")
 
@@ -284,17 +284,17 @@ def call_history(session: Session, number: str, limit: int = 50) -> list[History
     found = service.get_number(session, number)
     zone = zoneinfo.ZoneInfo(found.timezone)
     rows = session.execute(
-        select(CallRecord, Decision)
-        .outerjoin(Decision, Decision.call_id == CallRecord.id)
-        .where(CallRecord.number_id == found.id)
-        .order_by(CallRecord.started_at.desc(), CallRecord.id.desc())
+        select(StoredCall, StoredDecision)
+        .outerjoin(StoredDecision, StoredDecision.call_id == StoredCall.id)
+        .where(StoredCall.number_id == found.id)
+        .order_by(StoredCall.started_at.desc(), StoredCall.id.desc())
         .limit(limit)
     ).all()
     return [_history_row(call, decision, zone) for call, decision in rows]
 
 
 def _history_row(
-    call: CallRecord, decision: Decision | None, zone: zoneinfo.ZoneInfo
+    call: StoredCall, decision: StoredDecision | None, zone: zoneinfo.ZoneInfo
 ) -> HistoryRow:
     return HistoryRow(
         started_at=call.started_at.astimezone(zone),

@@ -412,8 +412,11 @@ class SiteToken(Base):
     wrong_count: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class CallRecord(Base):
+class StoredCall(Base):
     """One call to a subscriber number as the notifier saw it (CALL-5), by Linkedid.
+
+    The stored row of a finished ``notifier.model.CallRecord`` (the call as
+    the notifier follows it), hence the different name.
 
     ``caller_number`` is kept even when withheld, for the nuisance feature
     code; ``presentation`` says whether it may ever be shown.
@@ -437,8 +440,11 @@ class CallRecord(Base):
     recorded_at: Mapped[dt.datetime]
 
 
-class Decision(Base):
-    """MAIL-10: the one decision taken for a call, mailed or not, with its reason."""
+class StoredDecision(Base):
+    """MAIL-10: the one decision taken for a call, mailed or not, with its reason.
+
+    The stored row of a ``notifier.model.Decision`` (what ``notifier.rules`` decided).
+    """
 
     __tablename__ = "decision"
 

@@ -33,8 +33,6 @@ from store.models import (
     MAX_DEDUP_KEY,
     AuthUnit,
     CallOutcome,
-    CallRecord,
-    Decision,
     DesignatedNumber,
     DestinationAddress,
     Line,
@@ -46,6 +44,8 @@ from store.models import (
     Presentation,
     Service,
     SiteSession,
+    StoredCall,
+    StoredDecision,
     TempPassword,
     VoiceWarpMode,
     VoiceWarpSetting,
@@ -837,7 +837,7 @@ def load_numbers(session: Session, numbers: Iterable[str]) -> dict[str, Number]:
 
 def decided_linkedids(session: Session, linkedids: Iterable[str]) -> set[str]:
     return set(
-        session.scalars(select(CallRecord.linkedid).where(CallRecord.linkedid.in_(set(linkedids))))
+        session.scalars(select(StoredCall.linkedid).where(StoredCall.linkedid.in_(set(linkedids))))
     )
 
 
@@ -888,7 +888,7 @@ def record_call_decisions(
         )
     }
     calls = [
-        CallRecord(
+        StoredCall(
             linkedid=d.linkedid,
             subscriber_number=d.subscriber_number,
             number_id=None if d.malformed else number_ids.get(d.subscriber_number),
@@ -906,7 +906,7 @@ def record_call_decisions(
     session.add_all(calls)
     session.flush()
     made = [
-        Decision(
+        StoredDecision(
             call_id=call.id,
             mailed=d.mailed,
             reason=d.reason,

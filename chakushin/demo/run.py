@@ -41,7 +41,7 @@ from chakushin.demo.amiserver import SECRET, USERNAME, AmiServer
 from chakushin.serve import Node, Ready
 from dialplan import variables
 from store import db, service
-from store.models import CallRecord, Decision, MailStatus, OutboxMail, VoiceWarpMode
+from store.models import MailStatus, OutboxMail, StoredCall, StoredDecision, VoiceWarpMode
 
 MAIN = "0312345678"  # contract number: every call mailed
 BRANCH = "0312345679"  # additional number: unanswered calls only, Voice Warp on
@@ -267,7 +267,7 @@ def _count(sessions: sessionmaker[Session], query: sa.Select[Any]) -> int:
 
 
 def _decided(sessions: sessionmaker[Session]) -> int:
-    return _count(sessions, sa.select(sa.func.count()).select_from(Decision))
+    return _count(sessions, sa.select(sa.func.count()).select_from(StoredDecision))
 
 
 def _undelivered(sessions: sessionmaker[Session]) -> int:
@@ -290,9 +290,9 @@ async def _wait(condition: Callable[[], bool], what: str, within: float) -> None
 def _decisions(sessions: sessionmaker[Session]) -> list[DecisionRow]:
     with db.transaction(sessions, read_only=True) as s:
         rows = s.execute(
-            sa.select(CallRecord, Decision)
-            .join(Decision, Decision.call_id == CallRecord.id)
-            .order_by(CallRecord.started_at, CallRecord.id)
+            sa.select(StoredCall, StoredDecision)
+            .join(StoredDecision, StoredDecision.call_id == StoredCall.id)
+            .order_by(StoredCall.started_at, StoredCall.id)
         ).all()
         return [
             DecisionRow(

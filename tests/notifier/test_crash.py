@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from chakushin.demo import recordings as traces
 from chakushin.demo.amiserver import SECRET, USERNAME, AmiServer
 from store import db, service
-from store.models import Decision, MailStatus, OutboxMail
+from store.models import MailStatus, OutboxMail, StoredDecision
 from tests.notifier.smtp_server import SmtpServer
 
 CALLS = 200
@@ -102,7 +102,7 @@ async def test_MAIL_10_sigkill_mid_burst_then_restart_delivers_every_mail(
             process = start_notifier(db_url, ami.port, smtp.port, tmp_path)
             await ami.wait_until(lambda: ami.logins == 1, within=30)
             await ami.send(b"".join(b"".join(frames) for _, frames in burst))
-            await until(lambda: count(sessions, Decision) == CALLS, 60, "200 decisions")
+            await until(lambda: count(sessions, StoredDecision) == CALLS, 60, "200 decisions")
             await until(lambda: len(smtp.inbox.messages) >= 100, 60, "100 mails")
             process.send_signal(signal.SIGKILL)
             process.wait(timeout=10)
@@ -135,4 +135,4 @@ async def test_MAIL_10_sigkill_mid_burst_then_restart_delivers_every_mail(
     duplicates = sum(ids.values()) - len(ids)
     print(f"mails at the kill: {at_kill}, sent twice: {duplicates}")
     assert duplicates <= CONNECTIONS, f"{duplicates} mails sent twice"
-    assert count(sessions, Decision) == CALLS  # decided once, across the restart
+    assert count(sessions, StoredDecision) == CALLS  # decided once, across the restart

@@ -23,7 +23,7 @@ from notifier.engine import Notifier
 from notifier.mail import Templates
 from notifier.outbox import DeliveryWorker, SmtpSender, SmtpSettings
 from store import db, service
-from store.models import CallRecord, Decision
+from store.models import StoredCall, StoredDecision
 from tests.notifier.smtp_server import SmtpServer
 
 NUMBER = traces.SUBSCRIBER
@@ -70,7 +70,9 @@ def play(notifier: Notifier, name: str) -> None:
 def decisions(sessions: sessionmaker[Session]) -> dict[str, tuple[bool, str]]:
     with db.transaction(sessions, read_only=True) as s:
         rows = s.execute(
-            sa.select(CallRecord.linkedid, Decision.mailed, Decision.reason).join(Decision)
+            sa.select(StoredCall.linkedid, StoredDecision.mailed, StoredDecision.reason).join(
+                StoredDecision
+            )
         ).all()
     return {linkedid: (mailed, reason) for linkedid, mailed, reason in rows}
 
@@ -130,8 +132,8 @@ def test_MAIL_10_a_replayed_call_is_not_decided_twice(subscriber: sessionmaker[S
     again = Notifier(subscriber, templates=Templates.load(), sender_address=FROM)  # a restart
     play(again, "no_answer_timeout")
     with db.transaction(subscriber, read_only=True) as s:
-        assert s.scalar(sa.select(sa.func.count()).select_from(Decision)) == 1
-        assert s.scalar(sa.select(sa.func.count()).select_from(CallRecord)) == 1
+        assert s.scalar(sa.select(sa.func.count()).select_from(StoredDecision)) == 1
+        assert s.scalar(sa.select(sa.func.count()).select_from(StoredCall)) == 1
 
 
 def test_MAIL_10_each_decision_is_stored_with_its_reason_and_rule(
@@ -143,8 +145,11 @@ def test_MAIL_10_each_decision_is_stored_with_its_reason_and_rule(
     with db.transaction(subscriber, read_only=True) as s:
         rows = s.execute(
             sa.select(
-                CallRecord.linkedid, Decision.reason, Decision.rule, Decision.recipients
-            ).join(Decision)
+                StoredCall.linkedid,
+                StoredDecision.reason,
+                StoredDecision.rule,
+                StoredDecision.recipients,
+            ).join(StoredDecision)
         ).all()
     got = {linkedid: (reason, rule, recipients) for linkedid, reason, rule, recipients in rows}
     assert got[traces.linkedid_of("nuisance_rejected")] == ("nuisance_list", "MAIL-7", [])

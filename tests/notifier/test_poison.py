@@ -22,8 +22,7 @@ from notifier.engine import UNSTORABLE, Notifier
 from notifier.mail import Templates
 from notifier.model import CallRecord
 from store import db, service
-from store.models import CallOutcome, Decision, OutboxMail, Presentation
-from store.models import CallRecord as StoredCall
+from store.models import CallOutcome, OutboxMail, Presentation, StoredCall, StoredDecision
 
 NUMBER = "0312345678"
 CALLER = "0398765432"
@@ -84,9 +83,9 @@ def stored(sessions: sessionmaker[Session]) -> dict[str, tuple[str, str | None, 
                 StoredCall.subscriber_number,
                 StoredCall.caller_number,
                 StoredCall.presentation,
-                Decision.mailed,
-                Decision.reason,
-            ).join(Decision)
+                StoredDecision.mailed,
+                StoredDecision.reason,
+            ).join(StoredDecision)
         ).all()
     return {r[0]: (r[1], r[2], r[3].value, r[4], r[5]) for r in rows}
 

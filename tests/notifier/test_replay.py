@@ -27,7 +27,7 @@ from chakushin.demo.amiserver import SECRET, USERNAME, AmiServer, encode_frame, 
 from notifier.app import NotifierService
 from notifier.outbox import SmtpSender, SmtpSettings
 from store import db, service
-from store.models import CallRecord, Decision
+from store.models import StoredCall, StoredDecision
 from tests.notifier.smtp_server import SmtpServer
 from tests.notifier.test_pipeline import EXPECTED
 from tests.notifier.test_poison import call_frames
@@ -65,7 +65,9 @@ class Running:
     def decided(self) -> dict[str, tuple[bool, str]]:
         with db.transaction(self.sessions, read_only=True) as s:
             rows = s.execute(
-                sa.select(CallRecord.linkedid, Decision.mailed, Decision.reason).join(Decision)
+                sa.select(StoredCall.linkedid, StoredDecision.mailed, StoredDecision.reason).join(
+                    StoredDecision
+                )
             ).all()
         return {linkedid: (mailed, reason) for linkedid, mailed, reason in rows}
 

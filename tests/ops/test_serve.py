@@ -31,10 +31,10 @@ from dialplan import variables
 from store import db, service
 from store.models import (
     CallOutcome,
-    Decision,
     MailStatus,
     OutboxMail,
     Presentation,
+    StoredDecision,
     TempPassword,
 )
 from tests.notifier.smtp_server import SmtpServer
@@ -186,7 +186,7 @@ async def test_OPS_1_serve_runs_ivr_notifier_and_metrics_then_stops_clean(
             serve.kill()
     assert serve.wait_event("serve_stopped")
     with db.transaction(sessions, read_only=True) as s:
-        assert s.scalar(sa.select(sa.func.count()).select_from(Decision)) == 1
+        assert s.scalar(sa.select(sa.func.count()).select_from(StoredDecision)) == 1
         assert s.scalar(sa.select(sa.func.count()).select_from(TempPassword)) == 1
         pending = s.scalar(
             sa.select(sa.func.count())
@@ -226,7 +226,9 @@ async def test_OPS_1_sigterm_finishes_the_call_in_progress_and_keeps_unsent_mail
             ready = serve.wait_event("serve_ready")
             await ami.wait_until(lambda: ami.logins == 1, within=30)
             await until(
-                lambda: count(sessions, sa.select(sa.func.count()).select_from(Decision)) == calls,
+                lambda: (
+                    count(sessions, sa.select(sa.func.count()).select_from(StoredDecision)) == calls
+                ),
                 "every call decided",
             )
             assert await asyncio.to_thread(smtp.inbox.wait_for, 1, 30)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from store import bulk, db, service
 from store.bulk import BulkChange, BulkRefused, HistoryRow
 from store.errors import InvalidAddress, InvalidInput, NotFound
-from store.models import CallOutcome, CallRecord, Presentation, Service
+from store.models import CallOutcome, Presentation, Service, StoredCall
 from tests.conftest import snapshot
 
 TZ = "Asia/Tokyo"
@@ -356,7 +356,7 @@ def test_SITE_7_history_limit_and_undecided_call(small: sessionmaker[Session]) -
     with db.transaction(small) as s:
         found = service.get_number(s, C)
         s.add(
-            CallRecord(
+            StoredCall(
                 linkedid="no-decision",
                 subscriber_number=C,
                 number_id=found.id,

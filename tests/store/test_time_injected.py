@@ -19,10 +19,10 @@ from store import db, service
 from store.models import (
     Base,
     CallOutcome,
-    CallRecord,
-    Decision,
     OutboxMail,
     Presentation,
+    StoredCall,
+    StoredDecision,
     UTCDateTime,
 )
 
@@ -68,8 +68,8 @@ def test_issue12_MAIL_10_record_call_decisions_stamps_with_the_given_clock(
             mails=[service.QueuedMail("a@example.jp", "s", "m", "<t.1@example.jp>")],
         )
     with db.transaction(sessions, read_only=True) as s:
-        record = s.scalars(sa.select(CallRecord)).one()
-        decision = s.scalars(sa.select(Decision)).one()
+        record = s.scalars(sa.select(StoredCall)).one()
+        decision = s.scalars(sa.select(StoredDecision)).one()
         mail = s.scalars(sa.select(OutboxMail)).one()
         assert record.recorded_at == when
         assert decision.decided_at == when
