@@ -22,7 +22,7 @@ from chakushin import logs
 from chakushin.config import ConfigError
 from chakushin.options import config_path_option
 from store import db
-from store.errors import DomainError
+from store.errors import StoreUnavailable
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -62,7 +62,7 @@ def main(config_path: str | None, script: str) -> None:
             log.error("agi_unknown_script")
             sys.exit(1)
         outcome = route(AGIChannel(agi, config.ivr.sounds_dir))
-    except DomainError as exc:
+    except StoreUnavailable as exc:
         # The database cannot be opened: the dialplan's fail path plays the
         # guidance when AGISTATUS is FAILURE.
         log.error("agi_store_unavailable", error=exc.message)

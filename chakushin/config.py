@@ -30,7 +30,7 @@ from notifier.config import AmiConfig as AmiConfig
 from notifier.config import MailConfig as MailConfig
 from store import validation
 from store.db import parse_url
-from store.errors import DomainError
+from store.errors import DomainError, StoreUnavailable
 from web.config import SiteConfig as SiteConfig
 
 ENV_PREFIX = "CHAKUSHIN_"
@@ -275,7 +275,7 @@ def _validate(config: Config) -> None:
         raise ConfigError(exc.message, key=exc.field) from None
     try:
         parse_url(config.database_url)
-    except DomainError as exc:
+    except StoreUnavailable as exc:  # store.db.DatabaseError, code database_url
         raise ConfigError(exc.message, key="database.url") from None
     for key, port in (("ami.port", config.ami.port), ("mail.smtp_port", config.mail.smtp_port)):
         _port(port, key)

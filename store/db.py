@@ -18,7 +18,7 @@ from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
-from store.errors import DomainError
+from store.errors import StoreUnavailable
 
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
@@ -34,8 +34,14 @@ HEAD_REVISION = "0010"
 READ_ONLY = "chakushin_read_only"
 
 
-class DatabaseError(DomainError, RuntimeError):
-    """The database cannot be reached or is not at the schema this code needs."""
+class DatabaseError(StoreUnavailable, RuntimeError):
+    """The database cannot be reached or is not at the schema this code needs.
+
+    A ``StoreUnavailable``, not a ``DomainError``: no rule refused anything,
+    the store could not be used (``code`` says why: ``database_url``,
+    ``database_unavailable``, ``database_damaged``, ``database_outdated``,
+    ``database_unknown_revision``).
+    """
 
     code = "database"
 

@@ -8,6 +8,10 @@ text needs (a limit, a time, the numbers concerned) and a one-line English
 ``message`` for operators. Like
 aiosmtplib's exceptions, each also inherits the built-in it resembles, so
 code that only knows ``ValueError`` or ``LookupError`` still catches it.
+
+``StoreUnavailable`` is not one of them: a refusal is an answer (the call
+hears why, the page says why), a store that cannot answer is not, and no
+flow may take one for the other.
 """
 
 from __future__ import annotations
@@ -79,3 +83,36 @@ class RuleViolation(DomainError, ValueError):
     """A state change that a SPEC rule forbids (e.g. MAIL-1: start without address)."""
 
     code = "rule_violation"
+
+
+class StoreUnavailable(ConnectionError):
+    """The store cannot answer now: the database is down, locked, damaged or at
+    another schema. Nothing was decided about the request, unlike a ``DomainError``.
+
+    One class for every flow (the voice flows, the CLI, the site, the node):
+    a caller that knows only ``ConnectionError`` still catches it, as
+    aiosmtplib's ``SMTPTimeoutError(SMTPException, TimeoutError)``. It has
+    ``DomainError``'s ``code``, ``message``, ``field`` and ``as_dict()``, so
+    the CLI and ``--json`` show both alike; the ``message`` names no caller
+    (MAIL-9): it is the database's first line or the store's own words.
+    """
+
+    code = "store_unavailable"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        field: str | None = None,
+        params: Mapping[str, str | int] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.field = field
+        self.params: Mapping[str, str | int] = dict(params or {})
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {"error": self.code, "message": self.message, "field": self.field}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session, sessionmaker
 
 from store import db, service
+from store.errors import DomainError, StoreUnavailable
 
 CONTRACT = "0312345678"
 
@@ -23,3 +24,22 @@ def test_a_reader_does_not_wait_for_a_writer(sessions: sessionmaker[Session]) ->
     with db.transaction(sessions, read_only=True) as reader:
         shown = service.describe_number(service.get_number(reader, CONTRACT))
     assert [a["address"] for a in shown["mail"]["addresses"]] == ["pending@example.jp"]
+
+
+def test_issue13_store_unavailable_speaks_like_a_domain_error() -> None:
+    """The CLI and ``--json`` show both kinds alike: code, message, field."""
+    err = StoreUnavailable("database is locked")
+    assert (err.code, err.message, err.field, str(err)) == (
+        "store_unavailable",
+        "database is locked",
+        None,
+        "database is locked",
+    )
+    assert err.as_dict() == {
+        "error": "store_unavailable",
+        "message": "database is locked",
+        "field": None,
+    }
+    named = StoreUnavailable("no file", code="database_damaged", field="database.url")
+    assert named.as_dict()["error"] == "database_damaged" and named.field == "database.url"
+    assert isinstance(err, ConnectionError) and not isinstance(err, DomainError)

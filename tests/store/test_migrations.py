@@ -13,6 +13,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy.engine import Engine, make_url
 
 from store import db
+from store.errors import DomainError, StoreUnavailable
 from store.models import Base
 from tests.conftest import BACKENDS, PG_ADMIN_URL
 
@@ -80,6 +81,25 @@ def test_unreachable_database_gives_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(db.DatabaseError, match="cannot open database") as err:
         db.ensure_schema(engine)
     assert err.value.code == "database_unavailable"
+
+
+def test_issue13_a_database_error_is_store_unavailable_not_a_domain_refusal(
+    tmp_path: Path,
+) -> None:
+    """One StoreUnavailable for every flow: what catches a refusal does not catch this."""
+    engine = db.make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2")
+    with pytest.raises(StoreUnavailable) as err:
+        db.ensure_schema(engine)
+    assert isinstance(err.value, db.DatabaseError)
+    assert isinstance(err.value, ConnectionError)  # the built-in it resembles
+    assert isinstance(err.value, RuntimeError)  # as before
+    assert not isinstance(err.value, DomainError)
+    shown = err.value.as_dict()
+    assert shown["error"] == "database_unavailable" and shown["field"] is None
+    assert shown["message"] == err.value.message and "cannot open database" in err.value.message
+    with pytest.raises(StoreUnavailable) as bad_url:
+        db.parse_url("not a url")
+    assert (bad_url.value.code, bad_url.value.field) == ("database_url", "database.url")
 
 
 @pytest.mark.parametrize(
