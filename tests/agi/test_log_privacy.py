@@ -24,7 +24,7 @@ from dialplan.config import CallConfig, IvrConfig
 from store import db, service
 from store.models import Service
 from tests.agi.test_flow_unit import a_line
-from tests.agi.test_wire import running_server
+from tests.builders import running_server
 
 CONTRACT, EXTRA, CALLER = "0312345678", "0312345679", "0398765432"
 PW = "24681357"

@@ -17,7 +17,7 @@ from dialplan import variables as v
 from dialplan.config import CallConfig, IvrConfig
 from store import db, service
 from store.models import Presentation, Service
-from tests.agi.test_wire import running_server
+from tests.builders import running_server
 from tests.conftest import BACKENDS, empty_tables
 
 NUMBER, NO_SERVICE, CALLER = "0312345678", "0312345679", "0398765432"

@@ -22,7 +22,7 @@ from agi.prompts import Prompt
 from dialplan import variables
 from dialplan.config import CallConfig, IvrConfig
 from store import db, passwords, service
-from tests.agi.test_wire import running_server
+from tests.builders import free_port, running_server
 
 CONTRACT, EXTRA = "0312345678", "0312345679"
 PW = "24681357"
@@ -124,16 +124,10 @@ def test_database_unavailable_plays_the_system_error_guidance() -> None:
     assert peer.commands[-1] == "HANGUP"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_agi_server_command_serves_calls_and_stops_on_sigterm(
     sqlite_url: str, sessions: sessionmaker[Session], tmp_path: Path
 ) -> None:
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHAKUSHIN_")}
     env.update(
         CHAKUSHIN_DATABASE_URL=sqlite_url,

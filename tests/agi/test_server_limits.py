@@ -27,24 +27,11 @@ from chakushin.metrics import ChakushinCollector, Sources
 from dialplan import variables
 from dialplan.config import CallConfig, IvrConfig
 from store import db, service
-from tests.agi.test_wire import running_server
+from tests.builders import MonotonicClock, running_server
 
 CONTRACT, EXTRA = "0312345678", "0312345679"
 PW = "24681357"
 BOUND = 10.0  # seconds any wait below may take at most (never reached when all is well)
-
-
-class FakeClock:
-    """A monotonic clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture
@@ -213,7 +200,7 @@ def test_item4_OPS_4_a_connection_over_the_concurrency_cap_is_closed_at_once_wit
 def test_item4_OPS_4_a_flood_of_refusals_logs_a_few_lines_and_counts_them_all(
     sessions: sessionmaker[Session],
 ) -> None:
-    clock = FakeClock()
+    clock = MonotonicClock()
     limits = SessionLimits(max_sessions=1)
     with (
         capture_logs() as logs,
@@ -237,7 +224,7 @@ def test_item4_OPS_4_peers_leaving_before_their_environment_log_a_few_lines(
     sessions: sessionmaker[Session],
 ) -> None:
     """A TCP health check every second must not write a log line every second."""
-    clock = FakeClock()
+    clock = MonotonicClock()
     with capture_logs() as logs, running_server(routes(sessions), clock=clock) as server:
         for second in range(30):
             socket.create_connection(("127.0.0.1", server.port)).close()
@@ -256,7 +243,7 @@ def test_item4_OPS_4_the_idle_timeout_does_not_restart_on_every_byte(
     The bytes keep coming (each 10 s later on the server's clock) until the
     server closes the connection; before, each byte restarted the timeout.
     """
-    clock = FakeClock()
+    clock = MonotonicClock()
     limits = SessionLimits(idle_timeout=120.0, session_deadline=86400.0)
     with running_server(routes(sessions), limits=limits, clock=clock) as server:
         with socket.create_connection(("127.0.0.1", server.port)) as sock:
@@ -276,7 +263,7 @@ def test_item4_OPS_4_the_session_deadline_ends_a_call_that_goes_on_and_on(
     sessions: sessionmaker[Session],
 ) -> None:
     """Each answer comes in time, but the call as a whole outlives the deadline."""
-    clock = FakeClock()
+    clock = MonotonicClock()
     limits = SessionLimits(session_deadline=900.0)
 
     def slow_caller(index: int) -> None:
@@ -304,7 +291,7 @@ def test_item4_a_real_call_with_three_tries_fits_the_default_limits(
     timeout an operator may configure (60 s); every other prompt 15 s, every
     digit read back 1 s.
     """
-    clock = FakeClock()
+    clock = MonotonicClock()
     defaults = SessionLimits()
     longest_input_timeout = 60
     peer = AsteriskPeer(CONTRACT, ["2", EXTRA + "#", PW, "97531864", PW, "97531864", PW, PW])

@@ -12,7 +12,6 @@ import datetime as dt
 import os
 import shutil
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -24,11 +23,11 @@ from agi import wiring
 from agi.peer import AsteriskPeer, HangupStyle
 from agi.prompts import Prompt
 from agi.scripted import HANGUP, TIMEOUT
-from agi.server import FastAGIServer
 from chakushin import config as config_mod
 from dialplan import variables
 from store import db, passwords, service
 from store.models import AuthUnit, Line, Service, TempPassword
+from tests.builders import running_server
 from tests.conftest import snapshot
 
 CONTRACT, EXTRA, NO_MAIL, STRANGER = "0312345678", "0312345679", "0312345670", "0611112222"
@@ -102,24 +101,6 @@ def line(request: pytest.FixtureRequest, tmp_path: object) -> Iterator[Line1]:
 
         empty_tables(engine)
         engine.dispose()
-
-
-class running_server:
-    def __init__(self, routes: dict[str, wiring.Route] | object, **kw: object) -> None:
-        self.server = FastAGIServer(("127.0.0.1", 0), routes, **kw)  # type: ignore[arg-type]
-        # A short poll interval makes shutdown() return quickly.
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-
-    def __enter__(self) -> FastAGIServer:
-        self.thread.start()
-        return self.server
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join()
 
 
 def classic_command() -> list[str]:

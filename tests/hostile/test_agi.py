@@ -35,7 +35,7 @@ from store import db, passwords, service, validation
 from store.errors import InvalidInput
 from store.models import Presentation
 from tests.agi.test_flow_unit import a_line
-from tests.agi.test_wire import running_server
+from tests.builders import running_server
 from tests.conftest import empty_tables, snapshot
 from tests.hostile.conftest import BOUNDARY_TEXT, hostile_text
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
-import socket
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
@@ -13,6 +12,8 @@ from email.message import EmailMessage
 from typing import Any
 
 from aiosmtpd.controller import Controller
+
+from tests.builders import free_port
 
 
 @dataclass
@@ -48,12 +49,6 @@ class Inbox:
     def wait_for(self, count: int, timeout: float = 30.0) -> bool:
         with self.lock:
             return self.arrived.wait_for(lambda: len(self.messages) >= count, timeout)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class SmtpServer:

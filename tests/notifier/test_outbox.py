@@ -19,21 +19,11 @@ from notifier.outbox import (
 )
 from store import db, service
 from store.models import CallOutcome, MailKind, MailStatus, OutboxMail, Presentation
+from tests.builders import Clock
 from tests.notifier.smtp_server import SmtpServer
 
 T0 = dt.datetime(2026, 11, 22, 9, 0, tzinfo=dt.UTC)
 FROM = "chakushin@example.jp"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += dt.timedelta(seconds=seconds)
 
 
 def message(linkedid: str, recipient: str) -> str:
@@ -93,7 +83,7 @@ def worker(
 async def test_MAIL_10_each_queued_mail_is_delivered_once(
     sessions: sessionmaker[Session], smtp: SmtpServer
 ) -> None:
-    clock = Clock()
+    clock = Clock(T0)
     queue(sessions, "1.1", ["a@example.jp", "b@example.jp"])
     queue(sessions, "1.2", ["a@example.jp"])
     w = worker(sessions, smtp.port, clock)
@@ -131,7 +121,7 @@ def test_MAIL_10_a_call_is_decided_once(sessions: sessionmaker[Session]) -> None
 async def test_MAIL_10_smtp_down_then_up_delivers_everything_once(
     sessions: sessionmaker[Session],
 ) -> None:
-    clock = Clock()
+    clock = Clock(T0)
     down = SmtpServer()  # a port with nothing listening yet
     for i in range(5):
         queue(sessions, f"3.{i}", ["a@example.jp"])
@@ -154,7 +144,7 @@ async def test_MAIL_10_smtp_down_then_up_delivers_everything_once(
 async def test_MAIL_10_4xx_is_retried_then_delivered(
     sessions: sessionmaker[Session], smtp: SmtpServer
 ) -> None:
-    clock = Clock()
+    clock = Clock(T0)
     smtp.inbox.refusals = ["451 4.3.0 try again later"]
     queue(sessions, "4.1", ["a@example.jp"])
     w = worker(sessions, smtp.port, clock, connections=1)
@@ -177,7 +167,7 @@ async def test_MAIL_10_4xx_is_retried_then_delivered(
 async def test_MAIL_10_5xx_fails_with_the_reply_and_others_still_go(
     sessions: sessionmaker[Session], smtp: SmtpServer
 ) -> None:
-    clock = Clock()
+    clock = Clock(T0)
     smtp.inbox.refusals = ["550 5.1.1 mailbox unavailable"]
     queue(sessions, "5.1", ["gone@example.jp"])
     queue(sessions, "5.2", ["ok@example.jp"])
@@ -200,7 +190,7 @@ async def test_MAIL_10_5xx_fails_with_the_reply_and_others_still_go(
 async def test_MAIL_10_temporary_failures_stop_at_the_deadline(
     sessions: sessionmaker[Session],
 ) -> None:
-    clock = Clock()
+    clock = Clock(T0)
     nowhere = SmtpServer()
     queue(sessions, "6.1", ["a@example.jp"])
     w = worker(
@@ -223,7 +213,7 @@ async def test_MAIL_10_a_claimed_mail_is_not_taken_again_until_its_lease_ends(
     sessions: sessionmaker[Session], smtp: SmtpServer
 ) -> None:
     """A worker that died after claiming: the mail waits for the lease, then goes once."""
-    clock = Clock()
+    clock = Clock(T0)
     queue(sessions, "7.1", ["a@example.jp"])
     w = worker(sessions, smtp.port, clock)
     assert len(w._claim()) == 1  # claimed, then the worker "dies"
@@ -243,7 +233,7 @@ async def test_MAIL_10_two_workers_share_the_outbox_without_double_sending(
         factories = [db.session_factory(e) for e in engines]
         for i in range(40):
             queue(factories[0], f"8.{i}", ["a@example.jp", "b@example.jp"])
-        clock = Clock()
+        clock = Clock(T0)
         workers = [
             DeliveryWorker(
                 f,
@@ -316,7 +306,7 @@ async def test_SITE_5_a_mail_carrying_a_secret_keeps_no_copy_once_delivered(
 ) -> None:
     from notifier.outbox import SECRET_REMOVED
 
-    clock = Clock()
+    clock = Clock(T0)
     queue(sessions, "2.1", ["a@example.jp"])  # a call notification: kept as sent
     code_mail = message("otp", "me@example.jp").replace("body", "code 123456")
     with db.transaction(sessions) as s:
@@ -386,7 +376,7 @@ async def test_item2_MAIL_10_a_database_error_while_recording_a_result_stops_not
 
     It used to escape ``run`` as an ExceptionGroup and end all of ``chakushin serve``.
     """
-    clock = Clock()
+    clock = Clock(T0)
     queue(sessions, "7.1", ["a@example.jp", "b@example.jp", "c@example.jp"])
     store = BreakableSessions(sessions)
     real = SmtpSender(SmtpSettings("127.0.0.1", smtp.port, timeout=5))

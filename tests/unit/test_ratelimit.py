@@ -2,27 +2,20 @@
 
 from __future__ import annotations
 
+from tests.builders import MonotonicClock
 from web.ratelimit import LoginThrottle, Reservation, client_key
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_issue12_SITE_1_an_attempt_in_flight_counts_at_once() -> None:
     """Parallel attempts: the check and the count are one step, at most ``limit`` pass."""
-    throttle = LoginThrottle(limit=3, window=600, clock=Clock())
+    throttle = LoginThrottle(limit=3, window=600, clock=MonotonicClock())
     held = [throttle.try_acquire("198.51.100.7") for _ in range(5)]
     assert [isinstance(h, Reservation) for h in held] == [True, True, True, False, False]
     assert held[3] == 600.0
 
 
 def test_issue12_SITE_1_a_success_gives_back_only_its_own_slot() -> None:
-    clock = Clock()
+    clock = MonotonicClock()
     throttle = LoginThrottle(limit=2, window=600, clock=clock)
     wrong = throttle.try_acquire("a")
     assert isinstance(wrong, Reservation)
@@ -52,7 +45,7 @@ def test_issue12_SITE_1_ipv6_is_keyed_by_its_64_ipv4_by_the_address() -> None:
 
 def test_issue12_SITE_1_eviction_forgets_the_least_recently_failing_key() -> None:
     """Bounded memory; the order is that of the last failure, even within one clock tick."""
-    throttle = LoginThrottle(limit=2, window=600, clock=Clock(), max_clients=2)
+    throttle = LoginThrottle(limit=2, window=600, clock=MonotonicClock(), max_clients=2)
     throttle.failed("a")
     throttle.failed("b")
     throttle.failed("a")  # a failed last: b is the one to forget

@@ -21,6 +21,7 @@ from notifier.app import send_test_mail
 from notifier.outbox import SendResult
 from store import db, service
 from store.models import AuthUnit, MailKind, OutboxMail
+from tests.builders import Clock
 from tests.notifier.smtp_server import SmtpServer
 from web.app import SiteDeps, create_app
 from web.ratelimit import LoginThrottle
@@ -29,17 +30,6 @@ from web.sessions import COOKIE
 CONTRACT, EXTRA = "0312345678", "0312345679"
 TEMP = "24681357"
 START = dt.datetime(2026, 11, 22, 1, 0, tzinfo=dt.UTC)
-
-
-@dataclass
-class Clock:
-    now: dt.datetime = START
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += dt.timedelta(**delta)
 
 
 @dataclass
@@ -147,7 +137,7 @@ def site_config() -> SiteConfig:
 async def site(
     line: sessionmaker[Session], smtp: SmtpServer, site_config: SiteConfig
 ) -> AsyncIterator[Site]:
-    clock = Clock()
+    clock = Clock(START)
     throttle = LoginThrottle(limit=50, window=600, clock=lambda: clock().timestamp())
     config = Config(
         mail=MailConfig(

@@ -22,7 +22,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from store import db, service
 from store.models import AuthUnit
-from tests.notifier.smtp_server import SmtpServer, free_port
+from tests.builders import free_port
+from tests.notifier.smtp_server import SmtpServer
 from tests.ops.serve_process import ChakushinProcess, clean_env
 from tests.web.conftest import CONTRACT, EXTRA, TEMP
 

@@ -20,8 +20,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from chakushin.config import SiteConfig
 from store import db, passwords, service
 from store.models import AuthUnit, MailKind
+from tests.builders import Clock
 from tests.conftest import snapshot
-from tests.web.conftest import CONTRACT, EXTRA, Clock, Site
+from tests.web.conftest import CONTRACT, EXTRA, START, Site
 from web.app import SiteDeps, create_app
 from web.ratelimit import LoginThrottle
 from web.server import SiteServer
@@ -420,7 +421,7 @@ async def test_item14_SITE_1_served_by_uvicorn_a_local_peer_cannot_pick_its_addr
     line: sessionmaker[Session],
 ) -> None:
     """Through the real server: uvicorn's own proxy headers trusted any 127.0.0.1 peer."""
-    clock = Clock()
+    clock = Clock(START)
     throttle = LoginThrottle(limit=2, window=600, clock=lambda: clock().timestamp())
     app = create_app(SiteDeps(line, sender_address="s@example.jp", clock=clock, throttle=throttle))
     server = SiteServer(app, "127.0.0.1", 0)

@@ -1,0 +1,180 @@
+"""The tests' own helpers, in one place: clocks, waits, counts, ports, servers, rows.
+
+Fixtures live in the conftest.py files (pytest finds them there); everything a
+test imports by name lives here, so that no test module imports another and
+no helper is written twice with its arguments in another order.
+
+- ``Clock`` (wall time, a ``datetime``) and ``MonotonicClock`` (seconds): the
+  clocks the code under test is given, moved by hand.
+- ``until``: wait for a condition, polled, with a bound (no fixed sleep
+  decides an outcome).
+- ``count``: rows of a model, in a read-only transaction.
+- ``free_port``, ``running_server``: a loopback port, a FastAGI server in a
+  thread.
+- ``hashed``, ``give_site_password``, ``OtpInUse``: the SITE-3/SITE-5 rows a
+  fixture starts from.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import functools
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, sessionmaker
+
+from agi.server import FastAGIServer, SessionLimits
+from agi.wiring import Route
+from store import db, passwords, service
+from store.models import Base, SiteCredential
+
+# --- clocks ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Clock:
+    """The wall clock a test hands to the code under test (``now=``/``clock=``) and moves."""
+
+    now: dt.datetime
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(
+        self, seconds: float = 0.0, *, minutes: float = 0.0, hours: float = 0.0, days: float = 0.0
+    ) -> None:
+        self.now += dt.timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+
+
+@dataclass
+class MonotonicClock:
+    """A monotonic clock in seconds (``time.monotonic``'s stand-in), moved by hand."""
+
+    now: float = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+# --- waiting and counting --------------------------------------------------------------------
+
+
+async def until(
+    condition: Callable[[], bool],
+    what: str,
+    *,
+    within: float = 30.0,
+    explain: Callable[[], str] | None = None,
+) -> None:
+    """Poll ``condition`` (in a thread: it may query the database) until it holds.
+
+    Fails after ``within`` seconds, naming ``what`` and adding ``explain()``
+    (a process's log, say) so that a timeout says why.
+    """
+    deadline = time.monotonic() + within
+    while not await asyncio.to_thread(condition):
+        if time.monotonic() > deadline:
+            detail = f":\n{explain()}" if explain is not None else ""
+            pytest.fail(f"timed out waiting for {what}{detail}")
+        await asyncio.sleep(0.05)
+
+
+def count(
+    sessions: sessionmaker[Session], model: type[Base], *where: sa.ColumnElement[bool]
+) -> int:
+    """How many rows of ``model`` match ``where``, read in a read-only transaction."""
+    query = sa.select(sa.func.count()).select_from(model).where(*where)
+    with db.transaction(sessions, read_only=True) as s:
+        return int(s.scalar(query) or 0)
+
+
+# --- ports and servers -----------------------------------------------------------------------
+
+
+def free_port() -> int:
+    """A loopback TCP port that was free a moment ago (the kernel's pick)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def running_server(
+    routes: Mapping[str, Route],
+    *,
+    allowed_peers: Iterable[str] = (),
+    limits: SessionLimits | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> Iterator[FastAGIServer]:
+    """The real FastAGI server on a free loopback port, serving in a thread until the block ends."""
+    server = FastAGIServer(
+        ("127.0.0.1", 0), routes, allowed_peers=allowed_peers, limits=limits, clock=clock
+    )
+    # A short poll interval makes shutdown() return quickly.
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+    )
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+# --- rows ------------------------------------------------------------------------------------
+
+SITE_PASSWORD = "hikari7Mail"  # the site password (SITE-3) a fixture gives a number
+
+
+@functools.cache
+def hashed(password: str) -> str:
+    """``passwords.hash_password`` once per password and run: fixtures hash the same few often."""
+    return passwords.hash_password(password)
+
+
+@dataclass(frozen=True)
+class OtpInUse:
+    """SITE-5: a verified one-time-password address, with its confirmation values."""
+
+    address: str
+    confirmation_id: str
+    confirmation_password: str
+
+
+def give_site_password(
+    s: Session,
+    number: str,
+    *,
+    now: dt.datetime,
+    password: str = SITE_PASSWORD,
+    otp: OtpInUse | None = None,
+) -> SiteCredential:
+    """SITE-3: ``number`` gets a site password set at ``now``; SITE-5: with ``otp``, OTP in use."""
+    credential = SiteCredential(
+        number_id=service.get_number(s, number).id,
+        password_hash=hashed(password),
+        changed_at=now,
+        wrong_count=0,
+        otp_enabled=otp is not None,
+    )
+    if otp is not None:
+        credential.otp_address = otp.address
+        credential.otp_address_verified_at = now
+        credential.otp_chosen_at = now
+        credential.otp_confirmation_id = otp.confirmation_id
+        credential.otp_confirmation_password_hash = hashed(otp.confirmation_password)
+    s.add(credential)
+    return credential
