@@ -1,0 +1,237 @@
+"""Lines and their numbers: provisioning (Words: 契約者回線, 契約電話番号, 追加番号).
+
+The operator's CLI adds, changes and removes them; everything else reads
+them. ``subscribed`` and ``free_slot`` are the checks every settings module
+of ``store.service`` starts from (a service the number subscribes to, the
+first free slot of a list).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import structlog
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session, selectinload
+
+from store import validation
+from store.errors import AlreadyExists, LimitExceeded, NotFound, NotSubscribed, RuleViolation
+from store.models import (
+    AuthUnit,
+    Line,
+    NotificationSetting,
+    Number,
+    NumberRequestSetting,
+    Service,
+    SiteSession,
+    VoiceWarpMode,
+    VoiceWarpSetting,
+)
+
+log = structlog.get_logger("store")
+
+
+ALL_SERVICES = frozenset(Service)
+
+
+# --- lines -------------------------------------------------------------------
+
+
+def add_line(
+    session: Session,
+    contract_number: str,
+    *,
+    auth_unit: AuthUnit = AuthUnit.LINE,
+    timezone: str,
+    endpoint: str | None = None,
+    services: Iterable[Service] = ALL_SERVICES,
+) -> Line:
+    """A new line with its contract number (Words: 契約者回線)."""
+    validation.subscriber_number(contract_number, field="contract_number")
+    _ensure_number_free(session, contract_number)
+    line = Line(contract_number=contract_number, auth_unit=AuthUnit(auth_unit))
+    session.add(line)
+    _new_number(session, line, contract_number, True, timezone, endpoint, services)
+    session.flush()
+    log.info("line_added", contract_number=contract_number, auth_unit=line.auth_unit.value)
+    return line
+
+
+def get_line(session: Session, contract_number: str) -> Line:
+    line = session.scalars(
+        select(Line)
+        .where(Line.contract_number == contract_number)
+        .options(selectinload(Line.numbers))
+    ).one_or_none()
+    if line is None:
+        raise NotFound(f"no line with contract number {contract_number!r}", field="contract_number")
+    return line
+
+
+def list_lines(session: Session) -> Sequence[Line]:
+    return session.scalars(
+        select(Line).options(selectinload(Line.numbers)).order_by(Line.contract_number)
+    ).all()
+
+
+def remove_line(session: Session, contract_number: str) -> None:
+    """Remove a line with all its numbers and their settings."""
+    line = get_line(session, contract_number)
+    session.delete(line)
+    session.flush()
+    log.info("line_removed", contract_number=contract_number)
+
+
+def set_auth_unit(session: Session, contract_number: str, auth_unit: AuthUnit) -> Line:
+    """Change a line's 認証単位 (the site's SITE-8 password rules are applied there).
+
+    Every site session of the line ends: who may log in, and with which idle
+    timeout, depends on the unit (SITE-1, SITE-6), as at the site's own change.
+    """
+    line = get_line(session, contract_number)
+    line.auth_unit = AuthUnit(auth_unit)
+    numbers = [n.id for n in line.numbers]
+    session.execute(delete(SiteSession).where(SiteSession.number_id.in_(numbers)))
+    session.flush()
+    log.info("auth_unit_set", contract_number=contract_number, auth_unit=line.auth_unit.value)
+    return line
+
+
+# --- numbers -----------------------------------------------------------------
+
+
+def add_number(
+    session: Session,
+    contract_number: str,
+    number: str,
+    *,
+    timezone: str,
+    endpoint: str | None = None,
+    services: Iterable[Service] = ALL_SERVICES,
+) -> Number:
+    """An additional number (追加番号) on an existing line."""
+    validation.subscriber_number(number)
+    line = get_line(session, contract_number)
+    _ensure_number_free(session, number)
+    added = _new_number(session, line, number, False, timezone, endpoint, services)
+    session.flush()
+    log.info("number_added", contract_number=contract_number, number=number)
+    return added
+
+
+def get_number(session: Session, number: str, *, lock: bool = False) -> Number:
+    """The number with its settings; ``lock`` holds it until the transaction ends.
+
+    Locking the number row serialises writers of its lists on PostgreSQL
+    (SQLite transactions are already exclusive, see ``store.db``).
+    """
+    stmt = select(Number).where(Number.number == number)
+    if lock:
+        stmt = stmt.with_for_update()
+    found = session.scalars(stmt).one_or_none()
+    if found is None:
+        raise NotFound(f"no subscriber number {number!r}", field="number")
+    return found
+
+
+def list_numbers(session: Session, contract_number: str | None = None) -> Sequence[Number]:
+    stmt = select(Number).order_by(Number.number)
+    if contract_number is not None:
+        stmt = stmt.where(Number.line_id == get_line(session, contract_number).id)
+    return session.scalars(stmt).all()
+
+
+def remove_number(session: Session, number: str) -> None:
+    found = get_number(session, number, lock=True)
+    if found.is_contract:
+        raise RuleViolation(
+            f"{number} is the contract number of its line; remove the line instead",
+            code="contract_number_removal",
+            field="number",
+        )
+    session.delete(found)
+    session.flush()
+    log.info("number_removed", number=number)
+
+
+def update_number(
+    session: Session,
+    number: str,
+    *,
+    endpoint: str | None = None,
+    clear_endpoint: bool = False,
+    timezone: str | None = None,
+) -> Number:
+    found = get_number(session, number, lock=True)
+    if endpoint is not None and clear_endpoint:
+        raise RuleViolation("give an endpoint or clear it, not both", field="endpoint")
+    if endpoint is not None:
+        found.endpoint = validation.endpoint(endpoint)
+    if clear_endpoint:
+        found.endpoint = None
+    if timezone is not None:
+        found.timezone = validation.time_zone(timezone)
+    session.flush()
+    log.info("number_updated", number=number, endpoint=found.endpoint, timezone=found.timezone)
+    return found
+
+
+# --- helpers of store.service ------------------------------------------------------
+
+
+def _ensure_number_free(session: Session, number: str) -> None:
+    taken = session.scalars(select(Number).where(Number.number == number)).one_or_none()
+    if taken is not None:
+        raise AlreadyExists(
+            f"number {number} already belongs to the line {taken.line.contract_number}",
+            field="number",
+        )
+
+
+def _new_number(
+    session: Session,
+    line: Line,
+    number: str,
+    is_contract: bool,
+    timezone: str,
+    endpoint: str | None,
+    services: Iterable[Service],
+) -> Number:
+    chosen = {Service(s) for s in services}
+    created = Number(
+        number=number,
+        is_contract=is_contract,
+        timezone=validation.time_zone(timezone),
+        endpoint=validation.endpoint(endpoint) if endpoint is not None else None,
+        **{f"{s.value}_subscribed": s in chosen for s in Service},
+        notification=NotificationSetting(
+            started=False, designated_only=False, unanswered_only=False
+        ),
+        number_request=NumberRequestSetting(
+            enabled=False, reject_payphone=False, reject_unavailable=False
+        ),
+        voice_warp=VoiceWarpSetting(
+            enabled=False, mode=VoiceWarpMode.UNCONDITIONAL, ring_seconds=20
+        ),
+    )
+    line.numbers.append(created)
+    return created
+
+
+def subscribed(session: Session, number: str, service: Service) -> Number:
+    """The number, locked, if it subscribes to ``service``; else ``NotSubscribed``."""
+    found = get_number(session, number, lock=True)
+    if not found.subscribes(service):
+        raise NotSubscribed(
+            f"{number} does not subscribe to the {service.value} service", field="number"
+        )
+    return found
+
+
+def free_slot(taken: Iterable[int], limit: int, full_message: str) -> int:
+    """The first list position from 1 to ``limit`` not ``taken``; else ``LimitExceeded``."""
+    used = set(taken)
+    for slot in range(1, limit + 1):
+        if slot not in used:
+            return slot
+    raise LimitExceeded(full_message)

@@ -1,0 +1,267 @@
+"""The notification mail settings of a number (MAIL-1 ... MAIL-5).
+
+Start and stop (MAIL-1), the destination addresses (MAIL-2, MAIL-3), the
+two conditions (MAIL-4) and the designated numbers (MAIL-5), one entry at a
+time (the CLI) or a whole list as one form (the site).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import structlog
+from sqlalchemy.orm import Session
+
+from store import validation
+from store.errors import AlreadyExists, LimitExceeded, NotFound, RuleViolation
+from store.models import DesignatedNumber, DestinationAddress, NotificationSetting, Number, Service
+from store.service.lines import free_slot, subscribed
+
+log = structlog.get_logger("store")
+
+
+def start_mail(session: Session, number: str) -> NotificationSetting:
+    """MAIL-1: start the service; needs at least one destination address."""
+    found = subscribed(session, number, Service.MAIL)
+    if not found.addresses:
+        raise RuleViolation(
+            f"{number}: set at least one destination address before starting the service",
+            code="start_without_address",
+            field="started",
+        )
+    found.notification.started = True
+    session.flush()
+    log.info("mail_started", number=number)
+    return found.notification
+
+
+def stop_mail(session: Session, number: str) -> NotificationSetting:
+    found = subscribed(session, number, Service.MAIL)
+    found.notification.started = False
+    session.flush()
+    log.info("mail_stopped", number=number)
+    return found.notification
+
+
+def add_address(
+    session: Session, number: str, address: str, *, send: bool = True
+) -> DestinationAddress:
+    """MAIL-2/3: a destination address in the first free of five slots."""
+    validation.mail_address(address)
+    found = subscribed(session, number, Service.MAIL)
+    key = address.lower()
+    if any(a.address_key == key for a in found.addresses):
+        raise AlreadyExists(f"{number}: address {address!r} is already set", field="address")
+    position = free_slot(
+        [a.position for a in found.addresses],
+        validation.MAX_ADDRESSES,
+        f"{number}: already {validation.MAX_ADDRESSES} destination addresses (MAIL-2 allows "
+        f"at most {validation.MAX_ADDRESSES}); remove one first",
+    )
+    entry = DestinationAddress(position=position, address=address, address_key=key, send=send)
+    found.addresses.append(entry)
+    session.flush()
+    log.info("address_added", number=number, position=position, send=send)
+    return entry
+
+
+def remove_address(session: Session, number: str, address: str) -> None:
+    found = subscribed(session, number, Service.MAIL)
+    entry = _find_address(found, address)
+    if found.notification.started and len(found.addresses) == 1:
+        raise RuleViolation(
+            f"{number}: {address!r} is the last destination address of a started service; "
+            "stop the service first (MAIL-1)",
+            code="last_address_of_started",
+            field="address",
+        )
+    found.addresses.remove(entry)
+    session.flush()
+    log.info("address_removed", number=number, position=entry.position)
+
+
+def set_address_send(session: Session, number: str, address: str, send: bool) -> DestinationAddress:
+    found = subscribed(session, number, Service.MAIL)
+    entry = _find_address(found, address)
+    entry.send = send
+    session.flush()
+    log.info("address_send_set", number=number, position=entry.position, send=send)
+    return entry
+
+
+def set_addresses(
+    session: Session, number: str, rows: Sequence[tuple[str, bool]]
+) -> list[DestinationAddress]:
+    """MAIL-1/2/3 as one form: the number's destination addresses become ``rows``.
+
+    ``rows`` are (address, send) in the order shown; an address already set
+    (ignoring case) keeps its slot, the others are removed, new ones take
+    free slots. Every rule is checked on the final list before anything is
+    written: MAIL-3 for each address, no duplicates, at most five, and a
+    started service keeps at least one (MAIL-1).
+    """
+    for index, (address, _send) in enumerate(rows, start=1):
+        validation.mail_address(address, field=f"address_{index}")
+    keys = [address.lower() for address, _ in rows]
+    for index, key in enumerate(keys, start=1):
+        if key in keys[: index - 1]:
+            raise AlreadyExists(
+                f"{number}: address {rows[index - 1][0]!r} is given twice", field=f"address_{index}"
+            )
+    if len(rows) > validation.MAX_ADDRESSES:
+        raise LimitExceeded(
+            f"{number}: {len(rows)} destination addresses; MAIL-2 allows at most "
+            f"{validation.MAX_ADDRESSES}",
+            field="address",
+        )
+    found = subscribed(session, number, Service.MAIL)
+    if not rows and found.notification.started:
+        raise RuleViolation(
+            f"{number}: a started service keeps at least one destination address; "
+            "stop the service first (MAIL-1)",
+            code="last_address_of_started",
+            field="address_1",
+        )
+    wanted = dict(zip(keys, rows, strict=True))
+    for entry in list(found.addresses):
+        if entry.address_key not in wanted:
+            found.addresses.remove(entry)
+    session.flush()  # free the slots before new addresses take them
+    kept = {entry.address_key: entry for entry in found.addresses}
+    for key, (address, send) in wanted.items():
+        if key in kept:
+            kept[key].address, kept[key].send = address, send
+            continue
+        position = free_slot(
+            [a.position for a in found.addresses], validation.MAX_ADDRESSES, "no free slot"
+        )
+        found.addresses.append(
+            DestinationAddress(position=position, address=address, address_key=key, send=send)
+        )
+    session.flush()
+    log.info("addresses_set", number=number, count=len(rows), send=sum(s for _, s in rows))
+    return list(found.addresses)
+
+
+def set_designated_numbers(
+    session: Session, number: str, rows: Sequence[tuple[str, bool]]
+) -> list[DesignatedNumber]:
+    """MAIL-5 as one form: the designated numbers become ``rows`` (caller, designated flag).
+
+    Each is a diallable number, none twice, at most 30; checked before anything is written.
+    """
+    for index, (caller_number, _flag) in enumerate(rows, start=1):
+        validation.diallable_number(caller_number, field=f"caller_number_{index}")
+    callers = [caller for caller, _ in rows]
+    for index, caller in enumerate(callers, start=1):
+        if caller in callers[: index - 1]:
+            raise AlreadyExists(
+                f"{number}: {caller} is given twice", field=f"caller_number_{index}"
+            )
+    if len(rows) > validation.MAX_DESIGNATED:
+        raise LimitExceeded(
+            f"{number}: {len(rows)} designated numbers; MAIL-5 allows at most "
+            f"{validation.MAX_DESIGNATED}",
+            field="caller_number",
+        )
+    found = subscribed(session, number, Service.MAIL)
+    wanted = dict(rows)
+    for entry in list(found.designated):
+        if entry.caller_number not in wanted:
+            found.designated.remove(entry)
+    session.flush()
+    kept = {entry.caller_number: entry for entry in found.designated}
+    for caller, flag in wanted.items():
+        if caller in kept:
+            kept[caller].designated = flag
+            continue
+        position = free_slot(
+            [d.position for d in found.designated], validation.MAX_DESIGNATED, "no free slot"
+        )
+        found.designated.append(
+            DesignatedNumber(position=position, caller_number=caller, designated=flag)
+        )
+    session.flush()
+    log.info("designated_set", number=number, count=len(rows))
+    return list(found.designated)
+
+
+def set_conditions(
+    session: Session,
+    number: str,
+    *,
+    designated_only: bool | None = None,
+    unanswered_only: bool | None = None,
+) -> NotificationSetting:
+    """MAIL-4: the two conditions; ``None`` leaves one as it is."""
+    found = subscribed(session, number, Service.MAIL)
+    if designated_only is not None:
+        found.notification.designated_only = designated_only
+    if unanswered_only is not None:
+        found.notification.unanswered_only = unanswered_only
+    session.flush()
+    log.info(
+        "conditions_set",
+        number=number,
+        designated_only=found.notification.designated_only,
+        unanswered_only=found.notification.unanswered_only,
+    )
+    return found.notification
+
+
+def add_designated(
+    session: Session, number: str, caller_number: str, *, designated: bool = True
+) -> DesignatedNumber:
+    """MAIL-5: a designated caller number in the first free of 30 slots."""
+    validation.diallable_number(caller_number)
+    found = subscribed(session, number, Service.MAIL)
+    if any(d.caller_number == caller_number for d in found.designated):
+        raise AlreadyExists(
+            f"{number}: {caller_number} is already a designated number", field="caller_number"
+        )
+    position = free_slot(
+        [d.position for d in found.designated],
+        validation.MAX_DESIGNATED,
+        f"{number}: already {validation.MAX_DESIGNATED} designated numbers (MAIL-5 allows at "
+        f"most {validation.MAX_DESIGNATED}); remove one first",
+    )
+    entry = DesignatedNumber(position=position, caller_number=caller_number, designated=designated)
+    found.designated.append(entry)
+    session.flush()
+    log.info("designated_added", number=number, position=position, designated=designated)
+    return entry
+
+
+def remove_designated(session: Session, number: str, caller_number: str) -> None:
+    found = subscribed(session, number, Service.MAIL)
+    found.designated.remove(_find_designated(found, caller_number))
+    session.flush()
+    log.info("designated_removed", number=number)
+
+
+def set_designated_flag(
+    session: Session, number: str, caller_number: str, designated: bool
+) -> DesignatedNumber:
+    found = subscribed(session, number, Service.MAIL)
+    entry = _find_designated(found, caller_number)
+    entry.designated = designated
+    session.flush()
+    log.info("designated_flag_set", number=number, position=entry.position, designated=designated)
+    return entry
+
+
+def _find_address(found: Number, address: str) -> DestinationAddress:
+    key = address.lower()
+    for entry in found.addresses:
+        if entry.address_key == key:
+            return entry
+    raise NotFound(f"{found.number}: no destination address {address!r}", field="address")
+
+
+def _find_designated(found: Number, caller_number: str) -> DesignatedNumber:
+    for entry in found.designated:
+        if entry.caller_number == caller_number:
+            return entry
+    raise NotFound(
+        f"{found.number}: {caller_number} is not a designated number", field="caller_number"
+    )
