@@ -85,7 +85,7 @@ async def until(
     deadline = time.monotonic() + within
     while not await asyncio.to_thread(condition):
         if time.monotonic() > deadline:
-            detail = f":\n{explain()}" if explain is not None else ""
+            detail = f"; {explain()}" if explain is not None else ""
             pytest.fail(f"timed out waiting for {what}{detail}")
         await asyncio.sleep(0.05)
 

@@ -10,24 +10,22 @@ same Message-ID (the guarantee stated in notifier/outbox.py).
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
 from chakushin.demo import recordings as traces
 from chakushin.demo.amiserver import SECRET, USERNAME, AmiServer
 from store import db, service
 from store.models import MailStatus, OutboxMail, StoredDecision
+from tests.builders import count, until
 from tests.notifier.smtp_server import SmtpServer
 
 CALLS = 200
@@ -64,23 +62,11 @@ def start_notifier(
     )
 
 
-def _notifier_log() -> str:
+def notifier_log() -> str:
+    """The end of the notifier's log, for a timeout to say why."""
     path = Path(os.environ.get("CHAKUSHIN_TEST_LOGDIR", ".")) / "notifier.log"
-    return path.read_text(errors="replace")[-3000:] if path.exists() else "(no log)"
-
-
-async def until(condition: object, within: float, what: str) -> None:
-    """Wait for a condition (polled; no fixed sleep decides the outcome)."""
-    deadline = time.monotonic() + within
-    while not condition():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}; notifier log:\n{_notifier_log()}")
-        await asyncio.sleep(0.05)
-
-
-def count(sessions: sessionmaker[Session], model: type, *where: object) -> int:
-    with db.transaction(sessions, read_only=True) as s:
-        return int(s.scalar(sa.select(sa.func.count()).select_from(model).where(*where)) or 0)  # type: ignore[arg-type]
+    tail = path.read_text(errors="replace")[-3000:] if path.exists() else "(no log)"
+    return f"notifier log:\n{tail}"
 
 
 @pytest.mark.asyncio
@@ -102,8 +88,18 @@ async def test_MAIL_10_sigkill_mid_burst_then_restart_delivers_every_mail(
             process = start_notifier(db_url, ami.port, smtp.port, tmp_path)
             await ami.wait_until(lambda: ami.logins == 1, within=30)
             await ami.send(b"".join(b"".join(frames) for _, frames in burst))
-            await until(lambda: count(sessions, StoredDecision) == CALLS, 60, "200 decisions")
-            await until(lambda: len(smtp.inbox.messages) >= 100, 60, "100 mails")
+            await until(
+                lambda: count(sessions, StoredDecision) == CALLS,
+                "200 decisions",
+                within=60,
+                explain=notifier_log,
+            )
+            await until(
+                lambda: len(smtp.inbox.messages) >= 100,
+                "100 mails",
+                within=60,
+                explain=notifier_log,
+            )
             process.send_signal(signal.SIGKILL)
             process.wait(timeout=10)
             at_kill = len(smtp.inbox.messages)
@@ -111,13 +107,19 @@ async def test_MAIL_10_sigkill_mid_burst_then_restart_delivers_every_mail(
 
             process = start_notifier(db_url, ami.port, smtp.port, tmp_path)
             await ami.wait_until(lambda: ami.logins == 2, within=30)
-            await until(lambda: len(smtp.inbox.message_ids()) == 2 * CALLS, 90, "400 mails")
+            await until(
+                lambda: len(smtp.inbox.message_ids()) == 2 * CALLS,
+                "400 mails",
+                within=90,
+                explain=notifier_log,
+            )
             await until(
                 lambda: (
                     count(sessions, OutboxMail, OutboxMail.status == MailStatus.SENT) == 2 * CALLS
                 ),
-                30,
                 "all outbox rows sent",
+                within=30,
+                explain=notifier_log,
             )
             process.send_signal(signal.SIGTERM)
             assert process.wait(timeout=30) == 0

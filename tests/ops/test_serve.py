@@ -14,9 +14,7 @@ import asyncio
 import datetime as dt
 import socket
 import threading
-import time
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -37,6 +35,7 @@ from store.models import (
     StoredDecision,
     TempPassword,
 )
+from tests.builders import count, until
 from tests.notifier.smtp_server import SmtpServer
 from tests.ops.serve_process import ChakushinProcess, clean_env
 
@@ -87,20 +86,6 @@ def metrics(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     }
 
 
-async def until(condition: Callable[[], bool], what: str, within: float = 30.0) -> None:
-    """Poll a condition (the database, the inbox) with a bound; no fixed sleep decides."""
-    deadline = time.monotonic() + within
-    while not await asyncio.to_thread(condition):
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
-
-
-def count(sessions: sessionmaker[Session], query: sa.Select[tuple[int]]) -> int:
-    with db.transaction(sessions, read_only=True) as s:
-        return int(s.scalar(query) or 0)
-
-
 async def send_calls(ami: AmiServer, scenario: str, first: int, n: int) -> list[str]:
     linkedids = []
     for index in range(first, first + n):
@@ -139,15 +124,7 @@ async def test_OPS_1_serve_runs_ivr_notifier_and_metrics_then_stops_clean(
             recipients = sorted(str(m["To"]) for m in smtp.inbox.messages)
             assert recipients == sorted(ADDRESSES)
             await until(
-                lambda: (
-                    count(
-                        sessions,
-                        sa.select(sa.func.count())
-                        .select_from(OutboxMail)
-                        .where(OutboxMail.status == MailStatus.SENT),
-                    )
-                    == 2
-                ),
+                lambda: count(sessions, OutboxMail, OutboxMail.status == MailStatus.SENT) == 2,
                 "both mails marked sent",
             )
 
@@ -226,9 +203,7 @@ async def test_OPS_1_sigterm_finishes_the_call_in_progress_and_keeps_unsent_mail
             ready = serve.wait_event("serve_ready")
             await ami.wait_until(lambda: ami.logins == 1, within=30)
             await until(
-                lambda: (
-                    count(sessions, sa.select(sa.func.count()).select_from(StoredDecision)) == calls
-                ),
+                lambda: count(sessions, StoredDecision) == calls,
                 "every call decided",
             )
             assert await asyncio.to_thread(smtp.inbox.wait_for, 1, 30)
@@ -238,9 +213,9 @@ async def test_OPS_1_sigterm_finishes_the_call_in_progress_and_keeps_unsent_mail
                 lambda: (
                     count(
                         sessions,
-                        sa.select(sa.func.count())
-                        .select_from(OutboxMail)
-                        .where(OutboxMail.status == MailStatus.PENDING, OutboxMail.attempts == 0),
+                        OutboxMail,
+                        OutboxMail.status == MailStatus.PENDING,
+                        OutboxMail.attempts == 0,
                     )
                     == 0
                 ),
@@ -298,13 +273,7 @@ async def test_OPS_1_sigterm_finishes_the_call_in_progress_and_keeps_unsent_mail
             assert await asyncio.to_thread(smtp.inbox.wait_for, 2 * calls, 30)
             await until(
                 lambda: (
-                    count(
-                        sessions,
-                        sa.select(sa.func.count())
-                        .select_from(OutboxMail)
-                        .where(OutboxMail.status == MailStatus.SENT),
-                    )
-                    == 2 * calls
+                    count(sessions, OutboxMail, OutboxMail.status == MailStatus.SENT) == 2 * calls
                 ),
                 "every mail marked sent",
             )
