@@ -14,9 +14,11 @@ SITE-5, the one-time password's confirmation ID and confirmation password:
 list only 「数字のみは利用できません」; SPEC.md and the enrolment page forbid all
 three, so the ID rule here is the stricter one, whichever page it is set from.)
 
-Like ``store.validation`` these are pure functions that raise a typed error.
-Unlike it, the message is the Japanese text the site shows next to the form
-field, and it never quotes the value: the value is a secret.
+Like ``store.validation`` these are pure functions that raise a typed error
+with a stable ``code``: the site shows the Japanese text of that code
+(``web.texts.PASSWORD_RULES``) next to the form field; ``message`` is a
+one-line English text for operators (``OPERATOR_TEXT``). Neither ever quotes the
+value: the value is a secret.
 
 Choices the seeds leave open:
 
@@ -33,7 +35,7 @@ from __future__ import annotations
 import itertools
 import secrets
 import string
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from store.errors import RuleViolation
 
@@ -49,43 +51,55 @@ _LOWER = frozenset(string.ascii_lowercase)
 _UPPER = frozenset(string.ascii_uppercase)
 _ALNUM = _DIGITS | _LOWER | _UPPER
 
-# Stable code -> the Japanese message the site shows for it.
-MESSAGES: dict[str, str] = {
+# Every code these rules raise -> its English line for operators (web.texts.PASSWORD_RULES
+# has the Japanese the site shows).
+OPERATOR_TEXT: Mapping[str, str] = {
     # SITE-3
-    "password_length": "パスワードは8～12桁で入力してください。",
-    "password_charset": "パスワードは半角英数字(A～Z、a～z、0～9)で入力してください。",
-    "password_digits_only": "数字のみのパスワードは設定できません。",
-    "password_repeated": "同じ文字を4文字以上続けたパスワードは設定できません。",
+    "password_length": (
+        f"a password has {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters"
+    ),
+    "password_charset": "a password has half-width letters and digits only (A-Z, a-z, 0-9)",
+    "password_digits_only": "a password of digits only is not allowed",
+    "password_repeated": (
+        f"a password must not repeat one character more than {MAX_SAME_IN_A_ROW} times in a row"
+    ),
     "password_sequence": (
-        "連続した文字・数字(1234、abcdなど)を4文字以上含むパスワードは設定できません。"
+        f"a password must not contain a run (1234, abcd) longer than {MAX_RUN_LENGTH}"
     ),
-    "password_contains_number": "電話番号を含むパスワードは設定できません。",
-    "password_same_as_current": "現在のパスワードと同一のパスワードは設定できません。",
+    "password_contains_number": "a password must not contain the subscriber number",
+    "password_same_as_current": "the new password must differ from the current one",
     # SITE-5
-    "confirmation_id_length": "確認用IDは8～12桁で入力してください。",
-    "confirmation_id_charset": "確認用IDは半角英数字(A～Z、a～z、0～9)で入力してください。",
-    "confirmation_id_digits_only": "数字のみの確認用IDは利用できません。",
-    "confirmation_id_upper_only": "英字大文字のみの確認用IDは利用できません。",
-    "confirmation_id_lower_only": "英字小文字のみの確認用IDは利用できません。",
-    "confirmation_password_length": "確認用パスワードは8～12桁で入力してください。",
-    "confirmation_password_charset": (
-        "確認用パスワードは半角英数字(A～Z、a～z、0～9)で入力してください。"
+    "confirmation_id_length": (
+        f"a confirmation ID has {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters"
     ),
-    "confirmation_password_mix": "確認用パスワードは英字と数字を組み合わせて入力してください。",
+    "confirmation_id_charset": (
+        "a confirmation ID has half-width letters and digits only (A-Z, a-z, 0-9)"
+    ),
+    "confirmation_id_digits_only": "a confirmation ID of digits only is not allowed",
+    "confirmation_id_upper_only": "a confirmation ID of uppercase letters only is not allowed",
+    "confirmation_id_lower_only": "a confirmation ID of lowercase letters only is not allowed",
+    "confirmation_password_length": (
+        f"a confirmation password has {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters"
+    ),
+    "confirmation_password_charset": (
+        "a confirmation password has half-width letters and digits only (A-Z, a-z, 0-9)"
+    ),
+    "confirmation_password_mix": "a confirmation password needs both letters and digits",
 }
 
 
 class PasswordRuleError(RuleViolation):
     """A chosen password, confirmation ID or confirmation password breaks SITE-3/SITE-5.
 
-    ``message`` is the Japanese text for the form (``MESSAGES[code]``);
-    ``field`` names the form field it belongs next to.
+    ``code`` is one of ``OPERATOR_TEXT`` (the site shows its Japanese text);
+    ``message`` is the English one; ``field`` names the form field it
+    belongs next to.
     """
 
     code = "password_rule"
 
     def __init__(self, code: str, *, field: str) -> None:
-        super().__init__(MESSAGES[code], code=code, field=field)
+        super().__init__(OPERATOR_TEXT[code], code=code, field=field)
 
 
 def _only(value: str, chars: frozenset[str]) -> bool:

@@ -64,9 +64,46 @@ IN_CONTEXT: dict[tuple[str, str], str] = {
 
 SITE_AUTH: dict[str, str] = {}
 
-# --- password rules (SITE-3) ---------------------------------------------------------------
+# --- password rules (SITE-3, SITE-5) ----------------------------------------------------------
 
-PASSWORD_RULES: dict[str, str] = {}
+# Codes of ``store.password_rules`` (its ``OPERATOR_TEXT`` has each one's English line).
+PASSWORD_RULES: dict[str, str] = {
+    # SITE-3
+    "password_length": "パスワードは8～12桁で入力してください。",
+    "password_charset": "パスワードは半角英数字(A～Z、a～z、0～9)で入力してください。",
+    "password_digits_only": "数字のみのパスワードは設定できません。",
+    "password_repeated": "同じ文字を4文字以上続けたパスワードは設定できません。",
+    "password_sequence": (
+        "連続した文字・数字(1234、abcdなど)を4文字以上含むパスワードは設定できません。"
+    ),
+    "password_contains_number": "電話番号を含むパスワードは設定できません。",
+    "password_same_as_current": "現在のパスワードと同一のパスワードは設定できません。",
+    # SITE-5
+    "confirmation_id_length": "確認用IDは8～12桁で入力してください。",
+    "confirmation_id_charset": "確認用IDは半角英数字(A～Z、a～z、0～9)で入力してください。",
+    "confirmation_id_digits_only": "数字のみの確認用IDは利用できません。",
+    "confirmation_id_upper_only": "英字大文字のみの確認用IDは利用できません。",
+    "confirmation_id_lower_only": "英字小文字のみの確認用IDは利用できません。",
+    "confirmation_password_length": "確認用パスワードは8～12桁で入力してください。",
+    "confirmation_password_charset": (
+        "確認用パスワードは半角英数字(A～Z、a～z、0～9)で入力してください。"
+    ),
+    "confirmation_password_mix": "確認用パスワードは英字と数字を組み合わせて入力してください。",
+}
+
+# The rules in one sentence, as the forms show them next to the field (the
+# password page; the confirmation ID and password of the enrolment page and of
+# the change page, which used to carry a copy each).
+PASSWORD_HINTS: dict[str, str] = {
+    "password": (
+        "8～12桁の半角英数字。数字のみ、同じ文字の4文字以上の連続、"
+        "1234・abcdのような連続、電話番号を含むものは設定できません。"
+    ),
+    "confirmation_id": (
+        "8～12桁の半角英数字。英大文字のみ・英小文字のみ・数字のみは利用できません。"
+    ),
+    "confirmation_password": "8～12桁の半角英数字。英字と数字を組み合わせてください。",
+}
 
 # --- the one-time-password CSV (SITE-5) ------------------------------------------------------
 

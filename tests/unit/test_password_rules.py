@@ -10,7 +10,7 @@ import pytest
 
 from store.errors import DomainError, RuleViolation
 from store.password_rules import (
-    MESSAGES,
+    OPERATOR_TEXT,
     PasswordRuleError,
     check_confirmation_id,
     check_confirmation_password,
@@ -23,6 +23,7 @@ from store.password_rules import (
     password_problems,
 )
 from store.passwords import hash_password, verify_password
+from web.texts import PASSWORD_RULES, japanese
 
 NUMBER = "0362814957"  # no run or repeat of its own, so only "contains" can fire
 
@@ -90,7 +91,8 @@ def test_SITE_3_rejects_each_rule(password: str, code: str | None) -> None:
         return
     err = raised(check_password, password, number=NUMBER)
     assert err.code == code
-    assert err.message == MESSAGES[code]
+    assert japanese(err) == PASSWORD_RULES[code]
+    assert err.message == OPERATOR_TEXT[code]
     assert err.field == "new_password"
     assert codes(password_problems(password, number=NUMBER)) == [code]
 
@@ -114,10 +116,16 @@ def test_SITE_3_rejects_each_rule(password: str, code: str | None) -> None:
     ],
 )
 def test_SITE_3_messages_are_the_japanese_ones(code: str, message: str) -> None:
-    assert MESSAGES[code] == message
+    assert PASSWORD_RULES[code] == message
     err = PasswordRuleError(code, field="new_password")
-    assert str(err) == message
-    assert err.as_dict() == {"error": code, "message": message, "field": "new_password"}
+    assert japanese(err) == message
+    # The error itself speaks English, for operators (CLI, logs, --json).
+    assert str(err) == OPERATOR_TEXT[code]
+    assert err.as_dict() == {
+        "error": code,
+        "message": OPERATOR_TEXT[code],
+        "field": "new_password",
+    }
 
 
 @pytest.mark.parametrize(
@@ -132,7 +140,7 @@ def test_SITE_3_length_boundaries(length: int, ok: bool) -> None:
 def test_SITE_3_rejects_digits_only() -> None:
     err = raised(check_password, "13572468", number=NUMBER)
     assert err.code == "password_digits_only"
-    assert err.message == "数字のみのパスワードは設定できません。"
+    assert japanese(err) == "数字のみのパスワードは設定できません。"
 
 
 def test_SITE_3_rejects_password_containing_the_number() -> None:
@@ -175,13 +183,14 @@ def test_SITE_3_error_is_a_domain_rule_violation_and_a_value_error() -> None:
 def test_SITE_3_message_never_quotes_the_password() -> None:
     for problem in password_problems("secret!!!!", number=NUMBER):
         assert "secret" not in problem.message
+        assert "secret" not in japanese(problem)
 
 
 def test_SITE_3_rejects_the_current_password() -> None:
     current = hash_password("abcD1357")
     err = raised(check_not_current, "abcD1357", current, verify_password)
     assert err.code == "password_same_as_current"
-    assert err.message == "現在のパスワードと同一のパスワードは設定できません。"
+    assert japanese(err) == "現在のパスワードと同一のパスワードは設定できません。"
     assert err.field == "new_password"
 
 
@@ -237,7 +246,7 @@ def test_SITE_5_accepts_good_confirmation_ids(value: str) -> None:
 def test_SITE_5_rejects_bad_confirmation_ids(value: str, code: str, message: str) -> None:
     err = raised(check_confirmation_id, value)
     assert err.code == code
-    assert err.message == message
+    assert japanese(err) == message
     assert err.field == "confirmation_id"
     assert codes(confirmation_id_problems(value)) == [code]
 
@@ -297,7 +306,7 @@ def test_SITE_5_accepts_good_confirmation_passwords(value: str) -> None:
 def test_SITE_5_rejects_bad_confirmation_passwords(value: str, code: str, message: str) -> None:
     err = raised(check_confirmation_password, value)
     assert err.code == code
-    assert err.message == message
+    assert japanese(err) == message
     assert err.field == "confirmation_password"
     assert codes(confirmation_password_problems(value)) == [code]
 
