@@ -14,6 +14,7 @@ processes on PostgreSQL) are counted one after the other.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import structlog
@@ -26,14 +27,14 @@ from store.models import Number, SendTest
 
 log = structlog.get_logger("store")
 
-MESSAGES = {
+# Every code raised here -> its English line for operators; the ``{param}`` names
+# are those of the Japanese sentence the site shows (web.texts.SEND_TEST).
+OPERATOR_TEXT: Mapping[str, str] = {
     "send_test_session_limit": (
-        "送信テストの回数が上限に達しました。ログインに使った電話番号では{minutes}分間に"
-        "{limit}回まで送信できます。しばらくしてからもう一度お試しください。"
+        "send tests of this login number: at most {limit} in {minutes} minutes; try later"
     ),
     "send_test_number_limit": (
-        "送信テストの回数が上限に達しました。この電話番号では{minutes}分間に"
-        "{limit}回まで送信できます。しばらくしてからもう一度お試しください。"
+        "send tests of this number: at most {limit} in {minutes} minutes; try later"
     ),
 }
 
@@ -54,14 +55,19 @@ class SendTestLimits:
 
 
 class SendTestLimited(DomainError):
-    """Too many test mails in the window; nothing was recorded or sent."""
+    """Too many test mails in the window; nothing was recorded or sent.
+
+    ``code``: ``send_test_session_limit`` (the login number's share) or
+    ``send_test_number_limit`` (the number's); ``params``: ``limit`` and the
+    window in whole ``minutes``.
+    """
 
     code = "send_test_limit"
 
     def __init__(self, code: str, limit: int, window: dt.timedelta) -> None:
-        minutes = max(1, int(window.total_seconds() // 60))
+        params = {"minutes": max(1, int(window.total_seconds() // 60)), "limit": limit}
         super().__init__(
-            MESSAGES[code].format(minutes=minutes, limit=limit), code=code, field="test"
+            OPERATOR_TEXT[code].format_map(params), code=code, field="test", params=params
         )
 
 

@@ -115,7 +115,17 @@ BULK: dict[str, str] = {}
 
 # --- send test limits (MAIL-2) ---------------------------------------------------------------
 
-SEND_TEST: dict[str, str] = {}
+# Codes of ``store.send_limits`` (its ``OPERATOR_TEXT`` has each one's English line).
+SEND_TEST: dict[str, str] = {
+    "send_test_session_limit": (
+        "送信テストの回数が上限に達しました。ログインに使った電話番号では{minutes}分間に"
+        "{limit}回まで送信できます。しばらくしてからもう一度お試しください。"
+    ),
+    "send_test_number_limit": (
+        "送信テストの回数が上限に達しました。この電話番号では{minutes}分間に"
+        "{limit}回まで送信できます。しばらくしてからもう一度お試しください。"
+    ),
+}
 
 # --- the site's own sentences (pages, sessions, forms) ----------------------------------------
 

@@ -12,6 +12,7 @@ from store import db, send_limits, service
 from store.errors import NotFound
 from store.models import SendTest
 from tests.conftest import snapshot
+from web.texts import japanese
 
 NUMBER, OTHER = "0359207146", "0359207147"
 NOW = dt.datetime(2026, 11, 23, 1, 0, tzinfo=dt.UTC)
@@ -36,7 +37,7 @@ def refused(sessions: sessionmaker[Session], number: str, key: str, at: dt.datet
     with pytest.raises(send_limits.SendTestLimited) as err:
         reserve(sessions, number, key, at)
     assert snapshot(sessions.kw["bind"]) == before
-    return err.value.message
+    return japanese(err.value)
 
 
 def test_item15_MAIL_2_per_session_then_per_number_within_the_window(
