@@ -101,12 +101,11 @@ from panoramisk import Manager  # type: ignore[import-untyped]  # noqa: E402
 from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
 
 from bench.machine import machine, machine_line  # noqa: E402
+from chakushin import bootstrap, logs  # noqa: E402
 from chakushin import config as config_mod  # noqa: E402
-from chakushin import logs  # noqa: E402
 from chakushin.demo import recordings as traces  # noqa: E402
 from chakushin.demo.amiserver import SECRET, USERNAME, AmiServer  # noqa: E402
 from notifier.amiclient import AmiClient  # noqa: E402
-from notifier.app import NotifierService  # noqa: E402
 from notifier.outbox import DeliveryWorker  # noqa: E402
 from store import db, service  # noqa: E402
 from store.models import MailStatus, OutboxMail, StoredDecision  # noqa: E402
@@ -618,7 +617,7 @@ async def child_pipeline(spec: ChildSpec) -> dict[str, Any]:
     config = child_config(spec)
     engine = db.make_engine(spec.db_url)
     sessions = db.session_factory(engine)
-    svc = NotifierService(config, sessions, senders=[])
+    svc = bootstrap.notifier_service(config, sessions, senders=[])
     svc.worker = ParkedWorker(sessions, [], config.mail.from_address)
     await svc.run(stop)
     engine.dispose()
@@ -629,7 +628,7 @@ async def child_deliver(spec: ChildSpec) -> dict[str, Any]:
     """(c): the service's delivery worker alone, until ``expect`` mails are sent or failed."""
     config = child_config(spec)
     engine = db.make_engine(spec.db_url)
-    worker = NotifierService(config, db.session_factory(engine)).worker
+    worker = bootstrap.notifier_service(config, db.session_factory(engine)).worker
     stop = asyncio.Event()
     t_start = time.monotonic()
     task = asyncio.create_task(worker.run(stop))
@@ -649,7 +648,7 @@ async def child_service(spec: ChildSpec) -> dict[str, Any]:
     """(d): the whole service, as ``chakushin notifier`` runs it, until SIGTERM."""
     stop = stop_on_sigterm()
     engine = db.make_engine(spec.db_url)
-    svc = NotifierService(child_config(spec), db.session_factory(engine))
+    svc = bootstrap.notifier_service(child_config(spec), db.session_factory(engine))
     await svc.run(stop)
     engine.dispose()
     return {
@@ -662,7 +661,7 @@ async def child_service(spec: ChildSpec) -> dict[str, Any]:
 async def child_rss(spec: ChildSpec) -> dict[str, Any]:
     """(e): the whole service; memory once ``expect`` calls are in its tracker."""
     engine = db.make_engine(spec.db_url)
-    svc = NotifierService(child_config(spec), db.session_factory(engine))
+    svc = bootstrap.notifier_service(child_config(spec), db.session_factory(engine))
     baseline = memory_kib()
     stop = asyncio.Event()
     task = asyncio.create_task(svc.run(stop))

@@ -2,7 +2,9 @@
 
 For Asterisk set-ups that cannot reach the FastAGI server: the dialplan
 runs ``AGI(chakushin-agi,temp-password)`` and Asterisk starts one process
-per call. Logs go to stderr (Asterisk shows them on its console).
+per call. Logs go to stderr (Asterisk shows them on its console). An entry
+point, so it lives here and not in ``agi/`` (issue 13): the routes, the
+engine and the sessions come from the composition root, ``chakushin.bootstrap``.
 """
 
 from __future__ import annotations
@@ -15,13 +17,11 @@ import click
 import structlog
 from asterisk.agi import AGIError  # type: ignore[import-untyped]
 
-from agi import wiring
 from agi.transport import AGIChannel, SafeAGI
+from chakushin import bootstrap, logs
 from chakushin import config as config_mod
-from chakushin import logs
 from chakushin.config import ConfigError
 from chakushin.options import config_path_option
-from store import db
 from store.errors import StoreUnavailable
 
 
@@ -38,7 +38,7 @@ def main(config_path: str | None, script: str) -> None:
     logs.configure(
         config.log.level, "json" if config.log.format == "auto" else config.log.format, sys.stderr
     )
-    log = structlog.get_logger("agi.classic").bind(script=script)
+    log = structlog.get_logger("chakushin.classic_agi").bind(script=script)
     try:
         agi = SafeAGI(sys.stdin, sys.stdout)
     except (AGIError, OSError) as exc:
@@ -53,11 +53,8 @@ def main(config_path: str | None, script: str) -> None:
     signal.signal(signal.SIGHUP, on_sighup)
     engine = None
     try:
-        engine = db.make_engine(config.database_url)
-        db.ensure_schema(engine)
-        route = wiring.routes(db.session_factory(engine), ivr=config.ivr, call=config.call).get(
-            script
-        )
+        engine = bootstrap.make_engine(config)
+        route = bootstrap.agi_routes(config, bootstrap.open_sessions(engine)).get(script)
         if route is None:
             log.error("agi_unknown_script")
             sys.exit(1)

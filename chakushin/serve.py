@@ -12,6 +12,10 @@ the calls in progress get ``serve.shutdown_timeout_seconds`` to end; the
 notifier decides the calls whose outcome has come, each SMTP connection
 finishes its mail, and what is not sent in that time goes back to the
 outbox, due at the next start. Nothing accepted is lost.
+
+``chakushin site``, ``chakushin agi-server`` and ``chakushin notifier`` are
+this node with fewer roles (``with_roles``). Every part is built by the
+composition root, ``chakushin.bootstrap``.
 """
 
 from __future__ import annotations
@@ -27,19 +31,15 @@ from typing import TypeVar
 
 import structlog
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session, sessionmaker
 
-from agi import wiring
-from agi.server import FastAGIServer, SessionLimits
-from chakushin import node
+from agi.server import FastAGIServer
+from chakushin import bootstrap, node
 from chakushin.config import Config, ConfigError
 from chakushin.metrics import MetricsServer, Sources
-from notifier.app import NotifierService, send_test_mail
-from notifier.mail import TemplateError
-from notifier.outbox import Sender, SendResult
+from notifier.app import NotifierService
+from notifier.outbox import Sender
 from store import db
-from web.app import SiteDeps, create_app
-from web.ratelimit import LoginThrottle
+from web.app import create_app
 from web.server import SiteServer
 from web.sessions import purge_sessions
 
@@ -69,6 +69,19 @@ def roles_of(config: Config) -> tuple[str, ...]:
     return roles
 
 
+def with_roles(
+    config: Config, *, agi: bool, notifier: bool, site: bool, metrics: bool | None = None
+) -> Config:
+    """The same node with only these roles (``metrics``: None keeps ``[metrics]``'s switch)."""
+    return dataclasses.replace(
+        config,
+        serve=dataclasses.replace(config.serve, agi=agi, notifier=notifier, site=site),
+        metrics=dataclasses.replace(
+            config.metrics, enabled=config.metrics.enabled if metrics is None else metrics
+        ),
+    )
+
+
 @dataclass
 class Node:
     """One ``chakushin serve`` process. ``senders`` replaces the configured mailer (demo, tests)."""
@@ -81,6 +94,8 @@ class Node:
     )
     notifier: NotifierService | None = field(default=None, init=False)
     agi: FastAGIServer | None = field(default=None, init=False)
+    # Sessions the AGI port's stop cut after the grace time (known once stopped).
+    agi_cut: int | None = field(default=None, init=False)
 
     async def run(
         self, stop: asyncio.Event, on_ready: Callable[[Ready], None] | None = None
@@ -90,16 +105,15 @@ class Node:
         # Everything that can refuse to start is checked before any part
         # runs; a part that then fails to start stops the ones started (the
         # finally below), and the command exits 1 with one line (issue 12).
-        await asyncio.to_thread(db.ensure_schema, self.engine)
+        sessions = await asyncio.to_thread(bootstrap.open_sessions, self.engine)
         await asyncio.to_thread(db.check_integrity, self.engine)
-        sessions = db.session_factory(self.engine)
         name = c.serve.node_name or node.default_node_name(roles)
         grace = float(c.serve.shutdown_timeout_seconds)
+        templates = bootstrap.load_templates(c) if c.serve.notifier or c.serve.site else None
         if c.serve.notifier:
-            try:
-                self.notifier = NotifierService(c, sessions, self.senders)
-            except TemplateError as exc:
-                raise ConfigError(str(exc), key="mail.templates_dir") from None
+            self.notifier = bootstrap.notifier_service(
+                c, sessions, senders=self.senders, templates=templates
+            )
 
         reporter = node.NodeReporter(
             sessions, name, roles, c.serve.heartbeat_seconds, self._snapshot
@@ -119,21 +133,12 @@ class Node:
         site: SiteServer | None = None
         try:
             if c.serve.agi:
-                self.agi = _listen(
-                    "agi",
-                    lambda: FastAGIServer(
-                        (c.agi.host, c.agi.port),
-                        wiring.routes(sessions, ivr=c.ivr, call=c.call),
-                        sounds_dir=c.ivr.sounds_dir,
-                        allowed_peers=c.agi.allowed_peers,
-                        limits=SessionLimits.from_config(c.agi),
-                    ),
-                )
-                agi_thread = threading.Thread(
-                    target=self.agi.serve_forever, name="fastagi-accept"
-                )
+                self.agi = _listen("agi", lambda: bootstrap.agi_server(c, sessions))
+                agi_thread = threading.Thread(target=self.agi.serve_forever, name="fastagi-accept")
                 agi_thread.start()
-            site_deps = self._site_deps(sessions) if c.serve.site else None
+            site_deps = (
+                bootstrap.site_deps(c, sessions, templates=templates) if c.serve.site else None
+            )
             if site_deps is not None:
                 app = create_app(site_deps)
                 site = _listen("site", lambda: SiteServer(app, c.site.host, c.site.port))
@@ -180,27 +185,13 @@ class Node:
                 metrics.stop()
             log.info("serve_stopped", node=name)
 
-    def _site_deps(self, sessions: sessionmaker[Session]) -> SiteDeps:
-        c = self.config
-
-        async def send_test(number: str, address: str) -> SendResult:
-            return await send_test_mail(c, sessions, number, address)
-
-        return SiteDeps(
-            sessions,
-            sender_address=c.mail.from_address,
-            throttle=LoginThrottle(limit=c.site.login_failures_per_address),
-            send_test=send_test,
-            config=c.site,
-        )
-
     async def _stop_agi_on(self, stop: asyncio.Event, grace: float) -> None:
         assert self.agi is not None
         await stop.wait()
         await asyncio.to_thread(self.agi.close_port)
         log.info("agi_stopping", active_sessions=self.agi.stats.active, grace=grace)
-        cut = await asyncio.to_thread(self.agi.finish, grace)
-        log.info("agi_stopped", sessions=dict(self.agi.stats.finished), cut=cut)
+        self.agi_cut = await asyncio.to_thread(self.agi.finish, grace)
+        log.info("agi_stopped", sessions=dict(self.agi.stats.finished), cut=self.agi_cut)
 
     def _snapshot(self) -> node.NodeSnapshot:
         return node.NodeSnapshot(

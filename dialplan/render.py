@@ -4,29 +4,45 @@
 the default config (a test keeps them equal); an operator with other
 access numbers or another FastAGI address runs ``chakushin dialplan render``.
 Every name shared with the Python code comes from ``dialplan.variables``.
+The settings come as ``DialplanSettings``, made by the composition root
+(``chakushin.bootstrap``) from the configuration (issue 13).
 """
 
 from __future__ import annotations
 
-from chakushin.config import Config
+from dataclasses import dataclass
+
 from dialplan import variables as v
+from dialplan.config import CallConfig, IvrConfig
 
 SHIPPED_FILE = "extensions_chakushin.conf"
 # Cause 88, incompatible destination: what a voice service answers a data call.
 DATA_CALL_CAUSE = 88
 
 
-def agi_url(config: Config, script: str) -> str:
-    host = config.agi.host
+@dataclass(frozen=True)
+class DialplanSettings:
+    """What the dialplan is rendered from: the FastAGI server's address, ``[ivr]``, ``[call]``."""
+
+    agi_host: str
+    agi_port: int
+    ivr: IvrConfig
+    call: CallConfig
+
+
+def agi_url(settings: DialplanSettings, script: str) -> str:
+    host = settings.agi_host
     if host in ("0.0.0.0", "::", ""):
         host = "127.0.0.1"  # listening everywhere: Asterisk on this box reaches loopback
     if ":" in host:
         host = f"[{host}]"
-    return f"agi://{host}:{config.agi.port}/{script}"
+    return f"agi://{host}:{settings.agi_port}/{script}"
 
 
-def render(config: Config) -> str:
-    return "\n".join((_header(), _temp_password(config), _subscribers(config), _features(config)))
+def render(settings: DialplanSettings) -> str:
+    """The whole ``extensions_chakushin.conf`` (OPS-3)."""
+    parts = (_header(), _temp_password(settings), _subscribers(settings), _features(settings))
+    return "\n".join(parts)
 
 
 def _header() -> str:
@@ -44,14 +60,14 @@ def _header() -> str:
 """
 
 
-def _temp_password(config: Config) -> str:
-    sounds = config.ivr.sounds_dir
+def _temp_password(settings: DialplanSettings) -> str:
+    sounds = settings.ivr.sounds_dir
     speech = " | ".join(
         f'"${{{v.TRANSFER_CAPABILITY}}}" = "{cap}"' for cap in v.SPEECH_CAPABILITIES
     )
     access = "\n".join(
         f"exten => {number},1,Goto({v.CONTEXT_TEMP_PASSWORD},s,1)"
-        for number in config.ivr.access_numbers
+        for number in settings.ivr.access_numbers
     )
     return f"""\
 ; --- The temporary-password line (仮パスワード設定, IVR-1 ... IVR-10) ---------
@@ -67,7 +83,7 @@ exten => s,1,NoOp(chakushin temporary password from ${{CALLERID(num)}})
  same => n,Hangup({DATA_CALL_CAUSE})
  same => n(speech),Answer()
  same => n,Set({v.TP_OUTCOME}=)
- same => n,AGI({agi_url(config, v.SCRIPT_TEMP_PASSWORD)})
+ same => n,AGI({agi_url(settings, v.SCRIPT_TEMP_PASSWORD)})
  ; Classic AGI instead of the FastAGI server (one process per call):
  ; same => n,AGI(chakushin-agi,{v.SCRIPT_TEMP_PASSWORD})
  same => n,GotoIf($["${{{v.TP_OUTCOME}}}" != ""]?done)
@@ -78,10 +94,10 @@ exten => s,1,NoOp(chakushin temporary password from ${{CALLERID(num)}})
 """
 
 
-def _subscribers(config: Config) -> str:
-    sounds = config.ivr.sounds_dir
-    fallback = config.call.fallback_endpoint.replace("{number}", "${EXTEN}")
-    ring = config.call.ring_seconds
+def _subscribers(settings: DialplanSettings) -> str:
+    sounds = settings.ivr.sounds_dir
+    fallback = settings.call.fallback_endpoint.replace("{number}", "${EXTEN}")
+    ring = settings.call.ring_seconds
     failed = " | ".join(f'"${{DIALSTATUS}}" = "{s}"' for s in v.FORWARD_FAILED_STATUSES)
     fields = ",".join(f"{name}: ${{{var}}}" for name, var in v.EVENT_FIELDS.items())
     on_noanswer = (
@@ -104,7 +120,7 @@ exten => _0X.,1,NoOp(chakushin call to ${{EXTEN}})
  same => n,Set({v.SUBSCRIBER}=${{EXTEN}})
  same => n,Set({v.START}=${{EPOCH}})
  same => n,Set(CHANNEL(hangup_handler_push)={v.CONTEXT_CALL_END},s,1)
- same => n,AGI({agi_url(config, v.SCRIPT_ROUTE_CALL)},${{EXTEN}})
+ same => n,AGI({agi_url(settings, v.SCRIPT_ROUTE_CALL)},${{EXTEN}})
  same => n,GotoIf($["${{{v.ACTION}}}" = "{v.ACTION_RING}"]?ring)
  same => n,GotoIf($["${{{v.ACTION}}}" = "{v.ACTION_FORWARD}"]?forward)
  same => n,GotoIf($["${{{v.ACTION}}}" = "{v.ACTION_REJECT_NUISANCE}"]?reject_nuisance)
@@ -164,9 +180,9 @@ exten => s,1,GotoIf($["${{{v.FORWARDING}}}" = "1"]?forwarded)
 """
 
 
-def _features(config: Config) -> str:
-    sounds = config.ivr.sounds_dir
-    code = config.call.nuisance_feature_code
+def _features(settings: DialplanSettings) -> str:
+    sounds = settings.ivr.sounds_dir
+    code = settings.call.nuisance_feature_code
     return f"""\
 ; --- Feature codes from subscribers' phones (CALL-2) -----------------------------
 
@@ -174,7 +190,7 @@ def _features(config: Config) -> str:
 [{v.CONTEXT_FEATURES}]
 exten => {code},1,Answer()
  same => n,Set({v.FEATURE_OUTCOME}=)
- same => n,AGI({agi_url(config, v.SCRIPT_NUISANCE_FEATURE)})
+ same => n,AGI({agi_url(settings, v.SCRIPT_NUISANCE_FEATURE)})
  same => n,GotoIf($["${{{v.FEATURE_OUTCOME}}}" != ""]?done)
  same => n,GotoIf($["${{{v.AGISTATUS}}}" = "HANGUP"]?done)
  same => n,Playback({sounds}/system-error)

@@ -5,6 +5,10 @@ arrive), a decider (which writes finished calls' decisions in batches, in a
 worker thread so that the loop keeps reading AMI), and the delivery worker.
 A batch that cannot be written (database down) is kept and tried again,
 so no finished call is lost while the process lives.
+
+Issue 13: this module receives its collaborators (the templates, the
+senders, the retry policy) and its own ``[ami]`` section; the composition
+root ``chakushin.bootstrap`` builds them from the configuration.
 """
 
 from __future__ import annotations
@@ -12,51 +16,25 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import structlog
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from chakushin.config import Config
 from notifier.amiclient import AmiClient, AmiState
+from notifier.config import AmiConfig
 from notifier.engine import Notifier
 from notifier.mail import Templates, compose_test
 from notifier.model import CallRecord, Event
-from notifier.outbox import (
-    ConsoleSender,
-    DeliveryWorker,
-    MaildirSender,
-    RetryPolicy,
-    Sender,
-    SendResult,
-    SmtpSender,
-    SmtpSettings,
-)
+from notifier.outbox import DeliveryWorker, RetryPolicy, Sender, SendResult
 from store import aio, db, service, validation
-from store.errors import DomainError
+from store.errors import DomainError, StoreUnavailable
 
 log = structlog.get_logger("notifier")
 
 DECIDE_INTERVAL = 0.2  # seconds between batches at most; expiry runs at the same pace
-
-
-def make_senders(config: Config) -> list[Sender]:
-    """SMTP connections when a host is set, else the local sink (OPS-1)."""
-    m = config.mail
-    if m.smtp_host:
-        settings = SmtpSettings(
-            m.smtp_host,
-            m.smtp_port,
-            m.smtp_username,
-            m.smtp_password,
-            m.smtp_security,
-            float(m.smtp_timeout_seconds),
-        )
-        return [SmtpSender(settings) for _ in range(m.concurrency)]
-    if m.sink == "console":
-        return [ConsoleSender()]
-    return [MaildirSender(config.maildir)]
+DEFAULT_GRACE = 30.0  # seconds to finish on stop (serve.shutdown_timeout_seconds)
 
 
 @dataclasses.dataclass
@@ -68,9 +46,15 @@ class NotifierService:
     the metrics and the node's status report.
     """
 
-    config: Config
     sessions: sessionmaker[Session]
-    senders: list[Sender] | None = None
+    ami: AmiConfig
+    templates: Templates
+    # One sender per concurrent SMTP connection (MAIL-10), or the local sink.
+    senders: Sequence[Sender]
+    sender_address: str
+    policy: RetryPolicy = dataclasses.field(default_factory=RetryPolicy)
+    # Seconds the delivery worker gets after a stop (run()'s grace by default).
+    grace: float = DEFAULT_GRACE
     ami_state: AmiState = AmiState.STOPPED
     calls_seen: int = 0
     # Told of every AMI state change (the node reports it at once).
@@ -79,21 +63,17 @@ class NotifierService:
     clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
 
     def __post_init__(self) -> None:
-        c = self.config
         self.notifier = Notifier(
             self.sessions,
-            templates=Templates.load(c.mail.templates_dir or None),
-            sender_address=c.mail.from_address,
+            templates=self.templates,
+            sender_address=self.sender_address,
             clock=self.clock,
         )
         self.worker = DeliveryWorker(
             self.sessions,
-            self.senders if self.senders is not None else make_senders(c),
-            c.mail.from_address,
-            policy=RetryPolicy(
-                deadline=dt.timedelta(seconds=c.mail.retry_deadline_seconds),
-                lease=dt.timedelta(seconds=c.mail.lease_seconds),
-            ),
+            self.senders,
+            self.sender_address,
+            policy=self.policy,
             clock=self.clock,
         )
         self._finished: list[CallRecord] = []
@@ -116,24 +96,24 @@ class NotifierService:
             self.state_listener(state)
 
     async def run(self, stop: asyncio.Event, *, grace: float | None = None) -> None:
-        """Run until ``stop``; then finish within ``grace`` s (default: the config's).
+        """Run until ``stop``; then finish within ``grace`` s (default: ``self.grace``).
 
         On stop: AMI is closed; calls whose outcome has come are decided at
         once; each SMTP connection finishes the mail it is sending, and the
         mails not sent within ``grace`` go back to the outbox, due now.
         """
-        c = self.config
-        grace = float(c.serve.shutdown_timeout_seconds) if grace is None else grace
+        ami = self.ami
+        grace = self.grace if grace is None else grace
         client = AmiClient(
-            c.ami.host,
-            c.ami.port,
-            c.ami.username,
-            c.ami.secret,
+            ami.host,
+            ami.port,
+            ami.username,
+            ami.secret,
             on_event=self.on_event,
             on_state=self.on_state,
         )
         await client.start()
-        log.info("notifier_started", ami=f"{c.ami.host}:{c.ami.port}")
+        log.info("notifier_started", ami=f"{ami.host}:{ami.port}")
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._decider(stop))
@@ -174,7 +154,7 @@ class NotifierService:
         batch, self._finished = self._finished, []
         try:
             await asyncio.to_thread(self.notifier.decide, batch)
-        except (SQLAlchemyError, DomainError) as exc:
+        except (SQLAlchemyError, DomainError, StoreUnavailable) as exc:
             # The first line only: the rest is the SQL and its parameters (addresses, mails).
             log.error("decisions_not_written", calls=len(batch), error=db.first_line(exc))
             self._finished[:0] = batch  # try again with the next batch
@@ -183,17 +163,19 @@ class NotifierService:
 
 
 async def send_test_mail(
-    config: Config,
     sessions: sessionmaker[Session],
     number: str,
     address: str,
     *,
-    sender: Sender | None = None,
+    sender_address: str,
+    templates: Templates,
+    mailer: Callable[[], Sender],
 ) -> SendResult:
     """MAIL-2 "send test": one test mail to ``address`` now, through the same mailer.
 
     The number must exist and the address pass MAIL-3 (it need not be saved
-    yet: the site tests an address before the subscriber saves it).
+    yet: the site tests an address before the subscriber saves it). The
+    sender is made by ``mailer`` only then, and closed after the one mail.
     """
     validation.mail_address(address)
     with db.transaction(sessions, read_only=True) as session:
@@ -201,15 +183,15 @@ async def send_test_mail(
     message = compose_test(
         address,
         number,
-        sender=config.mail.from_address,
-        templates=Templates.load(config.mail.templates_dir or None),
+        sender=sender_address,
+        templates=templates,
         now=dt.datetime.now(dt.UTC),
         timezone=timezone,
     )
-    mailer = sender or make_senders(config)[0]
+    sender = mailer()
     try:
-        result = await mailer.send(config.mail.from_address, address, message.as_string())
+        result = await sender.send(sender_address, address, message.as_string())
     finally:
-        await mailer.close()
+        await sender.close()
     log.info("test_mail", number=number, accepted=result.ok, reply=result.reply[:200])
     return result

@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from agi.peer import AsteriskPeer
 from agi.prompts import TEXTS, Prompt
-from chakushin import logs
+from chakushin import bootstrap, logs
 from chakushin.config import AgiConfig, AmiConfig, Config, LogConfig, MetricsConfig, ServeConfig
 from chakushin.demo import recordings
 from chakushin.demo.amiserver import SECRET, USERNAME, AmiServer
@@ -143,11 +143,10 @@ async def run_demo(directory: Path, out: TextIO, *, show: bool = True) -> Summar
     try:
         async with AmiServer() as ami:
             config = demo_config(directory, ami.port)
-            node = Node(config, db.make_engine(config.database_url))
+            node = Node(config, bootstrap.make_engine(config))
             engine = node.engine
             logs.configure("info", "json", stream=log_file, on_problem=node.last_problem)
-            await asyncio.to_thread(db.ensure_schema, engine)
-            sessions = db.session_factory(engine)
+            sessions = await asyncio.to_thread(bootstrap.open_sessions, engine)
             await asyncio.to_thread(provision, sessions)
             say(f"demo line {MAIN} (every call mailed to {', '.join(ADDRESSES[MAIN])})")
             say(f"  and {BRANCH} (unanswered calls only, to {ADDRESSES[BRANCH][0]}; Voice Warp on)")

@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from agi import wiring
+from chakushin import bootstrap
 from chakushin import config as config_mod
 from chakushin.cli import cli
 from dialplan import render, variables
@@ -22,6 +23,11 @@ CONF_DIR = Path(__file__).resolve().parents[2] / "asterisk-conf"
 
 def default_config() -> config_mod.Config:
     return config_mod.load(env={})
+
+
+def rendered(config: config_mod.Config) -> str:
+    """The dialplan of ``config``, through the composition root as ``chakushin dialplan render``."""
+    return render.render(bootstrap.dialplan_settings(config))
 
 
 def lint(directory: Path, files: list[Path]) -> subprocess.CompletedProcess[str]:
@@ -52,7 +58,7 @@ def shipped_dialplans() -> list[Path]:
 
 def test_OPS_3_shipped_dialplan_is_the_rendering_of_the_default_config() -> None:
     shipped = (CONF_DIR / render.SHIPPED_FILE).read_text(encoding="utf-8")
-    assert shipped == render.render(default_config()), (
+    assert shipped == rendered(default_config()), (
         "asterisk-conf/ is stale: run `chakushin dialplan render --out "
         "asterisk-conf/extensions_chakushin.conf` with the default config"
     )
@@ -67,7 +73,7 @@ def test_OPS_3_asterisklint_passes_on_asterisk_conf(tmp_path: Path) -> None:
 def test_asterisklint_would_catch_a_broken_dialplan(tmp_path: Path) -> None:
     broken = tmp_path / "src"
     broken.mkdir()
-    text = render.render(default_config()).replace("Hangup(88)", "Hangupp(88)")
+    text = rendered(default_config()).replace("Hangup(88)", "Hangupp(88)")
     (broken / "extensions_broken.conf").write_text(text, encoding="utf-8")
     result = lint(tmp_path, [broken / "extensions_broken.conf"])
     assert result.returncode == 1
@@ -105,17 +111,17 @@ def test_IVR_1_access_numbers_and_agi_address_come_from_the_config() -> None:
             "CHAKUSHIN_IVR_SOUNDS_DIR": "ja/chakushin",
         }
     )
-    text = render.render(config)
+    text = rendered(config)
     assert "exten => 0120000111,1,Goto(chakushin-temp-password,s,1)" in text
     assert "0363044747" not in text
     assert "AGI(agi://127.0.0.1:14573/temp-password)" in text
     assert "Playback(ja/chakushin/tp-system-error)" in text
     ipv6 = config_mod.load(env={"CHAKUSHIN_AGI_HOST": "::1"})
-    assert "AGI(agi://[::1]:4573/temp-password)" in render.render(ipv6)
+    assert "AGI(agi://[::1]:4573/temp-password)" in rendered(ipv6)
 
 
 def test_IVR_2_data_calls_are_refused_before_the_agi() -> None:
-    lines = render.render(default_config()).splitlines()
+    lines = rendered(default_config()).splitlines()
     check = next(i for i, line in enumerate(lines) if "transfercapability" in line)
     agi = next(i for i, line in enumerate(lines) if "AGI(agi://" in line)
     assert check < agi
@@ -127,9 +133,9 @@ def test_dialplan_render_command(tmp_path: Path, tmp_config: Path) -> None:
     out = tmp_path / "x.conf"
     result = CliRunner().invoke(cli, ["dialplan", "render", "--out", str(out)])
     assert result.exit_code == 0, result.stderr
-    assert out.read_text(encoding="utf-8") == render.render(default_config())
+    assert out.read_text(encoding="utf-8") == rendered(default_config())
     shown = CliRunner().invoke(cli, ["dialplan", "render"])
-    assert shown.stdout == render.render(default_config())
+    assert shown.stdout == rendered(default_config())
 
 
 @pytest.mark.parametrize("value", ["../x", "a b", "/abs"])
@@ -139,7 +145,7 @@ def test_sounds_dir_must_be_a_plain_relative_path(value: str) -> None:
 
 
 def test_CALL_5_the_user_event_carries_exactly_the_documented_fields() -> None:
-    text = render.render(default_config())
+    text = rendered(default_config())
     events = re.findall(r"UserEvent\((\w+),(.*)\)$", text, re.M)
     assert len(events) == 1
     name, body = events[0]
@@ -149,7 +155,7 @@ def test_CALL_5_the_user_event_carries_exactly_the_documented_fields() -> None:
 
 
 def test_CALL_5_every_outcome_the_dialplan_sets_is_a_documented_one() -> None:
-    text = render.render(default_config())
+    text = rendered(default_config())
     setting = [line for line in text.splitlines() if "Set(CHAKUSHIN_OUTCOME=" in line]
     values: set[str] = set()
     for line in setting:
@@ -160,14 +166,14 @@ def test_CALL_5_every_outcome_the_dialplan_sets_is_a_documented_one() -> None:
 
 
 def test_CALL_5_hangup_handler_is_pushed_before_the_routing_agi() -> None:
-    lines = render.render(default_config()).splitlines()
+    lines = rendered(default_config()).splitlines()
     push = next(i for i, line in enumerate(lines) if "hangup_handler_push" in line)
     agi = next(i for i, line in enumerate(lines) if "/route-call," in line)
     assert push < agi
 
 
 def test_refusal_guidance_is_early_media_not_an_answered_call() -> None:
-    text = render.render(default_config())
+    text = rendered(default_config())
     assert text.count(",noanswer)") == 2
     refusals = text.split("n(reject_nuisance)")[1].split("n(ring)")[0]
     assert "Answer()" not in refusals

@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from chakushin import bootstrap
 from chakushin import config as config_mod
 from dialplan import render, variables
 from store import validation
@@ -35,7 +36,9 @@ PRESENTATIONS = [
     "prohib",
     "unavailable",
 ]
-CONTEXTS = evaluate.parse_contexts(render.render(config_mod.load(env={})))
+CONTEXTS = evaluate.parse_contexts(
+    render.render(bootstrap.dialplan_settings(config_mod.load(env={})))
+)
 
 
 def fail_path_event(

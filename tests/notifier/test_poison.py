@@ -209,9 +209,9 @@ async def test_issue12_MAIL_10_a_bug_deciding_one_call_ends_neither_the_notifier
 ) -> None:
     """Not the database, a bug (here: the rules raise for one call): that call is left
     out with its error logged, the others are decided, and the decider goes on."""
+    from chakushin import bootstrap
     from chakushin import config as config_mod
     from notifier import rules
-    from notifier.app import NotifierService
 
     real = rules.decide
 
@@ -221,7 +221,7 @@ async def test_issue12_MAIL_10_a_bug_deciding_one_call_ends_neither_the_notifier
         return real(call, settings)  # type: ignore[arg-type]
 
     monkeypatch.setattr(rules, "decide", buggy)
-    svc = NotifierService(
+    svc = bootstrap.notifier_service(
         config_mod.load(env={"CHAKUSHIN_MAIL_FROM_ADDRESS": FROM}), subscriber, senders=[]
     )
     svc._finish(finished_calls(svc.notifier, {"a.1": {}, "bug.2": {}, "b.3": {}}))

@@ -20,8 +20,8 @@ import sqlalchemy as sa
 import structlog
 from sqlalchemy.orm import Session, sessionmaker
 
+from chakushin import bootstrap, logs
 from chakushin import config as config_mod
-from chakushin import logs
 from chakushin.demo import recordings as traces
 from chakushin.demo.amiserver import SECRET, USERNAME, AmiServer, encode_frame, event_frames
 from notifier.app import NotifierService
@@ -86,7 +86,7 @@ async def running(
                 "CHAKUSHIN_MAIL_FROM_ADDRESS": "chakushin@example.jp",
             }
         )
-        svc = NotifierService(
+        svc = bootstrap.notifier_service(
             config, subscriber, senders=[SmtpSender(SmtpSettings("127.0.0.1", smtp.port))]
         )
         stop = asyncio.Event()

@@ -16,8 +16,8 @@ import pytest_asyncio
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from chakushin import bootstrap
 from chakushin.config import Config, MailConfig, SiteConfig
-from notifier.app import send_test_mail
 from notifier.outbox import SendResult
 from store import db, service
 from store.models import AuthUnit, MailKind, OutboxMail
@@ -146,7 +146,7 @@ async def site(
     )
 
     async def send_test(number: str, address: str) -> SendResult:
-        return await send_test_mail(config, line, number, address)
+        return await bootstrap.send_test(config, line)(number, address)
 
     app = create_app(
         SiteDeps(

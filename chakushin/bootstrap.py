@@ -1,0 +1,198 @@
+"""The one composition root (issue 13): every part of a process, built from its ``Config``.
+
+As cosmicpython's ``bootstrap()``: the entry points (``chakushin serve``
+and its one-role forms ``site``, ``agi-server`` and ``notifier``, the demo,
+``chakushin-agi``, and the commands that mail or render) read the config
+once and build their parts here. What lies below receives its own settings
+section (``AgiConfig``, ``AmiConfig``, ``SiteConfig``, ``IvrConfig``,
+``CallConfig``), a small settings object of its own (``DialplanSettings``,
+``RetryPolicy``, ``SmtpSettings``) and its collaborators (the session
+factory, the templates, the senders), never the ``Config``: ``agi/``,
+``notifier/``, ``dialplan/`` and ``web/`` import nothing from ``chakushin``
+(``tests/house``). Nothing is built at import time.
+
+Each builder imports its part when it builds it: ``chakushin line add``
+needs an engine and sessions, not the site, the FastAGI server and the
+notifier (nearly a second of imports on every command otherwise).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Coroutine, Mapping
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from chakushin.config import Config, ConfigError
+from notifier.config import MailConfig
+from store import db
+
+if TYPE_CHECKING:
+    from agi.server import FastAGIServer
+    from agi.wiring import Route
+    from dialplan.render import DialplanSettings
+    from notifier.app import NotifierService
+    from notifier.mail import Templates
+    from notifier.outbox import RetryPolicy, Sender, SendResult, SmtpSettings
+    from web.app import SiteDeps
+
+# MAIL-2 送信テスト: (number, address) -> what the mail server answered.
+SendTest = Callable[[str, str], Coroutine[Any, Any, "SendResult"]]
+
+
+# --- the store ---------------------------------------------------------------------
+
+
+def make_engine(config: Config) -> Engine:
+    """The engine of ``database.url`` (or the SQLite file in ``data_dir``); no connection yet."""
+    return db.make_engine(config.database_url)
+
+
+def open_sessions(engine: Engine) -> sessionmaker[Session]:
+    """The session factory, once the schema is current (a SQLite file is created on first use)."""
+    db.ensure_schema(engine)
+    return db.session_factory(engine)
+
+
+# --- mail (MAIL-2, MAIL-9, MAIL-10) ------------------------------------------------
+
+
+def load_templates(config: Config) -> Templates:
+    """The mail templates (MAIL-9): the shipped ones, or ``mail.templates_dir``'s, checked."""
+    from notifier.mail import TemplateError, Templates
+
+    try:
+        return Templates.load(config.mail.templates_dir or None)
+    except TemplateError as exc:
+        raise ConfigError(str(exc), key="mail.templates_dir") from None
+
+
+def smtp_settings(mail: MailConfig) -> SmtpSettings:
+    from notifier.outbox import SmtpSettings
+
+    return SmtpSettings(
+        mail.smtp_host,
+        mail.smtp_port,
+        mail.smtp_username,
+        mail.smtp_password,
+        mail.smtp_security,
+        float(mail.smtp_timeout_seconds),
+    )
+
+
+def make_senders(config: Config) -> list[Sender]:
+    """``mail.concurrency`` SMTP connections when a host is set, else the local sink (OPS-1)."""
+    from notifier.outbox import ConsoleSender, MaildirSender, SmtpSender
+
+    mail = config.mail
+    if mail.smtp_host:
+        settings = smtp_settings(mail)
+        return [SmtpSender(settings) for _ in range(mail.concurrency)]
+    if mail.sink == "console":
+        return [ConsoleSender()]
+    return [MaildirSender(config.maildir)]
+
+
+def retry_policy(mail: MailConfig) -> RetryPolicy:
+    """MAIL-10: how long a mail is retried, and how long a claimed one is leased."""
+    from notifier.outbox import RetryPolicy
+
+    return RetryPolicy(
+        deadline=dt.timedelta(seconds=mail.retry_deadline_seconds),
+        lease=dt.timedelta(seconds=mail.lease_seconds),
+    )
+
+
+def notifier_service(
+    config: Config,
+    sessions: sessionmaker[Session],
+    *,
+    senders: list[Sender] | None = None,
+    templates: Templates | None = None,
+) -> NotifierService:
+    """The notifier (AMI in, decisions and mail out); ``senders`` replaces the configured mailer."""
+    from notifier.app import NotifierService
+
+    return NotifierService(
+        sessions,
+        ami=config.ami,
+        templates=templates if templates is not None else load_templates(config),
+        senders=senders if senders is not None else make_senders(config),
+        sender_address=config.mail.from_address,
+        policy=retry_policy(config.mail),
+        grace=float(config.serve.shutdown_timeout_seconds),
+    )
+
+
+def send_test(
+    config: Config, sessions: sessionmaker[Session], *, templates: Templates | None = None
+) -> SendTest:
+    """MAIL-2 送信テスト through the configured mailer: a new connection for each test mail."""
+    from notifier.app import send_test_mail
+
+    loaded = templates if templates is not None else load_templates(config)
+
+    async def send(number: str, address: str) -> SendResult:
+        return await send_test_mail(
+            sessions,
+            number,
+            address,
+            sender_address=config.mail.from_address,
+            templates=loaded,
+            mailer=lambda: make_senders(config)[0],
+        )
+
+    return send
+
+
+# --- the voice flows and the dialplan ----------------------------------------------
+
+
+def agi_routes(config: Config, sessions: sessionmaker[Session]) -> Mapping[str, Route]:
+    """The AGI scripts (IVR, call routing, the nuisance feature code) by their name."""
+    from agi import wiring
+
+    return wiring.routes(sessions, ivr=config.ivr, call=config.call)
+
+
+def agi_server(config: Config, sessions: sessionmaker[Session]) -> FastAGIServer:
+    """The FastAGI server on ``agi.host``/``agi.port`` (bound, not yet serving)."""
+    from agi.server import FastAGIServer, SessionLimits
+
+    return FastAGIServer(
+        (config.agi.host, config.agi.port),
+        agi_routes(config, sessions),
+        sounds_dir=config.ivr.sounds_dir,
+        allowed_peers=config.agi.allowed_peers,
+        limits=SessionLimits.from_config(config.agi),
+    )
+
+
+def dialplan_settings(config: Config) -> DialplanSettings:
+    """What ``dialplan.render`` needs (OPS-3): the FastAGI address, ``[ivr]`` and ``[call]``."""
+    from dialplan.render import DialplanSettings
+
+    return DialplanSettings(
+        agi_host=config.agi.host, agi_port=config.agi.port, ivr=config.ivr, call=config.call
+    )
+
+
+# --- the settings site ---------------------------------------------------------------
+
+
+def site_deps(
+    config: Config, sessions: sessionmaker[Session], *, templates: Templates | None = None
+) -> SiteDeps:
+    """What the settings site needs (SITE-*): the store, its throttle, 送信テスト and ``[site]``."""
+    from web.app import SiteDeps
+    from web.ratelimit import LoginThrottle
+
+    return SiteDeps(
+        sessions,
+        sender_address=config.mail.from_address,
+        throttle=LoginThrottle(limit=config.site.login_failures_per_address),
+        send_test=send_test(config, sessions, templates=templates),
+        config=config.site,
+    )
