@@ -14,6 +14,7 @@ from store.bulk import BulkChange, BulkRefused, HistoryRow
 from store.errors import InvalidAddress, InvalidInput, NotFound
 from store.models import CallOutcome, Presentation, Service, StoredCall
 from tests.conftest import snapshot
+from web.texts import japanese
 
 TZ = "Asia/Tokyo"
 C = "0352000000"  # contract number of a line with 40 numbers
@@ -92,7 +93,7 @@ def test_SITE_7_search_pattern_other_than_digits_and_star_is_refused(pattern: st
         bulk.search_numbers(SEARCHABLE, pattern)
     assert err.value.code == "search_pattern"
     assert err.value.field == "search"
-    assert err.value.message == "検索する電話番号は半角数字と「*」で入力してください。"
+    assert japanese(err.value) == "検索する電話番号は半角数字と「*」で入力してください。"
 
 
 def test_SITE_7_twenty_characters_are_a_valid_pattern() -> None:
@@ -103,7 +104,7 @@ def test_SITE_7_twenty_characters_are_a_valid_pattern() -> None:
 
 
 @pytest.fixture
-def line(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
+def forty_numbers(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
     """A line with 40 numbers with the mail service and one without."""
     with db.transaction(sessions) as s:
         service.add_line(s, C, timezone=TZ)
@@ -132,9 +133,9 @@ def refused_unchanged(
 
 
 def test_SITE_7_bulk_adds_an_address_and_starts_every_number(
-    line: sessionmaker[Session],
+    forty_numbers: sessionmaker[Session],
 ) -> None:
-    with db.transaction(line) as s:
+    with db.transaction(forty_numbers) as s:
         result = bulk.apply_bulk(
             s, NUMBERS, BulkChange(add_address=ADDRESS, add_address_send=False, mail_started=True)
         )
@@ -142,62 +143,74 @@ def test_SITE_7_bulk_adds_an_address_and_starts_every_number(
     assert result.address_added == tuple(NUMBERS)
     assert result.address_already_set == ()
     for number in NUMBERS:
-        mail = mail_of(line, number)
+        mail = mail_of(forty_numbers, number)
         assert mail["started"] is True
         assert mail["addresses"] == [{"position": 1, "address": ADDRESS, "send": False}]
 
-    with db.transaction(line) as s:
+    with db.transaction(forty_numbers) as s:
         bulk.apply_bulk(s, NUMBERS[::2], BulkChange(mail_started=False))
-    assert [mail_of(line, n)["started"] for n in NUMBERS[:4]] == [False, True, False, True]
+    assert [mail_of(forty_numbers, n)["started"] for n in NUMBERS[:4]] == [False, True, False, True]
 
 
-def test_SITE_7_bulk_sets_conditions_and_leaves_the_rest(line: sessionmaker[Session]) -> None:
-    with db.transaction(line) as s:
+def test_SITE_7_bulk_sets_conditions_and_leaves_the_rest(
+    forty_numbers: sessionmaker[Session],
+) -> None:
+    with db.transaction(forty_numbers) as s:
         service.set_conditions(s, NUMBERS[1], unanswered_only=True)
         bulk.apply_bulk(s, NUMBERS, BulkChange(designated_only=True))
-    assert mail_of(line, NUMBERS[0])["designated_only"] is True
-    assert mail_of(line, NUMBERS[0])["unanswered_only"] is False
-    assert mail_of(line, NUMBERS[1])["unanswered_only"] is True  # None: left as it was
-    with db.transaction(line) as s:
+    assert mail_of(forty_numbers, NUMBERS[0])["designated_only"] is True
+    assert mail_of(forty_numbers, NUMBERS[0])["unanswered_only"] is False
+    assert mail_of(forty_numbers, NUMBERS[1])["unanswered_only"] is True  # None: left as it was
+    with db.transaction(forty_numbers) as s:
         bulk.apply_bulk(s, NUMBERS, BulkChange(designated_only=False, unanswered_only=False))
     assert all(
-        (mail_of(line, n)["designated_only"], mail_of(line, n)["unanswered_only"]) == (False, False)
+        (mail_of(forty_numbers, n)["designated_only"], mail_of(forty_numbers, n)["unanswered_only"])
+        == (False, False)
         for n in NUMBERS[:3]
     )
 
 
-def test_SITE_7_bulk_address_already_set_keeps_one_entry(line: sessionmaker[Session]) -> None:
-    with db.transaction(line) as s:
+def test_SITE_7_bulk_address_already_set_keeps_one_entry(
+    forty_numbers: sessionmaker[Session],
+) -> None:
+    with db.transaction(forty_numbers) as s:
         service.add_address(s, NUMBERS[3], ADDRESS.upper(), send=False)
-    with db.transaction(line) as s:
+    with db.transaction(forty_numbers) as s:
         result = bulk.apply_bulk(s, NUMBERS[:5], BulkChange(add_address=ADDRESS))
     assert result.address_already_set == (NUMBERS[3],)
     assert result.address_added == tuple(n for n in NUMBERS[:5] if n != NUMBERS[3])
-    assert mail_of(line, NUMBERS[3])["addresses"] == [
+    assert mail_of(forty_numbers, NUMBERS[3])["addresses"] == [
         {"position": 1, "address": ADDRESS.upper(), "send": True}
     ]
 
 
-def test_SITE_7_bulk_selection_twice_counts_once(line: sessionmaker[Session]) -> None:
-    with db.transaction(line) as s:
+def test_SITE_7_bulk_selection_twice_counts_once(forty_numbers: sessionmaker[Session]) -> None:
+    with db.transaction(forty_numbers) as s:
         result = bulk.apply_bulk(s, [C, C, NUMBERS[1]], BulkChange(add_address=ADDRESS))
     assert result.numbers == (C, NUMBERS[1])
-    assert mail_of(line, C)["addresses"] == [{"position": 1, "address": ADDRESS, "send": True}]
+    assert mail_of(forty_numbers, C)["addresses"] == [
+        {"position": 1, "address": ADDRESS, "send": True}
+    ]
 
 
-def test_SITE_7_MAIL_2_one_full_number_refuses_the_whole_bulk(line: sessionmaker[Session]) -> None:
+def test_SITE_7_MAIL_2_one_full_number_refuses_the_whole_bulk(
+    forty_numbers: sessionmaker[Session],
+) -> None:
     full = NUMBERS[17]
-    with db.transaction(line) as s:
+    with db.transaction(forty_numbers) as s:
         for i in range(5):
             service.add_address(s, full, f"user{i}@example.jp")
-    err = refused_unchanged(line, NUMBERS, BulkChange(add_address=ADDRESS, mail_started=True))
+    err = refused_unchanged(
+        forty_numbers, NUMBERS, BulkChange(add_address=ADDRESS, mail_started=True)
+    )
     assert err.numbers == (full,)
     assert err.code == "bulk_refused"
     assert err.failures[0].code == "limit_exceeded"
     assert err.failures[0].field is None  # store.service names no field for a full list
-    assert full in err.message
-    assert err.message.startswith("次の電話番号は設定できないため")
-    assert mail_of(line, C) == {
+    assert full in japanese(err)
+    assert japanese(err).startswith("次の電話番号は設定できないため")
+    assert full in err.message  # the English line for operators names it too
+    assert mail_of(forty_numbers, C) == {
         "started": False,
         "designated_only": False,
         "unanswered_only": False,
@@ -207,57 +220,62 @@ def test_SITE_7_MAIL_2_one_full_number_refuses_the_whole_bulk(line: sessionmaker
 
 
 def test_SITE_7_MAIL_1_every_number_without_address_is_listed(
-    line: sessionmaker[Session],
+    forty_numbers: sessionmaker[Session],
 ) -> None:
-    with db.transaction(line) as s:
+    with db.transaction(forty_numbers) as s:
         for number in NUMBERS[::2]:
             service.add_address(s, number, ADDRESS)
     err = refused_unchanged(
-        line, [*NUMBERS, NO_MAIL], BulkChange(mail_started=True, designated_only=True)
+        forty_numbers, [*NUMBERS, NO_MAIL], BulkChange(mail_started=True, designated_only=True)
     )
     assert err.numbers == (*NUMBERS[1::2], NO_MAIL)
     codes = {f.number: f.code for f in err.failures}
     assert {codes[n] for n in NUMBERS[1::2]} == {"start_without_address"}
     assert codes[NO_MAIL] == "not_subscribed"
     assert all(f.message for f in err.failures)
+    # The site's sentence lists them as the seeds list numbers, with 「、」.
+    assert japanese(err) == (
+        "次の電話番号は設定できないため、一括設定を行いませんでした"
+        "(どの電話番号の設定も変更されていません): " + "、".join(err.numbers)
+    )
 
 
 def test_SITE_7_refused_bulk_writes_nothing_even_if_the_caller_commits(
-    line: sessionmaker[Session],
+    forty_numbers: sessionmaker[Session],
 ) -> None:
-    engine = line.kw["bind"]
+    engine = forty_numbers.kw["bind"]
     before = snapshot(engine)
-    with db.transaction(line) as s, pytest.raises(BulkRefused):
+    with db.transaction(forty_numbers) as s, pytest.raises(BulkRefused):
         bulk.apply_bulk(s, [*NUMBERS, NO_MAIL], BulkChange(add_address=ADDRESS))
         # The caller catches the refusal and commits its transaction.
     assert snapshot(engine) == before
 
 
-def test_SITE_7_empty_selection_or_change_is_refused(line: sessionmaker[Session]) -> None:
-    with pytest.raises(InvalidInput) as err, db.transaction(line) as s:
+def test_SITE_7_empty_selection_or_change_is_refused(forty_numbers: sessionmaker[Session]) -> None:
+    with pytest.raises(InvalidInput) as err, db.transaction(forty_numbers) as s:
         bulk.apply_bulk(s, [], BulkChange(mail_started=True))
     assert (err.value.code, err.value.field) == ("bulk_no_numbers", "numbers")
-    assert err.value.message == "一括設定する電話番号を選択してください。"
+    assert japanese(err.value) == "一括設定する電話番号を選択してください。"
     for empty in (BulkChange(), BulkChange(add_address=""), BulkChange(add_address_send=False)):
-        with pytest.raises(InvalidInput) as err, db.transaction(line) as s:
+        with pytest.raises(InvalidInput) as err, db.transaction(forty_numbers) as s:
             bulk.apply_bulk(s, NUMBERS, empty)
         assert (err.value.code, err.value.field) == ("bulk_no_change", "change")
-        assert err.value.message == "一括設定する内容を選択してください。"
+        assert japanese(err.value) == "一括設定する内容を選択してください。"
 
 
 def test_SITE_7_MAIL_3_bad_address_is_refused_once_before_any_number(
-    line: sessionmaker[Session],
+    forty_numbers: sessionmaker[Session],
 ) -> None:
-    engine = line.kw["bind"]
+    engine = forty_numbers.kw["bind"]
     before = snapshot(engine)
-    with pytest.raises(InvalidAddress) as err, db.transaction(line) as s:
+    with pytest.raises(InvalidAddress) as err, db.transaction(forty_numbers) as s:
         bulk.apply_bulk(s, NUMBERS, BulkChange(add_address="a..b@example.jp"))
     assert (err.value.code, err.value.field) == ("address_double_dot", "add_address")
     assert snapshot(engine) == before
 
 
-def test_SITE_7_unknown_number_is_listed(line: sessionmaker[Session]) -> None:
-    err = refused_unchanged(line, [C, "0399999999"], BulkChange(designated_only=True))
+def test_SITE_7_unknown_number_is_listed(forty_numbers: sessionmaker[Session]) -> None:
+    err = refused_unchanged(forty_numbers, [C, "0399999999"], BulkChange(designated_only=True))
     assert [(f.number, f.code) for f in err.failures] == [("0399999999", "not_found")]
 
 
