@@ -107,7 +107,7 @@ class SafeAGI(AGI):  # type: ignore[misc]
         # Fix: AGI.__init__ installs a SIGHUP handler, which raises ValueError
         # outside the main thread (every FastAGI session runs in one), and
         # writes debug lines to stderr on every command. The classic entry
-        # point installs the SIGHUP handler itself (agi.classic).
+        # point installs the SIGHUP handler itself (chakushin.classic_agi).
         self.stdin = stdin
         self.stdout = stdout
         self.stderr = _Discard()
