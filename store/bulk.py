@@ -8,10 +8,10 @@ MAIL-2, MAIL-4 on many numbers at once, all or nothing) and, for the number's
 page, ``call_history`` (the MAIL-10 decisions of its last calls).
 
 The rules themselves stay in ``store.service``: ``apply_bulk`` calls its
-functions number by number and only gathers their refusals. Messages of the
-errors raised here are the Japanese text the site shows; the per-number
-errors inside ``BulkRefused`` are ``store.service``'s own (a stable ``code``
-and ``field``, an English ``message``) for the site to translate.
+functions number by number and only gathers their refusals. Every error
+carries a stable ``code`` and ``params`` for the site to translate
+(``web.texts.BULK``) and an English ``message``; the per-number errors
+inside ``BulkRefused`` are ``store.service``'s own.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import zoneinfo
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import structlog
@@ -39,14 +39,16 @@ MAX_SEARCH_PATTERN = 20
 WILDCARD = "*"
 UNDECIDED = "undecided"
 
-MESSAGES: dict[str, str] = {
-    "search_pattern": "検索する電話番号は半角数字と「*」で入力してください。",
-    "bulk_no_numbers": "一括設定する電話番号を選択してください。",
-    "bulk_no_change": "一括設定する内容を選択してください。",
-    "bulk_refused": (
-        "次の電話番号は設定できないため、一括設定を行いませんでした"
-        "(どの電話番号の設定も変更されていません): {numbers}"
+# Every code raised here -> its English line for operators; the ``{param}`` names
+# are those of the Japanese sentence the site shows (web.texts.BULK).
+OPERATOR_TEXT: Mapping[str, str] = {
+    "search_pattern": (
+        f"a number search is half-width digits and {WILDCARD}, "
+        f"at most {MAX_SEARCH_PATTERN} characters"
     ),
+    "bulk_no_numbers": "select the numbers to change",
+    "bulk_no_change": "select what to change",
+    "bulk_refused": "no number was changed: these numbers refused the change: {numbers}",
 }
 
 _SEARCH_CHARS = frozenset("0123456789" + WILDCARD)
@@ -75,7 +77,7 @@ def search_numbers(numbers: Sequence[str], pattern: str) -> list[str]:
     """
     wanted = pattern.strip()
     if len(wanted) > MAX_SEARCH_PATTERN or not set(wanted) <= _SEARCH_CHARS:
-        raise InvalidInput(MESSAGES["search_pattern"], code="search_pattern", field="search")
+        raise InvalidInput(OPERATOR_TEXT["search_pattern"], code="search_pattern", field="search")
     if not wanted.strip(WILDCARD):
         return list(numbers)
     if WILDCARD not in wanted:
@@ -149,16 +151,21 @@ class BulkRefused(DomainError, ValueError):
     """SITE-7: at least one number refused the bulk change, so no number was changed.
 
     ``failures`` lists every refusing number (in the order given) with its
-    error; ``message`` is the Japanese sentence naming them.
+    error (each to be translated on its own). ``params["numbers"]`` names
+    the numbers as the site's sentence lists them (joined by 「、」, as
+    ``store.site_auth`` lists numbers); ``numbers`` has them as a tuple.
     """
 
     code = "bulk_refused"
 
     def __init__(self, failures: Sequence[BulkFailure]) -> None:
         self.failures = tuple(failures)
-        numbers = "、".join(f.number for f in self.failures)
+        numbers = [f.number for f in self.failures]
         super().__init__(
-            MESSAGES["bulk_refused"].format(numbers=numbers), code="bulk_refused", field="numbers"
+            OPERATOR_TEXT["bulk_refused"].format(numbers=", ".join(numbers)),
+            code="bulk_refused",
+            field="numbers",
+            params={"numbers": "、".join(numbers)},
         )
 
     @property
@@ -184,9 +191,11 @@ def apply_bulk(session: Session, numbers: Sequence[str], change: BulkChange) -> 
     """
     todo = list(dict.fromkeys(numbers))
     if not todo:
-        raise InvalidInput(MESSAGES["bulk_no_numbers"], code="bulk_no_numbers", field="numbers")
+        raise InvalidInput(
+            OPERATOR_TEXT["bulk_no_numbers"], code="bulk_no_numbers", field="numbers"
+        )
     if change.is_empty:
-        raise InvalidInput(MESSAGES["bulk_no_change"], code="bulk_no_change", field="change")
+        raise InvalidInput(OPERATOR_TEXT["bulk_no_change"], code="bulk_no_change", field="change")
     if change.add_address:
         validation.mail_address(change.add_address, field="add_address")
     service.load_numbers(session, todo)  # one round of queries instead of one per number

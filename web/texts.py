@@ -111,7 +111,16 @@ CSV: dict[str, str] = {}
 
 # --- bulk settings and search (issue 9) ------------------------------------------------------
 
-BULK: dict[str, str] = {}
+# Codes of ``store.bulk`` (its ``OPERATOR_TEXT`` has each one's English line).
+BULK: dict[str, str] = {
+    "search_pattern": "検索する電話番号は半角数字と「*」で入力してください。",
+    "bulk_no_numbers": "一括設定する電話番号を選択してください。",
+    "bulk_no_change": "一括設定する内容を選択してください。",
+    "bulk_refused": (
+        "次の電話番号は設定できないため、一括設定を行いませんでした"
+        "(どの電話番号の設定も変更されていません): {numbers}"
+    ),
+}
 
 # --- send test limits (MAIL-2) ---------------------------------------------------------------
 
