@@ -5,9 +5,12 @@ Voice Warp, then ring the number's phone. ``RouteCall`` is the AGI side:
 it reads the caller from the AGI environment, asks the store, and sets the
 channel variables (``dialplan.variables``) that the dialplan acts on.
 
-The fail path: an unknown number or a store that cannot answer sets no
-``CHAKUSHIN_ACTION``; the dialplan then rings the fallback endpoint, so a
-database problem never drops a call.
+The fail path: an unknown number, one the domain layer refuses, or a
+store that cannot answer sets no ``CHAKUSHIN_ACTION``; the dialplan then
+rings the fallback endpoint, so a database problem never drops a call.
+``CHAKUSHIN_ROUTE`` says which (``unknown_number``, ``store_unavailable``).
+Both leave through the flow's one exit (``agi.flow.FlowBreak``), where a
+decided route leaves too: ``run()`` sets the variables in one place.
 """
 
 from __future__ import annotations
@@ -21,8 +24,10 @@ import structlog
 
 from agi.caller import Caller, caller_of
 from agi.channel import CallerHangup, Channel, ChannelError
+from agi.flow import Ending, FlowBreak
 from agi.prompts import Prompt
 from dialplan import variables as v
+from store.errors import DomainError, StoreUnavailable
 from store.models import Presentation, VoiceWarpMode
 from store.service import RoutingSettings
 
@@ -44,6 +49,19 @@ class Route:
     forward_dial: str = ""
     forward_on: str = v.FORWARD_NEVER
     refusal: Prompt | None = None
+
+    def assignments(self) -> tuple[tuple[str, str], ...]:
+        """The channel variables of a decided route, ``CHAKUSHIN_ACTION`` last:
+        the dialplan acts only on a full set."""
+        return (
+            (v.DIAL, self.dial),
+            (v.RING_SECONDS, str(self.ring_seconds) if self.ring_seconds else ""),
+            (v.FORWARD_DIAL, self.forward_dial),
+            (v.FORWARD_ON, self.forward_on),
+            (v.REFUSAL, self.refusal.value if self.refusal else ""),
+            (v.ROUTE, "decided"),
+            (v.ACTION, self.action),
+        )
 
 
 def dial_string(template: str, number: str) -> str:
@@ -99,11 +117,16 @@ def decide(
 
 
 class RoutingStore(Protocol):
+    """``agi.wiring.SqlRoutingStore``: ``None`` for a number that is not provisioned;
+    raises ``StoreUnavailable`` when the database cannot answer and a
+    ``DomainError`` when the domain layer refuses the number."""
+
     def route_incoming_call(self, number: str, caller: Caller) -> RoutingSettings | None: ...
 
 
-class StoreUnavailable(RuntimeError):
-    pass
+# The fail paths (no CHAKUSHIN_ACTION): their outcome is CHAKUSHIN_ROUTE's value.
+UNKNOWN_NUMBER = Ending("unknown_number")
+STORE_UNAVAILABLE = Ending("store_unavailable")
 
 
 @dataclass
@@ -115,55 +138,64 @@ class RouteCall:
     ring_seconds: int
     clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
 
-    def run(self) -> str:
+    def __post_init__(self) -> None:
         env = self.channel.env
-        subscriber = env.get("agi_arg_1") or env.get("agi_extension", "")
-        caller = caller_of(env)
+        self.subscriber = env.get("agi_arg_1") or env.get("agi_extension", "")
+        self.caller = caller_of(env)
         # MAIL-9: the withheld number is never logged; the presentation is.
-        log = structlog.get_logger("agi.call_route").bind(
+        self.log = structlog.get_logger("agi.call_route").bind(
             call_id=env.get("agi_uniqueid", ""),
-            number=subscriber,
-            presentation=caller.presentation.value,
-            caller=caller.logged,
+            number=self.subscriber,
+            presentation=self.caller.presentation.value,
+            caller=self.caller.logged,
         )
+
+    def run(self) -> str:
+        """Route the call; the one exit sets the variables of the route or of its fail path."""
         try:
-            self._set(v.PRESENTATION, caller.presentation.value)
-            self._set(v.CALLER, caller.presented_number)
+            self._set(v.PRESENTATION, self.caller.presentation.value)
+            self._set(v.CALLER, self.caller.presented_number)
+            route: Route | None = None
             try:
-                settings = self.store.route_incoming_call(subscriber, caller)
-            except StoreUnavailable as exc:
-                log.error("call_route_fallback", reason="store_unavailable", error=str(exc))
-                self._set(v.ROUTE, "store_unavailable")
-                return "store_unavailable"
-            if settings is None:
-                log.warning("call_route_fallback", reason="unknown_number")
-                self._set(v.ROUTE, "unknown_number")
-                return "unknown_number"
-            route = decide(
-                settings,
-                caller,
-                fallback_endpoint=self.fallback_endpoint,
-                forward_dial=self.forward_dial,
-                ring_seconds=self.ring_seconds,
-            )
-            for name, value in (
-                (v.DIAL, route.dial),
-                (v.RING_SECONDS, str(route.ring_seconds) if route.ring_seconds else ""),
-                (v.FORWARD_DIAL, route.forward_dial),
-                (v.FORWARD_ON, route.forward_on),
-                (v.REFUSAL, route.refusal.value if route.refusal else ""),
-                (v.ROUTE, "decided"),
-                (v.ACTION, route.action),  # last: the dialplan acts only on a full set
-            ):
+                route = self._decide()
+                outcome, assignments = route.action, route.assignments()
+            except FlowBreak as stop:
+                outcome, assignments = stop.ending.outcome, ((v.ROUTE, stop.ending.outcome),)
+            for name, value in assignments:
                 self._set(name, value)
-            log.info("call_routed", action=route.action, reason=route.reason)
-            return route.action
         except CallerHangup:
-            log.info("call_route_caller_hangup")
+            self.log.info("call_route_caller_hangup")
             return "caller_hangup"
         except ChannelError as exc:
-            log.error("call_route_channel_error", error=str(exc))
+            self.log.error("call_route_channel_error", error=str(exc))
             return "channel_error"
+        if route is not None:
+            self.log.info("call_routed", action=route.action, reason=route.reason)
+        return outcome
+
+    def _decide(self) -> Route:
+        """CALL-1 on the number's settings; an unknown number, a refusal or a store
+        that cannot answer breaks to the fail path."""
+        try:
+            settings = self.store.route_incoming_call(self.subscriber, self.caller)
+        except StoreUnavailable as exc:
+            self.log.error("call_route_fallback", reason="store_unavailable", error=str(exc))
+            raise FlowBreak(STORE_UNAVAILABLE) from exc
+        except DomainError as exc:
+            # A refusal is an answer: this number is not one the store routes.
+            # Its code only: the domain layer's message names numbers (MAIL-9).
+            self.log.warning("call_route_fallback", reason="refused", code=exc.code)
+            raise FlowBreak(UNKNOWN_NUMBER) from exc
+        if settings is None:
+            self.log.warning("call_route_fallback", reason="unknown_number")
+            raise FlowBreak(UNKNOWN_NUMBER)
+        return decide(
+            settings,
+            self.caller,
+            fallback_endpoint=self.fallback_endpoint,
+            forward_dial=self.forward_dial,
+            ring_seconds=self.ring_seconds,
+        )
 
     def _set(self, name: str, value: str) -> None:
         self.channel.set_variable(name, value)

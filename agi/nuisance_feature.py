@@ -3,25 +3,31 @@
 
 A caller who withheld the number is listed hidden: refused like the
 others, never read back or shown. The result is spoken and set in
-``CHAKUSHIN_FEATURE_OUTCOME``.
+``CHAKUSHIN_FEATURE_OUTCOME``, in one place (``run()``, the flow's one
+exit): a step that ends the call early raises ``agi.flow.FlowBreak``.
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import structlog
 
 from agi.caller import caller_of
 from agi.channel import CallerHangup, Channel, ChannelError
+from agi.flow import Ending, FlowBreak, finish
 from agi.prompts import Prompt
 from dialplan import variables as v
+from store.errors import DomainError, StoreUnavailable
 from store.service import LastCallerResult
 
 MAX_TRIES = 3
 REGISTER_DIGIT = "2"
+
+T = TypeVar("T")
 
 
 class Outcome(enum.StrEnum):
@@ -47,15 +53,16 @@ RESULT_PROMPTS = {
 }
 
 
-class NotSubscribed(Exception):
-    pass
-
-
-class StoreUnavailable(RuntimeError):
-    pass
+END_NOT_SUBSCRIBED = Ending(Outcome.NOT_SUBSCRIBED, (Prompt.NUISANCE_NOT_SUBSCRIBED,))
+END_NO_CHOICE = Ending(Outcome.NO_CHOICE)
+END_SYSTEM_ERROR = Ending(Outcome.SYSTEM_ERROR, (Prompt.SYSTEM_ERROR,))
 
 
 class NuisanceStore(Protocol):
+    """``agi.wiring.SqlNuisanceStore``: both raise ``StoreUnavailable`` when the
+    database cannot answer and a ``DomainError`` when the domain layer
+    refuses the number (unknown, or without the nuisance service)."""
+
     def subscribes(self, number: str) -> bool: ...
 
     def add_last_caller(self, number: str) -> tuple[LastCallerResult, str | None]: ...
@@ -67,30 +74,35 @@ class NuisanceFeatureCall:
     store: NuisanceStore
     input_timeout: float = 10.0
 
-    def run(self) -> str:
-        subscriber = self.channel.env.get("agi_callerid", "")
+    def __post_init__(self) -> None:
+        self.subscriber = self.channel.env.get("agi_callerid", "")
         # MAIL-9: the subscriber's phone may withhold its number (184); then
         # the log says so instead of the digits.
-        log = structlog.get_logger("agi.nuisance_feature").bind(
+        self.log = structlog.get_logger("agi.nuisance_feature").bind(
             call_id=self.channel.env.get("agi_uniqueid", ""),
             number=caller_of(self.channel.env).logged,
         )
+
+    def run(self) -> str:
+        """Run the feature code to its end; the one exit plays the ending and sets the outcome."""
         try:
-            outcome = self._run(subscriber)
+            try:
+                ending = self._steps()
+            except FlowBreak as stop:
+                ending = stop.ending
+            finish(self.channel, ending, v.FEATURE_OUTCOME)
+            outcome = Outcome(ending.outcome)
         except CallerHangup:
             outcome = Outcome.CALLER_HANGUP
-        except StoreUnavailable as exc:
-            log.error("nuisance_feature_store_unavailable", error=str(exc))
-            outcome = self._finish(Outcome.SYSTEM_ERROR, Prompt.SYSTEM_ERROR)
         except ChannelError as exc:
-            log.error("nuisance_feature_channel_error", error=str(exc))
+            self.log.error("nuisance_feature_channel_error", error=str(exc))
             outcome = Outcome.SYSTEM_ERROR
-        log.info("nuisance_feature_done", outcome=outcome.value)
+        self.log.info("nuisance_feature_done", outcome=outcome.value)
         return outcome.value
 
-    def _run(self, subscriber: str) -> Outcome:
-        if not self.store.subscribes(subscriber):
-            return self._finish(Outcome.NOT_SUBSCRIBED, Prompt.NUISANCE_NOT_SUBSCRIBED)
+    def _steps(self) -> Ending:
+        if not self._store(lambda: self.store.subscribes(self.subscriber)):
+            raise FlowBreak(END_NOT_SUBSCRIBED)
         for _ in range(MAX_TRIES):
             entry = self.channel.read_digits(
                 Prompt.NUISANCE_MENU, max_digits=1, timeout=self.input_timeout
@@ -98,20 +110,22 @@ class NuisanceFeatureCall:
             if entry.digits == REGISTER_DIGIT:
                 break
         else:
-            return self._finish(Outcome.NO_CHOICE)
-        result, read_back = self.store.add_last_caller(subscriber)
-        return self._finish(Outcome(result.value), RESULT_PROMPTS[result], read_back=read_back)
+            raise FlowBreak(END_NO_CHOICE)
+        result, read_back = self._store(lambda: self.store.add_last_caller(self.subscriber))
+        return Ending(Outcome(result.value), (RESULT_PROMPTS[result],), read_back or "")
 
-    def _finish(
-        self, outcome: Outcome, prompt: Prompt | None = None, *, read_back: str | None = None
-    ) -> Outcome:
+    def _store(self, ask: Callable[[], T]) -> T:
+        """One question to the store; the call ends if it cannot answer or refuses.
+
+        A refusal (CALL-2: the number is unknown or has no nuisance service,
+        perhaps since the call began) is the not-subscribed ending, logged
+        by its code: the domain layer's message names the number (MAIL-9).
+        """
         try:
-            if read_back:
-                self.channel.say_digits(read_back)
-            if prompt is not None:
-                self.channel.play(prompt)
-            self.channel.set_variable(v.FEATURE_OUTCOME, outcome.value)
-            self.channel.hangup()
-        except CallerHangup:
-            pass
-        return outcome
+            return ask()
+        except StoreUnavailable as exc:
+            self.log.error("nuisance_feature_store_unavailable", error=str(exc))
+            raise FlowBreak(END_SYSTEM_ERROR) from exc
+        except DomainError as exc:
+            self.log.info("nuisance_feature_refused", reason=exc.code)
+            raise FlowBreak(END_NOT_SUBSCRIBED) from exc

@@ -6,6 +6,12 @@ twice (IVR-7), store them (IVR-9). Every invalid entry plays the error
 guidance and asks again; the third ends the call (IVR-8). Nothing is
 written before the last step, so a call that does not complete, whether
 the caller hangs up or errs three times, leaves no state (IVR-10).
+
+Every way the call ends leaves through one exit (``agi.flow``): a step
+that ends the call early raises ``FlowBreak`` with its ``Ending``, and
+``run()`` plays it. A store that cannot answer (``StoreUnavailable``)
+plays the system-error guidance; a refusal of the domain layer (the
+caller's right is checked again at the save, IVR-2) is the IVR-2 ending.
 """
 
 from __future__ import annotations
@@ -19,10 +25,11 @@ import structlog
 
 from agi.caller import caller_of
 from agi.channel import CallerHangup, Channel, ChannelError, DigitEntry
+from agi.flow import Ending, FlowBreak, finish
 from agi.prompts import Prompt
 from dialplan import variables
 from store import validation
-from store.errors import InvalidInput
+from store.errors import DomainError, InvalidInput, StoreUnavailable
 from store.models import AuthUnit
 from store.service import CallerLine, temp_password_targets
 
@@ -41,22 +48,26 @@ class Outcome(enum.StrEnum):
     SYSTEM_ERROR = "system_error"
 
 
-class StoreUnavailable(RuntimeError):
-    """The store could not answer (database down); the call takes the fail path."""
+# The endings decided before the last step (IVR-2, IVR-8, the store down).
+END_NOT_SUBSCRIBER = Ending(Outcome.NOT_SUBSCRIBER, (Prompt.TP_NOT_SUBSCRIBER,))
+END_TOO_MANY_ERRORS = Ending(
+    Outcome.TOO_MANY_ERRORS, (Prompt.TP_INVALID_ENTRY, Prompt.TP_CALL_AGAIN)
+)
+END_SYSTEM_ERROR = Ending(Outcome.SYSTEM_ERROR, (Prompt.TP_SYSTEM_ERROR,))
 
 
 class TempPasswordStore(Protocol):
-    """What the flow needs from the database (``agi.wiring.SqlTempPasswordStore``)."""
+    """What the flow needs from the database (``agi.wiring.SqlTempPasswordStore``).
+
+    Both raise ``store.errors.StoreUnavailable`` when the database cannot
+    answer, and a ``DomainError`` when the domain layer refuses the caller.
+    """
 
     def caller_line(self, caller_number: str) -> CallerLine | None: ...
 
     def save(
         self, caller_number: str, target_number: str, temp_password: str, auth_unit: AuthUnit
     ) -> None: ...
-
-
-class _TooManyErrors(Exception):
-    pass
 
 
 @dataclass
@@ -75,19 +86,21 @@ class TempPasswordCall:
         )
 
     def run(self) -> Outcome:
-        """Run the call to its end; never raises for anything the caller or Asterisk does."""
+        """Run the call to its end; never raises for what the caller, Asterisk or the store does.
+
+        The one exit: the ending the steps return or break with is played
+        here and only here.
+        """
         self.log.info("tp_call_started")
         try:
-            outcome = self._run()
+            try:
+                ending = self._steps()
+            except FlowBreak as stop:
+                ending = stop.ending
+            finish(self.channel, ending, variables.TP_OUTCOME)
+            outcome = Outcome(ending.outcome)
         except CallerHangup:
             outcome = Outcome.CALLER_HANGUP
-        except _TooManyErrors:
-            outcome = self._finish(
-                Outcome.TOO_MANY_ERRORS, Prompt.TP_INVALID_ENTRY, Prompt.TP_CALL_AGAIN
-            )
-        except StoreUnavailable as exc:
-            self.log.error("tp_store_unavailable", error=str(exc))
-            outcome = self._finish(Outcome.SYSTEM_ERROR, Prompt.TP_SYSTEM_ERROR)
         except ChannelError as exc:
             # Asterisk answered something the flow cannot go on from; the
             # dialplan's fail path takes over when the session ends.
@@ -96,30 +109,34 @@ class TempPasswordCall:
         self.log.info("tp_call_ended", outcome=outcome.value, errors=self.errors)
         return outcome
 
-    def _finish(self, outcome: Outcome, *prompts: Prompt, read_back: str = "") -> Outcome:
-        """Last words and hang-up; a caller already gone changes nothing."""
-        try:
-            if read_back:
-                self.channel.say_digits(read_back)
-            for prompt in prompts:
-                self.channel.play(prompt)
-            self.channel.set_variable(variables.TP_OUTCOME, outcome.value)
-            self.channel.hangup()
-        except CallerHangup:
-            pass
-        return outcome
-
-    def _run(self) -> Outcome:
+    def _steps(self) -> Ending:
         caller = self._caller_line()
         if caller is None:
             self.log.info("tp_caller_refused", reason="not_a_number_of_a_line_with_the_service")
-            return self._finish(Outcome.NOT_SUBSCRIBER, Prompt.TP_NOT_SUBSCRIBER)
+            raise FlowBreak(END_NOT_SUBSCRIBER)
         unit = self._ask(lambda: self._read(Prompt.TP_UNIT_MENU, 1), self._unit_for(caller))
         target = self._target(caller, unit)
         temp_password = self._temp_password(target)
-        self.store.save(caller.caller_number, target, temp_password, unit)
+        self._store(lambda: self.store.save(caller.caller_number, target, temp_password, unit))
         self.log.info("tp_completed", number=self._logged(target), auth_unit=unit.value)
-        return self._finish(Outcome.COMPLETED, Prompt.TP_NUMBER_COMPLETED, read_back=target)
+        return Ending(Outcome.COMPLETED, (Prompt.TP_NUMBER_COMPLETED,), read_back=target)
+
+    def _store(self, ask: Callable[[], T]) -> T:
+        """One question to the store; the call ends if it cannot answer or refuses.
+
+        A refusal (the caller's line lost the service or the number during
+        the call, or may not set this number) is IVR-2's: the caller hears
+        why and nothing is stored. It is logged by its code only: the
+        domain layer's message names the caller's number (MAIL-9).
+        """
+        try:
+            return ask()
+        except StoreUnavailable as exc:
+            self.log.error("tp_store_unavailable", error=str(exc))
+            raise FlowBreak(END_SYSTEM_ERROR) from exc
+        except DomainError as exc:
+            self.log.info("tp_caller_refused", reason=exc.code)
+            raise FlowBreak(END_NOT_SUBSCRIBER) from exc
 
     def _logged(self, number: str) -> str:
         """A number for the log: the caller's own only when presented (IVR-6 sets it)."""
@@ -131,7 +148,7 @@ class TempPasswordCall:
             validation.subscriber_number(caller_id)
         except InvalidInput:
             return None  # withheld ("unknown"), empty or not a national number
-        return self.store.caller_line(caller_id)
+        return self._store(lambda: self.store.caller_line(caller_id))
 
     def _unit_for(self, caller: CallerLine) -> Callable[[DigitEntry], AuthUnit | None]:
         def parse(entry: DigitEntry) -> AuthUnit | None:
@@ -188,7 +205,7 @@ class TempPasswordCall:
         self.errors += 1
         self.log.info("tp_invalid_entry", reason=reason, errors=self.errors)
         if self.errors >= MAX_ERRORS:
-            raise _TooManyErrors
+            raise FlowBreak(END_TOO_MANY_ERRORS)
         self.channel.play(Prompt.TP_INVALID_ENTRY)
 
 

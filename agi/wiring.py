@@ -1,4 +1,10 @@
-"""Dependencies of the voice flows, made from the config by the entry points."""
+"""Dependencies of the voice flows, made from the config by the entry points.
+
+The stores say "cannot answer" and "no" apart: a database error becomes
+``store.errors.StoreUnavailable`` (the flow's system-error ending); a
+refusal of the domain layer (``NotFound``, ``NotSubscribed``, ...) goes to
+the flow as it is, which ends the call as that refusal (IVR-2, CALL-2).
+"""
 
 from __future__ import annotations
 
@@ -9,16 +15,15 @@ from dataclasses import dataclass
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from agi import call_route, nuisance_feature
 from agi.call_route import RouteCall
 from agi.caller import Caller
 from agi.channel import Channel
 from agi.nuisance_feature import NuisanceFeatureCall
-from agi.temp_password import StoreUnavailable, TempPasswordCall
+from agi.temp_password import TempPasswordCall
 from dialplan import variables
 from dialplan.config import CallConfig, IvrConfig
 from store import db, service
-from store.errors import DomainError, NotFound
+from store.errors import NotFound, StoreUnavailable
 from store.models import AuthUnit, Service
 from store.service import CallerLine, LastCallerResult, RoutingSettings
 
@@ -27,13 +32,10 @@ from store.service import CallerLine, LastCallerResult, RoutingSettings
 Route = Callable[[Channel], str]
 
 
-def _reason(exc: SQLAlchemyError | DomainError) -> str:
-    """Why the store failed, for the flow's log line.
-
-    MAIL-9: a domain error's message names the numbers it is about (the
-    caller's too, withheld or not), so only its code is given.
-    """
-    return exc.code if isinstance(exc, DomainError) else db.first_line(exc)
+def _unavailable(exc: SQLAlchemyError) -> StoreUnavailable:
+    """The database could not answer; its first line only (the rest is the SQL
+    and its parameters, the caller's number among them: MAIL-9)."""
+    return StoreUnavailable(db.first_line(exc))
 
 
 @dataclass
@@ -47,8 +49,8 @@ class SqlTempPasswordStore:
         try:
             with db.transaction(self.sessions, read_only=True) as session:
                 return service.caller_line(session, caller_number)
-        except (SQLAlchemyError, DomainError) as exc:
-            raise StoreUnavailable(_reason(exc)) from exc
+        except SQLAlchemyError as exc:
+            raise _unavailable(exc) from exc
 
     def save(
         self, caller_number: str, target_number: str, temp_password: str, auth_unit: AuthUnit
@@ -59,8 +61,8 @@ class SqlTempPasswordStore:
                 service.set_temp_password(
                     session, caller_number, target_number, hashed, auth_unit, now=self.clock()
                 )
-        except (SQLAlchemyError, DomainError) as exc:
-            raise StoreUnavailable(_reason(exc)) from exc
+        except SQLAlchemyError as exc:
+            raise _unavailable(exc) from exc
 
 
 @dataclass
@@ -80,8 +82,8 @@ class SqlRoutingStore:
                     presentation=caller.presentation,
                     now=self.clock(),
                 )
-        except (SQLAlchemyError, DomainError) as exc:
-            raise call_route.StoreUnavailable(_reason(exc)) from exc
+        except SQLAlchemyError as exc:
+            raise _unavailable(exc) from exc
 
 
 @dataclass
@@ -95,16 +97,16 @@ class SqlNuisanceStore:
             with db.transaction(self.sessions, read_only=True) as session:
                 return service.get_number(session, number).subscribes(Service.NUISANCE)
         except NotFound:
-            return False
-        except (SQLAlchemyError, DomainError) as exc:
-            raise nuisance_feature.StoreUnavailable(_reason(exc)) from exc
+            return False  # CALL-2: an unknown number has no nuisance service
+        except SQLAlchemyError as exc:
+            raise _unavailable(exc) from exc
 
     def add_last_caller(self, number: str) -> tuple[LastCallerResult, str | None]:
         try:
             with db.transaction(self.sessions) as session:
                 return service.add_last_caller_to_nuisance(session, number)
-        except (SQLAlchemyError, DomainError) as exc:
-            raise nuisance_feature.StoreUnavailable(_reason(exc)) from exc
+        except SQLAlchemyError as exc:
+            raise _unavailable(exc) from exc
 
 
 def routes(

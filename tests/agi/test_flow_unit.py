@@ -6,10 +6,12 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from agi.channel import DigitEntry
 from agi.prompts import Prompt
 from agi.scripted import HANGUP, TIMEOUT, ScriptedChannel
-from agi.temp_password import Outcome, StoreUnavailable, TempPasswordCall
+from agi.temp_password import Outcome, TempPasswordCall
 from dialplan import variables
+from store.errors import StoreUnavailable
 from store.models import AuthUnit
 from store.service import CallerLine
 
@@ -235,10 +237,33 @@ def test_an_unexpected_agi_answer_ends_the_flow_without_storing() -> None:
     from agi.channel import ChannelError
 
     class Broken(ScriptedChannel):
-        def read_digits(self, prompt: Prompt, *, max_digits: int, timeout: float) -> object:  # type: ignore[override]
+        def read_digits(self, prompt: Prompt, *, max_digits: int, timeout: float) -> DigitEntry:
             raise ChannelError("510 Invalid or unknown command")
 
     store = a_line()
     channel = Broken([], agi_env={"agi_callerid": EXTRA})
+    assert TempPasswordCall(channel, store).run() is Outcome.SYSTEM_ERROR
+    assert store.saved == []
+
+
+@pytest.mark.parametrize(
+    ("actions", "down"),
+    [(["4", "0", "*"], False), ([], True)],  # the third error (IVR-8); the store down
+)
+def test_issue13_an_agi_error_in_the_last_words_ends_the_flow_without_raising(
+    actions: list[str], down: bool
+) -> None:
+    """Every ending leaves through the one exit, where an unexpected answer is handled too."""
+    from agi.channel import ChannelError
+
+    class BrokenAtTheEnd(ScriptedChannel):
+        def play(self, prompt: Prompt) -> None:
+            if prompt in (Prompt.TP_CALL_AGAIN, Prompt.TP_SYSTEM_ERROR):
+                raise ChannelError("510 Invalid or unknown command")
+            super().play(prompt)
+
+    store = a_line()
+    store.down = down
+    channel = BrokenAtTheEnd(actions, agi_env={"agi_callerid": EXTRA})
     assert TempPasswordCall(channel, store).run() is Outcome.SYSTEM_ERROR
     assert store.saved == []

@@ -9,7 +9,8 @@ logs as ``withheld``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
@@ -17,6 +18,7 @@ from structlog.testing import capture_logs
 
 from agi import wiring
 from agi.peer import AsteriskPeer
+from agi.prompts import Prompt
 from agi.scripted import ScriptedChannel
 from agi.temp_password import Outcome, TempPasswordCall
 from dialplan import variables as v
@@ -48,7 +50,7 @@ def port(sqlite_url: str) -> Iterator[int]:
         engine.dispose()
 
 
-def logged(logs: list[dict[str, object]]) -> str:
+def logged(logs: Sequence[Mapping[str, Any]]) -> str:
     return "\n".join(repr(sorted(e.items())) for e in logs)
 
 
@@ -130,23 +132,28 @@ def test_item18_MAIL_9_a_withheld_subscriber_phone_on_the_feature_code_is_never_
 def test_item18_MAIL_9_a_store_refusal_logs_its_code_not_the_callers_number(
     sqlite_url: str,
 ) -> None:
-    """The domain layer's messages name the caller; the flow logs what the store raised."""
+    """The domain layer's messages name the caller; the flow logs the refusal's code.
+
+    Issue 13: the refusal is an answer, not a store that cannot answer: the
+    caller hears IVR-2's guidance, not the system error.
+    """
     engine = db.make_engine(sqlite_url)
     try:
         store = wiring.SqlTempPasswordStore(db.session_factory(engine))
+        channel = ScriptedChannel(
+            ["1", PW, PW],
+            agi_env={"agi_callerid": EXTRA, "agi_callingpres": WITHHELD_PRES},
+        )
         with capture_logs() as logs:
-            outcome = TempPasswordCall(
-                ScriptedChannel(
-                    ["1", PW, PW],
-                    agi_env={"agi_callerid": EXTRA, "agi_callingpres": WITHHELD_PRES},
-                ),
-                _LineGoneBeforeTheSave(store),
-            ).run()
+            outcome = TempPasswordCall(channel, _LineGoneBeforeTheSave(store)).run()
     finally:
         engine.dispose()
-    assert outcome is Outcome.SYSTEM_ERROR
-    failed = next(e for e in logs if e["event"] == "tp_store_unavailable")
-    assert failed["error"] == "not_subscribed"
+    assert outcome is Outcome.NOT_SUBSCRIBER
+    assert channel.prompts[-1] == Prompt.TP_NOT_SUBSCRIBER.value
+    assert channel.variables[v.TP_OUTCOME] == "not_subscriber"
+    refused = next(e for e in logs if e["event"] == "tp_caller_refused")
+    assert refused["reason"] == "not_subscribed"
+    assert not any(e["event"] == "tp_store_unavailable" for e in logs)
     assert EXTRA not in logged(logs)
 
 
