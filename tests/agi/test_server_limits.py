@@ -13,7 +13,8 @@ import contextlib
 import select
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
@@ -102,7 +103,7 @@ def metrics_text(server: FastAGIServer, sessions: sessionmaker[Session]) -> str:
     return generate_latest(registry).decode()
 
 
-def refused_events(logs: list[dict[str, object]]) -> list[dict[str, object]]:
+def refused_events(logs: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     return [e for e in logs if e["event"] == "agi_connection_refused"]
 
 
@@ -228,7 +229,11 @@ def test_item4_OPS_4_peers_leaving_before_their_environment_log_a_few_lines(
     with capture_logs() as logs, running_server(routes(sessions), clock=clock) as server:
         for second in range(30):
             socket.create_connection(("127.0.0.1", server.port)).close()
-            wait_for(lambda n=second + 1: server.stats.finished["aborted"] == n, "session ended")
+
+            def ended(n: int = second + 1) -> bool:
+                return server.stats.finished["aborted"] == n
+
+            wait_for(ended, "session ended")
             clock.advance(1)
         next_call_completes(server)
     aborted = [e for e in logs if e["event"] == "agi_session_aborted"]
