@@ -57,12 +57,129 @@ IN_CONTEXT: dict[tuple[str, str], str] = {
     ("limit_exceeded", "designated"): "指定番号は30件まで登録できます。",
     ("not_found", "address"): "このメールアドレスは登録されていません。",
     ("not_found", "designated"): "この電話番号は指定番号に登録されていません。",
+    # SITE-5: the one-time password's address words every MAIL-3 break alike.
+    **{
+        (code, "otp_address"): "メールアドレスの形式が正しくありません。"
+        for code in FORMS
+        if code.startswith("address_")
+    },
 }
 
 
 # --- login, passwords, auth unit, one-time password (SITE-1 ... SITE-10) -----------------
 
-SITE_AUTH: dict[str, str] = {}
+# The seeds tell the subscriber to set a temporary password again (SITE-2, SITE-4).
+_RESET = "仮パスワード設定用の番号に電話をして、仮パスワードを設定し直してください。"
+
+# Codes of ``store.site_auth`` (its ``errors.OPERATOR_TEXT`` has each one's English line).
+SITE_AUTH: dict[str, str] = {
+    # SITE-1 (number_not_digits: FORMS)
+    "password_empty": "パスワードを入力してください。",
+    "login_refused": "電話番号またはパスワードが正しくありません。",
+    # SITE-2 / SITE-4: the seeds tell the subscriber to set a temporary password again.
+    "temp_password_expired": (
+        f"仮パスワードの設定から24時間以上経過したため、仮パスワードが無効になりました。{_RESET}"
+    ),
+    "temp_password_invalidated": (
+        f"仮パスワードを3回続けて間違えたため、仮パスワードが無効になりました。{_RESET}"
+    ),
+    "temp_password_used": f"この仮パスワードは使用済みです。{_RESET}",
+    "password_invalidated": (
+        "パスワードが無効になりました(パスワードを10回続けて間違えた場合などに無効になります)。"
+        f"{_RESET}"
+    ),
+    # SITE-10
+    "current_password_empty": "現在のパスワードを入力してください。",
+    "current_password_wrong": "現在のパスワードが正しくありません。",
+    "confirm_mismatch": "新しいパスワードと確認用のパスワードが一致しません。",
+    "login_not_allowed": "ログインし直してください。",
+    "out_of_scope": "この電話番号のパスワードは変更できません。",
+    "temp_password_own_only": (
+        "仮パスワードでログインした場合は、ログインした電話番号のパスワードを先に変更してください。"
+    ),
+    # SITE-8
+    "auth_unit_unchanged": "現在と同じ認証単位です。",
+    "contract_number_only": (
+        "管理者/ユーザ単位からの認証単位の変更は、契約電話番号でログインした場合のみ行えます。"
+    ),
+    "passwords_missing": "次の電話番号のパスワードを入力してください: {numbers}",
+    "passwords_not_set": (
+        "次の電話番号はパスワードが設定されていないか無効です。"
+        "仮パスワードを設定し、パスワードを設定してから認証単位を変更してください: {numbers}"
+    ),
+    # Names no number: the page must not tell which password was wrong (an oracle).
+    "passwords_wrong": "入力されたパスワードが正しくありません。",
+    # SITE-5 (the OTP address's MAIL-3 codes: IN_CONTEXT, "otp_address")
+    "otp_address_invalid": "メールアドレスの形式が正しくありません。",
+    "no_site_password": "先にパスワードを設定してください。",
+    "otp_already_enabled": (
+        "ワンタイムパスワードは利用中です。受信用メールアドレスの変更から手続きしてください。"
+    ),
+    "otp_not_enrolled": "ワンタイムパスワード利用情報が登録されていません。",
+    "otp_address_unverified": (
+        "ワンタイムパスワード受信用メールアドレスの本登録を先に完了してください。"
+    ),
+    "confirmation_mismatch": "確認用IDまたは確認用パスワードが正しくありません。",
+    "confirmation_new_missing": "新しい確認用IDまたは新しい確認用パスワードを入力してください。",
+    "confirmation_id_confirm_mismatch": "新しい確認用IDと確認のための入力が一致しません。",
+    "confirmation_password_confirm_mismatch": (
+        "新しい確認用パスワードと確認のための入力が一致しません。"
+    ),
+    "token_invalid": (
+        "このURLは無効です。設定サイトにログインして、もう一度お手続きをお願いします。"
+    ),
+    "token_used": "このURLは使用済みです。メールアドレスの本登録は完了しています。",
+    "token_expired": (
+        "メールアドレスの本登録お手続きURLの有効期限(24時間)を過ぎています。"
+        "再度設定サイトにログインしてお手続きをお願いします。"
+    ),
+    "otp_code_empty": "ワンタイムパスワードを入力してください。",
+    "otp_code_format": "ワンタイムパスワードは、メールに記載された半角数字6桁を入力してください。",
+    "otp_code_missing": "ワンタイムパスワードを送信してください。",
+    "otp_code_wrong": "ワンタイムパスワードが正しくありません。",
+    "otp_code_expired": (
+        "ワンタイムパスワードの有効時間(300秒)を過ぎています。"
+        "再度ログインしてワンタイムパスワードを送信してください。"
+    ),
+    "otp_code_used": (
+        "このワンタイムパスワードは使用済みです。再度ログインしてワンタイムパスワードを送信してください。"
+    ),
+    "otp_code_too_soon": (
+        "ワンタイムパスワードは送信済みです。届くまでしばらくお待ちください"
+        "(30秒たつと、もう一度送信できます)。"
+    ),
+    "otp_code_void": (
+        "ワンタイムパスワードを5回間違えたため、無効になりました。"
+        "再度ログインしてワンタイムパスワードを送信してください。"
+    ),
+    "otp_wrong_limit": (
+        "ワンタイムパスワードの誤りが24時間で{limit}回に達したため、"
+        "ワンタイムパスワードでのログインを停止しています。"
+        "24時間ほどたってから、もう一度ログインしてください。"
+    ),
+    "otp_mail_limit": (
+        "ワンタイムパスワードの送信が24時間で{limit}回に達したため、これ以上送信できません。"
+        "24時間ほどたってから、もう一度ログインしてください。"
+    ),
+    # Issue 12: wrong confirmation IDs/passwords per number over 24 hours.
+    "confirmation_limit": (
+        "確認用IDまたは確認用パスワードの誤りが24時間で{limit}回に達したため、"
+        "この電話番号の確認用ID・確認用パスワードの入力を停止しています"
+        "(正しい確認用ID・確認用パスワードも受け付けません)。"
+        "{until}以降に、もう一度お試しください。"
+    ),
+    # Issue 12: verification mails (the link of SITE-5) per number and per line over 24 hours.
+    "verification_number_limit": (
+        "この電話番号のメールアドレス本登録お手続きメールの送信が24時間で{limit}通に達したため、"
+        "これ以上送信できません(メールアドレスは登録されていません)。"
+        "{until}以降に、もう一度お試しください。"
+    ),
+    "verification_line_limit": (
+        "この回線のメールアドレス本登録お手続きメールの送信が24時間で{limit}通に達したため、"
+        "これ以上送信できません(メールアドレスは登録されていません)。"
+        "{until}以降に、もう一度お試しください。"
+    ),
+}
 
 # --- password rules (SITE-3, SITE-5) ----------------------------------------------------------
 
