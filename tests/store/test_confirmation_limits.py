@@ -28,6 +28,7 @@ from store.models import MailKind, OtpEvent, OtpEventKind, OutboxMail, SiteCrede
 from store.otp_csv import CsvRefused
 from store.site_auth import OtpLimits, OtpRefused
 from tests.conftest import snapshot
+from web.texts import japanese
 
 C = "0359207146"  # OTP in use, confirmation values set
 E1 = "0359207147"  # OTP in use too, its own confirmation values
@@ -145,9 +146,9 @@ def test_issue12_SITE_5_wrong_confirmation_entries_are_capped_per_number(
     # The third wrong entry reaches the cap of 3: the message says why and until when.
     third = refused(lambda: move_address(line, WRONG_PW, now=NOW + dt.timedelta(minutes=2)))
     assert third.code == "confirmation_limit"
-    assert "24時間で3回" in third.message
+    assert "24時間で3回" in japanese(third)
     # 2026-11-24 01:00 UTC is 10:00 in Tokyo: when the first wrong entry leaves the window.
-    assert "2026/11/24 10:00:00" in third.message
+    assert "2026/11/24 10:00:00" in japanese(third)
     assert wrong_entries(line) == 3
     # At the cap: the right values are refused on both pages, nothing stored or counted.
     later = NOW + dt.timedelta(hours=23, minutes=59)
@@ -158,7 +159,7 @@ def test_issue12_SITE_5_wrong_confirmation_entries_are_capped_per_number(
         lambda: move_address(line, WRONG_PW, now=later),
     ):
         err = refused(attempt)
-        assert err.code == "confirmation_limit" and "2026/11/24 10:00:00" in err.message
+        assert err.code == "confirmation_limit" and "2026/11/24 10:00:00" in japanese(err)
     assert snapshot(engine) == before
     # Another number of the line has its own count.
     move_address(line, CONF_PW, now=later, number=E1)

@@ -43,8 +43,10 @@ from store.site_auth import (
     OtpRefused,
     OutOfScope,
     PasswordsRefused,
+    login_flow,
 )
 from tests.conftest import snapshot
+from web.texts import japanese
 
 # No run of four ascending/descending digits, so that "contains the number"
 # is the only SITE-3 rule a password with the number in it breaks.
@@ -222,7 +224,7 @@ def test_SITE_1_number_must_be_digits_without_hyphens(
 ) -> None:
     with pytest.raises(InvalidNumber) as err:
         site_auth.login(line, number, PW_C, now=NOW)
-    assert err.value.message == "電話番号はハイフンなしの半角数字で入力してください。"
+    assert japanese(err.value) == "電話番号はハイフンなしの半角数字で入力してください。"
     assert err.value.field == "number"
 
 
@@ -286,7 +288,8 @@ def test_SITE_1_unknown_number_wrong_password_and_wrong_unit_look_the_same(
     ]
     assert all(e.generic for e in errors)
     assert len({(e.code, e.message, str(e.as_dict())) for e in errors}) == 1
-    assert errors[0].message == "電話番号またはパスワードが正しくありません。"
+    assert len({(japanese(e), str(e.params)) for e in errors}) == 1
+    assert japanese(errors[0]) == "電話番号またはパスワードが正しくありません。"
 
 
 def test_SITE_1_managed_numbers_follow_the_current_auth_unit(line: sessionmaker[Session]) -> None:
@@ -313,7 +316,7 @@ def test_SITE_2_temp_password_logs_in_once_to_force_a_change(line: sessionmaker[
     assert stored is not None and stored.used_at == NOW + dt.timedelta(minutes=5)
     again = refused(line, C, TEMP, now=NOW + dt.timedelta(minutes=6))
     assert again.reason == "temp_password_used" and not again.generic
-    assert "仮パスワードを設定し直してください" in again.message
+    assert "仮パスワードを設定し直してください" in japanese(again)
 
 
 def test_SITE_2_three_wrong_temp_passwords_invalidate_it(line: sessionmaker[Session]) -> None:
@@ -322,7 +325,7 @@ def test_SITE_2_three_wrong_temp_passwords_invalidate_it(line: sessionmaker[Sess
     assert refused(line, C, "11112223").reason == "wrong_password"
     third = refused(line, C, "11112224")
     assert third.reason == "temp_password_invalidated"
-    assert "3回" in third.message and "仮パスワードを設定し直してください" in third.message
+    assert "3回" in japanese(third) and "仮パスワードを設定し直してください" in japanese(third)
     assert refused(line, C, TEMP).reason == "temp_password_invalidated"
     stored = temp_of(line, C)
     assert stored is not None and stored.wrong_count == 3 and stored.used_at is None
@@ -331,7 +334,7 @@ def test_SITE_2_three_wrong_temp_passwords_invalidate_it(line: sessionmaker[Sess
 def test_SITE_2_temp_password_expires_after_24_hours(line: sessionmaker[Session]) -> None:
     give_temp(line, C, AuthUnit.LINE)
     late = refused(line, C, TEMP, now=NOW + dt.timedelta(hours=24, seconds=1))
-    assert late.reason == "temp_password_expired" and "24時間" in late.message
+    assert late.reason == "temp_password_expired" and "24時間" in japanese(late)
     # 「24時間以上経過すると無効」: the 24th hour itself is too late.
     assert refused(line, C, TEMP, now=NOW + dt.timedelta(hours=24)).reason == (
         "temp_password_expired"
@@ -362,7 +365,7 @@ def test_SITE_4_ten_wrong_passwords_invalidate_it(line: sessionmaker[Session]) -
         assert refused(line, C, f"wrongPass{attempt}").reason == "wrong_password"
     tenth = refused(line, C, "wrongPassX", now=NOW + dt.timedelta(minutes=1))
     assert tenth.reason == "password_invalidated" and not tenth.generic
-    assert "仮パスワードを設定し直してください" in tenth.message
+    assert "仮パスワードを設定し直してください" in japanese(tenth)
     assert refused(line, C, PW_C).reason == "password_invalidated"
     cred = credential(line, C)
     assert cred is not None
@@ -418,7 +421,7 @@ def test_SITE_4_parallel_wrong_logins_are_each_counted_once(
 ) -> None:
     """12 logins at once, each in its own transactions (file SQLite / PostgreSQL)."""
     give_password(line, C, PW_C)
-    count_wrong = site_auth._count_wrong
+    count_wrong = login_flow.count_wrong_password
 
     def slow_count_wrong(*args: Any) -> str:
         # Widen the window between reading the count and writing it back,
@@ -427,7 +430,7 @@ def test_SITE_4_parallel_wrong_logins_are_each_counted_once(
         time.sleep(0.05)
         return reason
 
-    monkeypatch.setattr(site_auth, "_count_wrong", slow_count_wrong)
+    monkeypatch.setattr(login_flow, "count_wrong_password", slow_count_wrong)
     attempts = 12
     start = threading.Barrier(attempts)
     reasons: list[str] = []
@@ -498,6 +501,7 @@ def test_SITE_3_password_change_errors_write_nothing(
     )
     assert (err.code, err.field) == (code, field)
     assert err.message and PW_C not in err.message
+    assert japanese(err) and PW_C not in japanese(err)
 
 
 def test_SITE_3_new_password_must_differ_from_the_targets_current_one(
@@ -613,11 +617,13 @@ def test_SITE_5_verification_link_is_valid_24_hours_and_once(
     err = unchanged_after(
         line, lambda s: site_auth.verify_otp_address(s, token, now=late), OtpRefused
     )
-    assert err.code == "token_expired" and "24時間" in err.message
+    assert err.code == "token_expired" and "24時間" in japanese(err)
     for bad in ("", "not-a-token"):
-        err = unchanged_after(
-            line, lambda s, t=bad: site_auth.verify_otp_address(s, t, now=NOW), OtpRefused
-        )
+
+        def follow(s: Session, t: str = bad) -> str:
+            return site_auth.verify_otp_address(s, t, now=NOW)
+
+        err = unchanged_after(line, follow, OtpRefused)
         assert err.code == "token_invalid"
     with db.transaction(line) as s:  # 「24時間を経過した場合」: the 24th hour still counts
         site_auth.verify_otp_address(s, token, now=NOW + dt.timedelta(hours=24))
@@ -663,7 +669,7 @@ def test_SITE_5_enrolment_input_errors_write_nothing(
     assert err.code == code
     if field is not None:
         assert err.field == field
-        assert err.message == "メールアドレスの形式が正しくありません。"
+        assert japanese(err, "otp_address") == "メールアドレスの形式が正しくありません。"
 
 
 def test_SITE_5_enrolment_is_refused_while_otp_is_on(line: sessionmaker[Session]) -> None:
@@ -759,12 +765,13 @@ def test_SITE_5_changing_the_address_needs_the_confirmation_id_and_password(
     enrol(line)
     new_address = "new-otp@mail.example.jp"
     for conf_id, conf_pw in ((CONF_ID, "wrongPw77"), ("Wrong1Id", CONF_PW)):
-        err = only_counted_after(
-            line,
-            lambda i=conf_id, p=conf_pw: site_auth.change_otp_address(
+
+        def move(i: str = conf_id, p: str = conf_pw) -> str:
+            return site_auth.change_otp_address(
                 line, C, new_address, i, p, link_base=LINK, sender=SENDER, now=NOW
-            ),
-        )
+            )
+
+        err = only_counted_after(line, move)
         assert (err.code, err.field) == ("confirmation_mismatch", "confirmation_id")
     token = site_auth.change_otp_address(
         line, C, new_address, CONF_ID, CONF_PW, link_base=LINK, sender=SENDER, now=NOW
@@ -900,7 +907,7 @@ def test_SITE_8_number_unit_change_needs_every_password(line: sessionmaker[Sessi
         lambda s: site_auth.change_auth_unit(s, C, AuthUnit.LINE, {C: PW_C, E1: PW_E1}, now=NOW),
         PasswordsRefused,
     )
-    assert err.code == "passwords_missing" and E2 in err.message
+    assert err.code == "passwords_missing" and E2 in japanese(err) and E2 in err.message
     assert isinstance(err, PasswordsRefused) and err.numbers == (E2,)
     err = unchanged_after(
         line,
@@ -1005,7 +1012,7 @@ def test_SITE_8_the_same_unit_is_not_a_change(line: sessionmaker[Session]) -> No
 
 
 def error_text(err: DomainError) -> str:
-    return f"{err.message} {err.as_dict()}"
+    return f"{japanese(err)} {err.message} {err.as_dict()} {err.params}"
 
 
 def test_item7_SITE_8_wrong_unit_password_counts_against_SITE_4(
@@ -1081,12 +1088,13 @@ def test_item11_SITE_5_wrong_codes_are_capped_per_number_over_24_hours(
     assert cap == 10
     first_round = NOW
     codes = []
+    err: DomainError
     for round_start in (first_round, first_round + dt.timedelta(minutes=1)):
         code = send_code(line, now=round_start)
         codes.append(code)
         for _ in range(5):
             err = otp_refused(line, other_than(code), now=round_start)
-    assert err.code == "otp_wrong_limit" and "24時間" in err.message  # the 10th wrong code
+    assert err.code == "otp_wrong_limit" and "24時間" in japanese(err)  # the 10th wrong code
     later = first_round + dt.timedelta(hours=24, seconds=-1)
     # No more codes are mailed, and not even a right code is taken, for 24 hours.
     err = unchanged_after(
@@ -1125,7 +1133,7 @@ def test_item11_SITE_5_code_mails_are_capped_per_number_over_24_hours(
     err = unchanged_after(
         line, lambda s: site_auth.send_otp_code(s, C, sender=SENDER, now=later), OtpRefused
     )
-    assert err.code == "otp_mail_limit" and "24時間" in err.message
+    assert err.code == "otp_mail_limit" and "24時間" in japanese(err)
     mails = [m for m in outbox(line) if m.kind is MailKind.ONE_TIME_PASSWORD]
     assert len(mails) == cap
     send_code(line, now=NOW + dt.timedelta(hours=24))  # the first mail left the window

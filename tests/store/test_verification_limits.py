@@ -24,6 +24,7 @@ from store.models import MailKind, OtpEvent, OtpEventKind, OutboxMail, SiteCrede
 from store.otp_csv import CsvRefused
 from store.site_auth import OtpLimits, VerificationRefused
 from tests.conftest import snapshot
+from web.texts import japanese
 
 C = "0359207146"  # the contract number
 EXTRAS = ("0359207147", "0359207148", "0359207149")
@@ -150,9 +151,9 @@ def test_issue12_SITE_5_verification_mails_are_capped_per_number(
     ):
         err = refused(attempt)
         assert err.code == "verification_number_limit"
-        assert "この電話番号" in err.message and "24時間で2通" in err.message
+        assert "この電話番号" in japanese(err) and "24時間で2通" in japanese(err)
         # The first mail leaves the window at 2026-11-24 01:00 UTC, 10:00 in Tokyo.
-        assert "2026/11/24 10:00:00" in err.message
+        assert "2026/11/24 10:00:00" in japanese(err)
         assert err.retry_at == NOW + dt.timedelta(hours=24)
     # Nothing stored: no link, no mail, no count, the confirmation values as they were.
     assert snapshot(engine) == before
@@ -225,7 +226,7 @@ def test_issue12_SITE_9_verification_mails_are_capped_per_line(
     at_cap = snapshot(engine)
     err2 = refused(lambda: move(line, EXTRAS[2], "page@example.org", later))
     assert err2.code == "verification_line_limit"
-    assert "2026/11/24 10:00:00" in err2.message
+    assert "2026/11/24 10:00:00" in japanese(err2)
     assert snapshot(engine) == at_cap
     # After the window of the first file the line may mail again.
     move(line, EXTRAS[2], "page@example.org", NOW + dt.timedelta(hours=24))
