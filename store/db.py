@@ -277,6 +277,6 @@ def unavailable(exc: BaseException) -> bool:
     """Whether ``exc`` says the database cannot be used now (down, locked, full)
     rather than that one statement's data is wrong: the first is worth waiting
     for with the work kept; the second will fail the same way every time."""
-    return isinstance(exc, (sa.exc.OperationalError, sa.exc.InterfaceError, DatabaseError)) or (
+    return isinstance(exc, (sa.exc.OperationalError, sa.exc.InterfaceError, StoreUnavailable)) or (
         isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated
     )

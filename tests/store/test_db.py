@@ -43,3 +43,10 @@ def test_issue13_store_unavailable_speaks_like_a_domain_error() -> None:
     named = StoreUnavailable("no file", code="database_damaged", field="database.url")
     assert named.as_dict()["error"] == "database_damaged" and named.field == "database.url"
     assert isinstance(err, ConnectionError) and not isinstance(err, DomainError)
+
+
+def test_issue13_store_unavailable_is_worth_waiting_for_a_refusal_is_not() -> None:
+    """``db.unavailable`` (the notifier keeps its work and waits) knows the one class."""
+    assert db.unavailable(StoreUnavailable("database is locked"))
+    assert db.unavailable(db.DatabaseError("cannot open database", code="database_unavailable"))
+    assert not db.unavailable(DomainError("no such number", code="not_found"))
