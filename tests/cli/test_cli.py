@@ -412,3 +412,26 @@ def test_issue12_SITE_6_an_auth_unit_change_by_the_cli_ends_the_lines_sessions(
     chakushin("line", "auth-unit", CONTRACT, "number")
     with OrmSession(engine) as s:
         assert s.scalars(sqlalchemy.select(SiteSession)).all() == []
+
+
+def test_issue13_a_store_that_cannot_answer_is_one_line_and_one_json_object(
+    tmp_path: Path,
+) -> None:
+    """store.db.DatabaseError is a StoreUnavailable, no longer a DomainError: the CLI's one
+    exit shows it as before, one line on stderr or (--json) one object, status 1."""
+    from store.errors import DomainError, StoreUnavailable
+
+    assert not issubclass(StoreUnavailable, DomainError)
+    damaged = tmp_path / "chakushin.db"
+    damaged.write_bytes(b"not a database, a copy of something else")
+    env = {"CHAKUSHIN_DATABASE_URL": f"sqlite:///{damaged}"}
+    result = CliRunner().invoke(cli, ["line", "add", CONTRACT], env=env)
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr.startswith("error: database file ")
+    assert "is not a SQLite database" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    result = CliRunner().invoke(cli, ["--json", "number", "show", CONTRACT], env=env)
+    assert result.exit_code == 1 and result.stdout == ""
+    error = json.loads(result.stderr)
+    assert error["error"] == "database_damaged" and "is not a SQLite database" in error["message"]
+    assert damaged.read_bytes() == b"not a database, a copy of something else"

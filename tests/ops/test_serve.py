@@ -14,6 +14,7 @@ import asyncio
 import datetime as dt
 import socket
 import threading
+import time
 import urllib.request
 from pathlib import Path
 
@@ -445,3 +446,47 @@ def queue_decided_calls(sessions: sessionmaker[Session], calls: int) -> None:
                     for a in ADDRESSES
                 ],
             )
+
+
+@pytest.mark.parametrize(
+    ("command", "role", "started"),
+    [
+        ("agi-server", "agi", "FastAGI server listening on 127.0.0.1:"),
+        ("notifier", "notifier", "notifier: AMI 127.0.0.1:1"),
+    ],
+)
+def test_issue13_OPS_1_agi_server_and_notifier_are_the_node_with_fewer_roles(
+    tmp_path: Path, command: str, role: str, started: str
+) -> None:
+    """The one-role commands run ``serve``'s node with one role: each reports in
+    ``chakushin status`` under its own name, runs no metrics endpoint (as before),
+    prints its start-up line and stops clean on SIGTERM."""
+    env = clean_env(  # its own database: the node's report must not leak into other tests
+        CHAKUSHIN_DATA_DIR=str(tmp_path),
+        CHAKUSHIN_AGI_PORT="0",
+        CHAKUSHIN_AMI_PORT="1",  # nothing listens: the notifier keeps trying
+        CHAKUSHIN_METRICS_PORT="0",
+        CHAKUSHIN_SERVE_NODE_NAME=f"only-{role}",
+        CHAKUSHIN_LOG_FORMAT="json",
+    )
+    node = ChakushinProcess([command], env, tmp_path)
+    try:
+        ready = node.wait_event("serve_ready")
+        assert ready["roles"] == [role] and ready["node_name"] == f"only-{role}"
+        assert ready["metrics_port"] is None and ready["site_port"] is None
+        assert (ready["agi_port"] is not None) is (role == "agi")
+        # The start-up line and the first report follow the ready event: waited
+        # for (bounded), not a fixed time.
+        deadline = time.monotonic() + 30
+        reported = f"only-{role}  running  roles {role}  pid"
+        while reported not in (out := run_status(env, tmp_path)[1]):
+            assert time.monotonic() < deadline, out
+        while not any(line.startswith(started) for line in node.lines):
+            assert time.monotonic() < deadline, node.lines
+            time.sleep(0.05)
+        assert node.terminate() == 0
+    finally:
+        node.kill()
+    assert node.wait_event("serve_stopped", node=f"only-{role}")
+    if role == "agi":
+        assert node.wait_event("agi_server_stopped")["sessions"] == {}
