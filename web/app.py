@@ -14,15 +14,12 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import secrets
-from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import structlog
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -35,14 +32,15 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import Scope
 
-from notifier.outbox import SendResult
 from store import db, password_rules, service, site_auth
 from store.errors import DomainError, NotFound
 from store.models import AuthUnit
 from web import limits, proxy
-from web.config import SiteConfig
-from web.ratelimit import LoginThrottle, Reservation, client_key
-from web.sessions import COOKIE, SessionStore, SessionView, Stage
+from web.deps import SendTest, SendTestResult, SiteDeps
+from web.ratelimit import Reservation, client_key
+from web.sessions import COOKIE, SessionView, Stage
+
+__all__ = ["SendTest", "SendTestResult", "Site", "SiteDeps", "create_app"]
 
 log = structlog.get_logger("web")
 
@@ -59,28 +57,6 @@ UNIT_LABELS = {
 }
 GENERIC_LOGIN_FAILURE = "電話番号またはパスワードが正しくありません。"
 SESSION_ENDED = "一定時間操作がなかったため、ログアウトしました。もう一度ログインしてください。"
-
-
-@dataclass
-class SiteDeps:
-    """What the site needs, made by the entry point (no globals)."""
-
-    sessions: sessionmaker[Session]
-    sender_address: str
-    clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
-    throttle: LoginThrottle = field(default_factory=LoginThrottle)
-    # MAIL-2 送信テスト: (number, address) -> what the mail server answered.
-    send_test: Callable[[str, str], Awaitable[SendResult]] | None = None
-    # Cookies get Secure when the request came over TLS (directly or as a
-    # trusted proxy's X-Forwarded-Proto says, see web.proxy); True forces it.
-    always_secure_cookies: bool = False
-    # The [site] settings: public_url, trusted_proxies, the limits of issue 12.
-    config: SiteConfig = field(default_factory=SiteConfig)
-
-    def __post_init__(self) -> None:
-        self.store = SessionStore(self.sessions, self.clock)
-        # Login attempts by result (OPS-4 metrics): ok, refused, invalid, throttled.
-        self.logins: Counter[str] = Counter()
 
 
 class Site:
