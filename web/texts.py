@@ -255,7 +255,128 @@ SEND_TEST: dict[str, str] = {
 
 # --- the site's own sentences (pages, sessions, forms) ----------------------------------------
 
-PAGES: dict[str, str] = {}
+PAGES: dict[str, str] = {
+    # shared by several pages
+    "link.login": "ログイン画面へ",
+    "link.back": "戻る",
+    "link.otp_settings": "ワンタイムパスワード設定へ",
+    "list.separator": "、",
+    "unit.line": "回線単位",
+    "unit.number": "電話番号単位",
+    "unit.admin_user": "管理者／ユーザ単位",
+    # SITE-6 sessions, CSRF, SITE-1 scope, issue 12 item 16 (web.pages.base)
+    "session.ended": (
+        "一定時間操作がなかったため、ログアウトしました。もう一度ログインしてください。"
+    ),
+    "csrf.title": "もう一度操作してください",
+    "csrf.refused": "画面の有効期限が切れたか、不正な送信です。最初からやり直してください。",
+    "scope.title": "表示できません",
+    "scope.refused": "この電話番号の設定は表示・変更できません。",
+    "form.title": "保存できませんでした",
+    "form.refused": "入力内容が正しくありません。画面を表示し直して、もう一度操作してください。",
+    # refused requests (web.pages.errors, issue 12 item 12)
+    "body.title": "送信できませんでした",
+    "body.too_large": (
+        "送信されたデータが大きすぎます({size}まで)。"
+        "入力内容やファイルを確認して、もう一度操作してください。"
+    ),
+    "body.no_files": "この画面からはファイルは送信できません。",
+    "body.bad_length": "送信されたデータの形式が正しくありません。",
+    "body.bytes": "{size}バイト",
+    "not_found.title": "ページが見つかりません",
+    "unavailable.title": "ただいま利用できません",
+    "unavailable.retry": "しばらくしてからもう一度お試しください。",
+    # login, logout, home (SITE-1, SITE-2, SITE-4, SITE-10)
+    "login.title": "ログイン",
+    "login.failed": "電話番号またはパスワードが正しくありません。",
+    "login.throttled": (
+        "ログインの失敗が続いたため、しばらくログインできません。"
+        "{minutes}分ほど待ってからやり直してください。"
+    ),
+    "logout.done": "ログアウトしました。",
+    "home.title": "設定メニュー",
+    "home.login_gone": "この電話番号ではログインできなくなりました。",
+    # password change (SITE-2, SITE-3, SITE-4)
+    "password.title": "パスワード変更",
+    "password.forced_temp": "仮パスワードでログインしました。パスワードを設定してください。",
+    "password.forced_expired": (
+        "パスワードの有効期限(60日)が切れました。新しいパスワードを設定してください。"
+    ),
+    "password.current_temp": "仮パスワード",
+    "password.current": "現在のパスワード",
+    "password.target_refused": "この電話番号は変更できません。",
+    "password.throttled": (
+        "パスワードの誤りが続いたため、しばらくパスワードを変更できません。"
+        "{minutes}分ほど待ってからやり直してください。"
+    ),
+    "password.changed_title": "パスワードを変更しました",
+    "password.changed": "{number} のパスワードを変更しました。",
+    "password.log_in_again": "新しいパスワードでログインしてください。",
+    # one-time password (SITE-5)
+    "otp_choice.title": "ワンタイムパスワードの利用選択",
+    "otp_decline.title": "ワンタイムパスワードを利用しないことの確認",
+    "otp_enrol.title_new": "ワンタイムパスワード受信用メールアドレスの登録",
+    "otp_enrol.title_change": "ワンタイムパスワード受信用メールアドレスの変更",
+    "otp_enrol.button_new": "登録",
+    "otp_enrol.button_change": "変更",
+    "otp_enrol.sent_title": "仮登録が完了しました",
+    "otp_enrol.sent": "{address} にメールを送りました。",
+    "otp_enrol.open_the_link": (
+        "メールに記載された「メールアドレスの本登録お手続きURL」を24時間以内に開いて、"
+        "本登録を完了してください。"
+    ),
+    "otp_verify.refused_title": "本登録できませんでした",
+    "otp_verify.done_title": "本登録が完了しました",
+    "otp_verify.done": "{number} のワンタイムパスワード受信用メールアドレスを登録しました。",
+    "otp_login.title": "ワンタイムパスワードの入力",
+    "otp_login.sent": "ワンタイムパスワードを送信しました。メールを確認してください。",
+    "otp_settings.title": "ワンタイムパスワード設定",
+    "otp_confirmation.title": "確認用ID/パスワードの変更",
+    "otp_confirmation.done_title": "確認用ID/パスワードを変更しました",
+    "otp_confirmation.done": "ワンタイムパスワードの確認用ID/パスワードを変更しました。",
+    "confirmation.throttled": (
+        "確認用IDまたは確認用パスワードの誤りが続いたため、しばらく入力を受け付けません。"
+        "{minutes}分ほど待ってからやり直してください。"
+    ),
+    # auth unit change (SITE-8)
+    "auth_unit.title": "認証単位の変更",
+    "auth_unit.choose": "変更後の認証単位を選択してください。",
+    "auth_unit.throttled": (
+        "パスワードの誤りが続いたため、しばらく認証単位を変更できません。"
+        "{minutes}分ほど待ってからやり直してください。"
+    ),
+    "auth_unit.done_title": "認証単位を変更しました",
+    "auth_unit.done": "認証単位を{unit}に変更しました。",
+    "auth_unit.login_numbers": "ログインする電話番号: {numbers}",
+    "auth_unit.need_temp_password": (
+        "次の電話番号は、仮パスワードを設定してからログインしてください: {numbers}"
+    ),
+    # a number's notification settings (MAIL-1 ... MAIL-5)
+    "number.title": "{number} 着信お知らせメール",
+    "addresses.title": "送信先メールアドレス設定",
+    "addresses.too_many": "送信先メールアドレスは{limit}件まで登録できます。",
+    "send_test.unavailable": "送信テストは利用できません。",
+    # No mail server answered (connection refused, timeout): the page does not
+    # show our side's error text (issue 12).
+    "send_test.unreachable": (
+        "メールサーバに接続できませんでした。しばらくしてからもう一度お試しください"
+        "(解決しない場合は、サービスの運営者にお問い合わせください)"
+    ),
+    "conditions.title": "通知条件設定",
+    "designated.title": "指定番号設定",
+    # numbers, history, bulk, CSV (SITE-7, SITE-9)
+    "numbers.title": "電話番号の選択",
+    "history.title": "着信履歴と通知結果",
+    "bulk.title": "一括設定",
+    "bulk.out_of_scope": "設定できない電話番号が含まれています。",
+    "bulk.done": "{count}件の電話番号に設定しました。",
+    "otp_csv.title": "ワンタイムパスワード各種一括設定",
+    "otp_csv.no_file": "CSVファイルを指定してください。",
+    "otp_csv.done": "{changed}件の電話番号の設定を変更しました(変更なし {unchanged}件)。",
+    "otp_csv.verification_sent": (
+        "新しい受信用メールアドレスに本登録のメールを送りました: {numbers}"
+    ),
+}
 
 FALLBACK = "入力内容を確認してください。"
 

@@ -79,7 +79,7 @@ class Site:
             r"ワンタイムパスワード: (\d+)", self.mails(MailKind.ONE_TIME_PASSWORD)[-1][1]
         )
         assert codes, self.mails(MailKind.ONE_TIME_PASSWORD)[-1][1]
-        return codes[0]
+        return str(codes[0])
 
     def last_link_token(self) -> str:
         text = self.mails(MailKind.ADDRESS_VERIFICATION)[-1][1]

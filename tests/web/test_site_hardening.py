@@ -15,8 +15,8 @@ from store.models import AuthUnit, MailKind, Number, SiteCredential
 from tests.conftest import snapshot
 from tests.web.conftest import CONTRACT, EXTRA, Site
 from tests.web.test_site_otp import enrol
-from web.app import SESSION_ENDED
 from web.sessions import COOKIE
+from web.texts import page
 
 pytestmark = pytest.mark.asyncio
 
@@ -112,7 +112,7 @@ async def ended(site: Site, token: str) -> bool:
         site.client.cookies.set(COOKIE, current)
     else:
         site.client.cookies.delete(COOKIE)
-    return home.status_code == 200 and SESSION_ENDED in home.text
+    return home.status_code == 200 and page("session.ended") in home.text
 
 
 async def test_item8_SITE_10_password_change_ends_every_other_session(site: Site) -> None:
@@ -134,7 +134,7 @@ async def test_item8_SITE_10_password_change_ends_every_other_session(site: Site
         f"/numbers/{CONTRACT}/addresses",
         data={"csrf_token": form_token, "address_1": "attacker@evil.example", "send_1": "1"},
     )
-    assert SESSION_ENDED in stolen.text
+    assert page("session.ended") in stolen.text
     rows = snapshot(site.sessions.kw["bind"])["destination_address"]
     assert "attacker@evil.example" not in str(rows)
 

@@ -15,8 +15,8 @@ from store import db
 from store.models import AuthUnit, Number, SiteCredential
 from tests.conftest import snapshot
 from tests.web.conftest import CONTRACT, EXTRA, TEMP, Site
-from web.app import GENERIC_LOGIN_FAILURE, SESSION_ENDED
 from web.sessions import COOKIE
+from web.texts import page
 
 GOOD = "Tokyo2026x"
 GOOD2 = "Osaka2027y"
@@ -69,7 +69,7 @@ async def test_SITE_2_temp_password_invalid_after_3_wrong_or_24_hours(site: Site
         assert wrong.status_code == 401
     refused = await site.login(CONTRACT, TEMP)
     assert refused.status_code == 401
-    assert "仮パスワード" in refused.text and GENERIC_LOGIN_FAILURE not in refused.text
+    assert "仮パスワード" in refused.text and page("login.failed") not in refused.text
 
     site.temp_password(CONTRACT, CONTRACT, AuthUnit.LINE)  # set again by phone
     site.clock.advance(hours=24, seconds=1)
@@ -144,7 +144,7 @@ async def test_SITE_6_idle_timeout_by_auth_unit(
     assert (await site.client.get("/")).status_code == 200
     site.clock.advance(minutes=idle_minutes, seconds=1)
     ended = await site.client.get("/")
-    assert ended.status_code == 200 and SESSION_ENDED in ended.text
+    assert ended.status_code == 200 and page("session.ended") in ended.text
     assert "ログイン" in ended.text and cookie(site) is None
 
 

@@ -1,0 +1,423 @@
+"""The page plumbing of the settings site: render, require, one ``posted``, CSRF, the scope.
+
+Every page module receives one ``Plumbing`` (made by ``web.app.create_app``)
+and does its work through it: it never imports ``web.app``. A handler
+loads what its page needs once (the session, the login's scope, the
+number) and a refused form is rendered from those (issue 13): a failed
+POST writes the session row once, like a GET.
+
+The login's scope is computed from the database on every request
+(``site_auth.managed_numbers``, SITE-1), so an auth unit change or a removed
+number takes effect at once, and every page that takes a number checks it
+against that scope on the server.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+import structlog
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.templating import Jinja2Templates
+
+from store import db, service, site_auth
+from store.errors import DomainError
+from store.models import AuthUnit
+from web.deps import SiteDeps
+from web.pages.forms import BadForm
+from web.ratelimit import Reservation, client_key
+from web.sessions import COOKIE, SessionView, Stage
+from web.texts import japanese, page
+
+log = structlog.get_logger("web")
+
+WEB = Path(__file__).resolve().parent.parent
+# More fields than any page has (the auth unit page: one per number of a line).
+MAX_FORM_FIELDS = 5000
+PRE_LOGIN_CSRF_COOKIE = "chakushin_csrf"
+# The one request that may carry a file, and a larger body (SITE-9).
+CSV_UPLOAD_PATH = "/otp/csv"
+# Where a session of each stage belongs (SITE-2/SITE-4 password change, SITE-5).
+STAGE_HOME = {
+    Stage.PASSWORD_CHANGE: "/password",
+    Stage.OTP: "/login/otp",
+    Stage.OTP_CHOICE: "/otp/choice",
+    Stage.READY: "/",
+}
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class LoginScope:
+    """SITE-1: the numbers a login manages, its line's auth unit, whether it is the contract."""
+
+    numbers: tuple[str, ...]
+    unit: AuthUnit
+    is_contract: bool
+
+
+@dataclass(frozen=True)
+class Posted:
+    """A form posted by a live session, its CSRF token checked."""
+
+    view: SessionView
+    data: dict[str, str]  # the last value of each field
+    items: tuple[tuple[str, str], ...]  # every (field, value), repeated fields included
+
+
+@dataclass(frozen=True)
+class NumberPage:
+    """A page of one number the login manages, with what its handler loaded to know it."""
+
+    view: SessionView
+    number: str
+    scope: LoginScope
+
+
+class Plumbing:
+    """What every page uses: the dependencies, templates, sessions, forms and the scope."""
+
+    def __init__(self, deps: SiteDeps) -> None:
+        self.deps = deps
+        self.templates = Jinja2Templates(directory=str(WEB / "templates"))
+
+    # --- responses -------------------------------------------------------------------
+
+    def render(
+        self,
+        request: Request,
+        template: str,
+        context: Mapping[str, Any],
+        *,
+        status: int = 200,
+        session: SessionView | None = None,
+        csrf_token: str | None = None,
+    ) -> HTMLResponse:
+        data = {
+            "login_number": session.login_number if session else None,
+            "csrf_token": csrf_token or (session.csrf_token if session else ""),
+            "notices": [],
+            "alert": None,
+            **context,
+        }
+        response = self.templates.TemplateResponse(request, template, data, status_code=status)
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        return response
+
+    def message(
+        self,
+        request: Request,
+        title: str,
+        lines: list[str],
+        *,
+        link: tuple[str, str] | None = None,
+        status: int = 200,
+        session: SessionView | None = None,
+    ) -> HTMLResponse:
+        """The one-card page that says what happened (``message.html``), with one link."""
+        context: dict[str, Any] = {"title": title, "lines": lines}
+        if link is not None:
+            context["link"], context["link_label"] = link
+        return self.render(request, "message.html", context, status=status, session=session)
+
+    def secure(self, request: Request) -> bool:
+        return self.deps.always_secure_cookies or request.url.scheme == "https"
+
+    def set_session_cookie(self, response: Response, request: Request, view: SessionView) -> None:
+        response.set_cookie(
+            COOKIE,
+            view.token,
+            httponly=True,
+            samesite="lax",
+            secure=self.secure(request),
+            path="/",
+        )
+
+    def now(self) -> dt.datetime:
+        return self.deps.clock()
+
+    def client_address(self, request: Request) -> str:
+        """The key the password throttle counts failures against (IPv6: the /64)."""
+        return client_key(request.client.host) if request.client else "unknown"
+
+    def link_base(self, request: Request) -> str:
+        """Issue 12 item 13: the absolute URL of the mailed verification link.
+
+        From ``site.public_url`` alone; unset, from the address and port of
+        the socket the request arrived on (``scope["server"]``, what uvicorn
+        reads from the socket), never from the request's Host header.
+        """
+        base = self.deps.config.public_url.rstrip("/")
+        if not base:
+            host, port = request.scope.get("server") or (
+                self.deps.config.host,
+                self.deps.config.port,
+            )
+            shown = f"[{host}]" if ":" in str(host) else str(host)
+            base = f"http://{shown}" + (f":{port}" if port else "")
+        return base + "/otp/verify"
+
+    # --- the login page, where every ended session lands (SITE-6, SITE-10) --------------
+
+    def login_page(
+        self,
+        request: Request,
+        *,
+        number: str = "",
+        errors: Mapping[str, list[str]] | None = None,
+        alert: str | None = None,
+        notices: list[str] | None = None,
+        status: int = 200,
+    ) -> HTMLResponse:
+        token = request.cookies.get(PRE_LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(32)
+        response = self.render(
+            request,
+            "login.html",
+            {
+                "title": page("login.title"),
+                "number": number,
+                "errors": errors or {},
+                "alert": alert,
+                "notices": notices or [],
+            },
+            status=status,
+            csrf_token=token,
+        )
+        response.set_cookie(
+            PRE_LOGIN_CSRF_COOKIE,
+            token,
+            httponly=True,
+            samesite="strict",
+            secure=self.secure(request),
+            path="/",
+        )
+        return response
+
+    def to_login(self, request: Request, notice: str | None = None) -> Response:
+        response: Response
+        if notice:
+            response = self.login_page(request, notices=[notice])
+        else:
+            response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(COOKIE, path="/")
+        return response
+
+    # --- sessions and forms (SITE-6, CSRF) ---------------------------------------------
+
+    async def current(self, request: Request) -> SessionView | None:
+        return await run_in_threadpool(self.deps.store.load, request.cookies.get(COOKIE))
+
+    async def require(self, request: Request, *stages: Stage) -> SessionView | Response:
+        """The session, if it is in one of ``stages``; else where the user must go."""
+        had_cookie = COOKIE in request.cookies
+        view = await self.current(request)
+        if view is None:
+            return self.to_login(request, page("session.ended") if had_cookie else None)
+        if view.stage not in stages:
+            return RedirectResponse(STAGE_HOME[view.stage], status_code=303)
+        return view
+
+    async def advance(self, request: Request, view: SessionView, stage: Stage) -> Response:
+        """Move the login on (under a new session id) and go to the stage's page."""
+        moved = await run_in_threadpool(self.deps.store.advance, view, stage)
+        if moved is None:  # ended meanwhile (a credential changed): no stage further
+            return self.to_login(request, page("session.ended"))
+        response = RedirectResponse(STAGE_HOME[stage], status_code=303)
+        self.set_session_cookie(response, request, moved)
+        return response
+
+    async def form(self, request: Request) -> tuple[tuple[str, str], ...]:
+        """The form's fields in order; a form that cannot be parsed reads as empty.
+
+        An empty form has no CSRF token, so it is refused. ``web.limits`` has
+        bounded the body and refused file parts already; ``max_files=0`` says
+        so again.
+        """
+        try:
+            raw = await request.form(max_files=0, max_fields=MAX_FORM_FIELDS)
+        except (HTTPException, MultiPartException, ValueError):
+            return ()
+        return tuple((k, v) for k, v in raw.multi_items() if isinstance(v, str))
+
+    @staticmethod
+    def csrf_ok(expected: str, given: str | None) -> bool:
+        # Bytes: compare_digest refuses str with non-ASCII characters (TypeError, a 500).
+        return (
+            bool(expected)
+            and given is not None
+            and hmac.compare_digest(expected.encode(), given.encode())
+        )
+
+    def forbidden_csrf(self, request: Request) -> HTMLResponse:
+        log.warning("site_csrf_refused", path=request.url.path)
+        return self.message(
+            request,
+            page("csrf.title"),
+            [page("csrf.refused")],
+            link=("/login", page("link.login")),
+            status=403,
+        )
+
+    def bad_form(self, request: Request, view: SessionView, exc: BadForm) -> HTMLResponse:
+        """Issue 12 item 16: a field outside its values; nothing was saved."""
+        log.warning("site_form_refused", number=view.login_number, field=exc.name[:40])
+        return self.message(
+            request,
+            page("form.title"),
+            [page("form.refused")],
+            link=("/", page("link.back")),
+            status=400,
+            session=view,
+        )
+
+    async def checked(self, request: Request, view: SessionView) -> Posted | Response:
+        """The form ``view``'s browser posted, if it carries the session's CSRF token."""
+        items = await self.form(request)
+        data = dict(items)
+        if not self.csrf_ok(view.csrf_token, data.get("csrf_token")):
+            return self.forbidden_csrf(request)
+        return Posted(view, data, items)
+
+    async def posted(self, request: Request, *stages: Stage) -> Posted | Response:
+        """A form posted by a session in one of ``stages``, its CSRF token checked."""
+        view = await self.require(request, *stages)
+        if not isinstance(view, SessionView):
+            return view
+        return await self.checked(request, view)
+
+    # --- the login's scope (SITE-1) -------------------------------------------------------
+
+    def load_scope(self, login_number: str) -> LoginScope:
+        """SITE-1, from the database now (in a worker thread)."""
+        with db.transaction(self.deps.sessions, read_only=True) as s:
+            numbers = site_auth.managed_numbers(s, login_number)
+            found = service.get_number(s, login_number)
+            return LoginScope(numbers, found.line.auth_unit, found.is_contract)
+
+    async def scope(self, view: SessionView) -> LoginScope:
+        return await run_in_threadpool(self.load_scope, view.login_number)
+
+    async def number_page(self, request: Request) -> NumberPage | Response:
+        """The session and the number of the URL, if the login manages it (SITE-1)."""
+        view = await self.require(request, Stage.READY)
+        if not isinstance(view, SessionView):
+            return view
+        number = request.path_params["number"]
+        scope = await self.scope(view)
+        if number not in scope.numbers:
+            log.warning("site_scope_refused", number=view.login_number, target=number)
+            return self.message(
+                request, page("scope.title"), [page("scope.refused")], status=403, session=view
+            )
+        return NumberPage(view, number, scope)
+
+    # --- the domain layer -------------------------------------------------------------------
+
+    async def write(
+        self, function: Callable[Concatenate[Session, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """``function(session, ...)`` in one transaction, in a worker thread."""
+
+        def run() -> T:
+            with db.transaction(self.deps.sessions) as s:
+                return function(s, *args, **kwargs)
+
+        return await run_in_threadpool(run)
+
+    async def read(
+        self, function: Callable[Concatenate[Session, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """``function(session, ...)`` in one read-only transaction, in a worker thread."""
+
+        def run() -> T:
+            with db.transaction(self.deps.sessions, read_only=True) as s:
+                return function(s, *args, **kwargs)
+
+        return await run_in_threadpool(run)
+
+    # --- guessing surfaces (issue 12) --------------------------------------------------------
+
+    def otp_limits(self) -> site_auth.OtpLimits:
+        """SITE-5 caps per number over 24 hours, from ``[site]``."""
+        return site_auth.OtpLimits(
+            wrong_codes_per_day=self.deps.config.otp_wrong_codes_per_day,
+            code_mails_per_day=self.deps.config.otp_code_mails_per_day,
+            confirmation_failures_per_day=self.deps.config.confirmation_failures_per_day,
+            verification_mails_per_day=self.deps.config.verification_mails_per_day,
+        )
+
+    def confirmation_client(self, request: Request) -> str:
+        """Issue 12: the throttle's key for wrong confirmation IDs/passwords of an address."""
+        return "confirmation:" + self.client_address(request)
+
+    def confirmation_wait(self, request: Request) -> tuple[Reservation | float, str]:
+        """A throttle slot for one entry of confirmation values, or the seconds to
+        wait; and the message for the wait."""
+        client = self.confirmation_client(request)
+        held = self.deps.throttle.try_acquire(client)
+        wait = 0.0 if isinstance(held, Reservation) else held
+        if wait > 0:
+            log.warning("site_confirmation_throttled", client=client)
+        return held, page("confirmation.throttled", minutes=minutes(wait))
+
+    @staticmethod
+    def confirmation_refused(exc: DomainError, held: Reservation | None) -> int:
+        """The status of a refused confirmation entry; a wrong one keeps its throttle slot."""
+        counted = isinstance(exc, site_auth.ConfirmationRefused) and exc.counted
+        if held is not None:
+            if counted:
+                held.keep()
+            else:
+                held.release_success()
+        if isinstance(exc, site_auth.ConfirmationRefused) and exc.code == "confirmation_limit":
+            return 429
+        return 400
+
+
+def field_errors(exc: DomainError, context: str = "") -> dict[str, list[str]]:
+    """The refusal's sentence next to its field (or the form's top)."""
+    return {exc.field or "form": [japanese(exc, context)]}
+
+
+def seconds_until(moment: dt.datetime, now: dt.datetime) -> str:
+    """A Retry-After value: whole seconds from ``now`` to ``moment``, at least 1."""
+    return str(max(1, int((moment - now).total_seconds()) + 1))
+
+
+def minutes(wait: float) -> int:
+    """Whole minutes to tell a throttled subscriber to wait, rounded up."""
+    return int(wait // 60) + 1
+
+
+def unique(messages: list[str]) -> list[str]:
+    return list(dict.fromkeys(messages))
+
+
+def listed(numbers: tuple[str, ...] | list[str]) -> str:
+    """Numbers as a sentence lists them (「、」 between)."""
+    return page("list.separator").join(numbers)
+
+
+def unit_label(unit: AuthUnit) -> str:
+    """SITE-8: the auth unit as the seeds name it."""
+    labels = {
+        AuthUnit.LINE: page("unit.line"),
+        AuthUnit.NUMBER: page("unit.number"),
+        AuthUnit.ADMIN_USER: page("unit.admin_user"),
+    }
+    return labels[unit]
