@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import re
+import string
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,7 +13,7 @@ import pytest
 import notifier.rules
 import store.validation
 from store.errors import InvalidAddress, LimitExceeded
-from web.texts import FALLBACK, FORMS, REASONS, japanese
+from web.texts import FALLBACK, FORMS, PAGES, REASONS, japanese, page
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,3 +41,104 @@ def test_MAIL_2_shared_codes_are_worded_by_the_form_they_come_from() -> None:
         japanese(InvalidAddress("x", code="address_at_count")) == "「@」は1つだけ含めてください。"
     )
     assert japanese(InvalidAddress("x", code="something_new")) == FALLBACK
+
+
+# --- issue 13: the site's own sentences come from the one catalogue ----------------------------
+
+WEB = ROOT / "web"
+JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
+
+
+def _web_modules() -> list[Path]:
+    return sorted(p for p in WEB.rglob("*.py") if p.name != "texts.py")
+
+
+def _page_calls(tree: ast.AST) -> Iterator[ast.Call]:
+    """Every call of ``page(...)`` / ``texts.page(...)``."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            func = node.func
+            if (isinstance(func, ast.Name) and func.id == "page") or (
+                isinstance(func, ast.Attribute) and func.attr == "page"
+            ):
+                yield node
+
+
+def _codes(arg: ast.expr) -> list[str] | None:
+    """The codes a call's first argument can be: a literal, or a choice of two literals."""
+    if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+        return [arg.value]
+    if isinstance(arg, ast.IfExp):
+        body, orelse = _codes(arg.body), _codes(arg.orelse)
+        if body is not None and orelse is not None:
+            return body + orelse
+    return None
+
+
+def _used_pages() -> dict[str, list[tuple[str, set[str]]]]:
+    """code -> every (place, keyword names) it is used with in web/."""
+    used: dict[str, list[tuple[str, set[str]]]] = {}
+    for path in _web_modules():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for call in _page_calls(tree):
+            place = f"{path.relative_to(ROOT)}:{call.lineno}"
+            codes = _codes(call.args[0]) if call.args else None
+            assert codes is not None, f"{place}: page() needs a literal code"
+            names = {k.arg for k in call.keywords if k.arg is not None}
+            for code in codes:
+                used.setdefault(code, []).append((place, names))
+    return used
+
+
+def _placeholders(text: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+
+def test_issue13_every_page_code_used_in_web_exists_with_its_params() -> None:
+    used = _used_pages()
+    assert len(used) > 50, "the checker found too few page() calls"
+    missing = sorted(
+        f"{place}: {code}" for code, uses in used.items() for place, _ in uses if code not in PAGES
+    )
+    assert not missing, "\n".join(missing)
+    wrong = sorted(
+        f"{place}: {code} takes {sorted(_placeholders(PAGES[code]))}, given {sorted(names)}"
+        for code, uses in used.items()
+        for place, names in uses
+        if names != _placeholders(PAGES[code])
+    )
+    assert not wrong, "\n".join(wrong)
+
+
+def test_issue13_every_page_text_of_the_catalogue_is_shown_somewhere() -> None:
+    unused = sorted(set(PAGES) - set(_used_pages()))
+    assert not unused, unused
+    assert page("session.ended") == PAGES["session.ended"]
+    assert page("bulk.done", count=3) == "3件の電話番号に設定しました。"
+
+
+def _docstrings(tree: ast.AST) -> set[int]:
+    found: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            first = node.body[0] if node.body else None
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                found.add(id(first.value))
+    return found
+
+
+def test_issue13_no_japanese_text_in_web_outside_the_catalogue() -> None:
+    """Templates keep their page text (markup); Python code in web/ asks web.texts."""
+    found = []
+    for path in _web_modules():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docstrings = _docstrings(tree)
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and id(node) not in docstrings
+                and JAPANESE.search(node.value)
+            ):
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {node.value[:40]}")
+    assert not found, "\n".join(found)
