@@ -222,9 +222,66 @@ PASSWORD_HINTS: dict[str, str] = {
     "confirmation_password": "8～12桁の半角英数字。英字と数字を組み合わせてください。",
 }
 
-# --- the one-time-password CSV (SITE-5) ------------------------------------------------------
+# --- the one-time-password CSV (SITE-9) ------------------------------------------------------
 
-CSV: dict[str, str] = {}
+# Codes of ``store.otp_csv`` (its ``OPERATOR_TEXT`` has each one's English line).
+# A refused file's problems are (line, error) pairs (``CsvRefused.problems``);
+# the site shows ``japanese(error)`` for each. Problems the pages share keep
+# their one sentence there: number_not_digits (FORMS), otp_address_invalid,
+# confirmation_mismatch and the refusals of store.site_auth (SITE_AUTH), the
+# ID and password rules (PASSWORD_RULES).
+CSV: dict[str, str] = {
+    "csv_refused": (
+        "CSVファイルに誤りがあるため、一括設定を行いませんでした"
+        "(どの電話番号の設定も変更されていません)。"
+    ),
+    "empty": "CSVファイルに設定する行がありません。",
+    "too_many_rows": "CSVファイルの行数が多すぎます。一度に設定できるのは{max_rows}行までです。",
+    "encoding": (
+        "CSVファイルの文字コードが正しくありません。UTF-8またはShift_JISで保存してください。"
+    ),
+    "line_ending": (
+        "改行コードが「CR+LF」ではありません。改行コードを「CR+LF」にして保存してください。"
+    ),
+    "quoting": '「"」(ダブルクォーテーション)の使い方が正しくありません。',
+    "field_count": "項目の数が正しくありません(5項目のところ、{count}項目あります)。",
+    "number_empty": "電話番号を入力してください。",
+    "number_leading_zero": (
+        "電話番号の先頭の「0」が欠けています(表計算ソフトで保存すると欠けることがあります)。"
+    ),
+    "number_out_of_scope": "この電話番号の設定はできません。",
+    "number_duplicate": "電話番号が{line}行目と重複しています。",
+    "otp_flag": (
+        "ワンタイムパスワード利用設定は「0」(利用なし)または「1」(利用あり)を入力してください。"
+    ),
+    "otp_address_missing": (
+        "ワンタイムパスワード利用設定が「1」の場合は、"
+        "ワンタイムパスワード受信用メールアドレスを入力してください。"
+    ),
+    "confirmation_id_missing": "確認用パスワードを入力する場合は、確認用IDも入力してください。",
+    # Found when the row is applied: they depend on the stored settings.
+    "confirmation_password_for_id": (
+        "確認用IDを変更する場合は、確認用パスワードも入力してください。"
+    ),
+    "confirmation_for_address": (
+        "ワンタイムパスワード受信用メールアドレスを変更する場合は、"
+        "確認用IDと確認用パスワードも入力してください。"
+    ),
+    "current_confirmation_for_address": (
+        "ワンタイムパスワード受信用メールアドレスを変更する場合は、"
+        "現在の確認用IDと確認用パスワードを入力してください。"
+    ),
+    "confirmation_not_current": (
+        "確認用IDと確認用パスワードは一括設定では変更できません。"
+        "現在の確認用IDと確認用パスワードを入力するか、空欄にしてください"
+        "(変更は「ワンタイムパスワード設定」の「確認用ID/パスワードの変更」で行えます)。"
+    ),
+    "address_needs_otp_on": (
+        "ワンタイムパスワード受信用メールアドレスを変更する場合は、"
+        "ワンタイムパスワード利用設定を「1」にしてください。"
+    ),
+    "number_not_found": "この電話番号は登録されていません。",
+}
 
 # --- bulk settings and search (issue 9) ------------------------------------------------------
 

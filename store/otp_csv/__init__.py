@@ -50,9 +50,11 @@ What a row means (``apply_csv``); an empty field keeps the current value:
   (``set_otp_enabled``). A number that never chose stays unchosen with
   ``0`` and nothing else.
 
-Errors carry the line number (1-based, of the file as uploaded; 0 for the
-file as a whole) and the Japanese reason; every problem of every line is
-reported and nothing is written.
+A refused file raises ``CsvRefused``: every problem of every line, each a
+``CsvProblem`` pair of the line number (1-based, of the file as uploaded;
+0 for the file as a whole) and the refusal, which carries a ``code`` and
+``params`` for the site's Japanese sentence (``web.texts.japanese``) and
+an English ``message``; nothing is written.
 
 The package: ``rows`` (a row, the refusal, the result), ``file_format``
 (``export_csv``, ``parse_csv``), ``check`` (``check_rows``, ``with_hashes``),
@@ -96,9 +98,10 @@ from store.otp_csv.rows import (
     FILE,
     LIMITED,
     MAX_ROWS,
-    MESSAGES,
+    OPERATOR_TEXT,
     WRONG_CONFIRMATION,
     CsvApplied,
+    CsvProblem,
     CsvRefused,
     CsvRow,
     StoredConfirmation,
@@ -113,11 +116,12 @@ __all__ = [
     "HASH_THREADS",
     "LIMITED",
     "MAX_ROWS",
-    "MESSAGES",
     "MOVE_ADDRESS",
+    "OPERATOR_TEXT",
     "UNCHANGED",
     "WRONG_CONFIRMATION",
     "CsvApplied",
+    "CsvProblem",
     "CsvRefused",
     "CsvRow",
     "StoredConfirmation",

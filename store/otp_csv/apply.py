@@ -35,6 +35,7 @@ from store.otp_csv.rows import (
     MAX_ROWS,
     WRONG_CONFIRMATION,
     CsvApplied,
+    CsvProblem,
     CsvRefused,
     CsvRow,
     RowRefused,
@@ -96,13 +97,13 @@ def _count_wrong(
     """Count the refusal's wrong rows (one each, per number); the refusal to raise.
 
     A number that reached its cap (with this row or by others meanwhile) has
-    its row's reason replaced by the cap's message.
+    its row's problem replaced by the cap's refusal.
     """
-    capped: dict[int, str] = {}
+    capped: dict[int, DomainError] = {}
     counted = 0
     with db.transaction(sessions) as s:
         # One lock order (by number) for uploads that run side by side.
-        for line_no, number, _reason in sorted(refusal.wrong, key=lambda w: w[1]):
+        for line_no, number, _code in sorted(refusal.wrong, key=lambda w: w[1]):
             found = service.find_number(s, number)
             if found is None:
                 continue
@@ -110,11 +111,11 @@ def _count_wrong(
             outcome = site_auth.count_wrong_confirmation(s, found, now, cap)
             counted += outcome.counted
             if outcome.code == "confirmation_limit":
-                capped[line_no] = outcome.message
-    reasons = {line_no: reason for line_no, _number, reason in refusal.wrong}
+                capped[line_no] = outcome
+    codes = {line_no: code for line_no, _number, code in refusal.wrong}
     problems = [
-        (line_no, capped[line_no] if line_no in capped and reason == reasons[line_no] else reason)
-        for line_no, reason in refusal.problems
+        CsvProblem(p.line, capped[p.line]) if p.line in capped and p.code == codes[p.line] else p
+        for p in refusal.problems
     ]
     log.info("otp_csv_confirmation_wrong", rows=len(refusal.wrong), counted=counted)
     return CsvRefused(problems, counted=counted, limited=refusal.limited or bool(capped))
@@ -133,9 +134,9 @@ def apply_csv(
     """SITE-9 一括設定: apply ``parse_csv``'s rows in the caller's transaction, all or nothing.
 
     Each row runs in its own SAVEPOINT so that every refusal is collected;
-    if any row is refused, ``CsvRefused`` lists them (line, Japanese
-    reason) and everything is rolled back to where it began, even if the
-    caller went on to commit. ``link_base`` and ``sender`` are those of
+    if any row is refused, ``CsvRefused`` lists them (``CsvProblem``: the
+    line and the refusal) and everything is rolled back to where it began,
+    even if the caller went on to commit. ``link_base`` and ``sender`` are those of
     ``site_auth.start_otp_enrolment``: each changed address is mailed its
     24-hour verification link through the outbox. Confirmation passwords
     are hashed here (argon2, about 0.1 s a row that carries one).
@@ -153,7 +154,7 @@ def apply_csv(
     changed: list[str] = []
     unchanged: list[str] = []
     mailed: list[str] = []
-    problems: list[tuple[int, str]] = []
+    problems: list[CsvProblem] = []
     wrong: list[tuple[int, str, str]] = []
     limited = False
     with session.begin_nested():
@@ -170,9 +171,9 @@ def apply_csv(
                         limits=limits,
                     )
             except DomainError as exc:
-                problems.append((row.line, exc.message))
+                problems.append(CsvProblem(row.line, exc))
                 if exc.code in WRONG_CONFIRMATION:
-                    wrong.append((row.line, row.number, exc.message))
+                    wrong.append((row.line, row.number, exc.code))
                 limited = limited or exc.code in LIMITED
                 continue
             (changed if outcome != "unchanged" else unchanged).append(row.number)

@@ -21,8 +21,8 @@ from store import passwords, service, site_auth
 from store.errors import DomainError
 from store.models import SiteCredential
 from store.otp_csv.rows import (
-    MESSAGES,
     WRONG_CONFIRMATION,
+    CsvProblem,
     CsvRefused,
     CsvRow,
     RowRefused,
@@ -60,10 +60,10 @@ def plan_row(row: CsvRow, cred: SiteCredential | None) -> str:
     if new_address:
         stored = enrolled(cred)
         if not (row.confirmation_id and row.confirmation_password):
-            key = (
+            code = (
                 "confirmation_for_address" if stored is None else "current_confirmation_for_address"
             )
-            raise RowRefused(key)
+            raise RowRefused(code)
         if not row.otp_enabled:
             raise RowRefused("address_needs_otp_on")
         if stored is None:
@@ -125,7 +125,7 @@ def check_rows(
     past its number's or its line's cap is refused (the file's earlier rows
     count for the line).
     """
-    problems: list[tuple[int, str]] = []
+    problems: list[CsvProblem] = []
     wrong: list[tuple[int, str, str]] = []
     limited = False
     proofs: dict[int, StoredConfirmation] = {}
@@ -133,21 +133,21 @@ def check_rows(
     for row in rows:
         found = service.find_number(session, row.number)
         if found is None:
-            problems.append((row.line, MESSAGES["number_not_found"]))
+            problems.append(CsvProblem(row.line, RowRefused("number_not_found")))
             continue
         cred = credential_for_update(session, found.id, lock=False)
         if now is not None and confirmation_cap is not None and attempts_confirmation(row, cred):
             refusal = site_auth.confirmation_refusal(session, found, now, confirmation_cap)
             if refusal is not None:
-                problems.append((row.line, refusal.message))
+                problems.append(CsvProblem(row.line, refusal))
                 limited = True
                 continue
         try:
             plan = plan_row(row, cred)
         except DomainError as exc:
-            problems.append((row.line, exc.message))
+            problems.append(CsvProblem(row.line, exc))
             if exc.code in WRONG_CONFIRMATION:
-                wrong.append((row.line, row.number, exc.message))
+                wrong.append((row.line, row.number, exc.code))
             continue
         if now is not None and limits is not None and plan in (FIRST_ADDRESS, MOVE_ADDRESS):
             pending = mails_of_line.get(found.line_id, 0)
@@ -156,7 +156,7 @@ def check_rows(
                     session, found, now, limits, pending_line=pending
                 )
             ) is not None:
-                problems.append((row.line, too_many.message))
+                problems.append(CsvProblem(row.line, too_many))
                 limited = True
                 continue
             mails_of_line[found.line_id] = pending + 1
@@ -210,12 +210,13 @@ def with_hashes(
         verified = dict(
             zip((row.line for row in to_verify), pool.map(verify, to_verify), strict=True)
         )
-        wrong = [(line, MESSAGES[proofs[line].refusal]) for line, ok in verified.items() if not ok]
+        wrong = [line for line, ok in verified.items() if not ok]
         if wrong:
             log.info("otp_csv_refused", problems=len(wrong), stage="proof")
             number_of = {row.line: row.number for row in to_verify}
             raise CsvRefused(
-                wrong, wrong=[(line, number_of[line], reason) for line, reason in wrong]
+                [CsvProblem(line, RowRefused(proofs[line].refusal)) for line in wrong],
+                wrong=[(line, number_of[line], proofs[line].refusal) for line in wrong],
             )
         hashes = dict(
             zip(

@@ -15,9 +15,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from store import password_rules, service, validation
-from store.errors import InvalidAddress
+from store.errors import DomainError, InvalidAddress
 from store.models import SiteCredential
-from store.otp_csv.rows import COLUMNS, CRLF, FILE, MAX_ROWS, MESSAGES, CsvRefused, CsvRow
+from store.otp_csv.rows import (
+    COLUMNS,
+    CRLF,
+    FILE,
+    MAX_ROWS,
+    CsvProblem,
+    CsvRefused,
+    CsvRow,
+    RowRefused,
+)
 
 log = structlog.get_logger("store")
 
@@ -78,20 +87,20 @@ def parse_csv(
     """
     text = _decode(data)
     if text is None:
-        raise CsvRefused([(FILE, MESSAGES["encoding"])])
+        raise CsvRefused([CsvProblem(FILE, RowRefused("encoding"))])
     lines = _lines(text)
     if _row_count(lines) > max_rows:
         log.info("otp_csv_refused", problems=1, stage="rows", max_rows=max_rows)
-        raise CsvRefused([(FILE, MESSAGES["too_many_rows"].format(max_rows=max_rows))])
+        raise CsvRefused([CsvProblem(FILE, RowRefused("too_many_rows", max_rows=max_rows))])
     scope = frozenset(allowed_numbers)
-    problems: list[tuple[int, str]] = []
+    problems: list[CsvProblem] = []
     rows: list[CsvRow] = []
     first_line_of: dict[str, int] = {}
     line_ending_reported = False
     seen_content = False
     for line_no, (line, ending) in enumerate(lines, start=1):
         if ending not in (CRLF, "") and not line_ending_reported:
-            problems.append((line_no, MESSAGES["line_ending"]))
+            problems.append(CsvProblem(line_no, RowRefused("line_ending")))
             line_ending_reported = True
         if not line.strip():
             continue
@@ -99,23 +108,23 @@ def parse_csv(
         first = not seen_content
         seen_content = True
         if fields is None:
-            problems.append((line_no, MESSAGES["quoting"]))
+            problems.append(CsvProblem(line_no, RowRefused("quoting")))
             continue
         if first and tuple(fields) == COLUMNS:
             continue
         if len(fields) != len(COLUMNS):
-            problems.append((line_no, MESSAGES["field_count"].format(count=len(fields))))
+            problems.append(CsvProblem(line_no, RowRefused("field_count", count=len(fields))))
             continue
         row, row_problems = _row(line_no, fields, scope)
         if row is not None:
             earlier = first_line_of.setdefault(row.number, line_no)
             if earlier != line_no:
-                row_problems.append(MESSAGES["number_duplicate"].format(line=earlier))
-        problems.extend((line_no, reason) for reason in row_problems)
+                row_problems.append(RowRefused("number_duplicate", line=earlier))
+        problems.extend(CsvProblem(line_no, error) for error in row_problems)
         if row is not None and not row_problems:
             rows.append(row)
     if not rows and not problems:
-        problems.append((FILE, MESSAGES["empty"]))
+        problems.append(CsvProblem(FILE, RowRefused("empty")))
     if problems:
         log.info("otp_csv_refused", problems=len(problems), stage="parse")
         raise CsvRefused(problems)
@@ -202,39 +211,39 @@ def _split(line: str) -> list[str] | None:
             i = comma + 1
 
 
-def _row(line_no: int, fields: list[str], scope: frozenset[str]) -> tuple[CsvRow | None, list[str]]:
+def _row(
+    line_no: int, fields: list[str], scope: frozenset[str]
+) -> tuple[CsvRow | None, list[DomainError]]:
     """One line's values checked; the row (None if its number is unusable) and its problems."""
     number, flag, address, confirmation_id, confirmation_password = fields
-    problems: list[str] = []
+    problems: list[DomainError] = []
     number_ok = False
     if not number:
-        problems.append(MESSAGES["number_empty"])
+        problems.append(RowRefused("number_empty"))
     elif not number.isascii() or not number.isdigit():
-        problems.append(MESSAGES["number_not_digits"])
+        problems.append(RowRefused("number_not_digits"))
     elif number not in scope:
         if "0" + number in scope:
-            problems.append(MESSAGES["number_leading_zero"])
+            problems.append(RowRefused("number_leading_zero"))
         else:
-            problems.append(MESSAGES["number_out_of_scope"])
+            problems.append(RowRefused("number_out_of_scope"))
     else:
         number_ok = True
     if flag not in _FLAGS:
-        problems.append(MESSAGES["otp_flag"])
+        problems.append(RowRefused("otp_flag"))
     if address:
         try:
             validation.mail_address(address, field="otp_address")
         except InvalidAddress:
-            problems.append(MESSAGES["otp_address_invalid"])
+            problems.append(RowRefused("otp_address_invalid"))
     elif flag == "1":
-        problems.append(MESSAGES["otp_address_missing"])
+        problems.append(RowRefused("otp_address_missing"))
     if confirmation_id:
-        problems.extend(e.message for e in password_rules.confirmation_id_problems(confirmation_id))
+        problems.extend(password_rules.confirmation_id_problems(confirmation_id))
     if confirmation_password:
-        problems.extend(
-            e.message for e in password_rules.confirmation_password_problems(confirmation_password)
-        )
+        problems.extend(password_rules.confirmation_password_problems(confirmation_password))
         if not confirmation_id:
-            problems.append(MESSAGES["confirmation_id_missing"])
+            problems.append(RowRefused("confirmation_id_missing"))
     if not number_ok:
         return None, problems
     row = CsvRow(

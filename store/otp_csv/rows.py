@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from store.errors import DomainError
 
@@ -20,89 +21,106 @@ COLUMNS = (
 CRLF = "\r\n"
 FILE = 0  # the line number of a problem of the whole file
 
-MESSAGES: dict[str, str] = {
-    "csv_refused": (
-        "CSVファイルに誤りがあるため、一括設定を行いませんでした"
-        "(どの電話番号の設定も変更されていません)。"
-    ),
-    "empty": "CSVファイルに設定する行がありません。",
-    "too_many_rows": "CSVファイルの行数が多すぎます。一度に設定できるのは{max_rows}行までです。",
-    "encoding": (
-        "CSVファイルの文字コードが正しくありません。UTF-8またはShift_JISで保存してください。"
-    ),
-    "line_ending": (
-        "改行コードが「CR+LF」ではありません。改行コードを「CR+LF」にして保存してください。"
-    ),
-    "quoting": '「"」(ダブルクォーテーション)の使い方が正しくありません。',
-    "field_count": "項目の数が正しくありません(5項目のところ、{count}項目あります)。",
-    "number_empty": "電話番号を入力してください。",
-    "number_not_digits": "電話番号はハイフンなしの半角数字で入力してください。",
-    "number_leading_zero": (
-        "電話番号の先頭の「0」が欠けています(表計算ソフトで保存すると欠けることがあります)。"
-    ),
-    "number_out_of_scope": "この電話番号の設定はできません。",
-    "number_duplicate": "電話番号が{line}行目と重複しています。",
-    "otp_flag": (
-        "ワンタイムパスワード利用設定は「0」(利用なし)または「1」(利用あり)を入力してください。"
-    ),
-    "otp_address_invalid": "メールアドレスの形式が正しくありません。",
-    "otp_address_missing": (
-        "ワンタイムパスワード利用設定が「1」の場合は、"
-        "ワンタイムパスワード受信用メールアドレスを入力してください。"
-    ),
-    "confirmation_id_missing": "確認用パスワードを入力する場合は、確認用IDも入力してください。",
+# Every code of a problem found here -> its English line for operators; the
+# ``{param}`` names are those of the Japanese sentence the site shows
+# (web.texts.CSV; number_not_digits is web.texts.FORMS', otp_address_invalid
+# and confirmation_mismatch web.texts.SITE_AUTH's, as on the pages).
+OPERATOR_TEXT: Mapping[str, str] = {
+    "csv_refused": "the CSV file has errors; no number's settings were changed",
+    "empty": "the CSV file has no rows",
+    "too_many_rows": "the CSV file has more than {max_rows} rows",
+    "encoding": "the CSV file is neither UTF-8 nor Shift_JIS",
+    "line_ending": "a line does not end with CR+LF",
+    "quoting": "the double quotes of the line are wrong",
+    "field_count": f"the line has {{count}} fields, not {len(COLUMNS)}",
+    "number_empty": "no number",
+    "number_not_digits": "the number must be half-width digits without hyphens",
+    "number_leading_zero": "the number lacks its leading 0 (a spreadsheet dropped it)",
+    "number_out_of_scope": "the login does not manage this number",
+    "number_duplicate": "the number is on line {line} already",
+    "otp_flag": "the one-time password setting must be 0 or 1",
+    "otp_address_invalid": "the one-time password address breaks MAIL-3",
+    "otp_address_missing": "the setting 1 needs a one-time password address",
+    "confirmation_id_missing": "a confirmation password needs its confirmation ID",
     # Found when the row is applied: they depend on the stored settings.
-    "confirmation_password_for_id": (
-        "確認用IDを変更する場合は、確認用パスワードも入力してください。"
-    ),
-    "confirmation_for_address": (
-        "ワンタイムパスワード受信用メールアドレスを変更する場合は、"
-        "確認用IDと確認用パスワードも入力してください。"
-    ),
+    "confirmation_password_for_id": "a new confirmation ID needs its confirmation password",
+    "confirmation_for_address": "a new address needs a confirmation ID and password",
     "current_confirmation_for_address": (
-        "ワンタイムパスワード受信用メールアドレスを変更する場合は、"
-        "現在の確認用IDと確認用パスワードを入力してください。"
+        "a new address needs the current confirmation ID and password"
     ),
-    "confirmation_mismatch": "確認用IDまたは確認用パスワードが正しくありません。",
+    "confirmation_mismatch": "the confirmation ID or password is wrong",
     "confirmation_not_current": (
-        "確認用IDと確認用パスワードは一括設定では変更できません。"
-        "現在の確認用IDと確認用パスワードを入力するか、空欄にしてください"
-        "(変更は「ワンタイムパスワード設定」の「確認用ID/パスワードの変更」で行えます)。"
+        "the confirmation ID and password are not changed by the CSV file: "
+        "give the current ones or none"
     ),
-    "address_needs_otp_on": (
-        "ワンタイムパスワード受信用メールアドレスを変更する場合は、"
-        "ワンタイムパスワード利用設定を「1」にしてください。"
-    ),
-    "number_not_found": "この電話番号は登録されていません。",
+    "address_needs_otp_on": "a new address needs the setting 1",
+    "number_not_found": "no such subscriber number",
 }
+
+
+class RowRefused(DomainError, ValueError):
+    """One problem of the file or of a row (SITE-9), by its code in ``OPERATOR_TEXT``."""
+
+    code = "csv_row_refused"
+
+    def __init__(self, code: str, **params: str | int) -> None:
+        super().__init__(OPERATOR_TEXT[code].format_map(params), code=code, params=params)
+
+
+class CsvProblem(NamedTuple):
+    """One problem of an uploaded file: where it is, and the refusal.
+
+    ``line`` is 1-based in the uploaded file, ``FILE`` (0) for the file as
+    a whole. ``error`` carries the ``code`` and ``params`` of the sentence
+    the site shows (``web.texts.japanese(error)``) and an English
+    ``message``: a ``RowRefused``, a ``PasswordRuleError`` (SITE-5 ID and
+    password rules) or a refusal of ``store.site_auth`` (no site password,
+    the caps of issue 12). A pair, so ``for line, error in problems`` reads
+    it.
+    """
+
+    line: int
+    error: DomainError
+
+    @property
+    def code(self) -> str:
+        return self.error.code
+
+    @property
+    def params(self) -> Mapping[str, str | int]:
+        return self.error.params
+
+    @property
+    def message(self) -> str:
+        return self.error.message
 
 
 class CsvRefused(DomainError, ValueError):
     """SITE-9: the file (or a row of it, when applied) breaks a rule; nothing was written.
 
-    ``problems``: every ``(line, reason)`` found, in line order; ``line`` is
-    1-based in the uploaded file, 0 for the file as a whole; ``reason`` is
-    Japanese. A line may have several.
+    ``problems``: every ``CsvProblem`` found, in line order (a line may have
+    several). ``counted``: how many wrong confirmation entries ``upload``
+    counted; ``limited``: a number at a cap of 24 hours refused the file
+    (the site answers 429).
     """
 
     code = "csv_refused"
 
     def __init__(
         self,
-        problems: Sequence[tuple[int, str]],
+        problems: Sequence[CsvProblem],
         *,
         wrong: Sequence[tuple[int, str, str]] = (),
         counted: int = 0,
         limited: bool = False,
     ) -> None:
-        self.problems = sorted(problems, key=lambda p: p[0])
-        # Issue 12: (line, number, reason) of the rows with a wrong confirmation
-        # ID or password, still to be counted (``upload`` counts them); how many
-        # ``upload`` counted; whether a number at its cap refused the file.
+        self.problems = tuple(sorted(problems, key=lambda p: p.line))
+        # Issue 12: (line, number, code) of the rows with a wrong confirmation
+        # ID or password, still to be counted (``upload`` counts them).
         self.wrong = tuple(wrong)
         self.counted = counted
         self.limited = limited
-        super().__init__(MESSAGES["csv_refused"], code="csv_refused", field="csv_file")
+        super().__init__(OPERATOR_TEXT["csv_refused"], code="csv_refused", field="csv_file")
 
 
 @dataclass(frozen=True)
@@ -131,7 +149,7 @@ class CsvRow:
 class StoredConfirmation:
     """The confirmation ID and password hash a row must prove (``check_rows``).
 
-    ``refusal``: the ``MESSAGES`` key when the row's password is not the
+    ``refusal``: the code of the problem when the row's password is not the
     current one (moving the address, or not).
     """
 
@@ -154,15 +172,6 @@ class CsvApplied:
     changed: tuple[str, ...]
     unchanged: tuple[str, ...]
     verification_sent: tuple[str, ...]
-
-
-class RowRefused(DomainError):
-    """A row that the stored settings make impossible; the message is the Japanese reason."""
-
-    code = "csv_row_refused"
-
-    def __init__(self, key: str) -> None:
-        super().__init__(MESSAGES[key], code=key)
 
 
 # Refusals that mean: the row's confirmation ID or password is not the current one.

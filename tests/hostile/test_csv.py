@@ -22,6 +22,7 @@ from store.models import SiteCredential
 from store.otp_csv import CsvRefused
 from tests.conftest import snapshot
 from tests.hostile.conftest import hostile_text
+from web.texts import japanese
 
 C, E1 = "0359207146", "0359207147"
 SCOPE = (C, E1)
@@ -39,8 +40,9 @@ def line_of(fields: list[str]) -> str:
 
 def refused_clearly(exc: CsvRefused) -> None:
     assert exc.problems, "a refusal names its problems"
-    for line_no, reason in exc.problems:
+    for line_no, error in exc.problems:
         assert line_no >= 0
+        reason = japanese(error)  # what the site shows for it
         assert JAPANESE.search(reason), reason
 
 

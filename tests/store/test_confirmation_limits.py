@@ -256,7 +256,7 @@ def test_issue12_SITE_9_wrong_confirmation_rows_count_and_the_cap_refuses_the_fi
     # A wrong password in a row (argon2 step) counts once for its number.
     err = upload_refused(line, csv(move_wrong), now=NOW)
     assert [line_no for line_no, _ in err.problems] == [1]
-    assert "確認用IDまたは確認用パスワードが正しくありません。" in err.problems[0][1]
+    assert "確認用IDまたは確認用パスワードが正しくありません。" in japanese(err.problems[0].error)
     assert wrong_entries(line) == 1
     # A row whose ID is not the current one (the check step) counts too, per number.
     not_current = upload_refused(
@@ -271,7 +271,7 @@ def test_issue12_SITE_9_wrong_confirmation_rows_count_and_the_cap_refuses_the_fi
     assert verification_mails(line) == [NEW_ADDRESS]
     # The third wrong entry reaches the cap.
     third = upload_refused(line, csv(move_wrong), now=NOW)
-    assert "24時間で3回" in third.problems[0][1]
+    assert "24時間で3回" in japanese(third.problems[0].error)
     assert wrong_entries(line) == 3
     # At the cap a file with the right values for that number is refused as a whole,
     # listing the row; the other number's valid row is not applied either.
@@ -285,7 +285,8 @@ def test_issue12_SITE_9_wrong_confirmation_rows_count_and_the_cap_refuses_the_fi
         now=NOW + dt.timedelta(hours=1),
     )
     assert [line_no for line_no, _ in capped.problems] == [2]
-    assert "24時間で3回" in capped.problems[0][1] and "2026/11/24 10:00:00" in capped.problems[0][1]
+    capped_reason = japanese(capped.problems[0].error)
+    assert "24時間で3回" in capped_reason and "2026/11/24 10:00:00" in capped_reason
     assert snapshot(engine) == before
     # A row that proves nothing (empty confirmation fields) still works at the cap.
     upload(line, csv(f'"{C}","0","","",""'), now=NOW + dt.timedelta(hours=1))

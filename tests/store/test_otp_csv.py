@@ -21,6 +21,7 @@ from store import db, otp_csv, passwords, service, site_auth
 from store.models import MailKind, OutboxMail, SiteCredential, SiteToken, SiteTokenKind
 from store.otp_csv import CsvRefused, CsvRow
 from tests.conftest import snapshot
+from web.texts import japanese
 
 C = "0359207146"  # contract number: OTP in use
 E1 = "0359207147"  # a site password, no OTP
@@ -89,13 +90,18 @@ def exported(sessions: sessionmaker[Session], numbers: tuple[str, ...] = SCOPE) 
         return otp_csv.export_csv(s, numbers)
 
 
+def in_japanese(refused: CsvRefused) -> list[tuple[int, str]]:
+    """The refusal's problems as the site shows them: (line, Japanese reason)."""
+    return [(line, japanese(error)) for line, error in refused.problems]
+
+
 def parse_refused(data: bytes, scope: tuple[str, ...] = SCOPE) -> list[tuple[int, str]]:
     with pytest.raises(CsvRefused) as err:
         otp_csv.parse_csv(data, allowed_numbers=scope)
     assert err.value.code == "csv_refused"
     assert err.value.field == "csv_file"
-    assert "一括設定を行いませんでした" in err.value.message
-    return err.value.problems
+    assert "一括設定を行いませんでした" in japanese(err.value)
+    return in_japanese(err.value)
 
 
 def apply(sessions: sessionmaker[Session], data: bytes) -> otp_csv.CsvApplied:
@@ -111,7 +117,7 @@ def apply_refused(sessions: sessionmaker[Session], data: bytes) -> list[tuple[in
     with pytest.raises(CsvRefused) as err, db.transaction(sessions) as s:
         otp_csv.apply_csv(s, rows, link_base=LINK, sender=SENDER, now=NOW)
     assert snapshot(engine) == before
-    return err.value.problems
+    return in_japanese(err.value)
 
 
 def upload(sessions: sessionmaker[Session], data: bytes) -> otp_csv.CsvApplied:
@@ -130,7 +136,7 @@ def upload_refused(sessions: sessionmaker[Session], data: bytes) -> list[tuple[i
     with pytest.raises(CsvRefused) as err:
         upload(sessions, data)
     assert snapshot(engine) == before
-    return err.value.problems
+    return in_japanese(err.value)
 
 
 def credential(sessions: sessionmaker[Session], number: str) -> SiteCredential:
@@ -460,7 +466,7 @@ def test_SITE_9_refused_apply_writes_nothing_even_if_the_caller_commits(
     before = snapshot(engine)
     with db.transaction(line) as s, pytest.raises(CsvRefused) as err:
         otp_csv.apply_csv(s, rows, link_base=LINK, sender=SENDER, now=NOW)
-    assert err.value.problems == [(2, "先にパスワードを設定してください。")]
+    assert in_japanese(err.value) == [(2, "先にパスワードを設定してください。")]
     assert snapshot(engine) == before
     with db.transaction(line, read_only=True) as s:
         assert (
@@ -582,7 +588,7 @@ def test_item9_SITE_9_wrong_proof_is_refused_before_the_transaction(
         proofs = otp_csv.check_rows(s, rows)
     with pytest.raises(CsvRefused) as err:
         otp_csv.with_hashes(rows, proofs)
-    assert err.value.problems == [(2, "確認用IDまたは確認用パスワードが正しくありません。")]
+    assert in_japanese(err.value) == [(2, "確認用IDまたは確認用パスワードが正しくありません。")]
 
 
 # --- issue 12 item 19: every row checked before any argon2; a cap on rows ------------------
@@ -609,7 +615,7 @@ def test_item19_SITE_9_rows_are_checked_against_the_database_before_hashing(
     before = snapshot(engine)
     with db.transaction(line, read_only=True) as s, pytest.raises(CsvRefused) as err:
         otp_csv.check_rows(s, rows)
-    assert err.value.problems == [
+    assert in_japanese(err.value) == [
         (2, "先にパスワードを設定してください。"),
         (3, NOT_CURRENT),
     ]
@@ -620,7 +626,7 @@ def test_item19_SITE_9_a_file_over_the_row_cap_is_refused(line: sessionmaker[Ses
     data = csv(*(f'"{n}","0","","",""' for n in SCOPE))
     with pytest.raises(CsvRefused) as err:
         otp_csv.parse_csv(data, allowed_numbers=SCOPE, max_rows=2)
-    assert err.value.problems == [
+    assert in_japanese(err.value) == [
         (0, "CSVファイルの行数が多すぎます。一度に設定できるのは2行までです。")
     ]
     assert len(otp_csv.parse_csv(data, allowed_numbers=SCOPE, max_rows=3)) == 3
