@@ -69,7 +69,7 @@ class Line1:
 
 
 @pytest.fixture(params=TRANSPORTS)
-def line(request: pytest.FixtureRequest, tmp_path: object) -> Iterator[Line1]:
+def wired_line(request: pytest.FixtureRequest, tmp_path: object) -> Iterator[Line1]:
     transport, backend = request.param
     url: str = request.getfixturevalue(f"{backend}_url")
     engine = db.make_engine(url)
@@ -109,22 +109,22 @@ def classic_command() -> list[str]:
     return [found, "temp-password"]
 
 
-def assert_stored(line: Line1, number: str, password: str, unit: AuthUnit) -> None:
-    stored = line.temp_password(number)
+def assert_stored(wired_line: Line1, number: str, password: str, unit: AuthUnit) -> None:
+    stored = wired_line.temp_password(number)
     assert stored is not None
     assert stored.password_hash.startswith("$argon2id$")
     assert password not in stored.password_hash
     assert passwords.verify_password(stored.password_hash, password)
     assert stored.auth_unit is unit and stored.wrong_count == 0
     assert stored.expires_at - stored.created_at == dt.timedelta(hours=24)
-    assert line.auth_unit() is unit
+    assert wired_line.auth_unit() is unit
 
 
 # --- the paths -------------------------------------------------------------------------------
 
 
-def test_IVR_4_unit_1_line(line: Line1) -> None:
-    peer = line.place(AsteriskPeer(EXTRA, ["1", PW, PW]))
+def test_IVR_4_unit_1_line(wired_line: Line1) -> None:
+    peer = wired_line.place(AsteriskPeer(EXTRA, ["1", PW, PW]))
     assert peer.prompts == [
         MENU,
         *read_back(CONTRACT),
@@ -135,11 +135,11 @@ def test_IVR_4_unit_1_line(line: Line1) -> None:
     ]
     assert peer.variables[variables.TP_OUTCOME] == "completed"
     assert peer.commands[-1] == "HANGUP"
-    assert_stored(line, CONTRACT, PW, AuthUnit.LINE)
+    assert_stored(wired_line, CONTRACT, PW, AuthUnit.LINE)
 
 
-def test_IVR_5_unit_2_number(line: Line1) -> None:
-    peer = line.place(AsteriskPeer(CONTRACT, ["2", EXTRA + "#", PW, PW]))
+def test_IVR_5_unit_2_number(wired_line: Line1) -> None:
+    peer = wired_line.place(AsteriskPeer(CONTRACT, ["2", EXTRA + "#", PW, PW]))
     assert peer.prompts == [
         MENU,
         ENTER_NUMBER,
@@ -149,74 +149,74 @@ def test_IVR_5_unit_2_number(line: Line1) -> None:
         *read_back(EXTRA),
         DONE,
     ]
-    assert_stored(line, EXTRA, PW, AuthUnit.NUMBER)
-    assert line.temp_password(CONTRACT) is None
+    assert_stored(wired_line, EXTRA, PW, AuthUnit.NUMBER)
+    assert wired_line.temp_password(CONTRACT) is None
 
 
-def test_IVR_6_unit_3_from_the_contract_number(line: Line1) -> None:
-    peer = line.place(AsteriskPeer(CONTRACT, ["3", EXTRA + "#", PW, PW]))
+def test_IVR_6_unit_3_from_the_contract_number(wired_line: Line1) -> None:
+    peer = wired_line.place(AsteriskPeer(CONTRACT, ["3", EXTRA + "#", PW, PW]))
     assert peer.prompts[:2] == [MENU, ENTER_NUMBER]
-    assert_stored(line, EXTRA, PW, AuthUnit.ADMIN_USER)
+    assert_stored(wired_line, EXTRA, PW, AuthUnit.ADMIN_USER)
 
 
-def test_IVR_6_unit_3_from_an_additional_number(line: Line1) -> None:
-    peer = line.place(AsteriskPeer(EXTRA, ["3", PW, PW]))
+def test_IVR_6_unit_3_from_an_additional_number(wired_line: Line1) -> None:
+    peer = wired_line.place(AsteriskPeer(EXTRA, ["3", PW, PW]))
     assert peer.prompts == [MENU, *read_back(EXTRA), ENTER_PW, CONFIRM, *read_back(EXTRA), DONE]
-    assert_stored(line, EXTRA, PW, AuthUnit.ADMIN_USER)
+    assert_stored(wired_line, EXTRA, PW, AuthUnit.ADMIN_USER)
 
 
-def test_IVR_8_invalid_menu_digit_then_success(line: Line1) -> None:
-    peer = line.place(AsteriskPeer(EXTRA, ["7", "1", PW, PW]))
+def test_IVR_8_invalid_menu_digit_then_success(wired_line: Line1) -> None:
+    peer = wired_line.place(AsteriskPeer(EXTRA, ["7", "1", PW, PW]))
     assert peer.prompts[:3] == [MENU, INVALID, MENU]
-    assert_stored(line, CONTRACT, PW, AuthUnit.LINE)
+    assert_stored(wired_line, CONTRACT, PW, AuthUnit.LINE)
 
 
-def test_IVR_8_three_errors_hang_up_with_nothing_stored(line: Line1) -> None:
-    before = snapshot(line.url)
-    peer = line.place(AsteriskPeer(CONTRACT, ["2", STRANGER + "#", "#", "1234567#"]))
+def test_IVR_8_three_errors_hang_up_with_nothing_stored(wired_line: Line1) -> None:
+    before = snapshot(wired_line.url)
+    peer = wired_line.place(AsteriskPeer(CONTRACT, ["2", STRANGER + "#", "#", "1234567#"]))
     assert peer.prompts[-2:] == [INVALID, Prompt.TP_CALL_AGAIN.value]
     assert peer.prompts.count(INVALID) == 3
     assert peer.commands[-1] == "HANGUP"
     assert peer.variables[variables.TP_OUTCOME] == "too_many_errors"
-    assert snapshot(line.url) == before
+    assert snapshot(wired_line.url) == before
 
 
-def test_IVR_7_mismatched_confirmation(line: Line1) -> None:
-    peer = line.place(AsteriskPeer(EXTRA, ["1", PW, PW2, PW2, PW2]))
+def test_IVR_7_mismatched_confirmation(wired_line: Line1) -> None:
+    peer = wired_line.place(AsteriskPeer(EXTRA, ["1", PW, PW2, PW2, PW2]))
     assert peer.prompts.count(INVALID) == 1
     assert peer.prompts.index(INVALID) == peer.prompts.index(CONFIRM) + 1
-    assert_stored(line, CONTRACT, PW2, AuthUnit.LINE)
+    assert_stored(wired_line, CONTRACT, PW2, AuthUnit.LINE)
 
 
-def test_IVR_5_number_not_on_the_callers_line(line: Line1) -> None:
-    peer = line.place(AsteriskPeer(CONTRACT, ["2", STRANGER + "#", EXTRA + "#", PW, PW]))
+def test_IVR_5_number_not_on_the_callers_line(wired_line: Line1) -> None:
+    peer = wired_line.place(AsteriskPeer(CONTRACT, ["2", STRANGER + "#", EXTRA + "#", PW, PW]))
     assert peer.prompts[:4] == [MENU, ENTER_NUMBER, INVALID, ENTER_NUMBER]
-    assert_stored(line, EXTRA, PW, AuthUnit.NUMBER)
-    with db.transaction(line.sessions) as s:
+    assert_stored(wired_line, EXTRA, PW, AuthUnit.NUMBER)
+    with db.transaction(wired_line.sessions) as s:
         assert s.scalars(sa.select(TempPassword)).all() != []
 
 
 @pytest.mark.parametrize("caller", [STRANGER, "", "anonymous"])
-def test_IVR_2_caller_not_a_subscriber(line: Line1, caller: str) -> None:
-    before = snapshot(line.url)
-    peer = line.place(AsteriskPeer(caller, []))
+def test_IVR_2_caller_not_a_subscriber(wired_line: Line1, caller: str) -> None:
+    before = snapshot(wired_line.url)
+    peer = wired_line.place(AsteriskPeer(caller, []))
     assert peer.prompts == [Prompt.TP_NOT_SUBSCRIBER.value]
     assert peer.variables[variables.TP_OUTCOME] == "not_subscriber"
-    assert snapshot(line.url) == before
+    assert snapshot(wired_line.url) == before
 
 
-def test_IVR_8_timeout_with_no_input(line: Line1) -> None:
-    peer = line.place(AsteriskPeer(EXTRA, [TIMEOUT, "1", TIMEOUT, PW, PW]))
+def test_IVR_8_timeout_with_no_input(wired_line: Line1) -> None:
+    peer = wired_line.place(AsteriskPeer(EXTRA, [TIMEOUT, "1", TIMEOUT, PW, PW]))
     assert peer.prompts[:3] == [MENU, INVALID, MENU]
     assert peer.prompts.count(INVALID) == 2
-    assert_stored(line, CONTRACT, PW, AuthUnit.LINE)
+    assert_stored(wired_line, CONTRACT, PW, AuthUnit.LINE)
 
 
-def test_IVR_9_a_newer_temporary_password_replaces_the_older(line: Line1) -> None:
-    line.place(AsteriskPeer(CONTRACT, ["2", EXTRA + "#", PW, PW]))
-    line.place(AsteriskPeer(EXTRA, ["3", PW2, PW2]))
-    assert_stored(line, EXTRA, PW2, AuthUnit.ADMIN_USER)
-    assert not passwords.verify_password(line.temp_password(EXTRA).password_hash, PW)  # type: ignore[union-attr]
+def test_IVR_9_a_newer_temporary_password_replaces_the_older(wired_line: Line1) -> None:
+    wired_line.place(AsteriskPeer(CONTRACT, ["2", EXTRA + "#", PW, PW]))
+    wired_line.place(AsteriskPeer(EXTRA, ["3", PW2, PW2]))
+    assert_stored(wired_line, EXTRA, PW2, AuthUnit.ADMIN_USER)
+    assert not passwords.verify_password(wired_line.temp_password(EXTRA).password_hash, PW)  # type: ignore[union-attr]
 
 
 # --- hanging up ---------------------------------------------------------------------------------
@@ -239,36 +239,38 @@ def _step_commands() -> dict[str, int]:
 @pytest.mark.parametrize("style", list(HangupStyle), ids=lambda s: s.value)
 @pytest.mark.parametrize("step", list(_step_commands()))
 def test_IVR_10_hang_up_in_the_middle_of_each_step(
-    line: Line1, step: str, style: HangupStyle
+    wired_line: Line1, step: str, style: HangupStyle
 ) -> None:
-    if line.transport == "classic" and style is HangupStyle.HANGUP_LINE:
+    if wired_line.transport == "classic" and style is HangupStyle.HANGUP_LINE:
         pytest.skip("classic AGI gets SIGHUP, not a HANGUP line: same as result_minus_one")
-    before = snapshot(line.url)
+    before = snapshot(wired_line.url)
     at = _step_commands()[step]
-    peer = line.place(AsteriskPeer(CONTRACT, UNIT_2, hangup_at_command=at, hangup_style=style))
+    peer = wired_line.place(
+        AsteriskPeer(CONTRACT, UNIT_2, hangup_at_command=at, hangup_style=style)
+    )
     assert len(peer.commands) >= at + 1
     assert DONE not in peer.prompts
     assert variables.TP_OUTCOME not in peer.variables
-    assert snapshot(line.url) == before
+    assert snapshot(wired_line.url) == before
 
 
-def test_IVR_10_hang_up_while_asked_for_digits(line: Line1) -> None:
-    before = snapshot(line.url)
-    peer = line.place(AsteriskPeer(EXTRA, ["1", PW, HANGUP]))
+def test_IVR_10_hang_up_while_asked_for_digits(wired_line: Line1) -> None:
+    before = snapshot(wired_line.url)
+    peer = wired_line.place(AsteriskPeer(EXTRA, ["1", PW, HANGUP]))
     assert peer.prompts[-1] == CONFIRM
-    assert snapshot(line.url) == before
+    assert snapshot(wired_line.url) == before
 
 
 # --- Asterisk's quirks ---------------------------------------------------------------------
 
 
-def test_missing_sound_files_do_not_end_the_call(line: Line1) -> None:
+def test_missing_sound_files_do_not_end_the_call(wired_line: Line1) -> None:
     missing = frozenset(f"chakushin/{p}" for p in (*read_back(CONTRACT), DONE))
-    peer = line.place(AsteriskPeer(EXTRA, ["1", PW, PW], missing_files=missing))
+    peer = wired_line.place(AsteriskPeer(EXTRA, ["1", PW, PW], missing_files=missing))
     assert peer.prompts[-1] == DONE
-    assert_stored(line, CONTRACT, PW, AuthUnit.LINE)
+    assert_stored(wired_line, CONTRACT, PW, AuthUnit.LINE)
 
 
-def test_interim_100_trying_answers_are_skipped(line: Line1) -> None:
-    line.place(AsteriskPeer(EXTRA, ["1", PW, PW], interim_trying=True))
-    assert_stored(line, CONTRACT, PW, AuthUnit.LINE)
+def test_interim_100_trying_answers_are_skipped(wired_line: Line1) -> None:
+    wired_line.place(AsteriskPeer(EXTRA, ["1", PW, PW], interim_trying=True))
+    assert_stored(wired_line, CONTRACT, PW, AuthUnit.LINE)

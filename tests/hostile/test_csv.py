@@ -17,9 +17,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy.orm import Session, sessionmaker
 
-from store import db, otp_csv, passwords, service
-from store.models import SiteCredential
+from store import db, otp_csv, service
 from store.otp_csv import CsvRefused
+from tests.builders import OtpInUse, give_site_password
 from tests.conftest import snapshot
 from tests.hostile.conftest import hostile_text
 from web.texts import japanese
@@ -82,25 +82,12 @@ def test_hostile_SITE_9_encodings(text: str, encoding: str) -> None:
 
 
 @pytest.fixture
-def line(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
+def contract_in_otp(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
     """C has a site password and an enrolled OTP address (the proof path); E1 has neither."""
     with db.transaction(sessions) as s:
         service.add_line(s, C, timezone="Asia/Tokyo")
         service.add_number(s, C, E1, timezone="Asia/Tokyo")
-        s.add(
-            SiteCredential(
-                number_id=service.get_number(s, C).id,
-                password_hash=passwords.hash_password("hikari7Mail"),
-                changed_at=NOW,
-                wrong_count=0,
-                otp_enabled=True,
-                otp_address="otp@example.jp",
-                otp_address_verified_at=NOW,
-                otp_chosen_at=NOW,
-                otp_confirmation_id=CONF_ID,
-                otp_confirmation_password_hash=passwords.hash_password(CONF_PW),
-            )
-        )
+        give_site_password(s, C, now=NOW, otp=OtpInUse("otp@example.jp", CONF_ID, CONF_PW))
     return sessions
 
 
@@ -119,18 +106,18 @@ def upload(sessions: sessionmaker[Session], data: bytes) -> otp_csv.CsvApplied:
     column=st.integers(min_value=0, max_value=4), value=hostile_text, extra_rows=st.integers(0, 6)
 )
 def test_hostile_SITE_9_every_field_of_a_row(
-    line: sessionmaker[Session], column: int, value: str, extra_rows: int
+    contract_in_otp: sessionmaker[Session], column: int, value: str, extra_rows: int
 ) -> None:
     fields = [C if f == "C" else f for f in VALID]
     fields[column] = value
     rows = [line_of(fields)] + [line_of([E1, "0", "", "", ""])] * extra_rows
     data = "\r\n".join(rows).encode("utf-8", "surrogatepass")
-    before = snapshot(line.kw["bind"])
+    before = snapshot(contract_in_otp.kw["bind"])
     try:
-        upload(line, data)
+        upload(contract_in_otp, data)
     except CsvRefused as exc:
         refused_clearly(exc)
-        assert snapshot(line.kw["bind"]) == before
+        assert snapshot(contract_in_otp.kw["bind"]) == before
     # The next valid file still works.
-    valid = upload(line, (line_of([C, "1", "otp@example.jp", "", ""]) + "\r\n").encode())
+    valid = upload(contract_in_otp, (line_of([C, "1", "otp@example.jp", "", ""]) + "\r\n").encode())
     assert valid.changed + valid.unchanged == (C,)

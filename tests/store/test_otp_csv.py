@@ -1,7 +1,7 @@
 """SITE-9: the OTP bulk settings CSV, download and upload, on both backends.
 
 argon2 takes about 60 ms a hash here: stored passwords are hashed once per
-run (``hashed``).
+run (``tests.builders.hashed``, which ``give_site_password`` uses).
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import email
 import email.policy
-import functools
 import re
 from email.message import EmailMessage
 
@@ -20,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from store import db, otp_csv, passwords, service, site_auth
 from store.models import MailKind, OutboxMail, SiteCredential, SiteToken, SiteTokenKind
 from store.otp_csv import CsvRefused, CsvRow
+from tests.builders import OtpInUse, give_site_password
 from tests.conftest import snapshot
 from web.texts import japanese
 
@@ -47,37 +47,16 @@ HEADER = (
 )
 
 
-@functools.cache
-def hashed(password: str) -> str:
-    return passwords.hash_password(password)
-
-
 @pytest.fixture
-def line(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
+def csv_line(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
+    """The CSV's line: C in OTP, E1 with a site password only, E2 with none; another line."""
     with db.transaction(sessions) as s:
         service.add_line(s, C, timezone=TZ)
         service.add_number(s, C, E1, timezone=TZ)
         service.add_number(s, C, E2, timezone=TZ)
         service.add_line(s, OTHER, timezone=TZ)
-        for number in (C, E1):
-            s.add(
-                SiteCredential(
-                    number_id=service.get_number(s, number).id,
-                    password_hash=hashed("hikari7Mail"),
-                    changed_at=NOW,
-                    wrong_count=0,
-                    otp_enabled=False,
-                )
-            )
-        cred = s.scalars(
-            select(SiteCredential).where(SiteCredential.number_id == service.get_number(s, C).id)
-        ).one()
-        cred.otp_enabled = True
-        cred.otp_address = ADDRESS
-        cred.otp_address_verified_at = NOW
-        cred.otp_chosen_at = NOW
-        cred.otp_confirmation_id = CONF_ID
-        cred.otp_confirmation_password_hash = hashed(CONF_PW)
+        give_site_password(s, C, now=NOW, otp=OtpInUse(ADDRESS, CONF_ID, CONF_PW))
+        give_site_password(s, E1, now=NOW)
     return sessions
 
 
@@ -170,35 +149,37 @@ def token_in(mail: OutboxMail) -> str:
 
 
 def test_SITE_9_export_is_quoted_crlf_lines_without_the_password(
-    line: sessionmaker[Session],
+    csv_line: sessionmaker[Session],
 ) -> None:
-    assert exported(line) == (
+    assert exported(csv_line) == (
         b'"0359207146","1","otp@mail.example.jp","Kakunin82id",""\r\n'
         b'"0359207147","0","","",""\r\n'
         b'"0359207148","0","","",""\r\n'
     )
-    assert exported(line, (E2, C, E2)) == (
+    assert exported(csv_line, (E2, C, E2)) == (
         b'"0359207148","0","","",""\r\n"0359207146","1","otp@mail.example.jp","Kakunin82id",""\r\n'
     )
 
 
-def test_SITE_9_export_shows_otp_off_with_the_kept_address(line: sessionmaker[Session]) -> None:
-    with db.transaction(line) as s:
+def test_SITE_9_export_shows_otp_off_with_the_kept_address(csv_line: sessionmaker[Session]) -> None:
+    with db.transaction(csv_line) as s:
         site_auth.set_otp_enabled(s, C, False, now=NOW)
-    assert exported(line, (C,)) == b'"0359207146","0","otp@mail.example.jp","Kakunin82id",""\r\n'
+    assert (
+        exported(csv_line, (C,)) == b'"0359207146","0","otp@mail.example.jp","Kakunin82id",""\r\n'
+    )
 
 
-def test_SITE_9_round_trip_changes_nothing(line: sessionmaker[Session]) -> None:
-    data = exported(line)
+def test_SITE_9_round_trip_changes_nothing(csv_line: sessionmaker[Session]) -> None:
+    data = exported(csv_line)
     rows = otp_csv.parse_csv(data, allowed_numbers=SCOPE)
     assert [(r.line, r.number, r.otp_enabled, r.otp_address) for r in rows] == [
         (1, C, True, ADDRESS),
         (2, E1, False, ""),
         (3, E2, False, ""),
     ]
-    engine = line.kw["bind"]
+    engine = csv_line.kw["bind"]
     before = snapshot(engine)
-    result = apply(line, data)
+    result = apply(csv_line, data)
     assert result == otp_csv.CsvApplied(changed=(), unchanged=SCOPE, verification_sent=())
     assert snapshot(engine) == before
 
@@ -206,7 +187,7 @@ def test_SITE_9_round_trip_changes_nothing(line: sessionmaker[Session]) -> None:
 # --- upload: the file ----------------------------------------------------------------------
 
 
-def test_SITE_9_every_bad_row_is_reported_with_its_line(line: sessionmaker[Session]) -> None:
+def test_SITE_9_every_bad_row_is_reported_with_its_line(csv_line: sessionmaker[Session]) -> None:
     problems = parse_refused(
         csv(
             f'"{C}","1","{ADDRESS}","{CONF_ID}",""',
@@ -242,8 +223,10 @@ def test_SITE_9_every_bad_row_is_reported_with_its_line(line: sessionmaker[Sessi
     ]
 
 
-def test_SITE_9_one_bad_row_among_good_ones_changes_nothing(line: sessionmaker[Session]) -> None:
-    engine = line.kw["bind"]
+def test_SITE_9_one_bad_row_among_good_ones_changes_nothing(
+    csv_line: sessionmaker[Session],
+) -> None:
+    engine = csv_line.kw["bind"]
     before = snapshot(engine)
     data = csv(
         f'"{C}","0","","",""',
@@ -257,12 +240,12 @@ def test_SITE_9_one_bad_row_among_good_ones_changes_nothing(line: sessionmaker[S
     assert snapshot(engine) == before
 
 
-def test_SITE_9_confirmation_password_only_with_an_id(line: sessionmaker[Session]) -> None:
+def test_SITE_9_confirmation_password_only_with_an_id(csv_line: sessionmaker[Session]) -> None:
     problems = parse_refused(csv(f'"{E1}","0","","","{CONF_PW}"'))
     assert problems == [(1, "確認用パスワードを入力する場合は、確認用IDも入力してください。")]
 
 
-def test_SITE_9_out_of_scope_number_is_refused(line: sessionmaker[Session]) -> None:
+def test_SITE_9_out_of_scope_number_is_refused(csv_line: sessionmaker[Session]) -> None:
     assert parse_refused(csv(f'"{E1}","0","","",""'), scope=(C,)) == [
         (1, "この電話番号の設定はできません。")
     ]
@@ -272,7 +255,7 @@ def test_SITE_9_out_of_scope_number_is_refused(line: sessionmaker[Session]) -> N
     ]
 
 
-def test_SITE_9_lf_only_line_ends_are_refused_once(line: sessionmaker[Session]) -> None:
+def test_SITE_9_lf_only_line_ends_are_refused_once(csv_line: sessionmaker[Session]) -> None:
     data = csv(f'"{C}","0","","",""', f'"{E1}","0","","",""', ending="\n")
     reason = "改行コードが「CR+LF」ではありません。改行コードを「CR+LF」にして保存してください。"
     assert parse_refused(data) == [(1, reason)]
@@ -281,7 +264,7 @@ def test_SITE_9_lf_only_line_ends_are_refused_once(line: sessionmaker[Session]) 
     assert parse_refused(f'"{C}","0","","",""\r"{E1}","0","","",""'.encode()) == [(1, reason)]
 
 
-def test_SITE_9_empty_or_undecodable_file_is_refused(line: sessionmaker[Session]) -> None:
+def test_SITE_9_empty_or_undecodable_file_is_refused(csv_line: sessionmaker[Session]) -> None:
     empty = [(0, "CSVファイルに設定する行がありません。")]
     assert parse_refused(b"") == empty
     assert parse_refused(b"\r\n\r\n") == empty
@@ -292,7 +275,7 @@ def test_SITE_9_empty_or_undecodable_file_is_refused(line: sessionmaker[Session]
 
 
 def test_SITE_9_bom_header_unquoted_and_last_line_without_crlf_are_accepted(
-    line: sessionmaker[Session],
+    csv_line: sessionmaker[Session],
 ) -> None:
     data = (
         b"\xef\xbb\xbf"
@@ -307,7 +290,7 @@ def test_SITE_9_bom_header_unquoted_and_last_line_without_crlf_are_accepted(
     ]
 
 
-def test_SITE_9_shift_jis_file_from_excel_is_accepted(line: sessionmaker[Session]) -> None:
+def test_SITE_9_shift_jis_file_from_excel_is_accepted(csv_line: sessionmaker[Session]) -> None:
     data = (HEADER + "\r\n" + f'"{E1}","0","","",""' + "\r\n").encode("cp932")
     with pytest.raises(UnicodeDecodeError):
         data.decode("utf-8")
@@ -315,7 +298,7 @@ def test_SITE_9_shift_jis_file_from_excel_is_accepted(line: sessionmaker[Session
     assert [(r.line, r.number) for r in rows] == [(2, E1)]
 
 
-def test_SITE_9_header_only_as_the_first_line(line: sessionmaker[Session]) -> None:
+def test_SITE_9_header_only_as_the_first_line(csv_line: sessionmaker[Session]) -> None:
     problems = parse_refused(csv(f'"{E1}","0","","",""', HEADER))
     assert (2, "電話番号はハイフンなしの半角数字で入力してください。") in problems
 
@@ -336,10 +319,10 @@ def test_SITE_9_confirmation_password_is_not_in_the_repr() -> None:
 
 
 def test_SITE_9_SITE_5_new_address_gets_a_verification_link_changed_only(
-    line: sessionmaker[Session],
+    csv_line: sessionmaker[Session],
 ) -> None:
     result = apply(
-        line,
+        csv_line,
         csv(
             f'"{C}","1","{ADDRESS}","{CONF_ID}",""',  # unchanged
             f'"{E1}","1","{NEW_ADDRESS}","Other5Id","other7pw"',  # first address
@@ -347,82 +330,82 @@ def test_SITE_9_SITE_5_new_address_gets_a_verification_link_changed_only(
         ),
     )
     assert result == otp_csv.CsvApplied(changed=(E1,), unchanged=(C, E2), verification_sent=(E1,))
-    mails = verification_mails(line)
+    mails = verification_mails(csv_line)
     assert [m.recipient for m in mails] == [NEW_ADDRESS]
     # Not trusted yet: OTP turns on when the link is followed.
-    pending = credential(line, E1)
+    pending = credential(csv_line, E1)
     assert (pending.otp_enabled, pending.otp_address) == (False, None)
     assert pending.otp_confirmation_id == "Other5Id"
     assert pending.otp_confirmation_password_hash is not None
     assert passwords.verify_password(pending.otp_confirmation_password_hash, "other7pw")
-    with db.transaction(line) as s:
+    with db.transaction(csv_line) as s:
         assert site_auth.verify_otp_address(s, token_in(mails[0]), now=NOW) == E1
-    done = credential(line, E1)
+    done = credential(csv_line, E1)
     assert (done.otp_enabled, done.otp_address) == (True, NEW_ADDRESS)
 
 
 def test_SITE_9_SITE_5_otp_in_use_keeps_its_address_until_the_new_one_is_verified(
-    line: sessionmaker[Session],
+    csv_line: sessionmaker[Session],
 ) -> None:
-    result = apply(line, csv(f'"{C}","1","{NEW_ADDRESS}","{CONF_ID}","{CONF_PW}"'))
+    result = apply(csv_line, csv(f'"{C}","1","{NEW_ADDRESS}","{CONF_ID}","{CONF_PW}"'))
     assert result.verification_sent == (C,)
-    kept = credential(line, C)
+    kept = credential(csv_line, C)
     assert (kept.otp_enabled, kept.otp_address) == (True, ADDRESS)
-    [mail] = verification_mails(line)
+    [mail] = verification_mails(csv_line)
     assert mail.recipient == NEW_ADDRESS
-    with db.transaction(line) as s:
+    with db.transaction(csv_line) as s:
         site_auth.verify_otp_address(s, token_in(mail), now=NOW)
-    assert credential(line, C).otp_address == NEW_ADDRESS
+    assert credential(csv_line, C).otp_address == NEW_ADDRESS
 
 
 def test_SITE_9_new_confirmation_values_with_a_new_address_while_otp_is_in_use(
-    line: sessionmaker[Session],
+    csv_line: sessionmaker[Session],
 ) -> None:
     """Issue 12 item 9 reversed this test's old expectation (the row used to set the new
     values and move the address at once): the current values are needed (seeds (9))."""
-    problems = apply_refused(line, csv(f'"{C}","1","{NEW_ADDRESS}","Neue5Id9","neue8pass"'))
+    problems = apply_refused(csv_line, csv(f'"{C}","1","{NEW_ADDRESS}","Neue5Id9","neue8pass"'))
     assert problems == [(1, "確認用IDまたは確認用パスワードが正しくありません。")]
-    cred = credential(line, C)
+    cred = credential(csv_line, C)
     assert cred.otp_confirmation_id == CONF_ID
-    assert verification_mails(line) == []
+    assert verification_mails(csv_line) == []
 
 
-def test_SITE_9_flag_0_stops_otp_and_keeps_the_address(line: sessionmaker[Session]) -> None:
-    result = apply(line, csv(f'"{C}","0","","",""'))
+def test_SITE_9_flag_0_stops_otp_and_keeps_the_address(csv_line: sessionmaker[Session]) -> None:
+    result = apply(csv_line, csv(f'"{C}","0","","",""'))
     assert result.changed == (C,)
-    cred = credential(line, C)
+    cred = credential(csv_line, C)
     assert (cred.otp_enabled, cred.otp_address, cred.otp_confirmation_id) == (
         False,
         ADDRESS,
         CONF_ID,
     )
     # and back on with the verified address: no new link needed
-    result = apply(line, csv(f'"{C}","1","{ADDRESS}","",""'))
+    result = apply(csv_line, csv(f'"{C}","1","{ADDRESS}","",""'))
     assert result == otp_csv.CsvApplied(changed=(C,), unchanged=(), verification_sent=())
-    assert credential(line, C).otp_enabled is True
-    assert verification_mails(line) == []
+    assert credential(csv_line, C).otp_enabled is True
+    assert verification_mails(csv_line) == []
 
 
 def test_SITE_9_confirmation_values_do_not_change_without_address_change(
-    line: sessionmaker[Session],
+    csv_line: sessionmaker[Session],
 ) -> None:
     """Issue 12 item 9 follow-up reversed this test's old expectation (the row set a new
     confirmation password without the current one: the first half of a bypass). Seeds (10):
     changing it needs the current one, on the OTP settings page."""
-    problems = apply_refused(line, csv(f'"{C}","1","{ADDRESS}","{CONF_ID}","kawari9pw"'))
+    problems = apply_refused(csv_line, csv(f'"{C}","1","{ADDRESS}","{CONF_ID}","kawari9pw"'))
     assert problems == [(1, NOT_CURRENT)]
-    cred = credential(line, C)
+    cred = credential(csv_line, C)
     assert cred.otp_confirmation_password_hash is not None
     assert passwords.verify_password(cred.otp_confirmation_password_hash, CONF_PW)
     assert not passwords.verify_password(cred.otp_confirmation_password_hash, "kawari9pw")
-    assert verification_mails(line) == []
+    assert verification_mails(csv_line) == []
 
 
 def test_SITE_9_rows_refused_when_applied_are_all_reported_and_nothing_written(
-    line: sessionmaker[Session],
+    csv_line: sessionmaker[Session],
 ) -> None:
     problems = apply_refused(
-        line,
+        csv_line,
         csv(
             f'"{C}","1","{ADDRESS}","Kawatta5Id",""',  # new ID (C has one: not by CSV)
             f'"{E1}","1","{NEW_ADDRESS}","",""',  # new address without ID/password
@@ -438,11 +421,11 @@ def test_SITE_9_rows_refused_when_applied_are_all_reported_and_nothing_written(
         ),
         (3, "先にパスワードを設定してください。"),
     ]
-    assert verification_mails(line) == []
+    assert verification_mails(csv_line) == []
 
 
-def test_SITE_9_new_address_with_flag_0_is_refused(line: sessionmaker[Session]) -> None:
-    problems = apply_refused(line, csv(f'"{E1}","0","{NEW_ADDRESS}","{CONF_ID}","{CONF_PW}"'))
+def test_SITE_9_new_address_with_flag_0_is_refused(csv_line: sessionmaker[Session]) -> None:
+    problems = apply_refused(csv_line, csv(f'"{E1}","0","{NEW_ADDRESS}","{CONF_ID}","{CONF_PW}"'))
     assert problems == [
         (
             1,
@@ -453,7 +436,7 @@ def test_SITE_9_new_address_with_flag_0_is_refused(line: sessionmaker[Session]) 
 
 
 def test_SITE_9_refused_apply_writes_nothing_even_if_the_caller_commits(
-    line: sessionmaker[Session],
+    csv_line: sessionmaker[Session],
 ) -> None:
     rows = otp_csv.parse_csv(
         csv(
@@ -462,13 +445,13 @@ def test_SITE_9_refused_apply_writes_nothing_even_if_the_caller_commits(
         ),
         allowed_numbers=SCOPE,
     )
-    engine = line.kw["bind"]
+    engine = csv_line.kw["bind"]
     before = snapshot(engine)
-    with db.transaction(line) as s, pytest.raises(CsvRefused) as err:
+    with db.transaction(csv_line) as s, pytest.raises(CsvRefused) as err:
         otp_csv.apply_csv(s, rows, link_base=LINK, sender=SENDER, now=NOW)
     assert in_japanese(err.value) == [(2, "先にパスワードを設定してください。")]
     assert snapshot(engine) == before
-    with db.transaction(line, read_only=True) as s:
+    with db.transaction(csv_line, read_only=True) as s:
         assert (
             s.scalars(
                 select(SiteToken).where(SiteToken.kind == SiteTokenKind.ADDRESS_VERIFICATION)
@@ -478,7 +461,7 @@ def test_SITE_9_refused_apply_writes_nothing_even_if_the_caller_commits(
 
 
 def test_SITE_9_passwords_are_hashed_before_the_transaction(
-    line: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+    csv_line: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """argon2 never runs while the transaction (SQLite's write lock) is held.
 
@@ -492,7 +475,7 @@ def test_SITE_9_passwords_are_hashed_before_the_transaction(
         ),
         allowed_numbers=SCOPE,
     )
-    with db.transaction(line, read_only=True) as s:
+    with db.transaction(csv_line, read_only=True) as s:
         rows = otp_csv.with_hashes(rows, otp_csv.check_rows(s, rows))
     assert rows[0].confirmation_password_hash and rows[1].proven_hash
     assert "other7pw" not in repr(rows) and rows[0].confirmation_password_hash not in repr(rows)
@@ -502,14 +485,14 @@ def test_SITE_9_passwords_are_hashed_before_the_transaction(
 
     monkeypatch.setattr(passwords, "hash_password", no_argon2)
     monkeypatch.setattr(passwords, "verify_password", no_argon2)
-    with db.transaction(line) as s:
+    with db.transaction(csv_line) as s:
         result = otp_csv.apply_csv(s, rows, link_base=LINK, sender=SENDER, now=NOW)
     assert result == otp_csv.CsvApplied(changed=(E1, C), unchanged=(), verification_sent=(E1,))
     monkeypatch.undo()
     assert passwords.verify_password(
-        credential(line, E1).otp_confirmation_password_hash or "", "other7pw"
+        credential(csv_line, E1).otp_confirmation_password_hash or "", "other7pw"
     )
-    kept = credential(line, C)
+    kept = credential(csv_line, C)
     assert kept.otp_enabled is False
     assert passwords.verify_password(kept.otp_confirmation_password_hash or "", CONF_PW)
 
@@ -518,52 +501,52 @@ def test_SITE_9_passwords_are_hashed_before_the_transaction(
 
 
 def test_item9_SITE_9_SITE_5_new_address_needs_the_current_confirmation_values(
-    line: sessionmaker[Session],
+    csv_line: sessionmaker[Session],
 ) -> None:
     """Seeds (9): the address moves only with the ID and password set at enrolment."""
     mismatch = "確認用IDまたは確認用パスワードが正しくありません。"
     problems = apply_refused(
-        line,
+        csv_line,
         csv(
             f'"{C}","1","{NEW_ADDRESS}","Neue5Id9","neue8pass"',  # new values, not the current
             f'"{E1}","0","","",""',
         ),
     )
     assert problems == [(1, mismatch)]
-    assert apply_refused(line, csv(f'"{C}","1","{NEW_ADDRESS}","{CONF_ID}","wrong8pass"')) == [
+    assert apply_refused(csv_line, csv(f'"{C}","1","{NEW_ADDRESS}","{CONF_ID}","wrong8pass"')) == [
         (1, mismatch)
     ]
-    assert apply_refused(line, csv(f'"{C}","1","{NEW_ADDRESS}","Kakunin83id","{CONF_PW}"')) == [
+    assert apply_refused(csv_line, csv(f'"{C}","1","{NEW_ADDRESS}","Kakunin83id","{CONF_PW}"')) == [
         (1, mismatch)
     ]
-    assert apply_refused(line, csv(f'"{C}","1","{NEW_ADDRESS}","{CONF_ID}",""')) == [
+    assert apply_refused(csv_line, csv(f'"{C}","1","{NEW_ADDRESS}","{CONF_ID}",""')) == [
         (
             1,
             "ワンタイムパスワード受信用メールアドレスを変更する場合は、"
             "現在の確認用IDと確認用パスワードを入力してください。",
         )
     ]
-    assert verification_mails(line) == []
-    cred = credential(line, C)
+    assert verification_mails(csv_line) == []
+    cred = credential(csv_line, C)
     assert (cred.otp_address, cred.otp_confirmation_id) == (ADDRESS, CONF_ID)
     assert passwords.verify_password(cred.otp_confirmation_password_hash or "", CONF_PW)
     # The current values move it, and stay the confirmation values.
-    result = apply(line, csv(f'"{C}","1","{NEW_ADDRESS}","{CONF_ID}","{CONF_PW}"'))
+    result = apply(csv_line, csv(f'"{C}","1","{NEW_ADDRESS}","{CONF_ID}","{CONF_PW}"'))
     assert result.verification_sent == (C,)
-    assert [m.recipient for m in verification_mails(line)] == [NEW_ADDRESS]
+    assert [m.recipient for m in verification_mails(csv_line)] == [NEW_ADDRESS]
     assert passwords.verify_password(
-        credential(line, C).otp_confirmation_password_hash or "", CONF_PW
+        credential(csv_line, C).otp_confirmation_password_hash or "", CONF_PW
     )
 
 
 def test_item9_SITE_9_proof_checked_outside_the_transaction(
-    line: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+    csv_line: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The current password is verified (argon2) before the write transaction, as hashing is."""
     rows = otp_csv.parse_csv(
         csv(f'"{C}","1","{NEW_ADDRESS}","{CONF_ID}","{CONF_PW}"'), allowed_numbers=SCOPE
     )
-    with db.transaction(line, read_only=True) as s:
+    with db.transaction(csv_line, read_only=True) as s:
         proofs = otp_csv.check_rows(s, rows)
     proven = otp_csv.with_hashes(rows, proofs)
 
@@ -572,19 +555,19 @@ def test_item9_SITE_9_proof_checked_outside_the_transaction(
 
     monkeypatch.setattr(passwords, "verify_password", no_argon2)
     monkeypatch.setattr(passwords, "hash_password", no_argon2)
-    with db.transaction(line) as s:
+    with db.transaction(csv_line) as s:
         result = otp_csv.apply_csv(s, proven, link_base=LINK, sender=SENDER, now=NOW)
     assert result.verification_sent == (C,)
 
 
 def test_item9_SITE_9_wrong_proof_is_refused_before_the_transaction(
-    line: sessionmaker[Session],
+    csv_line: sessionmaker[Session],
 ) -> None:
     rows = otp_csv.parse_csv(
         csv(f'"{E1}","0","","",""', f'"{C}","1","{NEW_ADDRESS}","{CONF_ID}","wrong8pass"'),
         allowed_numbers=SCOPE,
     )
-    with db.transaction(line, read_only=True) as s:
+    with db.transaction(csv_line, read_only=True) as s:
         proofs = otp_csv.check_rows(s, rows)
     with pytest.raises(CsvRefused) as err:
         otp_csv.with_hashes(rows, proofs)
@@ -595,7 +578,7 @@ def test_item9_SITE_9_wrong_proof_is_refused_before_the_transaction(
 
 
 def test_item19_SITE_9_rows_are_checked_against_the_database_before_hashing(
-    line: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+    csv_line: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     rows = otp_csv.parse_csv(
         csv(
@@ -611,9 +594,9 @@ def test_item19_SITE_9_rows_are_checked_against_the_database_before_hashing(
 
     monkeypatch.setattr(passwords, "hash_password", no_argon2)
     monkeypatch.setattr(passwords, "verify_password", no_argon2)
-    engine = line.kw["bind"]
+    engine = csv_line.kw["bind"]
     before = snapshot(engine)
-    with db.transaction(line, read_only=True) as s, pytest.raises(CsvRefused) as err:
+    with db.transaction(csv_line, read_only=True) as s, pytest.raises(CsvRefused) as err:
         otp_csv.check_rows(s, rows)
     assert in_japanese(err.value) == [
         (2, "先にパスワードを設定してください。"),
@@ -622,7 +605,7 @@ def test_item19_SITE_9_rows_are_checked_against_the_database_before_hashing(
     assert snapshot(engine) == before
 
 
-def test_item19_SITE_9_a_file_over_the_row_cap_is_refused(line: sessionmaker[Session]) -> None:
+def test_item19_SITE_9_a_file_over_the_row_cap_is_refused(csv_line: sessionmaker[Session]) -> None:
     data = csv(*(f'"{n}","0","","",""' for n in SCOPE))
     with pytest.raises(CsvRefused) as err:
         otp_csv.parse_csv(data, allowed_numbers=SCOPE, max_rows=2)
@@ -639,7 +622,7 @@ def test_item19_SITE_9_a_file_over_the_row_cap_is_refused(line: sessionmaker[Ses
 
 
 def test_item9_SITE_9_csv_cannot_change_confirmation_values_without_the_current_ones(
-    line: sessionmaker[Session],
+    csv_line: sessionmaker[Session],
 ) -> None:
     """Seeds (10): a new confirmation ID or password needs the current one (the OTP
     settings page asks for it). By CSV a row could set a new password without it and a
@@ -647,23 +630,23 @@ def test_item9_SITE_9_csv_cannot_change_confirmation_values_without_the_current_
     the row's values only prove the current ones. A first enrolment still sets them."""
     # First enrolment from a row, no address: the row's values are set (an ID needs its
     # password).
-    assert upload_refused(line, csv(f'"{E1}","0","","Other5Id",""')) == [
+    assert upload_refused(csv_line, csv(f'"{E1}","0","","Other5Id",""')) == [
         (1, "確認用IDを変更する場合は、確認用パスワードも入力してください。")
     ]
-    assert upload(line, csv(f'"{E1}","0","","Other5Id","other7pw"')).changed == (E1,)
-    assert credential(line, E1).otp_confirmation_id == "Other5Id"
+    assert upload(csv_line, csv(f'"{E1}","0","","Other5Id","other7pw"')).changed == (E1,)
+    assert credential(csv_line, E1).otp_confirmation_id == "Other5Id"
 
     # The bypass: a new password without the current one, then the move with it.
     attacker = "kawari9pw"
-    assert upload_refused(line, csv(f'"{C}","1","{ADDRESS}","{CONF_ID}","{attacker}"')) == [
+    assert upload_refused(csv_line, csv(f'"{C}","1","{ADDRESS}","{CONF_ID}","{attacker}"')) == [
         (1, NOT_CURRENT)
     ]
-    assert upload_refused(line, csv(f'"{C}","1","{NEW_ADDRESS}","{CONF_ID}","{attacker}"')) == [
+    assert upload_refused(csv_line, csv(f'"{C}","1","{NEW_ADDRESS}","{CONF_ID}","{attacker}"')) == [
         (1, "確認用IDまたは確認用パスワードが正しくありません。")
     ]
     # Every such row is listed: new passwords (found by argon2, before the transaction) ...
     assert upload_refused(
-        line,
+        csv_line,
         csv(
             f'"{C}","1","{ADDRESS}","{CONF_ID}","{attacker}"',
             f'"{E2}","0","","",""',
@@ -672,7 +655,7 @@ def test_item9_SITE_9_csv_cannot_change_confirmation_values_without_the_current_
     ) == [(1, NOT_CURRENT), (3, NOT_CURRENT)]
     # ... and new IDs (found before any argon2), with or without a password.
     assert upload_refused(
-        line,
+        csv_line,
         csv(
             f'"{E1}","0","","Neue5Id9","other7pw"',
             f'"{C}","1","{ADDRESS}","Neue5Id9",""',
@@ -680,7 +663,7 @@ def test_item9_SITE_9_csv_cannot_change_confirmation_values_without_the_current_
     ) == [(1, NOT_CURRENT), (2, NOT_CURRENT)]
     # A caller that skips the checks before the transaction is refused inside it.
     assert apply_refused(
-        line,
+        csv_line,
         csv(
             f'"{C}","1","{ADDRESS}","{CONF_ID}","{attacker}"',
             f'"{E1}","0","","Neue5Id9","neue8pass"',
@@ -689,16 +672,16 @@ def test_item9_SITE_9_csv_cannot_change_confirmation_values_without_the_current_
 
     # Nothing was stored: the current values still prove, the attacker's do not.
     for number, conf_id, conf_pw in ((C, CONF_ID, CONF_PW), (E1, "Other5Id", "other7pw")):
-        cred = credential(line, number)
+        cred = credential(csv_line, number)
         assert cred.otp_confirmation_id == conf_id
         assert passwords.verify_password(cred.otp_confirmation_password_hash or "", conf_pw)
         assert not passwords.verify_password(cred.otp_confirmation_password_hash or "", attacker)
-    assert verification_mails(line) == []
+    assert verification_mails(csv_line) == []
 
     # The next valid upload works: the current values (or none, or the ID as downloaded)
     # with a change of the setting, and the current values move the address.
     result = upload(
-        line,
+        csv_line,
         csv(
             f'"{C}","0","{ADDRESS}","{CONF_ID}","{CONF_PW}"',
             f'"{E1}","0","","Other5Id","other7pw"',
@@ -706,11 +689,11 @@ def test_item9_SITE_9_csv_cannot_change_confirmation_values_without_the_current_
         ),
     )
     assert result == otp_csv.CsvApplied(changed=(C,), unchanged=(E1, E2), verification_sent=())
-    assert credential(line, C).otp_enabled is False
-    assert upload(line, exported(line)).changed == ()
-    moved = upload(line, csv(f'"{C}","1","{NEW_ADDRESS}","{CONF_ID}","{CONF_PW}"'))
+    assert credential(csv_line, C).otp_enabled is False
+    assert upload(csv_line, exported(csv_line)).changed == ()
+    moved = upload(csv_line, csv(f'"{C}","1","{NEW_ADDRESS}","{CONF_ID}","{CONF_PW}"'))
     assert moved.verification_sent == (C,)
-    assert [m.recipient for m in verification_mails(line)] == [NEW_ADDRESS]
-    cred = credential(line, C)
+    assert [m.recipient for m in verification_mails(csv_line)] == [NEW_ADDRESS]
+    cred = credential(csv_line, C)
     assert cred.otp_confirmation_id == CONF_ID
     assert passwords.verify_password(cred.otp_confirmation_password_hash or "", CONF_PW)
