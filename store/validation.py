@@ -92,50 +92,50 @@ def diallable_number(value: str, *, field: str = "caller_number") -> str:
 def mail_address(value: str, *, field: str = "address") -> str:
     """MAIL-3: the carrier's destination address rules, one reason per break."""
 
-    def bad(reason: str, code: str) -> InvalidAddress:
+    def bad(reason: str, *, code: str) -> InvalidAddress:
         return InvalidAddress(f"address {value!r}: {reason}", code=code, field=field)
 
     if not value:
-        raise bad("is empty", "address_empty")
+        raise bad("is empty", code="address_empty")
     if len(value) > MAX_ADDRESS_LENGTH:
-        raise bad(f"is longer than {MAX_ADDRESS_LENGTH} characters", "address_too_long")
+        raise bad(f"is longer than {MAX_ADDRESS_LENGTH} characters", code="address_too_long")
     if value.count("@") != 1:
-        raise bad("must contain exactly one @", "address_at_count")
+        raise bad("must contain exactly one @", code="address_at_count")
     local, domain = value.split("@")
     if not local:
-        raise bad("must not start with @", "address_at_first")
+        raise bad("must not start with @", code="address_at_first")
     if not domain:
-        raise bad("must not end with @", "address_at_last")
+        raise bad("must not end with @", code="address_at_last")
     if len(local) > MAX_LOCAL_PART:
         raise bad(
             f"the part before @ is {len(local)} characters; at most {MAX_LOCAL_PART} are allowed",
-            "address_local_too_long",
+            code="address_local_too_long",
         )
     wrong = sorted(set(local) - _LOCAL_PART_CHARS)
     if wrong:
         raise bad(
             f"character(s) {''.join(wrong)!r} not allowed before @ "
             "(allowed: 0-9 A-Z a-z . _ - ! $ % ' * + / ? ^ #)",
-            "address_local_chars",
+            code="address_local_chars",
         )
     if local.startswith("."):
-        raise bad("must not start with a dot", "address_leading_dot")
+        raise bad("must not start with a dot", code="address_leading_dot")
     if local.endswith("."):
-        raise bad("must not have a dot right before @", "address_dot_before_at")
+        raise bad("must not have a dot right before @", code="address_dot_before_at")
     if ".." in local:
-        raise bad("must not have two dots in a row", "address_double_dot")
+        raise bad("must not have two dots in a row", code="address_double_dot")
     wrong = sorted(set(domain) - _DOMAIN_CHARS)
     if wrong:
         raise bad(
             f"character(s) {''.join(wrong)!r} not allowed after @ (allowed: 0-9 A-Z a-z - .)",
-            "address_domain_chars",
+            code="address_domain_chars",
         )
     if domain.endswith("."):
-        raise bad("must not end with a dot", "address_trailing_dot")
+        raise bad("must not end with a dot", code="address_trailing_dot")
     if "" in domain.split("."):
         raise bad(
             "the part after @ has an empty label (a leading dot or two dots)",
-            "address_domain_label",
+            code="address_domain_label",
         )
     return value
 

@@ -47,6 +47,12 @@ FORMS: dict[str, str] = {
         "先にサービスを停止してください。"
     ),
     "not_subscribed": "この電話番号は着信お知らせメールを契約していません。",
+    # store.validation's other values: no page takes them yet (the CLI, the IVR), so
+    # that a page that comes to show one has its sentence (CALL-4, IVR-7, provisioning).
+    "ring_seconds_range": "呼出時間は5～60秒で入力してください。",
+    "timezone_unknown": "タイムゾーンが正しくありません(例: Asia/Tokyo)。",
+    "endpoint_format": "接続先の形式が正しくありません(例: PJSIP/0312345678)。",
+    "temp_password_format": "仮パスワードは半角数字8桁で入力してください。",
 }
 
 
