@@ -136,6 +136,15 @@ def running_server(
 
 # --- rows ------------------------------------------------------------------------------------
 
+# The line of the store tests' ``line`` fixture (tests/store/conftest.py). No run of four
+# ascending/descending digits, so that "contains the number" is the only SITE-3 rule a
+# password with the number in it breaks.
+C = "0359207146"  # the contract number
+E1 = "0359207147"  # additional numbers with the mail service
+E2 = "0359207148"
+N = "0359207149"  # an additional number without any service
+TZ = "Asia/Tokyo"
+
 SITE_PASSWORD = "hikari7Mail"  # the site password (SITE-3) a fixture gives a number
 
 

@@ -41,15 +41,6 @@ from tests.store.test_site_auth import (
 WRONG = "machigai8Pw"
 
 
-@pytest.fixture
-def line(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
-    """As in test_site_auth: a line in line unit, the contract number and one more."""
-    with db.transaction(sessions) as s:
-        service.add_line(s, C, timezone="Asia/Tokyo")
-        service.add_number(s, C, E1, timezone="Asia/Tokyo")
-    return sessions
-
-
 def attempt(
     line: sessionmaker[Session], current: str, *, target: str = C, new: str = NEW
 ) -> site_auth.PasswordChanged:

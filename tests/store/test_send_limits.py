@@ -8,23 +8,16 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from store import db, send_limits, service
+from store import db, send_limits
 from store.errors import NotFound
 from store.models import SendTest
+from tests.builders import E1, C
 from tests.conftest import snapshot
 from web.texts import japanese
 
-NUMBER, OTHER = "0359207146", "0359207147"
+NUMBER, OTHER = C, E1  # the contract number and another number of the line fixture
 NOW = dt.datetime(2026, 11, 23, 1, 0, tzinfo=dt.UTC)
 LIMITS = send_limits.SendTestLimits(per_session=2, per_number=3, window=dt.timedelta(minutes=10))
-
-
-@pytest.fixture
-def line(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
-    with db.transaction(sessions) as s:
-        service.add_line(s, NUMBER, timezone="Asia/Tokyo")
-        service.add_number(s, NUMBER, OTHER, timezone="Asia/Tokyo")
-    return sessions
 
 
 def reserve(sessions: sessionmaker[Session], number: str, key: str, at: dt.datetime) -> None:

@@ -1,7 +1,8 @@
 """The settings site's authentication rules on both backends (SITE-1…6, SITE-8, SITE-10).
 
 argon2 takes about 60 ms a hash here: every password is hashed once per run
-(``hashed``) and stored directly; only the checks under test run argon2.
+(``tests.builders.hashed``) and stored directly; only the checks under test run argon2.
+The ``line`` fixture is tests/store/conftest.py's.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ import collections
 import datetime as dt
 import email
 import email.policy
-import functools
 import re
 import threading
 import time
@@ -45,16 +45,10 @@ from store.site_auth import (
     PasswordsRefused,
     login_flow,
 )
+from tests.builders import E1, E2, C, N, give_site_password, hashed
 from tests.conftest import snapshot
 from web.texts import japanese
 
-# No run of four ascending/descending digits, so that "contains the number"
-# is the only SITE-3 rule a password with the number in it breaks.
-C = "0359207146"  # contract number
-E1 = "0359207147"  # additional numbers with the mail service
-E2 = "0359207148"
-N = "0359207149"  # additional number without any service
-TZ = "Asia/Tokyo"
 NOW = dt.datetime(2026, 11, 23, 1, 0, tzinfo=dt.UTC)
 SENDER = "noreply@site.example.jp"
 LINK = "https://site.example.jp/otp/verify"
@@ -69,23 +63,7 @@ CONF_PW = "kakunin7pw"
 ADDRESS = "otp@mail.example.jp"
 
 
-@functools.cache
-def hashed(password: str) -> str:
-    return passwords.hash_password(password)
-
-
 # --- fixtures and helpers ------------------------------------------------------------------
-
-
-@pytest.fixture
-def line(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
-    """A line in line unit: the contract number, two numbers with the service, one without."""
-    with db.transaction(sessions) as s:
-        service.add_line(s, C, timezone=TZ)
-        service.add_number(s, C, E1, timezone=TZ)
-        service.add_number(s, C, E2, timezone=TZ)
-        service.add_number(s, C, N, timezone=TZ, services=())
-    return sessions
 
 
 def set_unit(sessions: sessionmaker[Session], unit: AuthUnit) -> None:
@@ -97,16 +75,7 @@ def give_password(
     sessions: sessionmaker[Session], number: str, password: str, *, changed_at: dt.datetime = NOW
 ) -> None:
     with db.transaction(sessions) as s:
-        found = service.get_number(s, number)
-        s.add(
-            SiteCredential(
-                number_id=found.id,
-                password_hash=hashed(password),
-                changed_at=changed_at,
-                wrong_count=0,
-                otp_enabled=False,
-            )
-        )
+        give_site_password(s, number, now=changed_at, password=password)
 
 
 def give_temp(
