@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
-import functools
 import threading
 
 import pytest
@@ -27,6 +26,7 @@ from store.errors import RuleViolation
 from store.models import MailKind, OtpEvent, OtpEventKind, OutboxMail, SiteCredential
 from store.otp_csv import CsvRefused
 from store.site_auth import OtpLimits, OtpRefused
+from tests.builders import OtpInUse, give_site_password
 from tests.conftest import snapshot
 from web.texts import japanese
 
@@ -44,31 +44,14 @@ NEW_ADDRESS = "new.otp@mail.example.jp"
 LIMITS = OtpLimits(confirmation_failures_per_day=3)
 
 
-@functools.cache
-def hashed(password: str) -> str:
-    return passwords.hash_password(password)
-
-
 @pytest.fixture
-def line(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
+def both_in_otp(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
+    """Both numbers of the line have a site password and OTP in use (SITE-5)."""
     with db.transaction(sessions) as s:
         service.add_line(s, C, timezone=TZ)
         service.add_number(s, C, E1, timezone=TZ)
         for number in (C, E1):
-            s.add(
-                SiteCredential(
-                    number_id=service.get_number(s, number).id,
-                    password_hash=hashed("hikari7Mail"),
-                    changed_at=NOW,
-                    wrong_count=0,
-                    otp_enabled=True,
-                    otp_address=ADDRESS,
-                    otp_address_verified_at=NOW,
-                    otp_chosen_at=NOW,
-                    otp_confirmation_id=CONF_ID,
-                    otp_confirmation_password_hash=hashed(CONF_PW),
-                )
-            )
+            give_site_password(s, number, now=NOW, otp=OtpInUse(ADDRESS, CONF_ID, CONF_PW))
     return sessions
 
 
@@ -128,45 +111,49 @@ def refused(action: object) -> OtpRefused:
 
 
 def test_issue12_SITE_5_wrong_confirmation_entries_are_capped_per_number(
-    line: sessionmaker[Session],
+    both_in_otp: sessionmaker[Session],
 ) -> None:
     """Both pages count into one cap per number; at the cap not even the right values work."""
-    engine = line.kw["bind"]
+    engine = both_in_otp.kw["bind"]
     # A wrong entry on either page counts once, and says so; nothing else is written.
-    first = refused(lambda: move_address(line, WRONG_PW, now=NOW))
+    first = refused(lambda: move_address(both_in_otp, WRONG_PW, now=NOW))
     assert first.code == "confirmation_mismatch"
-    assert wrong_entries(line) == 1 and verification_mails(line) == []
-    second = refused(lambda: new_password(line, WRONG_PW, "neue8pass", now=NOW))
+    assert wrong_entries(both_in_otp) == 1 and verification_mails(both_in_otp) == []
+    second = refused(lambda: new_password(both_in_otp, WRONG_PW, "neue8pass", now=NOW))
     assert second.code == "confirmation_mismatch"
-    assert wrong_entries(line) == 2
-    assert passwords.verify_password(credential_hash(line), CONF_PW)
+    assert wrong_entries(both_in_otp) == 2
+    assert passwords.verify_password(credential_hash(both_in_otp), CONF_PW)
     # Before the cap the next valid attempt works (and counts nothing).
-    token = move_address(line, CONF_PW, now=NOW + dt.timedelta(minutes=1))
-    assert token and verification_mails(line) == [NEW_ADDRESS] and wrong_entries(line) == 2
+    token = move_address(both_in_otp, CONF_PW, now=NOW + dt.timedelta(minutes=1))
+    assert (
+        token
+        and verification_mails(both_in_otp) == [NEW_ADDRESS]
+        and wrong_entries(both_in_otp) == 2
+    )
     # The third wrong entry reaches the cap of 3: the message says why and until when.
-    third = refused(lambda: move_address(line, WRONG_PW, now=NOW + dt.timedelta(minutes=2)))
+    third = refused(lambda: move_address(both_in_otp, WRONG_PW, now=NOW + dt.timedelta(minutes=2)))
     assert third.code == "confirmation_limit"
     assert "24時間で3回" in japanese(third)
     # 2026-11-24 01:00 UTC is 10:00 in Tokyo: when the first wrong entry leaves the window.
     assert "2026/11/24 10:00:00" in japanese(third)
-    assert wrong_entries(line) == 3
+    assert wrong_entries(both_in_otp) == 3
     # At the cap: the right values are refused on both pages, nothing stored or counted.
     later = NOW + dt.timedelta(hours=23, minutes=59)
     before = snapshot(engine)
     for attempt in (
-        lambda: move_address(line, CONF_PW, now=later),
-        lambda: new_password(line, CONF_PW, "neue8pass", now=later),
-        lambda: move_address(line, WRONG_PW, now=later),
+        lambda: move_address(both_in_otp, CONF_PW, now=later),
+        lambda: new_password(both_in_otp, CONF_PW, "neue8pass", now=later),
+        lambda: move_address(both_in_otp, WRONG_PW, now=later),
     ):
         err = refused(attempt)
         assert err.code == "confirmation_limit" and "2026/11/24 10:00:00" in japanese(err)
     assert snapshot(engine) == before
     # Another number of the line has its own count.
-    move_address(line, CONF_PW, now=later, number=E1)
+    move_address(both_in_otp, CONF_PW, now=later, number=E1)
     # Rolling 24 hours on the injected clock: once the first wrong entry is out, one more try.
     window_passed = NOW + dt.timedelta(hours=24)
-    new_password(line, CONF_PW, "neue8pass", now=window_passed)
-    assert passwords.verify_password(credential_hash(line), "neue8pass")
+    new_password(both_in_otp, CONF_PW, "neue8pass", now=window_passed)
+    assert passwords.verify_password(credential_hash(both_in_otp), "neue8pass")
 
 
 def credential_hash(sessions: sessionmaker[Session], number: str = C) -> str:
@@ -177,27 +164,27 @@ def credential_hash(sessions: sessionmaker[Session], number: str = C) -> str:
 
 
 def test_issue12_SITE_5_default_cap_is_10_and_form_errors_do_not_count(
-    line: sessionmaker[Session],
+    both_in_otp: sessionmaker[Session],
 ) -> None:
     assert OtpLimits().confirmation_failures_per_day == 10
     # New values that break the rules are no guess at the current ones: not counted.
     with pytest.raises(RuleViolation):
         site_auth.change_otp_confirmation(
-            line, C, CONF_ID, WRONG_PW, "", "", "neue8pass", "neue9pass", now=NOW
+            both_in_otp, C, CONF_ID, WRONG_PW, "", "", "neue8pass", "neue9pass", now=NOW
         )
-    assert wrong_entries(line) == 0
+    assert wrong_entries(both_in_otp) == 0
     for index in range(10):
         err = refused(
             lambda: site_auth.change_otp_confirmation(
-                line, C, CONF_ID, WRONG_PW, "", "", "neue8pass", "neue8pass", now=NOW
+                both_in_otp, C, CONF_ID, WRONG_PW, "", "", "neue8pass", "neue8pass", now=NOW
             )
         )
         assert err.code == ("confirmation_limit" if index == 9 else "confirmation_mismatch")
-    assert wrong_entries(line) == 10
+    assert wrong_entries(both_in_otp) == 10
 
 
 def test_issue12_SITE_5_parallel_wrong_confirmation_entries_do_not_pass_the_cap(
-    line: sessionmaker[Session],
+    both_in_otp: sessionmaker[Session],
 ) -> None:
     """6 wrong entries at once (as from several site processes) against a cap of 3."""
     attempts = 6
@@ -208,7 +195,7 @@ def test_issue12_SITE_5_parallel_wrong_confirmation_entries_do_not_pass_the_cap(
     def attempt() -> None:
         start.wait()
         try:
-            move_address(line, WRONG_PW, now=NOW)
+            move_address(both_in_otp, WRONG_PW, now=NOW)
         except OtpRefused as exc:
             with lock:
                 codes.append(exc.code)
@@ -220,7 +207,7 @@ def test_issue12_SITE_5_parallel_wrong_confirmation_entries_do_not_pass_the_cap(
         thread.join(timeout=120)
     assert not any(thread.is_alive() for thread in threads)
     assert collections.Counter(codes) == {"confirmation_mismatch": 2, "confirmation_limit": 4}
-    assert wrong_entries(line) == 3
+    assert wrong_entries(both_in_otp) == 3
 
 
 # --- SITE-9: the CSV upload ---------------------------------------------------------------------
@@ -249,35 +236,35 @@ def upload_refused(sessions: sessionmaker[Session], data: bytes, *, now: dt.date
 
 
 def test_issue12_SITE_9_wrong_confirmation_rows_count_and_the_cap_refuses_the_file(
-    line: sessionmaker[Session],
+    both_in_otp: sessionmaker[Session],
 ) -> None:
-    engine = line.kw["bind"]
+    engine = both_in_otp.kw["bind"]
     move_wrong = f'"{C}","1","{NEW_ADDRESS}","{CONF_ID}","{WRONG_PW}"'
     # A wrong password in a row (argon2 step) counts once for its number.
-    err = upload_refused(line, csv(move_wrong), now=NOW)
+    err = upload_refused(both_in_otp, csv(move_wrong), now=NOW)
     assert [line_no for line_no, _ in err.problems] == [1]
     assert "確認用IDまたは確認用パスワードが正しくありません。" in japanese(err.problems[0].error)
-    assert wrong_entries(line) == 1
+    assert wrong_entries(both_in_otp) == 1
     # A row whose ID is not the current one (the check step) counts too, per number.
     not_current = upload_refused(
-        line,
+        both_in_otp,
         csv(f'"{E1}","1","{ADDRESS}","Chigau9id",""', f'"{C}","1","{ADDRESS}","Chigau9id",""'),
         now=NOW,
     )
     assert [line_no for line_no, _ in not_current.problems] == [1, 2]
-    assert (wrong_entries(line), wrong_entries(line, E1)) == (2, 1)
+    assert (wrong_entries(both_in_otp), wrong_entries(both_in_otp, E1)) == (2, 1)
     # Before the cap the next valid file works.
-    upload(line, csv(f'"{C}","1","{NEW_ADDRESS}","{CONF_ID}","{CONF_PW}"'), now=NOW)
-    assert verification_mails(line) == [NEW_ADDRESS]
+    upload(both_in_otp, csv(f'"{C}","1","{NEW_ADDRESS}","{CONF_ID}","{CONF_PW}"'), now=NOW)
+    assert verification_mails(both_in_otp) == [NEW_ADDRESS]
     # The third wrong entry reaches the cap.
-    third = upload_refused(line, csv(move_wrong), now=NOW)
+    third = upload_refused(both_in_otp, csv(move_wrong), now=NOW)
     assert "24時間で3回" in japanese(third.problems[0].error)
-    assert wrong_entries(line) == 3
+    assert wrong_entries(both_in_otp) == 3
     # At the cap a file with the right values for that number is refused as a whole,
     # listing the row; the other number's valid row is not applied either.
     before = snapshot(engine)
     capped = upload_refused(
-        line,
+        both_in_otp,
         csv(
             f'"{E1}","0","","",""',
             f'"{C}","1","{ADDRESS}","{CONF_ID}","{CONF_PW}"',
@@ -289,7 +276,7 @@ def test_issue12_SITE_9_wrong_confirmation_rows_count_and_the_cap_refuses_the_fi
     assert "24時間で3回" in capped_reason and "2026/11/24 10:00:00" in capped_reason
     assert snapshot(engine) == before
     # A row that proves nothing (empty confirmation fields) still works at the cap.
-    upload(line, csv(f'"{C}","0","","",""'), now=NOW + dt.timedelta(hours=1))
+    upload(both_in_otp, csv(f'"{C}","0","","",""'), now=NOW + dt.timedelta(hours=1))
     # After the window the right values work again.
     later = NOW + dt.timedelta(hours=24)
-    upload(line, csv(f'"{C}","1","{ADDRESS}","{CONF_ID}","{CONF_PW}"'), now=later)
+    upload(both_in_otp, csv(f'"{C}","1","{ADDRESS}","{CONF_ID}","{CONF_PW}"'), now=later)

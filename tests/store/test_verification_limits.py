@@ -12,17 +12,17 @@ mails nothing. On both backends.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from collections.abc import Callable, Sequence
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from store import db, otp_csv, passwords, service, site_auth
-from store.models import MailKind, OtpEvent, OtpEventKind, OutboxMail, SiteCredential
+from store import db, otp_csv, service, site_auth
+from store.models import MailKind, OtpEvent, OtpEventKind, OutboxMail
 from store.otp_csv import CsvRefused
 from store.site_auth import OtpLimits, VerificationRefused
+from tests.builders import give_site_password
 from tests.conftest import snapshot
 from web.texts import japanese
 
@@ -37,27 +37,15 @@ CONF_PW = "kakunin7pw"
 LIMITS = OtpLimits(verification_mails_per_day=2)  # per line: 4 numbers + 2 = 6
 
 
-@functools.cache
-def hashed(password: str) -> str:
-    return passwords.hash_password(password)
-
-
 @pytest.fixture
-def line(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
+def passworded_line(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
     """A line of four numbers, each with a site password and no one-time password yet."""
     with db.transaction(sessions) as s:
         service.add_line(s, C, timezone=TZ)
         for number in EXTRAS:
             service.add_number(s, C, number, timezone=TZ)
         for number in (C, *EXTRAS):
-            s.add(
-                SiteCredential(
-                    number_id=service.get_number(s, number).id,
-                    password_hash=hashed("hikari7Mail"),
-                    changed_at=NOW,
-                    wrong_count=0,
-                )
-            )
+            give_site_password(s, number, now=NOW)
     return sessions
 
 
@@ -134,20 +122,20 @@ def refused(action: Callable[[], object]) -> VerificationRefused:
 
 
 def test_issue12_SITE_5_verification_mails_are_capped_per_number(
-    line: sessionmaker[Session],
+    passworded_line: sessionmaker[Session],
 ) -> None:
     """The issue's attack: enrol once (the values are then known), then move the address
     again and again; each try mails a stranger. Two per number in 24 hours here."""
-    engine = line.kw["bind"]
-    enrol(line, C, "victim0@example.org", NOW)
-    move(line, C, "victim1@example.org", NOW + dt.timedelta(minutes=1))
-    assert outbox(line) == ["victim0@example.org", "victim1@example.org"]
-    assert counted(line) == 2
+    engine = passworded_line.kw["bind"]
+    enrol(passworded_line, C, "victim0@example.org", NOW)
+    move(passworded_line, C, "victim1@example.org", NOW + dt.timedelta(minutes=1))
+    assert outbox(passworded_line) == ["victim0@example.org", "victim1@example.org"]
+    assert counted(passworded_line) == 2
     before = snapshot(engine)
     later = NOW + dt.timedelta(hours=23, minutes=59)
     for attempt in (
-        lambda: move(line, C, "victim2@example.org", later),
-        lambda: enrol(line, C, "victim3@example.org", later),
+        lambda: move(passworded_line, C, "victim2@example.org", later),
+        lambda: enrol(passworded_line, C, "victim3@example.org", later),
     ):
         err = refused(attempt)
         assert err.code == "verification_number_limit"
@@ -158,47 +146,47 @@ def test_issue12_SITE_5_verification_mails_are_capped_per_number(
     # Nothing stored: no link, no mail, no count, the confirmation values as they were.
     assert snapshot(engine) == before
     # Another number of the line has its own count.
-    enrol(line, EXTRAS[0], "x@example.jp", later)
+    enrol(passworded_line, EXTRAS[0], "x@example.jp", later)
     # Rolling 24 hours on the injected clock: once the first mail is out, one more goes.
     window_passed = NOW + dt.timedelta(hours=24)
-    move(line, C, "mine@example.jp", window_passed)
-    assert outbox(line)[-1] == "mine@example.jp"
-    again = refused(lambda: move(line, C, "victim4@example.org", window_passed))
+    move(passworded_line, C, "mine@example.jp", window_passed)
+    assert outbox(passworded_line)[-1] == "mine@example.jp"
+    again = refused(lambda: move(passworded_line, C, "victim4@example.org", window_passed))
     assert again.retry_at == NOW + dt.timedelta(hours=24, minutes=1)
 
 
 def test_issue12_SITE_9_csv_refuses_the_file_at_a_numbers_verification_cap(
-    line: sessionmaker[Session],
+    passworded_line: sessionmaker[Session],
 ) -> None:
-    engine = line.kw["bind"]
-    enrol(line, EXTRAS[0], "a0@example.jp", NOW)
-    move(line, EXTRAS[0], "a1@example.jp", NOW)
+    engine = passworded_line.kw["bind"]
+    enrol(passworded_line, EXTRAS[0], "a0@example.jp", NOW)
+    move(passworded_line, EXTRAS[0], "a1@example.jp", NOW)
     before = snapshot(engine)
     rows = [
         f'"{C}","1","c@example.jp","{CONF_ID}","{CONF_PW}"',
         f'"{EXTRAS[0]}","1","a2@example.jp","{CONF_ID}","{CONF_PW}"',
     ]
     with pytest.raises(CsvRefused) as err:
-        upload(line, rows, NOW + dt.timedelta(hours=1))
+        upload(passworded_line, rows, NOW + dt.timedelta(hours=1))
     assert err.value.limited
     [(row, error)] = err.value.problems
     reason = japanese(error)
     assert row == 2 and "24時間で2通" in reason and "2026/11/24 10:00:00" in reason
     assert snapshot(engine) == before  # not even the first row's number was changed
     # The next valid file works: without the capped number, and with it after the window.
-    applied = upload(line, rows[:1], NOW + dt.timedelta(hours=1))
+    applied = upload(passworded_line, rows[:1], NOW + dt.timedelta(hours=1))
     assert isinstance(applied, otp_csv.CsvApplied) and applied.verification_sent == (C,)
-    applied = upload(line, rows[1:], NOW + dt.timedelta(hours=24))
+    applied = upload(passworded_line, rows[1:], NOW + dt.timedelta(hours=24))
     assert isinstance(applied, otp_csv.CsvApplied) and applied.verification_sent == (EXTRAS[0],)
-    assert outbox(line)[-1] == "a2@example.jp"
+    assert outbox(passworded_line)[-1] == "a2@example.jp"
 
 
 def test_issue12_SITE_9_verification_mails_are_capped_per_line(
-    line: sessionmaker[Session],
+    passworded_line: sessionmaker[Session],
 ) -> None:
     """One login manages every number of the line: a bulk enrolment of all four goes
     through, the same file again does not (the line's cap is its numbers + 2)."""
-    engine = line.kw["bind"]
+    engine = passworded_line.kw["bind"]
     numbers = (C, *EXTRAS)
 
     def file(tag: str) -> list[str]:
@@ -207,14 +195,14 @@ def test_issue12_SITE_9_verification_mails_are_capped_per_line(
             for i, n in enumerate(numbers)
         ]
 
-    applied = upload(line, file("first"), NOW)
+    applied = upload(passworded_line, file("first"), NOW)
     assert isinstance(applied, otp_csv.CsvApplied) and applied.verification_sent == numbers
-    assert counted(line) == 4
+    assert counted(passworded_line) == 4
     before = snapshot(engine)
     # Each number is under its own cap (1 of 2), but the line has 2 of 6 left: rows 3, 4.
     later = NOW + dt.timedelta(hours=1)
     with pytest.raises(CsvRefused) as err:
-        upload(line, file("again"), later)
+        upload(passworded_line, file("again"), later)
     assert err.value.limited
     assert [row for row, _reason in err.value.problems] == [3, 4]
     assert all(
@@ -222,17 +210,17 @@ def test_issue12_SITE_9_verification_mails_are_capped_per_line(
     )
     assert snapshot(engine) == before
     # Two rows still fit; then the line is at its cap on the page too, for any number.
-    applied = upload(line, file("again")[:2], later)
+    applied = upload(passworded_line, file("again")[:2], later)
     assert isinstance(applied, otp_csv.CsvApplied) and len(applied.verification_sent) == 2
     at_cap = snapshot(engine)
-    err2 = refused(lambda: move(line, EXTRAS[2], "page@example.org", later))
+    err2 = refused(lambda: move(passworded_line, EXTRAS[2], "page@example.org", later))
     assert err2.code == "verification_line_limit"
     assert "2026/11/24 10:00:00" in japanese(err2)
     assert snapshot(engine) == at_cap
     # After the window of the first file the line may mail again.
-    move(line, EXTRAS[2], "page@example.org", NOW + dt.timedelta(hours=24))
-    assert outbox(line)[-1] == "page@example.org"
-    assert counted(line) == 6  # the number's rows past the window went with its new one
+    move(passworded_line, EXTRAS[2], "page@example.org", NOW + dt.timedelta(hours=24))
+    assert outbox(passworded_line)[-1] == "page@example.org"
+    assert counted(passworded_line) == 6  # the number's rows past the window went with its new one
 
 
 def test_issue12_SITE_5_default_verification_cap_is_5_per_number() -> None:
