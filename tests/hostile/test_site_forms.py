@@ -28,7 +28,7 @@ from tests.web.conftest import CONTRACT, EXTRA, Site
 pytestmark = pytest.mark.asyncio
 
 # The settings site's fixtures (tests/web/conftest.py), for this suite outside tests/web.
-line, site, site_config = web.line, web.site, web.site_config
+site_line, site, site_config = web.site_line, web.site, web.site_config
 
 GOOD = "Tokyo2026x"
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")

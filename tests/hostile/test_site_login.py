@@ -32,7 +32,7 @@ from web.sessions import COOKIE
 pytestmark = pytest.mark.asyncio
 
 # The settings site's fixtures (tests/web/conftest.py), for this suite outside tests/web.
-line, site = web.line, web.site
+site_line, site = web.site_line, web.site
 
 GOOD = "Tokyo2026x"
 EXTRA_PW = ("Extra2026x", "Extra2027y")  # EXTRA's password, changed back and forth

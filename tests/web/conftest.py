@@ -119,7 +119,8 @@ class Site:
 
 
 @pytest.fixture
-def line(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
+def site_line(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
+    """The site tests' line: CONTRACT, EXTRA, and one mail address on the contract number."""
     with db.transaction(sessions) as s:
         service.add_line(s, CONTRACT, timezone="Asia/Tokyo")
         service.add_number(s, CONTRACT, EXTRA, timezone="Asia/Tokyo")
@@ -135,7 +136,7 @@ def site_config() -> SiteConfig:
 
 @pytest_asyncio.fixture
 async def site(
-    line: sessionmaker[Session], smtp: SmtpServer, site_config: SiteConfig
+    site_line: sessionmaker[Session], smtp: SmtpServer, site_config: SiteConfig
 ) -> AsyncIterator[Site]:
     clock = Clock(START)
     throttle = LoginThrottle(limit=50, window=600, clock=lambda: clock().timestamp())
@@ -146,11 +147,11 @@ async def site(
     )
 
     async def send_test(number: str, address: str) -> SendResult:
-        return await bootstrap.send_test(config, line)(number, address)
+        return await bootstrap.send_test(config, site_line)(number, address)
 
     app = create_app(
         SiteDeps(
-            line,
+            site_line,
             sender_address="chakushin@example.jp",
             clock=clock,
             throttle=throttle,
@@ -160,4 +161,4 @@ async def site(
     )
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        yield Site(client, clock, line, throttle, smtp)
+        yield Site(client, clock, site_line, throttle, smtp)

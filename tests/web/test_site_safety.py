@@ -418,12 +418,14 @@ async def test_item19_SITE_9_rows_beyond_csv_max_rows_are_refused(site: Site) ->
 
 
 async def test_item14_SITE_1_served_by_uvicorn_a_local_peer_cannot_pick_its_address(
-    line: sessionmaker[Session],
+    site_line: sessionmaker[Session],
 ) -> None:
     """Through the real server: uvicorn's own proxy headers trusted any 127.0.0.1 peer."""
     clock = Clock(START)
     throttle = LoginThrottle(limit=2, window=600, clock=lambda: clock().timestamp())
-    app = create_app(SiteDeps(line, sender_address="s@example.jp", clock=clock, throttle=throttle))
+    app = create_app(
+        SiteDeps(site_line, sender_address="s@example.jp", clock=clock, throttle=throttle)
+    )
     server = SiteServer(app, "127.0.0.1", 0)
     stop = asyncio.Event()
     serving = asyncio.create_task(server.run(stop))
