@@ -31,8 +31,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
+from agi import wiring
 from agi.server import FastAGIServer, SessionLimits
 from agi.wiring import Route
+from dialplan.config import CallConfig, IvrConfig
 from store import db, passwords, service
 from store.models import Base, SiteCredential
 
@@ -109,6 +111,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def default_routes(sessions: sessionmaker[Session]) -> Mapping[str, Route]:
+    """The FastAGI routes over ``sessions`` with the default [ivr] and [call] settings."""
+    return wiring.routes(sessions, ivr=IvrConfig(), call=CallConfig())
+
+
 @contextmanager
 def running_server(
     routes: Mapping[str, Route],
@@ -135,6 +142,9 @@ def running_server(
 
 
 # --- rows ------------------------------------------------------------------------------------
+
+# The line of the voice and site tests (tests/agi/conftest.py's ``sqlite_line``).
+CONTRACT, EXTRA = "0312345678", "0312345679"
 
 # The line of the store tests' ``line`` fixture (tests/store/conftest.py). No run of four
 # ascending/descending digits, so that "contains the number" is the only SITE-3 rule a

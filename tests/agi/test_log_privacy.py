@@ -22,11 +22,10 @@ from agi.prompts import Prompt
 from agi.scripted import ScriptedChannel
 from agi.temp_password import Outcome, TempPasswordCall
 from dialplan import variables as v
-from dialplan.config import CallConfig, IvrConfig
 from store import db, service
 from store.models import Service
 from tests.agi.test_flow_unit import a_line
-from tests.builders import running_server
+from tests.builders import default_routes, running_server
 
 CONTRACT, EXTRA, CALLER = "0312345678", "0312345679", "0398765432"
 PW = "24681357"
@@ -41,7 +40,7 @@ def port(sqlite_url: str) -> Iterator[int]:
         service.add_line(s, CONTRACT, timezone="Asia/Tokyo")
         service.add_number(s, CONTRACT, EXTRA, timezone="Asia/Tokyo", services=[Service.NUISANCE])
     try:
-        with running_server(wiring.routes(sessions, ivr=IvrConfig(), call=CallConfig())) as server:
+        with running_server(default_routes(sessions)) as server:
             yield server.port
     finally:
         from tests.conftest import empty_tables

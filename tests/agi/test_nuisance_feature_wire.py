@@ -9,15 +9,13 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from agi import wiring
 from agi.peer import AsteriskPeer
 from agi.prompts import Prompt
 from agi.scripted import TIMEOUT
 from dialplan import variables as v
-from dialplan.config import CallConfig, IvrConfig
 from store import db, service
 from store.models import Presentation, Service
-from tests.builders import running_server
+from tests.builders import default_routes, running_server
 from tests.conftest import BACKENDS, empty_tables
 
 NUMBER, NO_SERVICE, CALLER = "0312345678", "0312345679", "0398765432"
@@ -54,7 +52,7 @@ def phone(request: pytest.FixtureRequest) -> Iterator[Phone]:
         service.add_line(s, NUMBER, timezone="Asia/Tokyo")
         service.add_number(s, NUMBER, NO_SERVICE, timezone="Asia/Tokyo", services=[Service.MAIL])
     try:
-        with running_server(wiring.routes(sessions, ivr=IvrConfig(), call=CallConfig())) as server:
+        with running_server(default_routes(sessions)) as server:
             yield Phone(sessions, server.port)
     finally:
         empty_tables(engine)

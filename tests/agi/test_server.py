@@ -10,44 +10,22 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from agi import wiring
 from agi.peer import AsteriskPeer
 from agi.prompts import Prompt
 from dialplan import variables
-from dialplan.config import CallConfig, IvrConfig
 from store import db, passwords, service
-from tests.builders import free_port, running_server
+from tests.builders import CONTRACT, EXTRA, default_routes, free_port, running_server
 
-CONTRACT, EXTRA = "0312345678", "0312345679"
 PW = "24681357"
 
 
-@pytest.fixture
-def sessions(sqlite_url: str) -> Iterator[sessionmaker[Session]]:
-    engine = db.make_engine(sqlite_url)
-    made = db.session_factory(engine)
-    with db.transaction(made) as s:
-        service.add_line(s, CONTRACT, timezone="Asia/Tokyo")
-        service.add_number(s, CONTRACT, EXTRA, timezone="Asia/Tokyo")
-    yield made
-    from tests.conftest import empty_tables
-
-    empty_tables(engine)
-    engine.dispose()
-
-
-def routes(sessions: sessionmaker[Session]) -> dict[str, wiring.Route]:
-    return dict(wiring.routes(sessions, ivr=IvrConfig(), call=CallConfig()))
-
-
-def test_many_calls_at_once(sessions: sessionmaker[Session]) -> None:
-    with running_server(routes(sessions)) as server:
+def test_many_calls_at_once(sqlite_line: sessionmaker[Session]) -> None:
+    with running_server(default_routes(sqlite_line)) as server:
         peers = [
             AsteriskPeer(
                 EXTRA if i % 2 else CONTRACT,
@@ -65,15 +43,15 @@ def test_many_calls_at_once(sessions: sessionmaker[Session]) -> None:
             t.join()
     assert [p.variables.get(variables.TP_OUTCOME) for p in peers] == ["completed"] * 40
     assert server.stats.finished["completed"] == 40 and server.stats.active == 0
-    with db.transaction(sessions) as s:
+    with db.transaction(sqlite_line) as s:
         for number in (CONTRACT, EXTRA):
             stored = service.get_number(s, number).temp_password
             assert stored is not None and passwords.verify_password(stored.password_hash, PW)
 
 
-def test_a_silent_peer_does_not_hold_up_other_calls(sessions: sessionmaker[Session]) -> None:
+def test_a_silent_peer_does_not_hold_up_other_calls(sqlite_line: sessionmaker[Session]) -> None:
     """panoramisk's FastAGI server froze on this; each session here has its own thread."""
-    with running_server(routes(sessions)) as server:
+    with running_server(default_routes(sqlite_line)) as server:
         silent = socket.create_connection(("127.0.0.1", server.port))
         half = socket.create_connection(("127.0.0.1", server.port))
         half.sendall(b"agi_network: yes\nagi_callerid: 03")
@@ -87,27 +65,29 @@ def test_a_silent_peer_does_not_hold_up_other_calls(sessions: sessionmaker[Sessi
 
 
 def test_peer_closing_before_the_environment_is_logged_and_survived(
-    sessions: sessionmaker[Session],
+    sqlite_line: sessionmaker[Session],
 ) -> None:
-    with running_server(routes(sessions)) as server:
+    with running_server(default_routes(sqlite_line)) as server:
         socket.create_connection(("127.0.0.1", server.port)).close()
         peer = AsteriskPeer(EXTRA, ["1", PW, PW]).over_tcp("127.0.0.1", server.port)
     assert peer.variables[variables.TP_OUTCOME] == "completed"
     assert server.stats.finished == {"aborted": 1, "completed": 1}
 
 
-def test_unknown_script_is_refused(sessions: sessionmaker[Session]) -> None:
-    with running_server(routes(sessions)) as server:
+def test_unknown_script_is_refused(sqlite_line: sessionmaker[Session]) -> None:
+    with running_server(default_routes(sqlite_line)) as server:
         peer = AsteriskPeer(EXTRA, [], script="no-such-script").over_tcp("127.0.0.1", server.port)
     assert peer.commands == []
     assert server.stats.finished["unknown_script"] == 1
 
 
-def test_allow_list_refuses_other_peers(sessions: sessionmaker[Session]) -> None:
-    with running_server(routes(sessions), allowed_peers=["192.0.2.10"]) as server:
+def test_allow_list_refuses_other_peers(sqlite_line: sessionmaker[Session]) -> None:
+    with running_server(default_routes(sqlite_line), allowed_peers=["192.0.2.10"]) as server:
         peer = AsteriskPeer(EXTRA, ["1", PW, PW]).over_tcp("127.0.0.1", server.port)
     assert peer.commands == []
-    with running_server(routes(sessions), allowed_peers=["192.0.2.10", "127.0.0.1"]) as server:
+    with running_server(
+        default_routes(sqlite_line), allowed_peers=["192.0.2.10", "127.0.0.1"]
+    ) as server:
         peer = AsteriskPeer(EXTRA, ["1", PW, PW]).over_tcp("127.0.0.1", server.port)
     assert peer.variables[variables.TP_OUTCOME] == "completed"
 
@@ -115,7 +95,7 @@ def test_allow_list_refuses_other_peers(sessions: sessionmaker[Session]) -> None
 def test_database_unavailable_plays_the_system_error_guidance() -> None:
     engine = db.make_engine("postgresql+psycopg://nobody@127.0.0.1:1/x?connect_timeout=2")
     try:
-        with running_server(routes(db.session_factory(engine))) as server:
+        with running_server(default_routes(db.session_factory(engine))) as server:
             peer = AsteriskPeer(EXTRA, ["1", PW, PW]).over_tcp("127.0.0.1", server.port)
     finally:
         engine.dispose()
@@ -125,7 +105,7 @@ def test_database_unavailable_plays_the_system_error_guidance() -> None:
 
 
 def test_agi_server_command_serves_calls_and_stops_on_sigterm(
-    sqlite_url: str, sessions: sessionmaker[Session], tmp_path: Path
+    sqlite_url: str, sqlite_line: sessionmaker[Session], tmp_path: Path
 ) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHAKUSHIN_")}

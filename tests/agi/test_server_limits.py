@@ -13,7 +13,7 @@ import contextlib
 import select
 import socket
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -21,36 +21,15 @@ from prometheus_client import CollectorRegistry, generate_latest
 from sqlalchemy.orm import Session, sessionmaker
 from structlog.testing import capture_logs
 
-from agi import wiring
 from agi.peer import AsteriskPeer
 from agi.server import REFUSAL_REASONS, FastAGIServer, SessionLimits
 from chakushin.metrics import ChakushinCollector, Sources
 from dialplan import variables
-from dialplan.config import CallConfig, IvrConfig
 from store import db, service
-from tests.builders import MonotonicClock, running_server
+from tests.builders import CONTRACT, EXTRA, MonotonicClock, default_routes, running_server
 
-CONTRACT, EXTRA = "0312345678", "0312345679"
 PW = "24681357"
 BOUND = 10.0  # seconds any wait below may take at most (never reached when all is well)
-
-
-@pytest.fixture
-def sessions(sqlite_url: str) -> Iterator[sessionmaker[Session]]:
-    engine = db.make_engine(sqlite_url)
-    made = db.session_factory(engine)
-    with db.transaction(made) as s:
-        service.add_line(s, CONTRACT, timezone="Asia/Tokyo")
-        service.add_number(s, CONTRACT, EXTRA, timezone="Asia/Tokyo")
-    yield made
-    from tests.conftest import empty_tables
-
-    empty_tables(engine)
-    engine.dispose()
-
-
-def routes(sessions: sessionmaker[Session]) -> dict[str, wiring.Route]:
-    return dict(wiring.routes(sessions, ivr=IvrConfig(), call=CallConfig()))
 
 
 def wait_for(condition: Callable[[], bool], what: str) -> None:
@@ -97,9 +76,9 @@ def next_call_completes(server: FastAGIServer) -> None:
     assert peer.variables[variables.TP_OUTCOME] == "completed"
 
 
-def metrics_text(server: FastAGIServer, sessions: sessionmaker[Session]) -> str:
+def metrics_text(server: FastAGIServer, sqlite_line: sessionmaker[Session]) -> str:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(ChakushinCollector(Sources(sessions, "n1", agi=server.stats)))
+    registry.register(ChakushinCollector(Sources(sqlite_line, "n1", agi=server.stats)))
     return generate_latest(registry).decode()
 
 
@@ -108,10 +87,13 @@ def refused_events(logs: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]
 
 
 def test_item4_OPS_4_line_over_cap_is_refused_and_counted(
-    sessions: sessionmaker[Session],
+    sqlite_line: sessionmaker[Session],
 ) -> None:
     limits = SessionLimits(max_line_bytes=1024)
-    with capture_logs() as logs, running_server(routes(sessions), limits=limits) as server:
+    with (
+        capture_logs() as logs,
+        running_server(default_routes(sqlite_line), limits=limits) as server,
+    ):
         with socket.create_connection(("127.0.0.1", server.port)) as sock:
             # One header line of 4 MiB with no end: the server must stop reading
             # long before it ends and close the connection.
@@ -124,7 +106,7 @@ def test_item4_OPS_4_line_over_cap_is_refused_and_counted(
             sender.join(BOUND)
         wait_for(lambda: server.stats.refused["line_too_long"] == 1, "line_too_long counted")
         next_call_completes(server)
-        text = metrics_text(server, sessions)
+        text = metrics_text(server, sqlite_line)
     assert 'chakushin_agi_refused_total{reason="line_too_long"} 1.0' in text
     for reason in REFUSAL_REASONS:
         assert f'chakushin_agi_refused_total{{reason="{reason}"}}' in text
@@ -134,7 +116,7 @@ def test_item4_OPS_4_line_over_cap_is_refused_and_counted(
 
 
 def test_item4_OPS_4_a_command_reply_over_the_line_cap_ends_the_call_cleanly(
-    sessions: sessionmaker[Session],
+    sqlite_line: sessionmaker[Session],
 ) -> None:
     """Mid-call the cut is a hang-up for the flow: nothing stored, the outcome says so."""
 
@@ -145,23 +127,23 @@ def test_item4_OPS_4_a_command_reply_over_the_line_cap_ends_the_call_cleanly(
             return super().answer(command)
 
     limits = SessionLimits(max_line_bytes=1024)
-    with running_server(routes(sessions), limits=limits) as server:
+    with running_server(default_routes(sqlite_line), limits=limits) as server:
         peer = HugeReply(EXTRA, ["1", PW, PW]).over_tcp("127.0.0.1", server.port, timeout=BOUND)
         wait_for(lambda: server.stats.active == 0, "the session ended")
         next_call_completes(server)
     assert variables.TP_OUTCOME not in peer.variables
     assert server.stats.refused["line_too_long"] == 1
     assert server.stats.finished["caller_hangup"] == 1
-    with db.transaction(sessions) as s:
+    with db.transaction(sqlite_line) as s:
         assert service.get_number(s, CONTRACT).temp_password is not None  # the next call's
         assert service.get_number(s, EXTRA).temp_password is None
 
 
 def test_item4_OPS_4_too_many_environment_lines_are_refused_and_counted(
-    sessions: sessionmaker[Session],
+    sqlite_line: sessionmaker[Session],
 ) -> None:
     limits = SessionLimits(max_environment_lines=64)
-    with running_server(routes(sessions), limits=limits) as server:
+    with running_server(default_routes(sqlite_line), limits=limits) as server:
         with socket.create_connection(("127.0.0.1", server.port)) as sock:
             lines = b"".join(b"agi_x%d: 1\n" % i for i in range(10_000))
             sender = threading.Thread(target=send_quietly, args=(sock, lines))
@@ -174,10 +156,13 @@ def test_item4_OPS_4_too_many_environment_lines_are_refused_and_counted(
 
 
 def test_item4_OPS_4_a_connection_over_the_concurrency_cap_is_closed_at_once_without_a_thread(
-    sessions: sessionmaker[Session],
+    sqlite_line: sessionmaker[Session],
 ) -> None:
     limits = SessionLimits(max_sessions=2)
-    with capture_logs() as logs, running_server(routes(sessions), limits=limits) as server:
+    with (
+        capture_logs() as logs,
+        running_server(default_routes(sqlite_line), limits=limits) as server,
+    ):
         idle = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(2)]
         try:
             wait_for(lambda: server.stats.active == 2, "two sessions active")
@@ -199,13 +184,13 @@ def test_item4_OPS_4_a_connection_over_the_concurrency_cap_is_closed_at_once_wit
 
 
 def test_item4_OPS_4_a_flood_of_refusals_logs_a_few_lines_and_counts_them_all(
-    sessions: sessionmaker[Session],
+    sqlite_line: sessionmaker[Session],
 ) -> None:
     clock = MonotonicClock()
     limits = SessionLimits(max_sessions=1)
     with (
         capture_logs() as logs,
-        running_server(routes(sessions), limits=limits, clock=clock) as server,
+        running_server(default_routes(sqlite_line), limits=limits, clock=clock) as server,
         socket.create_connection(("127.0.0.1", server.port)),
     ):
         wait_for(lambda: server.stats.active == 1, "one session active")
@@ -222,11 +207,11 @@ def test_item4_OPS_4_a_flood_of_refusals_logs_a_few_lines_and_counts_them_all(
 
 
 def test_item4_OPS_4_peers_leaving_before_their_environment_log_a_few_lines(
-    sessions: sessionmaker[Session],
+    sqlite_line: sessionmaker[Session],
 ) -> None:
     """A TCP health check every second must not write a log line every second."""
     clock = MonotonicClock()
-    with capture_logs() as logs, running_server(routes(sessions), clock=clock) as server:
+    with capture_logs() as logs, running_server(default_routes(sqlite_line), clock=clock) as server:
         for second in range(30):
             socket.create_connection(("127.0.0.1", server.port)).close()
 
@@ -241,7 +226,7 @@ def test_item4_OPS_4_peers_leaving_before_their_environment_log_a_few_lines(
 
 
 def test_item4_OPS_4_the_idle_timeout_does_not_restart_on_every_byte(
-    sessions: sessionmaker[Session],
+    sqlite_line: sessionmaker[Session],
 ) -> None:
     """A peer sending one byte every 10 s is cut once one line has taken the idle timeout.
 
@@ -250,7 +235,7 @@ def test_item4_OPS_4_the_idle_timeout_does_not_restart_on_every_byte(
     """
     clock = MonotonicClock()
     limits = SessionLimits(idle_timeout=120.0, session_deadline=86400.0)
-    with running_server(routes(sessions), limits=limits, clock=clock) as server:
+    with running_server(default_routes(sqlite_line), limits=limits, clock=clock) as server:
         with socket.create_connection(("127.0.0.1", server.port)) as sock:
             for _ in range(5000):
                 clock.advance(10)
@@ -265,7 +250,7 @@ def test_item4_OPS_4_the_idle_timeout_does_not_restart_on_every_byte(
 
 
 def test_item4_OPS_4_the_session_deadline_ends_a_call_that_goes_on_and_on(
-    sessions: sessionmaker[Session],
+    sqlite_line: sessionmaker[Session],
 ) -> None:
     """Each answer comes in time, but the call as a whole outlives the deadline."""
     clock = MonotonicClock()
@@ -275,19 +260,19 @@ def test_item4_OPS_4_the_session_deadline_ends_a_call_that_goes_on_and_on(
         if index == 2:
             clock.advance(901)
 
-    with running_server(routes(sessions), limits=limits, clock=clock) as server:
+    with running_server(default_routes(sqlite_line), limits=limits, clock=clock) as server:
         peer = AsteriskPeer(EXTRA, ["1", PW, PW], before_answer=slow_caller)
         peer.over_tcp("127.0.0.1", server.port, timeout=BOUND)
         wait_for(lambda: server.stats.active == 0, "the session ended")
         next_call_completes(server)
     assert variables.TP_OUTCOME not in peer.variables
     assert server.stats.refused["deadline"] == 1
-    with db.transaction(sessions) as s:
+    with db.transaction(sqlite_line) as s:
         assert service.get_number(s, EXTRA).temp_password is None
 
 
 def test_item4_a_real_call_with_three_tries_fits_the_default_limits(
-    sessions: sessionmaker[Session],
+    sqlite_line: sessionmaker[Session],
 ) -> None:
     """The defaults: the longest IVR call still completes with room to spare.
 
@@ -309,7 +294,7 @@ def test_item4_a_real_call_with_three_tries_fits_the_default_limits(
             clock.advance(1 if "/digit-" in command else 15)
 
     peer.before_answer = caller_takes_their_time
-    with running_server(routes(sessions), limits=defaults, clock=clock) as server:
+    with running_server(default_routes(sqlite_line), limits=defaults, clock=clock) as server:
         peer.over_tcp("127.0.0.1", server.port, timeout=BOUND)
     assert peer.variables[variables.TP_OUTCOME] == "completed"
     assert sum(c.startswith("GET DATA") for c in peer.commands) == 8

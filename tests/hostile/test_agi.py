@@ -24,18 +24,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy.orm import Session, sessionmaker
 
-from agi import wiring
 from agi.peer import AsteriskPeer
 from agi.scripted import HANGUP, TIMEOUT, ScriptedChannel
 from agi.server import FastAGIServer
 from agi.temp_password import Outcome, TempPasswordCall
 from dialplan import variables as v
-from dialplan.config import CallConfig, IvrConfig
 from store import db, passwords, service, validation
 from store.errors import InvalidInput
 from store.models import Presentation
 from tests.agi.test_flow_unit import a_line
-from tests.builders import running_server
+from tests.builders import default_routes, running_server
 from tests.conftest import empty_tables, snapshot
 from tests.hostile.conftest import BOUNDARY_TEXT, hostile_text
 
@@ -123,7 +121,7 @@ def switch(sqlite_url: str) -> Iterator[Switch]:
         service.add_line(s, CONTRACT, timezone="Asia/Tokyo")
         service.add_number(s, CONTRACT, EXTRA, timezone="Asia/Tokyo")
     try:
-        with running_server(wiring.routes(sessions, ivr=IvrConfig(), call=CallConfig())) as server:
+        with running_server(default_routes(sessions)) as server:
             yield Switch(server, sessions)
     finally:
         empty_tables(engine)
