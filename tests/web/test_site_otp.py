@@ -237,3 +237,23 @@ async def test_item9_SITE_5_SITE_9_confirmation_password_changes_on_the_page_onl
     moved = await csv_upload(site, f'"{CONTRACT}","1","new@example.jp","abcDEF12","neue8pass"')
     assert moved.startswith("200 "), moved
     assert site.mails(MailKind.ADDRESS_VERIFICATION)[-1][0] == "new@example.jp"
+
+
+@pytest.mark.parametrize("address", ["a..b@example.jp", "@example.jp", "me@example.jp."])
+async def test_SITE_5_a_malformed_otp_address_is_told_in_the_pages_one_sentence(
+    site: Site, address: str
+) -> None:
+    site.temp_password(CONTRACT, CONTRACT, AuthUnit.NUMBER)
+    await site.login(CONTRACT, TEMP)
+    await site.post(
+        "/password", {"current_password": TEMP, "new_password": GOOD, "confirm_password": GOOD}
+    )
+    await site.login(CONTRACT, GOOD)
+    bad = await site.post("/otp/enrol", {"address": address, **CONFIRMATION})
+    assert bad.status_code == 400
+    # Next to the address field, in the page's one sentence for every MAIL-3 break.
+    shown = bad.text.split('name="address"', 1)[1].split("<label", 1)[0]
+    assert (
+        '<p class="error" id="address-error">メールアドレスの形式が正しくありません。</p>' in shown
+    )
+    assert site.mails(MailKind.ADDRESS_VERIFICATION) == []

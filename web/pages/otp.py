@@ -164,7 +164,10 @@ class OtpPages:
                 )
         except DomainError as exc:
             status = base.confirmation_refused(exc, held)
-            errors = field_errors(exc)
+            errors = field_errors(exc, "otp_address")
+            # The store names the field after what it is; the form calls it "address".
+            if "otp_address" in errors:
+                errors["address"] = errors.pop("otp_address")
             if exc.field == "confirmation_id" and exc.code.startswith("confirmation_id"):
                 problems = password_rules.confirmation_id_problems(data.get("confirmation_id", ""))
                 errors["confirmation_id"] = unique([japanese(p) for p in problems])
