@@ -441,6 +441,42 @@ PAGES: dict[str, str] = {
     ),
 }
 
+# --- the auth unit change's completion page (SITE-8, seeds (2)…(7)) --------------------------
+# store.site_auth.auth_unit.Notice codes.
+
+NOTICES: dict[str, str] = {
+    "contract_number_logs_in": (
+        "認証単位変更後にログインする際の電話番号は、契約電話番号({contract})になります。"
+    ),
+    "contract_number_manages_all": (
+        "契約電話番号({contract})でログインすると全ての電話番号を、"
+        "追加番号でログインするとその電話番号の設定ができます。"
+    ),
+    "each_number_logs_in": (
+        "ログインする際は、設定したいサービスをご契約の電話番号を入力してください。"
+    ),
+    "password_of_login_number": "パスワードは、{number}番でログインした際のパスワードになります。",
+    "passwords_of_number_unit": (
+        "パスワードは、各電話番号で電話番号単位でログインした際のパスワードです。"
+    ),
+    "contract_password_of_line_unit": (
+        "契約電話番号のパスワードは、回線単位でログインした際のパスワードです。"
+    ),
+    "line_password_given_to_all": (
+        "回線単位でログインした際のパスワードと同じパスワードが全ての電話番号に設定されました。"
+    ),
+    "passwords_of_admin_user_unit": (
+        "パスワードは、各電話番号で管理者/ユーザ単位でログインした際のパスワードです。"
+    ),
+    "contract_password_kept_others_invalid": (
+        "パスワードは、契約電話番号でログインした際のパスワードです。"
+        "追加電話番号のパスワードは無効になりました。"
+    ),
+    "need_temp_password": (
+        "次の電話番号は、仮パスワードを設定したうえでパスワードを設定してください: {numbers}"
+    ),
+}
+
 FALLBACK = "入力内容を確認してください。"
 
 
@@ -469,6 +505,11 @@ def japanese(exc: DomainError, context: str = "") -> str:
 def page(code: str, **params: str | int) -> str:
     """One of the site's own sentences (``PAGES``)."""
     return PAGES[code].format_map(params) if params else PAGES[code]
+
+
+def notice(code: str, params: Mapping[str, str]) -> str:
+    """One sentence of a completion page (``NOTICES``), e.g. ``AuthUnitChanged.notices``."""
+    return NOTICES[code].format_map(params) if params else NOTICES[code]
 
 
 def _is_japanese(text: str) -> bool:

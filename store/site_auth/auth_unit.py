@@ -14,7 +14,7 @@ import datetime as dt
 import os
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import structlog
 from sqlalchemy import select
@@ -47,7 +47,7 @@ class AuthUnitChanged:
     ``need_temp_password``: numbers that may log in under the new unit but
     have no valid password; each needs a temporary password by phone first.
     ``invalidated``: numbers whose password this change made invalid.
-    ``notices``: the seeds' sentences for the page, in Japanese. The
+    ``notices``: the seeds' sentences for the page, as codes the site words. The
     session's scope has changed with the unit: the site ends it.
     """
 
@@ -56,7 +56,7 @@ class AuthUnitChanged:
     login_numbers: tuple[str, ...]
     need_temp_password: tuple[str, ...]
     invalidated: tuple[str, ...]
-    notices: tuple[str, ...]
+    notices: tuple[Notice, ...]
 
 
 @dataclass(frozen=True)
@@ -87,24 +87,26 @@ class UnitChange:
                 cred.invalidated_at = self.now
 
 
-def _contract_number_logs_in(change: UnitChange) -> str:
-    return (
-        "認証単位変更後にログインする際の電話番号は、"
-        f"契約電話番号({change.contract.number})になります。"
-    )
+@dataclass(frozen=True)
+class Notice:
+    """One sentence of the completion page, by code; the site words it (``web.texts.NOTICES``)."""
+
+    code: str
+    params: Mapping[str, str] = field(default_factory=dict)
 
 
-def _contract_number_manages_all(change: UnitChange) -> str:
-    return (
-        f"契約電話番号({change.contract.number})でログインすると全ての電話番号を、"
-        "追加番号でログインするとその電話番号の設定ができます。"
-    )
+def _contract_number_logs_in(change: UnitChange) -> Notice:
+    return Notice("contract_number_logs_in", {"contract": change.contract.number})
 
 
-_EACH_NUMBER_LOGS_IN = "ログインする際は、設定したいサービスをご契約の電話番号を入力してください。"
+def _contract_number_manages_all(change: UnitChange) -> Notice:
+    return Notice("contract_number_manages_all", {"contract": change.contract.number})
 
 
-def page_2_number_to_line(change: UnitChange) -> list[str]:
+_EACH_NUMBER_LOGS_IN = Notice("each_number_logs_in")
+
+
+def page_2_number_to_line(change: UnitChange) -> list[Notice]:
     """(2) 電話番号単位から回線単位: only the contract number logs in, with the changer's password.
 
     「追加電話番号で認証変更した場合、追加電話番号でログインした際のパスワード
@@ -117,23 +119,23 @@ def page_2_number_to_line(change: UnitChange) -> list[str]:
     change.invalidate_additional_numbers()
     return [
         _contract_number_logs_in(change),
-        f"パスワードは、{change.login.number}番でログインした際のパスワードになります。",
+        Notice("password_of_login_number", {"number": change.login.number}),
     ]
 
 
-def page_3_number_to_admin_user(change: UnitChange) -> list[str]:
+def page_3_number_to_admin_user(change: UnitChange) -> list[Notice]:
     """(3) 電話番号単位から管理者/ユーザ単位: every password stays as it is.
 
     「契約電話番号、追加電話番号ともに電話番号単位でログインした際のパスワード
     となります」.
     """
     return [
-        "パスワードは、各電話番号で電話番号単位でログインした際のパスワードです。",
+        Notice("passwords_of_number_unit"),
         _contract_number_manages_all(change),
     ]
 
 
-def page_4_line_to_number(change: UnitChange) -> list[str]:
+def page_4_line_to_number(change: UnitChange) -> list[Notice]:
     """(4) 回線単位から電話番号単位: the contract number keeps its password, the others need one.
 
     And seeds 001: 「契約電話番号のパスワードはログインした際に利用したパスワード
@@ -142,12 +144,12 @@ def page_4_line_to_number(change: UnitChange) -> list[str]:
     """
     change.invalidate_additional_numbers()
     return [
-        "契約電話番号のパスワードは、回線単位でログインした際のパスワードです。",
+        Notice("contract_password_of_line_unit"),
         _EACH_NUMBER_LOGS_IN,
     ]
 
 
-def page_5_line_to_admin_user(change: UnitChange) -> list[str]:
+def page_5_line_to_admin_user(change: UnitChange) -> list[Notice]:
     """(5) 回線単位から管理者/ユーザ単位: the line's password is given to every number.
 
     「回線単位でログインした際のパスワードと同一のパスワードが全ての番号に
@@ -158,12 +160,12 @@ def page_5_line_to_admin_user(change: UnitChange) -> list[str]:
         if other.id != change.contract.id:
             change.copy_password(source, other)
     return [
-        "回線単位でログインした際のパスワードと同じパスワードが全ての電話番号に設定されました。",
+        Notice("line_password_given_to_all"),
         _contract_number_manages_all(change),
     ]
 
 
-def page_6_admin_user_to_number(change: UnitChange) -> list[str]:
+def page_6_admin_user_to_number(change: UnitChange) -> list[Notice]:
     """(6) 管理者/ユーザ単位から電話番号単位: every password stays as it is.
 
     「契約電話番号、追加電話番号ともに管理者/ユーザ単位でログインした際の
@@ -171,12 +173,12 @@ def page_6_admin_user_to_number(change: UnitChange) -> list[str]:
     仮パスワードを発行の上、本パスワードを設定してください」.
     """
     return [
-        "パスワードは、各電話番号で管理者/ユーザ単位でログインした際のパスワードです。",
+        Notice("passwords_of_admin_user_unit"),
         _EACH_NUMBER_LOGS_IN,
     ]
 
 
-def page_7_admin_user_to_line(change: UnitChange) -> list[str]:
+def page_7_admin_user_to_line(change: UnitChange) -> list[Notice]:
     """(7) 管理者/ユーザ単位から回線単位: only the contract number logs in, with its password.
 
     「追加電話番号利用時のパスワードは無効となります」.
@@ -184,13 +186,12 @@ def page_7_admin_user_to_line(change: UnitChange) -> list[str]:
     change.invalidate_additional_numbers()
     return [
         _contract_number_logs_in(change),
-        "パスワードは、契約電話番号でログインした際のパスワードです。"
-        "追加電話番号のパスワードは無効になりました。",
+        Notice("contract_password_kept_others_invalid"),
     ]
 
 
 # (old unit, new unit) -> the seeds' page for that change.
-TRANSITIONS: Mapping[tuple[AuthUnit, AuthUnit], Callable[[UnitChange], list[str]]] = {
+TRANSITIONS: Mapping[tuple[AuthUnit, AuthUnit], Callable[[UnitChange], list[Notice]]] = {
     (AuthUnit.NUMBER, AuthUnit.LINE): page_2_number_to_line,
     (AuthUnit.NUMBER, AuthUnit.ADMIN_USER): page_3_number_to_admin_user,
     (AuthUnit.LINE, AuthUnit.NUMBER): page_4_line_to_number,
@@ -245,10 +246,7 @@ def change_auth_unit(
     login_numbers = tuple(n for n in all_numbers(line) if n in allowed)
     need_temp = tuple(n for n in login_numbers if n not in live_after)
     if need_temp:
-        notices.append(
-            "次の電話番号は、仮パスワードを設定したうえでパスワードを設定してください: "
-            + "、".join(need_temp)
-        )
+        notices.append(Notice("need_temp_password", {"numbers": "、".join(need_temp)}))
     invalidated = tuple(n for n in all_numbers(line) if n in live_before - live_after)
     log.info(
         "auth_unit_changed",

@@ -47,7 +47,7 @@ from store.site_auth import (
 )
 from tests.builders import E1, E2, C, N, give_site_password, hashed
 from tests.conftest import snapshot
-from web.texts import japanese
+from web.texts import japanese, notice
 
 NOW = dt.datetime(2026, 11, 23, 1, 0, tzinfo=dt.UTC)
 SENDER = "noreply@site.example.jp"
@@ -854,7 +854,7 @@ def test_SITE_8_number_to_line_from_an_additional_number_takes_its_password(
     assert (result.old_unit, result.new_unit) == (AuthUnit.NUMBER, AuthUnit.LINE)
     assert result.login_numbers == (C,) and result.need_temp_password == ()
     assert result.invalidated == (E1, E2)
-    assert any(C in notice for notice in result.notices)
+    assert any(C in notice(n.code, n.params) for n in result.notices)
     assert site_auth.login(line, C, PW_E1, now=NOW).scope == (C, E1, E2, N)
     assert refused(line, C, PW_C).reason == "wrong_password"
     assert refused(line, E1, PW_E1).reason == "unit_mismatch"
@@ -908,7 +908,8 @@ def test_SITE_8_line_to_number_leaves_additional_numbers_needing_a_temp_password
     result = change_unit(line, C, AuthUnit.NUMBER, {C: PW_C})
     assert result.login_numbers == (C, E1, E2)
     assert result.need_temp_password == (E1, E2)
-    assert any(E1 in notice and E2 in notice for notice in result.notices)
+    shown = [notice(n.code, n.params) for n in result.notices]
+    assert any(E1 in text and E2 in text for text in shown)
     assert site_auth.login(line, C, PW_C, now=NOW).scope == (C,)
     assert refused(line, E1, PW_C).reason == "no_password"
 

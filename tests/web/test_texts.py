@@ -142,3 +142,20 @@ def test_issue13_no_japanese_text_in_web_outside_the_catalogue() -> None:
             ):
                 found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {node.value[:40]}")
     assert not found, "\n".join(found)
+
+
+def test_SITE_8_every_auth_unit_notice_has_its_sentence_and_params() -> None:
+    """Every ``Notice(...)`` the auth-unit transitions give is worded, with the params it needs."""
+    import string
+
+    import store.site_auth.auth_unit as auth_unit
+    from web.texts import NOTICES
+
+    source = Path(auth_unit.__file__).read_text(encoding="utf-8")
+    given = dict(re.findall(r'Notice\(\s*"([a-z_]+)"(?:,\s*\{([^}]*)\})?', source))
+    assert len(given) >= 10, given
+    assert set(given) == set(NOTICES), set(given) ^ set(NOTICES)
+    for code, params in given.items():
+        supplied = set(re.findall(r'"([a-z_]+)":', params))
+        wanted = {f for _, f, _, _ in string.Formatter().parse(NOTICES[code]) if f}
+        assert supplied == wanted, (code, supplied, wanted)

@@ -21,7 +21,7 @@ from store.models import AuthUnit
 from web.pages.base import Plumbing, field_errors, listed, minutes, unit_label
 from web.ratelimit import Reservation
 from web.sessions import COOKIE, SessionView, Stage
-from web.texts import japanese, page
+from web.texts import japanese, notice, page
 
 log = structlog.get_logger("web")
 
@@ -126,7 +126,10 @@ class AuthUnitPages:
             )
         held.release_success()
         await run_in_threadpool(deps.store.end, view.token)
-        lines = [page("auth_unit.done", unit=unit_label(changed.new_unit)), *changed.notices]
+        lines = [
+            page("auth_unit.done", unit=unit_label(changed.new_unit)),
+            *(notice(n.code, n.params) for n in changed.notices),
+        ]
         lines.append(page("auth_unit.login_numbers", numbers=listed(changed.login_numbers)))
         if changed.need_temp_password:
             lines.append(
