@@ -6,6 +6,8 @@ worker sends them); time moves by the injected clock.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from store.models import AuthUnit, MailKind
@@ -13,6 +15,11 @@ from tests.conftest import snapshot
 from tests.web.conftest import CONTRACT, TEMP, Site
 
 pytestmark = pytest.mark.asyncio
+
+TEMPLATES = [
+    t.read_text(encoding="utf-8")
+    for t in (Path(__file__).resolve().parents[2] / "web" / "templates").glob("*.html")
+]
 
 GOOD = "Tokyo2026x"
 OTP_ADDRESS = "me@example.jp"
@@ -257,3 +264,22 @@ async def test_SITE_5_a_malformed_otp_address_is_told_in_the_pages_one_sentence(
         '<p class="error" id="address-error">メールアドレスの形式が正しくありません。</p>' in shown
     )
     assert site.mails(MailKind.ADDRESS_VERIFICATION) == []
+
+
+async def test_SITE_3_SITE_5_the_rule_hints_come_from_the_catalogue_once(site: Site) -> None:
+    """Each password rule hint is written once (web.texts.PASSWORD_HINTS) and shown on its pages."""
+    from web.texts import PASSWORD_HINTS
+
+    for hint in PASSWORD_HINTS.values():
+        assert all(hint not in text for text in TEMPLATES), hint
+    site.temp_password(CONTRACT, CONTRACT, AuthUnit.NUMBER)
+    await site.login(CONTRACT, TEMP)
+    assert PASSWORD_HINTS["password"] in (await site.client.get("/password")).text
+    await site.post(
+        "/password", {"current_password": TEMP, "new_password": GOOD, "confirm_password": GOOD}
+    )
+    await site.login(CONTRACT, GOOD)
+    await site.post("/otp/choice", {"choice": "use"})
+    enrol_page = (await site.client.get("/otp/enrol")).text
+    assert PASSWORD_HINTS["confirmation_id"] + "メールアドレスの変更に使います。" in enrol_page
+    assert PASSWORD_HINTS["confirmation_password"] in enrol_page

@@ -38,7 +38,7 @@ from web.deps import SiteDeps
 from web.pages.forms import BadForm
 from web.ratelimit import Reservation, client_key
 from web.sessions import COOKIE, SessionView, Stage
-from web.texts import japanese, page
+from web.texts import PASSWORD_HINTS, japanese, page
 
 log = structlog.get_logger("web")
 
@@ -93,6 +93,8 @@ class Plumbing:
     def __init__(self, deps: SiteDeps) -> None:
         self.deps = deps
         self.templates = Jinja2Templates(directory=str(WEB / "templates"))
+        # SITE-3/SITE-5: the rule hints are said once, in the catalogue.
+        self.templates.env.globals["password_hints"] = PASSWORD_HINTS
 
     # --- responses -------------------------------------------------------------------
 
