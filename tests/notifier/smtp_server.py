@@ -38,7 +38,7 @@ class Inbox:
             if self.refusals:
                 return self.refusals.pop(0)
             message = email.message_from_bytes(envelope.content, policy=email.policy.default)
-            self.messages.append(message)  # type: ignore[arg-type]
+            self.messages.append(message)
             self.arrived.notify_all()
         return "250 OK queued"
 

@@ -14,13 +14,13 @@ import pytest
 from notifier.mail import (
     TemplateError,
     Templates,
-    UnsafeHeader,
     compose,
     compose_all,
     compose_test,
     make_message_id,
 )
 from notifier.model import CallRecord, MailSettings
+from store.mail_message import UnsafeHeader
 from store.models import CallOutcome, Presentation
 
 SENDER = "chakushin@pbx.example.jp"

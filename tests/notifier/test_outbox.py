@@ -280,7 +280,9 @@ async def test_connection_is_reused_across_mails(smtp: SmtpServer) -> None:
 
 
 @pytest.mark.asyncio
-async def test_MAIL_10_worker_survives_a_database_outage(sessions: sessionmaker[Session]) -> None:
+async def test_MAIL_10_worker_survives_a_database_outage(
+    sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
     from sqlalchemy.exc import OperationalError
 
     w = DeliveryWorker(sessions, [], FROM, idle_poll=0.01)
@@ -295,7 +297,7 @@ async def test_MAIL_10_worker_survives_a_database_outage(sessions: sessionmaker[
         stop.set()
         return 0
 
-    w.run_once = flaky  # type: ignore[method-assign]
+    monkeypatch.setattr(w, "run_once", flaky)
     await asyncio.wait_for(w.run(stop), 10)
     assert calls == 2
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email.policy
+from email.message import EmailMessage
 
 import pytest
 import sqlalchemy as sa
@@ -102,13 +103,16 @@ async def test_MAIL_every_recorded_call_is_decided_and_mailed_as_the_rules_say(
     assert len(received) == 2 * len(expected_mailed)
     assert sorted({str(m["To"]) for m in received}) == [BOSS, DESK]  # send flag off: no mail
     assert set(smtp.inbox.message_ids().values()) == {1}
-    by_call = {}
+    by_call: dict[str, list[EmailMessage]] = {}
     for m in received:
         by_call.setdefault(str(m["X-Chakushin-Call"]), []).append(m)
     for name in expected_mailed:
         (first, second) = by_call[traces.linkedid_of(name)]
         assert {str(first["To"]), str(second["To"])} == {BOSS, DESK}
-        body = first.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+        plain = first.get_body(preferencelist=("plain",))
+        assert plain is not None
+        body = plain.get_content()
+        assert isinstance(body, str)
         assert str(first["Subject"]).startswith("【着信お知らせメール】")
         start = (
             dt.datetime.fromtimestamp(traces.START, dt.UTC)

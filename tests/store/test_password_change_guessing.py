@@ -21,15 +21,14 @@ from store import db, passwords, service, site_auth
 from store.errors import RuleViolation
 from store.models import AuthUnit, SiteCredential
 from store.site_auth import CurrentPasswordRefused
+from tests.builders import E1, C
 from tests.conftest import snapshot
 from tests.store.test_site_auth import (
-    E1,
     NEW,
     NOW,
     PW_C,
     PW_E1,
     TEMP,
-    C,
     credential,
     give_password,
     give_temp,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -59,7 +60,8 @@ def unchanged_after(
     return err.value
 
 
-def _number(sessions: sessionmaker[Session], number: str = CONTRACT) -> dict[str, object]:
+def _number(sessions: sessionmaker[Session], number: str = CONTRACT) -> dict[str, Any]:
+    """The number as the CLI shows it (``describe_number``: a JSON-shaped dict)."""
     with db.transaction(sessions) as s:
         return service.describe_number(service.get_number(s, number))
 
@@ -236,9 +238,11 @@ def test_MAIL_3_invalid_address_writes_nothing(provisioned: sessionmaker[Session
         "a" * 64 + "@ntt-east.jp",
         "ta ro@example.jp",
     ):
-        unchanged_after(
-            provisioned, lambda s, b=bad: service.add_address(s, CONTRACT, b), InvalidAddress
-        )
+
+        def add_bad(s: Session, address: str = bad) -> None:
+            service.add_address(s, CONTRACT, address)
+
+        unchanged_after(provisioned, add_bad, InvalidAddress)
 
 
 def test_MAIL_4_conditions_set_independently(provisioned: sessionmaker[Session]) -> None:
@@ -435,7 +439,8 @@ def test_timestamps_come_back_as_aware_utc(provisioned: sessionmaker[Session]) -
     with db.transaction(provisioned) as s:
         created = s.scalars(sa.select(Line.created_at)).one()
         number = s.scalars(sa.select(Number).where(Number.number == EXTRA)).one()
-    assert created.utcoffset() is not None and created.utcoffset().total_seconds() == 0
+    offset = created.utcoffset()
+    assert offset is not None and offset.total_seconds() == 0
     assert number.created_at.tzinfo is not None
 
 
