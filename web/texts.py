@@ -53,6 +53,25 @@ FORMS: dict[str, str] = {
     "timezone_unknown": "タイムゾーンが正しくありません(例: Asia/Tokyo)。",
     "endpoint_format": "接続先の形式が正しくありません(例: PJSIP/0312345678)。",
     "temp_password_format": "仮パスワードは半角数字8桁で入力してください。",
+    # store.service's refusals that no page meets yet (the CLI's), worded for the pages to come.
+    "contract_number_removal": ("契約電話番号は削除できません。回線ごと削除してください。"),
+    "forward_to_self": "転送先に、この電話番号そのものは設定できません。",
+    "forward_without_destination": "転送先の電話番号を設定してから開始してください。",
+    "temp_password_target": "この電話番号の仮パスワードは設定できません。",
+    # The classes' own codes (store.errors), for a refusal raised without a finer one.
+    "invalid": "入力内容を確認してください。",
+    "invalid_input": "入力内容が正しくありません。",
+    "invalid_number": "電話番号が正しくありません。",
+    "invalid_address": "メールアドレスが正しくありません。",
+    "limit_exceeded": "登録できる件数の上限に達しています。",
+    "not_found": "指定された内容は登録されていません。",
+    "already_exists": "すでに登録されています。",
+    "rule_violation": "この操作は行えません。",
+    "password_rule": "このパスワードは設定できません。",
+    "passwords_refused": "パスワードが正しくありません。",
+    "otp_refused": "ワンタイムパスワードの手続きを続けられません。もう一度お試しください。",
+    "csv_row_refused": "CSVファイルの内容が正しくありません。",
+    "send_test_limit": "送信テストの回数の上限に達しました。しばらくたってからお試しください。",
 }
 
 
@@ -495,10 +514,7 @@ ERRORS: Mapping[str, str] = _joined(FORMS, SITE_AUTH, PASSWORD_RULES, CSV, BULK,
 
 def japanese(exc: DomainError, context: str = "") -> str:
     """The sentence to show for ``exc`` on a form about ``context`` (address, designated…)."""
-    text = IN_CONTEXT.get((exc.code, context)) or ERRORS.get(exc.code)
-    if text is None:
-        # Transitional: errors that still carry their Japanese text.
-        return exc.message if _is_japanese(exc.message) else FALLBACK
+    text = IN_CONTEXT.get((exc.code, context)) or ERRORS.get(exc.code, FALLBACK)
     return text.format_map(exc.params) if exc.params else text
 
 
@@ -510,10 +526,6 @@ def page(code: str, **params: str | int) -> str:
 def notice(code: str, params: Mapping[str, str]) -> str:
     """One sentence of a completion page (``NOTICES``), e.g. ``AuthUnitChanged.notices``."""
     return NOTICES[code].format_map(params) if params else NOTICES[code]
-
-
-def _is_japanese(text: str) -> bool:
-    return any("\u3040" <= ch <= "\u30ff" or "\u4e00" <= ch <= "\u9fff" for ch in text)
 
 
 # --- the call history page: why a call was not mailed (notifier.rules reasons) ----------------

@@ -28,8 +28,15 @@ import store.otp_csv.file_format
 import store.otp_csv.rows
 import store.password_rules
 import store.send_limits
+import store.service.calls
+import store.service.lines
+import store.service.mail
+import store.service.routing
+import store.service.supplementary
+import store.service.temp_password
+import store.service.views
 import store.validation
-from store.errors import InvalidInput
+from store.errors import DomainError, InvalidInput
 from web.texts import ERRORS, FORMS, japanese
 
 MODULES: tuple[ModuleType, ...] = (
@@ -41,6 +48,13 @@ MODULES: tuple[ModuleType, ...] = (
     store.password_rules,
     store.send_limits,
     store.validation,
+    store.service.lines,
+    store.service.mail,
+    store.service.supplementary,
+    store.service.temp_password,
+    store.service.routing,
+    store.service.calls,
+    store.service.views,
 )
 # Keywords of a refusal that are not params of its sentence.
 NOT_PARAMS = frozenset({"code", "field", "params"})
@@ -162,3 +176,27 @@ def test_issue13_validation_sentences_say_the_limits_the_code_checks() -> None:
     with pytest.raises(InvalidInput) as err:
         store.validation.ring_seconds(61)
     assert japanese(err.value) == "呼出時間は5～60秒で入力してください。"
+
+
+def _refusal_classes() -> list[type[DomainError]]:
+    import importlib
+    import pkgutil
+
+    import store
+
+    for info in pkgutil.walk_packages(store.__path__, "store."):
+        if ".migrations" not in info.name:
+            importlib.import_module(info.name)
+    seen: list[type[DomainError]] = []
+    todo: list[type[DomainError]] = [DomainError]
+    while todo:
+        cls = todo.pop()
+        seen.append(cls)
+        todo.extend(cls.__subclasses__())
+    return [c for c in seen if c.__module__.startswith("store.")]
+
+
+@pytest.mark.parametrize("cls", _refusal_classes(), ids=lambda c: c.__qualname__)
+def test_issue13_every_refusal_class_code_has_a_japanese_text(cls: type[DomainError]) -> None:
+    """A refusal raised without a finer code still reads as a sentence, not the fallback."""
+    assert cls.code in ERRORS, f"{cls.__module__}.{cls.__qualname__}: {cls.code!r}"
