@@ -1,14 +1,14 @@
 """The tests' own helpers, in one place: clocks, waits, counts, ports, servers, rows.
 
-Fixtures live in the conftest.py files (pytest finds them there); everything a
-test imports by name lives here, so that no test module imports another and
-no helper is written twice with its arguments in another order.
+Fixtures live in the conftest.py files (pytest finds them there); the helpers
+that more than one test module uses live here, so that none is written twice
+(with its arguments in another order) or imported from another test module.
 
 - ``Clock`` (wall time, a ``datetime``) and ``MonotonicClock`` (seconds): the
   clocks the code under test is given, moved by hand.
 - ``until``: wait for a condition, polled, with a bound (no fixed sleep
   decides an outcome).
-- ``count``: rows of a model, in a read-only transaction.
+- ``count``: rows of a model, in a read-only transaction; ``plain_text``: a mail's text.
 - ``free_port``, ``running_server``: a loopback port, a FastAGI server in a
   thread.
 - ``hashed``, ``give_site_password``, ``OtpInUse``: the SITE-3/SITE-5 rows a
@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from email.message import EmailMessage
 
 import pytest
 import sqlalchemy as sa
@@ -99,6 +100,15 @@ def count(
     query = sa.select(sa.func.count()).select_from(model).where(*where)
     with db.transaction(sessions, read_only=True) as s:
         return int(s.scalar(query) or 0)
+
+
+def plain_text(mail: EmailMessage) -> str:
+    """The text/plain body of a mail the tests' SMTP server received."""
+    plain = mail.get_body(preferencelist=("plain",))
+    assert plain is not None, f"no text/plain part in {mail['Subject']}"
+    content = plain.get_content()
+    assert isinstance(content, str)
+    return content
 
 
 # --- ports and servers -----------------------------------------------------------------------

@@ -7,7 +7,7 @@ dialplan acts on, and what the database recorded.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -49,9 +49,9 @@ class Switch:
         assert all(c.startswith("SET VARIABLE") for c in peer.commands), peer.commands
         return peer.variables
 
-    def change(self, action: object) -> None:
+    def change(self, action: Callable[[Session], object]) -> None:
         with db.transaction(self.sessions) as s:
-            action(s)  # type: ignore[operator]
+            action(s)
 
 
 @pytest.fixture(params=BACKENDS)

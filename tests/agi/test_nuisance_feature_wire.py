@@ -40,7 +40,10 @@ class Phone:
 
     def listed(self) -> list[dict[str, object]]:
         with db.transaction(self.sessions) as s:
-            return service.describe_number(service.get_number(s, NUMBER))["nuisance_list"]  # type: ignore[no-any-return]
+            listed: list[dict[str, object]] = service.describe_number(
+                service.get_number(s, NUMBER)
+            )["nuisance_list"]
+            return listed
 
 
 @pytest.fixture(params=BACKENDS)

@@ -216,7 +216,8 @@ def test_IVR_9_a_newer_temporary_password_replaces_the_older(wired_line: Line1) 
     wired_line.place(AsteriskPeer(CONTRACT, ["2", EXTRA + "#", PW, PW]))
     wired_line.place(AsteriskPeer(EXTRA, ["3", PW2, PW2]))
     assert_stored(wired_line, EXTRA, PW2, AuthUnit.ADMIN_USER)
-    assert not passwords.verify_password(wired_line.temp_password(EXTRA).password_hash, PW)  # type: ignore[union-attr]
+    stored = wired_line.temp_password(EXTRA)
+    assert stored is not None and not passwords.verify_password(stored.password_hash, PW)
 
 
 # --- hanging up ---------------------------------------------------------------------------------

@@ -6,8 +6,8 @@ import datetime as dt
 import itertools
 
 from dialplan import variables
-from notifier.calls import CallTracker
-from notifier.model import ChannelCreated, ChannelHungUp, Event, OutcomeReported
+from notifier.calls import CallTracker, _Call
+from notifier.model import CallRecord, ChannelCreated, ChannelHungUp, Event, OutcomeReported
 from store.models import CallOutcome, Presentation
 
 T = dt.datetime(2026, 11, 22, 9, 0, tzinfo=dt.UTC)
@@ -123,7 +123,7 @@ class CountingTracker(CallTracker):
 
     looked_at = 0
 
-    def _finish_if_over(self, call, now):  # type: ignore[no-untyped-def]
+    def _finish_if_over(self, call: _Call, now: float) -> list[CallRecord]:
         self.looked_at += 1
         return super()._finish_if_over(call, now)
 

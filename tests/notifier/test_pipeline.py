@@ -25,6 +25,7 @@ from notifier.mail import Templates
 from notifier.outbox import DeliveryWorker, SmtpSender, SmtpSettings
 from store import db, service
 from store.models import StoredCall, StoredDecision
+from tests.builders import plain_text
 from tests.notifier.smtp_server import SmtpServer
 
 NUMBER = traces.SUBSCRIBER
@@ -109,10 +110,7 @@ async def test_MAIL_every_recorded_call_is_decided_and_mailed_as_the_rules_say(
     for name in expected_mailed:
         (first, second) = by_call[traces.linkedid_of(name)]
         assert {str(first["To"]), str(second["To"])} == {BOSS, DESK}
-        plain = first.get_body(preferencelist=("plain",))
-        assert plain is not None
-        body = plain.get_content()
-        assert isinstance(body, str)
+        body = plain_text(first)
         assert str(first["Subject"]).startswith("【着信お知らせメール】")
         start = (
             dt.datetime.fromtimestamp(traces.START, dt.UTC)

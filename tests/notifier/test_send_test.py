@@ -8,6 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from chakushin.cli import cli
+from tests.builders import plain_text
 from tests.conftest import snapshot
 from tests.notifier.smtp_server import SmtpServer
 
@@ -35,7 +36,7 @@ def test_MAIL_2_send_test_reaches_the_server_and_reports_its_reply(
     (message,) = smtp.inbox.messages
     assert str(message["To"]) == "boss@example.jp"
     assert str(message["Subject"]) == "【着信お知らせメール】送信テスト"
-    assert NUMBER in message.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    assert NUMBER in plain_text(message)
 
 
 def test_MAIL_2_a_refused_test_mail_says_why_and_changes_nothing(

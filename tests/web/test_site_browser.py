@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from store import db, service
 from store.models import AuthUnit
-from tests.builders import free_port
+from tests.builders import free_port, plain_text
 from tests.notifier.smtp_server import SmtpServer
 from tests.ops.serve_process import ChakushinProcess, clean_env
 from tests.web.conftest import CONTRACT, EXTRA, TEMP
@@ -205,7 +205,7 @@ def test_SITE_5_otp_login_with_the_code_from_the_mail(
     assert smtp.inbox.wait_for(1, 30), "the verification mail did not arrive"
     link_mail = smtp.inbox.messages[0]
     assert str(link_mail["To"]) == OTP_ADDRESS
-    text = link_mail.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    text = plain_text(link_mail)
     link = re.search(r"https?://\S+/otp/verify\?token=[A-Za-z0-9_-]+", text)
     assert link, text
     page.goto(link.group(0))
@@ -214,7 +214,7 @@ def test_SITE_5_otp_login_with_the_code_from_the_mail(
     shots.take(page, "ワンタイムパスワードの入力")
     assert smtp.inbox.wait_for(2, 30), "the one-time password did not arrive"
     code_mail = smtp.inbox.messages[1]
-    body = code_mail.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    body = plain_text(code_mail)
     code = re.search(r"ワンタイムパスワード: (\d+)", body)
     assert code, body
     page.fill("#otp_code", code.group(1))
