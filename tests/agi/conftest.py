@@ -8,8 +8,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from store import db, service
-from tests.builders import CONTRACT, EXTRA
-from tests.conftest import empty_tables
+from tests.builders import CONTRACT, EXTRA, empty_tables
 
 
 @pytest.fixture

@@ -20,8 +20,8 @@ from chakushin import config as config_mod
 from dialplan import variables as v
 from store import db, service
 from store.models import Presentation, Service, VoiceWarpMode
-from tests.builders import running_server
-from tests.conftest import BACKENDS, empty_tables
+from tests.builders import empty_tables, running_server
+from tests.conftest import BACKENDS
 
 NUMBER, OTHER, CALLER, NUISANCE = "0312345678", "0312345679", "0398765432", "0311110000"
 FORWARD_TO = "09012345678"

@@ -25,7 +25,7 @@ from dialplan import variables as v
 from store import db, service
 from store.models import Service
 from tests.agi.test_flow_unit import a_line
-from tests.builders import default_routes, running_server
+from tests.builders import default_routes, empty_tables, running_server
 
 CONTRACT, EXTRA, CALLER = "0312345678", "0312345679", "0398765432"
 PW = "24681357"
@@ -43,8 +43,6 @@ def port(sqlite_url: str) -> Iterator[int]:
         with running_server(default_routes(sessions)) as server:
             yield server.port
     finally:
-        from tests.conftest import empty_tables
-
         empty_tables(engine)
         engine.dispose()
 

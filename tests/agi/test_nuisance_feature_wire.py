@@ -15,8 +15,8 @@ from agi.scripted import TIMEOUT
 from dialplan import variables as v
 from store import db, service
 from store.models import Presentation, Service
-from tests.builders import default_routes, running_server
-from tests.conftest import BACKENDS, empty_tables
+from tests.builders import default_routes, empty_tables, running_server
+from tests.conftest import BACKENDS
 
 NUMBER, NO_SERVICE, CALLER = "0312345678", "0312345679", "0398765432"
 NOW = dt.datetime(2026, 11, 22, 9, 0, tzinfo=dt.UTC)

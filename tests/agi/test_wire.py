@@ -27,8 +27,7 @@ from chakushin import config as config_mod
 from dialplan import variables
 from store import db, passwords, service
 from store.models import AuthUnit, Line, Service, TempPassword
-from tests.builders import running_server
-from tests.conftest import snapshot
+from tests.builders import empty_tables, running_server, snapshot
 
 CONTRACT, EXTRA, NO_MAIL, STRANGER = "0312345678", "0312345679", "0312345670", "0611112222"
 PW, PW2 = "24681357", "97531864"
@@ -97,8 +96,6 @@ def wired_line(request: pytest.FixtureRequest, tmp_path: object) -> Iterator[Lin
                 url, sessions, lambda peer: peer.over_process(classic_command(), env=env), transport
             )
     finally:
-        from tests.conftest import empty_tables
-
         empty_tables(engine)
         engine.dispose()
 

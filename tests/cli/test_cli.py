@@ -17,7 +17,7 @@ from click.testing import CliRunner, Result
 from sqlalchemy.exc import OperationalError
 
 from chakushin.cli import cli
-from tests.conftest import snapshot
+from tests.builders import snapshot
 
 CONTRACT, SECOND, THIRD = "0312345678", "0312345679", "05012345678"
 

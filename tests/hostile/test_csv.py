@@ -19,8 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from store import db, otp_csv, service
 from store.otp_csv import CsvRefused
-from tests.builders import OtpInUse, give_site_password
-from tests.conftest import snapshot
+from tests.builders import OtpInUse, give_site_password, snapshot
 from tests.hostile.conftest import hostile_text
 from web.texts import japanese
 

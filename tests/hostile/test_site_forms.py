@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from store.models import AuthUnit
-from tests.conftest import snapshot
+from tests.builders import snapshot
 from tests.hostile.conftest import BOUNDARY_TEXT, hostile_text
 from tests.web import conftest as web
 from tests.web.conftest import CONTRACT, EXTRA, Site

@@ -8,8 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from chakushin.cli import cli
-from tests.builders import plain_text
-from tests.conftest import snapshot
+from tests.builders import plain_text, snapshot
 from tests.notifier.smtp_server import SmtpServer
 
 NUMBER = "0312345678"

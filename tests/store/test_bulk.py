@@ -13,7 +13,7 @@ from store import bulk, db, service
 from store.bulk import BulkChange, BulkRefused, HistoryRow
 from store.errors import InvalidAddress, InvalidInput, NotFound
 from store.models import CallOutcome, Presentation, Service, StoredCall
-from tests.conftest import snapshot
+from tests.builders import snapshot
 from web.texts import japanese
 
 TZ = "Asia/Tokyo"

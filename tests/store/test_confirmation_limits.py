@@ -26,8 +26,7 @@ from store.errors import RuleViolation
 from store.models import MailKind, OtpEvent, OtpEventKind, OutboxMail, SiteCredential
 from store.otp_csv import CsvRefused
 from store.site_auth import OtpLimits, OtpRefused
-from tests.builders import OtpInUse, give_site_password
-from tests.conftest import snapshot
+from tests.builders import OtpInUse, give_site_password, snapshot
 from web.texts import japanese
 
 C = "0359207146"  # OTP in use, confirmation values set

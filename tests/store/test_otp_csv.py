@@ -19,8 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from store import db, otp_csv, passwords, service, site_auth
 from store.models import MailKind, OutboxMail, SiteCredential, SiteToken, SiteTokenKind
 from store.otp_csv import CsvRefused, CsvRow
-from tests.builders import OtpInUse, give_site_password
-from tests.conftest import snapshot
+from tests.builders import OtpInUse, give_site_password, snapshot
 from web.texts import japanese
 
 C = "0359207146"  # contract number: OTP in use

@@ -21,8 +21,7 @@ from store import db, passwords, service, site_auth
 from store.errors import RuleViolation
 from store.models import AuthUnit, SiteCredential
 from store.site_auth import CurrentPasswordRefused
-from tests.builders import E1, C
-from tests.conftest import snapshot
+from tests.builders import E1, C, snapshot
 from tests.store.test_site_auth import (
     NEW,
     NOW,

@@ -11,8 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from store import db, send_limits
 from store.errors import NotFound
 from store.models import SendTest
-from tests.builders import E1, C
-from tests.conftest import snapshot
+from tests.builders import E1, C, snapshot
 from web.texts import japanese
 
 NUMBER, OTHER = C, E1  # the contract number and another number of the line fixture

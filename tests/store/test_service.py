@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -13,7 +12,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from store import db, service
 from store.errors import (
     AlreadyExists,
-    DomainError,
     InvalidAddress,
     InvalidInput,
     InvalidNumber,
@@ -32,7 +30,7 @@ from store.models import (
     Service,
     VoiceWarpMode,
 )
-from tests.conftest import snapshot
+from tests.builders import snapshot, unchanged_after
 
 CONTRACT = "0312345678"
 EXTRA = "0312345679"
@@ -45,19 +43,6 @@ def provisioned(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
         service.add_line(s, CONTRACT, timezone=TZ, endpoint="PJSIP/0312345678")
         service.add_number(s, CONTRACT, EXTRA, timezone=TZ)
     return sessions
-
-
-def unchanged_after(
-    sessions: sessionmaker[Session], action: Callable[[Session], object], error: type[Exception]
-) -> DomainError:
-    """Run ``action`` in a transaction, expect ``error``, prove no row changed."""
-    engine = sessions.kw["bind"]
-    before = snapshot(engine)
-    with pytest.raises(error) as err, db.transaction(sessions) as s:
-        action(s)
-    assert snapshot(engine) == before
-    assert isinstance(err.value, DomainError)
-    return err.value
 
 
 def _number(sessions: sessionmaker[Session], number: str = CONTRACT) -> dict[str, Any]:

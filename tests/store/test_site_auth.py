@@ -45,8 +45,7 @@ from store.site_auth import (
     PasswordsRefused,
     login_flow,
 )
-from tests.builders import E1, E2, C, N, give_site_password, hashed
-from tests.conftest import snapshot
+from tests.builders import E1, E2, C, N, give_site_password, hashed, snapshot, unchanged_after
 from web.texts import japanese, notice
 
 NOW = dt.datetime(2026, 11, 23, 1, 0, tzinfo=dt.UTC)
@@ -113,19 +112,6 @@ def refused(
 ) -> LoginRefused:
     with pytest.raises(LoginRefused) as err:
         site_auth.login(sessions, number, password, now=now)
-    return err.value
-
-
-def unchanged_after(
-    sessions: sessionmaker[Session], action: Callable[[Session], object], error: type[Exception]
-) -> DomainError:
-    """Run ``action`` in a transaction, expect ``error``, prove no row changed."""
-    engine = sessions.kw["bind"]
-    before = snapshot(engine)
-    with pytest.raises(error) as err, db.transaction(sessions) as s:
-        action(s)
-    assert snapshot(engine) == before
-    assert isinstance(err.value, DomainError)
     return err.value
 
 

@@ -22,8 +22,7 @@ from store import db, otp_csv, service, site_auth
 from store.models import MailKind, OtpEvent, OtpEventKind, OutboxMail
 from store.otp_csv import CsvRefused
 from store.site_auth import OtpLimits, VerificationRefused
-from tests.builders import give_site_password
-from tests.conftest import snapshot
+from tests.builders import give_site_password, snapshot
 from web.texts import japanese
 
 C = "0359207146"  # the contract number

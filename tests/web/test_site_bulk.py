@@ -10,7 +10,7 @@ import pytest
 
 from store import db, service
 from store.models import AuthUnit, CallOutcome, MailKind, Presentation
-from tests.conftest import snapshot
+from tests.builders import snapshot
 from tests.web.conftest import CONTRACT, EXTRA, Site
 
 pytestmark = pytest.mark.asyncio

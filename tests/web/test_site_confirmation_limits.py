@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from chakushin.config import SiteConfig
 from store import db
 from store.models import MailKind, OtpEvent, OtpEventKind
-from tests.conftest import snapshot
+from tests.builders import snapshot
 from tests.web.conftest import CONTRACT, Site
 from tests.web.test_site_otp import CONFIRMATION, OTP_ADDRESS, csv_upload, logged_in_with_otp
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from store import db
 from store.models import AuthUnit, MailKind, Number, SiteCredential
-from tests.conftest import snapshot
+from tests.builders import snapshot
 from tests.web.conftest import CONTRACT, EXTRA, Site
 from tests.web.test_site_otp import enrol
 from web.sessions import COOKIE

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from store import db
 from store.models import AuthUnit, Number, SiteCredential
-from tests.conftest import snapshot
+from tests.builders import snapshot
 from tests.web.conftest import CONTRACT, EXTRA, TEMP, Site
 from web.sessions import COOKIE
 from web.texts import page

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from store.models import AuthUnit, MailKind
-from tests.conftest import snapshot
+from tests.builders import snapshot
 from tests.web.conftest import CONTRACT, TEMP, Site
 
 pytestmark = pytest.mark.asyncio

@@ -20,8 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from chakushin.config import SiteConfig
 from store import db, passwords, service
 from store.models import AuthUnit, MailKind
-from tests.builders import Clock
-from tests.conftest import snapshot
+from tests.builders import Clock, snapshot
 from tests.web.conftest import CONTRACT, EXTRA, START, Site
 from web.app import SiteDeps, create_app
 from web.ratelimit import LoginThrottle

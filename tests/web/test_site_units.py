@@ -9,7 +9,7 @@ import pytest
 
 from store import db, service
 from store.models import AuthUnit
-from tests.conftest import snapshot
+from tests.builders import snapshot
 from tests.web.conftest import CONTRACT, EXTRA, TEMP, Site
 from web.sessions import COOKIE
 

@@ -19,7 +19,7 @@ from structlog.testing import capture_logs
 
 from chakushin.config import SiteConfig
 from store.models import AuthUnit, MailKind
-from tests.conftest import snapshot
+from tests.builders import snapshot
 from tests.web.conftest import CONTRACT, EXTRA, TEMP, Site
 from tests.web.test_site_otp import CONFIRMATION, OTP_ADDRESS, csv_upload, logged_in_with_otp
 from tests.web.test_site_safety import send_test
