@@ -21,7 +21,7 @@ from chakushin.config import Config, MailConfig, SiteConfig
 from notifier.outbox import SendResult
 from store import db, service
 from store.models import AuthUnit, MailKind, OutboxMail
-from tests.builders import Clock
+from tests.builders import Clock, snapshot
 from tests.notifier.smtp_server import SmtpServer
 from web.app import SiteDeps, create_app
 from web.ratelimit import LoginThrottle
@@ -39,6 +39,12 @@ class Site:
     sessions: sessionmaker[Session]
     throttle: LoginThrottle
     smtp: SmtpServer
+
+    def state(self) -> dict[str, list[tuple[object, ...]]]:
+        """Every row but the sessions' (each page view moves those): what a refusal keeps."""
+        found = snapshot(self.sessions.kw["bind"])
+        found.pop("site_session")
+        return found
 
     async def csrf(self, path: str) -> str:
         page = await self.client.get(path)

@@ -10,7 +10,6 @@ import pytest
 
 from store import db, service
 from store.models import AuthUnit, CallOutcome, MailKind, Presentation
-from tests.builders import snapshot
 from tests.web.conftest import CONTRACT, EXTRA, Site
 
 pytestmark = pytest.mark.asyncio
@@ -27,12 +26,6 @@ async def post_form(site: Site, path: str, items: list[tuple[str, str]]) -> Any:
         content=urllib.parse.urlencode(items),
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
-
-
-def state(site: Site) -> dict[str, Any]:
-    found = snapshot(site.sessions.kw["bind"])
-    found.pop("site_session")
-    return found
 
 
 async def admin_with_many_numbers(site: Site) -> None:
@@ -100,7 +93,7 @@ async def test_SITE_7_bulk_rolled_back_when_one_number_fails(site: Site) -> None
     with db.transaction(site.sessions) as s:  # one number already has five addresses
         for i in range(5):
             service.add_address(s, chosen[3], f"full{i}@example.jp")
-    before = state(site)
+    before = site.state()
     token = await site.csrf("/bulk")
     form = [
         ("csrf_token", token),
@@ -111,7 +104,7 @@ async def test_SITE_7_bulk_rolled_back_when_one_number_fails(site: Site) -> None
     refused = await post_form(site, "/bulk", form)
     assert refused.status_code == 400
     assert chosen[3] in refused.text and "5件まで" in refused.text
-    assert state(site) == before  # no number changed
+    assert site.state() == before  # no number changed
 
 
 async def test_SITE_1_bulk_cannot_reach_numbers_outside_the_scope(site: Site) -> None:
@@ -120,12 +113,12 @@ async def test_SITE_1_bulk_cannot_reach_numbers_outside_the_scope(site: Site) ->
     await site.establish(CONTRACT, CONTRACT, AuthUnit.ADMIN_USER, GOOD)
     with db.transaction(site.sessions) as s:
         service.add_line(s, "0611112222", timezone="Asia/Tokyo")  # another customer
-    before = state(site)
+    before = site.state()
     token = await site.csrf("/bulk")
     form = [("csrf_token", token), ("mail_started", "off"), ("number", "0611112222")]
     refused = await post_form(site, "/bulk", form)
     assert refused.status_code == 403
-    assert state(site) == before
+    assert site.state() == before
 
 
 CSV_OK = (
@@ -164,7 +157,7 @@ async def test_SITE_9_a_bad_row_changes_nothing_and_every_bad_row_is_reported(
     site: Site,
 ) -> None:
     await site.establish(CONTRACT, CONTRACT, AuthUnit.LINE, GOOD)
-    before = state(site)
+    before = site.state()
     bad = (
         f'"{CONTRACT}","1","me@example.jp","abcDEF12","pass1234word"\r\n'
         f'"{EXTRA}","2","","",""\r\n'
@@ -177,10 +170,10 @@ async def test_SITE_9_a_bad_row_changes_nothing_and_every_bad_row_is_reported(
     for line in ("2行目", "3行目", "4行目"):
         assert line in refused.text
     assert "<li>1行目:" not in refused.text
-    assert state(site) == before
+    assert site.state() == before
     assert site.mails(MailKind.ADDRESS_VERIFICATION) == []
     lf_only = await upload(site, CSV_OK.replace(b"\r\n", b"\n"))
-    assert lf_only.status_code == 400 and state(site) == before
+    assert lf_only.status_code == 400 and site.state() == before
 
 
 async def test_SITE_7_call_history_shows_each_decision(site: Site) -> None:

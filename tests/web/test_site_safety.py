@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from chakushin.config import SiteConfig
 from store import db, passwords, service
 from store.models import AuthUnit, MailKind
-from tests.builders import Clock, snapshot
+from tests.builders import Clock
 from tests.web.conftest import CONTRACT, EXTRA, START, Site
 from web.app import SiteDeps, create_app
 from web.ratelimit import LoginThrottle
@@ -30,12 +30,6 @@ pytestmark = pytest.mark.asyncio
 
 GOOD = "Tokyo2026x"
 KB = 1024
-
-
-def state(site: Site) -> dict[str, Any]:
-    found = snapshot(site.sessions.kw["bind"])
-    found.pop("site_session")
-    return found
 
 
 async def post_form(site: Site, path: str, items: list[tuple[str, str]], **kw: Any) -> Any:
@@ -106,14 +100,14 @@ async def test_item12_SITE_9_csv_upload_over_its_limit_is_413_and_changes_nothin
     site: Site,
 ) -> None:
     await site.establish(CONTRACT, CONTRACT, AuthUnit.LINE, GOOD)
-    before = state(site)
+    before = site.state()
     token = await site.csrf("/otp/csv")
     big = f'"{CONTRACT}","0","","",""\r\n'.encode() * (SiteConfig().max_csv_upload_bytes // 20)
     refused = await site.client.post(
         "/otp/csv", data={"csrf_token": token}, files={"csv_file": ("a.csv", big, "text/csv")}
     )
     assert refused.status_code == 413 and "大きすぎます" in refused.text
-    assert state(site) == before
+    assert site.state() == before
 
 
 async def test_item12_SITE_9_without_a_session_the_csv_upload_has_the_form_limit(
@@ -313,14 +307,14 @@ async def test_item16_MAIL_5_rows_not_a_number_is_400_nothing_saved(site: Site) 
     await site.establish(EXTRA, EXTRA, AuthUnit.NUMBER, GOOD)
     with db.transaction(site.sessions) as s:
         service.set_designated_numbers(s, EXTRA, [("0311112222", True)])
-    before = state(site)
+    before = site.state()
     path = f"/numbers/{EXTRA}/designated"
     for rows in ("abc", "-5", "1e3", "", "99999999999999999999", "41", "+3", " 3"):
         token = await site.csrf(path)
         refused = await post_form(site, path, [("csrf_token", token), ("rows", rows)])
         assert refused.status_code == 400, (rows, refused.status_code)
         assert "入力内容が正しくありません" in refused.text
-        assert state(site) == before
+        assert site.state() == before
     token = await site.csrf(path)
     saved = await post_form(
         site, path, [("csrf_token", token), ("rows", "1"), ("caller_number_1", "0322223333")]
@@ -348,12 +342,12 @@ async def test_item16_SITE_7_a_field_out_of_its_values_is_400_nothing_saved(
 ) -> None:
     await site.establish(CONTRACT, CONTRACT, AuthUnit.LINE, GOOD)
     url = path.format(n=EXTRA)
-    before = state(site)
+    before = site.state()
     token = await site.csrf("/bulk" if url == "/bulk" else f"/numbers/{EXTRA}")
     refused = await post_form(site, url, [("csrf_token", token), *items])
     assert refused.status_code == 400, refused.text[:500]
     assert "入力内容が正しくありません" in refused.text
-    assert state(site) == before
+    assert site.state() == before
 
 
 # --- item 19: the CSV is checked whole before any password is hashed -------------------------
@@ -366,7 +360,7 @@ async def test_item19_SITE_9_a_refused_file_hashes_no_password(
     with db.transaction(site.sessions) as s:
         for i in range(300):
             service.add_number(s, CONTRACT, f"0312{i:06d}", timezone="Asia/Tokyo")
-    before = state(site)
+    before = site.state()
     hashed: list[str] = []
     real = passwords.hash_password
 
@@ -388,13 +382,13 @@ async def test_item19_SITE_9_a_refused_file_hashes_no_password(
     assert refused.status_code == 400
     assert "300行目" in refused.text
     assert hashed == []
-    assert state(site) == before
+    assert site.state() == before
 
 
 @pytest.mark.parametrize("site_config", [SiteConfig(csv_max_rows=2)])
 async def test_item19_SITE_9_rows_beyond_csv_max_rows_are_refused(site: Site) -> None:
     await site.establish(CONTRACT, CONTRACT, AuthUnit.LINE, GOOD)
-    before = state(site)
+    before = site.state()
     rows = f'"{CONTRACT}","0","","",""\r\n"{EXTRA}","0","","",""\r\n'
     token = await site.csrf("/otp/csv")
     refused = await site.client.post(
@@ -406,7 +400,7 @@ async def test_item19_SITE_9_rows_beyond_csv_max_rows_are_refused(site: Site) ->
     )
     assert refused.status_code == 400
     assert "2行まで" in refused.text
-    assert state(site) == before
+    assert site.state() == before
     token = await site.csrf("/otp/csv")
     done = await site.client.post(
         "/otp/csv",

@@ -31,12 +31,6 @@ def unchanged(site: Site, before: dict[str, Any]) -> bool:
     return after == before
 
 
-def state(site: Site) -> dict[str, Any]:
-    found = snapshot(site.sessions.kw["bind"])
-    found.pop("site_session")
-    return found
-
-
 async def logged_in(site: Site, number: str = EXTRA, unit: AuthUnit = AuthUnit.NUMBER) -> None:
     await site.establish(number, number, unit, GOOD)
 
@@ -100,7 +94,7 @@ async def test_MAIL_3_a_bad_address_saves_nothing_and_is_explained_by_its_row(
     site: Site, typed: str, message: str
 ) -> None:
     await logged_in(site)
-    before = state(site)
+    before = site.state()
     refused = await site.post(
         f"/numbers/{EXTRA}/addresses",
         {"address_1": "b@example.jp", "send_1": "1", "address_2": typed, "send_2": "1"},
@@ -114,7 +108,7 @@ async def test_MAIL_1_the_last_address_of_a_started_service_stays(site: Site) ->
     await logged_in(site)
     await site.post(f"/numbers/{EXTRA}/addresses", {"address_1": "me@example.jp", "send_1": "1"})
     await site.post(f"/numbers/{EXTRA}/service", {"action": "start"}, page=f"/numbers/{EXTRA}")
-    before = state(site)
+    before = site.state()
     refused = await site.post(f"/numbers/{EXTRA}/addresses", {})
     assert refused.status_code == 400
     assert "最後の送信先メールアドレスは削除できません" in refused.text
@@ -171,7 +165,7 @@ async def test_MAIL_5_designated_numbers_with_flags_and_the_limit_of_30(site: Si
         ("0398765432", True),
         ("09012345678", False),
     ]
-    before = state(site)
+    before = site.state()
     bad = await site.post(
         f"/numbers/{EXTRA}/designated",
         {"rows": "2", "caller_number_1": "03-9876-5432", "caller_number_2": "0311112222"},
@@ -189,7 +183,7 @@ async def test_SITE_1_settings_of_another_number_are_out_of_reach(site: Site) ->
     with db.transaction(site.sessions) as s:
         service.add_address(s, CONTRACT, "secret@example.jp")
     await logged_in(site, EXTRA, AuthUnit.ADMIN_USER)  # a user: manages EXTRA only
-    before = state(site)
+    before = site.state()
     for path in ("", "/addresses", "/conditions", "/designated"):
         page = await site.client.get(f"/numbers/{CONTRACT}{path}")
         assert page.status_code == 403 and "secret@example.jp" not in page.text
@@ -209,7 +203,7 @@ async def test_SITE_1_settings_of_another_number_are_out_of_reach(site: Site) ->
 
 async def test_MAIL_2_a_sixth_address_is_refused_and_nothing_saved(site: Site) -> None:
     await logged_in(site)
-    before = state(site)
+    before = site.state()
     six = {f"address_{i}": f"a{i}@example.jp" for i in range(1, 7)}
     refused = await site.post(f"/numbers/{EXTRA}/addresses", six)
     assert refused.status_code == 400

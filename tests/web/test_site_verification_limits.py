@@ -12,14 +12,11 @@ Both databases; time moves by the injected clock.
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from structlog.testing import capture_logs
 
 from chakushin.config import SiteConfig
 from store.models import AuthUnit, MailKind
-from tests.builders import snapshot
 from tests.web.conftest import CONTRACT, EXTRA, TEMP, Site
 from tests.web.test_site_otp import CONFIRMATION, OTP_ADDRESS, csv_upload, logged_in_with_otp
 from tests.web.test_site_safety import send_test
@@ -37,12 +34,6 @@ def site_config() -> SiteConfig:
         send_tests_per_number=5,
         send_test_window_seconds=600,
     )
-
-
-def state(site: Site) -> dict[str, Any]:
-    found = snapshot(site.sessions.kw["bind"])
-    found.pop("site_session")
-    return found
 
 
 def verification_mails(site: Site) -> list[str]:
@@ -69,7 +60,7 @@ async def test_issue12_SITE_5_verification_mails_are_capped_per_number(site: Sit
     for i in range(3):
         sent = await site.post("/otp/enrol", {"address": f"victim{i}@example.org", **CONFIRMATION})
         assert sent.status_code == 200 and "仮登録が完了しました" in sent.text, sent.text
-    before = state(site)
+    before = site.state()
     for i in range(3, 6):
         capped = await site.post(
             "/otp/enrol", {"address": f"victim{i}@example.org", **CONFIRMATION}
@@ -79,7 +70,7 @@ async def test_issue12_SITE_5_verification_mails_are_capped_per_number(site: Sit
         # START (2026-11-22 01:00 UTC) + 24 h in the number's time zone (Asia/Tokyo).
         assert "2026/11/23 10:00:00" in capped.text
         assert int(capped.headers["Retry-After"]) == 24 * 3600 + 1
-    assert state(site) == before  # no link, no mail, no count
+    assert site.state() == before  # no link, no mail, no count
     assert verification_mails(site) == [f"victim{i}@example.org" for i in range(3)]
     # After the window (injected clock) the next valid attempt works.
     site.clock.advance(hours=24)
@@ -96,13 +87,13 @@ async def test_issue12_SITE_9_address_change_and_csv_refuse_at_the_verification_
     for address in ("new1@example.jp", "new2@example.jp"):
         moved = await site.post("/otp/enrol", {"address": address, **CONFIRMATION})
         assert moved.status_code == 200, moved.text
-    before = state(site)
+    before = site.state()
     page = await site.post("/otp/enrol", {"address": "new3@example.jp", **CONFIRMATION})
     assert page.status_code == 429 and "24時間で3通" in page.text
     csv = await csv_upload(site, f'"{CONTRACT}","1","new3@example.jp","abcDEF12","pass1234word"')
     assert csv.startswith("429 ") and "1行目" in csv and "24時間で3通" in csv
     assert "2026/11/23 10:00:00" in csv
-    assert state(site) == before
+    assert site.state() == before
     assert verification_mails(site) == [OTP_ADDRESS, "new1@example.jp", "new2@example.jp"]
 
 
