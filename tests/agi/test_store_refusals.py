@@ -66,7 +66,7 @@ def down() -> Iterator[sessionmaker[Session]]:
 
 
 @pytest.fixture
-def line(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
+def extra_without_mail(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
     """CONTRACT with every service; EXTRA with the nuisance service only (no mail)."""
     with db.transaction(sessions) as s:
         service.add_line(s, CONTRACT, timezone="Asia/Tokyo")
@@ -78,11 +78,11 @@ def line(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
 
 
 def test_issue13_IVR_2_caller_line_passes_a_refusal_on(
-    line: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+    extra_without_mail: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(service, "caller_line", refuse(InvalidNumber("no such number")))
     with pytest.raises(InvalidNumber) as err:
-        wiring.SqlTempPasswordStore(line).caller_line(CONTRACT)
+        wiring.SqlTempPasswordStore(extra_without_mail).caller_line(CONTRACT)
     assert not isinstance(err.value, StoreUnavailable)
 
 
@@ -94,32 +94,32 @@ def test_issue13_IVR_2_caller_line_passes_a_refusal_on(
     ],
 )
 def test_issue13_IVR_9_save_passes_a_refusal_on(
-    line: sessionmaker[Session],
+    extra_without_mail: sessionmaker[Session],
     caller: str,
     target: str,
     unit: AuthUnit,
     refusal: type[DomainError],
 ) -> None:
     with pytest.raises(refusal) as err:
-        wiring.SqlTempPasswordStore(line).save(caller, target, PW, unit)
+        wiring.SqlTempPasswordStore(extra_without_mail).save(caller, target, PW, unit)
     assert not isinstance(err.value, StoreUnavailable)
-    with db.transaction(line, read_only=True) as s:
+    with db.transaction(extra_without_mail, read_only=True) as s:
         assert service.get_number(s, CONTRACT).temp_password is None
 
 
 def test_issue13_CALL_1_route_incoming_call_passes_a_refusal_on(
-    line: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+    extra_without_mail: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(service, "route_incoming_call", refuse(NotFound("no such number")))
     with pytest.raises(NotFound) as err:
-        wiring.SqlRoutingStore(line).route_incoming_call(CONTRACT, ALLOWED)
+        wiring.SqlRoutingStore(extra_without_mail).route_incoming_call(CONTRACT, ALLOWED)
     assert not isinstance(err.value, StoreUnavailable)
 
 
 def test_issue13_CALL_2_subscribes_passes_a_refusal_on(
-    line: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+    extra_without_mail: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store = wiring.SqlNuisanceStore(line)
+    store = wiring.SqlNuisanceStore(extra_without_mail)
     assert store.subscribes(CONTRACT) and store.subscribes(EXTRA)
     assert store.subscribes("0399999999") is False  # an unknown number: not subscribed
     monkeypatch.setattr(service, "get_number", refuse(NotSubscribed("not this one")))
@@ -217,16 +217,16 @@ def test_issue13_IVR_2_a_refused_caller_hears_why_not_the_system_error(
 
 
 def test_issue13_IVR_5_a_number_that_lost_the_service_during_the_call_is_refused_at_the_save(
-    line: sessionmaker[Session],
+    extra_without_mail: sessionmaker[Session],
 ) -> None:
     """The call began when EXTRA had the mail service; the save checks again (IVR-9)."""
-    store = LineGone(wiring.SqlTempPasswordStore(line))
+    store = LineGone(wiring.SqlTempPasswordStore(extra_without_mail))
     channel = temp_password_call(store, CONTRACT, ["2", EXTRA + "#", PW, PW])
     assert channel.prompts[-1] == Prompt.TP_NOT_SUBSCRIBER.value
     assert Prompt.TP_NUMBER_COMPLETED.value not in channel.prompts
     assert Prompt.TP_SYSTEM_ERROR.value not in channel.prompts
     assert channel.variables[v.TP_OUTCOME] == "not_subscriber"
-    with db.transaction(line, read_only=True) as s:
+    with db.transaction(extra_without_mail, read_only=True) as s:
         assert service.get_number(s, EXTRA).temp_password is None
 
 
