@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 
 import pytest
@@ -40,8 +40,9 @@ from agi.server import FastAGIServer, SessionLimits
 from agi.wiring import Route
 from dialplan.config import CallConfig, IvrConfig
 from store import db, passwords, service
-from store.errors import DomainError
-from store.models import Base, SiteCredential
+from store.errors import DomainError, StoreUnavailable
+from store.models import AuthUnit, Base, SiteCredential
+from store.service import CallerLine
 
 # --- clocks ----------------------------------------------------------------------------------
 
@@ -194,6 +195,39 @@ def running_server(
 
 # The line of the voice and site tests (tests/agi/conftest.py's ``sqlite_line``).
 CONTRACT, EXTRA = "0312345678", "0312345679"
+NO_MAIL = "0312345670"  # a number of that line without the mail service
+
+
+@dataclass
+class MemoryStore:
+    """The temporary-password flow's store (IVR-2, IVR-9) in memory; ``down`` fails every call."""
+
+    lines: dict[str, CallerLine] = field(default_factory=dict)
+    saved: list[tuple[str, str, str, AuthUnit]] = field(default_factory=list)
+    down: bool = False
+
+    def caller_line(self, caller_number: str) -> CallerLine | None:
+        if self.down:
+            raise StoreUnavailable("database is down")
+        return self.lines.get(caller_number)
+
+    def save(self, caller: str, target: str, temp_password: str, unit: AuthUnit) -> None:
+        if self.down:
+            raise StoreUnavailable("database is down")
+        self.saved.append((caller, target, temp_password, unit))
+
+
+def a_line() -> MemoryStore:
+    """CONTRACT, EXTRA and NO_MAIL of one line in a ``MemoryStore``; the first two have mail."""
+    service = frozenset({CONTRACT, EXTRA})
+    return MemoryStore(
+        {
+            CONTRACT: CallerLine(CONTRACT, CONTRACT, True, service),
+            EXTRA: CallerLine(EXTRA, CONTRACT, False, service),
+            NO_MAIL: CallerLine(NO_MAIL, CONTRACT, False, service),
+        }
+    )
+
 
 # The line of the store tests' ``line`` fixture (tests/store/conftest.py). No run of four
 # ascending/descending digits, so that "contains the number" is the only SITE-3 rule a

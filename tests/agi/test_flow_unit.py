@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import pytest
 
 from agi.channel import DigitEntry
@@ -13,10 +11,9 @@ from agi.temp_password import Outcome, TempPasswordCall
 from dialplan import variables
 from store.errors import StoreUnavailable
 from store.models import AuthUnit
-from store.service import CallerLine
+from tests.builders import CONTRACT, EXTRA, NO_MAIL, MemoryStore, a_line
 
-CONTRACT, EXTRA, OTHER_LINE = "0312345678", "0312345679", "0611112222"
-NO_MAIL = "0312345670"  # a number of the line without the mail service
+OTHER_LINE = "0611112222"
 PW, PW2 = "12345678", "87654321"
 
 MENU = Prompt.TP_UNIT_MENU.value
@@ -26,34 +23,6 @@ CONFIRM = Prompt.TP_CONFIRM_PASSWORD.value
 INVALID = Prompt.TP_INVALID_ENTRY.value
 DONE = Prompt.TP_NUMBER_COMPLETED.value
 CALL_AGAIN = Prompt.TP_CALL_AGAIN.value
-
-
-@dataclass
-class MemoryStore:
-    lines: dict[str, CallerLine] = field(default_factory=dict)
-    saved: list[tuple[str, str, str, AuthUnit]] = field(default_factory=list)
-    down: bool = False
-
-    def caller_line(self, caller_number: str) -> CallerLine | None:
-        if self.down:
-            raise StoreUnavailable("database is down")
-        return self.lines.get(caller_number)
-
-    def save(self, caller: str, target: str, temp_password: str, unit: AuthUnit) -> None:
-        if self.down:
-            raise StoreUnavailable("database is down")
-        self.saved.append((caller, target, temp_password, unit))
-
-
-def a_line() -> MemoryStore:
-    service = frozenset({CONTRACT, EXTRA})
-    return MemoryStore(
-        {
-            CONTRACT: CallerLine(CONTRACT, CONTRACT, True, service),
-            EXTRA: CallerLine(EXTRA, CONTRACT, False, service),
-            NO_MAIL: CallerLine(NO_MAIL, CONTRACT, False, service),
-        }
-    )
 
 
 def call(

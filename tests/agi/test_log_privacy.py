@@ -24,8 +24,7 @@ from agi.temp_password import Outcome, TempPasswordCall
 from dialplan import variables as v
 from store import db, service
 from store.models import Service
-from tests.agi.test_flow_unit import a_line
-from tests.builders import default_routes, empty_tables, running_server
+from tests.builders import a_line, default_routes, empty_tables, running_server
 
 CONTRACT, EXTRA, CALLER = "0312345678", "0312345679", "0398765432"
 PW = "24681357"

@@ -32,8 +32,7 @@ from dialplan import variables as v
 from store import db, passwords, service, validation
 from store.errors import InvalidInput
 from store.models import Presentation
-from tests.agi.test_flow_unit import a_line
-from tests.builders import default_routes, empty_tables, running_server, snapshot
+from tests.builders import a_line, default_routes, empty_tables, running_server, snapshot
 from tests.hostile.conftest import BOUNDARY_TEXT, hostile_text
 
 CONTRACT, EXTRA, CALLER = "0312345678", "0312345679", "0398765432"
