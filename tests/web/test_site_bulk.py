@@ -11,10 +11,10 @@ import pytest
 from store import db, service
 from store.models import AuthUnit, CallOutcome, MailKind, Presentation
 from tests.web.conftest import CONTRACT, EXTRA, Site
+from tests.web.steps import GOOD
 
 pytestmark = pytest.mark.asyncio
 
-GOOD = "Tokyo2026x"
 # 40 more numbers on the line: 0312340000 …, some in 06, some ending in 4747.
 MANY = [f"031234{i:04d}" for i in range(30)] + [f"06{i:04d}4747" for i in range(10)]
 

@@ -16,7 +16,7 @@ from store import db
 from store.models import MailKind, OtpEvent, OtpEventKind
 from tests.builders import snapshot
 from tests.web.conftest import CONTRACT, Site
-from tests.web.test_site_otp import CONFIRMATION, OTP_ADDRESS, csv_upload, logged_in_with_otp
+from tests.web.steps import CONFIRMATION, OTP_ADDRESS, csv_upload, logged_in_with_otp
 
 pytestmark = pytest.mark.asyncio
 

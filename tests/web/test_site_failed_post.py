@@ -20,10 +20,9 @@ from sqlalchemy.engine import Engine
 
 from store.models import AuthUnit
 from tests.web.conftest import CONTRACT, EXTRA, Site
+from tests.web.steps import GOOD
 
 pytestmark = pytest.mark.asyncio
-
-GOOD = "Tokyo2026x"
 
 
 @contextmanager

@@ -14,7 +14,7 @@ import pytest
 from chakushin.config import SiteConfig
 from store.models import AuthUnit
 from tests.web.conftest import CONTRACT, EXTRA, Site
-from tests.web.test_site_hardening import GOOD, credential_of, ended, number_unit_line
+from tests.web.steps import GOOD, credential_of, ended, number_unit_line
 from web.sessions import COOKIE
 
 pytestmark = pytest.mark.asyncio

@@ -8,39 +8,21 @@ from __future__ import annotations
 import re
 
 import pytest
-from sqlalchemy import select
 
-from store import db
-from store.models import AuthUnit, MailKind, Number, SiteCredential
+from store.models import AuthUnit, MailKind
 from tests.builders import snapshot
 from tests.web.conftest import CONTRACT, EXTRA, Site
-from tests.web.test_site_otp import enrol
+from tests.web.steps import EXTRA_PW, GOOD, credential_of, ended, enrol, number_unit_line
 from web.sessions import COOKIE
 from web.texts import page
 
 pytestmark = pytest.mark.asyncio
 
-GOOD = "Tokyo2026x"
 GOOD2 = "Osaka2027y"
-EXTRA_PW = "Extra2026x"
 
 
 def errors_on(page: str) -> list[str]:
     return re.findall(r'<p class="error">([^<]*)</p>', page)
-
-
-def credential_of(site: Site, number: str) -> SiteCredential:
-    with db.transaction(site.sessions, read_only=True) as s:
-        cred = s.scalar(select(SiteCredential).join(Number).where(Number.number == number))
-        assert cred is not None
-        s.expunge(cred)
-        return cred
-
-
-async def number_unit_line(site: Site) -> None:
-    """Both numbers in the number unit with their passwords; EXTRA logged in."""
-    await site.establish(CONTRACT, CONTRACT, AuthUnit.NUMBER, GOOD)
-    await site.establish(EXTRA, EXTRA, AuthUnit.NUMBER, EXTRA_PW)
 
 
 async def test_item7_SITE_8_wrong_unit_password_counts_against_SITE_4(site: Site) -> None:
@@ -101,18 +83,6 @@ async def second_session(site: Site, number: str, password: str) -> str:
     again = await site.login(number, password)
     assert again.status_code == 303, again.text
     return before
-
-
-async def ended(site: Site, token: str) -> bool:
-    """Whether the session of cookie ``token`` is gone (the current cookie is restored)."""
-    current = site.client.cookies.get(COOKIE)
-    site.client.cookies.set(COOKIE, token)
-    home = await site.client.get("/")
-    if current is not None:
-        site.client.cookies.set(COOKIE, current)
-    else:
-        site.client.cookies.delete(COOKIE)
-    return home.status_code == 200 and page("session.ended") in home.text
 
 
 async def test_item8_SITE_10_password_change_ends_every_other_session(site: Site) -> None:

@@ -15,10 +15,10 @@ from store import db
 from store.models import AuthUnit, Number, SiteCredential
 from tests.builders import snapshot
 from tests.web.conftest import CONTRACT, EXTRA, TEMP, Site
+from tests.web.steps import GOOD
 from web.sessions import COOKIE
 from web.texts import page
 
-GOOD = "Tokyo2026x"
 GOOD2 = "Osaka2027y"
 
 pytestmark = pytest.mark.asyncio

@@ -13,6 +13,7 @@ import pytest
 from store.models import AuthUnit, MailKind
 from tests.builders import snapshot
 from tests.web.conftest import CONTRACT, TEMP, Site
+from tests.web.steps import CONFIRMATION, GOOD, OTP_ADDRESS, csv_upload, enrol, logged_in_with_otp
 
 pytestmark = pytest.mark.asyncio
 
@@ -20,26 +21,6 @@ TEMPLATES = [
     t.read_text(encoding="utf-8")
     for t in (Path(__file__).resolve().parents[2] / "web" / "templates").glob("*.html")
 ]
-
-GOOD = "Tokyo2026x"
-OTP_ADDRESS = "me@example.jp"
-CONFIRMATION = {"confirmation_id": "abcDEF12", "confirmation_password": "pass1234word"}
-
-
-async def enrol(site: Site) -> None:
-    """Temporary password, forced change, then "use the one-time password" and enrol."""
-    site.temp_password(CONTRACT, CONTRACT, AuthUnit.NUMBER)
-    await site.login(CONTRACT, TEMP)
-    await site.post(
-        "/password", {"current_password": TEMP, "new_password": GOOD, "confirm_password": GOOD}
-    )
-    chooser = await site.login(CONTRACT, GOOD)
-    assert chooser.headers["location"] == "/otp/choice"
-    use = await site.post("/otp/choice", {"choice": "use"})
-    assert use.headers["location"] == "/otp/enrol"
-    enrolled = await site.post("/otp/enrol", {"address": OTP_ADDRESS, **CONFIRMATION})
-    assert enrolled.status_code == 200, enrolled.text
-    assert "仮登録が完了しました" in enrolled.text
 
 
 async def test_SITE_5_enrolment_link_then_code_completes_the_login(site: Site) -> None:
@@ -171,13 +152,6 @@ async def test_SITE_5_send_again_only_after_30_seconds(site: Site) -> None:
 # --- issue 12 item 9 follow-up: the confirmation values change only with the current ones --
 
 
-async def logged_in_with_otp(site: Site) -> None:
-    await enrol(site)
-    await site.client.get(f"/otp/verify?token={site.last_link_token()}")
-    await site.post("/login/otp/send", {}, page="/login/otp")
-    await site.post("/login/otp", {"otp_code": site.last_code()})
-
-
 def confirmation_change(current_pw: str, new_pw: str, again: str) -> dict[str, str]:
     return {
         "current_confirmation_id": CONFIRMATION["confirmation_id"],
@@ -185,16 +159,6 @@ def confirmation_change(current_pw: str, new_pw: str, again: str) -> dict[str, s
         "new_confirmation_password": new_pw,
         "confirm_confirmation_password": again,
     }
-
-
-async def csv_upload(site: Site, row: str) -> str:
-    token = await site.csrf("/otp/csv")
-    done = await site.client.post(
-        "/otp/csv",
-        data={"csrf_token": token},
-        files={"csv_file": ("a.csv", (row + "\r\n").encode(), "text/csv")},
-    )
-    return f"{done.status_code} {done.text}"
 
 
 async def test_item9_SITE_5_SITE_9_confirmation_password_changes_on_the_page_only(

@@ -22,13 +22,13 @@ from store import db, passwords, service
 from store.models import AuthUnit, MailKind
 from tests.builders import Clock
 from tests.web.conftest import CONTRACT, EXTRA, START, Site
+from tests.web.steps import GOOD, send_test
 from web.app import SiteDeps, create_app
 from web.ratelimit import LoginThrottle
 from web.server import SiteServer
 
 pytestmark = pytest.mark.asyncio
 
-GOOD = "Tokyo2026x"
 KB = 1024
 
 
@@ -245,15 +245,6 @@ async def test_item14_SITE_6_forwarded_proto_from_a_trusted_proxy_makes_cookies_
 
 
 # --- item 15: 送信テスト is limited and mails only its own row's address --------------------
-
-
-async def send_test(site: Site, row: int, address: str, **extra: str) -> Any:
-    page = f"/numbers/{EXTRA}/addresses"
-    token = await site.csrf(page)
-    return await site.client.post(
-        f"{page}/test",
-        data={"csrf_token": token, f"address_{row}": address, "test_row": str(row), **extra},
-    )
 
 
 LIMITED = SiteConfig(

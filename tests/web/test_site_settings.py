@@ -14,10 +14,9 @@ from store import db, service
 from store.models import AuthUnit
 from tests.builders import snapshot
 from tests.web.conftest import CONTRACT, EXTRA, Site
+from tests.web.steps import GOOD
 
 pytestmark = pytest.mark.asyncio
-
-GOOD = "Tokyo2026x"
 
 
 def settings(site: Site, number: str) -> dict[str, Any]:

@@ -11,11 +11,10 @@ from store import db, service
 from store.models import AuthUnit
 from tests.builders import snapshot
 from tests.web.conftest import CONTRACT, EXTRA, TEMP, Site
+from tests.web.steps import GOOD
 from web.sessions import COOKIE
 
 pytestmark = pytest.mark.asyncio
-
-GOOD = "Tokyo2026x"
 
 
 @pytest.mark.parametrize(

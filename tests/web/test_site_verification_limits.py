@@ -18,12 +18,16 @@ from structlog.testing import capture_logs
 from chakushin.config import SiteConfig
 from store.models import AuthUnit, MailKind
 from tests.web.conftest import CONTRACT, EXTRA, TEMP, Site
-from tests.web.test_site_otp import CONFIRMATION, OTP_ADDRESS, csv_upload, logged_in_with_otp
-from tests.web.test_site_safety import send_test
+from tests.web.steps import (
+    CONFIRMATION,
+    GOOD,
+    OTP_ADDRESS,
+    csv_upload,
+    logged_in_with_otp,
+    send_test,
+)
 
 pytestmark = pytest.mark.asyncio
-
-GOOD = "Tokyo2026x"
 
 
 @pytest.fixture
