@@ -24,13 +24,13 @@ from tests.builders import snapshot
 from tests.hostile.conftest import BOUNDARY_TEXT, hostile_text
 from tests.web import conftest as web
 from tests.web.conftest import CONTRACT, EXTRA, Site
+from tests.web.steps import GOOD
 
 pytestmark = pytest.mark.asyncio
 
 # The settings site's fixtures (tests/web/conftest.py), for this suite outside tests/web.
 site_line, site, site_config = web.site_line, web.site, web.site_config
 
-GOOD = "Tokyo2026x"
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 N = f"/numbers/{EXTRA}"
 

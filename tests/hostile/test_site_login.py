@@ -27,6 +27,7 @@ from store.models import AuthUnit, Base
 from tests.hostile.conftest import BOUNDARY_TEXT, hostile_text
 from tests.web import conftest as web
 from tests.web.conftest import CONTRACT, EXTRA, Site
+from tests.web.steps import CONFIRMATION, GOOD, OTP_ADDRESS
 from web.sessions import COOKIE
 
 pytestmark = pytest.mark.asyncio
@@ -34,10 +35,7 @@ pytestmark = pytest.mark.asyncio
 # The settings site's fixtures (tests/web/conftest.py), for this suite outside tests/web.
 site_line, site = web.site_line, web.site
 
-GOOD = "Tokyo2026x"
 EXTRA_PW = ("Extra2026x", "Extra2027y")  # EXTRA's password, changed back and forth
-OTP_ADDRESS = "me@example.jp"
-CONFIRMATION = {"confirmation_id": "abcDEF12", "confirmation_password": "pass1234word"}
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 SIX_DIGITS = re.compile(r"[0-9]{6}")
 

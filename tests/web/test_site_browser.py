@@ -26,10 +26,9 @@ from tests.builders import free_port, plain_text
 from tests.notifier.smtp_server import SmtpServer
 from tests.ops.serve_process import ChakushinProcess, clean_env
 from tests.web.conftest import CONTRACT, EXTRA, TEMP
+from tests.web.steps import GOOD, OTP_ADDRESS
 
 CHROMIUM = "/usr/bin/chromium"
-GOOD = "Tokyo2026x"
-OTP_ADDRESS = "me@example.jp"
 
 if shutil.which(CHROMIUM) is None:
     if os.environ.get("CHAKUSHIN_REQUIRE_BROWSER") == "1":
