@@ -136,3 +136,18 @@ def test_issue13_the_checker_sees_what_it_checks() -> None:
         t.startswith("store.") for t in GRAPH["store.service"]
     )
     assert "notifier.model" in GRAPH["notifier.rules"]
+
+
+def test_issue13_every_package_of_the_house_is_installed() -> None:
+    """A package missing from pyproject's list works in a checkout and is absent from a wheel."""
+    import tomllib
+
+    listed = set(
+        tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    )
+    packages = {
+        ".".join(init.parent.relative_to(ROOT).parts)
+        for top in FLOORS
+        for init in (ROOT / top).rglob("__init__.py")
+    }
+    assert packages - listed == set()
