@@ -19,8 +19,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 
-class DomainError(Exception):
-    """A request that breaks a rule of SPEC.md; nothing was written."""
+class Coded(Exception):
+    """What every error of the store carries: ``code``, ``message``, ``field``, ``params``."""
 
     code = "invalid"
 
@@ -41,6 +41,12 @@ class DomainError(Exception):
 
     def as_dict(self) -> dict[str, str | None]:
         return {"error": self.code, "message": self.message, "field": self.field}
+
+
+class DomainError(Coded):
+    """A request that breaks a rule of SPEC.md; nothing was written."""
+
+    code = "invalid"
 
 
 class InvalidInput(DomainError, ValueError):
@@ -85,7 +91,7 @@ class RuleViolation(DomainError, ValueError):
     code = "rule_violation"
 
 
-class StoreUnavailable(ConnectionError):
+class StoreUnavailable(Coded, ConnectionError):
     """The store cannot answer now: the database is down, locked, damaged or at
     another schema. Nothing was decided about the request, unlike a ``DomainError``.
 
@@ -98,21 +104,3 @@ class StoreUnavailable(ConnectionError):
     """
 
     code = "store_unavailable"
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        code: str | None = None,
-        field: str | None = None,
-        params: Mapping[str, str | int] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        if code is not None:
-            self.code = code
-        self.field = field
-        self.params: Mapping[str, str | int] = dict(params or {})
-
-    def as_dict(self) -> dict[str, str | None]:
-        return {"error": self.code, "message": self.message, "field": self.field}
