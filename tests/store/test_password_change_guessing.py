@@ -22,7 +22,7 @@ from store.errors import RuleViolation
 from store.models import AuthUnit, SiteCredential
 from store.site_auth import CurrentPasswordRefused
 from tests.builders import E1, C, snapshot
-from tests.store.test_site_auth import (
+from tests.store.site_auth_steps import (
     NEW,
     NOW,
     PW_C,

@@ -32,10 +32,8 @@ from store.models import (
     OtpEventKind,
     OutboxMail,
     PasswordHistory,
-    SiteCredential,
     SiteToken,
     SiteTokenKind,
-    TempPassword,
 )
 from store.password_rules import PasswordRuleError
 from store.site_auth import (
@@ -45,74 +43,32 @@ from store.site_auth import (
     PasswordsRefused,
     login_flow,
 )
-from tests.builders import E1, E2, C, N, give_site_password, hashed, snapshot, unchanged_after
+from tests.builders import E1, E2, C, N, hashed, snapshot, unchanged_after
+from tests.store.site_auth_steps import (
+    NEW,
+    NOW,
+    PW_C,
+    PW_E1,
+    TEMP,
+    credential,
+    give_password,
+    give_temp,
+    refused,
+    set_unit,
+    temp_of,
+)
 from web.texts import japanese, notice
 
-NOW = dt.datetime(2026, 11, 23, 1, 0, tzinfo=dt.UTC)
 SENDER = "noreply@site.example.jp"
 LINK = "https://site.example.jp/otp/verify"
 
-PW_C = "hikari7Mail"
-PW_E1 = "tsuika5Mail"
 PW_E2 = "denwa3Moji8"
-NEW = "atarashi9Pw"
-TEMP = "48261937"
 CONF_ID = "Kakunin82id"
 CONF_PW = "kakunin7pw"
 ADDRESS = "otp@mail.example.jp"
 
 
 # --- fixtures and helpers ------------------------------------------------------------------
-
-
-def set_unit(sessions: sessionmaker[Session], unit: AuthUnit) -> None:
-    with db.transaction(sessions) as s:
-        service.set_auth_unit(s, C, unit)
-
-
-def give_password(
-    sessions: sessionmaker[Session], number: str, password: str, *, changed_at: dt.datetime = NOW
-) -> None:
-    with db.transaction(sessions) as s:
-        give_site_password(s, number, now=changed_at, password=password)
-
-
-def give_temp(
-    sessions: sessionmaker[Session],
-    number: str,
-    unit: AuthUnit,
-    *,
-    at: dt.datetime = NOW,
-) -> None:
-    """IVR-9, called from the contract number (which may set any number's)."""
-    with db.transaction(sessions) as s:
-        service.set_temp_password(
-            s, C, number, service.HashedTempPassword(hashed(TEMP)), unit, now=at
-        )
-
-
-def credential(sessions: sessionmaker[Session], number: str) -> SiteCredential | None:
-    with db.transaction(sessions, read_only=True) as s:
-        found = service.get_number(s, number)
-        return s.scalars(
-            select(SiteCredential).where(SiteCredential.number_id == found.id)
-        ).one_or_none()
-
-
-def temp_of(sessions: sessionmaker[Session], number: str) -> TempPassword | None:
-    with db.transaction(sessions, read_only=True) as s:
-        found = service.get_number(s, number)
-        return s.scalars(
-            select(TempPassword).where(TempPassword.number_id == found.id)
-        ).one_or_none()
-
-
-def refused(
-    sessions: sessionmaker[Session], number: str, password: str, *, now: dt.datetime = NOW
-) -> LoginRefused:
-    with pytest.raises(LoginRefused) as err:
-        site_auth.login(sessions, number, password, now=now)
-    return err.value
 
 
 def outbox(sessions: sessionmaker[Session]) -> list[OutboxMail]:
@@ -752,8 +708,10 @@ def only_counted_after(
     after = snapshot(engine)
     events_before, events_after = before.pop("otp_event"), after.pop("otp_event")
     assert after == before
+    # The rows are sorted by repr, not by id: the new one is the one not there before.
+    [added] = [event for event in events_after if event not in events_before]
     assert len(events_after) == len(events_before) + 1
-    assert events_after[-1][2] == OtpEventKind.CONFIRMATION_WRONG.value
+    assert added[2] == OtpEventKind.CONFIRMATION_WRONG.value
     return err.value
 
 
