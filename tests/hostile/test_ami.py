@@ -22,8 +22,8 @@ from notifier.engine import Notifier
 from notifier.mail import Templates
 from notifier.model import ChannelCreated, ChannelHungUp, OutcomeReported
 from tests.hostile.conftest import hostile_text
-from tests.notifier.test_poison import finished_calls, stored
-from tests.notifier.test_poison import subscriber as subscriber  # the fixture: one line, mail on
+from tests.notifier.steps import finished_calls, stored
+from tests.notifier.steps import subscriber as subscriber  # the fixture: one line, mail on
 
 BODY_FIELDS = list(variables.EVENT_FIELDS)  # Subscriber, Caller, Presentation, ...
 ID_FIELDS = ["Linkedid", "Uniqueid", "Context", "Exten"]

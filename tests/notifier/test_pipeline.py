@@ -27,25 +27,11 @@ from store import db, service
 from store.models import StoredCall, StoredDecision
 from tests.builders import plain_text
 from tests.notifier.smtp_server import SmtpServer
+from tests.notifier.steps import EXPECTED
 
 NUMBER = traces.SUBSCRIBER
 BOSS, DESK = "boss@example.jp", "desk@example.jp"
 FROM = "chakushin@example.jp"
-
-# scenario -> (mailed with no conditions, mailed with unanswered-only)
-EXPECTED = {
-    "answered": (True, False),
-    "no_answer_timeout": (True, True),
-    "caller_hangs_up_ringing": (True, True),
-    "busy": (True, True),
-    "unreachable": (True, True),
-    "anonymous_answered": (True, False),
-    "anonymous_rejected": (False, False),  # MAIL-6
-    "nuisance_rejected": (False, False),  # MAIL-7
-    "forwarded_answered": (True, True),  # MAIL-8: forwarded counts as unanswered
-    "forward_busy": (False, False),  # MAIL-8: forward failed
-    "forward_no_answer": (True, True),
-}
 
 
 @pytest.fixture

@@ -16,78 +16,16 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
-from dialplan import variables
 from notifier import ami
 from notifier.engine import UNSTORABLE, Notifier
 from notifier.mail import Templates
 from notifier.model import CallRecord
 from store import db, service
-from store.models import CallOutcome, OutboxMail, Presentation, StoredCall, StoredDecision
+from store.models import CallOutcome, OutboxMail, Presentation
+from tests.notifier.steps import CALLER, NUMBER, finished_calls, stored
+from tests.notifier.steps import subscriber as subscriber  # the fixture: one line, mail on
 
-NUMBER = "0312345678"
-CALLER = "0398765432"
 FROM = "chakushin@example.jp"
-START = "1763800000"
-
-
-@pytest.fixture
-def subscriber(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
-    with db.transaction(sessions) as s:
-        service.add_line(s, NUMBER, timezone="Asia/Tokyo")
-        service.add_address(s, NUMBER, "boss@example.jp")
-        service.start_mail(s, NUMBER)
-    return sessions
-
-
-def call_frames(linkedid: str, **body: str) -> list[dict[str, str]]:
-    """Newchannel, the ChakushinCall event and Hangup of one call, as AMI sends them."""
-    event = {
-        "Subscriber": NUMBER,
-        "Caller": CALLER,
-        "Presentation": "allowed",
-        "Start": START,
-        "Outcome": "unanswered",
-        "DialStatus": "NOANSWER",
-        "ForwardDialStatus": "",
-        "Route": "decided",
-    } | body
-    return [
-        {
-            "Event": "Newchannel",
-            "Linkedid": linkedid,
-            "Uniqueid": linkedid,
-            "Context": variables.CONTEXT_SUBSCRIBERS,
-            "Exten": event["Subscriber"],
-        },
-        {"Event": "UserEvent", "UserEvent": variables.EVENT_CALL, "Linkedid": linkedid}
-        | event,
-        {"Event": "Hangup", "Linkedid": linkedid, "Uniqueid": linkedid},
-    ]
-
-
-def finished_calls(notifier: Notifier, calls: dict[str, dict[str, str]]) -> list[CallRecord]:
-    finished: list[CallRecord] = []
-    for linkedid, body in calls.items():
-        for frame in call_frames(linkedid, **body):
-            event = ami.parse_event(frame)
-            if event is not None:
-                finished += notifier.handle(event)
-    return finished
-
-
-def stored(sessions: sessionmaker[Session]) -> dict[str, tuple[str, str | None, str, bool, str]]:
-    with db.transaction(sessions, read_only=True) as s:
-        rows = s.execute(
-            sa.select(
-                StoredCall.linkedid,
-                StoredCall.subscriber_number,
-                StoredCall.caller_number,
-                StoredCall.presentation,
-                StoredDecision.mailed,
-                StoredDecision.reason,
-            ).join(StoredDecision)
-        ).all()
-    return {r[0]: (r[1], r[2], r[3].value, r[4], r[5]) for r in rows}
 
 
 def mails(sessions: sessionmaker[Session]) -> int:

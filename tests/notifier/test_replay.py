@@ -29,8 +29,7 @@ from notifier.outbox import SmtpSender, SmtpSettings
 from store import db, service
 from store.models import StoredCall, StoredDecision
 from tests.notifier.smtp_server import SmtpServer
-from tests.notifier.test_pipeline import EXPECTED
-from tests.notifier.test_poison import call_frames
+from tests.notifier.steps import EXPECTED, call_frames
 
 NUMBER = traces.SUBSCRIBER
 BOSS, DESK = "boss@example.jp", "desk@example.jp"
