@@ -151,3 +151,21 @@ def test_issue13_every_package_of_the_house_is_installed() -> None:
         for init in (ROOT / top).rglob("__init__.py")
     }
     assert packages - listed == set()
+
+
+def test_issue13_no_test_module_imports_another_test_module() -> None:
+    """Shared steps live in tests/builders.py, a conftest or a steps module, never in a test."""
+    wrong = []
+    for path in sorted((ROOT / "tests").rglob("test_*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            wrong += [
+                f"{path.relative_to(ROOT)}: {name}"
+                for name in names
+                if name.startswith("tests.") and name.rpartition(".")[2].startswith("test_")
+            ]
+    assert wrong == []
