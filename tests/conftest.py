@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+import structlog
 from argon2 import PasswordHasher
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -172,6 +173,19 @@ def smtp() -> Iterator[SmtpServer]:
     server = SmtpServer().start()
     yield server
     server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _structlog_defaults_after_each_test() -> Iterator[None]:
+    """Every test starts with structlog's defaults, whatever the test before configured.
+
+    A command run in-process (the CLI's ``App.config``) configures structlog
+    for the whole process, e.g. filtering below "warning"; a later test in the
+    same worker that captures events at "info" then saw none, depending only
+    on which tests xdist had given that worker before.
+    """
+    yield
+    structlog.reset_defaults()
 
 
 @pytest.fixture(autouse=True, scope="session")
