@@ -21,7 +21,7 @@ from store import db, otp_csv, service
 from store.otp_csv import CsvRefused
 from tests.builders import OtpInUse, give_site_password, snapshot
 from tests.hostile.conftest import hostile_text
-from web.texts import japanese
+from web.texts import ERRORS, japanese
 
 C, E1 = "0359207146", "0359207147"
 SCOPE = (C, E1)
@@ -43,6 +43,8 @@ def refused_clearly(exc: CsvRefused) -> None:
         assert line_no >= 0
         reason = japanese(error)  # what the site shows for it
         assert JAPANESE.search(reason), reason
+        # Its own sentence, not the catalogue's fallback for a code it lacks.
+        assert error.code in ERRORS, error.code
 
 
 @settings(max_examples=80)
