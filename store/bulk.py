@@ -165,7 +165,7 @@ class BulkRefused(DomainError, ValueError):
             OPERATOR_TEXT["bulk_refused"].format(numbers=", ".join(numbers)),
             code="bulk_refused",
             field="numbers",
-            params={"numbers": "、".join(numbers)},
+            params={"numbers": tuple(numbers)},
         )
 
     @property

@@ -18,6 +18,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+# What a refusal's text may need: a count, a time, a number, or the numbers
+# concerned (a tuple: how a list is written is the site's and the operator
+# line's business, not the domain's).
+Param = str | int | tuple[str, ...]
+
 
 class Coded(Exception):
     """What every error of the store carries: ``code``, ``message``, ``field``, ``params``."""
@@ -30,14 +35,14 @@ class Coded(Exception):
         *,
         code: str | None = None,
         field: str | None = None,
-        params: Mapping[str, str | int] | None = None,
+        params: Mapping[str, Param] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         if code is not None:
             self.code = code
         self.field = field
-        self.params: Mapping[str, str | int] = dict(params or {})
+        self.params: Mapping[str, Param] = dict(params or {})
 
     def as_dict(self) -> dict[str, str | None]:
         return {"error": self.code, "message": self.message, "field": self.field}

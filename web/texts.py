@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from store.errors import DomainError
+from store.errors import DomainError, Param
 
 # --- notification settings forms (MAIL-1 ... MAIL-3, numbers) ----------------------------
 
@@ -512,10 +512,20 @@ def _joined(*sections: Mapping[str, str]) -> dict[str, str]:
 ERRORS: Mapping[str, str] = _joined(FORMS, SITE_AUTH, PASSWORD_RULES, CSV, BULK, SEND_TEST)
 
 
+def _worded(text: str, params: Mapping[str, Param]) -> str:
+    """``text`` with its params; the numbers of a list are written 0312345678、0312345679."""
+    if not params:
+        return text
+    return text.format_map(
+        {k: "、".join(v) if isinstance(v, tuple) else v for k, v in params.items()}
+    )
+
+
 def japanese(exc: DomainError, context: str = "") -> str:
     """The sentence to show for ``exc`` on a form about ``context`` (address, designated…)."""
-    text = IN_CONTEXT.get((exc.code, context)) or ERRORS.get(exc.code, FALLBACK)
-    return text.format_map(exc.params) if exc.params else text
+    return _worded(
+        IN_CONTEXT.get((exc.code, context)) or ERRORS.get(exc.code, FALLBACK), exc.params
+    )
 
 
 def page(code: str, **params: str | int) -> str:
@@ -523,9 +533,9 @@ def page(code: str, **params: str | int) -> str:
     return PAGES[code].format_map(params) if params else PAGES[code]
 
 
-def notice(code: str, params: Mapping[str, str]) -> str:
+def notice(code: str, params: Mapping[str, Param]) -> str:
     """One sentence of a completion page (``NOTICES``), e.g. ``AuthUnitChanged.notices``."""
-    return NOTICES[code].format_map(params) if params else NOTICES[code]
+    return _worded(NOTICES[code], params)
 
 
 # --- the call history page: why a call was not mailed (notifier.rules reasons) ----------------

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from store.errors import DomainError
+from store.errors import DomainError, Param
 
 # Rows of one upload by default (site.csv_max_rows): what a large line has, with room.
 MAX_ROWS = 1000
@@ -87,7 +87,7 @@ class CsvProblem(NamedTuple):
         return self.error.code
 
     @property
-    def params(self) -> Mapping[str, str | int]:
+    def params(self) -> Mapping[str, Param]:
         return self.error.params
 
     @property

@@ -92,7 +92,7 @@ class Notice:
     """One sentence of the completion page, by code; the site words it (``web.texts.NOTICES``)."""
 
     code: str
-    params: Mapping[str, str] = field(default_factory=dict)
+    params: Mapping[str, str | tuple[str, ...]] = field(default_factory=dict)
 
 
 def _contract_number_logs_in(change: UnitChange) -> Notice:
@@ -246,7 +246,7 @@ def change_auth_unit(
     login_numbers = tuple(n for n in all_numbers(line) if n in allowed)
     need_temp = tuple(n for n in login_numbers if n not in live_after)
     if need_temp:
-        notices.append(Notice("need_temp_password", {"numbers": "、".join(need_temp)}))
+        notices.append(Notice("need_temp_password", {"numbers": need_temp}))
     invalidated = tuple(n for n in all_numbers(line) if n in live_before - live_after)
     log.info(
         "auth_unit_changed",

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping
 
-from store.errors import DomainError, InvalidInput, InvalidNumber, RuleViolation
+from store.errors import DomainError, InvalidInput, InvalidNumber, Param, RuleViolation
 
 # One-time-password refusals after which the login cannot go on today: the
 # site ends the login stage and shows the message on the login page.
@@ -91,10 +91,14 @@ OPERATOR_TEXT: Mapping[str, str] = {
 }
 
 
-def operator_text(code: str, params: Mapping[str, str | int] | None = None) -> str:
+def operator_text(code: str, params: Mapping[str, Param] | None = None) -> str:
     """The English line for ``code``; a code missing here fails where it is raised."""
     text = OPERATOR_TEXT[code]
-    return text.format_map(params) if params else text
+    if not params:
+        return text
+    return text.format_map(
+        {k: ", ".join(v) if isinstance(v, tuple) else v for k, v in params.items()}
+    )
 
 
 class LoginRefused(DomainError, PermissionError):
@@ -148,7 +152,7 @@ class OtpRefused(RuleViolation):
         limit: int | None = None,
         until: str = "",
     ) -> None:
-        params: dict[str, str | int] = {} if limit is None else {"limit": limit, "until": until}
+        params: dict[str, Param] = {} if limit is None else {"limit": limit, "until": until}
         super().__init__(operator_text(code, params), code=code, field=field, params=params)
 
 
@@ -203,9 +207,7 @@ class PasswordsRefused(RuleViolation):
 
     def __init__(self, code: str, numbers: Iterable[str]) -> None:
         self.numbers = tuple(numbers)
-        params: dict[str, str | int] = (
-            {} if code == "passwords_wrong" else {"numbers": "、".join(self.numbers)}
-        )
+        params: dict[str, Param] = {} if code == "passwords_wrong" else {"numbers": self.numbers}
         super().__init__(operator_text(code, params), code=code, field="passwords", params=params)
 
 
