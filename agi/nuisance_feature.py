@@ -18,10 +18,9 @@ import structlog
 
 from agi.caller import caller_of
 from agi.channel import CallerHangup, Channel, ChannelError
-from agi.flow import Ending, FlowBreak, finish
+from agi.flow import Ending, FlowBreak, StoreExits, ask_store, finish
 from agi.prompts import Prompt
 from dialplan import variables as v
-from store.errors import DomainError, StoreUnavailable
 from store.service import LastCallerResult
 
 MAX_TRIES = 3
@@ -56,6 +55,12 @@ RESULT_PROMPTS = {
 END_NOT_SUBSCRIBED = Ending(Outcome.NOT_SUBSCRIBED, (Prompt.NUISANCE_NOT_SUBSCRIBED,))
 END_NO_CHOICE = Ending(Outcome.NO_CHOICE)
 END_SYSTEM_ERROR = Ending(Outcome.SYSTEM_ERROR, (Prompt.SYSTEM_ERROR,))
+STORE_EXITS = StoreExits(
+    unavailable=END_SYSTEM_ERROR,
+    unavailable_event="nuisance_feature_store_unavailable",
+    refused=END_NOT_SUBSCRIBED,
+    refused_event="nuisance_feature_refused",
+)
 
 
 class NuisanceStore(Protocol):
@@ -115,17 +120,9 @@ class NuisanceFeatureCall:
         return Ending(Outcome(result.value), (RESULT_PROMPTS[result],), read_back or "")
 
     def _store(self, ask: Callable[[], T]) -> T:
-        """One question to the store; the call ends if it cannot answer or refuses.
+        """One question to the store (``agi.flow.ask_store``).
 
         A refusal (CALL-2: the number is unknown or has no nuisance service,
-        perhaps since the call began) is the not-subscribed ending, logged
-        by its code: the domain layer's message names the number (MAIL-9).
+        perhaps since the call began) is the not-subscribed ending.
         """
-        try:
-            return ask()
-        except StoreUnavailable as exc:
-            self.log.error("nuisance_feature_store_unavailable", error=str(exc))
-            raise FlowBreak(END_SYSTEM_ERROR) from exc
-        except DomainError as exc:
-            self.log.info("nuisance_feature_refused", reason=exc.code)
-            raise FlowBreak(END_NOT_SUBSCRIBED) from exc
+        return ask_store(self.log, ask, STORE_EXITS)

@@ -25,11 +25,11 @@ import structlog
 
 from agi.caller import caller_of
 from agi.channel import CallerHangup, Channel, ChannelError, DigitEntry
-from agi.flow import Ending, FlowBreak, finish
+from agi.flow import Ending, FlowBreak, StoreExits, ask_store, finish
 from agi.prompts import Prompt
 from dialplan import variables
 from store import validation
-from store.errors import DomainError, InvalidInput, StoreUnavailable
+from store.errors import InvalidInput
 from store.models import AuthUnit
 from store.service import CallerLine, temp_password_targets
 
@@ -54,6 +54,12 @@ END_TOO_MANY_ERRORS = Ending(
     Outcome.TOO_MANY_ERRORS, (Prompt.TP_INVALID_ENTRY, Prompt.TP_CALL_AGAIN)
 )
 END_SYSTEM_ERROR = Ending(Outcome.SYSTEM_ERROR, (Prompt.TP_SYSTEM_ERROR,))
+STORE_EXITS = StoreExits(
+    unavailable=END_SYSTEM_ERROR,
+    unavailable_event="tp_store_unavailable",
+    refused=END_NOT_SUBSCRIBER,
+    refused_event="tp_caller_refused",
+)
 
 
 class TempPasswordStore(Protocol):
@@ -122,21 +128,13 @@ class TempPasswordCall:
         return Ending(Outcome.COMPLETED, (Prompt.TP_NUMBER_COMPLETED,), read_back=target)
 
     def _store(self, ask: Callable[[], T]) -> T:
-        """One question to the store; the call ends if it cannot answer or refuses.
+        """One question to the store (``agi.flow.ask_store``).
 
         A refusal (the caller's line lost the service or the number during
         the call, or may not set this number) is IVR-2's: the caller hears
-        why and nothing is stored. It is logged by its code only: the
-        domain layer's message names the caller's number (MAIL-9).
+        why and nothing is stored.
         """
-        try:
-            return ask()
-        except StoreUnavailable as exc:
-            self.log.error("tp_store_unavailable", error=str(exc))
-            raise FlowBreak(END_SYSTEM_ERROR) from exc
-        except DomainError as exc:
-            self.log.info("tp_caller_refused", reason=exc.code)
-            raise FlowBreak(END_NOT_SUBSCRIBER) from exc
+        return ask_store(self.log, ask, STORE_EXITS)
 
     def _logged(self, number: str) -> str:
         """A number for the log: the caller's own only when presented (IVR-6 sets it)."""

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import pytest
+import structlog
+from structlog.testing import capture_logs
 
 from agi.channel import DigitEntry
+from agi.flow import Ending, FlowBreak, StoreExits, ask_store
 from agi.prompts import Prompt
 from agi.scripted import HANGUP, TIMEOUT, ScriptedChannel
 from agi.temp_password import Outcome, TempPasswordCall
 from dialplan import variables
-from store.errors import StoreUnavailable
+from store.errors import NotFound, StoreUnavailable
 from store.models import AuthUnit
 from tests.builders import CONTRACT, EXTRA, NO_MAIL, MemoryStore, a_line
 
@@ -236,3 +239,42 @@ def test_issue13_an_agi_error_in_the_last_words_ends_the_flow_without_raising(
     channel = BrokenAtTheEnd(actions, agi_env={"agi_callerid": EXTRA})
     assert TempPasswordCall(channel, store).run() is Outcome.SYSTEM_ERROR
     assert store.saved == []
+
+
+# --- the one store question of the voice flows (agi.flow.ask_store) ---------------------------
+
+EXITS = StoreExits(
+    unavailable=Ending("system_error", (Prompt.SYSTEM_ERROR,)),
+    unavailable_event="x_store_unavailable",
+    refused=Ending("not_subscribed", (Prompt.NUISANCE_NOT_SUBSCRIBED,)),
+    refused_event="x_refused",
+)
+
+
+def test_issue13_ask_store_returns_the_answer_and_logs_nothing() -> None:
+    with capture_logs() as logs:
+        assert ask_store(structlog.get_logger("t"), lambda: 42, EXITS) == 42
+    assert logs == []
+
+
+def test_issue13_ask_store_ends_the_call_with_the_flows_endings() -> None:
+    def down() -> None:
+        raise StoreUnavailable("database is locked")
+
+    def refuses() -> None:
+        raise NotFound(f"{CONTRACT} is not provisioned")
+
+    with capture_logs() as logs:
+        with pytest.raises(FlowBreak) as unavailable:
+            ask_store(structlog.get_logger("t"), down, EXITS)
+        with pytest.raises(FlowBreak) as refused:
+            ask_store(structlog.get_logger("t"), refuses, EXITS)
+    assert unavailable.value.ending is EXITS.unavailable
+    assert refused.value.ending is EXITS.refused
+    assert [(e["event"], e["log_level"]) for e in logs] == [
+        ("x_store_unavailable", "error"),
+        ("x_refused", "info"),
+    ]
+    assert logs[0]["error"] == "database is locked"
+    assert logs[1]["reason"] == "not_found"
+    assert CONTRACT not in repr(logs)  # MAIL-9: the refusal by its code, never its message
