@@ -17,6 +17,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from store.errors import DomainError, Param
+from store.validation import MAX_ADDRESSES, MAX_DESIGNATED
+
+# What a refusal without its own sentence reads as (a test keeps every code worded).
+FALLBACK = "入力内容を確認してください。"
 
 # --- notification settings forms (MAIL-1 ... MAIL-3, numbers) ----------------------------
 
@@ -59,7 +63,7 @@ FORMS: dict[str, str] = {
     "forward_without_destination": "転送先の電話番号を設定してから開始してください。",
     "temp_password_target": "この電話番号の仮パスワードは設定できません。",
     # The classes' own codes (store.errors), for a refusal raised without a finer one.
-    "invalid": "入力内容を確認してください。",
+    "invalid": FALLBACK,
     "invalid_input": "入力内容が正しくありません。",
     "invalid_number": "電話番号が正しくありません。",
     "invalid_address": "メールアドレスが正しくありません。",
@@ -77,9 +81,9 @@ FORMS: dict[str, str] = {
 
 IN_CONTEXT: dict[tuple[str, str], str] = {
     ("already_exists", "address"): "このメールアドレスはすでに登録されています。",
-    ("limit_exceeded", "address"): "送信先メールアドレスは5件まで登録できます。",
+    ("limit_exceeded", "address"): f"送信先メールアドレスは{MAX_ADDRESSES}件まで登録できます。",
     ("already_exists", "designated"): "この電話番号はすでに指定番号に登録されています。",
-    ("limit_exceeded", "designated"): "指定番号は30件まで登録できます。",
+    ("limit_exceeded", "designated"): f"指定番号は{MAX_DESIGNATED}件まで登録できます。",
     ("not_found", "address"): "このメールアドレスは登録されていません。",
     ("not_found", "designated"): "この電話番号は指定番号に登録されていません。",
     # SITE-5: the one-time password's address words every MAIL-3 break alike.
@@ -495,8 +499,6 @@ NOTICES: dict[str, str] = {
         "次の電話番号は、仮パスワードを設定したうえでパスワードを設定してください: {numbers}"
     ),
 }
-
-FALLBACK = "入力内容を確認してください。"
 
 
 def _joined(*sections: Mapping[str, str]) -> dict[str, str]:
