@@ -17,7 +17,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-from store import db
+from store import db, site_auth
 from store.errors import NotFound
 from web import limits, proxy
 from web.deps import SendTest, SendTestResult, SiteDeps
@@ -120,6 +120,8 @@ def create_app(deps: SiteDeps) -> Starlette:
             SQLAlchemyError: errors.unavailable,
             db.DatabaseError: errors.unavailable,
             NotFound: errors.not_found,
+            # SITE-1/SITE-6: a login found gone in a store call ends its session.
+            site_auth.OutOfScope: base.lost_login,
         },
     )
     app.state.site = base

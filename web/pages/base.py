@@ -9,7 +9,11 @@ POST writes the session row once, like a GET.
 The login's scope is computed from the database on every request
 (``site_auth.managed_numbers``, SITE-1), so an auth unit change or a removed
 number takes effect at once, and every page that takes a number checks it
-against that scope on the server.
+against that scope on the server. ``require`` computes it for every page: a
+login that may no longer log in (the operator unsubscribed its mail service,
+or removed it, through ``store.service``) has its session ended there and
+lands on the login page with the menu's notice (SITE-1, SITE-6), whatever
+the page.
 """
 
 from __future__ import annotations
@@ -225,14 +229,40 @@ class Plumbing:
         return await run_in_threadpool(self.deps.store.load, request.cookies.get(COOKIE))
 
     async def require(self, request: Request, *stages: Stage) -> SessionView | Response:
-        """The session, if it is in one of ``stages``; else where the user must go."""
+        """The session, if it is in one of ``stages`` and may still log in; else where the
+        user must go.
+
+        SITE-1/SITE-6: the login's scope is loaded here, for every page and every
+        stage; a number that may no longer log in ends its session at once
+        (``lost_login``). The scope is kept for the request (``scope``).
+        """
         had_cookie = COOKIE in request.cookies
         view = await self.current(request)
         if view is None:
             return self.to_login(request, page("session.ended") if had_cookie else None)
+        try:
+            found = await run_in_threadpool(self.load_scope, view.login_number)
+        except site_auth.OutOfScope as exc:
+            return await self.lost_login(request, exc)
+        request.state.login_scope = (view.login_number, found)
         if view.stage not in stages:
             return RedirectResponse(STAGE_HOME[view.stage], status_code=303)
         return view
+
+    async def lost_login(self, request: Request, exc: Exception) -> Response:
+        """SITE-1/SITE-6: the number may no longer log in: its session ends, the login page.
+
+        Called by ``require``, and registered for ``OutOfScope`` in the app's
+        exception table: a store call that finds the login gone later in the
+        request (a race with the operator's CLI) ends it the same way. Any
+        other ``OutOfScope`` reaching the table is a page's bug: it stays one.
+        """
+        if not isinstance(exc, site_auth.OutOfScope) or exc.code != "login_not_allowed":
+            raise exc
+        token = request.cookies.get(COOKIE)
+        await run_in_threadpool(self.deps.store.end, token)
+        log.warning("site_login_gone", path=request.url.path)
+        return self.to_login(request, page("home.login_gone"))
 
     async def advance(self, request: Request, view: SessionView, stage: Stage) -> Response:
         """Move the login on (under a new session id) and go to the stage's page."""
@@ -311,7 +341,12 @@ class Plumbing:
             found = service.get_number(s, login_number)
             return LoginScope(numbers, found.line.auth_unit, found.is_contract)
 
-    async def scope(self, view: SessionView) -> LoginScope:
+    async def scope(self, request: Request, view: SessionView) -> LoginScope:
+        """SITE-1: the scope ``require`` loaded for this request (loaded now without it)."""
+        known = getattr(request.state, "login_scope", None)
+        if known is not None and known[0] == view.login_number:
+            found: LoginScope = known[1]
+            return found
         return await run_in_threadpool(self.load_scope, view.login_number)
 
     async def number_page(self, request: Request) -> NumberPage | Response:
@@ -320,7 +355,7 @@ class Plumbing:
         if not isinstance(view, SessionView):
             return view
         number = request.path_params["number"]
-        scope = await self.scope(view)
+        scope = await self.scope(request, view)
         if number not in scope.numbers:
             log.warning("site_scope_refused", number=view.login_number, target=number)
             return self.message(

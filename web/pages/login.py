@@ -135,11 +135,7 @@ class LoginPages:
         view = await base.require(request, Stage.READY)
         if not isinstance(view, SessionView):
             return view
-        try:
-            scope = await base.scope(view)
-        except site_auth.OutOfScope:
-            await run_in_threadpool(base.deps.store.end, view.token)
-            return base.to_login(request, page("home.login_gone"))
+        scope = await base.scope(request, view)  # SITE-1: ``require`` ended a lost login
         return base.render(
             request,
             "home.html",
@@ -169,7 +165,7 @@ class LoginPages:
         errors: Mapping[str, list[str]] | None = None,
         status: int = 200,
     ) -> Response:
-        targets = await run_in_threadpool(self._password_targets, view)
+        targets = await self._password_targets(request, view)
         forced = None
         if view.stage is Stage.PASSWORD_CHANGE:
             forced = page(
@@ -192,10 +188,11 @@ class LoginPages:
             session=view,
         )
 
-    def _password_targets(self, view: SessionView) -> tuple[str, ...]:
+    async def _password_targets(self, request: Request, view: SessionView) -> tuple[str, ...]:
+        """SITE-10: whose password this login may change (its own, during a forced change)."""
         if view.stage is Stage.PASSWORD_CHANGE:
             return (view.login_number,)
-        scope = self.base.load_scope(view.login_number)
+        scope = await self.base.scope(request, view)
         if scope.unit is AuthUnit.ADMIN_USER and scope.is_contract:
             return scope.numbers
         return (view.login_number,)

@@ -78,7 +78,7 @@ class NumberPages:
         view = await base.require(request, Stage.READY)
         if not isinstance(view, SessionView):
             return view
-        scope = await base.scope(view)
+        scope = await base.scope(request, view)
         rows = await base.read(_number_rows, scope.numbers)
         if len(rows) == 1:
             return RedirectResponse(f"/numbers/{rows[0]['number']}", status_code=303)
@@ -172,7 +172,7 @@ class NumberPages:
         view = await self.base.require(request, Stage.READY)
         if not isinstance(view, SessionView):
             return view
-        return await self.bulk_page(request, view, await self.base.scope(view))
+        return await self.bulk_page(request, view, await self.base.scope(request, view))
 
     async def post_bulk(self, request: Request) -> Response:
         base = self.base
@@ -181,7 +181,7 @@ class NumberPages:
             return posted
         view, data = posted.view, posted.data
         selected = frozenset(v for k, v in posted.items if k == "number")
-        scope = await base.scope(view)
+        scope = await base.scope(request, view)
         if not selected <= set(scope.numbers):
             log.warning("site_scope_refused", number=view.login_number, target="bulk")
             return await self.bulk_page(
@@ -267,7 +267,7 @@ class NumberPages:
         view = await self.base.require(request, Stage.READY)
         if not isinstance(view, SessionView):
             return view
-        scope = await self.base.scope(view)
+        scope = await self.base.scope(request, view)
         data = await self.base.read(otp_csv.export_csv, scope.numbers)
         return Response(
             data,
@@ -307,7 +307,7 @@ class NumberPages:
             response = self.otp_csv_page(request, view, problems=[(0, message)], status=429)
             response.headers["Retry-After"] = str(int(held) + 1)
             return response
-        scope = await base.scope(view)
+        scope = await base.scope(request, view)
         try:
             applied = await run_in_threadpool(
                 otp_csv.upload,
