@@ -27,6 +27,7 @@ from chakushin import node
 from notifier.amiclient import AmiState
 from notifier.app import NotifierService
 from store import db
+from store.errors import StoreUnavailable
 
 
 @dataclass
@@ -141,7 +142,7 @@ class ChakushinCollector(Collector):
         try:
             with db.transaction(self.sources.sessions, read_only=True) as session:
                 outbox = node.read_outbox(session, now)
-        except (SQLAlchemyError, db.DatabaseError):
+        except (SQLAlchemyError, StoreUnavailable):
             up.add_metric([], 0)
             yield up
             return

@@ -26,6 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from store import aio, db
+from store.errors import StoreUnavailable
 from store.models import MailStatus, OutboxMail, ServiceNode
 
 log = structlog.get_logger("chakushin.node")
@@ -143,7 +144,7 @@ class NodeReporter:
     async def _report_safely(self, *, stopped: bool = False) -> None:
         try:
             await asyncio.to_thread(self.report, stopped=stopped)
-        except (SQLAlchemyError, db.DatabaseError) as exc:
+        except (SQLAlchemyError, StoreUnavailable) as exc:
             # The services go on; status shows the node as silent meanwhile.
             log.error("node_report_failed", node=self.name, error=db.first_line(exc))
 

@@ -41,6 +41,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from store import aio, db
+from store.errors import StoreUnavailable
 from store.models import MailKind, MailStatus, OutboxMail
 
 log = structlog.get_logger("notifier.outbox")
@@ -360,7 +361,7 @@ class DeliveryWorker:
             try:
                 await self._record_unrecorded()
                 done = await self.run_once(stop)
-            except (db.DatabaseError, SQLAlchemyError) as exc:
+            except (StoreUnavailable, SQLAlchemyError) as exc:
                 self._refused = exc
             if self._refused is not None:
                 self._failed(self._refused)
@@ -415,14 +416,14 @@ class DeliveryWorker:
         Returns how many went back; none if the database is unreachable
         (then the lease brings them back).
         """
-        with contextlib.suppress(db.DatabaseError, SQLAlchemyError):
+        with contextlib.suppress(StoreUnavailable, SQLAlchemyError):
             await self._record_unrecorded()  # a sent mail is not sent again if it can be helped
         if not self._in_hand:
             return 0
         ids = list(self._in_hand)
         try:
             released = await asyncio.to_thread(self._release, ids)
-        except (db.DatabaseError, SQLAlchemyError) as exc:
+        except (StoreUnavailable, SQLAlchemyError) as exc:
             log.error("outbox_release_failed", mails=len(ids), error=db.first_line(exc))
             return 0
         self._in_hand.clear()
@@ -453,7 +454,7 @@ class DeliveryWorker:
             batch, self._results = self._results, []
             try:
                 statuses = await asyncio.to_thread(self._record, batch)
-            except (db.DatabaseError, SQLAlchemyError) as exc:
+            except (StoreUnavailable, SQLAlchemyError) as exc:
                 # Handled here, not in the TaskGroup (it would end the process):
                 # the results wait in memory, their mails stay claimed.
                 self._unrecorded += batch

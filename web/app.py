@@ -17,8 +17,8 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-from store import db, site_auth
-from store.errors import NotFound
+from store import site_auth
+from store.errors import NotFound, StoreUnavailable
 from web import limits, proxy
 from web.deps import SendTest, SendTestResult, SiteDeps
 from web.pages.auth_unit import AuthUnitPages
@@ -118,7 +118,7 @@ def create_app(deps: SiteDeps) -> Starlette:
         exception_handlers={
             404: errors.not_found,
             SQLAlchemyError: errors.unavailable,
-            db.DatabaseError: errors.unavailable,
+            StoreUnavailable: errors.unavailable,  # db.DatabaseError is one
             NotFound: errors.not_found,
             # SITE-1/SITE-6: a login found gone in a store call ends its session.
             site_auth.OutOfScope: base.lost_login,

@@ -26,6 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from store import db, service
+from store.errors import StoreUnavailable
 from store.models import SiteSession
 
 log = structlog.get_logger("web.sessions")
@@ -183,7 +184,7 @@ async def purge_sessions(store: SessionStore, stop: asyncio.Event) -> None:
     while not stop.is_set():
         try:
             gone = await asyncio.to_thread(store.purge)
-        except (SQLAlchemyError, db.DatabaseError) as exc:
+        except (SQLAlchemyError, StoreUnavailable) as exc:
             log.warning("site_sessions_not_purged", error=db.first_line(exc))
         else:
             if gone:
