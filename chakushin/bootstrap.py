@@ -38,9 +38,6 @@ if TYPE_CHECKING:
     from notifier.outbox import RetryPolicy, Sender, SendResult, SmtpSettings
     from web.app import SiteDeps
 
-# MAIL-2 送信テスト: (number, address) -> what the mail server answered.
-SendTest = Callable[[str, str], Coroutine[Any, Any, "SendResult"]]
-
 
 # --- the store ---------------------------------------------------------------------
 
@@ -128,8 +125,13 @@ def notifier_service(
 
 def send_test(
     config: Config, sessions: sessionmaker[Session], *, templates: Templates | None = None
-) -> SendTest:
-    """MAIL-2 送信テスト through the configured mailer: a new connection for each test mail."""
+) -> Callable[[str, str], Coroutine[Any, Any, SendResult]]:
+    """MAIL-2 送信テスト through the configured mailer: a new connection for each test mail.
+
+    A ``web.deps.SendTest`` (the one type of it: ``SiteDeps.send_test``) that
+    also says it gives the notifier's whole ``SendResult`` in a coroutine, as
+    ``chakushin mail test`` runs it and reads ``permanent``.
+    """
     from notifier.app import send_test_mail
 
     loaded = templates if templates is not None else load_templates(config)

@@ -20,7 +20,7 @@ from starlette.types import Scope
 from store import site_auth
 from store.errors import NotFound, StoreUnavailable
 from web import limits, proxy
-from web.deps import SendTest, SendTestResult, SiteDeps
+from web.deps import SiteDeps
 from web.pages.auth_unit import AuthUnitPages
 from web.pages.base import CSV_UPLOAD_PATH, WEB, Plumbing
 from web.pages.errors import ErrorPages
@@ -30,7 +30,7 @@ from web.pages.numbers import NumberPages
 from web.pages.otp import OtpPages
 from web.sessions import COOKIE
 
-__all__ = ["SendTest", "SendTestResult", "SiteDeps", "create_app"]
+__all__ = ["SiteDeps", "create_app"]
 
 log = structlog.get_logger("web")
 
