@@ -11,6 +11,11 @@ factory, the templates, the senders), never the ``Config``: ``agi/``,
 ``notifier/``, ``dialplan/`` and ``web/`` import nothing from ``chakushin``
 (``tests/house``). Nothing is built at import time.
 
+``chakushin serve`` (``chakushin.serve.Node``) builds nothing itself: the
+notifier, the FastAGI server, the site's dependencies, application and
+server, the metrics endpoint and the node's reporter come from here, and
+the node binds, starts and stops them in its order (OPS-1).
+
 Each builder imports its part when it builds it: ``chakushin line add``
 needs an engine and sessions, not the site, the FastAGI server and the
 notifier (nearly a second of imports on every command otherwise).
@@ -30,13 +35,18 @@ from notifier.config import MailConfig
 from store import db
 
 if TYPE_CHECKING:
-    from agi.server import FastAGIServer
+    from starlette.applications import Starlette
+
+    from agi.server import FastAGIServer, SessionStats
     from agi.wiring import Route
+    from chakushin.metrics import MetricsServer
+    from chakushin.node import NodeReporter, NodeSnapshot
     from dialplan.render import DialplanSettings
     from notifier.app import NotifierService
     from notifier.mail import Templates
     from notifier.outbox import RetryPolicy, Sender, SendResult, SmtpSettings
     from web.app import SiteDeps
+    from web.server import SiteServer
 
 
 # --- the store ---------------------------------------------------------------------
@@ -198,3 +208,56 @@ def site_deps(
         send_test=send_test(config, sessions, templates=templates),
         config=config.site,
     )
+
+
+def site_app(deps: SiteDeps) -> Starlette:
+    """The settings site's ASGI application (SITE-*) on ``site_deps``'s dependencies."""
+    from web.app import create_app
+
+    return create_app(deps)
+
+
+def site_server(config: Config, app: Starlette) -> SiteServer:
+    """The site's HTTP server on ``site.host``/``site.port`` (bound, not yet serving)."""
+    from web.server import SiteServer
+
+    return SiteServer(app, config.site.host, config.site.port)
+
+
+# --- the node (chakushin serve) ------------------------------------------------------
+
+
+def node_reporter(
+    config: Config,
+    sessions: sessionmaker[Session],
+    roles: tuple[str, ...],
+    snapshot: Callable[[], NodeSnapshot],
+) -> NodeReporter:
+    """This node's row for ``chakushin status``, kept fresh every ``serve.heartbeat_seconds``.
+
+    Named ``serve.node_name``, or after the host and the roles so that two
+    processes on one host differ; ``snapshot`` is what the node reports.
+    """
+    from chakushin import node
+
+    name = config.serve.node_name or node.default_node_name(roles)
+    return node.NodeReporter(sessions, name, roles, config.serve.heartbeat_seconds, snapshot)
+
+
+def metrics_server(
+    config: Config,
+    sessions: sessionmaker[Session],
+    node_name: str,
+    *,
+    notifier: NotifierService | None,
+    agi: SessionStats | None,
+    site_logins: Mapping[str, int] | None,
+) -> MetricsServer:
+    """OPS-4: the metrics endpoint on ``metrics.host``/``metrics.port`` of the parts that run.
+
+    It serves from its own thread once built; ``MetricsServer.stop`` ends it.
+    """
+    from chakushin.metrics import MetricsServer, Sources
+
+    sources = Sources(sessions, node_name, notifier=notifier, agi=agi, site_logins=site_logins)
+    return MetricsServer.start(config.metrics.host, config.metrics.port, sources)

@@ -15,7 +15,11 @@ outbox, due at the next start. Nothing accepted is lost.
 
 ``chakushin site``, ``chakushin agi-server`` and ``chakushin notifier`` are
 this node with fewer roles (``with_roles``). Every part is built by the
-composition root, ``chakushin.bootstrap``.
+composition root, ``chakushin.bootstrap``; the node checks the database,
+binds, starts and stops those parts in its order, and tells the reporter
+when something worth reporting changes. It keeps only the last problem
+logged (``last_problem``), made before the run so that the logging can
+feed it.
 """
 
 from __future__ import annotations
@@ -35,11 +39,10 @@ from sqlalchemy.engine import Engine
 from agi.server import FastAGIServer
 from chakushin import bootstrap, node
 from chakushin.config import Config, ConfigError
-from chakushin.metrics import MetricsServer, Sources
+from chakushin.metrics import MetricsServer
 from notifier.app import NotifierService
 from notifier.outbox import Sender
 from store import db
-from web.app import create_app
 from web.server import SiteServer
 from web.sessions import purge_sessions
 
@@ -107,7 +110,7 @@ class Node:
         # finally below), and the command exits 1 with one line (issue 12).
         sessions = await asyncio.to_thread(bootstrap.open_sessions, self.engine)
         await asyncio.to_thread(db.check_integrity, self.engine)
-        name = c.serve.node_name or node.default_node_name(roles)
+        # The AGI port's grace time; the root gives the notifier the same value.
         grace = float(c.serve.shutdown_timeout_seconds)
         templates = bootstrap.load_templates(c) if c.serve.notifier or c.serve.site else None
         if c.serve.notifier:
@@ -115,9 +118,8 @@ class Node:
                 c, sessions, senders=self.senders, templates=templates
             )
 
-        reporter = node.NodeReporter(
-            sessions, name, roles, c.serve.heartbeat_seconds, self._snapshot
-        )
+        reporter = bootstrap.node_reporter(c, sessions, roles, self._snapshot)
+        name = reporter.name
         loop = asyncio.get_running_loop()
 
         def problem_logged() -> None:  # from any thread
@@ -140,19 +142,19 @@ class Node:
                 bootstrap.site_deps(c, sessions, templates=templates) if c.serve.site else None
             )
             if site_deps is not None:
-                app = create_app(site_deps)
-                site = _listen("site", lambda: SiteServer(app, c.site.host, c.site.port))
+                app = bootstrap.site_app(site_deps)
+                site = _listen("site", lambda: bootstrap.site_server(c, app))
             if c.metrics.enabled:
-                sources = Sources(
-                    sessions,
-                    name,
-                    notifier=self.notifier,
-                    agi=self.agi.stats if self.agi is not None else None,
-                    site_logins=site_deps.logins if site_deps is not None else None,
-                )
                 metrics = _listen(
                     "metrics",
-                    lambda: MetricsServer.start(c.metrics.host, c.metrics.port, sources),
+                    lambda: bootstrap.metrics_server(
+                        c,
+                        sessions,
+                        name,
+                        notifier=self.notifier,
+                        agi=self.agi.stats if self.agi is not None else None,
+                        site_logins=site_deps.logins if site_deps is not None else None,
+                    ),
                 )
             ready = Ready(
                 name,
@@ -167,7 +169,7 @@ class Node:
             async with asyncio.TaskGroup() as group:
                 group.create_task(reporter.run(stop))
                 if self.notifier is not None:
-                    group.create_task(self.notifier.run(stop, grace=grace))
+                    group.create_task(self.notifier.run(stop))
                 if self.agi is not None:
                     group.create_task(self._stop_agi_on(stop, grace))
                 if site is not None and site_deps is not None:

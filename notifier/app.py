@@ -34,7 +34,6 @@ from store.errors import DomainError, StoreUnavailable
 log = structlog.get_logger("notifier")
 
 DECIDE_INTERVAL = 0.2  # seconds between batches at most; expiry runs at the same pace
-DEFAULT_GRACE = 30.0  # seconds to finish on stop (serve.shutdown_timeout_seconds)
 
 
 @dataclasses.dataclass
@@ -52,9 +51,10 @@ class NotifierService:
     # One sender per concurrent SMTP connection (MAIL-10), or the local sink.
     senders: Sequence[Sender]
     sender_address: str
+    # Seconds the delivery worker gets after a stop. No default here: the
+    # root passes ``serve.shutdown_timeout_seconds``, the only one (OPS-1).
+    grace: float
     policy: RetryPolicy = dataclasses.field(default_factory=RetryPolicy)
-    # Seconds the delivery worker gets after a stop (run()'s grace by default).
-    grace: float = DEFAULT_GRACE
     ami_state: AmiState = AmiState.STOPPED
     calls_seen: int = 0
     # Told of every AMI state change (the node reports it at once).
@@ -95,15 +95,14 @@ class NotifierService:
         if self.state_listener is not None:
             self.state_listener(state)
 
-    async def run(self, stop: asyncio.Event, *, grace: float | None = None) -> None:
-        """Run until ``stop``; then finish within ``grace`` s (default: ``self.grace``).
+    async def run(self, stop: asyncio.Event) -> None:
+        """Run until ``stop``; then finish within ``self.grace`` s.
 
         On stop: AMI is closed; calls whose outcome has come are decided at
         once; each SMTP connection finishes the mail it is sending, and the
-        mails not sent within ``grace`` go back to the outbox, due now.
+        mails not sent within the grace time go back to the outbox, due now.
         """
         ami = self.ami
-        grace = self.grace if grace is None else grace
         client = AmiClient(
             ami.host,
             ami.port,
@@ -118,7 +117,7 @@ class NotifierService:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._decider(stop))
                 worker = group.create_task(self.worker.run(stop))
-                group.create_task(self._bound_worker(stop, worker, grace))
+                group.create_task(self._bound_worker(stop, worker, self.grace))
         finally:
             await client.close()
             self._finish(self.notifier.flush())
