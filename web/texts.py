@@ -374,7 +374,6 @@ PAGES: dict[str, str] = {
     "unavailable.retry": "しばらくしてからもう一度お試しください。",
     # login, logout, home (SITE-1, SITE-2, SITE-4, SITE-10)
     "login.title": "ログイン",
-    "login.failed": "電話番号またはパスワードが正しくありません。",
     "login.throttled": (
         "ログインの失敗が続いたため、しばらくログインできません。"
         "{minutes}分ほど待ってからやり直してください。"

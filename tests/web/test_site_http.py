@@ -17,7 +17,7 @@ from tests.builders import snapshot
 from tests.web.conftest import CONTRACT, EXTRA, TEMP, Site
 from tests.web.steps import GOOD
 from web.sessions import COOKIE
-from web.texts import page
+from web.texts import SITE_AUTH, page
 
 GOOD2 = "Osaka2027y"
 
@@ -67,9 +67,10 @@ async def test_SITE_2_temp_password_invalid_after_3_wrong_or_24_hours(site: Site
     for _ in range(3):
         wrong = await site.login(CONTRACT, "11111111")
         assert wrong.status_code == 401
+        assert "電話番号またはパスワードが正しくありません。" in wrong.text  # SITE-1: one sentence
     refused = await site.login(CONTRACT, TEMP)
     assert refused.status_code == 401
-    assert "仮パスワード" in refused.text and page("login.failed") not in refused.text
+    assert "仮パスワード" in refused.text and SITE_AUTH["login_refused"] not in refused.text
 
     site.temp_password(CONTRACT, CONTRACT, AuthUnit.LINE)  # set again by phone
     site.clock.advance(hours=24, seconds=1)

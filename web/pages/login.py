@@ -77,7 +77,7 @@ class LoginPages:
         except site_auth.LoginRefused as exc:
             held.keep()  # a wrong guess: the slot stays
             deps.logins["refused"] += 1
-            message = page("login.failed") if exc.generic else japanese(exc)
+            message = japanese(exc)  # one sentence for every generic reason (SITE-1)
             return base.login_page(request, number=number, alert=message, status=401)
         except DomainError as exc:
             held.release_success()  # malformed input guesses nothing
