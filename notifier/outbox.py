@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import datetime as dt
 import mailbox
 import random
@@ -484,7 +483,3 @@ class DeliveryWorker:
         else:
             self.counts["retrying"] += 1
             bound.warning("mail_retry", reply=result.reply[:200])
-
-
-def with_deadline(policy: RetryPolicy, seconds: int) -> RetryPolicy:
-    return dataclasses.replace(policy, deadline=dt.timedelta(seconds=seconds))
