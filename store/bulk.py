@@ -27,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from store import labels, service, validation
-from store.errors import AlreadyExists, DomainError, InvalidInput
+from store.errors import AlreadyExists, DomainError, InvalidInput, filled
 from store.models import CallOutcome, StoredCall, StoredDecision
 
 log = structlog.get_logger("store")
@@ -160,12 +160,12 @@ class BulkRefused(DomainError, ValueError):
 
     def __init__(self, failures: Sequence[BulkFailure]) -> None:
         self.failures = tuple(failures)
-        numbers = [f.number for f in self.failures]
+        numbers = tuple(f.number for f in self.failures)
         super().__init__(
-            OPERATOR_TEXT["bulk_refused"].format(numbers=", ".join(numbers)),
+            filled(OPERATOR_TEXT["bulk_refused"], {"numbers": numbers}),
             code="bulk_refused",
             field="numbers",
-            params={"numbers": tuple(numbers)},
+            params={"numbers": numbers},
         )
 
     @property

@@ -24,6 +24,18 @@ from collections.abc import Mapping
 Param = str | int | tuple[str, ...]
 
 
+def filled(text: str, params: Mapping[str, Param], *, list_separator: str = ", ") -> str:
+    """``text`` with its ``{params}``; a tuple of numbers is written with ``list_separator``.
+
+    The operator lines use ", "; the site's catalogue passes "、".
+    """
+    if not params:
+        return text
+    return text.format_map(
+        {k: list_separator.join(v) if isinstance(v, tuple) else v for k, v in params.items()}
+    )
+
+
 class Coded(Exception):
     """What every error of the store carries: ``code``, ``message``, ``field``, ``params``."""
 

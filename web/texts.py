@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from store.errors import DomainError, Param
+from store.errors import DomainError, Param, filled
 from store.validation import MAX_ADDRESSES, MAX_DESIGNATED
 
 # What a refusal without its own sentence reads as (a test keeps every code worded).
@@ -515,11 +515,7 @@ ERRORS: Mapping[str, str] = _joined(FORMS, SITE_AUTH, PASSWORD_RULES, CSV, BULK,
 
 def _worded(text: str, params: Mapping[str, Param]) -> str:
     """``text`` with its params; the numbers of a list are written 0312345678、0312345679."""
-    if not params:
-        return text
-    return text.format_map(
-        {k: "、".join(v) if isinstance(v, tuple) else v for k, v in params.items()}
-    )
+    return filled(text, params, list_separator="、")
 
 
 def japanese(exc: DomainError, context: str = "") -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping
 
-from store.errors import DomainError, InvalidInput, InvalidNumber, Param, RuleViolation
+from store.errors import DomainError, InvalidInput, InvalidNumber, Param, RuleViolation, filled
 
 # One-time-password refusals after which the login cannot go on today: the
 # site ends the login stage and shows the message on the login page.
@@ -93,12 +93,7 @@ OPERATOR_TEXT: Mapping[str, str] = {
 
 def operator_text(code: str, params: Mapping[str, Param] | None = None) -> str:
     """The English line for ``code``; a code missing here fails where it is raised."""
-    text = OPERATOR_TEXT[code]
-    if not params:
-        return text
-    return text.format_map(
-        {k: ", ".join(v) if isinstance(v, tuple) else v for k, v in params.items()}
-    )
+    return filled(OPERATOR_TEXT[code], params or {})
 
 
 class LoginRefused(DomainError, PermissionError):
