@@ -37,7 +37,6 @@ OPERATOR_TEXT: Mapping[str, str] = {
     # SITE-2 / SITE-4
     "temp_password_expired": f"the temporary password is 24 hours old and invalid; {_RESET}",
     "temp_password_invalidated": f"3 wrong temporary passwords in a row made it invalid; {_RESET}",
-    "temp_password_used": f"the temporary password was used already; {_RESET}",
     "password_invalidated": f"the password is invalid (e.g. 10 wrong in a row); {_RESET}",
     # SITE-10
     "current_password_empty": "no current password entered",
@@ -103,10 +102,9 @@ class LoginRefused(DomainError, PermissionError):
     ``unknown_number``, ``unit_mismatch`` (the number may not log in with the
     line's auth unit), ``no_password`` (never had one), or one the subscriber
     must be told, as the seeds do: ``temp_password_expired``,
-    ``temp_password_invalidated``, ``temp_password_used``,
-    ``password_invalidated``. For the first four ``code`` and ``message`` are
-    the same (``login_refused``), so ``as_dict()`` reveals nothing; ``generic``
-    says which kind it is.
+    ``temp_password_invalidated``, ``password_invalidated``. For the first
+    four ``code`` and ``message`` are the same (``login_refused``), so
+    ``as_dict()`` reveals nothing; ``generic`` says which kind it is.
     """
 
     code = "login_refused"

@@ -78,10 +78,12 @@ def temp_dead_reason(temp: TempPassword, now: dt.datetime) -> str | None:
     """SITE-2: why a temporary password no longer logs in, or None while it does.
 
     「設定後24時間以上経過すると無効」: invalid from the 24th hour on, so at
-    ``expires_at`` itself. 「連続して3回間違ると無効」. It logs in once.
+    ``expires_at`` itself. 「連続して3回間違ると無効」. A login does not spend
+    it (issue 14): a subscriber who logs out of the forced change, or closes
+    the browser, logs in with it again rather than pay for another call. It
+    ends when a password is set from it (``change_password`` deletes it) or
+    a newer one replaces it by phone (another hash).
     """
-    if temp.used_at is not None:
-        return "temp_password_used"
     if temp.wrong_count >= TEMP_PASSWORD_MAX_WRONG:
         return "temp_password_invalidated"
     if now >= temp.expires_at:
@@ -174,10 +176,12 @@ def login(
     counts against every secret of the number that could still log in (the
     temporary password: invalid at the 3rd; the password: invalid at the
     10th, ``invalidated_at`` set); a success resets both counts. A temporary
-    password is spent by the login it allows (``used_at``), leaving exactly
-    the forced password change. Concurrent attempts are counted exactly once
-    each: the counters change under row locks (SQLite: the writer lock),
-    and the slow argon2 checks run before, outside any transaction.
+    password allows exactly the forced password change, as often as the
+    subscriber logs in with it until a password is set from it (issue 14:
+    logging out of the change page must not cost another call). Concurrent
+    attempts are counted exactly once each: the counters change under row
+    locks (SQLite: the writer lock), and the slow argon2 checks run before,
+    outside any transaction.
     """
     check_aware(now)
     _login_number_format(number)
@@ -251,8 +255,6 @@ def _decide_login(
 
     if temp is not None and temp_live:
         temp.wrong_count = 0
-        if via_temp:
-            temp.used_at = now
     if cred is not None and cred_live:
         cred.wrong_count = 0
     session.flush()

@@ -67,7 +67,6 @@ FROM_VARIABLES: list[tuple[str, str, frozenset[str]]] = [
     *(
         ("LoginRefused", reason, frozenset())
         for reason in (
-            "temp_password_used",
             "temp_password_invalidated",
             "temp_password_expired",
             "password_invalidated",
