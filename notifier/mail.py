@@ -97,7 +97,8 @@ def _check_template(name: str, text: str, origin: str) -> string.Template:
     template = string.Template(text)
     if not template.is_valid():
         raise TemplateError(f"{origin}: a '$' that starts no placeholder (write '$$' for '$')")
-    unknown = sorted(set(template.get_identifiers()) - TEMPLATE_FIELDS[name])
+    # In the order they appear (get_identifiers gives each once, in that order).
+    unknown = [i for i in template.get_identifiers() if i not in TEMPLATE_FIELDS[name]]
     if unknown:
         allowed = ", ".join(f"${field}" for field in sorted(TEMPLATE_FIELDS[name]))
         raise TemplateError(

@@ -89,6 +89,11 @@ def diallable_number(value: str, *, field: str = "caller_number") -> str:
     return value
 
 
+def _not_in(text: str, allowed: frozenset[str]) -> list[str]:
+    """The characters of ``text`` outside ``allowed``, each once, in the order they appear."""
+    return list(dict.fromkeys(char for char in text if char not in allowed))
+
+
 def mail_address(value: str, *, field: str = "address") -> str:
     """MAIL-3: the carrier's destination address rules, one reason per break."""
 
@@ -111,7 +116,7 @@ def mail_address(value: str, *, field: str = "address") -> str:
             f"the part before @ is {len(local)} characters; at most {MAX_LOCAL_PART} are allowed",
             code="address_local_too_long",
         )
-    wrong = sorted(set(local) - _LOCAL_PART_CHARS)
+    wrong = _not_in(local, _LOCAL_PART_CHARS)
     if wrong:
         raise bad(
             f"character(s) {''.join(wrong)!r} not allowed before @ "
@@ -124,7 +129,7 @@ def mail_address(value: str, *, field: str = "address") -> str:
         raise bad("must not have a dot right before @", code="address_dot_before_at")
     if ".." in local:
         raise bad("must not have two dots in a row", code="address_double_dot")
-    wrong = sorted(set(domain) - _DOMAIN_CHARS)
+    wrong = _not_in(domain, _DOMAIN_CHARS)
     if wrong:
         raise bad(
             f"character(s) {''.join(wrong)!r} not allowed after @ (allowed: 0-9 A-Z a-z - .)",

@@ -377,3 +377,12 @@ def test_MAIL_9_compose_all_refuses_an_unsafe_recipient(templates: Templates) ->
             sender=SENDER,
             templates=templates,
         )
+
+
+def test_issue14_MAIL_9_unknown_placeholders_are_listed_in_the_order_they_appear(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "body.txt").write_text("$zeta $caller $alpha $zeta $mid\n", encoding="utf-8")
+    with pytest.raises(TemplateError) as err:
+        Templates.load(tmp_path)
+    assert "unknown placeholder(s) $zeta, $alpha, $mid;" in str(err.value)

@@ -220,3 +220,12 @@ def test_issue12_OPS_2_an_endpoint_fits_its_column_on_postgresql() -> None:
     assert validation.endpoint(longest) == longest and len(longest) <= 100
     with pytest.raises(InvalidInput):
         validation.endpoint("P" * 30 + "/" + "x" * 80)
+
+
+def test_issue14_MAIL_3_bad_characters_are_listed_in_the_order_they_appear() -> None:
+    with pytest.raises(InvalidAddress) as err:
+        validation.mail_address("z~a(b~é@example.jp")
+    assert "character(s) '~(é' not allowed before @" in err.value.message
+    with pytest.raises(InvalidAddress) as err:
+        validation.mail_address("a@ex_am!ple_.jp")
+    assert "character(s) '_!' not allowed after @" in err.value.message
