@@ -32,7 +32,14 @@ class SendTestResult(Protocol):
     def ok(self) -> bool: ...
 
     @property
-    def reply(self) -> str: ...
+    def permanent(self) -> bool:
+        """True: the server refused for good (5xx, e.g. no such mailbox); False: try later."""
+        ...
+
+    @property
+    def reply(self) -> str:
+        """The server's reply, for logs only: the page says the outcome in words (issue 14)."""
+        ...
 
     @property
     def answered(self) -> bool:
@@ -46,6 +53,19 @@ SendTest = Callable[[str, str], Awaitable[SendTestResult]]
 
 def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True)
+class SampleMail:
+    """MAIL-9: a notification mail as the operator's templates write it, with sample values.
+
+    Made by the entry point from the templates the notifier sends with, for
+    the help page's 「着信お知らせメールのイメージ」 (issue 14).
+    """
+
+    sender: str
+    subject: str
+    body: str
 
 
 @dataclass
@@ -62,6 +82,11 @@ class SiteDeps:
     always_secure_cookies: bool = False
     # The [site] settings: public_url, trusted_proxies, the limits of issue 12.
     config: SiteConfig = field(default_factory=SiteConfig)
+    # IVR-1: the numbers to dial for a temporary password (``ivr.access_numbers``),
+    # named on the login and help pages; empty: they say to ask the operator.
+    access_numbers: tuple[str, ...] = ()
+    # MAIL-9: what the notification mail looks like (the help page); None: not shown.
+    sample_mail: SampleMail | None = None
 
     def __post_init__(self) -> None:
         self.store = SessionStore(self.sessions, self.clock)

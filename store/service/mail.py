@@ -90,56 +90,64 @@ def set_address_send(session: Session, number: str, address: str, send: bool) ->
 
 
 def set_addresses(
-    session: Session, number: str, rows: Sequence[tuple[str, bool]]
+    session: Session, number: str, slots: Sequence[tuple[str, bool] | None]
 ) -> list[DestinationAddress]:
-    """MAIL-1/2/3 as one form: the number's destination addresses become ``rows``.
+    """MAIL-1/2/3 as one form: slot ``i`` of ``slots`` becomes the number's slot ``i + 1``.
 
-    ``rows`` are (address, send) in the order shown; an address already set
-    (ignoring case) keeps its slot, the others are removed, new ones take
-    free slots. Every rule is checked on the final list before anything is
-    written: MAIL-3 for each address, no duplicates, at most five, and a
-    started service keeps at least one (MAIL-1).
+    Each slot is (address, send) or ``None`` (empty); an address stays in
+    the slot it was typed in (the page's row 3 is slot 3, issue 14 flow 7),
+    an unchanged one keeps its entry, spelling and flag as given. Every rule
+    is checked on the final list before anything is written: MAIL-3 for each
+    address, no duplicates, at most five, and a started service keeps at
+    least one (MAIL-1).
     """
-    for index, (address, _send) in enumerate(rows, start=1):
-        validation.mail_address(address, field=f"address_{index}")
-    keys = [address.lower() for address, _ in rows]
-    for index, key in enumerate(keys, start=1):
-        if key in keys[: index - 1]:
+    wanted = {position: row for position, row in enumerate(slots, start=1) if row is not None}
+    keys: dict[str, int] = {}
+    for position, (address, _send) in wanted.items():
+        validation.mail_address(address, field=f"address_{position}")
+        key = address.lower()
+        if key in keys:
             raise AlreadyExists(
-                f"{number}: address {rows[index - 1][0]!r} is given twice", field=f"address_{index}"
+                f"{number}: address {address!r} is given twice", field=f"address_{position}"
             )
-    if len(rows) > validation.MAX_ADDRESSES:
+        keys[key] = position
+    if len(wanted) > validation.MAX_ADDRESSES or any(p > validation.MAX_ADDRESSES for p in wanted):
         raise LimitExceeded(
-            f"{number}: {len(rows)} destination addresses; MAIL-2 allows at most "
+            f"{number}: {len(wanted)} destination addresses; MAIL-2 allows at most "
             f"{validation.MAX_ADDRESSES}",
             field="address",
         )
     found = subscribed(session, number, Service.MAIL)
-    if not rows and found.notification.started:
+    if not wanted and found.notification.started:
         raise RuleViolation(
             f"{number}: a started service keeps at least one destination address; "
             "stop the service first (MAIL-1)",
             code="last_address_of_started",
             field="address_1",
         )
-    wanted = dict(zip(keys, rows, strict=True))
+    kept: set[int] = set()
     for entry in list(found.addresses):
-        if entry.address_key not in wanted:
+        row = wanted.get(entry.position)
+        if row is not None and row[0].lower() == entry.address_key:
+            entry.address, entry.send = row
+            kept.add(entry.position)
+        else:
             found.addresses.remove(entry)
-    session.flush()  # free the slots before new addresses take them
-    kept = {entry.address_key: entry for entry in found.addresses}
-    for key, (address, send) in wanted.items():
-        if key in kept:
-            kept[key].address, kept[key].send = address, send
-            continue
-        position = free_slot(
-            [a.position for a in found.addresses], validation.MAX_ADDRESSES, "no free slot"
-        )
-        found.addresses.append(
-            DestinationAddress(position=position, address=address, address_key=key, send=send)
-        )
+    session.flush()  # free the slots and keys before the new entries take them
+    for position, (address, send) in sorted(wanted.items()):
+        if position not in kept:
+            found.addresses.append(
+                DestinationAddress(
+                    position=position, address=address, address_key=address.lower(), send=send
+                )
+            )
     session.flush()
-    log.info("addresses_set", number=number, count=len(rows), send=sum(s for _, s in rows))
+    log.info(
+        "addresses_set",
+        number=number,
+        count=len(wanted),
+        send=sum(send for _, send in wanted.values()),
+    )
     return list(found.addresses)
 
 

@@ -429,7 +429,7 @@ def test_timestamps_come_back_as_aware_utc(provisioned: sessionmaker[Session]) -
     assert number.created_at.tzinfo is not None
 
 
-def test_MAIL_2_set_addresses_checks_the_final_list_before_writing(
+def test_MAIL_2_set_addresses_checks_the_final_list_before_writing_and_keeps_slots(
     sessions: sessionmaker[Session],
 ) -> None:
     from store.errors import AlreadyExists, LimitExceeded
@@ -450,13 +450,13 @@ def test_MAIL_2_set_addresses_checks_the_final_list_before_writing(
         assert snapshot(engine) == before
     with db.transaction(sessions) as s:
         service.set_addresses(
-            s, "0312345678", [("new@example.jp", True), ("KEEP@example.jp", True)]
+            s, "0312345678", [("KEEP@example.jp", True), None, ("new@example.jp", True)]
         )
     with db.transaction(sessions, read_only=True) as s:
         found = service.get_number(s, "0312345678")
         assert sorted((a.position, a.address, a.send) for a in found.addresses) == [
             (1, "KEEP@example.jp", True),  # kept its slot, spelling and flag as given
-            (2, "new@example.jp", True),  # took the slot that drop@ freed
+            (3, "new@example.jp", True),  # issue 14: the slot it was typed in, not a free one
         ]
 
 

@@ -114,7 +114,7 @@ async def test_MAIL_1_the_last_address_of_a_started_service_stays(site: Site) ->
     assert unchanged(site, before)
 
 
-async def test_MAIL_2_send_test_mails_now_and_shows_the_server_reply(site: Site) -> None:
+async def test_MAIL_2_send_test_mails_now_and_says_the_outcome_in_words(site: Site) -> None:
     await logged_in(site)
     await site.post(f"/numbers/{EXTRA}/addresses", {"address_1": "me@example.jp", "send_1": "1"})
     tested = await site.post(
@@ -122,7 +122,9 @@ async def test_MAIL_2_send_test_mails_now_and_shows_the_server_reply(site: Site)
         {"address_1": "me@example.jp", "test_row": "1"},  # the row's own 送信テスト
         page=f"/numbers/{EXTRA}/addresses",
     )
-    assert "me@example.jp への送信テスト: メールサーバが受け付けました" in tested.text
+    # Issue 14: the outcome in words (it was the server's reply, "(250 OK queued)").
+    assert "me@example.jp に送信テストのメールを送りました" in tested.text
+    assert "OK queued" not in tested.text
     assert site.smtp.inbox.wait_for(1, 10)
     assert str(site.smtp.inbox.messages[0]["To"]) == "me@example.jp"
     site.smtp.inbox.refusals.append("550 5.1.1 no such user")
@@ -131,7 +133,8 @@ async def test_MAIL_2_send_test_mails_now_and_shows_the_server_reply(site: Site)
         {"address_1": "me@example.jp", "test_row": "1"},  # the row's own 送信テスト
         page=f"/numbers/{EXTRA}/addresses",
     )
-    assert "送信できませんでした" in refused.text and "550" in refused.text
+    assert "送信できませんでした" in refused.text and "受け付けませんでした" in refused.text
+    assert "550" not in refused.text and "no such user" not in refused.text
 
 
 async def test_MAIL_4_conditions_default_off_and_saved(site: Site) -> None:

@@ -12,6 +12,7 @@ its field.
 from __future__ import annotations
 
 import datetime as dt
+import email.utils
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,6 +23,7 @@ from starlette.responses import RedirectResponse, Response
 
 from store import send_limits, service, validation
 from store.errors import DomainError
+from web.deps import SendTestResult
 from web.pages.base import NumberPage, Plumbing, Posted
 from web.pages.forms import BadForm, count, flag, one_of, rows_within
 from web.texts import japanese, page
@@ -35,6 +37,27 @@ DESIGNATED_ROWS_READ = validation.MAX_DESIGNATED + 10
 
 def _describe(session: Session, number: str) -> dict[str, Any]:
     return service.describe_number(service.get_number(session, number))
+
+
+def sender_domain(from_address: str) -> str:
+    """The domain the notification mails come from (受信指定ドメイン, seeds P.9).
+
+    ``mail.from_address`` may carry a display name
+    (``着信お知らせメール <noreply@example.jp>``): the address is parsed first.
+    """
+    address = email.utils.parseaddr(from_address)[1]
+    return address.rpartition("@")[2] if "@" in address else ""
+
+
+def _send_test_outcome(result: SendTestResult, address: str) -> str:
+    """MAIL-2: what became of the test mail, in words (issue 14: no SMTP text on the page)."""
+    if result.ok:
+        return page("send_test.sent", address=address)
+    if not result.answered:
+        return page("send_test.unreachable", address=address)
+    if result.permanent:
+        return page("send_test.refused", address=address)
+    return page("send_test.deferred", address=address)
 
 
 class NotificationPages:
@@ -117,10 +140,16 @@ class NotificationPages:
         tested: Mapping[str, Any] | None = None,
         status: int = 200,
     ) -> Response:
+        """The five rows: each saved address in its slot (row 3 is slot 3), or as typed.
+
+        An empty row has 送信 unticked and its own 送信テスト (seeds P.9: type,
+        送信テスト, tick 送信, 設定; issue 14 flows 1 and 7).
+        """
         if rows is None:
             data = await self.base.read(_describe, found.number)
-            rows = [{"address": a["address"], "send": a["send"]} for a in data["mail"]["addresses"]]
-        rows = rows + [{"address": "", "send": True}] * (ADDRESS_ROWS - len(rows))
+            rows = [{"address": "", "send": False} for _ in range(ADDRESS_ROWS)]
+            for a in data["mail"]["addresses"]:
+                rows[a["position"] - 1] = {"address": a["address"], "send": a["send"]}
         return self.base.render(
             request,
             "addresses.html",
@@ -130,10 +159,38 @@ class NotificationPages:
                 "rows": list(enumerate(rows, start=1)),
                 "errors": errors or {},
                 "tested": tested,
+                "guidance": self._address_guidance(),
             },
             status=status,
             session=found.view,
         )
+
+    def _address_guidance(self) -> dict[str, list[str] | str]:
+        """Seeds P.9: the steps in order, the third-party warning, the notes (受信指定ドメイン)."""
+        domain = sender_domain(self.base.deps.sender_address)
+        notes = [page("addresses.characters")]
+        if domain:
+            notes.append(page("addresses.allowed_domain", domain=domain))
+        notes.append(page("addresses.delay"))
+        return {
+            "steps": [
+                page("addresses.step_type"),
+                page("addresses.step_test"),
+                page("addresses.step_send"),
+                page("addresses.step_save"),
+            ],
+            "third_party": page("addresses.third_party"),
+            "notes": notes,
+        }
+
+    @staticmethod
+    def _typed_addresses(data: Mapping[str, str]) -> list[dict[str, Any]]:
+        """The five rows as the form holds them; ``BadForm`` for a send flag of no row."""
+        rows_within(data, ("send_",), ADDRESS_ROWS)
+        return [
+            {"address": data.get(f"address_{i}", "").strip(), "send": flag(data, f"send_{i}")}
+            for i in range(1, ADDRESS_ROWS + 1)
+        ]
 
     async def post_addresses(self, request: Request) -> Response:
         posted = await self._posted(request)
@@ -142,11 +199,7 @@ class NotificationPages:
         found, form = posted
         data = form.data
         try:
-            rows_within(data, ("send_",), ADDRESS_ROWS)
-            shown = [
-                {"address": data.get(f"address_{i}", "").strip(), "send": flag(data, f"send_{i}")}
-                for i in range(1, ADDRESS_ROWS + 1)
-            ]
+            shown = self._typed_addresses(data)
         except BadForm as exc:
             return self.base.bad_form(request, found.view, exc)
         errors: dict[str, list[str]] = {}
@@ -166,9 +219,9 @@ class NotificationPages:
                 except DomainError as exc:
                     errors[f"address_{i}"] = [japanese(exc, "address")]
         if not errors:
-            rows = [(str(r["address"]), bool(r["send"])) for r in shown if r["address"]]
+            slots = [(str(r["address"]), bool(r["send"])) if r["address"] else None for r in shown]
             try:
-                await self.base.write(service.set_addresses, found.number, rows)
+                await self.base.write(service.set_addresses, found.number, slots)
             except DomainError as exc:
                 field = exc.field if exc.field and exc.field.startswith("address_") else "form"
                 errors[field] = [japanese(exc, "address")]
@@ -178,12 +231,13 @@ class NotificationPages:
         return RedirectResponse(f"/numbers/{found.number}/addresses?saved=1", status_code=303)
 
     async def post_test(self, request: Request) -> Response:
-        """MAIL-2 送信テスト: one test mail now; the page says what the mail server answered.
+        """MAIL-2 送信テスト: one test mail now to what is typed in the button's row.
 
-        The button of a row mails the address typed in that row (saved or
-        not) and nothing else; the tests are limited per login number (so
-        that logging in again does not reset the count) and per number
-        (issue 12 items 15 and 12, ``store.send_limits``).
+        Saved or not (seeds P.9: type, 送信テスト, tick 送信, 設定): MAIL-3 is
+        checked first, nothing is saved, and the page comes back with every
+        row as typed and the outcome in words by the row (issue 14 flow 1).
+        The tests are limited per login number (so that logging in again does
+        not reset the count) and per number (issue 12, ``store.send_limits``).
         """
         base = self.base
         posted = await self._posted(request)
@@ -191,23 +245,29 @@ class NotificationPages:
             return posted
         found, form = posted
         try:
+            shown = self._typed_addresses(form.data)
             row = count(form.data, "test_row", ADDRESS_ROWS)
             if row < 1:
                 raise BadForm("test_row")
         except BadForm as exc:
             return base.bad_form(request, found.view, exc)
-        address = form.data.get(f"address_{row}", "").strip()
-        try:
-            validation.mail_address(address, field="test_address")
-        except DomainError as exc:
+        field = f"address_{row}"
+
+        async def again(message: str, status: int) -> Response:
             return await self.addresses_page(
-                request, found, errors={"test": [japanese(exc, "address")]}, status=400
+                request, found, rows=shown, errors={field: [message]}, status=status
             )
+
+        address = str(shown[row - 1]["address"])
+        if not address:
+            return await again(page("send_test.empty"), 400)
+        try:
+            validation.mail_address(address, field=field)
+        except DomainError as exc:
+            return await again(japanese(exc, "address"), 400)
         sender = base.deps.send_test
         if sender is None:
-            return await self.addresses_page(
-                request, found, errors={"test": [page("send_test.unavailable")]}, status=503
-            )
+            return await again(page("send_test.unavailable"), 503)
         config = base.deps.config
         limits = send_limits.SendTestLimits(
             per_session=config.send_tests_per_session,
@@ -223,18 +283,18 @@ class NotificationPages:
                 now=base.now(),
             )
         except send_limits.SendTestLimited as exc:
-            return await self.addresses_page(
-                request, found, errors={"test": [japanese(exc)]}, status=429
-            )
+            return await again(japanese(exc), 429)
         result = await sender(found.number, address)
-        reply = result.reply[:200]
         if not result.answered:
-            # Issue 12: no server reply, only our side's error (it names internal
-            # hosts and ports): logged, and the page says it in general terms.
-            log.warning("site_send_test_unreachable", number=found.number, detail=reply)
-            reply = page("send_test.unreachable")
+            # Issue 12: our side's error names internal hosts and ports: the log only.
+            log.warning(
+                "site_send_test_unreachable", number=found.number, detail=result.reply[:200]
+            )
         return await self.addresses_page(
-            request, found, tested={"address": address, "ok": result.ok, "reply": reply}
+            request,
+            found,
+            rows=shown,
+            tested={"row": row, "ok": result.ok, "message": _send_test_outcome(result, address)},
         )
 
     # --- conditions (MAIL-4) -------------------------------------------------------
