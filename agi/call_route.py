@@ -137,11 +137,14 @@ class RouteCall:
     forward_dial: str
     ring_seconds: int
     clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
+    # call.e164_without_plus: a caller ID 81... is read as +81... (store.caller_number).
+    e164_without_plus: bool = False
 
     def __post_init__(self) -> None:
         env = self.channel.env
         self.subscriber = env.get("agi_arg_1") or env.get("agi_extension", "")
-        self.caller = caller_of(env)
+        # CALL-2, CALL-3, MAIL-5, MAIL-9: in the national form, before any rule.
+        self.caller = caller_of(env, e164_without_plus=self.e164_without_plus)
         # MAIL-9: the withheld number is never logged; the presentation is.
         self.log = structlog.get_logger("agi.call_route").bind(
             call_id=env.get("agi_uniqueid", ""),

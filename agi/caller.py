@@ -1,5 +1,10 @@
 """Who is calling, from the AGI environment: the number and its presentation (MAIL-9).
 
+The number is read in the national form first (``store.caller_number``:
+``+81311110000`` is ``0311110000``), and SIP's ``anonymous`` is a withheld
+caller whatever presentation came with it (CALL-3), so that every rule
+compares callers as the subscriber wrote them.
+
 Every flow of ``agi/`` logs the caller through ``Caller.logged``: the
 number only when its presentation is allowed, else how it was withheld
 (``withheld``, ``payphone``, ``unavailable``), never the digits.
@@ -11,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from dialplan import variables
-from store import validation
+from store import caller_number, validation
 from store.errors import InvalidInput
 from store.models import Presentation
 
@@ -43,10 +48,17 @@ class Caller:
         return self.presented_number or self.presentation.value
 
 
-def classify_caller(callerid: str, callingpres: str, ani2: str) -> Caller:
-    """From agi_callerid, agi_callingpres and agi_callingani2."""
+def classify_caller(
+    callerid: str, callingpres: str, ani2: str, *, e164_without_plus: bool = False
+) -> Caller:
+    """From agi_callerid, agi_callingpres and agi_callingani2.
+
+    ``e164_without_plus``: the operator's ``call.e164_without_plus``.
+    """
     try:
-        number = validation.diallable_number(callerid)
+        number = validation.diallable_number(
+            caller_number.national_form(callerid, e164_without_plus=e164_without_plus)
+        )
     except InvalidInput:
         number = ""  # "unknown", "anonymous", empty
     # Asterisk sends 0-255 in ASCII digits; anything else (a reserved group,
@@ -56,7 +68,9 @@ def classify_caller(callerid: str, callingpres: str, ani2: str) -> Caller:
     group = code & _PRES_GROUP if 0 <= code <= 0xFF else -1
     if ani2 in PAYPHONE_ANI2:
         presentation = Presentation.PAYPHONE
-    elif group == _PRES_RESTRICTED:
+    elif group == _PRES_RESTRICTED or caller_number.is_anonymous(callerid):
+        # RFC 3323: SIP's anonymous caller withheld the number, even when the
+        # trunk marks the presentation "allowed" (it often does).
         presentation = Presentation.WITHHELD
     elif group != _PRES_ALLOWED or not number:
         presentation = Presentation.UNAVAILABLE
@@ -65,8 +79,11 @@ def classify_caller(callerid: str, callingpres: str, ani2: str) -> Caller:
     return Caller(number, presentation)
 
 
-def caller_of(env: Mapping[str, str]) -> Caller:
+def caller_of(env: Mapping[str, str], *, e164_without_plus: bool = False) -> Caller:
     """The caller of an AGI session."""
     return classify_caller(
-        env.get("agi_callerid", ""), env.get("agi_callingpres", ""), env.get("agi_callingani2", "")
+        env.get("agi_callerid", ""),
+        env.get("agi_callingpres", ""),
+        env.get("agi_callingani2", ""),
+        e164_without_plus=e164_without_plus,
     )

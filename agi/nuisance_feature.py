@@ -21,6 +21,7 @@ from agi.channel import CallerHangup, Channel, ChannelError
 from agi.flow import Ending, FlowBreak, StoreExits, ask_store, finish
 from agi.prompts import Prompt
 from dialplan import variables as v
+from store import caller_number
 from store.service import LastCallerResult
 
 MAX_TRIES = 3
@@ -78,14 +79,20 @@ class NuisanceFeatureCall:
     channel: Channel
     store: NuisanceStore
     input_timeout: float = 10.0
+    # call.e164_without_plus: a caller ID 81... is read as +81... (store.caller_number).
+    e164_without_plus: bool = False
 
     def __post_init__(self) -> None:
-        self.subscriber = self.channel.env.get("agi_callerid", "")
+        # The subscriber's own phone, in the national form its number is stored in
+        # (a trunk or a PBX in front may present it as +81...).
+        self.subscriber = caller_number.national_form(
+            self.channel.env.get("agi_callerid", ""), e164_without_plus=self.e164_without_plus
+        )
         # MAIL-9: the subscriber's phone may withhold its number (184); then
         # the log says so instead of the digits.
         self.log = structlog.get_logger("agi.nuisance_feature").bind(
             call_id=self.channel.env.get("agi_uniqueid", ""),
-            number=caller_of(self.channel.env).logged,
+            number=caller_of(self.channel.env, e164_without_plus=self.e164_without_plus).logged,
         )
 
     def run(self) -> str:

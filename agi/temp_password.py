@@ -28,7 +28,7 @@ from agi.channel import CallerHangup, Channel, ChannelError, DigitEntry
 from agi.flow import Ending, FlowBreak, StoreExits, ask_store, finish
 from agi.prompts import Prompt
 from dialplan import variables
-from store import validation
+from store import caller_number, validation
 from store.errors import InvalidInput
 from store.models import AuthUnit
 from store.service import CallerLine, temp_password_targets
@@ -82,10 +82,12 @@ class TempPasswordCall:
     store: TempPasswordStore
     input_timeout: float = 10.0
     errors: int = 0
+    # call.e164_without_plus: a caller ID 81... is read as +81... (store.caller_number).
+    e164_without_plus: bool = False
 
     def __post_init__(self) -> None:
         # MAIL-9: a withheld caller logs as withheld, never the digits.
-        self.caller = caller_of(self.channel.env)
+        self.caller = caller_of(self.channel.env, e164_without_plus=self.e164_without_plus)
         self.log = structlog.get_logger("agi.temp_password").bind(
             call_id=self.channel.env.get("agi_uniqueid", ""),
             caller=self.caller.logged,
@@ -141,7 +143,11 @@ class TempPasswordCall:
         return self.caller.logged if number == self.caller.number else number
 
     def _caller_line(self) -> CallerLine | None:
-        caller_id = self.channel.env.get("agi_callerid", "")
+        # IVR-2: the line is found by the caller's number in the national
+        # form (a SIP trunk may present it as +81...), withheld or not.
+        caller_id = caller_number.national_form(
+            self.channel.env.get("agi_callerid", ""), e164_without_plus=self.e164_without_plus
+        )
         try:
             validation.subscriber_number(caller_id)
         except InvalidInput:

@@ -119,7 +119,16 @@ def routes(
     timeout = float(ivr.input_timeout_seconds)
 
     def temp_password(channel: Channel) -> str:
-        return TempPasswordCall(channel, temp_passwords, input_timeout=timeout).run().value
+        return (
+            TempPasswordCall(
+                channel,
+                temp_passwords,
+                input_timeout=timeout,
+                e164_without_plus=call.e164_without_plus,
+            )
+            .run()
+            .value
+        )
 
     def route_call(channel: Channel) -> str:
         return RouteCall(
@@ -128,10 +137,13 @@ def routes(
             fallback_endpoint=call.fallback_endpoint,
             forward_dial=call.forward_dial,
             ring_seconds=call.ring_seconds,
+            e164_without_plus=call.e164_without_plus,
         ).run()
 
     def nuisance_last_caller(channel: Channel) -> str:
-        return NuisanceFeatureCall(channel, nuisance, input_timeout=timeout).run()
+        return NuisanceFeatureCall(
+            channel, nuisance, input_timeout=timeout, e164_without_plus=call.e164_without_plus
+        ).run()
 
     return {
         variables.SCRIPT_TEMP_PASSWORD: temp_password,

@@ -31,3 +31,7 @@ class CallConfig:
     # CALL-2: dialled from a subscriber's phone, then 2: add the last caller
     # to the nuisance list (the carrier's code).
     nuisance_feature_code: str = "144"
+    # CALL-2, CALL-3, MAIL-5, MAIL-9: a caller ID of 81 and a Japanese number
+    # (E.164 without its +, as some trunks send it) is read as +81, i.e. in the
+    # national form 0...; +81... and 0081... always are (store.caller_number).
+    e164_without_plus: bool = False

@@ -27,7 +27,7 @@ from collections.abc import Iterator, Mapping
 
 from dialplan import variables
 from notifier.model import ChannelCreated, ChannelHungUp, Event, OutcomeReported
-from store import validation
+from store import caller_number, validation
 from store.models import CallOutcome, Presentation
 
 # Names in AMI frames that the notifier reads.
@@ -39,6 +39,9 @@ LINKEDID = "Linkedid"
 UNIQUEID = "Uniqueid"
 CONTEXT = "Context"
 EXTEN = "Exten"
+# The channel's own caller ID, a header Asterisk adds to every channel event
+# (the UserEvent too): read only to tell SIP's anonymous caller (CALL-3).
+CALLER_ID_NUM = "CallerIDNum"
 
 # The body fields of UserEvent(ChakushinCall), looked up by the channel
 # variable each carries: the names are typed once, in dialplan.variables.
@@ -62,7 +65,8 @@ BANNER_PREFIX = "Asterisk Call Manager/"
 # Asterisk's ids are "<epoch>.<seq>", optionally prefixed by the system name.
 MAX_ID = 64
 _ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
-# A caller number as the rules use it (notifier.rules.presented_number).
+# A caller number as the rules use it (notifier.rules.presented_number), once
+# read in the national form (store.caller_number: +81311110000 is 0311110000).
 _CALLER = re.compile(r"[0-9]{1,32}")
 # Dial statuses are upper-case words (ANSWER, NOANSWER, CHANUNAVAIL ...).
 _DIAL_STATUS = re.compile(r"[A-Z_]{0,32}")
@@ -150,7 +154,14 @@ def _outcome(fields: Mapping[str, str]) -> OutcomeReported:
     """CALL-5: the dialplan's verdict, from UserEvent(ChakushinCall)."""
     event = variables.EVENT_CALL
     presentation = _presentation(fields, event)
-    caller = _text(fields, event, _F_CALLER)
+    caller = caller_number.national_form(_text(fields, event, _F_CALLER))
+    if presentation in (Presentation.ALLOWED, Presentation.UNAVAILABLE) and (
+        caller_number.is_anonymous(caller)
+        or (not caller and caller_number.is_anonymous(_channel_caller_id(fields)))
+    ):
+        # RFC 3323: SIP's anonymous caller withheld the number (非通知), whether
+        # the event says so or the dialplan's fail path sent "unavailable" for it.
+        presentation = Presentation.WITHHELD
     if presentation is not Presentation.ALLOWED:
         # The dialplan sends no number unless it was presented; should one
         # come anyway, it must not travel further (a withheld number is
@@ -195,6 +206,12 @@ def _outcome(fields: Mapping[str, str]) -> OutcomeReported:
 def printable(value: str, length: int) -> str:
     """``value`` made safe to keep for the operator: printable ASCII, at most ``length``."""
     return "".join(c if c.isascii() and c.isprintable() else "?" for c in value)[:length]
+
+
+def _channel_caller_id(fields: Mapping[str, str]) -> str:
+    """The channel's CallerIDNum, or ``""``: compared with anonymous, never kept."""
+    value: object = fields.get(CALLER_ID_NUM, "")
+    return value.strip() if isinstance(value, str) else ""
 
 
 def _id(fields: Mapping[str, str], event: str, name: str) -> str:

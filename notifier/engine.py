@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from notifier import ami, mail, rules
 from notifier.calls import CallTracker
-from notifier.model import CallRecord, Decision, Event, MailSettings
-from store import db, service
+from notifier.model import CallRecord, Decision, Event, MailSettings, OutcomeReported
+from store import caller_number, db, service
 from store.models import Number, Presentation
 
 log = structlog.get_logger("notifier")
@@ -60,8 +60,12 @@ class Notifier:
         tracker: CallTracker | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        e164_without_plus: bool = False,
     ) -> None:
         self.sessions = sessions
+        # call.e164_without_plus: a presented 81... is read as +81... (the forms
+        # that need no setting, +81 and 0081, notifier.ami reads already).
+        self.e164_without_plus = e164_without_plus
         self.templates = templates
         self.sender_address = sender_address
         # The wall clock that stamps calls, decisions and mails: the delivery
@@ -73,6 +77,13 @@ class Notifier:
         self.mails_queued = 0
 
     def handle(self, event: Event) -> list[CallRecord]:
+        if (
+            self.e164_without_plus
+            and isinstance(event, OutcomeReported)
+            and event.presentation is Presentation.ALLOWED
+        ):
+            national = caller_number.national_form(event.caller_number, e164_without_plus=True)
+            event = dataclasses.replace(event, caller_number=national)
         return self.tracker.feed(event, self.monotonic())
 
     def expire(self) -> list[CallRecord]:

@@ -11,9 +11,11 @@ from collections.abc import Mapping
 
 from store.models import CallOutcome, Presentation
 
-# A presented caller ID is 1-32 digits. Anything else a trunk sends (a
-# name, "+81...", a stray control character) is treated as not presented,
-# in the rules, the mail and the history, so they never disagree about a caller.
+# A presented caller ID is 1-32 digits, in the national form once read
+# (store.caller_number turns "+81..." into "0..." in agi/ and notifier/).
+# Anything else a trunk sends (a name, another country's "+1...", a stray
+# control character) is treated as not presented, in the rules, the mail and
+# the history, so they never disagree about a caller.
 _CALLER_NUMBER = re.compile(r"[0-9]{1,32}")
 
 # MAIL-9: what stands in for a number that was not presented.

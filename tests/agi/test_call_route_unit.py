@@ -57,10 +57,24 @@ def route(s: RoutingSettings, caller: Caller) -> Route:
         ("", "0", "27", PAYPHONE),
         ("", "0", "70", PAYPHONE),
         ("0398765432", "garbage", "", Caller(CALLER, Presentation.UNAVAILABLE)),
+        # Issue 14: E.164 is read in the national form; SIP's anonymous is withheld.
+        ("+81398765432", "0", "0", ALLOWED),
+        ("0081398765432", "0", "0", ALLOWED),
+        ("81398765432", "0", "0", UNAVAILABLE),  # only where configured (below)
+        ("+81398765432", "32", "0", WITHHELD),
+        ("+14155550100", "0", "0", UNAVAILABLE),
+        ("anonymous", "0", "0", Caller("", Presentation.WITHHELD)),
+        ("Anonymous", "1", "0", Caller("", Presentation.WITHHELD)),
+        ("anonymous@anonymous.invalid", "67", "0", Caller("", Presentation.WITHHELD)),
+        ("anonymous", "0", "27", PAYPHONE),
     ],
 )
 def test_classify_caller(callerid: str, pres: str, ani2: str, expected: Caller) -> None:
     assert classify_caller(callerid, pres, ani2) == expected
+
+
+def test_CALL_2_classify_caller_reads_81_without_plus_where_configured() -> None:
+    assert classify_caller("81398765432", "0", "0", e164_without_plus=True) == ALLOWED
 
 
 def test_withheld_number_is_never_the_presented_number() -> None:

@@ -231,3 +231,67 @@ def test_database_unavailable_takes_the_fail_path() -> None:
     assert v.ACTION not in got
     assert got[v.ROUTE] == "store_unavailable"
     assert (got[v.PRESENTATION], got[v.CALLER]) == ("withheld", "")
+
+
+# --- caller IDs as trunks send them (issue 14) -----------------------------------------
+
+
+@pytest.mark.parametrize("presented", ["+81311110000", "0081311110000"])
+def test_CALL_2_e164_caller_is_refused_when_its_national_number_is_listed(
+    switch: Switch, presented: str
+) -> None:
+    got = switch.call(callerid=presented)
+    assert (got[v.ACTION], got[v.REFUSAL]) == (
+        v.ACTION_REJECT_NUISANCE,
+        Prompt.CALL_REJECTED_NUISANCE.value,
+    )
+    # MAIL-9: the notifier is told the national number, as the rules compare it.
+    assert (got[v.PRESENTATION], got[v.CALLER]) == ("allowed", NUISANCE)
+
+
+def test_CALL_2_e164_caller_is_recorded_as_the_last_caller_in_national_form(
+    switch: Switch,
+) -> None:
+    switch.call(callerid="+819012345678")
+    with db.transaction(switch.sessions) as s:
+        number = service.get_number(s, NUMBER)
+        assert number.last_caller_number == "09012345678"
+        assert number.last_caller_presentation is Presentation.ALLOWED
+
+
+def test_CALL_2_another_countrys_e164_is_left_as_presented(switch: Switch) -> None:
+    got = switch.call(callerid="+14155550100")
+    assert (got[v.ACTION], got[v.PRESENTATION], got[v.CALLER]) == (
+        v.ACTION_RING,
+        "unavailable",
+        "",
+    )
+
+
+def test_CALL_2_e164_without_plus_is_read_only_where_configured(switch: Switch) -> None:
+    got = switch.call(callerid="81311110000")
+    assert (got[v.ACTION], got[v.PRESENTATION]) == (v.ACTION_RING, "unavailable")
+    config = config_mod.load(env={"CHAKUSHIN_CALL_E164_WITHOUT_PLUS": "true"})
+    with running_server(wiring.routes(switch.sessions, ivr=config.ivr, call=config.call)) as other:
+        got = Switch(switch.sessions, other.port).call(callerid="81311110000")
+    assert (got[v.ACTION], got[v.CALLER]) == (v.ACTION_REJECT_NUISANCE, NUISANCE)
+
+
+@pytest.mark.parametrize("presented", ["anonymous", "Anonymous", "anonymous@anonymous.invalid"])
+def test_CALL_3_anonymous_caller_is_withheld_and_refused_by_number_request(
+    switch: Switch, presented: str
+) -> None:
+    got = switch.call(callerid=presented, pres="0")
+    assert (got[v.ACTION], got[v.PRESENTATION], got[v.CALLER]) == (
+        v.ACTION_RING,
+        "withheld",
+        "",
+    )
+    # CALL-3: Number Request refuses a withheld caller by default (no flag needed).
+    switch.change(lambda s: service.set_number_request(s, NUMBER, enabled=True))
+    got = switch.call(callerid=presented, pres="0")
+    assert (got[v.ACTION], got[v.REFUSAL], got[v.PRESENTATION]) == (
+        v.ACTION_REJECT_ANONYMOUS,
+        Prompt.CALL_REJECTED_WITHHELD.value,
+        "withheld",
+    )

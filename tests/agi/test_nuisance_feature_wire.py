@@ -138,3 +138,49 @@ def test_CALL_2_number_without_the_service(phone: Phone) -> None:
     assert peer.variables[v.FEATURE_OUTCOME] == "not_subscribed"
     unknown = phone.dial_144(["2"], number="0399999999")
     assert unknown.variables[v.FEATURE_OUTCOME] == "not_subscribed"
+
+
+# --- caller IDs as trunks send them (issue 14) -----------------------------------------
+
+
+def test_CALL_2_an_e164_caller_is_listed_by_144_2_in_national_form(phone: Phone) -> None:
+    """The routing AGI records the last caller as the rules compare it; 144-2 lists that."""
+    AsteriskPeer(
+        "+81311110000",
+        script=v.SCRIPT_ROUTE_CALL,
+        env_overrides={"agi_arg_1": NUMBER, "agi_extension": NUMBER, "agi_callingpres": "0"},
+    ).over_tcp("127.0.0.1", phone.port)
+    peer = phone.dial_144(["2"])
+    assert peer.prompts == [
+        Prompt.NUISANCE_MENU.value,
+        *digits("0311110000"),
+        Prompt.NUISANCE_ADDED.value,
+    ]
+    assert phone.listed() == [{"position": 1, "caller_number": "0311110000", "hidden": False}]
+    with db.transaction(phone.sessions) as s:  # and the next call from +81... is refused
+        settings = service.route_incoming_call(
+            s, NUMBER, caller_number="0311110000", presentation=Presentation.ALLOWED, now=NOW
+        )
+        assert settings is not None and "0311110000" in settings.nuisance_numbers
+
+
+def test_CALL_2_a_subscriber_phone_presenting_e164_reaches_its_own_number(phone: Phone) -> None:
+    phone.last_call(CALLER, Presentation.ALLOWED)
+    peer = phone.dial_144(["2"], number="+81312345678")
+    assert peer.variables[v.FEATURE_OUTCOME] == "added"
+    assert phone.listed() == [{"position": 1, "caller_number": CALLER, "hidden": False}]
+
+
+def test_CALL_2_an_anonymous_last_caller_is_listed_hidden(phone: Phone) -> None:
+    AsteriskPeer(
+        "anonymous",
+        script=v.SCRIPT_ROUTE_CALL,
+        env_overrides={"agi_arg_1": NUMBER, "agi_extension": NUMBER, "agi_callingpres": "0"},
+    ).over_tcp("127.0.0.1", phone.port)
+    peer = phone.dial_144(["2"])
+    # A withheld caller without digits: there is nothing to list (CALL-2), said as such.
+    assert peer.variables[v.FEATURE_OUTCOME] == "no_number"
+    assert phone.listed() == []
+    with db.transaction(phone.sessions) as s:
+        number = service.get_number(s, NUMBER)
+        assert number.last_caller_presentation is Presentation.WITHHELD

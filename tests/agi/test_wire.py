@@ -202,6 +202,17 @@ def test_IVR_2_caller_not_a_subscriber(wired_line: Line1, caller: str) -> None:
     assert snapshot(wired_line.url) == before
 
 
+@pytest.mark.parametrize("presented", ["+81312345679", "0081312345679"])
+def test_IVR_2_a_caller_presented_in_e164_is_found_by_its_national_number(
+    wired_line: Line1, presented: str
+) -> None:
+    """Issue 14: a SIP trunk's +81 caller is the line's additional number EXTRA."""
+    peer = wired_line.place(AsteriskPeer(presented, ["1", PW, PW]))
+    assert peer.prompts[0] == MENU
+    assert peer.variables[variables.TP_OUTCOME] == "completed"
+    assert_stored(wired_line, CONTRACT, PW, AuthUnit.LINE)
+
+
 def test_IVR_8_timeout_with_no_input(wired_line: Line1) -> None:
     peer = wired_line.place(AsteriskPeer(EXTRA, [TIMEOUT, "1", TIMEOUT, PW, PW]))
     assert peer.prompts[:3] == [MENU, INVALID, MENU]
