@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from chakushin import bootstrap
 from chakushin.config import Config, MailConfig, SiteConfig
+from dialplan.config import IvrConfig
 from notifier.outbox import SendResult
 from store import db, service
 from store.models import AuthUnit, MailKind, OutboxMail
@@ -140,9 +141,18 @@ def site_config() -> SiteConfig:
     return SiteConfig()
 
 
+@pytest.fixture
+def site_access_numbers() -> tuple[str, ...]:
+    """IVR-1: the access numbers the site names (``ivr.access_numbers``, the shipped ones)."""
+    return IvrConfig().access_numbers
+
+
 @pytest_asyncio.fixture
 async def site(
-    site_line: sessionmaker[Session], smtp: SmtpServer, site_config: SiteConfig
+    site_line: sessionmaker[Session],
+    smtp: SmtpServer,
+    site_config: SiteConfig,
+    site_access_numbers: tuple[str, ...],
 ) -> AsyncIterator[Site]:
     clock = Clock(START)
     throttle = LoginThrottle(limit=50, window=600, clock=lambda: clock().timestamp())
@@ -163,6 +173,8 @@ async def site(
             throttle=throttle,
             send_test=send_test,
             config=site_config,
+            access_numbers=site_access_numbers,
+            sample_mail=bootstrap.sample_mail(config, bootstrap.load_templates(config)),
         )
     )
     transport = httpx.ASGITransport(app=app)

@@ -131,10 +131,8 @@ class AuthUnitPages:
             *(notice(n.code, n.params) for n in changed.notices),
         ]
         lines.append(page("auth_unit.login_numbers", numbers=listed(changed.login_numbers)))
-        if changed.need_temp_password:
-            lines.append(
-                page("auth_unit.need_temp_password", numbers=listed(changed.need_temp_password))
-            )
+        # The numbers needing a temporary password: said once, by the store's
+        # ``need_temp_password`` notice among ``changed.notices`` (issue 14).
         response = base.message(
             request, page("auth_unit.done_title"), lines, link=("/login", page("link.login"))
         )
