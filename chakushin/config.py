@@ -5,7 +5,8 @@ The file is found by ``--config``, else ``$CHAKUSHIN_CONFIG``, else
 working single box. A key ``section.name`` is overridden by the variable
 ``CHAKUSHIN_SECTION_NAME`` (top-level keys: ``CHAKUSHIN_NAME``). Lists in
 the environment are comma-separated. The result is validated once and
-passed down as a frozen object; every error names the key it is about.
+passed down as a frozen object; every error names the key it is about,
+and every problem of a file is reported at once, not only the first.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import tomllib
 import types
 import typing
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from notifier.config import MailConfig as MailConfig
 from store import validation
 from store.db import parse_url
 from store.errors import DomainError, StoreUnavailable
+from store.mail_message import FromAddress, UnsafeHeader
 from web.config import SiteConfig as SiteConfig
 
 ENV_PREFIX = "CHAKUSHIN_"
@@ -40,11 +42,27 @@ MASK = "********"
 
 
 class ConfigError(ValueError):
-    """The configuration cannot be used; ``key`` names the offending key."""
+    """The configuration cannot be used; ``key`` names the offending key.
+
+    ``problems`` is every problem found, each a ``ConfigError`` naming its
+    key (``config check`` prints one line each); a single problem is the
+    error itself.
+    """
 
     def __init__(self, message: str, *, key: str | None = None) -> None:
         super().__init__(f"{key}: {message}" if key else message)
         self.key = key
+        self.problems: tuple[ConfigError, ...] = (self,)
+
+    @classmethod
+    def of(cls, problems: Sequence[ConfigError]) -> ConfigError:
+        """One error for all ``problems``: in one line, keyed by the first."""
+        if len(problems) == 1:
+            return problems[0]
+        error = cls(f"{len(problems)} problems: " + "; ".join(str(p) for p in problems))
+        error.key = problems[0].key
+        error.problems = tuple(problems)
+        return error
 
 
 def _default_data_dir() -> str:
@@ -121,7 +139,7 @@ class Config:
 
 
 def load(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Config:
-    """Read, override and validate; raise ``ConfigError`` on the first problem."""
+    """Read, override and validate; raise ``ConfigError`` with every problem found."""
     env = os.environ if env is None else env
     explicit = path if path is not None else env.get(CONFIG_ENV) or None
     data: dict[str, Any] = {}
@@ -130,8 +148,15 @@ def load(path: str | Path | None = None, env: Mapping[str, str] | None = None) -
     if explicit or _exists(file):
         data = _read_toml(file)
         source = str(file)
-    config: Config = dataclasses.replace(_build(Config, data, "", env), source=source)
-    _validate(config)
+    problems: list[ConfigError] = []
+    built = _build(Config, data, "", env, problems)
+    config: Config = dataclasses.replace(built, source=source)
+    try:
+        _validate(config, problems)
+    except ConfigError as exc:  # a check that raised instead of reporting
+        problems.append(exc)
+    if problems:
+        raise ConfigError.of(problems)
     return config
 
 
@@ -154,32 +179,49 @@ def _read_toml(file: Path) -> dict[str, Any]:
         raise ConfigError(f"config file {str(file)!r} cannot be read: {exc}") from None
 
 
-def _build(cls: type[Any], table: Mapping[str, Any], prefix: str, env: Mapping[str, str]) -> Any:
+def _build(
+    cls: type[Any],
+    table: Mapping[str, Any],
+    prefix: str,
+    env: Mapping[str, str],
+    problems: list[ConfigError],
+) -> Any:
+    """The section ``cls`` from ``table`` and ``env``; a bad value keeps the default.
+
+    Each bad value is added to ``problems`` and the rest is still read, so
+    that one run names every problem.
+    """
     if not isinstance(table, Mapping):
-        raise ConfigError("must be a table ([section])", key=prefix.rstrip("."))
+        problems.append(ConfigError("must be a table ([section])", key=prefix.rstrip(".")))
+        table = {}
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
     for name in table:
         if name not in fields:
             known = ", ".join(prefix + f for f in fields)
-            raise ConfigError(f"unknown key (known keys: {known})", key=prefix + name)
+            problems.append(ConfigError(f"unknown key (known keys: {known})", key=prefix + name))
     values: dict[str, Any] = {}
     for name in fields:
         key = prefix + name
         kind = hints[name]
         if isinstance(kind, type) and dataclasses.is_dataclass(kind):
-            values[name] = _build(kind, table.get(name, {}), key + ".", env)
+            values[name] = _build(kind, table.get(name, {}), key + ".", env, problems)
             continue
         env_name = ENV_PREFIX + key.replace(".", "_").upper()
-        if env_name in env:
-            values[name] = _from_env(env[env_name], kind, f"{key} (from ${env_name})")
-        elif name in table:
-            values[name] = _typed(table[name], kind, key)
-        else:
+        try:
+            if env_name in env:
+                value = _from_env(env[env_name], kind, f"{key} (from ${env_name})")
+            elif name in table:
+                value = _typed(table[name], kind, key)
+            else:
+                continue
+            for text in value if isinstance(value, tuple) else (value,):
+                if isinstance(text, str):
+                    _printable(text, key)
+        except ConfigError as exc:
+            problems.append(exc)
             continue
-        for text in values[name] if isinstance(values[name], tuple) else (values[name],):
-            if isinstance(text, str):
-                _printable(text, key)
+        values[name] = value
     return cls(**values)
 
 
@@ -262,84 +304,105 @@ def _dial_template(template: str, key: str) -> None:
         raise ConfigError(exc.message, key=key) from None
 
 
-def _validate(config: Config) -> None:
+def _validate(config: Config, problems: list[ConfigError]) -> None:
+    """Every check runs; each problem is added to ``problems``, naming its key."""
+
+    def bad(message: str, key: str) -> None:
+        problems.append(ConfigError(message, key=key))
+
+    def check(rule: Callable[..., object], *args: Any, **kwargs: Any) -> None:
+        # A rule that raises: a ConfigError, or a DomainError naming its field.
+        try:
+            rule(*args, **kwargs)
+        except ConfigError as exc:
+            problems.append(exc)
+        except DomainError as exc:
+            bad(exc.message, exc.field or "")
+
     if not config.data_dir:
-        raise ConfigError("must not be empty", key="data_dir")
-    try:
-        validation.time_zone(config.timezone)
-        for number in config.ivr.access_numbers:
-            validation.subscriber_number(number, field="ivr.access_numbers")
-        if config.mail.from_address:
-            validation.mail_address(config.mail.from_address, field="mail.from_address")
-    except DomainError as exc:
-        raise ConfigError(exc.message, key=exc.field) from None
+        bad("must not be empty", "data_dir")
+    check(validation.time_zone, config.timezone)
+    for number in config.ivr.access_numbers:
+        check(validation.subscriber_number, number, field="ivr.access_numbers")
+    check(_from_address, config.mail.from_address)
     try:
         parse_url(config.database_url)
     except StoreUnavailable as exc:  # store.db.DatabaseError, code database_url
-        raise ConfigError(exc.message, key="database.url") from None
+        bad(exc.message, "database.url")
     for key, port in (("ami.port", config.ami.port), ("mail.smtp_port", config.mail.smtp_port)):
-        _port(port, key)
+        check(_port, port, key)
     # Listening ports: 0 takes any free port (tests, the demo).
     for key, port in (
         ("agi.port", config.agi.port),
         ("site.port", config.site.port),
         ("metrics.port", config.metrics.port),
     ):
-        _port(port, key, any_free=True)
+        check(_port, port, key, any_free=True)
+    if not 1 <= config.ami.reconnect_max_seconds <= 300:
+        bad(
+            f"must be 1-300 seconds; got {config.ami.reconnect_max_seconds}",
+            "ami.reconnect_max_seconds",
+        )
     if not 60 <= config.mail.retry_deadline_seconds <= 7 * 86400:
-        raise ConfigError("must be 60 s to 7 days", key="mail.retry_deadline_seconds")
+        bad("must be 60 s to 7 days", "mail.retry_deadline_seconds")
     if not 1 <= config.mail.lease_seconds <= 3600:
-        raise ConfigError("must be 1-3600 seconds", key="mail.lease_seconds")
+        bad("must be 1-3600 seconds", "mail.lease_seconds")
     if not 1 <= config.mail.concurrency <= 64:
-        raise ConfigError("must be 1-64", key="mail.concurrency")
+        bad("must be 1-64", "mail.concurrency")
     if not 1 <= config.mail.smtp_timeout_seconds <= 600:
-        raise ConfigError("must be 1-600 seconds", key="mail.smtp_timeout_seconds")
+        bad("must be 1-600 seconds", "mail.smtp_timeout_seconds")
     for peer in config.agi.allowed_peers:
         try:
             ipaddress.ip_address(peer)
         except ValueError:
-            raise ConfigError(
+            bad(
                 f"{peer!r} is not an IP address (one address per entry, no networks)",
-                key="agi.allowed_peers",
-            ) from None
+                "agi.allowed_peers",
+            )
     if not 1 <= config.site.login_failures_per_address <= 10_000:
-        raise ConfigError("must be 1-10000", key="site.login_failures_per_address")
-    _validate_site(config.site)
+        bad("must be 1-10000", "site.login_failures_per_address")
+    _validate_site(config.site, problems)
     if not 1 <= config.serve.shutdown_timeout_seconds <= 600:
-        raise ConfigError("must be 1-600 seconds", key="serve.shutdown_timeout_seconds")
+        bad("must be 1-600 seconds", "serve.shutdown_timeout_seconds")
     if not 1 <= config.serve.heartbeat_seconds <= 300:
-        raise ConfigError("must be 1-300 seconds", key="serve.heartbeat_seconds")
+        bad("must be 1-300 seconds", "serve.heartbeat_seconds")
     if not 60 <= config.serve.outbox_alert_seconds <= 7 * 86400:
-        raise ConfigError("must be 60 s to 7 days", key="serve.outbox_alert_seconds")
+        bad("must be 60 s to 7 days", "serve.outbox_alert_seconds")
     if len(config.serve.node_name) > 120 or any(
         not ch.isprintable() for ch in config.serve.node_name
     ):
-        raise ConfigError("must be at most 120 printable characters", key="serve.node_name")
+        bad("must be at most 120 printable characters", "serve.node_name")
     if not 1 <= config.ivr.input_timeout_seconds <= 60:
-        raise ConfigError("must be 1-60 seconds", key="ivr.input_timeout_seconds")
-    _validate_agi(config.agi)
+        bad("must be 1-60 seconds", "ivr.input_timeout_seconds")
+    _validate_agi(config.agi, problems)
     if not re.fullmatch(r"[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*", config.ivr.sounds_dir):
-        raise ConfigError(
-            "must be a relative path of letters, digits, - and _", key="ivr.sounds_dir"
-        )
+        bad("must be a relative path of letters, digits, - and _", "ivr.sounds_dir")
     for key, template in (
         ("call.fallback_endpoint", config.call.fallback_endpoint),
         ("call.forward_dial", config.call.forward_dial),
     ):
-        _dial_template(template, key)
+        check(_dial_template, template, key)
     if not 5 <= config.call.ring_seconds <= 300:
-        raise ConfigError("must be 5-300 seconds", key="call.ring_seconds")
+        bad("must be 5-300 seconds", "call.ring_seconds")
     if not re.fullmatch(r"[0-9*#]{2,8}", config.call.nuisance_feature_code):
-        raise ConfigError("must be 2-8 of 0-9, * and #", key="call.nuisance_feature_code")
-    _choice(config.mail.smtp_security, ("none", "starttls", "tls"), "mail.smtp_security")
-    _choice(config.mail.sink, ("maildir", "console"), "mail.sink")
-    _choice(config.log.level, ("debug", "info", "warning", "error"), "log.level")
-    _choice(config.log.format, ("auto", "console", "json"), "log.format")
-    if not config.mail.from_address:
+        bad("must be 2-8 of 0-9, * and #", "call.nuisance_feature_code")
+    check(_choice, config.mail.smtp_security, ("none", "starttls", "tls"), "mail.smtp_security")
+    check(_choice, config.mail.sink, ("maildir", "console"), "mail.sink")
+    check(_choice, config.log.level, ("debug", "info", "warning", "error"), "log.level")
+    check(_choice, config.log.format, ("auto", "console", "json"), "log.format")
+
+
+def _from_address(value: str) -> None:
+    """mail.from_address: an address, or ``Name <address>`` (the name RFC 2047-encoded)."""
+    if not value:
         raise ConfigError("must not be empty", key="mail.from_address")
+    try:
+        FromAddress.parse(value)
+    except UnsafeHeader as exc:
+        raise ConfigError(str(exc), key="mail.from_address") from None
 
 
-def _validate_agi(agi: AgiConfig) -> None:
+def _validate_agi(agi: AgiConfig, problems: list[ConfigError]) -> None:
     for key, value, low, high in (
         ("agi.idle_timeout_seconds", agi.idle_timeout_seconds, 5, 3600),
         ("agi.session_deadline_seconds", agi.session_deadline_seconds, 60, 86400),
@@ -348,12 +411,14 @@ def _validate_agi(agi: AgiConfig) -> None:
         ("agi.max_sessions", agi.max_sessions, 1, 10_000),
     ):
         if not low <= value <= high:
-            raise ConfigError(f"must be {low}-{high}; got {value}", key=key)
+            problems.append(ConfigError(f"must be {low}-{high}; got {value}", key=key))
     if not agi.allowed_peers and not _is_loopback(agi.host):
-        raise ConfigError(
-            f"must list Asterisk's address when agi.host ({agi.host!r}) is not a loopback "
-            "address: anyone who reaches the FastAGI port can set temporary passwords",
-            key="agi.allowed_peers",
+        problems.append(
+            ConfigError(
+                f"must list Asterisk's address when agi.host ({agi.host!r}) is not a loopback "
+                "address: anyone who reaches the FastAGI port can set temporary passwords",
+                key="agi.allowed_peers",
+            )
         )
 
 
@@ -366,17 +431,22 @@ def _is_loopback(host: str) -> bool:
         return False  # a host name: who knows what it resolves to
 
 
-def _validate_site(site: SiteConfig) -> None:
+def _validate_site(site: SiteConfig, problems: list[ConfigError]) -> None:
     if site.public_url:
-        _public_url(site.public_url)
+        try:
+            _public_url(site.public_url)
+        except ConfigError as exc:
+            problems.append(exc)
     for proxy in site.trusted_proxies:
         try:
             ipaddress.ip_network(proxy, strict=False)
         except ValueError:
-            raise ConfigError(
-                f"{proxy!r} is not an IP address or network (e.g. 10.0.0.0/24)",
-                key="site.trusted_proxies",
-            ) from None
+            problems.append(
+                ConfigError(
+                    f"{proxy!r} is not an IP address or network (e.g. 10.0.0.0/24)",
+                    key="site.trusted_proxies",
+                )
+            )
     for key, value, low, high in (
         ("site.max_form_bytes", site.max_form_bytes, 1024, 10 * 1024 * 1024),
         ("site.max_csv_upload_bytes", site.max_csv_upload_bytes, 1024, 64 * 1024 * 1024),
@@ -390,7 +460,7 @@ def _validate_site(site: SiteConfig) -> None:
         ("site.verification_mails_per_day", site.verification_mails_per_day, 1, 1000),
     ):
         if not low <= value <= high:
-            raise ConfigError(f"must be {low}-{high}; got {value}", key=key)
+            problems.append(ConfigError(f"must be {low}-{high}; got {value}", key=key))
 
 
 def _public_url(url: str) -> None:

@@ -34,7 +34,7 @@ import codecs
 import enum
 import random
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, NoReturn
 
 import structlog
@@ -45,6 +45,7 @@ from panoramisk.message import Message  # type: ignore[import-untyped]
 from panoramisk.utils import EOL, CaseInsensitiveDict  # type: ignore[import-untyped]
 
 from notifier import ami
+from notifier.config import AmiConfig
 from notifier.model import Event
 
 # A frame larger than this without its blank line is not AMI: drop it rather
@@ -256,6 +257,7 @@ class AmiClient:
     ``action_timeout``). Reconnect delays double from ``reconnect_min`` up to
     ``reconnect_max`` s, each drawn from its upper half so that clients
     restarted together spread out; a session that logged in resets them.
+    The delays are waited with ``sleep`` (tests pass one that records them).
     """
 
     def __init__(
@@ -273,8 +275,9 @@ class AmiClient:
         action_timeout: float = 10.0,
         connect_timeout: float = 10.0,
         reconnect_min: float = 0.5,
-        reconnect_max: float = 30.0,
+        reconnect_max: float = 5.0,
         rng: random.Random | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         if not 0 < reconnect_min <= reconnect_max:
             raise ValueError("need 0 < reconnect_min <= reconnect_max")
@@ -290,12 +293,36 @@ class AmiClient:
         self._connect_timeout = connect_timeout
         self._reconnect_min, self._reconnect_max = reconnect_min, reconnect_max
         self._rng = rng or random.Random()
+        self._sleep = sleep
         self._log: Log = structlog.get_logger(__name__).bind(ami_host=host, ami_port=port)
         self._state = AmiState.STOPPED
         self._closed = False
         self._manager: _Manager | None = None
         self._protocol: AmiProtocol | None = None
         self._runner: asyncio.Task[None] | None = None
+
+    @classmethod
+    def from_config(
+        cls,
+        config: AmiConfig,
+        *,
+        on_event: Callable[[Event], None],
+        on_state: Callable[[AmiState], None] | None = None,
+        rng: random.Random | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> AmiClient:
+        """The client of an ``[ami]`` section, its reconnect delays capped by it."""
+        return cls(
+            config.host,
+            config.port,
+            config.username,
+            config.secret,
+            on_event=on_event,
+            on_state=on_state,
+            reconnect_max=float(config.reconnect_max_seconds),
+            rng=rng,
+            sleep=sleep,
+        )
 
     @property
     def state(self) -> AmiState:
@@ -368,7 +395,7 @@ class AmiClient:
             delay = self._backoff(failures)
             failures += 1
             self._set_state(AmiState.RECONNECTING, delay=round(delay, 3))
-            await asyncio.sleep(delay)
+            await self._sleep(delay)
 
     async def _session(self) -> tuple[bool, str]:
         """One connection: (whether it logged in, why it ended; "" after login_failed)."""

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from store.mail_message import FromAddress
+
 
 @dataclass(frozen=True)
 class AmiConfig:
@@ -14,6 +16,10 @@ class AmiConfig:
     port: int = 5038
     username: str = "chakushin"
     secret: str = field(default="", metadata={"secret": True})
+    # After a lost connection the delays between tries double up to this
+    # (1-300 s). Calls that end while disconnected are never seen (AMI does
+    # not replay events), so a few seconds: Asterisk back, notifier back.
+    reconnect_max_seconds: int = 5
 
 
 @dataclass(frozen=True)
@@ -24,6 +30,8 @@ class MailConfig:
     smtp_username: str = ""
     smtp_password: str = field(default="", metadata={"secret": True})
     smtp_security: str = "none"  # none | starttls | tls
+    # The sender of every mail: an address, or a display name and the address
+    # ("着信お知らせメール <noreply@example.jp>"); the envelope has the address alone.
     from_address: str = "chakushin@localhost"
     sink: str = "maildir"  # maildir | console
     # Empty: data_dir/maildir.
@@ -40,3 +48,18 @@ class MailConfig:
     # MAIL-9: a directory whose subject.txt / body.txt / test_subject.txt /
     # test_body.txt replace the shipped templates (notifier/templates/).
     templates_dir: str = ""
+
+    @property
+    def sender_name(self) -> str:
+        """The display name of ``from_address`` ("" when it has none)."""
+        return FromAddress.parse(self.from_address).display_name
+
+    @property
+    def sender_address(self) -> str:
+        """The bare address of ``from_address``: the envelope sender (MAIL FROM)."""
+        return FromAddress.parse(self.from_address).address
+
+    @property
+    def sender_domain(self) -> str:
+        """The domain subscribers must allow to receive the mails (受信指定ドメイン)."""
+        return FromAddress.parse(self.from_address).domain

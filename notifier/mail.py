@@ -32,9 +32,9 @@ from store.labels import OUTCOME_LABELS
 from store.mail_message import (
     UnsafeHeader,
     build_message,
-    domain_of,
     has_control,
     header_address,
+    header_sender,
     header_text,
     header_token,
 )
@@ -190,7 +190,7 @@ def compose(
     Raises ``UnsafeHeader`` when the sender, the recipient, the Linkedid or
     the subscriber number could not be put in a header safely.
     """
-    sender = header_address(sender, field="sender")
+    domain = header_sender(sender).domain
     recipient = header_address(recipient, field="recipient")
     linkedid = header_token(call.linkedid, field="linkedid")
     called_number = _number(settings.number, field="called_number")
@@ -209,7 +209,7 @@ def compose(
         subject=templates.subject.substitute(fields),
         body=templates.body.substitute(fields),
         date=_aware(call.ended_at).astimezone(zone),
-        message_id=make_message_id(linkedid, recipient, domain_of(sender)),
+        message_id=make_message_id(linkedid, recipient, domain),
     )
     msg["X-Chakushin-Call"] = linkedid
     return msg
@@ -239,7 +239,7 @@ def compose_all(
     text = template.as_string()
     placeholder_id = str(template["Message-ID"])
     subject = str(template["Subject"])
-    domain = domain_of(header_address(sender, field="sender"))
+    domain = header_sender(sender).domain
     linkedid = header_token(call.linkedid, field="linkedid")
     out = []
     for recipient in recipients:
@@ -261,7 +261,7 @@ def compose_test(
     timezone: str = DEFAULT_TIMEZONE,
 ) -> EmailMessage:
     """MAIL-2 "send test": a short test mail to one address, with a fresh Message-ID."""
-    sender = header_address(sender, field="sender")
+    domain = header_sender(sender).domain
     recipient = header_address(recipient, field="recipient")
     called_number = _number(settings_number, field="called_number")
     zone = _zone(timezone)
@@ -279,5 +279,5 @@ def compose_test(
         subject=templates.test_subject.substitute(fields),
         body=templates.test_body.substitute(fields),
         date=local_now,
-        message_id=email.utils.make_msgid(idstring="chakushin-test", domain=domain_of(sender)),
+        message_id=email.utils.make_msgid(idstring="chakushin-test", domain=domain),
     )

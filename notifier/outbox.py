@@ -41,6 +41,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from store import aio, db
 from store.errors import StoreUnavailable
+from store.mail_message import envelope_sender
 from store.models import MailKind, MailStatus, OutboxMail
 
 log = structlog.get_logger("notifier.outbox")
@@ -295,7 +296,8 @@ class DeliveryWorker:
     ) -> None:
         self.sessions = sessions
         self.senders = list(senders)  # one per concurrent connection
-        self.sender_address = sender_address
+        # The From header may carry a display name; the envelope has the address alone.
+        self.sender_address = envelope_sender(sender_address)
         self.policy = policy
         self.batch = batch
         self.idle_poll = idle_poll

@@ -5,6 +5,12 @@ verification and one-time-password mails (SITE-5) are all built here, so
 one set of guards stands between a value and a header: addresses pass the
 MAIL-3 rules, everything else a control-character check, because a CR or
 LF in a header value would let it add headers or recipients.
+
+The sender (``mail.from_address``) may carry a display name,
+``着信お知らせメール <noreply@example.jp>`` (issue 14): ``FromAddress.parse``
+splits it; the name goes into the From header only (RFC 2047-encoded), the
+bare address is the envelope sender (MAIL FROM) and its domain the one
+subscribers allow (受信指定ドメイン).
 """
 
 from __future__ import annotations
@@ -13,6 +19,8 @@ import datetime as dt
 import email.utils
 import re
 import unicodedata
+from dataclasses import dataclass
+from email.headerregistry import Address
 from email.message import EmailMessage
 
 from store.errors import InvalidAddress
@@ -61,6 +69,88 @@ def domain_of(address: str) -> str:
     return address.rpartition("@")[2]
 
 
+MAX_DISPLAY_NAME = 64  # characters of the sender's display name
+
+# "Name <address>": the name is everything before the last "<", the address
+# everything between it and the final ">".
+_NAMED = re.compile(r"(?P<name>.*?)\s*<(?P<address>[^<>]*)>")
+
+
+@dataclass(frozen=True)
+class FromAddress:
+    """The sender of every mail: the bare address and an optional display name."""
+
+    address: str
+    display_name: str = ""
+
+    @classmethod
+    def parse(cls, value: str) -> FromAddress:
+        """``Name <address>``, ``"Name" <address>`` or the address alone; else ``UnsafeHeader``.
+
+        The message says what is wrong, without the field (the caller names it).
+        """
+
+        def bad(reason: str) -> UnsafeHeader:
+            return UnsafeHeader(reason, field="sender")
+
+        if has_control(value):
+            raise bad("contains a control or line-break character")
+        text = value.strip()
+        if "<" not in text and ">" not in text:
+            return cls(_address(text))
+        named = _NAMED.fullmatch(text)
+        if named is None:
+            raise bad(f"write Name <address> or the address alone; got {value!r}")
+        name = named["name"]
+        if len(name) >= 2 and name.startswith('"') and name.endswith('"'):
+            name = name[1:-1]
+        # "<" or ">" in a name makes readers (and people) take it for an address;
+        # quotes and backslashes would need escaping that readers get wrong.
+        if "<" in name or ">" in name:
+            raise bad(f"the display name must not contain < or >; got {value!r}")
+        if '"' in name:
+            raise bad(f"the display name may be quoted as a whole, no quote inside; got {value!r}")
+        if "\\" in name:
+            raise bad(f"the display name must not contain a backslash; got {value!r}")
+        if len(name.strip()) > MAX_DISPLAY_NAME:
+            raise bad(f"the display name is at most {MAX_DISPLAY_NAME} characters")
+        return cls(_address(named["address"].strip()), name.strip())
+
+    @property
+    def domain(self) -> str:
+        """The domain subscribers allow to receive the mails (受信指定ドメイン)."""
+        return domain_of(self.address)
+
+    def header(self) -> Address:
+        """The From header: the name RFC 2047-encoded by ``email`` when it is not ASCII."""
+        return Address(display_name=self.display_name, addr_spec=self.address)
+
+
+def _address(value: str) -> str:
+    try:
+        return mail_address(value, field="sender")
+    except InvalidAddress as exc:
+        raise UnsafeHeader(exc.message, field="sender") from exc
+
+
+def header_sender(value: str, *, field: str = "sender") -> FromAddress:
+    """The sender of a mail (``mail.from_address``), or ``UnsafeHeader`` naming ``field``."""
+    try:
+        return FromAddress.parse(value)
+    except UnsafeHeader as exc:
+        raise UnsafeHeader(f"{field}: {exc}", field=field) from exc
+
+
+def envelope_sender(value: str) -> str:
+    """The bare address of a sender that may carry a display name: the SMTP MAIL FROM."""
+    return header_sender(value).address
+
+
+def sender_domain(value: str) -> str:
+    """The domain of the sender's address (受信指定ドメイン), whatever its display name."""
+    return header_sender(value).domain
+
+
 def build_message(
     *, sender: str, recipient: str, subject: str, body: str, date: dt.datetime, message_id: str
 ) -> EmailMessage:
@@ -69,7 +159,7 @@ def build_message(
     ``date`` is aware and in the zone the Date header should show.
     """
     msg = EmailMessage()
-    msg["From"] = header_address(sender, field="sender")
+    msg["From"] = header_sender(sender).header()
     msg["To"] = header_address(recipient, field="recipient")
     msg["Subject"] = header_text(subject, field="subject")
     msg["Date"] = email.utils.format_datetime(date)

@@ -101,6 +101,22 @@ def fail(ctx: click.Context, code: str, message: str) -> NoReturn:
     ctx.exit(1)
 
 
+def fail_config(ctx: click.Context, error: ConfigError) -> NoReturn:
+    """A config that cannot be used: every problem, one line each (or in the JSON object)."""
+    problems = error.problems
+    app = ctx.find_object(App)
+    if app is not None and app.json:
+        shown = [{"key": p.key, "message": str(p)} for p in problems]
+        line = {"error": "config", "message": str(error), "problems": shown}
+        click.echo(json.dumps(line, ensure_ascii=False), err=True)
+    else:
+        if len(problems) > 1:
+            click.echo(f"error: the configuration has {len(problems)} problems:", err=True)
+        for problem in problems:
+            click.echo(f"error: {problem}", err=True)
+    ctx.exit(1)
+
+
 def _set_json(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
     if value:
         ctx.ensure_object(App).json = True
@@ -138,7 +154,7 @@ class RootGroup(Group):
             # not a DomainError any more): the same one line either way.
             fail(ctx, exc.code, exc.message)
         except ConfigError as exc:
-            fail(ctx, "config", str(exc))
+            fail_config(ctx, exc)
         except IntegrityError as exc:
             # A concurrent writer got there first; the schema's constraints held.
             fail(

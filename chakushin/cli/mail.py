@@ -10,7 +10,7 @@ from __future__ import annotations
 import click
 
 from chakushin import bootstrap
-from chakushin.cli.app import App, Group, pass_app
+from chakushin.cli.app import App, Group, fail, pass_app
 from chakushin.cli.output import ON_OFF, change_number, emit, on_off
 from store import service
 from store.errors import DomainError
@@ -49,10 +49,21 @@ def mail_stop(app: App, number: str) -> None:
     "--unanswered-only", type=ON_OFF, callback=on_off, help="Notify only calls not answered."
 )
 @pass_app
+@click.pass_context
 def mail_conditions(
-    app: App, number: str, designated_only: bool | None, unanswered_only: bool | None
+    ctx: click.Context,
+    app: App,
+    number: str,
+    designated_only: bool | None,
+    unanswered_only: bool | None,
 ) -> None:
-    """Set the mail conditions (MAIL-4)."""
+    """Set the mail conditions (MAIL-4): one option or both."""
+    if designated_only is None and unanswered_only is None:
+        fail(
+            ctx,
+            "usage",
+            "nothing to set: give --designated-only on|off and/or --unanswered-only on|off",
+        )
     change_number(
         app,
         number,

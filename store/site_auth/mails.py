@@ -17,7 +17,7 @@ import zoneinfo
 from sqlalchemy.orm import Session
 
 from store import outbox
-from store.mail_message import build_message, domain_of, header_address
+from store.mail_message import build_message, header_sender
 from store.models import MailKind, Number
 from store.site_auth.limits import local_time
 
@@ -116,7 +116,7 @@ def _compose(
     MAIL-3 addresses), as every mail header this product builds.
     """
     # Short enough not to be folded with a domain of usual length.
-    message_id = email.utils.make_msgid(domain=domain_of(header_address(sender, field="sender")))
+    message_id = email.utils.make_msgid(domain=header_sender(sender).domain)
     msg = build_message(
         sender=sender,
         recipient=recipient,

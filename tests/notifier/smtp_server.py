@@ -21,6 +21,8 @@ class Inbox:
     """What the server accepted, and what it should answer next."""
 
     messages: list[EmailMessage] = field(default_factory=list)
+    # The envelope sender (MAIL FROM) of each accepted message, in the same order.
+    envelope_senders: list[str] = field(default_factory=list)
     # Replies to give instead of accepting, one per DATA, in order ("451 ...", "550 ...").
     refusals: list[str] = field(default_factory=list)
     # Seconds each DATA takes before the reply (a slow server).
@@ -39,6 +41,7 @@ class Inbox:
                 return self.refusals.pop(0)
             message = email.message_from_bytes(envelope.content, policy=email.policy.default)
             self.messages.append(message)
+            self.envelope_senders.append(envelope.mail_from)
             self.arrived.notify_all()
         return "250 OK queued"
 

@@ -1,0 +1,63 @@
+"""Issue 14, the operator's path in the CLI: every config error at once; no silent no-op."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from chakushin.cli import cli
+from tests.builders import snapshot
+
+CONTRACT = "0312345678"
+
+THREE_BAD = """\
+[ami]
+port = 70000
+[log]
+level = "loud"
+[mail]
+from_address = "着信お知らせメール <noreply@example.jp"
+"""
+
+
+def test_issue14_OPS_2_config_check_names_every_bad_value(tmp_config: Path) -> None:
+    (tmp_config / "chakushin.toml").write_text(THREE_BAD, encoding="utf-8")
+    result = CliRunner().invoke(cli, ["config", "check"])
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert lines[0] == "error: the configuration has 3 problems:"
+    assert lines[1:] == [
+        "error: mail.from_address: write Name <address> or the address alone; "
+        "got '着信お知らせメール <noreply@example.jp'",
+        "error: ami.port: port must be 1-65535; got 70000",
+        "error: log.level: must be one of debug, info, warning, error; got 'loud'",
+    ]
+
+
+def test_issue14_OPS_2_config_check_json_lists_every_problem(tmp_config: Path) -> None:
+    (tmp_config / "chakushin.toml").write_text(THREE_BAD, encoding="utf-8")
+    result = CliRunner().invoke(cli, ["config", "check", "--json"])
+    assert result.exit_code == 1
+    shown = json.loads(result.stderr)
+    assert shown["error"] == "config"
+    assert [p["key"] for p in shown["problems"]] == ["mail.from_address", "ami.port", "log.level"]
+
+
+def test_issue14_OPS_2_mail_conditions_without_an_option_says_what_it_sets(
+    db_url: str, tmp_config: Path
+) -> None:
+    env = {"CHAKUSHIN_DATABASE_URL": db_url}
+    runner = CliRunner()
+    added = runner.invoke(cli, ["line", "add", CONTRACT], env=env)
+    assert added.exit_code == 0, added.stderr
+    before = snapshot(db_url)
+    result = runner.invoke(cli, ["mail", "conditions", CONTRACT], env=env)
+    assert result.exit_code != 0
+    assert result.stdout == ""
+    assert result.stderr == (
+        "error: nothing to set: give --designated-only on|off and/or --unanswered-only on|off\n"
+    )
+    assert snapshot(db_url) == before
