@@ -163,6 +163,7 @@ async def test_issue14_MAIL_9_the_sample_comes_from_the_operators_templates(
         mail=MailConfig(from_address="notice@shop.example.jp", templates_dir=str(tmp_path))
     )
     deps = bootstrap.site_deps(config, site_line)
+    assert deps.access_numbers == config.ivr.access_numbers == ("0363044747", "0664806430")
     assert deps.sample_mail is not None
     assert "山田商店の電話" in deps.sample_mail.body
     transport = httpx.ASGITransport(app=create_app(deps))
