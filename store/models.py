@@ -528,6 +528,9 @@ class SiteSession(Base):
     stage: Mapped[str] = mapped_column(String(20))
     csrf_token: Mapped[str] = mapped_column(String(64))
     via_temp_password: Mapped[bool] = mapped_column(Boolean, default=False)
+    # SITE-5, seeds (9)/(10): this login proved the one-time password's owner (a code,
+    # or the confirmation ID and password); the OTP address change asks no more.
+    otp_proven: Mapped[bool] = mapped_column(Boolean, default=False)
     idle_seconds: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[dt.datetime]
     last_seen_at: Mapped[dt.datetime]

@@ -50,6 +50,8 @@ class SessionView:
     via_temp_password: bool
     idle: dt.timedelta
     created_at: dt.datetime
+    # SITE-5, seeds (9)/(10): this login proved the one-time password's owner.
+    otp_proven: bool = False
 
 
 def _digest(token: str) -> str:
@@ -90,6 +92,7 @@ class SessionStore:
         via_temp_password: bool,
         replaces: str | None,
         must_replace: bool = False,
+        otp_proven: bool = False,
     ) -> SessionView | None:
         token = secrets.token_urlsafe(32)
         now = self.clock()
@@ -107,6 +110,7 @@ class SessionStore:
                 stage=stage.value,
                 csrf_token=secrets.token_urlsafe(32),
                 via_temp_password=via_temp_password,
+                otp_proven=otp_proven,
                 idle_seconds=int(idle.total_seconds()),
                 created_at=now,
                 last_seen_at=now,
@@ -135,12 +139,16 @@ class SessionStore:
                 row.expires_at = now + dt.timedelta(seconds=row.idle_seconds)
             return self._view(token, row, row.number.number)
 
-    def advance(self, current: SessionView, stage: Stage) -> SessionView | None:
+    def advance(
+        self, current: SessionView, stage: Stage, *, otp_proven: bool | None = None
+    ) -> SessionView | None:
         """The next stage of a login, under a new session id.
 
         None if the current session has ended meanwhile (a password change in
         another session ends this one, SITE-6): it must not come back to life
-        as a session one stage further.
+        as a session one stage further. ``otp_proven`` (SITE-5): the login has
+        now proved the one-time password's owner; by default it keeps what it
+        had.
         """
         return self._create(
             current.login_number,
@@ -149,6 +157,7 @@ class SessionStore:
             via_temp_password=current.via_temp_password and stage is Stage.PASSWORD_CHANGE,
             replaces=current.token,
             must_replace=True,
+            otp_proven=current.otp_proven if otp_proven is None else otp_proven,
         )
 
     def end(self, token: str | None) -> None:
@@ -173,6 +182,7 @@ class SessionStore:
             via_temp_password=row.via_temp_password,
             idle=dt.timedelta(seconds=row.idle_seconds),
             created_at=row.created_at,
+            otp_proven=row.otp_proven,
         )
 
 

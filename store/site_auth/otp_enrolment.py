@@ -23,6 +23,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from store import db, password_rules, passwords, validation
+from store.errors import DomainError
 from store.models import Number, OtpEventKind, SiteCredential, SiteToken, SiteTokenKind
 from store.site_auth.errors import OtpRefused, OutOfScope, violation
 from store.site_auth.limits import ADDRESS_LINK_VALIDITY, DEFAULT_OTP_LIMITS, OtpLimits
@@ -45,8 +46,27 @@ T = TypeVar("T")
 
 
 def _otp_address(address: str) -> str:
-    """MAIL-3 rules for the OTP address; the site words every break alike (``otp_address``)."""
+    """MAIL-3 rules for the OTP address (field ``otp_address``)."""
     return validation.mail_address(address, field="otp_address")
+
+
+def enrolment_problems(
+    address: str, confirmation_id: str, confirmation_password: str
+) -> list[DomainError]:
+    """Issue 14: every problem of the 仮登録 form at once, each with its field; [] if none.
+
+    The address's MAIL-3 break (``otp_address``), then every SITE-5 rule the
+    confirmation ID and the confirmation password break: the form shows them
+    all by their fields in one answer (``start_otp_enrolment`` raises the first).
+    """
+    problems: list[DomainError] = []
+    try:
+        _otp_address(address)
+    except DomainError as exc:
+        problems.append(exc)
+    problems.extend(password_rules.confirmation_id_problems(confirmation_id))
+    problems.extend(password_rules.confirmation_password_problems(confirmation_password))
+    return problems
 
 
 def _check_link_base(link_base: str) -> None:
@@ -281,6 +301,150 @@ def change_otp_confirmation(
     )
 
 
+def prove_otp_confirmation(
+    sessions: sessionmaker[Session],
+    number: str,
+    confirmation_id: str,
+    confirmation_password: str,
+    *,
+    now: dt.datetime,
+    limits: OtpLimits | None = None,
+) -> None:
+    """SITE-5, seeds (9) step 2: the confirmation ID and password set at enrolment, proven.
+
+    The first step of the address change of a subscriber who lost the OTP
+    mailbox (the site then lets the login name a new address,
+    ``request_otp_address_change``). Nothing is written but a wrong entry,
+    counted as on ``change_otp_address`` (issue 12, the same cap).
+    """
+    check_aware(now)
+    cap = (limits or DEFAULT_OTP_LIMITS).confirmation_failures_per_day
+    field = "confirmation_id"
+    stored = _read_confirmation(sessions, number, now=now, cap=cap, field=field)
+    proven = _matches(stored, confirmation_id, confirmation_password)  # argon2, unlocked
+
+    def act(_session: Session, _found: Number, _cred: SiteCredential) -> None:
+        log.info("otp_confirmation_proven", number=number)
+
+    _when_confirmed(
+        sessions,
+        number,
+        stored,
+        proven,
+        (confirmation_id, confirmation_password),
+        now=now,
+        cap=cap,
+        field=field,
+        act=act,
+    )
+
+
+def request_otp_address_change(
+    session: Session,
+    number: str,
+    new_address: str,
+    *,
+    link_base: str,
+    sender: str,
+    now: dt.datetime,
+    limits: OtpLimits | None = None,
+) -> str:
+    """SITE-5, seeds (9) and (10): a new OTP address for a login that proved the owner.
+
+    The caller vouches for the proof: a code at this login (seeds (10)) or
+    ``prove_otp_confirmation`` (seeds (9)). The link goes to the new address
+    (24 hours, as at enrolment); the current address stays the OTP address
+    until it is followed. Returns the token, as ``start_otp_enrolment``.
+    """
+    check_aware(now)
+    _otp_address(new_address)
+    _check_link_base(link_base)
+    found, cred = number_and_credential(session, number, with_line=True)
+    if _confirmation_of(cred) is None:
+        raise OtpRefused("otp_not_enrolled")
+    token = issue_address_verification(
+        session, found, new_address, link_base=link_base, sender=sender, now=now, limits=limits
+    )
+    log.info("otp_address_change_started", number=number)
+    return token
+
+
+def change_confirmation_id(
+    sessions: sessionmaker[Session],
+    number: str,
+    current_id: str,
+    new_id: str,
+    confirm_id: str,
+    *,
+    now: dt.datetime,
+    limits: OtpLimits | None = None,
+) -> None:
+    """SITE-5, seeds (11) 〈確認用IDの変更〉: 「変更前の確認用ID」, the new one twice.
+
+    The new ID under the SITE-5 rules, entered twice; a wrong current ID
+    counts against the number (issue 12, the cap of ``change_otp_address``).
+    """
+    check_aware(now)
+    password_rules.check_confirmation_id(new_id, field="new_confirmation_id")
+    if new_id != confirm_id:
+        raise violation("confirmation_id_confirm_mismatch", "confirm_confirmation_id")
+    cap = (limits or DEFAULT_OTP_LIMITS).confirmation_failures_per_day
+    field = "current_confirmation_id"
+    stored = _read_confirmation(sessions, number, now=now, cap=cap, field=field)
+    proven = _matches(stored, current_id, None)
+
+    def act(session: Session, _found: Number, cred: SiteCredential) -> None:
+        cred.otp_confirmation_id = new_id
+        session.flush()
+        log.info("otp_confirmation_changed", number=number, id=True, password=False)
+
+    _when_confirmed(
+        sessions, number, stored, proven, (current_id, None), now=now, cap=cap, field=field, act=act
+    )
+
+
+def change_confirmation_password(
+    sessions: sessionmaker[Session],
+    number: str,
+    current_password: str,
+    new_password: str,
+    confirm_password: str,
+    *,
+    now: dt.datetime,
+    limits: OtpLimits | None = None,
+) -> None:
+    """SITE-5, seeds (11) 〈確認用パスワードの変更〉: 「変更前のパスワード」, the new one twice.
+
+    As ``change_confirmation_id``, for the confirmation password (hashed).
+    """
+    check_aware(now)
+    password_rules.check_confirmation_password(new_password, field="new_confirmation_password")
+    if new_password != confirm_password:
+        raise violation("confirmation_password_confirm_mismatch", "confirm_confirmation_password")
+    cap = (limits or DEFAULT_OTP_LIMITS).confirmation_failures_per_day
+    field = "current_confirmation_password"
+    stored = _read_confirmation(sessions, number, now=now, cap=cap, field=field)
+    proven = _matches(stored, None, current_password)  # argon2, unlocked
+    new_hash = passwords.hash_password(new_password) if proven else ""
+
+    def act(session: Session, _found: Number, cred: SiteCredential) -> None:
+        cred.otp_confirmation_password_hash = new_hash or passwords.hash_password(new_password)
+        session.flush()
+        log.info("otp_confirmation_changed", number=number, id=False, password=True)
+
+    _when_confirmed(
+        sessions,
+        number,
+        stored,
+        proven,
+        (None, current_password),
+        now=now,
+        cap=cap,
+        field=field,
+        act=act,
+    )
+
+
 @dataclass(frozen=True)
 class _Confirmation:
     """A number's confirmation ID and password hash as read (SITE-5)."""
@@ -315,9 +479,14 @@ def _read_confirmation(
         return stored
 
 
-def _matches(stored: _Confirmation, given_id: str, given_password: str) -> bool:
-    id_ok = hmac.compare_digest(stored.confirmation_id.encode(), given_id.encode())
-    password_ok = passwords.verify_password(stored.password_hash, given_password)
+def _matches(stored: _Confirmation, given_id: str | None, given_password: str | None) -> bool:
+    """Whether the given values are the stored ones; None: that one is not asked for."""
+    id_ok = given_id is None or hmac.compare_digest(
+        stored.confirmation_id.encode(), given_id.encode()
+    )
+    password_ok = given_password is None or passwords.verify_password(
+        stored.password_hash, given_password
+    )
     return id_ok and password_ok
 
 
@@ -326,7 +495,7 @@ def _when_confirmed(
     number: str,
     stored: _Confirmation,
     proven: bool,
-    given: tuple[str, str],
+    given: tuple[str | None, str | None],
     *,
     now: dt.datetime,
     cap: int,

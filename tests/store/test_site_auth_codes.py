@@ -188,11 +188,12 @@ def test_issue13_SITE_5_caps_carry_limit_and_until_as_params() -> None:
     assert "3" in err.message and "2026/11/24 10:00:00" in err.message
 
 
-def test_issue13_SITE_5_otp_address_breaks_read_as_one_sentence() -> None:
-    """The OTP address page words every MAIL-3 break alike, as before the codes."""
+def test_issue14_SITE_5_MAIL_3_otp_address_breaks_read_as_their_own_sentence() -> None:
+    """Issue 14 flow 2: the OTP address says which MAIL-3 rule it breaks, as any address
+    (issue 13 worded every break alike)."""
     for code in (c for c in FORMS if c.startswith("address_")):
         err = InvalidAddress("x", code=code, field="otp_address")
-        assert japanese(err, "otp_address") == "メールアドレスの形式が正しくありません。"
+        assert japanese(err) == FORMS[code]
 
 
 def test_issue13_the_kinds_of_refusal_keep_their_builtins() -> None:

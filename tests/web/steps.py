@@ -25,7 +25,8 @@ CONFIRMATION = {"confirmation_id": "abcDEF12", "confirmation_password": "pass123
 
 
 async def enrol(site: Site) -> None:
-    """Temporary password, forced change, then "use the one-time password" and enrol."""
+    """Temporary password, forced change, then "use the one-time password" and enrol
+    (the form, 次へ, the 確認 step, 登録: seeds P.7)."""
     site.temp_password(CONTRACT, CONTRACT, AuthUnit.NUMBER)
     await site.login(CONTRACT, TEMP)
     await site.post(
@@ -35,7 +36,11 @@ async def enrol(site: Site) -> None:
     assert chooser.headers["location"] == "/otp/choice"
     use = await site.post("/otp/choice", {"choice": "use"})
     assert use.headers["location"] == "/otp/enrol"
-    enrolled = await site.post("/otp/enrol", {"address": OTP_ADDRESS, **CONFIRMATION})
+    check = await site.post("/otp/enrol", {"address": OTP_ADDRESS, **CONFIRMATION})
+    assert check.status_code == 200 and 'name="confirmed"' in check.text, check.text
+    enrolled = await site.post(
+        "/otp/enrol", {"address": OTP_ADDRESS, **CONFIRMATION, "confirmed": "1"}
+    )
     assert enrolled.status_code == 200, enrolled.text
     assert "仮登録が完了しました" in enrolled.text
 

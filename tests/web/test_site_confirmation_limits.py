@@ -1,9 +1,12 @@
 """Issue 12 over HTTP: wrong confirmation ID/password entries are capped (SITE-5, SITE-9).
 
 Per number (in the database, ``site.confirmation_failures_per_day``) on the
-address change page (seeds (9)), ``/otp/confirmation`` (seeds (10)) and the
-CSV upload (seeds (12)); per client address (the login throttle, its own
-key) on the pages. Time moves by the injected clock.
+address change's proof (seeds (9), ``/otp/address/proof``), the confirmation
+password change (seeds (11), ``/otp/confirmation/password``) and the CSV
+upload (seeds (12)); per client address (the login throttle, its own key) on
+the pages. Time moves by the injected clock. Issue 14: after an OTP login the
+address change asks for no confirmation values (seeds (10)), so these tests
+log in by the password alone (the one-time password switched off).
 """
 
 from __future__ import annotations
@@ -40,50 +43,58 @@ def wrong_entries(site: Site) -> int:
         )
 
 
-async def relogin(site: Site) -> None:
-    """Password, then a mailed code (SITE-5), as every login of this number."""
-    site.clock.advance(seconds=31)  # a new code may be mailed every 30 seconds
+async def password_login(site: Site) -> None:
+    """A login by the password alone (the one-time password switched off): the address
+    change then asks for the confirmation values (seeds (9), issue 14)."""
     again = await site.login(CONTRACT, "Tokyo2026x")
-    assert again.headers["location"] == "/login/otp", again.text
-    await site.post("/login/otp/send", {}, page="/login/otp")
-    done = await site.post("/login/otp", {"otp_code": site.last_code()})
-    assert done.headers["location"] == "/", done.text
+    assert again.headers["location"] == "/", again.text
+
+
+async def otp_off(site: Site) -> None:
+    await logged_in_with_otp(site)
+    assert (await site.post("/otp", {"enabled": "0"})).headers["location"] == "/otp"
+    await password_login(site)
 
 
 def change(password: str) -> dict[str, str]:
+    """Seeds (11) 〈確認用パスワードの変更〉."""
     return {
-        "current_confirmation_id": CONFIRMATION["confirmation_id"],
         "current_confirmation_password": password,
         "new_confirmation_password": "neue8pass",
         "confirm_confirmation_password": "neue8pass",
     }
 
 
+PROOF = "/otp/address/proof"
+PASSWORD_PAGE = "/otp/confirmation/password"
+
+
 async def test_issue12_SITE_5_confirmation_pages_refuse_with_429_at_the_cap(site: Site) -> None:
-    await logged_in_with_otp(site)
-    wrong = await site.post("/otp/enrol", {"address": "new@example.jp", **WRONG})
+    await otp_off(site)
+    wrong = await site.post(PROOF, WRONG, page="/otp/address")
     assert wrong.status_code == 400
     assert "確認用IDまたは確認用パスワードが正しくありません。" in wrong.text
-    wrong = await site.post("/otp/confirmation", change("wrong1234x"))
+    wrong = await site.post(PASSWORD_PAGE, change("wrong1234x"))
     assert wrong.status_code == 400 and wrong_entries(site) == 2
     # Before the cap the right values work.
-    right = await site.post("/otp/enrol", {"address": "new@example.jp", **CONFIRMATION})
-    assert right.status_code == 200 and "new@example.jp にメールを送りました。" in right.text
-    third = await site.post("/otp/enrol", {"address": "other@example.jp", **WRONG})
+    right = await site.post(PROOF, CONFIRMATION, page="/otp/address")
+    assert right.status_code == 303 and right.headers["location"] == "/otp/address"
+    await password_login(site)  # a new login proves them again
+    third = await site.post(PROOF, WRONG, page="/otp/address")
     assert third.status_code == 429 and "24時間で3回" in third.text
     # 2026-11-22 01:00 UTC + 24 h, in the number's time zone (Asia/Tokyo).
     assert "2026/11/23 10:00:00" in third.text
     assert wrong_entries(site) == 3
     site.clock.advance(hours=23)
-    await relogin(site)  # the idle session ended meanwhile (SITE-6)
+    await password_login(site)  # the idle session ended meanwhile (SITE-6)
     engine = site.sessions.kw["bind"]
     before = snapshot(engine)
     before.pop("site_session")
     for path, data in (
-        ("/otp/enrol", {"address": "other@example.jp", **CONFIRMATION}),
-        ("/otp/confirmation", change(CONFIRMATION["confirmation_password"])),
+        (PROOF, CONFIRMATION),
+        (PASSWORD_PAGE, change(CONFIRMATION["confirmation_password"])),
     ):
-        capped = await site.post(path, data)
+        capped = await site.post(path, data, page="/otp/address" if path == PROOF else None)
         assert capped.status_code == 429, capped.text
         assert "24時間で3回" in capped.text and "2026/11/23 10:00:00" in capped.text
     csv = await csv_upload(site, f'"{CONTRACT}","1","other@example.jp","abcDEF12","pass1234word"')
@@ -91,34 +102,33 @@ async def test_issue12_SITE_5_confirmation_pages_refuse_with_429_at_the_cap(site
     after = snapshot(engine)
     after.pop("site_session")
     assert after == before
-    assert [to for to, _ in site.mails(MailKind.ADDRESS_VERIFICATION)] == [
-        OTP_ADDRESS,
-        "new@example.jp",
-    ]
+    assert [to for to, _ in site.mails(MailKind.ADDRESS_VERIFICATION)] == [OTP_ADDRESS]
     # The window passes on the injected clock: the right values work again.
     site.clock.advance(hours=1)
-    await relogin(site)
-    done = await site.post("/otp/confirmation", change(CONFIRMATION["confirmation_password"]))
-    assert done.status_code == 200 and "確認用ID/パスワードを変更しました" in done.text
+    await password_login(site)
+    done = await site.post(PASSWORD_PAGE, change(CONFIRMATION["confirmation_password"]))
+    assert done.status_code == 200 and "確認用パスワードを変更しました" in done.text
 
 
 async def test_issue12_SITE_5_confirmation_pages_are_throttled_per_client_address(
     site: Site,
 ) -> None:
-    await logged_in_with_otp(site)
+    await otp_off(site)
     site.throttle.limit = 2
     # Right entries do not count against the address.
     for _ in range(3):
-        ok = await site.post("/otp/enrol", {"address": "new@example.jp", **CONFIRMATION})
-        assert ok.status_code == 200
+        await password_login(site)
+        ok = await site.post(PROOF, CONFIRMATION, page="/otp/address")
+        assert ok.status_code == 303
+    await password_login(site)
     for _ in range(2):
-        wrong = await site.post("/otp/confirmation", change("wrong1234x"))
+        wrong = await site.post(PASSWORD_PAGE, change("wrong1234x"))
         assert wrong.status_code == 400
     for path, data in (
-        ("/otp/enrol", {"address": "new@example.jp", **CONFIRMATION}),
-        ("/otp/confirmation", change(CONFIRMATION["confirmation_password"])),
+        (PROOF, CONFIRMATION),
+        (PASSWORD_PAGE, change(CONFIRMATION["confirmation_password"])),
     ):
-        throttled = await site.post(path, data)
+        throttled = await site.post(path, data, page="/otp/address" if path == PROOF else None)
         assert throttled.status_code == 429
         assert "確認用IDまたは確認用パスワードの誤りが続いたため" in throttled.text
         assert int(throttled.headers["Retry-After"]) > 0
@@ -127,18 +137,17 @@ async def test_issue12_SITE_5_confirmation_pages_are_throttled_per_client_addres
     assert csv.startswith("429 ") and "誤りが続いたため" in csv
     assert wrong_entries(site) == 2  # the throttled attempts were not looked at
     # Its own key: the login from the same address is not throttled by it.
-    await relogin(site)
+    await password_login(site)
     site.clock.advance(seconds=600)
-    done = await site.post("/otp/confirmation", change(CONFIRMATION["confirmation_password"]))
+    done = await site.post(PASSWORD_PAGE, change(CONFIRMATION["confirmation_password"]))
     assert done.status_code == 200
 
 
 async def test_issue12_SITE_5_address_change_hint_says_the_fields_prove_the_current_values(
     site: Site,
 ) -> None:
-    await logged_in_with_otp(site)
-    page = await site.client.get("/otp/enrol")
-    assert "受信用メールアドレスの変更" in page.text
+    await otp_off(site)
+    page = await site.client.get("/otp/address")
     assert "登録時に設定した確認用IDと確認用パスワード" in page.text
     # Not the rules for choosing new values: they are proof of the current ones here.
     assert "英字と数字を組み合わせてください" not in page.text

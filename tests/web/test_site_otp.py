@@ -14,6 +14,7 @@ from store.models import AuthUnit, MailKind
 from tests.builders import snapshot
 from tests.web.conftest import CONTRACT, TEMP, Site
 from tests.web.steps import CONFIRMATION, GOOD, OTP_ADDRESS, csv_upload, enrol, logged_in_with_otp
+from web.texts import FORMS
 
 pytestmark = pytest.mark.asyncio
 
@@ -27,8 +28,11 @@ async def test_SITE_5_enrolment_link_then_code_completes_the_login(site: Site) -
     await enrol(site)
     [(to, text)] = site.mails(MailKind.ADDRESS_VERIFICATION)
     assert to == OTP_ADDRESS and "24時間" in text
+    # Issue 14 (seeds P.8 [5]): the 本登録完了 page, then 「ワンタイムパスワードを送信」
+    # (it redirected to the code page).
     verified = await site.client.get(f"/otp/verify?token={site.last_link_token()}")
-    assert verified.status_code == 303 and verified.headers["location"] == "/login/otp"
+    assert verified.status_code == 200 and "本登録が完了しました" in verified.text
+    assert 'action="/login/otp/send"' in verified.text
     sent = await site.post("/login/otp/send", {}, page="/login/otp")
     assert "ワンタイムパスワードを送信しました" in sent.text
     assert site.mails(MailKind.ONE_TIME_PASSWORD)[-1][0] == OTP_ADDRESS
@@ -104,28 +108,26 @@ async def test_SITE_5_opt_out_from_the_settings_page(site: Site) -> None:
     assert plain.headers["location"] == "/"
 
 
-async def test_SITE_5_changing_the_address_needs_the_confirmation_id_and_password(
+async def test_SITE_5_an_enrolled_number_changes_its_address_on_the_change_page(
     site: Site,
 ) -> None:
-    await enrol(site)
-    await site.client.get(f"/otp/verify?token={site.last_link_token()}")
-    await site.post("/login/otp/send", {}, page="/login/otp")
-    await site.post("/login/otp", {"otp_code": site.last_code()})
+    """Issue 14: the enrolment form does not take a new address of an enrolled number (it
+    took one with the confirmation values); the change page does (seeds (9)/(10),
+    tests/web/test_site_otp_recovery.py)."""
+    await logged_in_with_otp(site)
     page = await site.client.get("/otp/enrol")
-    assert "受信用メールアドレスの変更" in page.text
-    wrong = await site.post(
+    assert page.status_code == 303 and page.headers["location"] == "/otp/address"
+    token = await site.csrf("/otp")
+    posted = await site.client.post(
         "/otp/enrol",
-        {
-            "address": "new@example.jp",
-            "confirmation_id": "abcDEF12",
-            "confirmation_password": "wrong1234x",
-        },
+        data={"csrf_token": token, "address": "new@example.jp", **CONFIRMATION, "confirmed": "1"},
     )
-    assert wrong.status_code == 400
+    assert posted.status_code == 303 and posted.headers["location"] == "/otp/address"
     assert [to for to, _ in site.mails(MailKind.ADDRESS_VERIFICATION)] == [OTP_ADDRESS]
-    right = await site.post("/otp/enrol", {"address": "new@example.jp", **CONFIRMATION})
-    assert right.status_code == 200 and "new@example.jp にメールを送りました。" in right.text
-    assert site.mails(MailKind.ADDRESS_VERIFICATION)[-1][0] == "new@example.jp"
+    done = await site.post(
+        "/otp/address", {"address": "new@example.jp", "confirmed": "1"}, page="/otp/address"
+    )
+    assert done.status_code == 200 and "new@example.jp にメールを送りました。" in done.text
     # The old address stays in use until the new one is verified.
     assert OTP_ADDRESS in (await site.client.get("/otp")).text
     await site.client.get(f"/otp/verify?token={site.last_link_token()}")
@@ -153,8 +155,8 @@ async def test_SITE_5_send_again_only_after_30_seconds(site: Site) -> None:
 
 
 def confirmation_change(current_pw: str, new_pw: str, again: str) -> dict[str, str]:
+    """Seeds (11) 〈確認用パスワードの変更〉 (issue 14: its own page, the ID not asked)."""
     return {
-        "current_confirmation_id": CONFIRMATION["confirmation_id"],
         "current_confirmation_password": current_pw,
         "new_confirmation_password": new_pw,
         "confirm_confirmation_password": again,
@@ -164,9 +166,10 @@ def confirmation_change(current_pw: str, new_pw: str, again: str) -> dict[str, s
 async def test_item9_SITE_5_SITE_9_confirmation_password_changes_on_the_page_only(
     site: Site,
 ) -> None:
-    """Seeds (10): 「変更前のパスワード」 is needed; the CSV cannot set a new one."""
+    """Seeds (11): 「変更前のパスワード」 is needed; the CSV cannot set a new one."""
     await logged_in_with_otp(site)
     assert "/otp/confirmation" in (await site.client.get("/otp")).text
+    assert "/otp/confirmation/password" in (await site.client.get("/otp/confirmation")).text
     engine = site.sessions.kw["bind"]
     before = snapshot(engine)
     before.pop("site_session")
@@ -185,23 +188,25 @@ async def test_item9_SITE_5_SITE_9_confirmation_password_changes_on_the_page_onl
     unchanged()
     # The page: the current password is needed, the new one twice, under the SITE-5 rules.
     wrong = await site.post(
-        "/otp/confirmation", confirmation_change("wrong1234x", *["neue8pass"] * 2)
+        "/otp/confirmation/password", confirmation_change("wrong1234x", *["neue8pass"] * 2)
     )
     assert wrong.status_code == 400
     assert "確認用IDまたは確認用パスワードが正しくありません。" in wrong.text
     typo = await site.post(
-        "/otp/confirmation", confirmation_change("pass1234word", "neue8pass", "neue9pass")
+        "/otp/confirmation/password", confirmation_change("pass1234word", "neue8pass", "neue9pass")
     )
     assert typo.status_code == 400 and "確認のための入力が一致しません" in typo.text
-    weak = await site.post("/otp/confirmation", confirmation_change("pass1234word", *["abc"] * 2))
+    weak = await site.post(
+        "/otp/confirmation/password", confirmation_change("pass1234word", *["abc"] * 2)
+    )
     assert weak.status_code == 400
     assert "確認用パスワードは8～12桁で入力してください。" in weak.text
     assert "確認用パスワードは英字と数字を組み合わせて入力してください。" in weak.text
     unchanged()
     done = await site.post(
-        "/otp/confirmation", confirmation_change("pass1234word", *["neue8pass"] * 2)
+        "/otp/confirmation/password", confirmation_change("pass1234word", *["neue8pass"] * 2)
     )
-    assert done.status_code == 200 and "確認用ID/パスワードを変更しました" in done.text
+    assert done.status_code == 200 and "確認用パスワードを変更しました" in done.text
     # The new password now proves the address change, by CSV or on the page; the old not.
     old = await csv_upload(site, f'"{CONTRACT}","1","new@example.jp","abcDEF12","pass1234word"')
     assert old.startswith("400 ") and "確認用IDまたは確認用パスワードが正しくありません。" in old
@@ -210,10 +215,19 @@ async def test_item9_SITE_5_SITE_9_confirmation_password_changes_on_the_page_onl
     assert site.mails(MailKind.ADDRESS_VERIFICATION)[-1][0] == "new@example.jp"
 
 
-@pytest.mark.parametrize("address", ["a..b@example.jp", "@example.jp", "me@example.jp."])
-async def test_SITE_5_a_malformed_otp_address_is_told_in_the_pages_one_sentence(
-    site: Site, address: str
+@pytest.mark.parametrize(
+    ("address", "code"),
+    [
+        ("a..b@example.jp", "address_double_dot"),
+        ("@example.jp", "address_at_first"),
+        ("me@example.jp.", "address_trailing_dot"),
+    ],
+)
+async def test_SITE_5_MAIL_3_a_malformed_otp_address_is_told_its_own_sentence(
+    site: Site, address: str, code: str
 ) -> None:
+    """Issue 14: the MAIL-3 rule the address breaks, by the field (issue 13 said one
+    sentence for every break)."""
     site.temp_password(CONTRACT, CONTRACT, AuthUnit.NUMBER)
     await site.login(CONTRACT, TEMP)
     await site.post(
@@ -222,11 +236,9 @@ async def test_SITE_5_a_malformed_otp_address_is_told_in_the_pages_one_sentence(
     await site.login(CONTRACT, GOOD)
     bad = await site.post("/otp/enrol", {"address": address, **CONFIRMATION})
     assert bad.status_code == 400
-    # Next to the address field, in the page's one sentence for every MAIL-3 break.
+    # Next to the address field, in its MAIL-3 sentence.
     shown = bad.text.split('name="address"', 1)[1].split("<label", 1)[0]
-    assert (
-        '<p class="error" id="address-error">メールアドレスの形式が正しくありません。</p>' in shown
-    )
+    assert f'<p class="error" id="address-error">{FORMS[code]}</p>' in shown
     assert site.mails(MailKind.ADDRESS_VERIFICATION) == []
 
 

@@ -40,6 +40,10 @@ def site_config() -> SiteConfig:
     )
 
 
+# The 登録 of the 確認 step (seeds P.7, (9), (10); issue 14).
+REGISTER = {"confirmed": "1"}
+
+
 def verification_mails(site: Site) -> list[str]:
     return [to for to, _text in site.mails(MailKind.ADDRESS_VERIFICATION)]
 
@@ -62,12 +66,14 @@ async def test_issue12_SITE_5_verification_mails_are_capped_per_number(site: Sit
     await otp_choice_stage(site)
     # The first post sets the confirmation values, so the later ones know them.
     for i in range(3):
-        sent = await site.post("/otp/enrol", {"address": f"victim{i}@example.org", **CONFIRMATION})
+        sent = await site.post(
+            "/otp/enrol", {"address": f"victim{i}@example.org", **CONFIRMATION, **REGISTER}
+        )
         assert sent.status_code == 200 and "仮登録が完了しました" in sent.text, sent.text
     before = site.state()
     for i in range(3, 6):
         capped = await site.post(
-            "/otp/enrol", {"address": f"victim{i}@example.org", **CONFIRMATION}
+            "/otp/enrol", {"address": f"victim{i}@example.org", **CONFIRMATION, **REGISTER}
         )
         assert capped.status_code == 429, capped.text
         assert "本登録お手続きメールの送信が24時間で3通に達したため" in capped.text
@@ -79,7 +85,7 @@ async def test_issue12_SITE_5_verification_mails_are_capped_per_number(site: Sit
     # After the window (injected clock) the next valid attempt works.
     site.clock.advance(hours=24)
     await otp_choice_stage(site)  # the idle session ended meanwhile (SITE-6)
-    sent = await site.post("/otp/enrol", {"address": OTP_ADDRESS, **CONFIRMATION})
+    sent = await site.post("/otp/enrol", {"address": OTP_ADDRESS, **CONFIRMATION, **REGISTER})
     assert sent.status_code == 200, sent.text
     assert verification_mails(site)[-1] == OTP_ADDRESS
 
@@ -89,10 +95,11 @@ async def test_issue12_SITE_9_address_change_and_csv_refuse_at_the_verification_
 ) -> None:
     await logged_in_with_otp(site)  # one verification mail
     for address in ("new1@example.jp", "new2@example.jp"):
-        moved = await site.post("/otp/enrol", {"address": address, **CONFIRMATION})
+        # Seeds (10): after the code, the new address alone (issue 14).
+        moved = await site.post("/otp/address", {"address": address, **REGISTER})
         assert moved.status_code == 200, moved.text
     before = site.state()
-    page = await site.post("/otp/enrol", {"address": "new3@example.jp", **CONFIRMATION})
+    page = await site.post("/otp/address", {"address": "new3@example.jp", **REGISTER})
     assert page.status_code == 429 and "24時間で3通" in page.text
     csv = await csv_upload(site, f'"{CONTRACT}","1","new3@example.jp","abcDEF12","pass1234word"')
     assert csv.startswith("429 ") and "1行目" in csv and "24時間で3通" in csv

@@ -1,10 +1,9 @@
-"""The one-time password pages (SITE-5): choice, enrolment and address, verification
-link, the code at login, the on/off setting and the confirmation ID/password.
+"""The one-time password pages (SITE-5): choice, enrolment (仮登録, 確認, 登録), the
+verification link (本登録完了), the code at login and the on/off setting.
 
-The confirmation ID/password prove the subscriber on the address and
-confirmation changes, a guessing surface (issue 12): each entry takes a
-slot of the per-address throttle (``Plumbing.confirmation_wait``) and the
-domain counts wrong ones per number.
+The address change of an enrolled number is ``web.pages.otp_address``
+(seeds (9)/(10)); the confirmation ID and password changes are
+``web.pages.otp_confirmation`` (seeds (11)).
 """
 
 from __future__ import annotations
@@ -18,24 +17,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from store import password_rules, service, site_auth
+from store import service, site_auth
 from store.errors import DomainError
-from web.pages.base import Plumbing, field_errors, seconds_until, unique
-from web.ratelimit import Reservation
+from web.pages.base import Plumbing, seconds_until, unique
 from web.sessions import COOKIE, SessionView, Stage
 from web.texts import japanese, page
 
 log = structlog.get_logger("web")
-
-# The fields of the confirmation change (seeds (10)), in site_auth's order.
-CONFIRMATION_FIELDS = (
-    "current_confirmation_id",
-    "current_confirmation_password",
-    "new_confirmation_id",
-    "confirm_confirmation_id",
-    "new_confirmation_password",
-    "confirm_confirmation_password",
-)
 
 
 def _credential(session: Session, number: str) -> dict[str, Any]:
@@ -49,6 +37,15 @@ def _credential(session: Session, number: str) -> dict[str, Any]:
         "verified": cred.otp_address_verified_at is not None,
         "has_id": cred.otp_confirmation_id is not None,
     }
+
+
+def enrolment_errors(problems: list[DomainError]) -> dict[str, list[str]]:
+    """The refusals by the enrolment form's fields (the store's ``otp_address`` is ``address``)."""
+    errors: dict[str, list[str]] = {}
+    for problem in problems:
+        name = "address" if problem.field == "otp_address" else problem.field or "form"
+        errors.setdefault(name, []).append(japanese(problem))
+    return {name: unique(messages) for name, messages in errors.items()}
 
 
 class OtpPages:
@@ -80,38 +77,41 @@ class OtpPages:
         await base.write(site_auth.set_otp_enabled, view.login_number, False, now=base.now())
         return await base.advance(request, view, Stage.READY)
 
-    # --- enrolment and address change (seeds (8), (9)) -----------------------------------
+    # --- enrolment: 仮登録 with a 確認 step (seeds P.7) -----------------------------------
 
     async def get_otp_enrol(self, request: Request) -> Response:
         view = await self.base.require(request, Stage.OTP_CHOICE, Stage.READY)
         if not isinstance(view, SessionView):
             return view
         cred = await self.base.read(_credential, view.login_number)
-        return self.otp_enrol_page(request, view, cred)
+        if cred["verified"]:  # an address was verified: the change (seeds (9)/(10)) is the way
+            return RedirectResponse("/otp/address", status_code=303)
+        return self.otp_enrol_page(request, view)
 
     def otp_enrol_page(
         self,
         request: Request,
         view: SessionView,
-        cred: Mapping[str, Any],
         *,
         data: Mapping[str, str] | None = None,
         errors: Mapping[str, list[str]] | None = None,
+        confirming: bool = False,
         status: int = 200,
     ) -> Response:
+        """The 仮登録 form, or (``confirming``) what will be registered, the password masked."""
         data = data or {}
-        change = bool(cred["has_id"])
+        password = data.get("confirmation_password", "")
         return self.base.render(
             request,
             "otp_enrol.html",
             {
-                "title": page("otp_enrol.title_change" if change else "otp_enrol.title_new"),
-                "action": "/otp/enrol",
-                "address": data.get("address", ""),
+                "title": page("otp_enrol.confirm_title" if confirming else "otp_enrol.title_new"),
+                "address": data.get("address", "").strip(),
                 "confirmation_id": data.get("confirmation_id", ""),
-                "button": page("otp_enrol.button_change" if change else "otp_enrol.button_new"),
-                # Seeds (9): when changing, the fields prove the values set at enrolment.
-                "is_change": cred["has_id"],
+                "confirming": confirming,
+                # The confirmation password goes back only on the 確認 step's hidden field.
+                "confirmation_password": password if confirming else "",
+                "masked": "●" * len(password),
                 "errors": errors or {},
             },
             status=status,
@@ -119,70 +119,53 @@ class OtpPages:
         )
 
     async def post_otp_enrol(self, request: Request) -> Response:
+        """Seeds P.7: the form → 次へ → the 確認 page → 登録 → the link is mailed.
+
+        Issue 14 flow 2: every field's problems at once, by their fields. Until an
+        address is verified the 仮登録 may be made again (a mistyped address, a
+        lost link): the confirmation values protect nothing yet.
+        """
         base, deps = self.base, self.base.deps
         posted = await base.posted(request, Stage.OTP_CHOICE, Stage.READY)
         if isinstance(posted, Response):
             return posted
         view, data = posted.view, posted.data
         cred = await base.read(_credential, view.login_number)
+        if cred["verified"]:
+            return RedirectResponse("/otp/address", status_code=303)
         address = data.get("address", "").strip()
-        values = (
-            view.login_number,
-            address,
-            data.get("confirmation_id", ""),
-            data.get("confirmation_password", ""),
-        )
-        held: Reservation | None = None
-        try:
-            if cred["has_id"]:
-                # Seeds (9): the values prove the current ones, a guessing surface (issue 12).
-                slot, message = base.confirmation_wait(request)
-                if not isinstance(slot, Reservation):
-                    response = self.otp_enrol_page(
-                        request, view, cred, data=data, errors={"form": [message]}, status=429
-                    )
-                    response.headers["Retry-After"] = str(int(slot) + 1)
-                    return response
-                held = slot
-                await run_in_threadpool(
-                    site_auth.change_otp_address,
-                    deps.sessions,
-                    *values,
-                    link_base=base.link_base(request),
-                    sender=deps.sender_address,
-                    now=base.now(),
-                    limits=base.otp_limits(),
-                )
-            else:
-                await base.write(
-                    site_auth.start_otp_enrolment,
-                    *values,
-                    link_base=base.link_base(request),
-                    sender=deps.sender_address,
-                    now=base.now(),
-                    limits=base.otp_limits(),
-                )
-        except DomainError as exc:
-            status = base.confirmation_refused(exc, held)
-            errors = field_errors(exc, "otp_address")
-            # The store names the field after what it is; the form calls it "address".
-            if "otp_address" in errors:
-                errors["address"] = errors.pop("otp_address")
-            if exc.field == "confirmation_id" and exc.code.startswith("confirmation_id"):
-                problems = password_rules.confirmation_id_problems(data.get("confirmation_id", ""))
-                errors["confirmation_id"] = unique([japanese(p) for p in problems])
-            response = self.otp_enrol_page(
-                request, view, cred, data=data, errors=errors, status=status
+        confirmation_id = data.get("confirmation_id", "")
+        confirmation_password = data.get("confirmation_password", "")
+        if data.get("back") == "1":
+            return self.otp_enrol_page(request, view, data=data)
+        problems = site_auth.enrolment_problems(address, confirmation_id, confirmation_password)
+        if problems:
+            return self.otp_enrol_page(
+                request, view, data=data, errors=enrolment_errors(problems), status=400
             )
-            if isinstance(exc, site_auth.ConfirmationRefused) and exc.retry_at is not None:
-                response.headers["Retry-After"] = seconds_until(exc.retry_at, base.now())
+        if data.get("confirmed") != "1":
+            return self.otp_enrol_page(request, view, data=data, confirming=True)
+        try:
+            await base.write(
+                site_auth.start_otp_enrolment,
+                view.login_number,
+                address,
+                confirmation_id,
+                confirmation_password,
+                link_base=base.link_base(request),
+                sender=deps.sender_address,
+                now=base.now(),
+                limits=base.otp_limits(),
+            )
+        except DomainError as exc:
+            response = self.otp_enrol_page(
+                request, view, data=data, errors=enrolment_errors([exc]), status=400
+            )
             if isinstance(exc, site_auth.VerificationRefused):
                 # Issue 12: the number's (or line's) verification mails of 24 hours.
                 response.status_code = 429
                 response.headers["Retry-After"] = seconds_until(exc.retry_at, base.now())
             return response
-        if held is not None:
-            held.release_success()
         return base.message(
             request,
             page("otp_enrol.sent_title"),
@@ -200,15 +183,28 @@ class OtpPages:
             return base.message(
                 request, page("otp_verify.refused_title"), [japanese(exc)], status=400
             )
+        done = page("otp_verify.done", number=number)
         view = await base.current(request)
-        if view is not None and view.login_number == number and view.stage is Stage.OTP_CHOICE:
-            return await base.advance(request, view, Stage.OTP)
-        return base.message(
+        at_login = (Stage.OTP_CHOICE, Stage.OTP)
+        if view is None or view.login_number != number or view.stage not in at_login:
+            return base.message(
+                request, page("otp_verify.done_title"), [done], link=("/login", page("link.login"))
+            )
+        # Seeds P.8 [5]: the 本登録完了 page, then 「ワンタイムパスワードを送信」 (the login's
+        # next stage: the one-time password, to the address just verified).
+        moved: SessionView | None = view
+        if view.stage is Stage.OTP_CHOICE:
+            moved = await run_in_threadpool(base.deps.store.advance, view, Stage.OTP)
+        if moved is None:  # ended meanwhile (a credential changed)
+            return base.to_login(request, page("session.ended"))
+        response = base.render(
             request,
-            page("otp_verify.done_title"),
-            [page("otp_verify.done", number=number)],
-            link=("/login", page("link.login")),
+            "otp_verified.html",
+            {"title": page("otp_verify.done_title"), "lines": [done, page("otp_verify.send_next")]},
+            session=moved,
         )
+        base.set_session_cookie(response, request, moved)
+        return response
 
     # --- the code at login ------------------------------------------------------------
 
@@ -291,7 +287,9 @@ class OtpPages:
                 request, view, errors={"otp_code": [japanese(exc)]}, status=400
             )
         stage = Stage.PASSWORD_CHANGE if accepted.password_expired else Stage.READY
-        return await base.advance(request, view, stage)
+        # Seeds (10): a login past the code changes the OTP address without the
+        # confirmation ID and password.
+        return await base.advance(request, view, stage, otp_proven=True)
 
     # --- the on/off setting -------------------------------------------------------------
 
@@ -336,83 +334,3 @@ class OtpPages:
                 request, view, errors={"form": [japanese(exc)]}, status=400
             )
         return RedirectResponse("/otp", status_code=303)
-
-    # --- the confirmation ID/password change (seeds (10)) -----------------------------------
-
-    async def get_otp_confirmation(self, request: Request) -> Response:
-        """SITE-5, seeds (10): the confirmation ID/password change, proven by the current ones."""
-        view = await self.base.require(request, Stage.READY)
-        if not isinstance(view, SessionView):
-            return view
-        return self.confirmation_page(request, view)
-
-    def confirmation_page(
-        self,
-        request: Request,
-        view: SessionView,
-        *,
-        data: Mapping[str, str] | None = None,
-        errors: Mapping[str, list[str]] | None = None,
-        status: int = 200,
-    ) -> Response:
-        data = data or {}
-        return self.base.render(
-            request,
-            "otp_confirmation.html",
-            {
-                "title": page("otp_confirmation.title"),
-                "current_id": data.get("current_confirmation_id", ""),
-                "new_id": data.get("new_confirmation_id", ""),
-                "errors": errors or {},
-            },
-            status=status,
-            session=view,
-        )
-
-    async def post_otp_confirmation(self, request: Request) -> Response:
-        base = self.base
-        posted = await base.posted(request, Stage.READY)
-        if isinstance(posted, Response):
-            return posted
-        view, data = posted.view, posted.data
-        fields = CONFIRMATION_FIELDS
-        held, message = base.confirmation_wait(request)
-        if not isinstance(held, Reservation):
-            response = self.confirmation_page(
-                request, view, data=data, errors={"form": [message]}, status=429
-            )
-            response.headers["Retry-After"] = str(int(held) + 1)
-            return response
-        try:
-            await run_in_threadpool(
-                site_auth.change_otp_confirmation,
-                base.deps.sessions,
-                view.login_number,
-                *(data.get(name, "") for name in fields),
-                now=base.now(),
-                limits=base.otp_limits(),
-            )
-        except DomainError as exc:
-            status = base.confirmation_refused(exc, held)
-            errors = field_errors(exc)
-            new_id, new_password = data.get(fields[2], ""), data.get(fields[4], "")
-            if exc.field == fields[2] and exc.code.startswith("confirmation_id_"):
-                problems = password_rules.confirmation_id_problems(new_id)
-                errors[fields[2]] = unique([japanese(p) for p in problems])
-            if exc.field == fields[4] and exc.code.startswith("confirmation_password_"):
-                problems = password_rules.confirmation_password_problems(new_password)
-                errors[fields[4]] = unique([japanese(p) for p in problems])
-            response = self.confirmation_page(
-                request, view, data=data, errors=errors, status=status
-            )
-            if isinstance(exc, site_auth.ConfirmationRefused) and exc.retry_at is not None:
-                response.headers["Retry-After"] = seconds_until(exc.retry_at, base.now())
-            return response
-        held.release_success()
-        return base.message(
-            request,
-            page("otp_confirmation.done_title"),
-            [page("otp_confirmation.done")],
-            link=("/otp", page("link.otp_settings")),
-            session=view,
-        )
