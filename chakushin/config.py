@@ -226,6 +226,7 @@ def _build(
 
 
 MAX_TEXT = 4096  # characters in one config value (a path, a URL, a name)
+MAX_SUPPORT_CONTACT = 200  # site.support_contact: one line on the login and help pages
 
 
 def _printable(text: str, key: str) -> None:
@@ -432,6 +433,13 @@ def _is_loopback(host: str) -> bool:
 
 
 def _validate_site(site: SiteConfig, problems: list[ConfigError]) -> None:
+    if len(site.support_contact) > MAX_SUPPORT_CONTACT:
+        problems.append(
+            ConfigError(
+                f"must be one line of at most {MAX_SUPPORT_CONTACT} characters",
+                key="site.support_contact",
+            )
+        )
     if site.public_url:
         try:
             _public_url(site.public_url)

@@ -26,6 +26,10 @@ class SiteConfig:
     # Empty: http:// and the address and port the site's socket listens on
     # (fine on one box; behind a proxy, set it). Never the request's Host header.
     public_url: str = ""
+    # Whom subscribers ask (issue 14): a name and a phone number or address, as one
+    # line of at most 200 characters ("サポートセンター 0120-123-456(平日9時～17時)"),
+    # shown on the login and help pages. Empty: they say to ask the operator.
+    support_contact: str = ""
     # Addresses or networks of the proxies in front of the site ("127.0.0.1",
     # "10.0.0.0/24"). Only a request from one of them has its X-Forwarded-For
     # (the right-most address not in this list is the client) and

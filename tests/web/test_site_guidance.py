@@ -19,6 +19,7 @@ from store.models import AuthUnit
 from tests.web.conftest import CONTRACT, EXTRA, TEMP, Site
 from tests.web.steps import GOOD
 from web.app import create_app
+from web.config import SiteConfig
 from web.texts import page
 
 pytestmark = pytest.mark.asyncio
@@ -171,6 +172,24 @@ async def test_issue14_MAIL_9_the_sample_comes_from_the_operators_templates(
         shown = html.unescape((await client.get("/help")).text)
     assert "山田商店の電話" in shown and "notice@shop.example.jp" in shown
     assert "着信日時：" not in shown  # the shipped body is replaced, not shown beside
+
+
+CONTACT = "着信お知らせメール サポートセンター 0120-123-456(平日9時～17時)"
+
+
+@pytest.mark.parametrize("site_config", [SiteConfig(support_contact=CONTACT)])
+async def test_issue14_SITE_1_the_help_page_names_the_operators_contact(site: Site) -> None:
+    shown = html.unescape((await site.client.get("/help")).text)
+    contact = shown[shown.index('id="contact"') :]
+    assert CONTACT in contact
+    assert CONTACT in html.unescape((await site.client.get("/login")).text)
+
+
+async def test_issue14_SITE_1_without_a_contact_the_help_page_says_the_operator(
+    site: Site,
+) -> None:
+    shown = html.unescape((await site.client.get("/help")).text)
+    assert "サービスの運営者" in shown[shown.index('id="contact"') :]
 
 
 # --- flow 10: the seeds' words and order -------------------------------------------------
