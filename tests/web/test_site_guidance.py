@@ -20,6 +20,7 @@ from tests.web.conftest import CONTRACT, EXTRA, TEMP, Site
 from tests.web.steps import GOOD
 from web.app import create_app
 from web.config import SiteConfig
+from web.pages.base import display_number
 from web.texts import page
 
 pytestmark = pytest.mark.asyncio
@@ -102,6 +103,25 @@ async def test_issue14_SITE_8_numbers_needing_a_temp_password_are_listed_once(
 
 
 # --- flow 9: the guidance of the seeds -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("number", "shown"),
+    [
+        ("0363044747", "03-6304-4747"),  # the seeds' two access numbers
+        ("0664806430", "06-6480-6430"),
+        ("09012345678", "090-1234-5678"),
+        ("05012345678", "050-1234-5678"),
+        ("0120123456", "0120-123-456"),
+        ("08001234567", "0800-123-4567"),
+        ("0452001234", "0452001234"),  # an area code whose length would be a guess
+        ("0312345", "0312345"),
+    ],
+)
+async def test_issue14_IVR_1_numbers_to_dial_are_grouped_only_where_sure(
+    number: str, shown: str
+) -> None:
+    assert display_number(number) == shown
 
 
 async def test_issue14_IVR_1_the_login_page_names_the_access_numbers(site: Site) -> None:
