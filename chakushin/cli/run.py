@@ -46,9 +46,11 @@ def _run_node(app: App, config: Config, on_ready: Callable[[Ready], None]) -> No
 def serve_command(app: App) -> None:
     """Run this node's services (OPS-1) until SIGINT or SIGTERM.
 
-    The FastAGI server, the notifier and the metrics endpoint, as switched
-    on in [serve] and [metrics]; the SQLite database is created on first
-    start. Exit status 0 after a clean stop.
+    The FastAGI server, the notifier, the settings site for subscribers and
+    the metrics endpoint, as switched on in [serve] (agi, notifier, site)
+    and [metrics]; the site listens on site.host:site.port (127.0.0.1:8080
+    by default). The SQLite database is created on first start. Exit status
+    0 after a clean stop.
     """
     app.verbose = True
     config = app.config
