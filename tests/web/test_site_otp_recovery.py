@@ -199,3 +199,52 @@ async def test_SITE_5_seeds_9_a_login_without_the_code_proves_the_confirmation_v
     right = await site.post("/otp/address/proof", CONFIRMATION, page="/otp/address")
     assert right.headers["location"] == "/otp/address"
     assert 'name="address"' in (await site.client.get("/otp/address")).text
+
+
+async def test_SITE_5_seeds_11_the_confirmation_id_changes_with_the_current_one(
+    site: Site,
+) -> None:
+    await logged_in_with_otp(site)
+    menu = (await site.client.get("/otp/confirmation")).text
+    assert 'href="/otp/confirmation/id"' in menu and 'href="/otp/confirmation/password"' in menu
+    form = (await site.client.get("/otp/confirmation/id")).text
+    assert "変更前の確認用ID" in form and "新しい確認用ID" in form and "登録" in form
+    assert 'name="current_confirmation_password"' not in form  # seeds (11): the ID alone
+    before = site.state()
+    # Every rule the new ID breaks and the differing re-entry, at once; nothing looked up.
+    weak = await site.post(
+        "/otp/confirmation/id",
+        {
+            "current_confirmation_id": "abcDEF12",
+            "new_confirmation_id": "abcdefgh",
+            "confirm_confirmation_id": "abcdefgi",
+        },
+    )
+    assert weak.status_code == 400
+    assert "英字小文字のみの確認用IDは利用できません。" in field_of(
+        weak.text, "new_confirmation_id"
+    )
+    assert "一致しません" in field_of(weak.text, "confirm_confirmation_id")
+    assert site.state() == before and wrong_entries(site) == 0
+    new_id = {"new_confirmation_id": "NeuID2026", "confirm_confirmation_id": "NeuID2026"}
+    wrong = await site.post(
+        "/otp/confirmation/id", {"current_confirmation_id": "abcDEF99", **new_id}
+    )
+    assert wrong.status_code == 400 and wrong_entries(site) == 1
+    assert "確認用IDまたは確認用パスワードが正しくありません。" in wrong.text
+    done = await site.post(
+        "/otp/confirmation/id", {"current_confirmation_id": "abcDEF12", **new_id}
+    )
+    assert done.status_code == 200 and "確認用IDを変更しました" in done.text
+    assert credential_of(site, CONTRACT).otp_confirmation_id == "NeuID2026"
+    # The new ID is what proves the owner on the OTP page (seeds (9)); the old one not.
+    site.clock.advance(seconds=31)
+    await site.login(CONTRACT, GOOD)
+    old = await site.post("/login/otp/address/proof", CONFIRMATION, page="/login/otp/address")
+    assert old.status_code == 400
+    proven = await site.post(
+        "/login/otp/address/proof",
+        {**CONFIRMATION, "confirmation_id": "NeuID2026"},
+        page="/login/otp/address",
+    )
+    assert proven.status_code == 303

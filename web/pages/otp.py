@@ -58,8 +58,23 @@ class OtpPages:
         view = await self.base.require(request, Stage.OTP_CHOICE)
         if not isinstance(view, SessionView):
             return view
+        return self.otp_choice_page(request, view)
+
+    def otp_choice_page(
+        self,
+        request: Request,
+        view: SessionView,
+        *,
+        errors: Mapping[str, list[str]] | None = None,
+        status: int = 200,
+    ) -> Response:
+        """Seeds P.7: 利用する／利用しない, then 次へ."""
         return self.base.render(
-            request, "otp_choice.html", {"title": page("otp_choice.title")}, session=view
+            request,
+            "otp_choice.html",
+            {"title": page("otp_choice.title"), "choice": "", "errors": errors or {}},
+            status=status,
+            session=view,
         )
 
     async def post_otp_choice(self, request: Request) -> Response:
@@ -68,8 +83,12 @@ class OtpPages:
         if isinstance(posted, Response):
             return posted
         view, data = posted.view, posted.data
-        if data.get("choice") == "use":
+        choice = data.get("choice")
+        if choice == "use":
             return RedirectResponse("/otp/enrol", status_code=303)
+        if choice != "decline":
+            errors = {"choice": [page("otp_choice.choose")]}
+            return self.otp_choice_page(request, view, errors=errors, status=400)
         if data.get("agree") != "1":
             return base.render(
                 request, "otp_decline.html", {"title": page("otp_decline.title")}, session=view
