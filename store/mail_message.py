@@ -112,9 +112,13 @@ class FromAddress:
             raise bad(f"the display name may be quoted as a whole, no quote inside; got {value!r}")
         if "\\" in name:
             raise bad(f"the display name must not contain a backslash; got {value!r}")
-        if len(name.strip()) > MAX_DISPLAY_NAME:
+        if not name.isprintable():  # a bidi override, a zero-width space, a tab
+            raise bad(f"the display name must be printable text; got {value!r}")
+        # Runs of spaces are one space in a header (folding): say so here.
+        name = " ".join(name.split())
+        if len(name) > MAX_DISPLAY_NAME:
             raise bad(f"the display name is at most {MAX_DISPLAY_NAME} characters")
-        return cls(_address(named["address"].strip()), name.strip())
+        return cls(_address(named["address"].strip()), name)
 
     @property
     def domain(self) -> str:

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import email
+import email.policy
+import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -28,6 +31,13 @@ from chakushin.demo import recordings as traces
 from chakushin.demo.amiserver import SECRET, USERNAME, AmiServer, event_frames
 from notifier.outbox import SmtpSender, SmtpSettings
 from store import db, service
+from store.mail_message import (
+    FromAddress,
+    UnsafeHeader,
+    build_message,
+    envelope_sender,
+    sender_domain,
+)
 from store.site_auth.mails import queue_otp_code_mail
 from tests.notifier.smtp_server import SmtpServer
 
@@ -150,3 +160,43 @@ def test_issue14_a_bare_from_address_stays_bare(
     (message,) = smtp.inbox.messages
     assert dict(message.raw_items())["From"] == ADDRESS
     assert smtp.inbox.envelope_senders == [ADDRESS]
+
+
+def test_issue14_from_header_reads_back_as_parsed_for_any_accepted_name() -> None:
+    """Whatever name ``FromAddress.parse`` accepts, the From header reads back the same."""
+    rng = random.Random(20261201)
+    alphabet = 'aZ9あ着 "\\<>@.,;:()[]=?_-\t!#$%&*+/^`{|}~\u3000\u200b\u202eé'
+    accepted = 0
+    for _ in range(3000):
+        name = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 25)))
+        try:
+            parsed = FromAddress.parse(f"{name} <{ADDRESS}>")
+        except UnsafeHeader:
+            continue
+        accepted += 1
+        message = build_message(
+            sender=f"{name} <{ADDRESS}>",
+            recipient=BOSS,
+            subject="s",
+            body="b",
+            date=dt.datetime(2026, 12, 1, tzinfo=dt.UTC),
+            message_id="<t@example.jp>",
+        )
+        text = message.as_string()
+        assert text.isascii()
+        back = email.message_from_string(text, policy=email.policy.default)
+        (sender,) = back["From"].addresses
+        assert (sender.display_name, sender.addr_spec) == (parsed.display_name, ADDRESS)
+    assert accepted > 300
+
+
+def test_issue14_display_name_spaces_are_one_and_invisible_characters_refused() -> None:
+    assert FromAddress.parse(f"着信  お知らせ メール <{ADDRESS}>").display_name == (
+        "着信 お知らせ メール"
+    )
+    # Not printable to Python, refused for every config value too (U+3000 included).
+    for hidden in ("\u200b", "\u202e", "\t", "\u3000"):
+        with pytest.raises(UnsafeHeader):
+            FromAddress.parse(f"着信{hidden}お知らせ <{ADDRESS}>")
+    assert sender_domain(f"{NAME} <{ADDRESS}>") == "example.jp"
+    assert envelope_sender(f"{NAME} <{ADDRESS}>") == ADDRESS
