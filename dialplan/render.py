@@ -105,6 +105,22 @@ def _subscribers(settings: DialplanSettings) -> str:
     )
     on_busy = f'"${{{v.FORWARD_ON}}}" = "{v.FORWARD_ON_BUSY}" & "${{DIALSTATUS}}" = "BUSY"'
     not_presented = '${IF($["${CALLERID(pres):0:6}" = "prohib"]?withheld:unavailable)}'
+    e164_forms = v.CALLER_E164_FORMS + (
+        (v.CALLER_E164_WITHOUT_PLUS,) if settings.call.e164_without_plus else ()
+    )
+    # The E.164 forms jump to their own Set; anything else not a caller number ends here.
+    caller_tests = "".join(
+        f' same => n,GotoIf($["${{REGEX("{regex}" ${{CALLERID(num)}})}}" = "1"]?{label})\n'
+        for label, regex, _ in e164_forms
+    ) + (
+        f' same => n,GotoIf($["${{REGEX("{v.CALLER_NUMBER_REGEX}" ${{CALLERID(num)}})}}" != "1"]'
+        "?fallback)\n"
+    )
+    e164_sets = "".join(
+        f" same => n({label}),Set({v.CALLER}=0${{CALLERID(num):{cut}}})\n"
+        " same => n,Goto(presented)\n"
+        for label, _, cut in e164_forms
+    )
     payphone = " | ".join(f'"${{CALLERID(ani2)}}" = "{ani2}"' for ani2 in v.PAYPHONE_ANI2)
     leg_status = f'${{IF($["${{{v.DIALSTATUS}}}" = ""]?${{DIALSTATUS}}:${{{v.DIALSTATUS}}})}}'
     busy_or_unanswered = f'${{IF($["${{{v.DIALSTATUS}}}" = "BUSY"]?busy:unanswered)}}'
@@ -131,13 +147,14 @@ exten => _0X.,1,NoOp(chakushin call to ${{EXTEN}})
  ; MAIL-9: the caller as the routing AGI gives it. CALLERID(num) goes in the
  ; event only when presented and a caller number; tested by REGEX() before
  ; any use, so that no comma, colon or control character of it is ever parsed.
+ ; A Japanese E.164 caller (+81..., 0081...) goes in the national form 0...
  same => n,Set({v.CALLER}=)
  same => n,Set({v.PRESENTATION}={not_presented})
  same => n,GotoIf($[{payphone}]?payphone)
  same => n,GotoIf($["${{CALLERID(pres):0:7}}" != "allowed"]?fallback)
- same => n,GotoIf($["${{REGEX("{v.CALLER_NUMBER_REGEX}" ${{CALLERID(num)}})}}" != "1"]?fallback)
- same => n,Set({v.PRESENTATION}=allowed)
- same => n,Set({v.CALLER}=${{CALLERID(num)}})
+{caller_tests} same => n,Set({v.CALLER}=${{CALLERID(num)}})
+ same => n,Goto(presented)
+{e164_sets} same => n(presented),Set({v.PRESENTATION}=allowed)
  same => n,Goto(fallback)
  same => n(payphone),Set({v.PRESENTATION}=payphone)
  same => n(fallback),Dial({fallback},{ring})

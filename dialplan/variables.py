@@ -76,6 +76,16 @@ OUTCOMES = tuple(o.value for o in CallOutcome if o is not CallOutcome.EXPIRED)
 # REGEX(). Anything else (too long, control characters, commas that would add
 # event fields, "anonymous") is sent empty, with presentation unavailable.
 CALLER_NUMBER_REGEX = "^0[0-9]{9,17}$"
+# Issue 14 (CALL-2, MAIL-5, MAIL-9): the Japanese E.164 forms the fail path
+# reads in the national form, as store.caller_number does for the routing AGI
+# (a test keeps them equal): (label, REGEX, characters before the national
+# significant number, which the dialplan replaces with 0). The form without
+# + only with call.e164_without_plus.
+CALLER_E164_FORMS = (
+    ("e164", "^[+]81[1-9][0-9]{8,9}$", 3),
+    ("e164_00", "^0081[1-9][0-9]{8,9}$", 4),
+)
+CALLER_E164_WITHOUT_PLUS = ("e164_81", "^81[1-9][0-9]{8,9}$", 2)
 # ANI II of payphones (27: coin line with network controls, 70: with
 # customer-premises controls): Presentation payphone, in agi.caller and on the
 # fail path.

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from chakushin import bootstrap
 from chakushin import config as config_mod
 from dialplan import render, variables
-from store import validation
+from store import caller_number, validation
 from store.errors import InvalidInput
 from tests.dialplan import evaluate
 from tests.hostile.conftest import BOUNDARY_TEXT, hostile_text
@@ -77,7 +77,11 @@ def test_item1_CALL_5_fail_path_event_carries_a_presented_valid_caller() -> None
         "0398765432\r\nEvent: Fake",
         "0398765432,Outcome: answered",
         "0398765432:x",
-        "+81398765432",
+        "+810398765432",  # the national 0 kept after +81: no Japanese number
+        "+8139876543",
+        "+14155550100",
+        "81398765432",  # E.164 without +: only where configured (below)
+        "+81398765432,Outcome: answered",
         "anonymous",
         "",
         "03-9876-5432",
@@ -90,6 +94,37 @@ def test_item1_MAIL_9_fail_path_event_never_carries_an_invalid_caller(callerid: 
     event = fail_path_event(callerid)
     assert event["Caller"] == ""
     assert event["Presentation"] == "unavailable"
+
+
+@pytest.mark.parametrize(
+    "callerid", ["+81398765432", "0081398765432", "+819012345678", "00819012345678"]
+)
+def test_issue14_MAIL_9_fail_path_reads_japanese_e164_in_the_national_form(callerid: str) -> None:
+    """CALL-2, MAIL-5, MAIL-9: as the routing AGI does (store.caller_number)."""
+    event = fail_path_event(callerid)
+    assert (event["Caller"], event["Presentation"]) == (
+        caller_number.national_form(callerid),
+        "allowed",
+    )
+    assert event["Caller"].startswith("0") and is_caller_number(event["Caller"])
+    # A withheld E.164 caller stays withheld, its number not sent.
+    assert (fail_path_event(callerid, "prohib")["Caller"]) == ""
+
+
+def test_issue14_MAIL_9_fail_path_reads_81_without_plus_only_where_configured() -> None:
+    configured = evaluate.parse_contexts(
+        render.render(
+            bootstrap.dialplan_settings(
+                config_mod.load(env={"CHAKUSHIN_CALL_E164_WITHOUT_PLUS": "true"})
+            )
+        )
+    )
+    channel = evaluate.Channel("81398765432", "allowed_not_screened", "0")
+    evaluate.run(configured, variables.CONTEXT_SUBSCRIBERS, channel)
+    evaluate.run(configured, variables.CONTEXT_CALL_END, channel)
+    [(_, body)] = channel.events
+    assert dict(evaluate.user_event_fields(body))["Caller"] == "0398765432"
+    assert fail_path_event("81398765432")["Caller"] == ""  # the default: not read
 
 
 @pytest.mark.parametrize("pres", [p for p in PRESENTATIONS if not p.startswith("allowed")])
@@ -107,7 +142,10 @@ def test_item1_CALL_3_fail_path_reports_a_payphone_as_the_routing_agi_does(ani2:
 
 @given(
     callerid=st.one_of(
-        hostile_text, st.from_regex(r"\A0[0-9]{5,25}\Z"), st.sampled_from(BOUNDARY_TEXT)
+        hostile_text,
+        st.from_regex(r"\A0[0-9]{5,25}\Z"),
+        st.from_regex(r"\A(\+|00)?81[0-9]{7,12}\Z"),
+        st.sampled_from(BOUNDARY_TEXT),
     ),
     pres=st.sampled_from(PRESENTATIONS),
 )
@@ -115,25 +153,50 @@ def test_item1_MAIL_9_fail_path_caller_is_what_the_notifier_accepts(
     callerid: str, pres: str
 ) -> None:
     event = fail_path_event(callerid, pres)
-    expected = callerid if pres.startswith("allowed") and is_caller_number(callerid) else ""
+    national = caller_number.national_form(callerid)
+    expected = national if pres.startswith("allowed") and is_caller_number(national) else ""
     assert event["Caller"] == expected
     assert event["Presentation"] in ("allowed", "withheld", "unavailable")
     assert (event["Presentation"] == "allowed") == bool(expected)
 
 
 def test_item1_the_fail_path_tests_the_caller_with_the_notifiers_rule() -> None:
-    """The REGEX the dialplan uses is the caller-number rule of store.validation."""
+    """The REGEX the dialplan uses is the caller-number rule of store.validation;
+    the E.164 forms' are store.caller_number's (issue 14)."""
     pattern = variables.CALLER_NUMBER_REGEX
     assert pattern.startswith("^") and pattern.endswith("$")
     for value in ["0" * n for n in range(8, 21)] + ["1" + "0" * 10, "0312345678"]:
         assert bool(re.fullmatch(pattern[1:-1], value)) == is_caller_number(value), value
+    forms = (*variables.CALLER_E164_FORMS, variables.CALLER_E164_WITHOUT_PLUS)
+    samples = [
+        f"{prefix}{digits}"
+        for prefix in ("+81", "0081", "81", "+1", "810", "")
+        for digits in ("39876543", "398765432", "9012345678", "90123456789", "0398765432")
+    ]
+    for sample in samples:
+        read = [f"0{sample[cut:]}" for _, regex, cut in forms if re.fullmatch(regex[1:-1], sample)]
+        national = caller_number.national_form(sample, e164_without_plus=True)
+        assert read == ([national] if national != sample else []), sample
     steps = CONTEXTS[variables.CONTEXT_SUBSCRIBERS] + CONTEXTS[variables.CONTEXT_CALL_END]
-    uses = [i for i, (_, _, data) in enumerate(steps) if "${CALLERID(num)}" in data]
-    # CALLERID(num) is read twice: by the REGEX test, and two steps later (only
-    # reached when the test passed) into CHAKUSHIN_CALLER.
-    assert len(uses) == 2
-    test, use = (steps[i] for i in uses)
-    assert test[1] == "GotoIf"
-    assert test[2].startswith(f'$["${{REGEX("{pattern}" ${{CALLERID(num)}})}}" != "1"]?')
-    assert use == ("", "Set", f"{variables.CALLER}=${{CALLERID(num)}}")
-    assert uses[1] - uses[0] == 2 and steps[uses[0] + 1][1] == "Set"
+    uses = [step for step in steps if "${CALLERID(num)" in step[2]]
+    # CALLERID(num) is read by the REGEX tests, and into CHAKUSHIN_CALLER only
+    # where a test sent the call: right after the national test passed, or at
+    # the label of the E.164 form whose test matched.
+    tests = [step for step in uses if step[1] == "GotoIf"]
+    assert [t[2] for t in tests] == [
+        *(
+            f'$["${{REGEX("{regex}" ${{CALLERID(num)}})}}" = "1"]?{label}'
+            for label, regex, _ in variables.CALLER_E164_FORMS
+        ),
+        f'$["${{REGEX("{pattern}" ${{CALLERID(num)}})}}" != "1"]?fallback',
+    ]
+    sets = [step for step in uses if step[1] != "GotoIf"]
+    assert sets == [
+        ("", "Set", f"{variables.CALLER}=${{CALLERID(num)}}"),
+        *(
+            (label, "Set", f"{variables.CALLER}=0${{CALLERID(num):{cut}}}")
+            for label, _, cut in variables.CALLER_E164_FORMS
+        ),
+    ]
+    national_set = steps.index(sets[0])
+    assert steps[national_set - 1] == tests[-1]
