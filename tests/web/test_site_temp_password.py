@@ -12,7 +12,7 @@ from store.models import AuthUnit
 from tests.web.conftest import CONTRACT, TEMP, Site
 from tests.web.steps import GOOD, ended
 from web.sessions import COOKIE
-from web.texts import SITE_AUTH
+from web.texts import SITE_AUTH, page
 
 pytestmark = pytest.mark.asyncio
 
@@ -25,6 +25,7 @@ async def test_issue14_SITE_2_logout_from_the_forced_change_keeps_the_temp_passw
     assert first.headers["location"] == "/password"
     change_page = await site.client.get("/password")
     assert "ログアウト" in change_page.text  # the button the forced change offers
+    assert page("password.temp_stays_valid") in change_page.text  # no second call needed
     await site.post("/logout", {}, page="/password")
     assert site.client.cookies.get(COOKIE) is None
 
