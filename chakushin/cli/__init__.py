@@ -8,14 +8,15 @@ One module per command group: ``app`` (the context, ``--json``, the one
 exit of errors), ``output`` (text and JSON, the shape of a write), ``run``
 (serve and its one-role forms, demo, status, config, db, dialplan),
 ``provisioning`` (line, number), ``mail`` and ``services`` (nuisance,
-number-request, voice-warp). The table below is every command of the root.
+number-request, voice-warp), ``support`` (the support desk's otp-reset and
+temp-password). The table below is every command of the root.
 """
 
 from __future__ import annotations
 
 import click
 
-from chakushin.cli import mail, provisioning, run, services
+from chakushin.cli import mail, provisioning, run, services, support
 from chakushin.cli.app import App, cli
 from chakushin.cli_prompts import prompts
 
@@ -37,6 +38,7 @@ COMMANDS: tuple[click.Command, ...] = (
     services.nuisance,
     services.number_request,
     services.voice_warp,
+    support.support,
     prompts,
 )
 for _command in COMMANDS:

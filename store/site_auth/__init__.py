@@ -13,7 +13,8 @@ passwords, SHA-256 for the random tokens and the short-lived codes).
 
 Some functions take a session *factory* instead of a session: ``login``,
 ``check_otp_code``, ``attempt_password_change``, ``attempt_auth_unit_change``,
-``change_otp_address`` and ``change_otp_confirmation``. A wrong entry must be
+``change_otp_address``, ``change_otp_confirmation``, ``prove_otp_confirmation``,
+``change_confirmation_id`` and ``change_confirmation_password``. A wrong entry must be
 counted even though the call then fails, and a caller's ``transaction()``
 rolls back whatever the block wrote when it raises: these commit their
 counters in their own transaction first and raise afterwards, and run the
@@ -29,6 +30,7 @@ The modules, along the seams of the rules:
 - ``password_change``: the password change (SITE-10);
 - ``auth_unit``: the auth unit change, one transition per seeds' page (SITE-8);
 - ``otp_enrolment``, ``otp_state``, ``otp_code``: the one-time password (SITE-5);
+- ``otp_reset``: the operator's reset of a number's one-time password (SITE-5);
 - ``mails``: the verification and one-time-password mails the site queues.
 """
 
@@ -81,6 +83,7 @@ from store.site_auth.otp_enrolment import (
     start_otp_enrolment,
     verify_otp_address,
 )
+from store.site_auth.otp_reset import OtpReset, reset_otp
 from store.site_auth.otp_state import (
     confirmation_refusal,
     count_wrong_confirmation,
@@ -123,6 +126,7 @@ __all__ = [
     "OtpAccepted",
     "OtpLimits",
     "OtpRefused",
+    "OtpReset",
     "OutOfScope",
     "PasswordChanged",
     "PasswordChecks",
@@ -151,6 +155,7 @@ __all__ = [
     "managed_numbers",
     "prove_otp_confirmation",
     "request_otp_address_change",
+    "reset_otp",
     "send_otp_code",
     "set_otp_enabled",
     "start_otp_enrolment",
