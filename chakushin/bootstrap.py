@@ -73,7 +73,9 @@ def load_templates(config: Config) -> Templates:
     try:
         return Templates.load(config.mail.templates_dir or None)
     except TemplateError as exc:
-        raise ConfigError(str(exc), key="mail.templates_dir") from None
+        raise ConfigError.of(
+            [ConfigError(problem, key="mail.templates_dir") for problem in exc.problems]
+        ) from None
 
 
 def smtp_settings(mail: MailConfig) -> SmtpSettings:

@@ -47,7 +47,15 @@ _NUMBER = re.compile(r"[0-9]{1,32}")
 
 
 class TemplateError(ValueError):
-    """An operator's template file that cannot be used (unknown placeholder, missing file...)."""
+    """An operator's template file that cannot be used (unknown placeholder, missing file...).
+
+    ``problems`` is one line per template that cannot be used: ``Templates.load``
+    checks all four before it refuses, so the operator fixes them in one go.
+    """
+
+    def __init__(self, message: str, problems: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.problems: tuple[str, ...] = tuple(problems) or (message,)
 
 
 # --- header guards (store.mail_message has the rest) ---------------------------------
@@ -131,6 +139,7 @@ class Templates:
         defaults = importlib.resources.files("notifier").joinpath("templates")
         loaded: dict[str, string.Template] = {}
         origins: dict[str, str] = {}
+        problems: list[str] = []
         for name in TEMPLATE_FIELDS:
             candidate = override / name if override is not None else None
             try:
@@ -140,10 +149,14 @@ class Templates:
                 else:
                     origin = f"notifier/templates/{name}"
                     text = defaults.joinpath(name).read_text(encoding="utf-8")
+                loaded[name] = _check_template(name, text, origin)
             except UnicodeDecodeError as exc:
-                raise TemplateError(f"{origin}: not UTF-8 text ({exc.reason})") from exc
-            loaded[name] = _check_template(name, text, origin)
+                problems.append(f"{origin}: not UTF-8 text ({exc.reason})")
+            except TemplateError as exc:
+                problems.append(str(exc))
             origins[name] = origin
+        if problems:
+            raise TemplateError("; ".join(problems), problems)
         return cls(
             subject=loaded["subject.txt"],
             body=loaded["body.txt"],

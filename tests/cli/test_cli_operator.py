@@ -61,3 +61,23 @@ def test_issue14_OPS_2_mail_conditions_without_an_option_says_what_it_sets(
         "error: nothing to set: give --designated-only on|off and/or --unanswered-only on|off\n"
     )
     assert snapshot(db_url) == before
+
+
+def test_issue14_OPS_2_config_check_names_every_bad_template(tmp_config: Path) -> None:
+    """MAIL-9: two broken templates in mail.templates_dir are both named, in one run."""
+    templates = tmp_config / "templates"
+    templates.mkdir()
+    (templates / "subject.txt").write_text("着信 $calller\n", encoding="utf-8")
+    (templates / "body.txt").write_text("料金 100$ です\n", encoding="utf-8")
+    (tmp_config / "chakushin.toml").write_text(
+        f'[mail]\ntemplates_dir = "{templates.as_posix()}"\n', encoding="utf-8"
+    )
+    result = CliRunner().invoke(cli, ["config", "check"])
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert lines[0] == "error: the configuration has 2 problems:"
+    assert len(lines) == 3
+    assert "subject.txt" in lines[1] and "$calller" in lines[1]
+    assert "body.txt" in lines[2] and "'$'" in lines[2]
+    assert all(line.startswith("error: mail.templates_dir: ") for line in lines[1:])
