@@ -187,3 +187,27 @@ async def test_CALL_3_anonymous_refused_by_number_request_is_not_mailed(
     refused = event | {"Outcome": "rejected_anonymous", "DialStatus": ""}
     assert await mailed(notifier, smtp, refused=refused) == []
     assert stored(everything)["refused"][2:] == ("withheld", False, "number_request")
+
+
+@pytest.mark.asyncio
+async def test_MAIL_7_an_e164_caller_on_the_nuisance_list_is_refused_and_not_mailed(
+    everything: sessionmaker[Session], smtp: SmtpServer
+) -> None:
+    with db.transaction(everything) as s:
+        service.add_nuisance(s, NUMBER, DESIGNATED)
+    with running_server(default_routes(everything)) as server:
+        peer = AsteriskPeer(
+            "+81311110000",
+            script=v.SCRIPT_ROUTE_CALL,
+            env_overrides={"agi_arg_1": NUMBER, "agi_extension": NUMBER, "agi_callingpres": "0"},
+        ).over_tcp("127.0.0.1", server.port)
+    assert peer.variables[v.ACTION] == v.ACTION_REJECT_NUISANCE
+    notifier = Notifier(everything, templates=Templates.load(), sender_address=FROM)
+    refused = {
+        "Caller": peer.variables[v.CALLER],
+        "Presentation": peer.variables[v.PRESENTATION],
+        "Outcome": "rejected_nuisance",
+        "DialStatus": "",
+    }
+    assert await mailed(notifier, smtp, refused=refused) == []
+    assert stored(everything)["refused"][1:] == (DESIGNATED, "allowed", False, "nuisance_list")
