@@ -66,6 +66,8 @@ class SampleMail:
     sender: str
     subject: str
     body: str
+    # The sender's domain, for subscribers to allow (受信指定ドメイン).
+    domain: str = ""
 
 
 @dataclass

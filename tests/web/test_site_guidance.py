@@ -171,7 +171,8 @@ async def test_issue14_MAIL_9_the_help_page_shows_a_sample_of_the_mail(site: Sit
     # The shipped templates, with sample values (notifier/templates/body.txt).
     assert "着信日時：" in text and "発信者番号：" in text and "着信結果：" in text
     assert "【着信お知らせメール】" in text
-    assert "chakushin@example.jp" in text  # the sender, to allow as 受信指定
+    assert "chakushin@example.jp" in text  # the sender
+    assert page("addresses.allowed_domain", domain="example.jp") in text  # 受信指定ドメイン
 
 
 async def test_issue14_MAIL_9_the_sample_comes_from_the_operators_templates(

@@ -22,12 +22,19 @@ class HelpPages:
     async def help(self, request: Request) -> Response:
         base = self.base
         view = await base.current(request)
+        sample = base.deps.sample_mail
         return base.render(
             request,
             "help.html",
             {
                 "title": page("help.title"),
-                "sample": base.deps.sample_mail,
+                "sample": sample,
+                # The address page's sentence (MAIL-2): the domain to allow.
+                "allowed_domain": (
+                    page("addresses.allowed_domain", domain=sample.domain)
+                    if sample is not None and sample.domain
+                    else None
+                ),
                 **base.temp_password_guidance(),
             },
             session=view,
