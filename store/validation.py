@@ -9,6 +9,7 @@ writes. Each function returns the value to store or raises a typed
 from __future__ import annotations
 
 import re
+import unicodedata
 import zoneinfo
 
 from store.errors import InvalidAddress, InvalidInput, InvalidNumber
@@ -41,6 +42,28 @@ MAX_ADDRESS_LENGTH = 254
 # ampersands and pipes would split Dial() arguments, so they are excluded.
 # At most 16 + 1 + 80 = 97 characters: the column holds 100 (PostgreSQL enforces it).
 _ENDPOINT = re.compile(r"[A-Za-z][A-Za-z0-9]{0,15}/[A-Za-z0-9._@:+#-]{1,80}")
+
+
+# Issue 14 flow 8: what people type between the digits of a phone number.
+# NFKC has already made full-width digits, ＊ and － half-width; these are
+# the hyphen-like characters left (ASCII hyphen-minus, hyphen, non-breaking
+# hyphen, figure dash, en dash, em dash, horizontal bar, minus sign, the
+# katakana prolonged sound mark typed for a dash, full-width hyphen-minus:
+# - ‐ ‑ ‒ – — ― − ー －), and spaces (NFKC makes the ideographic one a space).
+NUMBER_SEPARATORS = frozenset("-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u30fc\uff0d ")
+
+
+def typed_number(value: str) -> str:
+    """A phone number (or a number search) as people type it, made half-width digits.
+
+    ``０３－１２３４－５６７８``, ``03-1234-5678`` and ``03 1234 5678`` all become
+    ``0312345678``: NFKC (full-width digits and ``＊``), then the hyphen-like
+    characters and spaces of ``NUMBER_SEPARATORS`` removed. Anything else is
+    left for the rule that takes the value to refuse (letters stay letters).
+    The one normaliser of typed numbers: the site's login, designated numbers,
+    nuisance entries and the number search (SITE-1, MAIL-5, CALL-2, SITE-7).
+    """
+    return "".join(c for c in unicodedata.normalize("NFKC", value) if c not in NUMBER_SEPARATORS)
 
 
 def _digits_only(value: str, what: str, field: str) -> None:

@@ -152,45 +152,54 @@ def set_addresses(
 
 
 def set_designated_numbers(
-    session: Session, number: str, rows: Sequence[tuple[str, bool]]
+    session: Session, number: str, slots: Sequence[tuple[str, bool] | None]
 ) -> list[DesignatedNumber]:
-    """MAIL-5 as one form: the designated numbers become ``rows`` (caller, designated flag).
+    """MAIL-5 as one form: slot ``i`` of ``slots`` becomes designated slot ``i + 1``.
 
-    Each is a diallable number, none twice, at most 30; checked before anything is written.
+    Each slot is (caller number, designated flag) or ``None`` (empty); a
+    number stays in the row it was typed in, taken as people type it
+    (``validation.typed_number``: ０３…, 03-1234-5678). Each is a diallable
+    number, none twice, at most 30, and while MAIL-4 (a) is on one keeps its
+    flag; all checked before anything is written.
     """
-    for index, (caller_number, _flag) in enumerate(rows, start=1):
-        validation.diallable_number(caller_number, field=f"caller_number_{index}")
-    callers = [caller for caller, _ in rows]
-    for index, caller in enumerate(callers, start=1):
-        if caller in callers[: index - 1]:
+    wanted: dict[int, tuple[str, bool]] = {}
+    for position, row in enumerate(slots, start=1):
+        if row is None:
+            continue
+        caller = validation.diallable_number(
+            validation.typed_number(row[0]), field=f"caller_number_{position}"
+        )
+        if any(caller == other for other, _ in wanted.values()):
             raise AlreadyExists(
-                f"{number}: {caller} is given twice", field=f"caller_number_{index}"
+                f"{number}: {caller} is given twice", field=f"caller_number_{position}"
             )
-    if len(rows) > validation.MAX_DESIGNATED:
+        wanted[position] = (caller, row[1])
+    if len(wanted) > validation.MAX_DESIGNATED or any(
+        p > validation.MAX_DESIGNATED for p in wanted
+    ):
         raise LimitExceeded(
-            f"{number}: {len(rows)} designated numbers; MAIL-5 allows at most "
+            f"{number}: {len(wanted)} designated numbers; MAIL-5 allows at most "
             f"{validation.MAX_DESIGNATED}",
             field="caller_number",
         )
     found = subscribed(session, number, Service.MAIL)
-    wanted = dict(rows)
+    _keep_one_designated(found, flagged=sum(flag for _, flag in wanted.values()))
+    kept: set[int] = set()
     for entry in list(found.designated):
-        if entry.caller_number not in wanted:
+        row = wanted.get(entry.position)
+        if row is not None and row[0] == entry.caller_number:
+            entry.designated = row[1]
+            kept.add(entry.position)
+        else:
             found.designated.remove(entry)
+    session.flush()  # free the slots and numbers before the new entries take them
+    for position, (caller, flag) in sorted(wanted.items()):
+        if position not in kept:
+            found.designated.append(
+                DesignatedNumber(position=position, caller_number=caller, designated=flag)
+            )
     session.flush()
-    kept = {entry.caller_number: entry for entry in found.designated}
-    for caller, flag in wanted.items():
-        if caller in kept:
-            kept[caller].designated = flag
-            continue
-        position = free_slot(
-            [d.position for d in found.designated], validation.MAX_DESIGNATED, "no free slot"
-        )
-        found.designated.append(
-            DesignatedNumber(position=position, caller_number=caller, designated=flag)
-        )
-    session.flush()
-    log.info("designated_set", number=number, count=len(rows))
+    log.info("designated_set", number=number, count=len(wanted))
     return list(found.designated)
 
 
@@ -201,8 +210,20 @@ def set_conditions(
     designated_only: bool | None = None,
     unanswered_only: bool | None = None,
 ) -> NotificationSetting:
-    """MAIL-4: the two conditions; ``None`` leaves one as it is."""
+    """MAIL-4: the two conditions; ``None`` leaves one as it is.
+
+    Seeds P.10: condition (a) needs the designated numbers (お知らせ対象電話番号設定
+    「…を指定した場合に本設定が必要です」): it is refused while no number has its
+    指定 flag (``designated_only_without_numbers``), since no mail would go out.
+    """
     found = subscribed(session, number, Service.MAIL)
+    if designated_only and not any(d.designated for d in found.designated):
+        raise RuleViolation(
+            f"{number}: notifying only calls from designated numbers (MAIL-4 (a)) needs at "
+            "least one designated number with its flag on (MAIL-5); add one first",
+            code="designated_only_without_numbers",
+            field="designated_only",
+        )
     if designated_only is not None:
         found.notification.designated_only = designated_only
     if unanswered_only is not None:
@@ -220,8 +241,8 @@ def set_conditions(
 def add_designated(
     session: Session, number: str, caller_number: str, *, designated: bool = True
 ) -> DesignatedNumber:
-    """MAIL-5: a designated caller number in the first free of 30 slots."""
-    validation.diallable_number(caller_number)
+    """MAIL-5: a designated caller number (as typed, issue 14) in the first free of 30 slots."""
+    caller_number = validation.diallable_number(validation.typed_number(caller_number))
     found = subscribed(session, number, Service.MAIL)
     if any(d.caller_number == caller_number for d in found.designated):
         raise AlreadyExists(
@@ -242,7 +263,11 @@ def add_designated(
 
 def remove_designated(session: Session, number: str, caller_number: str) -> None:
     found = subscribed(session, number, Service.MAIL)
-    found.designated.remove(_find_designated(found, caller_number))
+    entry = _find_designated(found, caller_number)
+    _keep_one_designated(
+        found, flagged=sum(d.designated for d in found.designated if d is not entry)
+    )
+    found.designated.remove(entry)
     session.flush()
     log.info("designated_removed", number=number)
 
@@ -252,10 +277,28 @@ def set_designated_flag(
 ) -> DesignatedNumber:
     found = subscribed(session, number, Service.MAIL)
     entry = _find_designated(found, caller_number)
+    others = sum(d.designated for d in found.designated if d is not entry)
+    _keep_one_designated(found, flagged=others + designated)
     entry.designated = designated
     session.flush()
     log.info("designated_flag_set", number=number, position=entry.position, designated=designated)
     return entry
+
+
+def _keep_one_designated(found: Number, *, flagged: int) -> None:
+    """MAIL-4 (a) stays meaningful: while it is on, ``flagged`` (what would remain) is not 0.
+
+    Refused, not warned (issue 14): the same rule as switching (a) on without
+    a designated number (``set_conditions``), whoever writes.
+    """
+    if found.notification.designated_only and flagged == 0:
+        raise RuleViolation(
+            f"{found.number}: notifying only calls from designated numbers (MAIL-4 (a)) is on; "
+            "keep at least one designated number with its flag on (MAIL-5), or switch the "
+            "condition off first",
+            code="last_designated_of_designated_only",
+            field="caller_number",
+        )
 
 
 def _find_address(found: Number, address: str) -> DestinationAddress:
@@ -267,6 +310,7 @@ def _find_address(found: Number, address: str) -> DestinationAddress:
 
 
 def _find_designated(found: Number, caller_number: str) -> DesignatedNumber:
+    caller_number = validation.typed_number(caller_number)
     for entry in found.designated:
         if entry.caller_number == caller_number:
             return entry

@@ -68,8 +68,8 @@ def set_services(
 def add_nuisance(
     session: Session, number: str, caller_number: str, *, hidden: bool = False
 ) -> NuisanceEntry:
-    """CALL-2: a rejected caller in the first free of 30 slots."""
-    validation.diallable_number(caller_number)
+    """CALL-2: a rejected caller (as typed, issue 14) in the first free of 30 slots."""
+    caller_number = validation.diallable_number(validation.typed_number(caller_number))
     found = subscribed(session, number, Service.NUISANCE)
     if any(n.caller_number == caller_number for n in found.nuisance):
         raise AlreadyExists(
@@ -95,6 +95,8 @@ def remove_nuisance(
     found = subscribed(session, number, Service.NUISANCE)
     if (caller_number is None) == (position is None):
         raise RuleViolation("give either a caller number or a list position", field="caller_number")
+    if caller_number is not None:
+        caller_number = validation.typed_number(caller_number)
     for entry in found.nuisance:
         if entry.position == position or (
             caller_number is not None and entry.caller_number == caller_number

@@ -71,8 +71,8 @@ def test_OPS_2_provision_a_line_with_three_numbers_and_read_it_back(chakushin: C
     run("mail", "address", "add", CONTRACT, "night@example.jp", "--no-send")
     run("mail", "address", "add", THIRD, "mobile@example.jp")
     # MAIL-4/5: conditions and designated numbers
+    run("mail", "designated", "add", CONTRACT, "0398765432")  # before (a): issue 14
     run("mail", "conditions", CONTRACT, "--designated-only", "on", "--unanswered-only", "on")
-    run("mail", "designated", "add", CONTRACT, "0398765432")
     run("mail", "designated", "add", CONTRACT, "09011112222", "--not-designated")
     run("mail", "designated", "flag", CONTRACT, "09011112222", "on")
     run("mail", "designated", "add", CONTRACT, "0120123456")

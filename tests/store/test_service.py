@@ -232,6 +232,7 @@ def test_MAIL_3_invalid_address_writes_nothing(provisioned: sessionmaker[Session
 
 def test_MAIL_4_conditions_set_independently(provisioned: sessionmaker[Session]) -> None:
     with db.transaction(provisioned) as s:
+        service.add_designated(s, CONTRACT, "0398765432")  # MAIL-4 (a) needs one (issue 14)
         service.set_conditions(s, CONTRACT, designated_only=True)
         service.set_conditions(s, CONTRACT, unanswered_only=True)
         service.set_conditions(s, CONTRACT, designated_only=False)
@@ -260,8 +261,12 @@ def test_MAIL_5_designated_flag_duplicates_and_format(provisioned: sessionmaker[
     unchanged_after(
         provisioned, lambda s: service.add_designated(s, CONTRACT, "0398765432"), AlreadyExists
     )
+    # Issue 14 flow 8: taken as typed, 03-9876-5432 is the number already there.
     unchanged_after(
-        provisioned, lambda s: service.add_designated(s, CONTRACT, "03-9876-5432"), InvalidNumber
+        provisioned, lambda s: service.add_designated(s, CONTRACT, "03-9876-5432"), AlreadyExists
+    )
+    unchanged_after(
+        provisioned, lambda s: service.add_designated(s, CONTRACT, "03-9876-543x"), InvalidNumber
     )
     unchanged_after(
         provisioned, lambda s: service.remove_designated(s, CONTRACT, "0311111111"), NotFound

@@ -29,7 +29,8 @@ def cookie(site: Site) -> str | None:
 
 
 async def test_SITE_1_login_number_must_be_digits_only(site: Site) -> None:
-    refused = await site.login("03-1234-5678", "whatever1")
+    # Issue 14 flow 8: hyphens and full-width digits are taken; letters are not.
+    refused = await site.login("03-1234-567８x", "whatever1")
     assert refused.status_code == 400
     assert "電話番号はハイフンなしの半角数字で入力してください。" in refused.text
     assert cookie(site) is None

@@ -106,7 +106,11 @@ async def test_MAIL_2_flow1_every_row_has_its_send_test_and_an_empty_one_asks_fo
     [
         ("abc..def@ntt-east.jp", "「.」が2つ以上連続するメールアドレスは設定できません。"),
         ("abcdef.@ntt-east.jp", "「@」の直前が「.」のメールアドレスは設定できません。"),
-        ("a" * 64 + "@ntt-east.jp", "「@」より前が長すぎます。"),
+        # Issue 14 flow 8: the limit in the seeds' terms (64 or more refused, 63 allowed).
+        (
+            "a" * 64 + "@ntt-east.jp",
+            "「@」の前が64文字以上のメールアドレスは設定できません(63文字までにしてください)。",
+        ),
     ],
 )
 async def test_MAIL_3_flow1_send_test_checks_the_typed_address_first_by_its_row(
@@ -190,3 +194,18 @@ async def test_MAIL_2_flow9_the_address_page_gives_the_seeds_steps_and_warnings(
     assert "第三者に着信情報が通知されるおそれがあります" in text
     # The site's from_address is chakushin@example.jp (tests/web/conftest.py).
     assert "「example.jp」を受信指定ドメインとして設定してください" in text
+
+
+async def test_MAIL_3_flow8_the_part_before_at_is_63_characters_at_most_as_the_seeds_say(
+    site: Site,
+) -> None:
+    await site.establish(EXTRA, EXTRA, AuthUnit.NUMBER, GOOD)
+    before = site.state()
+    refused = await site.post(PAGE, {"address_1": "a" * 64 + "@ntt-east.jp", "send_1": "1"})
+    assert refused.status_code == 400
+    assert "「@」の前が64文字以上のメールアドレスは設定できません(63文字までにしてください)。" in (
+        row_of(refused.text, 1)
+    )
+    assert site.state() == before
+    done = await site.post(PAGE, {"address_1": "a" * 63 + "@ntt-east.jp", "send_1": "1"})
+    assert done.status_code == 303 and saved(site) == [(1, "a" * 63 + "@ntt-east.jp", True)]

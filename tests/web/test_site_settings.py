@@ -144,6 +144,10 @@ async def test_MAIL_4_conditions_default_off_and_saved(site: Site) -> None:
     await site.post(f"/numbers/{EXTRA}/conditions", {"unanswered_only": "1"})
     mail = settings(site, EXTRA)
     assert (mail["designated_only"], mail["unanswered_only"]) == (False, True)
+    await site.post(  # MAIL-4 (a) needs a designated number (issue 14 flow 5)
+        f"/numbers/{EXTRA}/designated",
+        {"rows": "1", "caller_number_1": "0398765432", "designated_1": "1"},
+    )
     await site.post(f"/numbers/{EXTRA}/conditions", {"designated_only": "1"})
     mail = settings(site, EXTRA)
     assert (mail["designated_only"], mail["unanswered_only"]) == (True, False)
@@ -170,14 +174,14 @@ async def test_MAIL_5_designated_numbers_with_flags_and_the_limit_of_30(site: Si
     before = site.state()
     bad = await site.post(
         f"/numbers/{EXTRA}/designated",
-        {"rows": "2", "caller_number_1": "03-9876-5432", "caller_number_2": "0311112222"},
+        {"rows": "2", "caller_number_1": "03-9876-543x", "caller_number_2": "0311112222"},
     )
-    assert bad.status_code == 400
+    assert bad.status_code == 400  # hyphens are taken (issue 14 flow 8), letters are not
     assert "電話番号はハイフンなしの半角数字で入力してください。" in bad.text
     assert unchanged(site, before)
     too_many = {"rows": "31"} | {f"caller_number_{i}": f"03{i:08d}" for i in range(1, 32)}
     full = await site.post(f"/numbers/{EXTRA}/designated", too_many)
-    assert full.status_code == 400 and "指定番号は30件まで登録できます。" in full.text
+    assert full.status_code == 400 and "お知らせ対象電話番号は30件まで登録できます。" in full.text
     assert unchanged(site, before)
 
 

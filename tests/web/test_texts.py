@@ -25,6 +25,26 @@ def test_MAIL_10_every_no_mail_reason_has_a_label_for_the_history_page() -> None
     assert reasons <= set(REASONS), reasons - set(REASONS)
 
 
+def test_MAIL_10_issue14_every_reason_the_notifier_records_has_words() -> None:
+    """The history page says every stored reason in words (issue 14 flow 10): the rules'
+    refusals, the mailed one, the malformed calls of notifier.ami and notifier.engine."""
+    import notifier.ami
+    import notifier.engine
+    from store import bulk
+
+    rules = Path(notifier.rules.__file__).read_text(encoding="utf-8")
+    engine = Path(notifier.engine.__file__).read_text(encoding="utf-8")
+    recorded = set(re.findall(r'_no_mail\("([a-z_]+)"', rules))
+    recorded |= set(re.findall(r'else "([a-z_]+)"', engine))
+    recorded |= {notifier.rules.NOTIFY, notifier.engine.UNSTORABLE, notifier.engine.DECISION_ERROR}
+    recorded |= {v for k, v in vars(notifier.ami).items() if k.startswith("MALFORMED_")}
+    recorded.add(bulk.UNDECIDED)
+    assert "mail_not_composed" in recorded and "malformed_route" in recorded
+    assert recorded <= set(REASONS), recorded - set(REASONS)
+    for words in REASONS.values():
+        assert JAPANESE.search(words) and not re.search(r"[A-Z]+-\d", words), words
+
+
 @pytest.mark.parametrize("prefix", ["address_", "number_"])
 def test_MAIL_3_every_validation_code_of_a_form_field_is_translated(prefix: str) -> None:
     source = Path(store.validation.__file__).read_text(encoding="utf-8")
@@ -36,7 +56,7 @@ def test_MAIL_3_every_validation_code_of_a_form_field_is_translated(prefix: str)
 def test_MAIL_2_shared_codes_are_worded_by_the_form_they_come_from() -> None:
     full = LimitExceeded("already 5")
     assert japanese(full, "address") == "送信先メールアドレスは5件まで登録できます。"
-    assert japanese(full, "designated") == "指定番号は30件まで登録できます。"
+    assert japanese(full, "designated") == "お知らせ対象電話番号は30件まで登録できます。"
     assert (
         japanese(InvalidAddress("x", code="address_at_count")) == "「@」は1つだけ含めてください。"
     )

@@ -31,7 +31,7 @@ from web.texts import japanese, page
 log = structlog.get_logger("web")
 
 ADDRESS_ROWS = validation.MAX_ADDRESSES
-DESIGNATED_BLANK_ROWS = 5
+DESIGNATED_ROWS = validation.MAX_DESIGNATED  # all of them in one visit (issue 14 flow 7)
 DESIGNATED_ROWS_READ = validation.MAX_DESIGNATED + 10
 
 
@@ -303,11 +303,29 @@ class NotificationPages:
         found = await self.base.number_page(request)
         if isinstance(found, Response):
             return found
+        return await self.conditions_page(request, found)
+
+    async def conditions_page(
+        self,
+        request: Request,
+        found: NumberPage,
+        *,
+        typed: Mapping[str, bool] | None = None,
+        errors: Mapping[str, list[str]] | None = None,
+        status: int = 200,
+    ) -> Response:
         data = await self.base.read(_describe, found.number)
+        mail = {**data["mail"], **(typed or {})}
         return self.base.render(
             request,
             "conditions.html",
-            {"title": page("conditions.title"), "number": found.number, "mail": data["mail"]},
+            {
+                "title": page("conditions.title"),
+                "number": found.number,
+                "mail": mail,
+                "errors": errors or {},
+            },
+            status=status,
             session=found.view,
         )
 
@@ -317,16 +335,20 @@ class NotificationPages:
             return posted
         found, form = posted
         try:
-            designated_only = flag(form.data, "designated_only")
-            unanswered_only = flag(form.data, "unanswered_only")
+            typed = {
+                "designated_only": flag(form.data, "designated_only"),
+                "unanswered_only": flag(form.data, "unanswered_only"),
+            }
         except BadForm as exc:
             return self.base.bad_form(request, found.view, exc)
-        await self.base.write(
-            service.set_conditions,
-            found.number,
-            designated_only=designated_only,
-            unanswered_only=unanswered_only,
-        )
+        try:
+            await self.base.write(service.set_conditions, found.number, **typed)
+        except DomainError as exc:
+            # MAIL-4 (a) without designated numbers (issue 14 flow 5): said by the box.
+            field = "designated_only" if exc.field == "designated_only" else "form"
+            return await self.conditions_page(
+                request, found, typed=typed, errors={field: [japanese(exc)]}, status=400
+            )
         return RedirectResponse(f"/numbers/{found.number}?saved=1", status_code=303)
 
     # --- designated numbers (MAIL-5) ------------------------------------------------
@@ -346,15 +368,16 @@ class NotificationPages:
         errors: Mapping[str, list[str]] | None = None,
         status: int = 200,
     ) -> Response:
+        """All 30 rows in one visit, each number in its slot (issue 14 flow 7), or as typed."""
         if rows is None:
             data = await self.base.read(_describe, found.number)
-            rows = [
-                {"caller_number": d["caller_number"], "designated": d["designated"]}
-                for d in data["mail"]["designated_numbers"]
-            ]
-        if not any(not r["caller_number"] for r in rows):
-            blank = min(DESIGNATED_BLANK_ROWS, validation.MAX_DESIGNATED - len(rows))
-            rows = rows + [{"caller_number": "", "designated": True}] * max(0, blank)
+            rows = [{"caller_number": "", "designated": False} for _ in range(DESIGNATED_ROWS)]
+            for d in data["mail"]["designated_numbers"]:
+                rows[d["position"] - 1] = {
+                    "caller_number": d["caller_number"],
+                    "designated": d["designated"],
+                }
+        rows = rows + [{"caller_number": "", "designated": False}] * (DESIGNATED_ROWS - len(rows))
         return self.base.render(
             request,
             "designated.html",
@@ -376,13 +399,14 @@ class NotificationPages:
         found, form = posted
         data = form.data
         try:
-            # The page shows at most MAX_DESIGNATED rows and says how many; a few
-            # more (a forged form) reach the domain rule, which says "30件まで".
+            # The page shows MAX_DESIGNATED rows and says how many; a few more (a
+            # forged form) reach the domain rule, which says "30件まで".
             rows_read = count(data, "rows", DESIGNATED_ROWS_READ)
             rows_within(data, ("caller_number_", "designated_"), rows_read)
             shown = [
                 {
-                    "caller_number": data.get(f"caller_number_{i}", "").strip(),
+                    # Issue 14 flow 8: as people type it (０３…, 03-1234-5678).
+                    "caller_number": validation.typed_number(data.get(f"caller_number_{i}", "")),
                     "designated": flag(data, f"designated_{i}"),
                 }
                 for i in range(1, rows_read + 1)
@@ -399,13 +423,12 @@ class NotificationPages:
                 except DomainError as exc:
                     errors[f"caller_number_{i}"] = [japanese(exc, "designated")]
         if not errors:
-            rows = [
-                (str(r["caller_number"]), bool(r["designated"]))
+            slots = [
+                (str(r["caller_number"]), bool(r["designated"])) if r["caller_number"] else None
                 for r in shown
-                if r["caller_number"]
             ]
             try:
-                await self.base.write(service.set_designated_numbers, found.number, rows)
+                await self.base.write(service.set_designated_numbers, found.number, slots)
             except DomainError as exc:
                 field = (
                     exc.field if exc.field and exc.field.startswith("caller_number_") else "form"

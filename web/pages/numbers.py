@@ -19,7 +19,7 @@ from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from store import bulk, otp_csv, service
+from store import bulk, otp_csv, service, validation
 from store.errors import DomainError
 from web.pages.base import LoginScope, Plumbing, listed
 from web.pages.forms import BadForm, flag, one_of
@@ -48,11 +48,14 @@ def _number_rows(session: Session, scope: tuple[str, ...]) -> list[dict[str, Any
 def _search(
     rows: list[dict[str, Any]], q: str
 ) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
-    """SITE-7: the rows whose number matches ``q`` (all when empty), or the error for ``q``."""
+    """SITE-7: the rows whose number matches ``q`` (all when empty), or the error for ``q``.
+
+    ``q`` is taken as people type it (issue 14 flow 8: ０３＊, 03-1234).
+    """
     if not q:
         return rows, {}
     try:
-        wanted = set(bulk.search_numbers([r["number"] for r in rows], q))
+        wanted = set(bulk.search_numbers([r["number"] for r in rows], validation.typed_number(q)))
     except DomainError as exc:
         return rows, {"q": [japanese(exc)]}
     return [r for r in rows if r["number"] in wanted], {}
@@ -108,7 +111,6 @@ class NumberPages:
         if isinstance(found, Response):
             return found
         rows = await self.base.read(bulk.call_history, found.number, HISTORY_LIMIT)
-        separator = page("list.separator")
         return self.base.render(
             request,
             "history.html",
@@ -123,8 +125,8 @@ class NumberPages:
                         "outcome": r.outcome_label,
                         "mailed": r.mailed,
                         "recipients": r.recipients,
-                        "reason": reason_label(r.reason)
-                        + (f"{separator}{r.rule}" if r.rule and not r.mailed else ""),
+                        # Issue 14 flow 10: the reason in words, no rule id (MAIL-7).
+                        "reason": reason_label(r.reason),
                     }
                     for r in rows
                 ],
@@ -141,6 +143,7 @@ class NumberPages:
         scope: LoginScope,
         *,
         selected: frozenset[str] = frozenset(),
+        select_all: bool = False,
         form: Mapping[str, str] | None = None,
         errors: Mapping[str, list[str]] | None = None,
         done: list[str] | None = None,
@@ -151,6 +154,8 @@ class NumberPages:
             return RedirectResponse("/numbers", status_code=303)
         q = request.query_params.get("q", "") if bulk.offers_search(len(rows)) else ""
         shown, search_errors = _search(rows, q)
+        if select_all:  # すべて選択: every number the page shows (the search's, if any)
+            selected = frozenset(r["number"] for r in shown)
         return self.base.render(
             request,
             "bulk.html",
@@ -172,7 +177,13 @@ class NumberPages:
         view = await self.base.require(request, Stage.READY)
         if not isinstance(view, SessionView):
             return view
-        return await self.bulk_page(request, view, await self.base.scope(request, view))
+        # Issue 14 flow 7: すべて選択 is a plain GET button (?select=all), no script needed.
+        return await self.bulk_page(
+            request,
+            view,
+            await self.base.scope(request, view),
+            select_all=request.query_params.get("select") == "all",
+        )
 
     async def post_bulk(self, request: Request) -> Response:
         base = self.base
