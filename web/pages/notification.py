@@ -12,7 +12,6 @@ its field.
 from __future__ import annotations
 
 import datetime as dt
-import email.utils
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,7 +20,7 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from store import send_limits, service, validation
+from store import mail_message, send_limits, service, validation
 from store.errors import DomainError
 from web.deps import SendTestResult
 from web.pages.base import NumberPage, Plumbing, Posted
@@ -43,10 +42,14 @@ def sender_domain(from_address: str) -> str:
     """The domain the notification mails come from (受信指定ドメイン, seeds P.9).
 
     ``mail.from_address`` may carry a display name
-    (``着信お知らせメール <noreply@example.jp>``): the address is parsed first.
+    (``着信お知らせメール <noreply@example.jp>``): ``store.mail_message`` reads
+    it as the mails' From header does. A sender it refuses (none configured,
+    in a test) gives no domain and the page leaves the sentence out.
     """
-    address = email.utils.parseaddr(from_address)[1]
-    return address.rpartition("@")[2] if "@" in address else ""
+    try:
+        return mail_message.sender_domain(from_address)
+    except mail_message.UnsafeHeader:
+        return ""
 
 
 def _send_test_outcome(result: SendTestResult, address: str) -> str:
