@@ -144,6 +144,7 @@ async def enrol_from(site: Site, host: str) -> str:
             "address": "me@example.jp",
             "confirmation_id": "abcDEF12",
             "confirmation_password": "pass1234word",
+            "confirmed": "1",  # 登録 on the 確認 step (seeds P.7, issue 14)
         },
         headers={"Host": host},
     )
