@@ -30,20 +30,20 @@ What a row means (``apply_csv``); an empty field keeps the current value:
   (``verify_otp_address``). Until then a number that used the one-time
   password keeps using it with its current address. So a row that changes
   the address must say ``1``. It must also carry a confirmation ID and
-  password, as ``start_otp_enrolment`` / ``change_otp_address`` take them
+  password, as ``start_otp_enrolment`` / ``prove_otp_confirmation`` take them
   (``export_csv`` cannot fill the password in: only its hash is stored):
   for a number that has them already, the current ones, which prove the
   change as on the page of seeds (9), and stay as they are (issue 12 item
   9); for a number enrolling its first address, the values to set.
 - Without an address change too: once a number has a confirmation ID and
   password, the row's are only proof of the current ones (issue 12 item 9
-  follow-up). Seeds (10) change them only with 「変更前の確認用ID」 /
-  「変更前のパスワード」, which the OTP settings page asks for
-  (``site_auth.change_otp_confirmation``); set by a row, a session alone
-  would set a new password in one upload and move the address with it in
-  the next. A row whose ID or password differs from the current one is
-  refused (``confirmation_not_current``); empty fields, or the ID alone as
-  ``export_csv`` writes it, keep them. A number without them yet (first
+  follow-up). Seeds (11) change them only with 「変更前の確認用ID」 /
+  「変更前のパスワード」, which the OTP settings pages ask for
+  (``site_auth.change_confirmation_id`` / ``change_confirmation_password``);
+  set by a row, a session alone would set a new password in one upload and
+  move the address with it in the next. A row whose ID or password differs
+  from the current one is refused (``confirmation_not_current``); empty
+  fields, or the ID alone as ``export_csv`` writes it, keep them. A number without them yet (first
   enrolment) sets them from the row; an ID then needs its password.
 - ``1`` with the verified address: the one-time password is used from now
   on. ``0``: not used; the address, ID and password are kept for a return

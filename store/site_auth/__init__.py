@@ -13,8 +13,8 @@ passwords, SHA-256 for the random tokens and the short-lived codes).
 
 Some functions take a session *factory* instead of a session: ``login``,
 ``check_otp_code``, ``attempt_password_change``, ``attempt_auth_unit_change``,
-``change_otp_address``, ``change_otp_confirmation``, ``prove_otp_confirmation``,
-``change_confirmation_id`` and ``change_confirmation_password``. A wrong entry must be
+``prove_otp_confirmation``, ``change_confirmation_id`` and
+``change_confirmation_password``. A wrong entry must be
 counted even though the call then fails, and a caller's ``transaction()``
 rolls back whatever the block wrote when it raises: these commit their
 counters in their own transaction first and raise afterwards, and run the
@@ -73,8 +73,6 @@ from store.site_auth.otp_code import OtpAccepted, check_otp_code, send_otp_code
 from store.site_auth.otp_enrolment import (
     change_confirmation_id,
     change_confirmation_password,
-    change_otp_address,
-    change_otp_confirmation,
     enrolment_problems,
     issue_address_verification,
     prove_otp_confirmation,
@@ -137,8 +135,6 @@ __all__ = [
     "change_auth_unit",
     "change_confirmation_id",
     "change_confirmation_password",
-    "change_otp_address",
-    "change_otp_confirmation",
     "change_password",
     "check_otp_code",
     "confirmation_refusal",

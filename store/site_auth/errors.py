@@ -58,7 +58,6 @@ OPERATOR_TEXT: Mapping[str, str] = {
     "otp_not_enrolled": "no one-time password enrolment",
     "otp_address_unverified": "the one-time password address is not verified yet",
     "confirmation_mismatch": "wrong confirmation ID or confirmation password",
-    "confirmation_new_missing": "neither a new confirmation ID nor a new confirmation password",
     "confirmation_id_confirm_mismatch": "the new confirmation ID and its confirmation differ",
     "confirmation_password_confirm_mismatch": (
         "the new confirmation password and its confirmation differ"

@@ -1,13 +1,16 @@
 """The one-time password's enrolment, address, confirmation values and choice (SITE-5).
 
-Seeds P.7 and (8)…(10): 仮登録 (``start_otp_enrolment``: the OTP address,
+Seeds P.7 and (8)…(11): 仮登録 (``start_otp_enrolment``: the OTP address,
 a confirmation ID and password; a 24-hour link is mailed), 本登録
-(``verify_otp_address``: the link is followed), a new address or new
-confirmation values proven by the current ones (``change_otp_address``,
-``change_otp_confirmation``), and the choice to use it or not
-(``set_otp_enabled``). The two changes take a session *factory*: a wrong
-confirmation ID or password counts (issue 12) and is committed before the
-refusal is raised; the argon2 check runs between their transactions.
+(``verify_otp_address``: the link is followed), a new address for a login
+that proved the owner (``request_otp_address_change``; the proof by the
+confirmation values is ``prove_otp_confirmation``), new confirmation values
+proven by the current one (``change_confirmation_id``,
+``change_confirmation_password``), and the choice to use it or not
+(``set_otp_enabled``). The proof and the changes take a session *factory*:
+a wrong confirmation ID or password counts (issue 12) and is committed
+before the refusal is raised; the argon2 check runs between their
+transactions.
 """
 
 from __future__ import annotations
@@ -157,7 +160,7 @@ def start_otp_enrolment(
     The confirmation ID and (hashed) password are stored now; the address
     becomes the OTP address only when the link is followed
     (``verify_otp_address``), within 24 hours. Not while OTP is in use:
-    then ``change_otp_address`` is the way (seeds (9)). Issue 12: at the
+    then ``request_otp_address_change`` is the way (seeds (9), (10)). Issue 12: at the
     caps of ``verification_refusal`` ``VerificationRefused``, before
     anything is hashed or stored.
     """
@@ -182,125 +185,6 @@ def start_otp_enrolment(
     return token
 
 
-def change_otp_address(
-    sessions: sessionmaker[Session],
-    number: str,
-    new_address: str,
-    confirmation_id: str,
-    confirmation_password: str,
-    *,
-    link_base: str,
-    sender: str,
-    now: dt.datetime,
-    limits: OtpLimits | None = None,
-) -> str:
-    """SITE-5, seeds (9): a new OTP address, proven by the confirmation ID and password.
-
-    The current address stays the OTP address until the new one's link is
-    followed. Returns the token, as ``start_otp_enrolment``. A wrong ID or
-    password counts against the number (issue 12, committed before
-    ``ConfirmationRefused`` is raised, hence the session factory); at
-    ``limits.confirmation_failures_per_day`` in 24 hours the number is
-    refused (``confirmation_limit``), even with the right values. Issue 12:
-    the verification mail is counted; at the caps of ``verification_refusal``
-    ``VerificationRefused`` and nothing is stored (right values or not).
-    """
-    check_aware(now)
-    _otp_address(new_address)
-    _check_link_base(link_base)
-    cap = (limits or DEFAULT_OTP_LIMITS).confirmation_failures_per_day
-    field = "confirmation_id"
-    stored = _read_confirmation(sessions, number, now=now, cap=cap, field=field)
-    proven = _matches(stored, confirmation_id, confirmation_password)  # argon2, unlocked
-
-    def act(session: Session, found: Number, _cred: SiteCredential) -> str:
-        token = issue_address_verification(
-            session, found, new_address, link_base=link_base, sender=sender, now=now, limits=limits
-        )
-        log.info("otp_address_change_started", number=number)
-        return token
-
-    return _when_confirmed(
-        sessions,
-        number,
-        stored,
-        proven,
-        (confirmation_id, confirmation_password),
-        now=now,
-        cap=cap,
-        field=field,
-        act=act,
-        with_line=True,
-    )
-
-
-def change_otp_confirmation(
-    sessions: sessionmaker[Session],
-    number: str,
-    current_id: str,
-    current_password: str,
-    new_id: str,
-    confirm_id: str,
-    new_password: str,
-    confirm_password: str,
-    *,
-    now: dt.datetime,
-    limits: OtpLimits | None = None,
-) -> None:
-    """SITE-5, seeds (10): a new confirmation ID and/or password, proven by the current ones.
-
-    Seeds (10) ask for 「変更前の確認用ID」 to change the ID and 「変更前の
-    パスワード」 to change the password; here both current values are asked
-    for either change, since the ID is no secret to a session (the CSV
-    download shows it). An empty new value keeps the current one; at least
-    one is given, entered twice, under the SITE-5 rules. The only way to
-    change them once set (the CSV only proves them, issue 12 item 9).
-    Errors carry the form field and nothing is written, but for a wrong
-    current ID or password: it counts against the number as on the address
-    change (``change_otp_address``, the same cap).
-    """
-    check_aware(now)
-    if not (new_id or new_password):
-        raise violation("confirmation_new_missing", "new_confirmation_id")
-    if new_id:
-        password_rules.check_confirmation_id(new_id, field="new_confirmation_id")
-        if new_id != confirm_id:
-            raise violation("confirmation_id_confirm_mismatch", "confirm_confirmation_id")
-    if new_password:
-        password_rules.check_confirmation_password(new_password, field="new_confirmation_password")
-        if new_password != confirm_password:
-            raise violation(
-                "confirmation_password_confirm_mismatch", "confirm_confirmation_password"
-            )
-    cap = (limits or DEFAULT_OTP_LIMITS).confirmation_failures_per_day
-    field = "current_confirmation_id"
-    stored = _read_confirmation(sessions, number, now=now, cap=cap, field=field)
-    proven = _matches(stored, current_id, current_password)  # argon2, unlocked
-    new_hash = passwords.hash_password(new_password) if proven and new_password else None
-
-    def act(session: Session, _found: Number, cred: SiteCredential) -> None:
-        if new_id:
-            cred.otp_confirmation_id = new_id
-        if new_password:
-            cred.otp_confirmation_password_hash = new_hash or passwords.hash_password(new_password)
-        session.flush()
-        log.info(
-            "otp_confirmation_changed", number=number, id=bool(new_id), password=bool(new_password)
-        )
-
-    _when_confirmed(
-        sessions,
-        number,
-        stored,
-        proven,
-        (current_id, current_password),
-        now=now,
-        cap=cap,
-        field=field,
-        act=act,
-    )
-
-
 def prove_otp_confirmation(
     sessions: sessionmaker[Session],
     number: str,
@@ -315,7 +199,7 @@ def prove_otp_confirmation(
     The first step of the address change of a subscriber who lost the OTP
     mailbox (the site then lets the login name a new address,
     ``request_otp_address_change``). Nothing is written but a wrong entry,
-    counted as on ``change_otp_address`` (issue 12, the same cap).
+    counted as on every proof of them (issue 12, the same cap).
     """
     check_aware(now)
     cap = (limits or DEFAULT_OTP_LIMITS).confirmation_failures_per_day
@@ -382,7 +266,7 @@ def change_confirmation_id(
     """SITE-5, seeds (11) 〈確認用IDの変更〉: 「変更前の確認用ID」, the new one twice.
 
     The new ID under the SITE-5 rules, entered twice; a wrong current ID
-    counts against the number (issue 12, the cap of ``change_otp_address``).
+    counts against the number (issue 12, the cap of ``prove_otp_confirmation``).
     """
     check_aware(now)
     password_rules.check_confirmation_id(new_id, field="new_confirmation_id")

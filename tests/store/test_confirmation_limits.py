@@ -1,10 +1,10 @@
 """Issue 12: wrong OTP confirmation ID/password entries are capped per number (SITE-5, SITE-9).
 
-Three surfaces prove the current confirmation ID and password (SITE-5's
+Three surfaces prove the current confirmation values (SITE-5's
 確認用ID / 確認用パスワード): the address change of seeds (9)
-(``site_auth.change_otp_address``), their change of seeds (10)
-(``site_auth.change_otp_confirmation``) and CSV rows of seeds (12)
-(``otp_csv.upload``). Each wrong entry is one ``otp_event`` of kind
+(``site_auth.prove_otp_confirmation``, then the new address), their change
+of seeds (11) (``site_auth.change_confirmation_password``, the ID's alike)
+and CSV rows of seeds (12) (``otp_csv.upload``). Each wrong entry is one ``otp_event`` of kind
 ``confirmation_wrong`` for the number, committed although the call fails; at
 ``OtpLimits.confirmation_failures_per_day`` in a rolling 24 hours (the site's
 clock) every surface refuses the number, even with the right values, and
@@ -81,25 +81,19 @@ def verification_mails(sessions: sessionmaker[Session]) -> list[str]:
 def move_address(
     sessions: sessionmaker[Session], password: str, *, now: dt.datetime, number: str = C
 ) -> str:
-    return site_auth.change_otp_address(
-        sessions,
-        number,
-        NEW_ADDRESS,
-        CONF_ID,
-        password,
-        link_base=LINK,
-        sender=SENDER,
-        now=now,
-        limits=LIMITS,
-    )
+    """Seeds (9): the confirmation values proven, then the new address (issue 14)."""
+    site_auth.prove_otp_confirmation(sessions, number, CONF_ID, password, now=now, limits=LIMITS)
+    with db.transaction(sessions) as s:
+        return site_auth.request_otp_address_change(
+            s, number, NEW_ADDRESS, link_base=LINK, sender=SENDER, now=now, limits=LIMITS
+        )
 
 
 def new_password(
     sessions: sessionmaker[Session], current: str, new: str, *, now: dt.datetime
 ) -> None:
-    site_auth.change_otp_confirmation(
-        sessions, C, CONF_ID, current, "", "", new, new, now=now, limits=LIMITS
-    )
+    """Seeds (11) 〈確認用パスワードの変更〉."""
+    site_auth.change_confirmation_password(sessions, C, current, new, new, now=now, limits=LIMITS)
 
 
 def refused(action: object) -> OtpRefused:
@@ -168,14 +162,14 @@ def test_issue12_SITE_5_default_cap_is_10_and_form_errors_do_not_count(
     assert OtpLimits().confirmation_failures_per_day == 10
     # New values that break the rules are no guess at the current ones: not counted.
     with pytest.raises(RuleViolation):
-        site_auth.change_otp_confirmation(
-            both_in_otp, C, CONF_ID, WRONG_PW, "", "", "neue8pass", "neue9pass", now=NOW
+        site_auth.change_confirmation_password(
+            both_in_otp, C, WRONG_PW, "neue8pass", "neue9pass", now=NOW
         )
     assert wrong_entries(both_in_otp) == 0
     for index in range(10):
         err = refused(
-            lambda: site_auth.change_otp_confirmation(
-                both_in_otp, C, CONF_ID, WRONG_PW, "", "", "neue8pass", "neue8pass", now=NOW
+            lambda: site_auth.change_confirmation_password(
+                both_in_otp, C, WRONG_PW, "neue8pass", "neue8pass", now=NOW
             )
         )
         assert err.code == ("confirmation_limit" if index == 9 else "confirmation_mismatch")

@@ -675,16 +675,17 @@ def test_SITE_5_changing_the_address_needs_the_confirmation_id_and_password(
     new_address = "new-otp@mail.example.jp"
     for conf_id, conf_pw in ((CONF_ID, "wrongPw77"), ("Wrong1Id", CONF_PW)):
 
-        def move(i: str = conf_id, p: str = conf_pw) -> str:
-            return site_auth.change_otp_address(
-                line, C, new_address, i, p, link_base=LINK, sender=SENDER, now=NOW
-            )
+        def prove(i: str = conf_id, p: str = conf_pw) -> None:
+            site_auth.prove_otp_confirmation(line, C, i, p, now=NOW)
 
-        err = only_counted_after(line, move)
+        err = only_counted_after(line, prove)
         assert (err.code, err.field) == ("confirmation_mismatch", "confirmation_id")
-    token = site_auth.change_otp_address(
-        line, C, new_address, CONF_ID, CONF_PW, link_base=LINK, sender=SENDER, now=NOW
-    )
+    # Seeds (9), issue 14: proven first, then the new address (the site keeps the proof).
+    site_auth.prove_otp_confirmation(line, C, CONF_ID, CONF_PW, now=NOW)
+    with db.transaction(line) as s:
+        token = site_auth.request_otp_address_change(
+            s, C, new_address, link_base=LINK, sender=SENDER, now=NOW
+        )
     mail = outbox(line)[-1]
     assert mail.recipient == new_address and token in text_of(mail)
     cred = credential(line, C)
@@ -713,50 +714,44 @@ def only_counted_after(
     return err.value
 
 
-def test_item9_SITE_5_confirmation_values_change_only_with_the_current_ones(
+def test_issue14_SITE_5_seeds_11_each_confirmation_value_changes_with_the_current_one(
     line: sessionmaker[Session],
 ) -> None:
-    """Seeds (10): 「変更前の確認用ID」 and 「変更前のパスワード」; both are asked for
-    either change (the ID alone is shown by the CSV download). Nothing written on error."""
+    """Seeds (11): 〈確認用IDの変更〉 with 「変更前の確認用ID」, 〈確認用パスワードの変更〉
+    with 「変更前のパスワード」, the new value twice under the SITE-5 rules. Nothing
+    written on error; a wrong current value counts (issue 12)."""
     give_password(line, C, PW_C)
     err = unchanged_after(
         line,
-        lambda _s: site_auth.change_otp_confirmation(
-            line, C, "", "", "Neue5Id9", "Neue5Id9", "", "", now=NOW
-        ),
+        lambda _s: site_auth.change_confirmation_id(line, C, "", "Neue5Id9", "Neue5Id9", now=NOW),
         OtpRefused,
     )
     assert err.code == "otp_not_enrolled"
     enrol(line)
-    refusals = [
-        ((CONF_ID, "wrongPw77", "Neue5Id9", "Neue5Id9", "", ""), "confirmation_mismatch"),
-        (("Wrong1Id", CONF_PW, "", "", "neue8pass", "neue8pass"), "confirmation_mismatch"),
-        ((CONF_ID, CONF_PW, "", "", "", ""), "confirmation_new_missing"),
-        ((CONF_ID, CONF_PW, "Neue5Id9", "Neue5Id8", "", ""), "confirmation_id_confirm_mismatch"),
-        ((CONF_ID, CONF_PW, "neueidab", "neueidab", "", ""), "confirmation_id_lower_only"),
-        (
-            (CONF_ID, CONF_PW, "", "", "neue8pass", "neue8pas"),
-            "confirmation_password_confirm_mismatch",
-        ),
+    by_id, by_password = site_auth.change_confirmation_id, site_auth.change_confirmation_password
+    refusals: list[tuple[Callable[..., None], tuple[str, str, str], str]] = [
+        (by_id, ("Wrong1Id", "Neue5Id9", "Neue5Id9"), "confirmation_mismatch"),
+        (by_id, (CONF_ID, "Neue5Id9", "Neue5Id8"), "confirmation_id_confirm_mismatch"),
+        (by_id, (CONF_ID, "neueidab", "neueidab"), "confirmation_id_lower_only"),
+        (by_password, ("wrongPw77", "neue8pass", "neue8pass"), "confirmation_mismatch"),
+        (by_password, (CONF_PW, "neue8pass", "neue8pas"), "confirmation_password_confirm_mismatch"),
+        (by_password, (CONF_PW, "neuepass", "neuepass"), "confirmation_password_mix"),
     ]
-    for values, code in refusals:
+    for function, values, code in refusals:
 
-        def change(v: tuple[str, ...] = values) -> None:
-            site_auth.change_otp_confirmation(line, C, *v, now=NOW)
+        def change(f: Callable[..., None] = function, v: tuple[str, ...] = values) -> None:
+            f(line, C, *v, now=NOW)
 
         if code == "confirmation_mismatch":  # a wrong current value counts (issue 12)
             assert only_counted_after(line, change).code == code, values
         else:
-            assert unchanged_after(line, lambda _s: change(), DomainError).code == code, values
-    site_auth.change_otp_confirmation(
-        line, C, CONF_ID, CONF_PW, "Neue5Id9", "Neue5Id9", "", "", now=NOW
-    )
+            refusal = unchanged_after(line, lambda _s: change(), DomainError)
+            assert refusal.code == code, values
+    site_auth.change_confirmation_id(line, C, CONF_ID, "Neue5Id9", "Neue5Id9", now=NOW)
     cred = credential(line, C)
     assert cred is not None and cred.otp_confirmation_id == "Neue5Id9"
     assert passwords.verify_password(cred.otp_confirmation_password_hash or "", CONF_PW)
-    site_auth.change_otp_confirmation(
-        line, C, "Neue5Id9", CONF_PW, "", "", "neue8pass", "neue8pass", now=NOW
-    )
+    site_auth.change_confirmation_password(line, C, CONF_PW, "neue8pass", "neue8pass", now=NOW)
     cred = credential(line, C)
     assert cred is not None and cred.otp_confirmation_id == "Neue5Id9"
     assert passwords.verify_password(cred.otp_confirmation_password_hash or "", "neue8pass")

@@ -88,17 +88,12 @@ def enrol(sessions: sessionmaker[Session], number: str, address: str, now: dt.da
 
 
 def move(sessions: sessionmaker[Session], number: str, address: str, now: dt.datetime) -> str:
-    return site_auth.change_otp_address(
-        sessions,
-        number,
-        address,
-        CONF_ID,
-        CONF_PW,
-        link_base=LINK,
-        sender=SENDER,
-        now=now,
-        limits=LIMITS,
-    )
+    """Seeds (9): the confirmation values proven, then the new address (issue 14)."""
+    site_auth.prove_otp_confirmation(sessions, number, CONF_ID, CONF_PW, now=now, limits=LIMITS)
+    with db.transaction(sessions) as s:
+        return site_auth.request_otp_address_change(
+            s, number, address, link_base=LINK, sender=SENDER, now=now, limits=LIMITS
+        )
 
 
 def upload(sessions: sessionmaker[Session], rows: Sequence[str], now: dt.datetime) -> object:
