@@ -55,6 +55,7 @@ OPERATOR_TEXT: Mapping[str, str] = {
     # SITE-5
     "no_site_password": "the number has no site password yet",
     "otp_already_enabled": "the one-time password is in use: change its address instead",
+    "otp_already_enrolled": "an address was verified already: change it instead",
     "otp_not_enrolled": "no one-time password enrolment",
     "otp_address_unverified": "the one-time password address is not verified yet",
     "confirmation_mismatch": "wrong confirmation ID or confirmation password",

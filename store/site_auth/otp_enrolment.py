@@ -173,6 +173,10 @@ def start_otp_enrolment(
     found, cred = number_and_credential(session, number, with_line=True)
     if cred.otp_enabled:
         raise OtpRefused("otp_already_enabled")
+    if otp_address_verified(cred):
+        # Issue 14: switched off, its address kept: new confirmation values would be set
+        # without the current ones; ``request_otp_address_change`` after the proof is the way.
+        raise OtpRefused("otp_already_enrolled")
     if (refusal := verification_refusal(session, found, now, limits)) is not None:
         log.warning("otp_verification_limited", number=number, reason=refusal.code)
         raise refusal

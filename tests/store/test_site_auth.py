@@ -594,6 +594,32 @@ def test_SITE_5_enrolment_is_refused_while_otp_is_on(line: sessionmaker[Session]
     assert err.code == "otp_already_enabled"
 
 
+def test_issue14_SITE_5_no_new_enrolment_once_an_address_was_verified(
+    line: sessionmaker[Session],
+) -> None:
+    """One-time password switched off, its verified address kept: a new 仮登録 would set
+    new confirmation values without the current ones; the address change is the way."""
+    give_password(line, C, PW_C)
+    enrol(line)
+    with db.transaction(line) as s:
+        site_auth.set_otp_enabled(s, C, False, now=NOW)
+    err = unchanged_after(
+        line,
+        lambda s: site_auth.start_otp_enrolment(
+            s,
+            C,
+            "new@mail.example.jp",
+            "Neue5Id9",
+            "neue8pass",
+            link_base=LINK,
+            sender=SENDER,
+            now=NOW,
+        ),
+        OtpRefused,
+    )
+    assert err.code == "otp_already_enrolled"
+
+
 def test_SITE_5_code_is_mailed_and_valid_300_seconds_once(line: sessionmaker[Session]) -> None:
     give_password(line, C, PW_C)
     enrol(line)
