@@ -4,14 +4,17 @@ The steps go through the real pages of the app under test (``Site`` from
 tests/web/conftest.py): log in and enrol the one-time password (SITE-5),
 upload the OTP CSV (SITE-9), press 送信テスト (MAIL-2), put both numbers in
 the number unit (SITE-8); and what a test reads back (a credential row,
-whether a session has ended).
+whether a session has ended, the mails the SMTP server received).
 """
 
 from __future__ import annotations
 
+from email.message import EmailMessage
+
 import httpx
 from sqlalchemy import select
 
+from notifier.outbox import DeliveryWorker, SmtpSender, SmtpSettings
 from store import db
 from store.models import AuthUnit, Number, SiteCredential
 from tests.web.conftest import CONTRACT, EXTRA, TEMP, Site
@@ -69,6 +72,26 @@ async def send_test(site: Site, row: int, address: str, **extra: str) -> httpx.R
         f"{page}/test",
         data={"csrf_token": token, f"address_{row}": address, "test_row": str(row), **extra},
     )
+
+
+async def delivered(site: Site) -> list[EmailMessage]:
+    """Every outbox mail sent by the real delivery worker to the test's SMTP server; what
+    the server received, oldest first."""
+    worker = DeliveryWorker(
+        site.sessions,
+        [SmtpSender(SmtpSettings("127.0.0.1", site.smtp.port, timeout=10))],
+        "chakushin@example.jp",
+        clock=site.clock,
+    )
+    while await worker.run_once():
+        pass
+    return list(site.smtp.inbox.messages)
+
+
+def body(message: EmailMessage) -> str:
+    part = message.get_body(("plain",))
+    assert part is not None
+    return str(part.get_content())
 
 
 def credential_of(site: Site, number: str) -> SiteCredential:

@@ -12,12 +12,10 @@ SMTP server (the outbox delivered by the real delivery worker).
 from __future__ import annotations
 
 import re
-from email.message import EmailMessage
 
 import pytest
 from sqlalchemy import func, select
 
-from notifier.outbox import DeliveryWorker, SmtpSender, SmtpSettings
 from store import db
 from store.models import OtpEvent, OtpEventKind
 from tests.web.conftest import CONTRACT, Site
@@ -25,7 +23,9 @@ from tests.web.steps import (
     CONFIRMATION,
     GOOD,
     OTP_ADDRESS,
+    body,
     credential_of,
+    delivered,
     logged_in_with_otp,
 )
 
@@ -33,25 +33,6 @@ pytestmark = pytest.mark.asyncio
 
 NEW = "new@example.jp"
 WRONG = {"confirmation_id": CONFIRMATION["confirmation_id"], "confirmation_password": "wrong1234x"}
-
-
-async def delivered(site: Site) -> list[EmailMessage]:
-    """Every outbox mail sent to the test's SMTP server; what it received, oldest first."""
-    worker = DeliveryWorker(
-        site.sessions,
-        [SmtpSender(SmtpSettings("127.0.0.1", site.smtp.port, timeout=10))],
-        "chakushin@example.jp",
-        clock=site.clock,
-    )
-    while await worker.run_once():
-        pass
-    return list(site.smtp.inbox.messages)
-
-
-def body(message: EmailMessage) -> str:
-    part = message.get_body(("plain",))
-    assert part is not None
-    return str(part.get_content())
 
 
 async def link_token_sent_to(site: Site, address: str) -> str:
