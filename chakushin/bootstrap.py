@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from notifier.mail import Templates
     from notifier.outbox import RetryPolicy, Sender, SendResult, SmtpSettings
     from web.app import SiteDeps
+    from web.deps import SampleMail
     from web.server import SiteServer
 
 
@@ -132,6 +133,7 @@ def notifier_service(
         sender_address=config.mail.from_address,
         policy=retry_policy(config.mail),
         grace=float(config.serve.shutdown_timeout_seconds),
+        e164_without_plus=config.call.e164_without_plus,
     )
 
 
@@ -199,16 +201,68 @@ def dialplan_settings(config: Config) -> DialplanSettings:
 def site_deps(
     config: Config, sessions: sessionmaker[Session], *, templates: Templates | None = None
 ) -> SiteDeps:
-    """What the settings site needs (SITE-*): the store, its throttle, 送信テスト and ``[site]``."""
+    """What the settings site needs (SITE-*): the store, its throttle, 送信テスト and ``[site]``.
+
+    And what its guidance shows (issue 14): the access numbers of the
+    temporary-password line (``ivr.access_numbers``, IVR-1) and a sample of
+    the notification mail from the templates the notifier sends with.
+    """
     from web.app import SiteDeps
     from web.ratelimit import LoginThrottle
 
+    loaded = templates if templates is not None else load_templates(config)
     return SiteDeps(
         sessions,
         sender_address=config.mail.from_address,
         throttle=LoginThrottle(limit=config.site.login_failures_per_address),
-        send_test=send_test(config, sessions, templates=templates),
+        send_test=send_test(config, sessions, templates=loaded),
         config=config.site,
+        access_numbers=config.ivr.access_numbers,
+        sample_mail=sample_mail(config, loaded),
+    )
+
+
+# A call as the help page's sample mail shows it: from a number, not answered.
+SAMPLE_CALLED_NUMBER = "0312345678"
+SAMPLE_CALLER_NUMBER = "0398765432"
+SAMPLE_STARTED_AT = dt.datetime(2026, 4, 1, 1, 15, tzinfo=dt.UTC)  # 10:15 in Asia/Tokyo
+
+
+def sample_mail(config: Config, templates: Templates) -> SampleMail:
+    """MAIL-9: the notification mail ``templates`` compose for a sample call (the help page)."""
+    from notifier.mail import compose
+    from notifier.model import CallRecord, MailSettings
+    from store.models import CallOutcome, Presentation
+    from web.deps import SampleMail
+
+    call = CallRecord(
+        linkedid="sample",
+        subscriber_number=SAMPLE_CALLED_NUMBER,
+        caller_number=SAMPLE_CALLER_NUMBER,
+        presentation=Presentation.ALLOWED,
+        outcome=CallOutcome.UNANSWERED,
+        started_at=SAMPLE_STARTED_AT,
+        ended_at=SAMPLE_STARTED_AT + dt.timedelta(seconds=30),
+    )
+    settings = MailSettings(
+        number=SAMPLE_CALLED_NUMBER,
+        subscribed=True,
+        started=True,
+        designated_only=False,
+        unanswered_only=False,
+        addresses=(),
+        designated=(),
+        timezone=config.timezone,
+    )
+    message = compose(
+        call, settings, "sample@example.jp", sender=config.mail.from_address, templates=templates
+    )
+    part = message.get_body(("plain",))
+    return SampleMail(
+        sender=str(message["From"]),
+        subject=str(message["Subject"]),
+        body=str(part.get_content()) if part is not None else "",
+        domain=config.mail.sender_domain,
     )
 
 

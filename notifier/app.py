@@ -30,6 +30,7 @@ from notifier.model import CallRecord, Event
 from notifier.outbox import DeliveryWorker, RetryPolicy, Sender, SendResult
 from store import aio, db, service, validation
 from store.errors import DomainError, StoreUnavailable
+from store.mail_message import envelope_sender
 
 log = structlog.get_logger("notifier")
 
@@ -61,6 +62,8 @@ class NotifierService:
     state_listener: Callable[[AmiState], None] | None = None
     # One wall clock for the decisions and the delivery worker (time is injected).
     clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
+    # call.e164_without_plus: a caller 81... is read as +81... (store.caller_number).
+    e164_without_plus: bool = False
 
     def __post_init__(self) -> None:
         self.notifier = Notifier(
@@ -68,6 +71,7 @@ class NotifierService:
             templates=self.templates,
             sender_address=self.sender_address,
             clock=self.clock,
+            e164_without_plus=self.e164_without_plus,
         )
         self.worker = DeliveryWorker(
             self.sessions,
@@ -103,14 +107,7 @@ class NotifierService:
         mails not sent within the grace time go back to the outbox, due now.
         """
         ami = self.ami
-        client = AmiClient(
-            ami.host,
-            ami.port,
-            ami.username,
-            ami.secret,
-            on_event=self.on_event,
-            on_state=self.on_state,
-        )
+        client = AmiClient.from_config(ami, on_event=self.on_event, on_state=self.on_state)
         await client.start()
         log.info("notifier_started", ami=f"{ami.host}:{ami.port}")
         try:
@@ -189,7 +186,7 @@ async def send_test_mail(
     )
     sender = mailer()
     try:
-        result = await sender.send(sender_address, address, message.as_string())
+        result = await sender.send(envelope_sender(sender_address), address, message.as_string())
     finally:
         await sender.close()
     log.info("test_mail", number=number, accepted=result.ok, reply=result.reply[:200])

@@ -24,10 +24,13 @@ from web.deps import SiteDeps
 from web.pages.auth_unit import AuthUnitPages
 from web.pages.base import CSV_UPLOAD_PATH, WEB, Plumbing
 from web.pages.errors import ErrorPages
+from web.pages.help import HelpPages
 from web.pages.login import LoginPages
 from web.pages.notification import NotificationPages
 from web.pages.numbers import NumberPages
 from web.pages.otp import OtpPages
+from web.pages.otp_address import OtpAddressPages
+from web.pages.otp_confirmation import OtpConfirmationPages
 from web.sessions import COOKIE
 
 __all__ = ["SiteDeps", "create_app"]
@@ -39,6 +42,7 @@ def _routes(base: Plumbing) -> list[Route | Mount]:
     """Every URL of the site and the handler that serves it."""
     login, otp, unit = LoginPages(base), OtpPages(base), AuthUnitPages(base)
     numbers, mail = NumberPages(base), NotificationPages(base)
+    address, confirmation = OtpAddressPages(base), OtpConfirmationPages(base)
     n = "/numbers/{number:str}"
     return [
         Route("/", login.home),
@@ -70,13 +74,24 @@ def _routes(base: Plumbing) -> list[Route | Mount]:
         Route("/otp/verify", otp.otp_verify, methods=["GET"], name="otp_verify"),
         Route("/otp", otp.get_otp_settings, methods=["GET"]),
         Route("/otp", otp.post_otp_settings, methods=["POST"]),
-        Route("/otp/confirmation", otp.get_otp_confirmation, methods=["GET"]),
-        Route("/otp/confirmation", otp.post_otp_confirmation, methods=["POST"]),
+        Route("/otp/confirmation", confirmation.menu, methods=["GET"]),
+        Route("/otp/confirmation/id", confirmation.get_id, methods=["GET"]),
+        Route("/otp/confirmation/id", confirmation.post_id, methods=["POST"]),
+        Route("/otp/confirmation/password", confirmation.get_password, methods=["GET"]),
+        Route("/otp/confirmation/password", confirmation.post_password, methods=["POST"]),
         Route("/login/otp", otp.get_login_otp, methods=["GET"]),
         Route("/login/otp", otp.post_login_otp, methods=["POST"]),
         Route("/login/otp/send", otp.post_login_otp_send, methods=["POST"]),
+        # SITE-5 address change: seeds (9) from the OTP page, seeds (10) from the settings.
+        Route("/login/otp/address", address.get_recovery, methods=["GET"]),
+        Route("/login/otp/address", address.post_recovery, methods=["POST"]),
+        Route("/login/otp/address/proof", address.post_recovery_proof, methods=["POST"]),
+        Route("/otp/address", address.get_settings, methods=["GET"]),
+        Route("/otp/address", address.post_settings, methods=["POST"]),
+        Route("/otp/address/proof", address.post_settings_proof, methods=["POST"]),
         Route("/auth-unit", unit.get_auth_unit, methods=["GET"]),
         Route("/auth-unit", unit.post_auth_unit, methods=["POST"]),
+        Route("/help", HelpPages(base).help, methods=["GET"]),
         Mount("/static", app=StaticFiles(directory=str(WEB / "static")), name="static"),
     ]
 

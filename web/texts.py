@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from store.errors import DomainError, Param, filled
-from store.validation import MAX_ADDRESSES, MAX_DESIGNATED
+from store.validation import MAX_ADDRESSES, MAX_DESIGNATED, MAX_LOCAL_PART
 
 # What a refusal without its own sentence reads as (a test keeps every code worded).
 FALLBACK = "入力内容を確認してください。"
@@ -31,7 +31,11 @@ FORMS: dict[str, str] = {
     "address_at_count": "「@」は1つだけ含めてください。",
     "address_at_first": "先頭が「@」のメールアドレスは設定できません。",
     "address_at_last": "末尾が「@」のメールアドレスは設定できません。",
-    "address_local_too_long": "「@」より前が長すぎます。",
+    # Seeds: 「@マークの前が64文字以上になっている」 is an RFC violation: at most 63.
+    "address_local_too_long": (
+        f"「@」の前が{MAX_LOCAL_PART + 1}文字以上のメールアドレスは設定できません"
+        f"({MAX_LOCAL_PART}文字までにしてください)。"
+    ),
     "address_local_chars": (
         "「@」より前に使える文字は 0～9、a～z、A～Z と - . _ ! $ % ' * + / ? ^ # です。"
     ),
@@ -51,6 +55,18 @@ FORMS: dict[str, str] = {
         "先にサービスを停止してください。"
     ),
     "not_subscribed": "この電話番号は着信お知らせメールを契約していません。",
+    # MAIL-4 (a) needs the designated numbers (seeds: お知らせ対象電話番号設定
+    # 「…を指定した場合に本設定が必要です」, issue 14 flow 5).
+    "designated_only_without_numbers": (
+        "「お知らせ対象電話番号からの着信のみお知らせする」を指定する場合は、"
+        "お知らせ対象電話番号設定が必要です。"
+        "先に「お知らせ対象電話番号設定」で電話番号を入力し、「指定」欄にチェックを入れてください。"
+    ),
+    "last_designated_of_designated_only": (
+        "「お知らせ対象電話番号からの着信のみお知らせする」を指定している間は、"
+        "「指定」欄にチェックを入れたお知らせ対象電話番号が1件以上必要です。"
+        "すべて外す場合は、先に「メール送信条件設定」でこの条件のチェックを外してください。"
+    ),
     # store.validation's other values: no page takes them yet (the CLI, the IVR), so
     # that a page that comes to show one has its sentence (CALL-4, IVR-7, provisioning).
     "ring_seconds_range": "呼出時間は5～60秒で入力してください。",
@@ -82,16 +98,12 @@ FORMS: dict[str, str] = {
 IN_CONTEXT: dict[tuple[str, str], str] = {
     ("already_exists", "address"): "このメールアドレスはすでに登録されています。",
     ("limit_exceeded", "address"): f"送信先メールアドレスは{MAX_ADDRESSES}件まで登録できます。",
-    ("already_exists", "designated"): "この電話番号はすでに指定番号に登録されています。",
-    ("limit_exceeded", "designated"): f"指定番号は{MAX_DESIGNATED}件まで登録できます。",
+    ("already_exists", "designated"): (
+        "この電話番号はすでにお知らせ対象電話番号に登録されています。"
+    ),
+    ("limit_exceeded", "designated"): f"お知らせ対象電話番号は{MAX_DESIGNATED}件まで登録できます。",
     ("not_found", "address"): "このメールアドレスは登録されていません。",
-    ("not_found", "designated"): "この電話番号は指定番号に登録されていません。",
-    # SITE-5: the one-time password's address words every MAIL-3 break alike.
-    **{
-        (code, "otp_address"): "メールアドレスの形式が正しくありません。"
-        for code in FORMS
-        if code.startswith("address_")
-    },
+    ("not_found", "designated"): "この電話番号はお知らせ対象電話番号に登録されていません。",
 }
 
 
@@ -112,7 +124,6 @@ SITE_AUTH: dict[str, str] = {
     "temp_password_invalidated": (
         f"仮パスワードを3回続けて間違えたため、仮パスワードが無効になりました。{_RESET}"
     ),
-    "temp_password_used": f"この仮パスワードは使用済みです。{_RESET}",
     "password_invalidated": (
         "パスワードが無効になりました(パスワードを10回続けて間違えた場合などに無効になります)。"
         f"{_RESET}"
@@ -138,18 +149,21 @@ SITE_AUTH: dict[str, str] = {
     ),
     # Names no number: the page must not tell which password was wrong (an oracle).
     "passwords_wrong": "入力されたパスワードが正しくありません。",
-    # SITE-5 (the OTP address's MAIL-3 codes: IN_CONTEXT, "otp_address")
+    # SITE-5 (the OTP address breaks MAIL-3 as any address: FORMS' sentences, issue 14)
     "otp_address_invalid": "メールアドレスの形式が正しくありません。",
     "no_site_password": "先にパスワードを設定してください。",
     "otp_already_enabled": (
         "ワンタイムパスワードは利用中です。受信用メールアドレスの変更から手続きしてください。"
+    ),
+    "otp_already_enrolled": (
+        "ワンタイムパスワード利用情報は登録済みです。"
+        "ワンタイムパスワード受信用メールアドレス変更から手続きしてください。"
     ),
     "otp_not_enrolled": "ワンタイムパスワード利用情報が登録されていません。",
     "otp_address_unverified": (
         "ワンタイムパスワード受信用メールアドレスの本登録を先に完了してください。"
     ),
     "confirmation_mismatch": "確認用IDまたは確認用パスワードが正しくありません。",
-    "confirmation_new_missing": "新しい確認用IDまたは新しい確認用パスワードを入力してください。",
     "confirmation_id_confirm_mismatch": "新しい確認用IDと確認のための入力が一致しません。",
     "confirmation_password_confirm_mismatch": (
         "新しい確認用パスワードと確認のための入力が一致しません。"
@@ -347,6 +361,8 @@ PAGES: dict[str, str] = {
     "link.back": "戻る",
     "link.otp_settings": "ワンタイムパスワード設定へ",
     "list.separator": "、",
+    # Issue 14: the heading of a page of one number names it.
+    "heading.number": "（{number}）",
     "unit.line": "回線単位",
     "unit.number": "電話番号単位",
     "unit.admin_user": "管理者／ユーザ単位",
@@ -374,6 +390,11 @@ PAGES: dict[str, str] = {
     "unavailable.retry": "しばらくしてからもう一度お試しください。",
     # login, logout, home (SITE-1, SITE-2, SITE-4, SITE-10)
     "login.title": "ログイン",
+    # IVR-1, issue 14: no access number configured (ivr.access_numbers empty).
+    "login.ask_operator": (
+        "仮パスワードの設定方法は、サービスの運営者(ご契約先)にお問い合わせください。"
+    ),
+    "help.title": "ヘルプ",
     "login.throttled": (
         "ログインの失敗が続いたため、しばらくログインできません。"
         "{minutes}分ほど待ってからやり直してください。"
@@ -384,11 +405,22 @@ PAGES: dict[str, str] = {
     # password change (SITE-2, SITE-3, SITE-4)
     "password.title": "パスワード変更",
     "password.forced_temp": "仮パスワードでログインしました。パスワードを設定してください。",
+    # SITE-2, issue 14: a ログアウト here does not spend the temporary password.
+    "password.temp_stays_valid": (
+        "ログアウトした場合も、パスワードを設定するまでは、この仮パスワードで再度ログインできます"
+        "(仮パスワードの設定から24時間以内、続けて3回間違えるまで)。"
+    ),
     "password.forced_expired": (
         "パスワードの有効期限(60日)が切れました。新しいパスワードを設定してください。"
     ),
-    "password.current_temp": "仮パスワード",
     "password.current": "現在のパスワード",
+    # Seeds P.5 step 4: what the 「現在のパスワード」 field takes, by login (issue 14).
+    "password.current_hint": "現在ご利用中のパスワードを入力します。",
+    "password.current_hint_temp": "仮パスワードでログインした場合は、仮パスワードを入力します。",
+    "password.current_is_own": (
+        "「現在のパスワード」には、ログインしている電話番号({number})のパスワードを入力します"
+        "(他の電話番号のパスワードを変更する場合も、変更する電話番号のパスワードではありません)。"
+    ),
     "password.target_refused": "この電話番号は変更できません。",
     "password.throttled": (
         "パスワードの誤りが続いたため、しばらくパスワードを変更できません。"
@@ -399,11 +431,14 @@ PAGES: dict[str, str] = {
     "password.log_in_again": "新しいパスワードでログインしてください。",
     # one-time password (SITE-5)
     "otp_choice.title": "ワンタイムパスワードの利用選択",
+    "otp_choice.choose": (
+        "「ワンタイムパスワードを利用する」または「ワンタイムパスワードを利用しない」を"
+        "選択してください。"
+    ),
     "otp_decline.title": "ワンタイムパスワードを利用しないことの確認",
-    "otp_enrol.title_new": "ワンタイムパスワード受信用メールアドレスの登録",
-    "otp_enrol.title_change": "ワンタイムパスワード受信用メールアドレスの変更",
-    "otp_enrol.button_new": "登録",
-    "otp_enrol.button_change": "変更",
+    # Seeds P.7: 仮登録 → 確認 → 登録 (issue 14 flow 10).
+    "otp_enrol.title_new": "ワンタイムパスワード利用情報仮登録",
+    "otp_enrol.confirm_title": "ワンタイムパスワード利用情報仮登録の確認",
     "otp_enrol.sent_title": "仮登録が完了しました",
     "otp_enrol.sent": "{address} にメールを送りました。",
     "otp_enrol.open_the_link": (
@@ -416,9 +451,23 @@ PAGES: dict[str, str] = {
     "otp_login.title": "ワンタイムパスワードの入力",
     "otp_login.sent": "ワンタイムパスワードを送信しました。メールを確認してください。",
     "otp_settings.title": "ワンタイムパスワード設定",
-    "otp_confirmation.title": "確認用ID/パスワードの変更",
-    "otp_confirmation.done_title": "確認用ID/パスワードを変更しました",
-    "otp_confirmation.done": "ワンタイムパスワードの確認用ID/パスワードを変更しました。",
+    # seeds (11) (web.pages.otp_confirmation)
+    "otp_confirmation.title": "ワンタイムパスワード確認用ID/パスワード変更",
+    "otp_confirmation.id_title": "確認用ID変更",
+    "otp_confirmation.id_done_title": "確認用IDを変更しました",
+    "otp_confirmation.id_done": "ワンタイムパスワードの確認用IDを変更しました。",
+    "otp_confirmation.password_title": "確認用パスワード変更",
+    "otp_confirmation.password_done_title": "確認用パスワードを変更しました",
+    "otp_confirmation.password_done": "ワンタイムパスワードの確認用パスワードを変更しました。",
+    # SITE-5 address change, seeds (9)/(10) (web.pages.otp_address, issue 14)
+    "otp_proof.title": "確認用ID・確認用パスワードの入力",
+    "otp_address.title": "ワンタイムパスワード受信用メールアドレス変更",
+    "otp_address.confirm_title": "ワンタイムパスワード受信用メールアドレス変更の確認",
+    # The 本登録完了 page of a login at the one-time password (seeds P.8 [5]).
+    "otp_verify.send_next": (
+        "「ワンタイムパスワードを送信」を押し、"
+        "ワンタイムパスワード受信用メールアドレスに届くワンタイムパスワードを確認してください。"
+    ),
     "confirmation.throttled": (
         "確認用IDまたは確認用パスワードの誤りが続いたため、しばらく入力を受け付けません。"
         "{minutes}分ほど待ってからやり直してください。"
@@ -433,22 +482,59 @@ PAGES: dict[str, str] = {
     "auth_unit.done_title": "認証単位を変更しました",
     "auth_unit.done": "認証単位を{unit}に変更しました。",
     "auth_unit.login_numbers": "ログインする電話番号: {numbers}",
-    "auth_unit.need_temp_password": (
-        "次の電話番号は、仮パスワードを設定してからログインしてください: {numbers}"
-    ),
     # a number's notification settings (MAIL-1 ... MAIL-5)
     "number.title": "{number} 着信お知らせメール",
     "addresses.title": "送信先メールアドレス設定",
     "addresses.too_many": "送信先メールアドレスは{limit}件まで登録できます。",
-    "send_test.unavailable": "送信テストは利用できません。",
-    # No mail server answered (connection refused, timeout): the page does not
-    # show our side's error text (issue 12).
-    "send_test.unreachable": (
-        "メールサーバに接続できませんでした。しばらくしてからもう一度お試しください"
-        "(解決しない場合は、サービスの運営者にお問い合わせください)"
+    # Seeds P.9, in their order (type, 送信テスト, tick 送信, 設定) and their notes.
+    "addresses.step_type": "着信お知らせメールの送信先メールアドレスを入力します(5件まで)。",
+    "addresses.step_test": "「送信テスト」ボタンを押し、正しくメールが届くことを確認します。",
+    "addresses.step_send": (
+        "お知らせメールを送りたいメールアドレスの「送信」欄にチェックを入れます。"
     ),
-    "conditions.title": "通知条件設定",
-    "designated.title": "指定番号設定",
+    "addresses.step_save": "「設定」ボタンを押します。",
+    "addresses.third_party": (
+        "送信先メールアドレスの登録を誤った場合、第三者に着信情報が通知されるおそれがあります。"
+        "メールアドレス登録の際、必ず「送信テスト」を行ってください。"
+    ),
+    "addresses.allowed_domain": (
+        "メールの受信制限をされている場合は受信できません。"
+        "受信拒否設定を解除するか、「{domain}」を受信指定ドメインとして設定してください。"
+    ),
+    "addresses.characters": (
+        "「@」の左側に使える文字は 0～9、A～Z、a～z と _ . - ! $ % ' * + / ? ^ # 、"
+        "右側に使える文字は 0～9、A～Z、a～z と - . です。"
+        "「@」は1つだけで、先頭と末尾には置けません。"
+    ),
+    "addresses.delay": (
+        "送信先メールアドレスの登録誤りやメールサーバの不具合等により、お知らせメールが"
+        "送信されない場合や届くまでにしばらく時間がかかる場合があります。"
+    ),
+    "send_test.unavailable": "送信テストは利用できません。",
+    # MAIL-2 送信テスト, by its row (issue 14): the outcome in words, never the
+    # server's reply or our side's error text (those go to the log).
+    "send_test.empty": "送信テストするメールアドレスを入力してください。",
+    "send_test.sent": (
+        "{address} に送信テストのメールを送りました(メールサーバが受け付けました)。"
+        "メールが届いたことを確認してから、「送信」にチェックを入れて「設定」を押してください。"
+    ),
+    "send_test.refused": (
+        "{address} に送信できませんでした。"
+        "メールサーバがこのメールアドレスへの送信を受け付けませんでした。"
+        "メールアドレスに誤りがないか確認してください。"
+    ),
+    "send_test.deferred": (
+        "{address} に送信できませんでした。メールサーバが一時的に受け付けませんでした。"
+        "しばらくしてからもう一度お試しください。"
+    ),
+    # No mail server answered (connection refused, timeout, issue 12).
+    "send_test.unreachable": (
+        "{address} に送信できませんでした。メールサーバに接続できませんでした。"
+        "しばらくしてからもう一度お試しください"
+        "(解決しない場合は、サービスの運営者にお問い合わせください)。"
+    ),
+    "conditions.title": "メール送信条件設定",
+    "designated.title": "お知らせ対象電話番号設定",
     # numbers, history, bulk, CSV (SITE-7, SITE-9)
     "numbers.title": "電話番号の選択",
     "history.title": "着信履歴と通知結果",
@@ -538,23 +624,38 @@ def notice(code: str, params: Mapping[str, Param]) -> str:
 # --- the call history page: why a call was not mailed (notifier.rules reasons) ----------------
 
 REASONS: dict[str, str] = {
+    # Every reason the notifier records (notifier.rules, notifier.engine,
+    # notifier.ami; tests/web/test_texts.py keeps each worded): the page says
+    # it in words and never the rule id (issue 14 flow 10).
+    "notify": "お知らせメールを送信しました",
     "not_subscribed": "着信お知らせメールの契約がありませんでした",
     "service_stopped": "サービスが停止中でした",
     "number_request": "ナンバー・リクエストで非通知の着信をお断りしました",
     "nuisance_list": "迷惑電話おことわりで着信を拒否しました",
-    "forward_failed": "ボイスワープの転送先につながりませんでした",
+    "forward_failed": "ボイスワープの転送先が話し中などで、転送されませんでした",
     "no_outcome": "通話の結果がわかりませんでした",
     "designated_only_anonymous": (
-        "「指定番号からの着信のみ」の設定中に、番号が通知されない着信でした"
+        "「お知らせ対象電話番号からの着信のみお知らせする」の設定中に、"
+        "発信者番号が通知されない着信でした"
     ),
-    "not_designated": "「指定番号からの着信のみ」の設定中に、指定番号以外からの着信でした",
-    "answered": "「不在着信のみ」の設定中に、応答した着信でした",
-    "no_recipient": "「送信」にチェックの入った送信先がありませんでした",
+    "not_designated": (
+        "「お知らせ対象電話番号からの着信のみお知らせする」の設定中に、"
+        "お知らせ対象電話番号以外からの着信でした"
+    ),
+    "answered": "「応答できなかった着信のみお知らせする」の設定中に、応答した着信でした",
+    "no_recipient": "「送信」にチェックの入った送信先メールアドレスがありませんでした",
     "unknown_number": "電話番号が登録されていませんでした",
     "mail_not_composed": "メールを作成できませんでした",
+    # The call was reported with values that cannot be used (issue 12): recorded, not mailed.
+    "malformed_subscriber_number": "着信の記録が正しくなかったため、お知らせしませんでした",
+    "malformed_dial_status": "着信の記録が正しくなかったため、お知らせしませんでした",
+    "malformed_route": "着信の記録が正しくなかったため、お知らせしませんでした",
+    "malformed_unstorable": "着信の記録が正しくなかったため、お知らせしませんでした",
+    "decision_error": "お知らせするかどうかを判定できませんでした",
     "undecided": "判定の記録がありません",
 }
 
 
 def reason_label(reason: str) -> str:
-    return REASONS.get(reason, reason)
+    """Why a call was (not) mailed, in words; a code without words reads as no record."""
+    return REASONS.get(reason, REASONS["undecided"])

@@ -118,12 +118,26 @@ class Plumbing:
             "notices": [],
             "alert": None,
             **context,
+            "heading_number": self.heading_number(request, context),
         }
         response = self.templates.TemplateResponse(request, template, data, status_code=status)
         response.headers["Cache-Control"] = "no-store"
         response.headers["X-Frame-Options"] = "DENY"
         response.headers["Referrer-Policy"] = "no-referrer"
         return response
+
+    @staticmethod
+    def heading_number(request: Request, context: Mapping[str, Any]) -> str | None:
+        """Issue 14: the number a page of one number is about, for its heading.
+
+        ``number_page`` notes it for the request (every page of one number
+        passes there); a page may give its own (``page_number`` in its
+        context, e.g. the password page). None when the title names it already.
+        """
+        number = context.get("page_number") or getattr(request.state, "page_number", None)
+        if not number or str(number) in str(context.get("title", "")):
+            return None
+        return page("heading.number", number=str(number))
 
     def message(
         self,
@@ -200,6 +214,7 @@ class Plumbing:
                 "errors": errors or {},
                 "alert": alert,
                 "notices": notices or [],
+                **self.temp_password_guidance(),
             },
             status=status,
             csrf_token=token,
@@ -213,6 +228,22 @@ class Plumbing:
             path="/",
         )
         return response
+
+    def temp_password_guidance(self) -> dict[str, Any]:
+        """IVR-1, issue 14: how to get a temporary password (the login and help pages).
+
+        The configured access numbers, written as the seeds write them; none
+        configured: the pages say to ask the operator.
+        """
+        # (digits to dial, as shown): each its own line and tel: link, so that a
+        # phone dials it with a tap and a narrow screen never breaks one apart.
+        numbers = [(n, display_number(n)) for n in self.deps.access_numbers]
+        return {
+            "access_numbers": numbers,
+            "ask_operator": "" if numbers else page("login.ask_operator"),
+            # site.support_contact: whom to ask, as the operator wrote it.
+            "support_contact": self.deps.config.support_contact,
+        }
 
     def to_login(self, request: Request, notice: str | None = None) -> Response:
         response: Response
@@ -264,12 +295,25 @@ class Plumbing:
         log.warning("site_login_gone", path=request.url.path)
         return self.to_login(request, page("home.login_gone"))
 
-    async def advance(self, request: Request, view: SessionView, stage: Stage) -> Response:
-        """Move the login on (under a new session id) and go to the stage's page."""
-        moved = await run_in_threadpool(self.deps.store.advance, view, stage)
+    async def advance(
+        self,
+        request: Request,
+        view: SessionView,
+        stage: Stage,
+        *,
+        otp_proven: bool | None = None,
+        to: str | None = None,
+    ) -> Response:
+        """Move the login on (under a new session id) and go to the stage's page (or ``to``).
+
+        ``otp_proven``: the login proved the one-time password's owner (SITE-5).
+        """
+        moved = await run_in_threadpool(
+            lambda: self.deps.store.advance(view, stage, otp_proven=otp_proven)
+        )
         if moved is None:  # ended meanwhile (a credential changed): no stage further
             return self.to_login(request, page("session.ended"))
-        response = RedirectResponse(STAGE_HOME[stage], status_code=303)
+        response = RedirectResponse(to or STAGE_HOME[stage], status_code=303)
         self.set_session_cookie(response, request, moved)
         return response
 
@@ -361,6 +405,7 @@ class Plumbing:
             return self.message(
                 request, page("scope.title"), [page("scope.refused")], status=403, session=view
             )
+        request.state.page_number = number  # issue 14: the heading names it
         return NumberPage(view, number, scope)
 
     # --- the domain layer -------------------------------------------------------------------
@@ -448,6 +493,22 @@ def unique(messages: list[str]) -> list[str]:
 def listed(numbers: tuple[str, ...] | list[str]) -> str:
     """Numbers as a sentence lists them (「、」 between)."""
     return page("list.separator").join(numbers)
+
+
+def display_number(number: str) -> str:
+    """A number as the seeds write one to dial (03-6304-4747), where its grouping is sure.
+
+    Tokyo (03) and Osaka (06) have two-digit area codes; 050/070/080/090
+    numbers are 3-4-4; 0120 is 4-3-3 and 0800 4-3-4. Any other number keeps
+    its plain digits: its area code's length would be a guess.
+    """
+    if len(number) == 10 and number[:2] in ("03", "06"):
+        return f"{number[:2]}-{number[2:6]}-{number[6:]}"
+    if (len(number), number[:4]) in ((10, "0120"), (11, "0800")):  # before 080
+        return f"{number[:4]}-{number[4:7]}-{number[7:]}"
+    if len(number) == 11 and number[:3] in ("050", "070", "080", "090"):
+        return f"{number[:3]}-{number[3:7]}-{number[7:]}"
+    return number
 
 
 def unit_label(unit: AuthUnit) -> str:

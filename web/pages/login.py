@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from store import password_rules, site_auth
+from store import password_rules, site_auth, validation
 from store.errors import DomainError
 from store.models import AuthUnit
 from web.pages.base import (
@@ -52,7 +52,8 @@ class LoginPages:
         if not base.csrf_ok(request.cookies.get(PRE_LOGIN_CSRF_COOKIE, ""), data.get("csrf_token")):
             return base.forbidden_csrf(request)
         client = base.client_address(request)
-        number = data.get("number", "").strip()
+        # Issue 14 flow 8: the number as people type it (０３…, 03-1234-5678).
+        number = validation.typed_number(data.get("number", "").strip())
         held = deps.throttle.try_acquire(client)
         if not isinstance(held, Reservation):
             wait = held
@@ -171,17 +172,31 @@ class LoginPages:
             forced = page(
                 "password.forced_temp" if view.via_temp_password else "password.forced_expired"
             )
+        # SITE-2, issue 14: leaving the change costs the subscriber no second call.
+        temp_note = page("password.temp_stays_valid") if view.via_temp_password else None
+        # Seeds P.5 step 4: one 「現在のパスワード」 field; what goes in it depends on
+        # the login (issue 14: an administrator types their own, for any number).
+        if view.via_temp_password:
+            current_hint = page("password.current_hint_temp")
+        elif len(targets) > 1:
+            current_hint = page("password.current_is_own", number=view.login_number)
+        else:
+            current_hint = page("password.current_hint")
         return self.base.render(
             request,
             "password.html",
             {
                 "title": page("password.title"),
                 "forced": forced,
+                "temp_note": temp_note,
                 "targets": targets,
                 "target": target or view.login_number,
-                "current_label": page(
-                    "password.current_temp" if view.via_temp_password else "password.current"
-                ),
+                # Issue 14: the heading names the number, unless the page offers a choice.
+                "page_number": targets[0] if len(targets) == 1 else None,
+                "current_label": page("password.current"),
+                "current_hint": current_hint,
+                # A forced change leads nowhere else: ログアウト is its way out.
+                "back": view.stage is Stage.READY,
                 "errors": errors or {},
             },
             status=status,
