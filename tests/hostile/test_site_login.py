@@ -34,6 +34,7 @@ pytestmark = pytest.mark.asyncio
 
 # The settings site's fixtures (tests/web/conftest.py), for this suite outside tests/web.
 site_line, site = web.site_line, web.site
+site_access_numbers = web.site_access_numbers
 
 EXTRA_PW = ("Extra2026x", "Extra2027y")  # EXTRA's password, changed back and forth
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
@@ -235,7 +236,12 @@ async def test_hostile_SITE_5_one_time_password_field(started: Started, value: s
         )
         await s.login(CONTRACT, GOOD)
         await post(s, "/otp/choice", {"choice": "use"})
-        enrolled = await post(s, "/otp/enrol", {"address": OTP_ADDRESS, **CONFIRMATION})
+        # The form, 次へ, then 登録 on the 確認 step (seeds P.7).
+        checked = await post(s, "/otp/enrol", {"address": OTP_ADDRESS, **CONFIRMATION})
+        assert checked.status_code == 200, checked.text[:300]
+        enrolled = await post(
+            s, "/otp/enrol", {"address": OTP_ADDRESS, **CONFIRMATION, "confirmed": "1"}
+        )
         assert enrolled.status_code == 200, enrolled.text[:300]
         await s.client.get(f"/otp/verify?token={s.last_link_token()}")
         started.done = True
