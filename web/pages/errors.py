@@ -39,10 +39,18 @@ class ErrorPages:
             "no_files": [page("body.no_files")],
             "bad_length": [page("body.bad_length")],
         }[kind]
-        return self.base.message(Request(scope), page("body.title"), lines, status=status)
+        return self.base.message(
+            Request(scope), page("body.title"), lines, link=("/", page("link.top")), status=status
+        )
 
     async def not_found(self, request: Request, _exc: Exception) -> Response:
-        return self.base.message(request, page("not_found.title"), [], status=404)
+        return self.base.message(
+            request,
+            page("not_found.title"),
+            [page("not_found.lines")],
+            link=("/", page("link.top")),
+            status=404,
+        )
 
     async def unavailable(self, request: Request, exc: Exception) -> Response:
         log.error("site_database_unavailable", error=db.first_line(exc))

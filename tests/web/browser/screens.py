@@ -125,6 +125,10 @@ class Shots:
             assert number in h1.locator(".heading-number").inner_text(), h1.inner_text()
         text = page.locator("body").inner_text()
         assert not untranslated(text), (heading, untranslated(text))
+        empty = page.locator(".card").evaluate_all(
+            "cs => cs.filter(c => !c.innerText.trim()).length"
+        )
+        assert empty == 0, (heading, "an empty card")
         self.count += 1
         name = re.sub(r"\W+", "-", heading).strip("-") or "page"
         for size in (PHONE, DESKTOP):

@@ -235,7 +235,8 @@ def test_issue14_every_page_fits_375_and_1280_px_and_has_its_screenshots(
 
     # The pages of requests the site cannot serve.
     page.goto(f"{site_url}/no-such-page")
-    shots.take(text("not_found.title"))
+    shots.take(text("not_found.title"))  # it said nothing, an empty card, and led nowhere
+    assert page.locator("main a").get_attribute("href") == "/"
     page.goto(f"{site_url}/numbers/0399999999")
     shots.take(text("scope.title"))
     page.goto(f"{site_url}/numbers/{EXTRA}/conditions")
@@ -245,6 +246,8 @@ def test_issue14_every_page_fits_375_and_1280_px_and_has_its_screenshots(
     page.goto(f"{site_url}/numbers/{EXTRA}/conditions")
     refused_by_size(page)
     shots.take(text("body.title"))
+    press(page, text("link.top"))
+    shots.take(text("home.title"))
 
     # SITE-8 last (the login ends with it): the numbers that need a temporary password, once.
     page.goto(f"{site_url}/auth-unit")
