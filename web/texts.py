@@ -386,6 +386,8 @@ PAGES: dict[str, str] = {
     "body.bad_length": "送信されたデータの形式が正しくありません。",
     "body.bytes": "{size}バイト",
     "not_found.title": "ページが見つかりません",
+    "not_found.lines": "お探しのページはありません。アドレスに誤りがないか確認してください。",
+    "link.top": "最初の画面へ",
     "unavailable.title": "ただいま利用できません",
     "unavailable.retry": "しばらくしてからもう一度お試しください。",
     # login, logout, home (SITE-1, SITE-2, SITE-4, SITE-10)
