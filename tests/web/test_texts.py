@@ -70,7 +70,7 @@ JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 
 
 def _web_modules() -> list[Path]:
-    return sorted(p for p in WEB.rglob("*.py") if p.name != "texts.py")
+    return sorted(p for p in WEB.rglob("*.py") if "texts" not in p.relative_to(WEB).parts)
 
 
 def _page_calls(tree: ast.AST) -> Iterator[ast.Call]:
