@@ -58,6 +58,12 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def id_hash(view: SessionView | None) -> str | None:
+    """The stored key of a session (``SiteSession.id_hash``): the one a store change that
+    ends the number's sessions keeps (``keep_session``), the session that made it."""
+    return None if view is None else _digest(view.token)
+
+
 class SessionStore:
     def __init__(
         self,

@@ -41,7 +41,12 @@ from store.site_auth.otp_state import (
     verification_refusal,
     void_codes,
 )
-from store.site_auth.scope import check_aware, credential_row, otp_address_verified
+from store.site_auth.scope import (
+    check_aware,
+    credential_row,
+    end_sessions,
+    otp_address_verified,
+)
 
 log = structlog.get_logger("store")
 
@@ -266,11 +271,14 @@ def change_confirmation_id(
     *,
     now: dt.datetime,
     limits: OtpLimits | None = None,
+    keep_session: str | None = None,
 ) -> None:
     """SITE-5, seeds (11) 〈確認用IDの変更〉: 「変更前の確認用ID」, the new one twice.
 
     The new ID under the SITE-5 rules, entered twice; a wrong current ID
     counts against the number (issue 12, the cap of ``prove_otp_confirmation``).
+    A changed ID ends the number's site sessions (SITE-6) but ``keep_session``
+    (the ``id_hash`` of the session that changed it).
     """
     check_aware(now)
     password_rules.check_confirmation_id(new_id, field="new_confirmation_id")
@@ -281,8 +289,9 @@ def change_confirmation_id(
     stored = _read_confirmation(sessions, number, now=now, cap=cap, field=field)
     proven = _matches(stored, current_id, None)
 
-    def act(session: Session, _found: Number, cred: SiteCredential) -> None:
+    def act(session: Session, found: Number, cred: SiteCredential) -> None:
         cred.otp_confirmation_id = new_id
+        end_sessions(session, [found.id], keep=keep_session)
         session.flush()
         log.info("otp_confirmation_changed", number=number, id=True, password=False)
 
@@ -300,6 +309,7 @@ def change_confirmation_password(
     *,
     now: dt.datetime,
     limits: OtpLimits | None = None,
+    keep_session: str | None = None,
 ) -> None:
     """SITE-5, seeds (11) 〈確認用パスワードの変更〉: 「変更前のパスワード」, the new one twice.
 
@@ -315,8 +325,9 @@ def change_confirmation_password(
     proven = _matches(stored, None, current_password)  # argon2, unlocked
     new_hash = passwords.hash_password(new_password) if proven else ""
 
-    def act(session: Session, _found: Number, cred: SiteCredential) -> None:
+    def act(session: Session, found: Number, cred: SiteCredential) -> None:
         cred.otp_confirmation_password_hash = new_hash or passwords.hash_password(new_password)
+        end_sessions(session, [found.id], keep=keep_session)
         session.flush()
         log.info("otp_confirmation_changed", number=number, id=False, password=True)
 
@@ -415,13 +426,17 @@ def _when_confirmed(
     raise outcome
 
 
-def verify_otp_address(session: Session, token: str, *, now: dt.datetime) -> str:
+def verify_otp_address(
+    session: Session, token: str, *, now: dt.datetime, keep_session: str | None = None
+) -> str:
     """SITE-5 本登録: follow the mailed link; returns the number whose OTP is now on.
 
     The link is valid for 24 hours (「24時間を経過した場合」: up to and
     including ``expires_at``) and once. The address becomes the OTP address,
     verified, and the one-time password is in use; codes mailed to an
-    earlier address are void.
+    earlier address are void. A new address (seeds (9), (10)) ends the
+    number's site sessions (SITE-6) but ``keep_session`` (the ``id_hash`` of
+    the session of the browser that followed the link).
     """
     check_aware(now)
     if not token:
@@ -445,6 +460,8 @@ def verify_otp_address(session: Session, token: str, *, now: dt.datetime) -> str
     if cred is None or found is None:
         raise OtpRefused("token_invalid")
     row.used_at = now
+    if cred.otp_address is not None and cred.otp_address != row.address:
+        end_sessions(session, [row.number_id], keep=keep_session)
     cred.otp_address = row.address
     cred.otp_address_verified_at = now
     cred.otp_enabled = True

@@ -125,12 +125,16 @@ def managed_numbers(session: Session, login_number: str) -> tuple[str, ...]:
     return scope
 
 
-def end_sessions(session: Session, number_ids: Iterable[int]) -> None:
+def end_sessions(session: Session, number_ids: Iterable[int], *, keep: str | None = None) -> None:
     """End every site session (SITE-6) of these numbers, in the caller's transaction.
 
     Called wherever a number's credential changes (a new password, an
-    invalidation, a new temporary password, an auth unit change): a session
-    opened before must not outlive the secret it was opened with. The site
-    gives the session that made the change a new id if it goes on.
+    invalidation, a new temporary password, an auth unit change, a new
+    confirmation ID or password or OTP address): a session opened before must
+    not outlive the secret it was opened with. ``keep``: the ``id_hash`` of the
+    session that made the change, when it goes on (the site gives it a new id).
     """
-    session.execute(delete(SiteSession).where(SiteSession.number_id.in_(list(number_ids))))
+    gone = delete(SiteSession).where(SiteSession.number_id.in_(list(number_ids)))
+    if keep is not None:
+        gone = gone.where(SiteSession.id_hash != keep)
+    session.execute(gone)

@@ -20,7 +20,7 @@ from starlette.responses import RedirectResponse, Response
 from store import service, site_auth
 from store.errors import DomainError
 from web.pages.base import Plumbing, seconds_until, unique
-from web.sessions import COOKIE, SessionView, Stage
+from web.sessions import COOKIE, SessionView, Stage, id_hash
 from web.texts import japanese, page
 
 log = structlog.get_logger("web")
@@ -196,14 +196,17 @@ class OtpPages:
         """The link mailed to the OTP address (valid 24 hours, once); no login needed."""
         base = self.base
         token = request.query_params.get("token", "")
+        # SITE-6: a new address ends the number's other sessions, not this browser's.
+        view = await base.current(request)
         try:
-            number = await base.write(site_auth.verify_otp_address, token, now=base.now())
+            number = await base.write(
+                site_auth.verify_otp_address, token, now=base.now(), keep_session=id_hash(view)
+            )
         except DomainError as exc:
             return base.message(
                 request, page("otp_verify.refused_title"), [japanese(exc)], status=400
             )
         done = page("otp_verify.done", number=number)
-        view = await base.current(request)
         at_login = (Stage.OTP_CHOICE, Stage.OTP)
         if view is None or view.login_number != number or view.stage not in at_login:
             return base.message(

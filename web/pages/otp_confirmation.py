@@ -23,7 +23,7 @@ from store.errors import DomainError
 from store.site_auth.errors import violation
 from web.pages.base import Plumbing, field_errors, seconds_until, unique
 from web.ratelimit import Reservation
-from web.sessions import SessionView, Stage
+from web.sessions import SessionView, Stage, id_hash
 from web.texts import japanese, page
 
 
@@ -172,6 +172,7 @@ class OtpConfirmationPages:
                     data.get(change.confirm, ""),
                     now=base.now(),
                     limits=base.otp_limits(),
+                    keep_session=id_hash(view),
                 )
             )
         except DomainError as exc:
@@ -183,11 +184,18 @@ class OtpConfirmationPages:
                 response.headers["Retry-After"] = seconds_until(exc.retry_at, base.now())
             return response
         held.release_success()
+        # SITE-6: the number's other sessions ended with the change; this one goes on,
+        # under a new id.
+        moved = await run_in_threadpool(base.deps.store.advance, view, view.stage)
+        if moved is None:
+            return base.to_login(request, page("session.ended"))
         _, done_title, done = _texts(change)
-        return base.message(
+        response = base.message(
             request,
             done_title,
             [done],
             link=("/otp", page("link.otp_settings")),
-            session=view,
+            session=moved,
         )
+        base.set_session_cookie(response, request, moved)
+        return response
