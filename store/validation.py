@@ -9,7 +9,6 @@ writes. Each function returns the value to store or raises a typed
 from __future__ import annotations
 
 import re
-import unicodedata
 import zoneinfo
 
 from store.errors import InvalidAddress, InvalidInput, InvalidNumber
@@ -45,25 +44,36 @@ _ENDPOINT = re.compile(r"[A-Za-z][A-Za-z0-9]{0,15}/[A-Za-z0-9._@:+#-]{1,80}")
 
 
 # Issue 14 flow 8: what people type between the digits of a phone number.
-# NFKC has already made full-width digits, ＊ and － half-width; these are
-# the hyphen-like characters left (ASCII hyphen-minus, hyphen, non-breaking
-# hyphen, figure dash, en dash, em dash, horizontal bar, minus sign, the
-# katakana prolonged sound mark typed for a dash, full-width hyphen-minus:
-# - ‐ ‑ ‒ – — ― − ー －), and spaces (NFKC makes the ideographic one a space).
-NUMBER_SEPARATORS = frozenset("-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u30fc\uff0d ")
+# The full-width forms (``０``…``９``, ``＊``, ``－``, the ideographic space)
+# are made half-width first; these are the hyphen-like characters then
+# dropped (ASCII hyphen-minus, hyphen, non-breaking hyphen, figure dash, en
+# dash, em dash, horizontal bar, minus sign, the katakana prolonged sound mark
+# typed for a dash, full- and half-width: - ‐ ‑ ‒ – — ― − ー ｰ), and spaces.
+NUMBER_SEPARATORS = frozenset("-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u30fc\uff70 ")
+# Longer than any number as typed (18 digits, separators between them): not folded,
+# so that the rule taking it refuses it as it is.
+MAX_TYPED_NUMBER = 64
+# Full-width ASCII (U+FF01…U+FF5E) to ASCII; the ideographic space to a space.
+_HALF_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
 
 
 def typed_number(value: str) -> str:
     """A phone number (or a number search) as people type it, made half-width digits.
 
     ``０３－１２３４－５６７８``, ``03-1234-5678`` and ``03 1234 5678`` all become
-    ``0312345678``: NFKC (full-width digits and ``＊``), then the hyphen-like
-    characters and spaces of ``NUMBER_SEPARATORS`` removed. Anything else is
-    left for the rule that takes the value to refuse (letters stay letters).
-    The one normaliser of typed numbers: the site's login, designated numbers,
-    nuisance entries and the number search (SITE-1, MAIL-5, CALL-2, SITE-7).
+    ``0312345678``: the full-width forms a Japanese keyboard types made
+    half-width, then the hyphen-like characters and spaces of
+    ``NUMBER_SEPARATORS`` removed. Nothing else is folded (not NFKC: ``①``,
+    ``²`` or ``𝟏`` are not digits the subscriber typed, and ``⑩`` would become
+    two), and a value over ``MAX_TYPED_NUMBER`` characters is returned as it
+    is: the rule that takes the value refuses what is left (letters stay
+    letters). The one normaliser of typed numbers: the site's login,
+    designated numbers, nuisance entries and the number search (SITE-1,
+    MAIL-5, CALL-2, SITE-7).
     """
-    return "".join(c for c in unicodedata.normalize("NFKC", value) if c not in NUMBER_SEPARATORS)
+    if len(value) > MAX_TYPED_NUMBER:
+        return value
+    return "".join(c for c in value.translate(_HALF_WIDTH) if c not in NUMBER_SEPARATORS)
 
 
 def _digits_only(value: str, what: str, field: str) -> None:
