@@ -32,6 +32,7 @@ _RESET = "a new temporary password must be set by phone"
 OPERATOR_TEXT: Mapping[str, str] = {
     # SITE-1
     "number_not_digits": "the number must be half-width digits without hyphens",
+    "number_format": "a number is 10 or 11 digits from 0, with its area code",
     "password_empty": "no password entered",
     "login_refused": "wrong number or password",
     # SITE-2 / SITE-4

@@ -68,10 +68,17 @@ class LoginResult:
     idle_timeout: dt.timedelta
 
 
+# SITE-1: a subscriber number has at most 11 digits (``validation.subscriber_number``).
+MAX_LOGIN_NUMBER = 11
+
+
 def _login_number_format(number: str) -> None:
-    """SITE-1: 「電話番号(ハイフンなし)」を半角で入力."""
+    """SITE-1: 「電話番号(ハイフンなし)」を半角で入力; longer than any number: refused
+    before it is looked up (a forged field of any length)."""
     if not number or not number.isascii() or not number.isdigit():
         raise invalid_number("number_not_digits", "number")
+    if len(number) > MAX_LOGIN_NUMBER:
+        raise invalid_number("number_format", "number")
 
 
 def temp_dead_reason(temp: TempPassword, now: dt.datetime) -> str | None:

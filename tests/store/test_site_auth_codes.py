@@ -147,10 +147,10 @@ def test_issue13_site_auth_texts_are_for_its_codes() -> None:
     ``otp_address_invalid``, the sentence of the OTP address's MAIL-3 breaks)."""
     raised = set(site_auth_errors.OPERATOR_TEXT)
     assert set(SITE_AUTH) - raised == {"otp_address_invalid"}
-    assert raised - set(SITE_AUTH) == {"number_not_digits"}  # worded once, in FORMS
-    assert FORMS["number_not_digits"] == japanese(
-        site_auth_errors.invalid_number("number_not_digits", "number")
-    )
+    # Worded once, in FORMS (issue 14: number_format, a login number longer than any).
+    assert raised - set(SITE_AUTH) == {"number_not_digits", "number_format"}
+    for code in ("number_not_digits", "number_format"):
+        assert FORMS[code] == japanese(site_auth_errors.invalid_number(code, "number"))
 
 
 @pytest.mark.parametrize(

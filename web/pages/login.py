@@ -54,6 +54,8 @@ class LoginPages:
         client = base.client_address(request)
         # Issue 14 flow 8: the number as people type it (０３…, 03-1234-5678).
         number = validation.typed_number(data.get("number", "").strip())
+        # Written back into the page as typed, unless longer than any number (forged).
+        shown = number if len(number) <= validation.MAX_TYPED_NUMBER else ""
         held = deps.throttle.try_acquire(client)
         if not isinstance(held, Reservation):
             wait = held
@@ -61,7 +63,7 @@ class LoginPages:
             deps.logins["throttled"] += 1
             response = base.login_page(
                 request,
-                number=number,
+                number=shown,
                 alert=page("login.throttled", minutes=minutes(wait)),
                 status=429,
             )
@@ -79,13 +81,13 @@ class LoginPages:
             held.keep()  # a wrong guess: the slot stays
             deps.logins["refused"] += 1
             message = japanese(exc)  # one sentence for every generic reason (SITE-1)
-            return base.login_page(request, number=number, alert=message, status=401)
+            return base.login_page(request, number=shown, alert=message, status=401)
         except DomainError as exc:
             held.release_success()  # malformed input guesses nothing
             deps.logins["invalid"] += 1
             return base.login_page(
                 request,
-                number=number,
+                number=shown,
                 errors={exc.field or "number": [japanese(exc)]},
                 status=400,
             )
