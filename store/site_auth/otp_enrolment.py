@@ -278,7 +278,8 @@ def change_confirmation_id(
     The new ID under the SITE-5 rules, entered twice; a wrong current ID
     counts against the number (issue 12, the cap of ``prove_otp_confirmation``).
     A changed ID ends the number's site sessions (SITE-6) but ``keep_session``
-    (the ``id_hash`` of the session that changed it).
+    (the ``id_hash`` of the session that changed it), and voids a pending
+    verification link (``_credentials_changed``).
     """
     check_aware(now)
     password_rules.check_confirmation_id(new_id, field="new_confirmation_id")
@@ -291,7 +292,7 @@ def change_confirmation_id(
 
     def act(session: Session, found: Number, cred: SiteCredential) -> None:
         cred.otp_confirmation_id = new_id
-        end_sessions(session, [found.id], keep=keep_session)
+        _credentials_changed(session, found, keep_session)
         session.flush()
         log.info("otp_confirmation_changed", number=number, id=True, password=False)
 
@@ -327,7 +328,7 @@ def change_confirmation_password(
 
     def act(session: Session, found: Number, cred: SiteCredential) -> None:
         cred.otp_confirmation_password_hash = new_hash or passwords.hash_password(new_password)
-        end_sessions(session, [found.id], keep=keep_session)
+        _credentials_changed(session, found, keep_session)
         session.flush()
         log.info("otp_confirmation_changed", number=number, id=False, password=True)
 
@@ -341,6 +342,22 @@ def change_confirmation_password(
         cap=cap,
         field=field,
         act=act,
+    )
+
+
+def _credentials_changed(session: Session, found: Number, keep_session: str | None) -> None:
+    """New confirmation values: what was opened or asked for under the old ones ends.
+
+    The number's site sessions (SITE-6) but ``keep_session``, and every pending
+    verification link (an address asked for by someone who proved the old values,
+    seeds (9): the link needs no login, so it would outlive the sessions).
+    """
+    end_sessions(session, [found.id], keep=keep_session)
+    session.execute(
+        delete(SiteToken).where(
+            SiteToken.number_id == found.id,
+            SiteToken.kind == SiteTokenKind.ADDRESS_VERIFICATION,
+        )
     )
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 
 from tests.web.conftest import CONTRACT, Site
-from tests.web.steps import CONFIRMATION, GOOD, logged_in_with_otp
+from tests.web.steps import CONFIRMATION, GOOD, OTP_ADDRESS, credential_of, logged_in_with_otp
 from web.sessions import COOKIE
 from web.texts import page
 
@@ -129,3 +129,43 @@ async def test_SITE_5_SITE_6_a_verified_new_otp_address_ends_the_other_sessions(
     assert followed.status_code == 200 and "本登録が完了しました" in followed.text
     assert await ended(site, other)
     assert await goes_on(site)  # the browser that followed the link is this login's
+
+
+@pytest.mark.parametrize(
+    ("path", "form"),
+    [
+        (
+            "/otp/confirmation/id",
+            {
+                "current_confirmation_id": CONFIRMATION["confirmation_id"],
+                "new_confirmation_id": "NeuID2026",
+                "confirm_confirmation_id": "NeuID2026",
+            },
+        ),
+        (
+            "/otp/confirmation/password",
+            {
+                "current_confirmation_password": CONFIRMATION["confirmation_password"],
+                "new_confirmation_password": "neue8pass",
+                "confirm_confirmation_password": "neue8pass",
+            },
+        ),
+    ],
+)
+async def test_SITE_5_a_changed_confirmation_value_voids_a_pending_address_link(
+    site: Site, path: str, form: dict[str, str]
+) -> None:
+    """A new address asked for under the old values (someone who proved them, seeds (9))
+    is not made the OTP address by its link once the owner has changed them: the link
+    needs no login, so ending the sessions alone would leave it working."""
+    await logged_in_with_otp(site)
+    asked = await site.post(
+        "/otp/address", {"address": "taker@example.jp", "confirmed": "1"}, page="/otp/address"
+    )
+    assert asked.status_code == 200 and "仮登録が完了しました" in asked.text
+    token = site.last_link_token()
+    changed = await site.post(path, form)
+    assert changed.status_code == 200, changed.text
+    followed = await site.client.get(f"/otp/verify?token={token}")
+    assert followed.status_code == 400 and "本登録が完了しました" not in followed.text
+    assert credential_of(site, CONTRACT).otp_address == OTP_ADDRESS
