@@ -52,7 +52,7 @@ async def password_login(site: Site) -> None:
 
 async def otp_off(site: Site) -> None:
     await logged_in_with_otp(site)
-    assert (await site.post("/otp", {"enabled": "0"})).headers["location"] == "/otp"
+    assert (await site.post("/otp", {"enabled": "0", "agree": "1"})).headers["location"] == "/otp"
     await password_login(site)
 
 

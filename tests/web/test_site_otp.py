@@ -102,7 +102,7 @@ async def test_SITE_5_opt_out_from_the_settings_page(site: Site) -> None:
     await site.post("/login/otp", {"otp_code": site.last_code()})
     page = await site.client.get("/otp")
     assert "利用する" in page.text and OTP_ADDRESS in page.text
-    off = await site.post("/otp", {"enabled": "0"})
+    off = await site.post("/otp", {"enabled": "0", "agree": "1"})
     assert off.headers["location"] == "/otp"
     plain = await site.login(CONTRACT, GOOD)
     assert plain.headers["location"] == "/"

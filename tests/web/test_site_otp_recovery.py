@@ -170,7 +170,7 @@ async def test_SITE_5_seeds_9_a_login_without_the_code_proves_the_confirmation_v
 ) -> None:
     """One-time password switched off: the password alone logged in, so the change asks."""
     await logged_in_with_otp(site)
-    await site.post("/otp", {"enabled": "0"})
+    await site.post("/otp", {"enabled": "0", "agree": "1"})
     plain = await site.login(CONTRACT, GOOD)
     assert plain.headers["location"] == "/"
     form = (await site.client.get("/otp/address")).text

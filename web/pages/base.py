@@ -345,7 +345,7 @@ class Plumbing:
             request,
             page("csrf.title"),
             [page("csrf.refused")],
-            link=("/login", page("link.login")),
+            link=("/", page("link.top")),  # the menu, or the login page without a session
             status=403,
         )
 
@@ -403,7 +403,12 @@ class Plumbing:
         if number not in scope.numbers:
             log.warning("site_scope_refused", number=view.login_number, target=number)
             return self.message(
-                request, page("scope.title"), [page("scope.refused")], status=403, session=view
+                request,
+                page("scope.title"),
+                [page("scope.refused")],
+                link=("/", page("link.top")),
+                status=403,
+                session=view,
             )
         request.state.page_number = number  # issue 14: the heading names it
         return NumberPage(view, number, scope)

@@ -258,6 +258,8 @@ class NumberPages:
             "otp_csv.html",
             {
                 "title": page("otp_csv.title"),
+                # The menu item the hint names, as the OTP settings page names it.
+                "confirmation_menu": page("otp_confirmation.title"),
                 "problems": [
                     (line, japanese(reason) if isinstance(reason, DomainError) else reason)
                     for line, reason in problems

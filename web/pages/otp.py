@@ -90,11 +90,23 @@ class OtpPages:
             errors = {"choice": [page("otp_choice.choose")]}
             return self.otp_choice_page(request, view, errors=errors, status=400)
         if data.get("agree") != "1":
-            return base.render(
-                request, "otp_decline.html", {"title": page("otp_decline.title")}, session=view
-            )
+            return self.otp_decline_page(request, view, "/otp/choice", ("choice", "decline"))
         await base.write(site_auth.set_otp_enabled, view.login_number, False, now=base.now())
         return await base.advance(request, view, Stage.READY)
+
+    def otp_decline_page(
+        self, request: Request, view: SessionView, action: str, field: tuple[str, str]
+    ) -> Response:
+        """Seeds P.7 and P.12: what not using the one-time password means, 同意する or 戻る.
+
+        The form posts ``field`` back to ``action`` with ``agree``; nothing changes before.
+        """
+        return self.base.render(
+            request,
+            "otp_decline.html",
+            {"title": page("otp_decline.title"), "action": action, "hidden": [field]},
+            session=view,
+        )
 
     # --- enrolment: 仮登録 with a 確認 step (seeds P.7) -----------------------------------
 
@@ -189,6 +201,7 @@ class OtpPages:
             request,
             page("otp_enrol.sent_title"),
             [page("otp_enrol.sent", address=address), page("otp_enrol.open_the_link")],
+            link=("/otp/enrol", page("link.back")),  # a mistyped address is typed again
             session=view,
         )
 
@@ -204,7 +217,11 @@ class OtpPages:
             )
         except DomainError as exc:
             return base.message(
-                request, page("otp_verify.refused_title"), [japanese(exc)], status=400
+                request,
+                page("otp_verify.refused_title"),
+                [japanese(exc)],
+                link=("/login", page("link.login")),
+                status=400,
             )
         done = page("otp_verify.done", number=number)
         at_login = (Stage.OTP_CHOICE, Stage.OTP)
@@ -333,7 +350,12 @@ class OtpPages:
         return self.base.render(
             request,
             "otp_settings.html",
-            {"title": page("otp_settings.title"), "errors": errors or {}, **cred},
+            {
+                "title": page("otp_settings.title"),
+                "confirmation_menu": page("otp_confirmation.title"),
+                "errors": errors or {},
+                **cred,
+            },
             status=status,
             session=view,
         )
@@ -344,13 +366,12 @@ class OtpPages:
         if isinstance(posted, Response):
             return posted
         view, data = posted.view, posted.data
+        enabled = data.get("enabled") == "1"
+        if not enabled and data.get("agree") != "1":
+            # Seeds P.12 「利用有り」から「利用無し」: the confirmation, then 同意する.
+            return self.otp_decline_page(request, view, "/otp", ("enabled", "0"))
         try:
-            await base.write(
-                site_auth.set_otp_enabled,
-                view.login_number,
-                data.get("enabled") == "1",
-                now=base.now(),
-            )
+            await base.write(site_auth.set_otp_enabled, view.login_number, enabled, now=base.now())
         except DomainError as exc:
             return await self.otp_settings_page(
                 request, view, errors={"form": [japanese(exc)]}, status=400

@@ -129,6 +129,15 @@ class Shots:
             "cs => cs.filter(c => !c.innerText.trim()).length"
         )
         assert empty == 0, (heading, "an empty card")
+        # Issue 14: no page leads nowhere (a link or a button in its main part).
+        assert page.locator("main a[href], main button").count() > 0, (heading, "a dead end")
+        # The browser's own file button speaks its language ("Choose File / No file
+        # chosen", not in innerText): a file input is hidden from sight, its label the button.
+        shown_files = page.locator("input[type=file]").evaluate_all(
+            "es => es.filter(e => { const b = e.getBoundingClientRect();"
+            " return b.width > 1 || b.height > 1; }).length"
+        )
+        assert shown_files == 0, (heading, "a file input shows the browser's own button")
         self.count += 1
         name = re.sub(r"\W+", "-", heading).strip("-") or "page"
         for size in (PHONE, DESKTOP):
