@@ -36,6 +36,22 @@ def _unit_page_data(session: Session, login_number: str) -> tuple[AuthUnit, tupl
     return unit, (login_number,)
 
 
+def _login_numbers_line(changed: site_auth.AuthUnitChanged) -> str:
+    """Who logs in from now on, each number said once on the page (issue 14 item 6).
+
+    The numbers needing a temporary password are listed by the store's
+    ``need_temp_password`` notice above this line (seeds (4): 「その他の追加番号は
+    仮パスワードを発行のうえ、本パスワードを設定してください」); this line names the
+    others and refers to that list (40 numbers were 80 on a phone).
+    """
+    if not changed.need_temp_password:
+        return page("auth_unit.login_numbers", numbers=listed(changed.login_numbers))
+    ready = [n for n in changed.login_numbers if n not in changed.need_temp_password]
+    if not ready:
+        return page("auth_unit.login_numbers_above")
+    return page("auth_unit.login_numbers_and_above", numbers=listed(ready))
+
+
 class AuthUnitPages:
     def __init__(self, base: Plumbing) -> None:
         self.base = base
@@ -130,9 +146,7 @@ class AuthUnitPages:
             page("auth_unit.done", unit=unit_label(changed.new_unit)),
             *(notice(n.code, n.params) for n in changed.notices),
         ]
-        lines.append(page("auth_unit.login_numbers", numbers=listed(changed.login_numbers)))
-        # The numbers needing a temporary password: said once, by the store's
-        # ``need_temp_password`` notice among ``changed.notices`` (issue 14).
+        lines.append(_login_numbers_line(changed))
         response = base.message(
             request, page("auth_unit.done_title"), lines, link=("/login", page("link.login"))
         )
