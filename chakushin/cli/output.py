@@ -50,6 +50,14 @@ def _yes(flag: bool) -> str:
     return "on" if flag else "off"
 
 
+# store.service.mail.mail_warnings' codes, as ``number show`` says them.
+WARNINGS = {
+    "designated_only_without_numbers": (
+        "designated only is on but no designated number is ticked: no call is mailed"
+    ),
+}
+
+
 def render_number(d: dict[str, Any]) -> str:
     mail = d["mail"]
     role = "contract number" if d["is_contract"] else "additional number"
@@ -61,6 +69,7 @@ def render_number(d: dict[str, Any]) -> str:
         f"  mail service:    {'started' if mail['started'] else 'stopped'}",
         f"  conditions:      designated only {_yes(mail['designated_only'])}, "
         f"unanswered only {_yes(mail['unanswered_only'])}",
+        *(f"  warning: {WARNINGS[code]}" for code in mail["warnings"]),
         f"  addresses ({len(mail['addresses'])}/5):",
     ]
     lines += [

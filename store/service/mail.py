@@ -203,6 +203,20 @@ def set_designated_numbers(
     return list(found.designated)
 
 
+def mail_warnings(found: Number) -> list[str]:
+    """Codes of stored settings under which no call is mailed (MAIL-4 (a), MAIL-5).
+
+    ``set_conditions`` refuses condition (a) without a designated number, but a
+    number stored so before that rule (or by hand in the database) mails
+    nothing, silently: ``designated_only_without_numbers`` says so wherever the
+    number is shown (the site's number pages, ``number show``).
+    """
+    notification = found.notification
+    if notification.designated_only and not any(d.designated for d in found.designated):
+        return ["designated_only_without_numbers"]
+    return []
+
+
 def set_conditions(
     session: Session,
     number: str,

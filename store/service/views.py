@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from store.models import Number, Service
+from store.service.mail import mail_warnings
 
 
 def describe_number(found: Number) -> dict[str, Any]:
@@ -24,6 +25,8 @@ def describe_number(found: Number) -> dict[str, Any]:
             "started": n.started,
             "designated_only": n.designated_only,
             "unanswered_only": n.unanswered_only,
+            # Settings under which no call is mailed (store.service.mail.mail_warnings).
+            "warnings": mail_warnings(found),
             "addresses": [
                 {"position": a.position, "address": a.address, "send": a.send}
                 for a in found.addresses

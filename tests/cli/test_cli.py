@@ -114,6 +114,7 @@ def test_OPS_2_provision_a_line_with_three_numbers_and_read_it_back(chakushin: C
         "started": True,
         "designated_only": True,
         "unanswered_only": True,
+        "warnings": [],
         "addresses": [
             {"position": 1, "address": "boss@example.jp", "send": True},
             {"position": 2, "address": "desk+calls@example.co.jp", "send": True},

@@ -81,3 +81,30 @@ def test_issue14_OPS_2_config_check_names_every_bad_template(tmp_config: Path) -
     assert "subject.txt" in lines[1] and "$calller" in lines[1]
     assert "body.txt" in lines[2] and "'$'" in lines[2]
     assert all(line.startswith("error: mail.templates_dir: ") for line in lines[1:])
+
+
+def test_issue14_MAIL_4a_number_show_warns_of_the_condition_without_designated_numbers(
+    db_url: str, tmp_config: Path
+) -> None:
+    """A number stored with (a) on and no ticked number mails nothing: show says so."""
+    from store import db, service
+
+    env = {"CHAKUSHIN_DATABASE_URL": db_url}
+    runner = CliRunner()
+    assert runner.invoke(cli, ["line", "add", CONTRACT], env=env).exit_code == 0
+    shown = runner.invoke(cli, ["number", "show", CONTRACT], env=env)
+    assert "warning" not in shown.stdout
+    engine = db.make_engine(db_url)
+    try:
+        with db.transaction(db.session_factory(engine)) as s:
+            service.get_number(s, CONTRACT).notification.designated_only = True
+    finally:
+        engine.dispose()
+    shown = runner.invoke(cli, ["number", "show", CONTRACT], env=env)
+    assert shown.exit_code == 0, shown.stderr
+    assert (
+        "  warning: designated only is on but no designated number is ticked: "
+        "no call is mailed" in shown.stdout
+    )
+    as_json = runner.invoke(cli, ["--json", "number", "show", CONTRACT], env=env)
+    assert json.loads(as_json.stdout)["mail"]["warnings"] == ["designated_only_without_numbers"]

@@ -144,6 +144,7 @@ def test_MAIL_4_conditions_off_and_service_stopped_by_default(
         "started": False,
         "designated_only": False,
         "unanswered_only": False,
+        "warnings": [],
         "addresses": [],
         "designated_numbers": [],
     }

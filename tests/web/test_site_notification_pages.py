@@ -26,6 +26,7 @@ pytestmark = pytest.mark.asyncio
 
 N = f"/numbers/{EXTRA}"
 NEEDED = "「お知らせ対象電話番号からの着信のみお知らせする」を指定する場合は、"
+WARNED = "着信お知らせメールは送信されません"
 # 40 more numbers on the line, as in test_site_bulk: 0312340000 …, and 06…4747.
 MANY = [f"031234{i:04d}" for i in range(30)] + [f"06{i:04d}4747" for i in range(10)]
 
@@ -108,6 +109,31 @@ async def test_MAIL_4a_flow5_bulk_refuses_the_condition_for_numbers_without_desi
     assert refused.status_code == 400
     assert f"{MANY[0]}: {NEEDED}" in refused.text
     assert site.state() == before
+
+
+async def test_MAIL_4a_flow5_a_number_stored_with_the_condition_and_no_numbers_is_warned(
+    site: Site,
+) -> None:
+    """Data from before the rule (or the database's own hand): (a) on and nothing ticked.
+
+    No mail goes out for such a number; its number page and its conditions page
+    say so, and how to mend it, and the pages change nothing."""
+    with db.transaction(site.sessions) as s:
+        service.get_number(s, EXTRA).notification.designated_only = True
+    await logged_in(site)
+    before = site.state()
+    for path in (N, f"{N}/conditions"):
+        shown = await site.client.get(path)
+        assert shown.status_code == 200
+        assert WARNED in shown.text, path
+        assert f'href="{N}/designated"' in shown.text, path
+    assert site.state() == before
+    # Once a number is ticked the warning goes.
+    await site.post(
+        f"{N}/designated", {"rows": "1", "caller_number_1": "0398765432", "designated_1": "1"}
+    )
+    for path in (N, f"{N}/conditions"):
+        assert WARNED not in (await site.client.get(path)).text, path
 
 
 # --- flow 7: many numbers --------------------------------------------------------------------

@@ -38,6 +38,13 @@ def _describe(session: Session, number: str) -> dict[str, Any]:
     return service.describe_number(service.get_number(session, number))
 
 
+def _warnings(mail: Mapping[str, Any]) -> list[str]:
+    """The number's settings under which no call is mailed, in words (MAIL-4 (a))."""
+    if "designated_only_without_numbers" in mail["warnings"]:
+        return [page("warning.designated_only_without_numbers")]
+    return []
+
+
 def sender_domain(from_address: str) -> str:
     """The domain the notification mails come from (受信指定ドメイン, seeds P.9).
 
@@ -102,6 +109,7 @@ class NotificationPages:
                 "number": found.number,
                 "mail": data["mail"],
                 "subscribed": "mail" in data["services"],
+                "warnings": _warnings(data["mail"]),
                 "errors": errors or {},
             },
             status=status,
@@ -326,6 +334,7 @@ class NotificationPages:
                 "title": page("conditions.title"),
                 "number": found.number,
                 "mail": mail,
+                "warnings": _warnings(data["mail"]),
                 "errors": errors or {},
             },
             status=status,

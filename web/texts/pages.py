@@ -12,6 +12,13 @@ PAGES: dict[str, str] = {
     # shared by several pages
     "link.login": "ログイン画面へ",
     "link.back": "戻る",
+    # store.service.mail.mail_warnings: stored settings under which no call is mailed
+    "warning.designated_only_without_numbers": (
+        "「お知らせ対象電話番号からの着信のみお知らせする」が設定されていますが、"
+        "「指定」欄にチェックを入れたお知らせ対象電話番号がないため、"
+        "着信お知らせメールは送信されません。お知らせ対象電話番号を指定するか、"
+        "この条件の設定を解除してください。"
+    ),
     "link.otp_settings": "ワンタイムパスワード設定へ",
     "list.separator": "、",
     # Issue 14: the heading of a page of one number names it.
