@@ -55,5 +55,9 @@ class ErrorPages:
     async def unavailable(self, request: Request, exc: Exception) -> Response:
         log.error("site_database_unavailable", error=db.first_line(exc))
         return self.base.message(
-            request, page("unavailable.title"), [page("unavailable.retry")], status=503
+            request,
+            page("unavailable.title"),
+            [page("unavailable.retry")],
+            link=("/", page("link.top")),  # to try again
+            status=503,
         )
