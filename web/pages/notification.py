@@ -59,15 +59,50 @@ def sender_domain(from_address: str) -> str:
         return ""
 
 
-def _send_test_outcome(result: SendTestResult, address: str) -> str:
-    """MAIL-2: what became of the test mail, in words (issue 14: no SMTP text on the page)."""
+# MAIL-2: what became of a test mail, each said in words by its sentence.
+SEND_TEST_OUTCOMES = ("sent", "refused", "deferred", "unreachable")
+
+
+def _send_test_outcome(result: SendTestResult) -> str:
+    """MAIL-2: what became of the test mail (issue 14: no SMTP text on the page)."""
     if result.ok:
-        return page("send_test.sent", address=address)
+        return "sent"
     if not result.answered:
-        return page("send_test.unreachable", address=address)
-    if result.permanent:
-        return page("send_test.refused", address=address)
-    return page("send_test.deferred", address=address)
+        return "unreachable"
+    return "refused" if result.permanent else "deferred"
+
+
+def _tested(outcome: str, address: str) -> dict[str, Any]:
+    """A row's 送信テスト result as the page shows it, and carries it (hidden fields)."""
+    sentences = {
+        "sent": page("send_test.sent", address=address),
+        "refused": page("send_test.refused", address=address),
+        "deferred": page("send_test.deferred", address=address),
+        "unreachable": page("send_test.unreachable", address=address),
+    }
+    message = sentences[outcome]
+    return {"ok": outcome == "sent", "message": message, "outcome": outcome, "address": address}
+
+
+def _carried_results(
+    data: Mapping[str, str], shown: list[dict[str, Any]]
+) -> dict[int, dict[str, Any]]:
+    """The other rows' latest 送信テスト results, as the page carried them (issue 14).
+
+    Each row's result comes back with the form (``outcome_N``, the address tested
+    ``tested_N``); it is shown again only while the row holds that address. An
+    outcome the page never sends is a forged form (``BadForm``).
+    """
+    rows_within(data, ("outcome_", "tested_"), ADDRESS_ROWS)
+    results: dict[int, dict[str, Any]] = {}
+    for i, row in enumerate(shown, start=1):
+        outcome = data.get(f"outcome_{i}", "")
+        if outcome and outcome not in SEND_TEST_OUTCOMES:
+            raise BadForm(f"outcome_{i}")
+        tested = data.get(f"tested_{i}", "").strip()
+        if outcome and tested and tested == row["address"]:
+            results[i] = _tested(outcome, tested)
+    return results
 
 
 class NotificationPages:
@@ -148,19 +183,25 @@ class NotificationPages:
         *,
         rows: list[dict[str, Any]] | None = None,
         errors: Mapping[str, list[str]] | None = None,
-        tested: Mapping[str, Any] | None = None,
+        results: Mapping[int, Mapping[str, Any]] | None = None,
         status: int = 200,
     ) -> Response:
         """The five rows: each saved address in its slot (row 3 is slot 3), or as typed.
 
         An empty row has 送信 unticked and its own 送信テスト (seeds P.9: type,
-        送信テスト, tick 送信, 設定; issue 14 flows 1 and 7).
+        送信テスト, tick 送信, 設定; issue 14 flows 1 and 7). Each saved address is
+        also said in text above its row's input (a long one is cut off in the box);
+        ``results``: each row's latest 送信テスト result, by row.
         """
+        data = await self.base.read(_describe, found.number)
+        saved: list[dict[str, Any]] = [{"address": "", "send": False} for _ in range(ADDRESS_ROWS)]
+        for a in data["mail"]["addresses"]:
+            saved[a["position"] - 1] = {"address": a["address"], "send": a["send"]}
         if rows is None:
-            data = await self.base.read(_describe, found.number)
-            rows = [{"address": "", "send": False} for _ in range(ADDRESS_ROWS)]
-            for a in data["mail"]["addresses"]:
-                rows[a["position"] - 1] = {"address": a["address"], "send": a["send"]}
+            rows = saved
+        said = [
+            page("addresses.saved", address=s["address"]) if s["address"] else "" for s in saved
+        ]
         return self.base.render(
             request,
             "addresses.html",
@@ -168,8 +209,9 @@ class NotificationPages:
                 "title": page("addresses.title"),
                 "number": found.number,
                 "rows": list(enumerate(rows, start=1)),
+                "saved": said,
                 "errors": errors or {},
-                "tested": tested,
+                "results": results or {},
                 "guidance": self._address_guidance(),
             },
             status=status,
@@ -211,6 +253,7 @@ class NotificationPages:
         data = form.data
         try:
             shown = self._typed_addresses(data)
+            results = _carried_results(data, shown)
         except BadForm as exc:
             return self.base.bad_form(request, found.view, exc)
         errors: dict[str, list[str]] = {}
@@ -237,7 +280,9 @@ class NotificationPages:
                 field = exc.field if exc.field and exc.field.startswith("address_") else "form"
                 errors[field] = [japanese(exc, "address")]
         if errors:  # the rows as typed, so that each message sits by its row
-            return await self.addresses_page(request, found, rows=shown, errors=errors, status=400)
+            return await self.addresses_page(
+                request, found, rows=shown, errors=errors, results=results, status=400
+            )
         log.info("site_addresses_saved", number=found.number)
         return RedirectResponse(f"/numbers/{found.number}/addresses?saved=1", status_code=303)
 
@@ -260,13 +305,20 @@ class NotificationPages:
             row = count(form.data, "test_row", ADDRESS_ROWS)
             if row < 1:
                 raise BadForm("test_row")
+            results = _carried_results(form.data, shown)
         except BadForm as exc:
             return base.bad_form(request, found.view, exc)
         field = f"address_{row}"
+        results.pop(row, None)  # this row's new test replaces its last result
 
         async def again(message: str, status: int) -> Response:
             return await self.addresses_page(
-                request, found, rows=shown, errors={field: [message]}, status=status
+                request,
+                found,
+                rows=shown,
+                errors={field: [message]},
+                results=results,
+                status=status,
             )
 
         address = str(shown[row - 1]["address"])
@@ -301,12 +353,8 @@ class NotificationPages:
             log.warning(
                 "site_send_test_unreachable", number=found.number, detail=result.reply[:200]
             )
-        return await self.addresses_page(
-            request,
-            found,
-            rows=shown,
-            tested={"row": row, "ok": result.ok, "message": _send_test_outcome(result, address)},
-        )
+        results[row] = _tested(_send_test_outcome(result), address)
+        return await self.addresses_page(request, found, rows=shown, results=results)
 
     # --- conditions (MAIL-4) -------------------------------------------------------
 

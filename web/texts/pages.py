@@ -144,10 +144,18 @@ PAGES: dict[str, str] = {
     "auth_unit.done_title": "認証単位を変更しました",
     "auth_unit.done": "認証単位を{unit}に変更しました。",
     "auth_unit.login_numbers": "ログインする電話番号: {numbers}",
+    # Issue 14: the numbers needing a temporary password are listed once, in the line
+    # above (NOTICES need_temp_password); the login numbers' line refers to it.
+    "auth_unit.login_numbers_and_above": (
+        "ログインする電話番号: {numbers}、および上の電話番号(本パスワードを設定した後)"
+    ),
+    "auth_unit.login_numbers_above": "ログインする電話番号: 上の電話番号(本パスワードを設定した後)",
     # a number's notification settings (MAIL-1 ... MAIL-5)
     "number.title": "{number} 着信お知らせメール",
     "addresses.title": "送信先メールアドレス設定",
     "addresses.too_many": "送信先メールアドレスは{limit}件まで登録できます。",
+    # Issue 14: a saved address in full above its input (a long one is cut off in the box).
+    "addresses.saved": "現在の設定: {address}",
     # Seeds P.9, in their order (type, 送信テスト, tick 送信, 設定) and their notes.
     "addresses.step_type": "着信お知らせメールの送信先メールアドレスを入力します(5件まで)。",
     "addresses.step_test": "「送信テスト」ボタンを押し、正しくメールが届くことを確認します。",

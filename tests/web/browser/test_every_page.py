@@ -198,6 +198,10 @@ def test_issue14_every_page_fits_375_and_1280_px_and_has_its_screenshots(
     shots.take(text("number.title", number=EXTRA))
     page.goto(f"{site_url}/numbers/{EXTRA}/addresses")
     shots.take(text("addresses.title", number=EXTRA), number=EXTRA)
+    # Issue 14: the longest saved address is readable whole (its input cuts it off).
+    saved = page.locator("#address_1-saved")
+    assert saved.inner_text() == text("addresses.saved", address=LONG_ADDRESS)
+    assert saved.is_visible()  # and within the screen: take() checks every text's box
     page.fill("#address_2", "taro..x@example.jp")
     press(page, "設定")
     shots.take(text("addresses.title", number=EXTRA), number=EXTRA)
@@ -222,6 +226,11 @@ def test_issue14_every_page_fits_375_and_1280_px_and_has_its_screenshots(
     shots.take(text("password.title"))
     page.goto(f"{site_url}/otp")
     shots.take(text("otp_settings.title"))
+    press(page, "利用しないに変更")  # seeds P.12: the confirmation first, 同意する or 戻る
+    shots.take(text("otp_decline.title"))
+    press(page, text("link.back"))
+    shots.take(text("otp_settings.title"))
+    assert page.locator("main strong").inner_text() == "利用する"
     press(page, "ワンタイムパスワード受信用メールアドレス変更")
     shots.take(text("otp_address.title"))  # seeds (10): after an OTP login, the address alone
     page.goto(f"{site_url}/otp/confirmation")
@@ -259,6 +268,7 @@ def test_issue14_every_page_fits_375_and_1280_px_and_has_its_screenshots(
     need = [line for line in lines if "仮パスワード" in line]
     assert len(need) == 1, lines
     assert sorted(re.findall(r"0\d{9}", need[0])) == sorted([EXTRA, *MORE_NUMBERS]), need
+    assert sum(line.count(EXTRA) for line in lines) == 1, lines  # listed once (not twice)
     press(page, text("link.login"))
     shots.take(text("login.title"))
 
