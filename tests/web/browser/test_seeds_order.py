@@ -97,6 +97,18 @@ def test_issue14_MAIL_2_address_page_in_the_seeds_order_type_test_tick_save(
     ]
     assert [str(m["To"]) for m in smtp.inbox.messages] == [NEW]  # the one test mail
 
+    # Enter in an address field is 設定, the form's own action: never row 1's 送信テスト.
+    page.fill("#address_3", "third@example.jp")
+    page.check("input[name=send_3]")
+    page.press("#address_3", "Enter")
+    page.wait_for_load_state()
+    shots.take(text("addresses.title"), number=EXTRA)
+    assert "設定しました。" in page.locator("main").inner_text()
+    with db.transaction(sessions, read_only=True) as s:
+        mail = service.describe_number(service.get_number(s, EXTRA))["mail"]
+    assert [a["address"] for a in mail["addresses"]] == ["boss@example.jp", NEW, "third@example.jp"]
+    assert [str(m["To"]) for m in smtp.inbox.messages] == [NEW]  # still the one test mail
+
 
 def test_issue14_SITE_5_lost_otp_mailbox_recovered_in_the_seeds_order(
     page: Page,
