@@ -216,6 +216,7 @@ def test_SITE_7_MAIL_2_one_full_number_refuses_the_whole_bulk(
         "started": False,
         "designated_only": False,
         "unanswered_only": False,
+        "warnings": [],
         "addresses": [],
         "designated_numbers": [],
     }
