@@ -17,7 +17,7 @@ from chakushin import bootstrap
 from chakushin.config import Config, MailConfig
 from store.models import AuthUnit
 from tests.web.conftest import CONTRACT, EXTRA, TEMP, Site
-from tests.web.steps import GOOD
+from tests.web.steps import GOOD, logged_in_with_otp
 from web.app import create_app
 from web.config import SiteConfig
 from web.pages.base import display_number
@@ -59,6 +59,37 @@ async def test_issue14_SITE_7_every_page_of_one_number_names_it_in_its_heading(
     assert shown.status_code == 200, shown.text
     assert EXTRA in heading(shown.text)
     assert heading(shown.text).count(EXTRA) == 1
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/otp",
+        "/otp/address",
+        "/otp/confirmation",
+        "/otp/confirmation/id",
+        "/otp/confirmation/password",
+    ],
+)
+async def test_issue14_SITE_5_the_one_time_password_pages_name_the_login_number(
+    site: Site, path: str
+) -> None:
+    """The one-time password is the login number's (SITE-5): its pages say which, as
+    the pages of one number do (flow 6), also at the login's code and recovery steps."""
+    await logged_in_with_otp(site)
+    shown = await site.client.get(path)
+    assert shown.status_code == 200, shown.text
+    assert heading(shown.text).count(CONTRACT) == 1, path
+
+
+async def test_issue14_SITE_5_the_login_code_pages_name_the_number(site: Site) -> None:
+    await logged_in_with_otp(site)
+    await site.client.post("/logout", data={"csrf_token": await site.csrf("/")})
+    await site.login(CONTRACT, GOOD)
+    for path in ("/login/otp", "/login/otp/address"):
+        shown = await site.client.get(path)
+        assert shown.status_code == 200, shown.text
+        assert heading(shown.text).count(CONTRACT) == 1, path
 
 
 async def test_issue14_SITE_10_the_password_page_names_its_number_and_goes_back(

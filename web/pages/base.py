@@ -111,14 +111,18 @@ class Plumbing:
         status: int = 200,
         session: SessionView | None = None,
         csrf_token: str | None = None,
+        of_login_number: bool = False,
     ) -> HTMLResponse:
+        """The page; ``of_login_number``: it is about the login's own number (the
+        one-time password's pages, SITE-5), which its heading names (issue 14)."""
+        own = session.login_number if of_login_number and session else None
         data = {
             "login_number": session.login_number if session else None,
             "csrf_token": csrf_token or (session.csrf_token if session else ""),
             "notices": [],
             "alert": None,
             **context,
-            "heading_number": self.heading_number(request, context),
+            "heading_number": self.heading_number(request, context, own),
         }
         response = self.templates.TemplateResponse(request, template, data, status_code=status)
         response.headers["Cache-Control"] = "no-store"
@@ -127,7 +131,9 @@ class Plumbing:
         return response
 
     @staticmethod
-    def heading_number(request: Request, context: Mapping[str, Any]) -> str | None:
+    def heading_number(
+        request: Request, context: Mapping[str, Any], own: str | None = None
+    ) -> str | None:
         """Issue 14: the number a page of one number is about, for its heading.
 
         ``number_page`` notes it for the request (every page of one number
@@ -135,6 +141,7 @@ class Plumbing:
         context, e.g. the password page). None when the title names it already.
         """
         number = context.get("page_number") or getattr(request.state, "page_number", None)
+        number = number or own
         if not number or str(number) in str(context.get("title", "")):
             return None
         return page("heading.number", number=str(number))

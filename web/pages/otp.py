@@ -75,6 +75,7 @@ class OtpPages:
             {"title": page("otp_choice.title"), "choice": "", "errors": errors or {}},
             status=status,
             session=view,
+            of_login_number=True,
         )
 
     async def post_otp_choice(self, request: Request) -> Response:
@@ -106,6 +107,7 @@ class OtpPages:
             "otp_decline.html",
             {"title": page("otp_decline.title"), "action": action, "hidden": [field]},
             session=view,
+            of_login_number=True,
         )
 
     # --- enrolment: 仮登録 with a 確認 step (seeds P.7) -----------------------------------
@@ -147,6 +149,7 @@ class OtpPages:
             },
             status=status,
             session=view,
+            of_login_number=True,
         )
 
     async def post_otp_enrol(self, request: Request) -> Response:
@@ -272,6 +275,7 @@ class OtpPages:
             },
             status=status,
             session=view,
+            of_login_number=True,
         )
 
     async def end_otp_stage(self, request: Request, view: SessionView, message: str) -> Response:
@@ -358,6 +362,7 @@ class OtpPages:
             },
             status=status,
             session=view,
+            of_login_number=True,
         )
 
     async def post_otp_settings(self, request: Request) -> Response:

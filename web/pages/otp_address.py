@@ -102,6 +102,7 @@ class OtpAddressPages:
             },
             status=status,
             session=view,
+            of_login_number=True,
         )
 
     def address_page(
@@ -130,6 +131,7 @@ class OtpAddressPages:
             },
             status=status,
             session=view,
+            of_login_number=True,
         )
 
     async def get(self, request: Request, flow: Flow) -> Response:

@@ -103,6 +103,7 @@ class OtpConfirmationPages:
             "otp_confirmation.html",
             {"title": page("otp_confirmation.title")},
             session=view,
+            of_login_number=True,
         )
 
     async def get_id(self, request: Request) -> Response:
@@ -139,6 +140,7 @@ class OtpConfirmationPages:
             },
             status=status,
             session=view,
+            of_login_number=True,
         )
 
     async def get(self, request: Request, change: Change) -> Response:
