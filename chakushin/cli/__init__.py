@@ -9,14 +9,15 @@ exit of errors), ``output`` (text and JSON, the shape of a write), ``run``
 (serve and its one-role forms, demo, status, config, db, dialplan),
 ``provisioning`` (line, number), ``mail`` and ``services`` (nuisance,
 number-request, voice-warp), ``support`` (the support desk's otp-reset and
-temp-password). The table below is every command of the root.
+temp-password), ``asterisk`` (check: the carrier trunk as Asterisk loaded
+it, over AMI). The table below is every command of the root.
 """
 
 from __future__ import annotations
 
 import click
 
-from chakushin.cli import mail, provisioning, run, services, support
+from chakushin.cli import asterisk, mail, provisioning, run, services, support
 from chakushin.cli.app import App, cli
 from chakushin.cli_prompts import prompts
 
@@ -39,6 +40,7 @@ COMMANDS: tuple[click.Command, ...] = (
     services.number_request,
     services.voice_warp,
     support.support,
+    asterisk.asterisk,
     prompts,
 )
 for _command in COMMANDS:

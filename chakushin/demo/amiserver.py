@@ -131,6 +131,9 @@ class AmiServer:
     ``actions`` holds every action received, in order. ``changes`` is
     notified whenever any of them, or the set of open connections, changes.
     ``ping_reply``, when set, makes the Pong from the ActionID instead.
+    ``answers`` replies to other actions of a logged-in client, by lower-case
+    action name: given the action's headers, the bytes to send (a response,
+    and for a list action its events up to the ``…Complete`` one).
     """
 
     def __init__(self, username: str = USERNAME, secret: str = SECRET) -> None:
@@ -141,6 +144,7 @@ class AmiServer:
         self.actions: list[dict[str, str]] = []
         self.changes = Changes()
         self.ping_reply: Callable[[str], bytes] | None = None
+        self.answers: dict[str, Callable[[Mapping[str, str]], bytes]] = {}
         self._server: asyncio.Server | None = None
         self._open: set[_Connection] = set()
 
@@ -258,4 +262,6 @@ class AmiServer:
             return response("Success", Ping="Pong", Timestamp="1795303015.000000"), False
         if name == "logoff":
             return response("Goodbye", Message="Thanks for all the fish."), True
+        if name in self.answers and conn.logged_in:
+            return self.answers[name](action), False
         return response("Error", Message="Invalid/unknown command"), False
