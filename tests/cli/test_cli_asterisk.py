@@ -29,6 +29,7 @@ from chakushin.cli import cli
 from chakushin.cli.asterisk import endpoint_problems
 from chakushin.demo.amiserver import AmiServer, encode_frame
 from tests.builders import free_port
+from tests.dialplan.asterisk_config import parse_file
 
 GOOD = {
     "ObjectType": "endpoint",
@@ -293,3 +294,13 @@ def test_asterisk_booleans_are_read_in_every_spelling(value: str, trusted: bool)
     ]
     codes = [p.code for p in endpoint_problems("pstn", frames).problems]
     assert ("trust_id_inbound" not in codes) is trusted
+
+
+def test_the_shipped_manager_conf_offers_a_check_user_and_keeps_the_notifiers_user_bare() -> None:
+    conf = Path(__file__).parents[2] / "asterisk-conf" / "manager_chakushin.conf"
+    assert {s.name: s.get("write") for s in parse_file(conf)} == {"chakushin": ""}
+    users = {s.name: s for s in parse_file(conf, live_comments=True)}
+    check_user = users["chakushin-check"]
+    assert (check_user.get("write"), check_user.get("read")) == ("system", "")
+    assert check_user.get("permit") == "127.0.0.1/255.255.255.255"
+    assert users["chakushin"].get("write") == ""

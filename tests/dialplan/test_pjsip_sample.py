@@ -288,3 +288,30 @@ def test_issue15_include_reads_the_other_file_in_place(tmp_path: Path) -> None:
     main.write_text("#include absent.conf\n")
     with pytest.raises(ConfigSyntaxError, match="no such file"):
         parse_file(main)
+
+
+def test_issue15_the_guide_has_a_carrier_trunk_section_and_a_sip_checklist() -> None:
+    guide = (ROOT / "docs" / "operator-guide.md").read_text(encoding="utf-8")
+    trunk = guide.partition("### The carrier trunk\n")[2].partition("\n## ")[0]
+    trunk, _, checklist = trunk.partition("### SIP checklist\n")
+    for needed in (
+        "trust_id_inbound = yes",
+        "Privacy: id",
+        "P-Asserted-Identity",
+        "direct_media = no",
+        "send_pai = yes",
+        "dtmf_mode = rfc4733",
+        "chakushin asterisk check",
+        "write = system",
+        "chakushin-check",
+        "remove_existing = yes",
+        "auth_type = digest",
+        "rewrite_contact = yes",
+        "rtp_symmetric = yes",
+        "force_rport = yes",
+    ):
+        assert needed in trunk, needed
+    items = [line for line in checklist.splitlines() if line.startswith("- [ ]")]
+    for needed in ("register", "digest", "Identify", "asterisk check", "rfc4733", "NAT", "ja"):
+        assert any(needed in item for item in checklist.split("- [ ]")), needed
+    assert len(items) >= 8
