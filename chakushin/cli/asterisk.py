@@ -5,8 +5,9 @@ A withheld caller stays withheld only if Asterisk believes the carrier's
 trunk endpoint); without it the number in From reaches the mails and the
 logs. pjsip.conf is the operator's, so chakushin cannot see it; what it can
 see is what Asterisk loaded: the command logs in over AMI with the ``[ami]``
-settings, sends ``PJSIPShowEndpoint`` for the trunk (``--endpoint``, default
-``pstn``, the endpoint of the default ``call.forward_dial``) and reports
+settings, sends ``PJSIPShowEndpoint`` for the trunk (``--endpoint``; by
+default the endpoint ``call.forward_dial`` dials through, ``pstn`` for the
+default ``PJSIP/{number}@pstn``) and reports
 each problem in one line, exit status 1 when there is any:
 
 - the endpoint is not loaded;
@@ -276,8 +277,17 @@ async def _exchange(
     raise CheckFailed("ami_frames", f"more than {MAX_FRAMES} AMI frames for {action['Action']}")
 
 
-def _endpoint_name(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
-    if not _ENDPOINT.fullmatch(value):
+def trunk_of(forward_dial: str) -> str | None:
+    """The endpoint a ``PJSIP/{number}@trunk`` dial string dials through (None: none such)."""
+    tech, _, rest = forward_dial.partition("/")
+    trunk = rest.rpartition("@")[2] if "@" in rest else ""
+    if tech.upper() != "PJSIP" or not _ENDPOINT.fullmatch(trunk):
+        return None
+    return trunk
+
+
+def _endpoint_name(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not _ENDPOINT.fullmatch(value):
         raise click.BadParameter(
             "an endpoint name is 1-80 letters, digits or . _ @ + - (as in pjsip.conf)"
         )
@@ -298,10 +308,10 @@ def asterisk() -> None:
 @asterisk.command("check")
 @click.option(
     "--endpoint",
-    default="pstn",
-    show_default=True,
+    default=None,
     callback=_endpoint_name,
-    help="The carrier trunk's PJSIP endpoint (the one call.forward_dial dials).",
+    help="The carrier trunk's PJSIP endpoint [default: the one call.forward_dial dials, "
+    "PJSIP/{number}@pstn: pstn].",
 )
 @click.option(
     "--timeout",
@@ -313,12 +323,14 @@ def asterisk() -> None:
 )
 @pass_app
 @click.pass_context
-def check(ctx: click.Context, app: App, endpoint: str, timeout: float) -> None:
+def check(ctx: click.Context, app: App, endpoint: str | None, timeout: float) -> None:
     """Ask Asterisk over AMI how the trunk ENDPOINT is loaded and report each problem
     in one line (exit status 1): endpoint missing, trust_id_inbound not yes (a withheld
     caller's number would leak), trust_id_outbound yes, direct_media yes, send_pai not
     yes, language not ja, no aor, no identify.
     """
+    if endpoint is None:
+        endpoint = trunk_of(app.config.call.forward_dial) or "pstn"
     try:
         frames = asyncio.run(show_endpoint(app.config.ami, endpoint, timeout))
     except CheckFailed as exc:

@@ -26,7 +26,7 @@ import pytest_asyncio
 from click.testing import CliRunner, Result
 
 from chakushin.cli import cli
-from chakushin.cli.asterisk import endpoint_problems
+from chakushin.cli.asterisk import endpoint_problems, trunk_of
 from chakushin.demo.amiserver import AmiServer, encode_frame
 from tests.builders import free_port
 from tests.dialplan.asterisk_config import parse_file
@@ -122,6 +122,7 @@ async def check(
     *args: str,
     port: int | None = None,
     secret: str | None = None,
+    forward_dial: str | None = None,
 ) -> Result:
     env = {
         "CHAKUSHIN_DATA_DIR": str(tmp_path),
@@ -130,6 +131,8 @@ async def check(
         "CHAKUSHIN_AMI_USERNAME": server.username if server else "chakushin",
         "CHAKUSHIN_AMI_SECRET": secret or (server.secret if server else "s3cret"),
     }
+    if forward_dial is not None:
+        env["CHAKUSHIN_CALL_FORWARD_DIAL"] = forward_dial
     runner = CliRunner()
     return await asyncio.to_thread(
         runner.invoke, cli, ["asterisk", "check", "--timeout", "3", *args], env=env
@@ -204,6 +207,32 @@ async def test_the_endpoint_name_is_an_option_and_json_says_the_same(
     assert data["ok"] is False
     assert [p["code"] for p in data["problems"]] == ["trust_id_inbound"]
     assert data["settings"]["trust_id_inbound"] is False
+
+
+@pytest.mark.asyncio
+async def test_the_default_endpoint_is_the_trunk_call_forward_dial_dials(
+    ami: AmiServer, tmp_path: Path
+) -> None:
+    ami.answers["pjsipshowendpoint"] = show_endpoint({**GOOD, "ObjectName": "ntt"})
+    result = await check(ami, tmp_path, forward_dial="PJSIP/{number}@ntt")
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("ntt: ok")
+    [sent] = [a for a in ami.actions if a.get("Action") == "PJSIPShowEndpoint"]
+    assert sent["Endpoint"] == "ntt"
+
+
+@pytest.mark.parametrize(
+    ("dial", "trunk"),
+    [
+        ("PJSIP/{number}@pstn", "pstn"),
+        ("pjsip/{number}@carrier-a", "carrier-a"),
+        ("PJSIP/{number}", None),
+        ("SIP/{number}@pstn", None),
+        ("PJSIP/{number}@bad name", None),
+    ],
+)
+def test_trunk_of_a_forward_dial_string(dial: str, trunk: str | None) -> None:
+    assert trunk_of(dial) == trunk
 
 
 @pytest.mark.asyncio
