@@ -11,18 +11,26 @@ rings the fallback endpoint, so a database problem never drops a call.
 ``CHAKUSHIN_ROUTE`` says which (``unknown_number``, ``store_unavailable``).
 Both leave through the flow's one exit (``agi.flow.FlowBreak``), where a
 decided route leaves too: ``run()`` sets the variables in one place.
+
+Issue 15: so that the fail path rings the number's own phone (an endpoint
+such as ``PJSIP/reception``) when this AGI cannot be reached, every call to
+a number the store knows stores the number's dial string in AstDB
+(``dialplan.variables.ASTDB_ENDPOINT``), after the route's variables; a
+number the store does not know has its key removed. A store that cannot
+answer leaves the key as the last route stored it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 import structlog
 
-from agi.caller import Caller, caller_of
+from agi.caller import SIP_IDENTITY_HEADERS, Caller, caller_of
 from agi.channel import CallerHangup, Channel, ChannelError
 from agi.flow import Ending, FlowBreak
 from agi.prompts import Prompt
@@ -124,6 +132,9 @@ class RoutingStore(Protocol):
     def route_incoming_call(self, number: str, caller: Caller) -> RoutingSettings | None: ...
 
 
+# An AstDB key is only ever a number (a called number that is not one is never a key).
+_NUMBER_KEY = re.compile(r"[0-9]{1,32}")
+
 # The fail paths (no CHAKUSHIN_ACTION): their outcome is CHAKUSHIN_ROUTE's value.
 UNKNOWN_NUMBER = Ending("unknown_number")
 STORE_UNAVAILABLE = Ending("store_unavailable")
@@ -145,6 +156,9 @@ class RouteCall:
         self.subscriber = env.get("agi_arg_1") or env.get("agi_extension", "")
         # CALL-2, CALL-3, MAIL-5, MAIL-9: in the national form, before any rule.
         self.caller = caller_of(env, e164_without_plus=self.e164_without_plus)
+        # Issue 15: (number, its dial string) to store in AstDB; dial string ""
+        # removes the key; None leaves AstDB alone.
+        self.endpoint: tuple[str, str] | None = None
         # MAIL-9: the withheld number is never logged; the presentation is.
         self.log = structlog.get_logger("agi.call_route").bind(
             call_id=env.get("agi_uniqueid", ""),
@@ -156,6 +170,7 @@ class RouteCall:
     def run(self) -> str:
         """Route the call; the one exit sets the variables of the route or of its fail path."""
         try:
+            self._read_sip_identity()
             self._set(v.PRESENTATION, self.caller.presentation.value)
             self._set(v.CALLER, self.caller.presented_number)
             route: Route | None = None
@@ -166,6 +181,7 @@ class RouteCall:
                 outcome, assignments = stop.ending.outcome, ((v.ROUTE, stop.ending.outcome),)
             for name, value in assignments:
                 self._set(name, value)
+            self._store_endpoint()
         except CallerHangup:
             self.log.info("call_route_caller_hangup")
             return "caller_hangup"
@@ -175,6 +191,31 @@ class RouteCall:
         if route is not None:
             self.log.info("call_routed", action=route.action, reason=route.reason)
         return outcome
+
+    def _read_sip_identity(self) -> None:
+        """Issue 15 (CALL-3, MAIL-9): over PJSIP, a payphone's cpc in its SIP headers.
+
+        chan_pjsip sets no ANI II, so the headers are read (GET VARIABLE of
+        PJSIP_HEADER(read,...), which Asterisk answers only on a PJSIP channel);
+        a header Asterisk will not give is read as absent.
+        """
+        if self.caller.presentation is Presentation.PAYPHONE:
+            return
+        if self.channel.env.get("agi_type") != "PJSIP":
+            return
+        headers: list[str] = []
+        for name in SIP_IDENTITY_HEADERS:
+            try:
+                headers.append(self.channel.get_variable(f"PJSIP_HEADER(read,{name})"))
+            except ChannelError as exc:
+                self.log.warning("call_route_sip_header_unread", header=name, error=str(exc))
+                headers.append("")
+        caller = caller_of(
+            self.channel.env, e164_without_plus=self.e164_without_plus, sip_identity=headers
+        )
+        if caller != self.caller:
+            self.caller = caller
+            self.log = self.log.bind(presentation=caller.presentation.value, caller=caller.logged)
 
     def _decide(self) -> Route:
         """CALL-1 on the number's settings; an unknown number, a refusal or a store
@@ -188,10 +229,16 @@ class RouteCall:
             # A refusal is an answer: this number is not one the store routes.
             # Its code only: the domain layer's message names numbers (MAIL-9).
             self.log.warning("call_route_fallback", reason="refused", code=exc.code)
+            self.endpoint = (self.subscriber, "")
             raise FlowBreak(UNKNOWN_NUMBER) from exc
         if settings is None:
             self.log.warning("call_route_fallback", reason="unknown_number")
+            self.endpoint = (self.subscriber, "")
             raise FlowBreak(UNKNOWN_NUMBER)
+        self.endpoint = (
+            settings.number,
+            settings.endpoint or dial_string(self.fallback_endpoint, settings.number),
+        )
         return decide(
             settings,
             self.caller,
@@ -199,6 +246,24 @@ class RouteCall:
             forward_dial=self.forward_dial,
             ring_seconds=self.ring_seconds,
         )
+
+    def _store_endpoint(self) -> None:
+        """Issue 15: the number's dial string for the fail path; a failure is logged,
+        never the call's: its route is set already."""
+        if self.endpoint is None or not _NUMBER_KEY.fullmatch(self.endpoint[0]):
+            return
+        number, dial = self.endpoint
+        try:
+            if dial:
+                stored = self.channel.database_put(v.ASTDB_ENDPOINT, number, dial)
+            else:
+                self.channel.database_del(v.ASTDB_ENDPOINT, number)
+                stored = True  # no key to remove is as good
+        except ChannelError as exc:
+            self.log.warning("call_route_endpoint_not_stored", error=str(exc))
+            return
+        if not stored:
+            self.log.warning("call_route_endpoint_not_stored", error="astdb refused the write")
 
     def _set(self, name: str, value: str) -> None:
         self.channel.set_variable(name, value)

@@ -58,6 +58,10 @@ class AsteriskPeer:
     # Header lines to add or replace (e.g. agi_callingpres, agi_arg_1).
     env_overrides: dict[str, str] = field(default_factory=dict)
     variables: dict[str, str] = field(default_factory=dict)
+    # AstDB: "family/key" -> value, as DATABASE PUT / DEL leave it; with
+    # database_fails every write answers result=0 (Asterisk could not write).
+    database: dict[str, str] = field(default_factory=dict)
+    database_fails: bool = False
     commands: list[str] = field(default_factory=list)
     latencies: list[float] = field(default_factory=list)
     dead: bool = False
@@ -220,6 +224,14 @@ class AsteriskPeer:
         if upper[:2] == ["SET", "VARIABLE"] and len(words) == 4:
             self.variables[words[2]] = words[3]
             return "200 result=1"
+        if upper[:2] == ["DATABASE", "PUT"] and len(words) == 5:
+            if self.database_fails:
+                return "200 result=0"
+            self.database[f"{words[2]}/{words[3]}"] = words[4]
+            return "200 result=1"
+        if upper[:2] == ["DATABASE", "DEL"] and len(words) == 4:
+            found = self.database.pop(f"{words[2]}/{words[3]}", None) is not None
+            return "200 result=1" if found and not self.database_fails else "200 result=0"
         if upper[:2] == ["GET", "VARIABLE"] and len(words) == 3:
             value = self.variables.get(words[2])
             return "200 result=0" if value is None else f"200 result=1 ({value})"

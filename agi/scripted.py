@@ -24,6 +24,7 @@ HANGUP: Final = "<hangup>"
 class ScriptedChannel:
     caller_actions: Iterable[str]
     variables: dict[str, str] = field(default_factory=dict)
+    database: dict[str, str] = field(default_factory=dict)  # AstDB: "family/key" -> value
     agi_env: dict[str, str] = field(default_factory=dict)
     # Hang up when the flow reaches its n-th command (0-based), whatever it is.
     hangup_at_command: int | None = None
@@ -72,6 +73,15 @@ class ScriptedChannel:
     def set_variable(self, name: str, value: str) -> None:
         self._command("set", f"{name}={value}")
         self.variables[name] = value
+
+    def database_put(self, family: str, key: str, value: str) -> bool:
+        self._command("db_put", f"{family}/{key}={value}")
+        self.database[f"{family}/{key}"] = value
+        return True
+
+    def database_del(self, family: str, key: str) -> bool:
+        self._command("db_del", f"{family}/{key}")
+        return self.database.pop(f"{family}/{key}", None) is not None
 
     def hangup(self) -> None:
         self._command("hangup", "")

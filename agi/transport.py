@@ -278,6 +278,22 @@ class AGIChannel:
         except AGIError as exc:
             raise ChannelError(f"SET VARIABLE {name}: {exc}") from exc
 
+    def database_put(self, family: str, key: str, value: str) -> bool:
+        return self._database("DATABASE PUT", family, key, value)
+
+    def database_del(self, family: str, key: str) -> bool:
+        return self._database("DATABASE DEL", family, key)
+
+    def _database(self, command: str, *args: str) -> bool:
+        # Not pyst2's database_put/del: they raise on result=0.
+        try:
+            result = self.agi.execute(command, *map(self.agi._quote, args))
+        except AGIHangup as exc:
+            raise CallerHangup(str(exc)) from exc
+        except AGIError as exc:
+            raise ChannelError(f"{command} {args[0]}: {exc}") from exc
+        return bool(result["result"][0] == "1")
+
     def hangup(self) -> None:
         try:
             self.agi.hangup()

@@ -34,4 +34,6 @@ class CallConfig:
     # CALL-2, CALL-3, MAIL-5, MAIL-9: a caller ID of 81 and a Japanese number
     # (E.164 without its +, as some trunks send it) is read as +81, i.e. in the
     # national form 0...; +81... and 0081... always are (store.caller_number).
+    # Issue 15: so is a called number 81... in the trunk context (+81..., 0081...
+    # always are).
     e164_without_plus: bool = False

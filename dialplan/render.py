@@ -41,7 +41,13 @@ def agi_url(settings: DialplanSettings, script: str) -> str:
 
 def render(settings: DialplanSettings) -> str:
     """The whole ``extensions_chakushin.conf`` (OPS-3)."""
-    parts = (_header(), _temp_password(settings), _subscribers(settings), _features(settings))
+    parts = (
+        _header(),
+        _temp_password(settings),
+        _from_trunk(settings),
+        _subscribers(settings),
+        _features(settings),
+    )
     return "\n".join(parts)
 
 
@@ -55,8 +61,9 @@ def _header() -> str:
 ; - in the context where calls from your subscribers arrive:
 ;     include => {v.CONTEXT_TEMP_PASSWORD_ACCESS}
 ;     include => {v.CONTEXT_FEATURES}
-; - send calls to subscriber numbers to {v.CONTEXT_SUBSCRIBERS}
-;   (e.g. Goto({v.CONTEXT_SUBSCRIBERS},${{EXTEN}},1) from your trunk's context).
+; - in the context where calls from your carrier trunk arrive:
+;     include => {v.CONTEXT_FROM_TRUNK}
+;   (it sends calls to subscriber numbers to {v.CONTEXT_SUBSCRIBERS}).
 """
 
 
@@ -92,6 +99,48 @@ exten => s,1,NoOp(chakushin temporary password from ${{CALLERID(num)}})
  same => n,Playback({sounds}/tp-system-error)
  same => n(done),Hangup()
 """
+
+
+def _from_trunk(settings: DialplanSettings) -> str:
+    forms = v.CALLED_E164_FORMS + (
+        (v.CALLED_E164_WITHOUT_PLUS,) if settings.call.e164_without_plus else ()
+    )
+    # After the country code: 9 or 10 digits, the first not 0 (as for caller IDs).
+    e164 = "".join(
+        f"exten => _{prefix}Z{'X' * digits},1,Goto({v.CONTEXT_SUBSCRIBERS},0${{EXTEN:{cut}}},1)\n"
+        for prefix, cut in forms
+        for digits in (8, 9)
+    )
+    shown = ", ".join(f"{prefix}..." for prefix, _ in forms)
+    return f"""\
+; --- Calls from the carrier trunk (CALL-1) --------------------------------------
+
+; A called number in the national form goes on as it came; one in E.164
+; ({shown}) goes on in the national form 0... . Anything else matches
+; nothing here: Asterisk answers it 404.
+[{v.CONTEXT_FROM_TRUNK}]
+exten => _0X.,1,Goto({v.CONTEXT_SUBSCRIBERS},${{EXTEN}},1)
+{e164}"""
+
+
+def _ending(label: str) -> str:
+    """CALL-4: how a call that dialled ends: with the Q.850 cause of the last
+    leg's DIALSTATUS (v.HANGUP_CAUSES), which chan_pjsip answers the carrier
+    as a SIP response; a phone that declined (HANGUPCAUSE 21) as busy."""
+    status = '"${DIALSTATUS}"'
+    declined = (
+        f' same => n({label}),GotoIf($[{status} = "CHANUNAVAIL" & "${{{v.HANGUPCAUSE}}}" = '
+        f'"{v.CAUSE_DECLINED}"]?{label}_{v.CAUSE_BUSY})\n'
+    )
+    tests = "".join(
+        f' same => n,GotoIf($[{status} = "{dialstatus}"]?{label}_{cause})\n'
+        for dialstatus, cause in v.HANGUP_CAUSES.items()
+    )
+    hangups = "".join(
+        f" same => n({label}_{cause}),Hangup({cause})\n"
+        for cause in sorted(set(v.HANGUP_CAUSES.values()))
+    )
+    return f"{declined}{tests} same => n,Hangup({v.CAUSE_NORMAL_CLEARING})\n{hangups}"
 
 
 def _subscribers(settings: DialplanSettings) -> str:
@@ -130,7 +179,9 @@ def _subscribers(settings: DialplanSettings) -> str:
 
 ; CALL-1: the routing AGI decides (nuisance list -> Number Request -> Voice
 ; Warp -> ring) and sets {v.ACTION}; without it (unknown number, database
-; or AGI server unavailable) the call rings {fallback}.
+; or AGI server unavailable) the call rings the number's endpoint as the
+; routing AGI last stored it in AstDB ({v.ASTDB_ENDPOINT}/<number>), else
+; {fallback}.
 [{v.CONTEXT_SUBSCRIBERS}]
 exten => _0X.,1,NoOp(chakushin call to ${{EXTEN}})
  same => n,Set({v.SUBSCRIBER}=${{EXTEN}})
@@ -157,9 +208,13 @@ exten => _0X.,1,NoOp(chakushin call to ${{EXTEN}})
 {e164_sets} same => n(presented),Set({v.PRESENTATION}=allowed)
  same => n,Goto(fallback)
  same => n(payphone),Set({v.PRESENTATION}=payphone)
- same => n(fallback),Dial({fallback},{ring})
+ ; Issue 15: the number's own endpoint, as the routing AGI last stored it.
+ same => n(fallback),Set({v.FALLBACK_DIAL}=${{DB({v.ASTDB_ENDPOINT}/${{EXTEN}})}})
+ same => n,GotoIf($["${{{v.FALLBACK_DIAL}}}" != ""]?fallback_dial)
+ same => n,Set({v.FALLBACK_DIAL}={fallback})
+ same => n(fallback_dial),Dial(${{{v.FALLBACK_DIAL}}},{ring})
  same => n,Set({v.DIALSTATUS}=${{DIALSTATUS}})
- same => n,Hangup()
+ same => n,Goto(end)
  ; CALL-2: the caller is on the nuisance list.
  same => n(reject_nuisance),Set({v.OUTCOME}=rejected_nuisance)
  same => n,Progress()
@@ -175,12 +230,19 @@ exten => _0X.,1,NoOp(chakushin call to ${{EXTEN}})
  same => n,Set({v.DIALSTATUS}=${{DIALSTATUS}})
  same => n,GotoIf($[{on_noanswer}]?forward)
  same => n,GotoIf($[{on_busy}]?forward)
- same => n,Hangup()
+ same => n,Goto(end)
  ; CALL-4: Voice Warp (unconditional, or after the phone did not answer / was busy).
  same => n(forward),Set({v.FORWARDING}=1)
  same => n,Dial(${{{v.FORWARD_DIAL}}})
- same => n,Hangup()
-
+ ; Issue 15: the forward leg's cause and ring time tell a target that is
+ ; switched off (480 at once) from one that rang out (the notifier decides).
+ same => n,Set({v.FORWARD_CAUSE}=${{HANGUPCAUSE}})
+ same => n,Set({v.FORWARD_RINGTIME}=${{RINGTIME}})
+ ; Issue 15: every call that dialled ends with the cause of what happened
+ ; (chan_pjsip: 17 -> 486 Busy Here, 19 and 20 -> 480 Temporarily
+ ; Unavailable; a bare Hangup() answered 603 Decline, or 404 for a phone
+ ; not registered).
+{_ending("end")}
 ; CALL-5: the hangup handler of every call to a subscriber number. It runs
 ; however the call ends (the caller may hang up at any point) and publishes
 ; one UserEvent({v.EVENT_CALL}) with the outcome for the notifier.

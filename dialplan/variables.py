@@ -25,6 +25,9 @@ CONTEXT_TEMP_PASSWORD_ACCESS = "chakushin-temp-password-access"
 CONTEXT_TEMP_PASSWORD = "chakushin-temp-password"
 # Send calls to subscriber numbers here (CALL-1).
 CONTEXT_SUBSCRIBERS = "chakushin-subscribers"
+# Issue 15: include in the carrier trunk's context: reads a called number sent
+# in E.164 (CALLED_E164_FORMS) in the national form, then CONTEXT_SUBSCRIBERS.
+CONTEXT_FROM_TRUNK = "chakushin-from-trunk"
 # Hangup handler of every call to a subscriber number: publishes EVENT_CALL.
 CONTEXT_CALL_END = "chakushin-call-end"
 # Include where subscribers' own phones dial out: the feature codes (CALL-2).
@@ -54,6 +57,13 @@ ROUTE = "CHAKUSHIN_ROUTE"  # decided | unknown_number | store_unavailable | agi_
 FORWARDING = "CHAKUSHIN_FORWARDING"  # 1 once the call is forwarded
 DIALSTATUS = "CHAKUSHIN_DIALSTATUS"  # DIALSTATUS of the subscriber's phone
 FORWARD_DIALSTATUS = "CHAKUSHIN_FORWARD_DIALSTATUS"  # DIALSTATUS of the forward leg
+FALLBACK_DIAL = "CHAKUSHIN_FALLBACK_DIAL"  # what the fail path dials (ASTDB_ENDPOINT)
+# Issue 15 (CALL-5): right after the forward Dial, its ${HANGUPCAUSE} (the
+# forward leg's Q.850 cause, which Dial copies to the caller's channel; a
+# carrier's Reason: Q.850;cause=N header sets it) and ${RINGTIME} (seconds to
+# the first 180 Ringing, empty if none came). Empty when the caller hung up first.
+FORWARD_CAUSE = "CHAKUSHIN_FORWARD_CAUSE"
+FORWARD_RINGTIME = "CHAKUSHIN_FORWARD_RINGTIME"
 OUTCOME = "CHAKUSHIN_OUTCOME"  # one of OUTCOMES, final in the hangup handler
 
 # ACTION values
@@ -91,6 +101,37 @@ CALLER_E164_WITHOUT_PLUS = ("e164_81", "^81[1-9][0-9]{8,9}$", 2)
 # fail path.
 PAYPHONE_ANI2 = ("27", "70")
 
+# Issue 15: the called number as a trunk may send it, read in the national form
+# by CONTEXT_FROM_TRUNK: (prefix, characters the dialplan replaces with 0). As
+# for caller IDs, 9 or 10 digits not starting with 0 must follow; the form
+# without + only with call.e164_without_plus. A national number (0...) goes
+# on as it came.
+CALLED_E164_FORMS = (("+81", 3), ("0081", 4))
+CALLED_E164_WITHOUT_PLUS = ("81", 2)
+
+# Issue 15 (CALL-1 fail path): the AstDB family where the routing AGI stores the
+# dial string of each subscriber number it routes (key: the number; DATABASE
+# PUT); it deletes the key of a number the store does not know. The fail path
+# reads ${DB(chakushin/endpoint/${EXTEN})} and dials it, else the fallback.
+ASTDB_ENDPOINT = "chakushin/endpoint"
+
+# Issue 15 (CALL-4): the Q.850 cause a call to a subscriber number ends with,
+# by the DIALSTATUS of the last leg dialled; chan_pjsip answers the carrier
+# 19, 20 -> 480 Temporarily Unavailable, 17 -> 486 Busy Here. A phone that
+# declined the call (HANGUPCAUSE 21, its 603/403; DIALSTATUS CHANUNAVAIL) ends
+# as busy. Any other status (ANSWER, ...) ends with 16, normal clearing.
+CAUSE_BUSY = 17
+CAUSE_NO_ANSWER = 19
+CAUSE_SUBSCRIBER_ABSENT = 20
+CAUSE_NORMAL_CLEARING = 16
+CAUSE_DECLINED = 21
+HANGUP_CAUSES = {
+    "BUSY": CAUSE_BUSY,
+    "NOANSWER": CAUSE_NO_ANSWER,
+    "CHANUNAVAIL": CAUSE_SUBSCRIBER_ABSENT,
+    "CONGESTION": CAUSE_SUBSCRIBER_ABSENT,
+}
+
 # --- the AMI event published at the end of every call (CALL-5) ----------------------
 # UserEvent(ChakushinCall, ...) from the hangup handler. Asterisk adds the
 # channel's own headers (Channel, Uniqueid, Linkedid, CallerIDNum, ...);
@@ -104,6 +145,8 @@ EVENT_FIELDS = {
     "Outcome": OUTCOME,
     "DialStatus": DIALSTATUS,
     "ForwardDialStatus": FORWARD_DIALSTATUS,
+    "ForwardCause": FORWARD_CAUSE,
+    "ForwardRingTime": FORWARD_RINGTIME,
     "Route": ROUTE,
 }
 
@@ -114,8 +157,20 @@ FEATURE_OUTCOME = "CHAKUSHIN_FEATURE_OUTCOME"
 # --- Asterisk's own names that the code reads ----------------------------------------
 # res_agi sets AGISTATUS to SUCCESS, FAILURE, NOTFOUND or HANGUP.
 AGISTATUS = "AGISTATUS"
+# The cause of the called leg after Dial() (the channel's hangup cause).
+HANGUPCAUSE = "HANGUPCAUSE"
 # Bearer capability of the call; only speech may reach the IVR (IVR-2).
 TRANSFER_CAPABILITY = "CHANNEL(transfercapability)"
 SPEECH_CAPABILITIES = ("SPEECH", "3K1AUDIO")
 # Dial statuses after which a Voice Warp forward failed (MAIL-8).
 FORWARD_FAILED_STATUSES = ("BUSY", "CONGESTION", "CHANUNAVAIL")
+# Issue 15 (CALL-5, MAIL-8): Q.850 causes of a forward leg whose Dial ended
+# NOANSWER that still make the forward failed (the notifier reads them,
+# notifier.ami): the target is unreachable (1 unallocated number, 3 no route,
+# 20 subscriber absent, 27 destination out of order, 34 no circuit, 38 network
+# out of order, 41 temporary failure, 42 switching equipment congestion) ...
+FORWARD_FAILED_CAUSES = (1, 3, 20, 27, 34, 38, 41, 42)
+# ... or it never rang: 18 no user responding (408), 19 no answer (a bare 480)
+# with no 180 Ringing before. After ringing they are the carrier's own ring
+# timer: the target did not answer, the call was forwarded.
+FORWARD_FAILED_UNRUNG_CAUSES = (18, 19)

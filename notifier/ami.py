@@ -53,6 +53,8 @@ _F_START = _FIELD[variables.START]
 _F_OUTCOME = _FIELD[variables.OUTCOME]
 _F_DIAL = _FIELD[variables.DIALSTATUS]
 _F_FORWARD_DIAL = _FIELD[variables.FORWARD_DIALSTATUS]
+_F_FORWARD_CAUSE = _FIELD[variables.FORWARD_CAUSE]
+_F_FORWARD_RINGTIME = _FIELD[variables.FORWARD_RINGTIME]
 _F_ROUTE = _FIELD[variables.ROUTE]
 
 BANNER_PREFIX = "Asterisk Call Manager/"
@@ -71,6 +73,9 @@ _CALLER = re.compile(r"[0-9]{1,32}")
 # Dial statuses are upper-case words (ANSWER, NOANSWER, CHANUNAVAIL ...).
 _DIAL_STATUS = re.compile(r"[A-Z_]{0,32}")
 _ROUTE = re.compile(r"[a-z_]{0,32}")
+# ${HANGUPCAUSE} is a Q.850 cause (0 to 127); ${RINGTIME} whole seconds, or empty.
+_CAUSE = re.compile(r"[0-9]{0,3}")
+_RING_TIME = re.compile(r"[0-9]{0,12}")
 # Context and extension of a Newchannel: only compared, never stored; a
 # longer or stranger value is not one of ours.
 MAX_DIALPLAN_NAME = 80
@@ -174,13 +179,20 @@ def _outcome(fields: Mapping[str, str]) -> OutcomeReported:
     subscriber = _required(fields, event, _F_SUBSCRIBER)
     dial_status = _text(fields, event, _F_DIAL)
     forward_dial_status = _text(fields, event, _F_FORWARD_DIAL)
+    forward_cause = _text(fields, event, _F_FORWARD_CAUSE)
+    forward_ring_time = _text(fields, event, _F_FORWARD_RINGTIME)
     route = _text(fields, event, _F_ROUTE)
     # A call reported with values that cannot be ours is still decided once
     # (MAIL-10), as malformed, with the reason: never stored as it came.
     malformed = ""
     if not validation.is_subscriber_number(subscriber):
         malformed, subscriber = MALFORMED_SUBSCRIBER, printable(subscriber, 20)
-    elif not (_DIAL_STATUS.fullmatch(dial_status) and _DIAL_STATUS.fullmatch(forward_dial_status)):
+    elif not (
+        _DIAL_STATUS.fullmatch(dial_status)
+        and _DIAL_STATUS.fullmatch(forward_dial_status)
+        and _CAUSE.fullmatch(forward_cause)
+        and _RING_TIME.fullmatch(forward_ring_time)
+    ):
         malformed = MALFORMED_DIAL_STATUS
     elif not _ROUTE.fullmatch(route):
         malformed = MALFORMED_ROUTE
@@ -195,12 +207,38 @@ def _outcome(fields: Mapping[str, str]) -> OutcomeReported:
         caller_number=caller,
         presentation=presentation,
         started_at=_unix_time(fields, event, _F_START),
-        outcome=_outcome_value(fields, event),
+        outcome=forward_outcome(
+            _outcome_value(fields, event),
+            forward_dial_status,
+            forward_cause if not malformed else "",
+            forward_ring_time,
+        ),
         dial_status=dial_status,
         forward_dial_status=forward_dial_status,
         route=route,
         malformed=malformed,
     )
+
+
+def forward_outcome(
+    outcome: CallOutcome, forward_dial_status: str, cause: str, ring_time: str
+) -> CallOutcome:
+    """Issue 15 (CALL-5, MAIL-8): a forward the dialplan saw unanswered may have failed.
+
+    Dial() says NOANSWER both for a target that rang out and for one the
+    carrier refused at once with 480 (a switched-off mobile): the forward
+    leg's Q.850 ``cause`` and ``ring_time`` (empty: no 180 Ringing came)
+    tell them apart (``variables.FORWARD_FAILED_CAUSES`` always,
+    ``FORWARD_FAILED_UNRUNG_CAUSES`` before any ringing); the README lists them.
+    """
+    if outcome is not CallOutcome.FORWARDED or forward_dial_status != "NOANSWER" or not cause:
+        return outcome
+    code = int(cause)
+    if code in variables.FORWARD_FAILED_CAUSES or (
+        code in variables.FORWARD_FAILED_UNRUNG_CAUSES and not ring_time
+    ):
+        return CallOutcome.FORWARD_FAILED
+    return outcome
 
 
 def printable(value: str, length: int) -> str:

@@ -36,6 +36,10 @@ class Scenario:
     presentation: str = "allowed"
     dial_status: str = ""
     forward_dial_status: str = ""
+    # Issue 15: ${HANGUPCAUSE} and ${RINGTIME} after the forward Dial, as the
+    # dialplan reports them (empty: not forwarded, or the Dial never returned).
+    forward_cause: str = ""
+    forward_ring_time: str = ""
 
 
 SCENARIOS = {
@@ -48,9 +52,12 @@ SCENARIOS = {
     "anonymous_rejected": Scenario("rejected_anonymous", "withheld"),
     "nuisance_rejected": Scenario("rejected_nuisance"),
     "forwarded_answered": Scenario("forwarded", forward_dial_status="ANSWER"),
-    "forward_busy": Scenario("forward_failed", dial_status="NOANSWER", forward_dial_status="BUSY"),
+    "forward_busy": Scenario(
+        "forward_failed", dial_status="NOANSWER", forward_dial_status="BUSY", forward_cause="17"
+    ),
+    # The reference Dial's own 3 s ran out: no cause was copied, no 180 came.
     "forward_no_answer": Scenario(
-        "forwarded", dial_status="NOANSWER", forward_dial_status="NOANSWER"
+        "forwarded", dial_status="NOANSWER", forward_dial_status="NOANSWER", forward_cause="0"
     ),
 }
 
@@ -89,6 +96,8 @@ def outcome_frame(
         variables.OUTCOME: s.outcome,
         variables.DIALSTATUS: s.dial_status,
         variables.FORWARD_DIALSTATUS: s.forward_dial_status,
+        variables.FORWARD_CAUSE: s.forward_cause,
+        variables.FORWARD_RINGTIME: s.forward_ring_time,
         variables.ROUTE: "decided",
     }
     lines = [

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from email.message import EmailMessage
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
@@ -16,12 +17,18 @@ from sqlalchemy.orm import Session, sessionmaker
 from agi import wiring
 from agi.peer import AsteriskPeer
 from agi.prompts import Prompt
+from chakushin import bootstrap
 from chakushin import config as config_mod
+from dialplan import render
 from dialplan import variables as v
+from notifier import ami
+from notifier.mail import Templates, compose
+from notifier.model import CallRecord, MailSettings, OutcomeReported
 from store import db, service
 from store.models import Presentation, Service, VoiceWarpMode
 from tests.builders import empty_tables, running_server
 from tests.conftest import BACKENDS
+from tests.dialplan import evaluate
 
 NUMBER, OTHER, CALLER, NUISANCE = "0312345678", "0312345679", "0398765432", "0311110000"
 FORWARD_TO = "09012345678"
@@ -35,6 +42,17 @@ class Switch:
     def call(
         self, number: str = NUMBER, callerid: str = CALLER, pres: str = "0", ani2: str = "0"
     ) -> dict[str, str]:
+        return self.place(number, callerid, pres, ani2).variables
+
+    def place(
+        self,
+        number: str = NUMBER,
+        callerid: str = CALLER,
+        pres: str = "0",
+        ani2: str = "0",
+        database: dict[str, str] | None = None,
+    ) -> AsteriskPeer:
+        """One call; the peer's AstDB starts as ``database``."""
         peer = AsteriskPeer(
             callerid,
             script=v.SCRIPT_ROUTE_CALL,
@@ -45,9 +63,14 @@ class Switch:
                 "agi_callingani2": ani2,
                 "agi_context": v.CONTEXT_SUBSCRIBERS,
             },
+            database=dict(database or {}),
         ).over_tcp("127.0.0.1", self.port)
-        assert all(c.startswith("SET VARIABLE") for c in peer.commands), peer.commands
-        return peer.variables
+        # Issue 15: and the number's endpoint to AstDB, for the fail path.
+        # Issue 15: and, over PJSIP, reads the SIP identity headers (a payphone's cpc).
+        assert all(
+            c.startswith(("SET VARIABLE", "DATABASE ", "GET VARIABLE")) for c in peer.commands
+        ), peer.commands
+        return peer
 
     def change(self, action: Callable[[Session], object]) -> None:
         with db.transaction(self.sessions) as s:
@@ -295,3 +318,171 @@ def test_CALL_3_anonymous_caller_is_withheld_and_refused_by_number_request(
         Prompt.CALL_REJECTED_WITHHELD.value,
         "withheld",
     )
+
+
+# --- the fail path dials the number's own endpoint (issue 15) -----------------------------
+
+ENDPOINT_KEY = f"{v.ASTDB_ENDPOINT}/{NUMBER}"
+
+
+def test_issue15_CALL_1_every_routed_call_stores_the_numbers_endpoint_in_astdb(
+    switch: Switch,
+) -> None:
+    peer = switch.place(database={ENDPOINT_KEY: "PJSIP/old"})
+    assert peer.database == {ENDPOINT_KEY: "PJSIP/alice"}
+    assert peer.commands[-1].startswith("DATABASE PUT")  # after the route: it cannot delay it
+    # A refused call stores it too; a number without endpoint stores its fallback.
+    assert switch.place(callerid=NUISANCE).database == {ENDPOINT_KEY: "PJSIP/alice"}
+    assert switch.place(number=OTHER).database == {f"{v.ASTDB_ENDPOINT}/{OTHER}": f"PJSIP/{OTHER}"}
+
+
+def test_issue15_CALL_1_an_unknown_number_forgets_its_stored_endpoint(switch: Switch) -> None:
+    gone = f"{v.ASTDB_ENDPOINT}/0399999999"
+    peer = switch.place(number="0399999999", database={gone: "PJSIP/old", ENDPOINT_KEY: "x"})
+    assert peer.variables[v.ROUTE] == "unknown_number"
+    assert peer.database == {ENDPOINT_KEY: "x"}
+    # A called number that is no number is never used as a key.
+    hostile = switch.place(number="0399 x/../y", database={ENDPOINT_KEY: "x"})
+    assert hostile.database == {ENDPOINT_KEY: "x"}
+    assert not any(c.startswith("DATABASE") for c in hostile.commands)
+
+
+def test_issue15_CALL_1_a_store_that_cannot_answer_keeps_the_stored_endpoint() -> None:
+    engine = db.make_engine("postgresql+psycopg://nobody@127.0.0.1:1/x?connect_timeout=2")
+    try:
+        config = config_mod.load(env={})
+        with running_server(
+            wiring.routes(db.session_factory(engine), ivr=config.ivr, call=config.call)
+        ) as server:
+            peer = Switch(db.session_factory(engine), server.port).place(
+                database={ENDPOINT_KEY: "PJSIP/alice"}
+            )
+    finally:
+        engine.dispose()
+    assert peer.variables[v.ROUTE] == "store_unavailable"
+    assert peer.database == {ENDPOINT_KEY: "PJSIP/alice"}
+    assert not any(c.startswith("DATABASE") for c in peer.commands)
+
+
+def test_issue15_CALL_1_the_fail_path_rings_the_endpoint_the_last_route_stored(
+    switch: Switch,
+) -> None:
+    """The routing AGI's AstDB, then a call whose AGI fails: the rendered dialplan dials
+    PJSIP/alice (guide section 5: a number on another phone's endpoint), not PJSIP/<number>."""
+    astdb = switch.place().database
+    plan = evaluate.parse_contexts(
+        render.render(bootstrap.dialplan_settings(config_mod.load(env={})))
+    )
+    channel = evaluate.Channel(CALLER, astdb=astdb)
+    evaluate.run(plan, v.CONTEXT_FROM_TRUNK, channel, exten="+81312345678")
+    assert channel.dialled == ["PJSIP/alice"]
+    assert channel.variables[v.ROUTE] == "agi_failed"
+
+
+def test_issue15_CALL_1_a_failed_astdb_write_still_routes_the_call(switch: Switch) -> None:
+    peer = AsteriskPeer(
+        CALLER,
+        script=v.SCRIPT_ROUTE_CALL,
+        env_overrides={"agi_arg_1": NUMBER, "agi_context": v.CONTEXT_SUBSCRIBERS},
+        database_fails=True,
+    ).over_tcp("127.0.0.1", switch.port)
+    assert peer.variables[v.ACTION] == v.ACTION_RING
+    assert peer.database == {}
+
+
+# --- Issue 15 (CALL-3, MAIL-9): a payphone over SIP ---------------------------------------
+
+PAYPHONE = "0311112222"  # not NUISANCE: the fixture lists 0311110000
+PAYPHONE_PAI = f"<sip:{PAYPHONE}@carrier.example;cpc=payphone>"
+PAI, FROM = "PJSIP_HEADER(read,P-Asserted-Identity)", "PJSIP_HEADER(read,From)"
+
+
+def sip_call(
+    switch: Switch, headers: dict[str, str], *, callerid: str = PAYPHONE, channel: str = "PJSIP"
+) -> AsteriskPeer:
+    """A call from a PJSIP trunk with ``Privacy: id`` (trust_id_inbound: presentation
+    prohibited, agi_callingpres 32) whose INVITE carried ``headers``."""
+    return AsteriskPeer(
+        callerid,
+        script=v.SCRIPT_ROUTE_CALL,
+        env_overrides={
+            "agi_arg_1": NUMBER,
+            "agi_callingpres": "32",
+            "agi_context": v.CONTEXT_SUBSCRIBERS,
+            "agi_type": channel,
+        },
+        variables=dict(headers),
+    ).over_tcp("127.0.0.1", switch.port)
+
+
+def mail_of(peer: AsteriskPeer) -> EmailMessage:
+    """The notification mail of the call: the hangup handler's event (every field is the
+    channel variable of dialplan.variables.EVENT_FIELDS) read by the notifier, composed."""
+    values = peer.variables | {v.SUBSCRIBER: NUMBER, v.START: "1795303015", v.OUTCOME: "answered"}
+    frame = {"Event": "UserEvent", "UserEvent": v.EVENT_CALL, "Linkedid": "1795303015.1"}
+    event = ami.read_event(frame | {f: values.get(var, "") for f, var in v.EVENT_FIELDS.items()})
+    assert isinstance(event, OutcomeReported)
+    call = CallRecord(
+        linkedid=event.linkedid,
+        subscriber_number=event.subscriber_number,
+        caller_number=event.caller_number,
+        presentation=event.presentation,
+        outcome=event.outcome,
+        started_at=event.started_at,
+        ended_at=event.started_at,
+    )
+    settings = MailSettings(
+        NUMBER, True, True, False, False, (("boss@example.jp", True),), (), "Asia/Tokyo"
+    )
+    return compose(
+        call, settings, "boss@example.jp", sender="chakushin@example.jp", templates=Templates.load()
+    )
+
+
+def test_issue15_CALL_3_MAIL_9_a_sip_payphone_rings_past_number_request_as_payphone(
+    switch: Switch,
+) -> None:
+    switch.change(lambda s: service.set_number_request(s, NUMBER, enabled=True))
+    peer = sip_call(switch, {PAI: PAYPHONE_PAI})
+    got = peer.variables
+    assert (got[v.PRESENTATION], got[v.CALLER], got[v.ACTION]) == ("payphone", "", "ring")
+    assert f"GET VARIABLE {PAI}" in [c.replace('"', "") for c in peer.commands]
+    mail = mail_of(peer)
+    assert mail["Subject"] == "【着信お知らせメール】公衆電話 からの着信"
+    assert "発信者番号：公衆電話" in mail.get_content()
+    assert PAYPHONE not in mail.as_string()
+
+
+def test_issue15_CALL_3_a_sip_payphone_is_refused_with_reject_payphone(switch: Switch) -> None:
+    switch.change(
+        lambda s: service.set_number_request(s, NUMBER, enabled=True, reject_payphone=True)
+    )
+    for headers in (
+        {PAI: PAYPHONE_PAI},
+        {FROM: "<sip:anonymous@anonymous.invalid;cpc=payphone>;tag=9"},
+    ):
+        got = sip_call(switch, headers, callerid="anonymous").variables
+        assert (got[v.ACTION], got[v.REFUSAL]) == (
+            v.ACTION_REJECT_ANONYMOUS,
+            Prompt.CALL_REJECTED_PAYPHONE.value,
+        ), headers
+        assert got[v.PRESENTATION] == "payphone"
+
+
+def test_issue15_CALL_3_a_withheld_sip_caller_without_cpc_is_still_withheld(
+    switch: Switch,
+) -> None:
+    switch.change(
+        lambda s: service.set_number_request(s, NUMBER, enabled=True, reject_payphone=True)
+    )
+    got = sip_call(switch, {PAI: f"<sip:{PAYPHONE}@carrier.example>"}).variables
+    assert (got[v.PRESENTATION], got[v.REFUSAL]) == (
+        "withheld",
+        Prompt.CALL_REJECTED_WITHHELD.value,
+    )
+
+
+def test_issue15_CALL_3_only_a_pjsip_channel_is_asked_for_sip_headers(switch: Switch) -> None:
+    peer = sip_call(switch, {PAI: PAYPHONE_PAI}, channel="Local")
+    assert peer.variables[v.PRESENTATION] == "withheld"
+    assert not any("PJSIP_HEADER" in c for c in peer.commands)

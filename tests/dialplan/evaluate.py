@@ -6,10 +6,13 @@ are substituted first, on the unsubstituted text's ``${...}`` / ``$[...]``
 nesting, and only then split on ``,`` / ``?`` / ``:`` by whoever reads
 them. Supported: ``${VAR}``, ``${VAR:offset:length}``, ``${CALLERID(num|pres|ani2)}``,
 ``${REGEX("ere" string)}`` (POSIX: ``$`` matches only at the very end),
-``${IF(cond?a:b)}``, ``${EPOCH}``, ``${EXTEN}``; ``$[...]`` with quoted
-strings, ``=``, ``!=``, ``&`` and ``|``; the applications NoOp, Set, Goto,
-GotoIf, AGI (which fails: sets nothing), Dial (a status is given), Answer,
-Progress, Playback, Hangup, UserEvent, Return. Anything else raises, so a
+``${IF(cond?a:b)}``, ``${EPOCH}``, ``${EXTEN}``, ``${DB(family/key)}`` (the
+channel's AstDB); ``$[...]`` with quoted strings, ``=``, ``!=``, ``&`` and
+``|``; the applications NoOp, Set, Goto (a label, or ``context,exten,1``
+matched by Asterisk's pattern rules), GotoIf, AGI (which fails: sets
+nothing), Dial (a status is given, and the variables it leaves, e.g.
+HANGUPCAUSE and RINGTIME; or per leg, ``legs``), Answer, Progress, Playback,
+Hangup (its cause kept), UserEvent, Return. Anything else raises, so a
 change to the dialplan that this does not understand fails the test
 instead of passing it by accident.
 """
@@ -24,6 +27,22 @@ class Unsupported(Exception):
     pass
 
 
+class NoExtension(Exception):
+    """No extension of the context matches: Asterisk answers the call 404 (cause 1)."""
+
+
+Step = tuple[str, str, str]
+
+
+class Dialplan(dict[str, list[Step]]):
+    """Context -> its priorities in order, as (label, application, data); and where
+    each extension of a context starts (its pattern, the index of its priority 1)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.extensions: dict[str, list[tuple[str, int]]] = {}
+
+
 @dataclass
 class Channel:
     callerid_num: str
@@ -31,14 +50,22 @@ class Channel:
     callerid_ani2: str = "0"
     exten: str = "0312345678"
     dialstatus: str = "NOANSWER"
+    dial_result: dict[str, str] = field(default_factory=dict)  # what Dial() leaves besides
+    # (DIALSTATUS, HANGUPCAUSE) of each Dial() in turn, before dialstatus/dial_result.
+    legs: list[tuple[str, str]] = field(default_factory=list)
+    astdb: dict[str, str] = field(default_factory=dict)  # "family/key" -> value
     variables: dict[str, str] = field(default_factory=dict)
     events: list[tuple[str, str]] = field(default_factory=list)  # (name, substituted body)
+    dialled: list[str] = field(default_factory=list)  # each Dial()'s dial string
+    context: str = ""  # where the call is
+    hangup: str | None = None  # Hangup()'s cause as given ("" for none)
 
 
-def parse_contexts(text: str) -> dict[str, list[tuple[str, str, str]]]:
+def parse_contexts(text: str) -> Dialplan:
     """Context -> its priorities in order, as (label, application, data)."""
-    contexts: dict[str, list[tuple[str, str, str]]] = {}
-    current: list[tuple[str, str, str]] = []
+    contexts = Dialplan()
+    current: list[Step] = []
+    starts: list[tuple[str, int]] = []
     for raw in text.splitlines():
         line = raw.strip()
         if not line or line.startswith(";"):
@@ -46,12 +73,70 @@ def parse_contexts(text: str) -> dict[str, list[tuple[str, str, str]]]:
         header = re.fullmatch(r"\[([^\]]+)\]", line)
         if header:
             current = contexts.setdefault(header[1], [])
+            starts = contexts.extensions.setdefault(header[1], [])
             continue
-        step = re.fullmatch(r"(?:exten => [^,]+,1|same => n(?:\((\w+)\))?),(\w+)\((.*)\)", line)
+        step = re.fullmatch(r"(?:exten => ([^,]+),1|same => n(?:\((\w+)\))?),(\w+)\((.*)\)", line)
         if step is None:
             raise Unsupported(line)
-        current.append((step[1] or "", step[2], step[3]))
+        if step[1] is not None:
+            starts.append((step[1], len(current)))
+        current.append((step[2] or "", step[3], step[4]))
     return contexts
+
+
+_CLASSES = {"X": "0123456789", "Z": "123456789", "N": "23456789"}
+
+
+def _pattern_parts(pattern: str) -> list[str]:
+    """An extension pattern (after its _) as the characters each position may be;
+    "." is one or more of anything, "!" zero or more."""
+    parts, i = [], 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "[":
+            end = pattern.index("]", i)
+            body, chars = pattern[i + 1 : end], set()
+            for m in re.finditer(r"(.)-(.)|(.)", body):
+                if m[3]:
+                    chars.add(m[3])
+                else:
+                    chars |= {chr(c) for c in range(ord(m[1]), ord(m[2]) + 1)}
+            parts.append("".join(sorted(chars)))
+            i = end + 1
+            continue
+        parts.append(_CLASSES.get(char.upper(), char) if char not in ".!" else char)
+        i += 1
+    return parts
+
+
+def _matches(parts: list[str], exten: str) -> bool:
+    if not parts:
+        return exten == ""
+    head, rest = parts[0], parts[1:]
+    if head == ".":
+        return any(_matches(rest, exten[n:]) for n in range(1, len(exten) + 1))
+    if head == "!":
+        return any(_matches(rest, exten[n:]) for n in range(len(exten) + 1))
+    return bool(exten) and exten[0] in head and _matches(rest, exten[1:])
+
+
+def extension_start(contexts: Dialplan, context: str, exten: str) -> int:
+    """Priority 1 of the extension of ``context`` that Asterisk picks for ``exten``:
+    an exact name first, then the most specific matching pattern (position by
+    position, the fewer characters a position allows the more specific)."""
+    found: list[tuple[tuple[int, ...], int]] = []
+    for name, start in contexts.extensions.get(context, []):
+        if not name.startswith("_"):
+            if name == exten:
+                return start
+            continue
+        parts = _pattern_parts(name[1:])
+        if _matches(parts, exten):
+            widths = tuple(1000 if p == "." else 1001 if p == "!" else len(p) for p in parts)
+            found.append((widths, start))
+    if not found:
+        raise NoExtension(f"{exten!r} in {context}")
+    return min(found)[1]
 
 
 def _closing(text: str, start: int, opening: str, closing: str) -> int:
@@ -102,6 +187,8 @@ def _value(inner: str, ch: Channel) -> str:
 
 
 def _function(name: str, args: str, ch: Channel) -> str:
+    if name == "DB":
+        return ch.astdb.get(args, "")
     if name == "CALLERID":
         return {"num": ch.callerid_num, "pres": ch.callerid_pres, "ani2": ch.callerid_ani2}[args]
     if name == "IF":
@@ -162,11 +249,15 @@ def checkcondition(value: str) -> bool:
     return not (re.fullmatch(r"-?\d+", value) and int(value) == 0)
 
 
-def run(contexts: dict[str, list[tuple[str, str, str]]], context: str, ch: Channel) -> None:
-    """Run ``context`` from its first priority until Hangup() or Return()."""
+def run(contexts: Dialplan, context: str, ch: Channel, *, exten: str | None = None) -> None:
+    """Run ``context`` until Hangup() or Return(): from its first priority, or
+    from the extension that matches ``exten`` (a call arriving there)."""
+    if exten is not None:
+        ch.exten = exten
     steps = contexts[context]
     labels = {label: i for i, (label, _, _) in enumerate(steps) if label}
-    i = 0
+    i = 0 if exten is None else extension_start(contexts, context, exten)
+    ch.context = context
     for _ in range(1000):
         _label, app, raw = steps[i]
         data = substitute(raw, ch)
@@ -181,14 +272,31 @@ def run(contexts: dict[str, list[tuple[str, str, str]]], context: str, ch: Chann
             target = yes if checkcondition(condition) else no
             if target:
                 i = labels[target]
+        elif app == "Goto" and "," in data:
+            target, exten_, priority = data.split(",")
+            if priority != "1":
+                raise Unsupported(f"Goto({data})")
+            ch.exten, ch.context = exten_, target
+            steps = contexts[target]
+            labels = {label: n for n, (label, _, _) in enumerate(steps) if label}
+            i = extension_start(contexts, target, exten_)
         elif app == "Goto":
             i = labels[data]
         elif app == "Dial":
-            ch.variables["DIALSTATUS"] = ch.dialstatus
+            ch.dialled.append(data.split(",")[0])
+            if ch.legs:
+                status, cause = ch.legs.pop(0)
+                ch.variables.update(DIALSTATUS=status, HANGUPCAUSE=cause)
+            else:
+                ch.variables["DIALSTATUS"] = ch.dialstatus
+                ch.variables.update(ch.dial_result)
         elif app == "UserEvent":
             name, _, body = data.partition(",")
             ch.events.append((name, body))
-        elif app in ("Hangup", "Return"):
+        elif app == "Hangup":
+            ch.hangup = data
+            return
+        elif app == "Return":
             return
         elif app not in ("NoOp", "AGI", "Answer", "Progress", "Playback"):
             raise Unsupported(f"application {app}")

@@ -15,6 +15,7 @@ an example costs no socket, with a larger budget.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -250,9 +251,15 @@ def test_issue12_CALL_1_hostile_agi_environment_of_the_call_route(
     assert variables.get(v.PRESENTATION, "allowed") in {p.value for p in Presentation}
     caller = variables.get(v.CALLER, "")
     assert caller == "" or (is_caller_number(caller) and variables[v.PRESENTATION] == "allowed")
+    # Issue 15: and the number's endpoint to AstDB (a number's key only); over PJSIP
+    # it reads the SIP identity headers (a payphone's cpc).
     assert all(
-        c.startswith("SET VARIABLE") and "\n" not in c and "\r" not in c for c in peer.commands
+        c.startswith(("SET VARIABLE", "DATABASE PUT", "DATABASE DEL", "GET VARIABLE"))
+        and "\n" not in c
+        and "\r" not in c
+        for c in peer.commands
     )
+    assert all(re.fullmatch(rf"{v.ASTDB_ENDPOINT}/[0-9]{{1,32}}", k) for k in peer.database)
     assert_only_the_last_caller_changed(before, switch)
     switch.valid_route_works()
 

@@ -67,6 +67,9 @@ def outcome_fields(**changes: str) -> dict[str, str]:
         "Outcome": "forwarded",
         "DialStatus": "NOANSWER",
         "ForwardDialStatus": "ANSWER",
+        # Issue 15: read only to tell a failed forward (tests/notifier/test_forward_cause.py).
+        "ForwardCause": "",
+        "ForwardRingTime": "",
         "Route": "decided",
     }
     fields.update(changes)

@@ -13,6 +13,7 @@ import asyncio
 import io
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
@@ -28,11 +29,21 @@ from notifier.app import NotifierService
 from notifier.outbox import SmtpSender, SmtpSettings
 from store import db, service
 from store.models import StoredCall, StoredDecision
+from tests.builders import until
 from tests.notifier.smtp_server import SmtpServer
 from tests.notifier.steps import EXPECTED, call_frames
 
 NUMBER = traces.SUBSCRIBER
 BOSS, DESK = "boss@example.jp", "desk@example.jp"
+# Issue 15: a stream synthesised from forward_no_answer.ami (how: the file's header).
+TARGET_ABSENT = Path(__file__).parent / "traces" / "forward_target_absent.ami"
+TARGET_ABSENT_LINKEDID = "1795399022.40"
+
+
+def synthesised_events(path: Path) -> bytes:
+    """The event frames of a synthesised stream: its ``#`` header lines dropped."""
+    lines = path.read_bytes().splitlines(keepends=True)
+    return b"".join(event_frames(b"".join(line for line in lines if not line.startswith(b"#"))))
 
 
 @pytest.fixture
@@ -174,3 +185,26 @@ async def test_item1_MAIL_10_a_call_too_long_for_its_columns_over_ami_blocks_no_
     assert decided["poison.1"] == (False, "malformed_subscriber_number")
     assert decided["poison.2"] == (True, "notify")
     assert decided[traces.linkedid_of("busy")] == (True, "notify")
+
+
+@pytest.mark.asyncio
+async def test_issue15_CALL_5_MAIL_8_a_forward_target_refused_at_once_is_forward_failed(
+    running: Running,
+) -> None:
+    """The forward leg ends NOANSWER with cause 20 (subscriber absent): no mail.
+
+    The recorded forward_no_answer.ami, whose target rang out, is still 転送 and mailed.
+    """
+    await running.ami.send(synthesised_events(TARGET_ABSENT))
+    await running.play("forward_no_answer")
+    await running.mails(2)
+    forwarded = traces.linkedid_of("forward_no_answer")
+    await until(
+        lambda: {TARGET_ABSENT_LINKEDID, forwarded} <= set(running.decided()), "both decided"
+    )
+    decided = running.decided()
+    assert decided[TARGET_ABSENT_LINKEDID] == (False, "forward_failed")
+    assert decided[forwarded] == (True, "notify")
+    inbox = running.smtp.inbox.messages
+    assert sorted(str(m["To"]) for m in inbox) == [BOSS, DESK]
+    assert all("転送" in m.get_content() and "転送失敗" not in m.get_content() for m in inbox)
