@@ -22,6 +22,11 @@ from store.models import MailKind, Number
 from store.site_auth.limits import local_time
 
 SITE_NAME = "着信お知らせメール設定サイト"
+# The end of every site mail (a mail nobody asked for may be thrown away; no replies).
+_FOOTER = (
+    "このメールにお心当たりのない場合は、このメールを破棄してください。\n"
+    "このメールは送信専用です。\n"
+)
 
 
 def queue_verification_mail(
@@ -46,9 +51,7 @@ def queue_verification_mail(
         "\n"
         f"このURLの有効期限は24時間です({local_time(expires_at, found.timezone)}まで)。\n"
         "24時間を経過した場合は、再度設定サイトにログインしてお手続きをお願いします。\n"
-        "\n"
-        "このメールにお心当たりのない場合は、このメールを破棄してください。\n"
-        "このメールは送信専用です。\n"
+        "\n" + _FOOTER
     )
     _queue_mail(
         session,
@@ -83,9 +86,7 @@ def queue_otp_code_mail(
         "ワンタイムパスワードの有効時間は300秒です"
         f"({local_time(expires_at, found.timezone)}まで)。\n"
         "300秒を経過した場合は、再度設定サイトにログインしてワンタイムパスワードを送信してください。\n"
-        "\n"
-        "このメールにお心当たりのない場合は、このメールを破棄してください。\n"
-        "このメールは送信専用です。\n"
+        "\n" + _FOOTER
     )
     _queue_mail(
         session,
