@@ -3,10 +3,17 @@
 Starlette spools a multipart body to disk as it parses it, and reads a
 urlencoded one whole, both before a handler can look at the CSRF token.
 So this middleware comes first: it refuses a declared ``Content-Length``
-over the route's limit without reading a byte, counts the bytes of a body
+over the route's limit before parsing a byte, counts the bytes of a body
 sent without one (chunked) while it reads them and stops at the limit, and
 refuses a file part (``multipart/form-data``) anywhere but the routes that
 take a file. Only a body that fits is handed on, from memory.
+
+A refused body declared up to ``DRAIN_BYTES`` is read to its end (and
+dropped) before the answer: a browser is still uploading when the answer
+is ready, and closing on the unread rest makes the kernel reset the
+connection, so the subscriber saw the browser's own error, not the page
+that says what was wrong. A larger one is answered at once and the
+connection closed; nothing of either is kept.
 """
 
 from __future__ import annotations
@@ -23,6 +30,9 @@ log = structlog.get_logger("web.limits")
 TOO_LARGE = 413
 NO_FILES = 415
 BAD_LENGTH = 400
+
+# A refused body declared up to this size is read to its end before the answer.
+DRAIN_BYTES = 1024 * 1024
 
 # (scope, status, kind) -> the Japanese page: kind is "too_large", "no_files" or "bad_length".
 Refusal = Callable[[Scope, int, str], Awaitable[Response]]
@@ -58,6 +68,8 @@ class BodyLimit:
                 await self._refuse(scope, receive, send, BAD_LENGTH, "bad_length")
                 return
             if int(declared[0]) > limit:
+                if int(declared[0]) <= DRAIN_BYTES and not await _drained(receive):
+                    return  # the client went away; nothing to answer
                 await self._refuse(scope, receive, send, TOO_LARGE, "too_large")
                 return
         chunks: list[bytes] = []
@@ -93,3 +105,13 @@ class BodyLimit:
         response = await self.refuse(scope, status, kind)
         response.headers["Connection"] = "close"  # the rest of the body is not read
         await response(scope, receive, send)
+
+
+async def _drained(receive: Receive) -> bool:
+    """Read a body to its end, keeping nothing; False if the client went away first."""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return False
+        if not message.get("more_body", False):
+            return True
