@@ -219,6 +219,7 @@ def site_deps(
         config=config.site,
         access_numbers=config.ivr.access_numbers,
         sample_mail=sample_mail(config, loaded),
+        nuisance_feature_code=config.call.nuisance_feature_code,
     )
 
 

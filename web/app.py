@@ -27,6 +27,7 @@ from web.pages.errors import ErrorPages
 from web.pages.help import HelpPages
 from web.pages.login import LoginPages
 from web.pages.notification import NotificationPages
+from web.pages.nuisance import NuisancePages
 from web.pages.numbers import NumberPages
 from web.pages.otp import OtpPages
 from web.pages.otp_address import OtpAddressPages
@@ -43,6 +44,7 @@ def _routes(base: Plumbing) -> list[Route | Mount]:
     login, otp, unit = LoginPages(base), OtpPages(base), AuthUnitPages(base)
     numbers, mail = NumberPages(base), NotificationPages(base)
     address, confirmation = OtpAddressPages(base), OtpConfirmationPages(base)
+    nuisance = NuisancePages(base)
     n = "/numbers/{number:str}"
     return [
         Route("/", login.home),
@@ -67,6 +69,8 @@ def _routes(base: Plumbing) -> list[Route | Mount]:
         Route(f"{n}/conditions", mail.post_conditions, methods=["POST"]),
         Route(f"{n}/designated", mail.designated, methods=["GET"]),
         Route(f"{n}/designated", mail.post_designated, methods=["POST"]),
+        Route(f"{n}/nuisance", nuisance.nuisance, methods=["GET"]),  # CALL-2 (issue 16)
+        Route(f"{n}/nuisance", nuisance.post_nuisance, methods=["POST"]),
         Route("/otp/choice", otp.get_otp_choice, methods=["GET"]),
         Route("/otp/choice", otp.post_otp_choice, methods=["POST"]),
         Route("/otp/enrol", otp.get_otp_enrol, methods=["GET"]),

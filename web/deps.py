@@ -15,6 +15,7 @@ from typing import Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from dialplan.config import CallConfig
 from web.config import SiteConfig
 from web.ratelimit import LoginThrottle
 from web.sessions import SessionStore
@@ -89,6 +90,9 @@ class SiteDeps:
     access_numbers: tuple[str, ...] = ()
     # MAIL-9: what the notification mail looks like (the help page); None: not shown.
     sample_mail: SampleMail | None = None
+    # CALL-2: what subscribers dial, then 2, to list the last caller
+    # (``call.nuisance_feature_code``), named on the nuisance page.
+    nuisance_feature_code: str = CallConfig.nuisance_feature_code
 
     def __post_init__(self) -> None:
         self.store = SessionStore(self.sessions, self.clock)

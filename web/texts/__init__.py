@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from store import validation
 from store.errors import DomainError, Param, filled
 from store.validation import MAX_ADDRESSES, MAX_DESIGNATED, MAX_LOCAL_PART
 from web.texts.pages import PAGES as PAGES
@@ -106,6 +107,19 @@ IN_CONTEXT: dict[tuple[str, str], str] = {
     ("limit_exceeded", "designated"): f"お知らせ対象電話番号は{MAX_DESIGNATED}件まで登録できます。",
     ("not_found", "address"): "このメールアドレスは登録されていません。",
     ("not_found", "designated"): "この電話番号はお知らせ対象電話番号に登録されていません。",
+    # CALL-2 (issue 16): the nuisance page; numbers are taken as typed (hyphens, full-width).
+    ("already_exists", "nuisance"): "この電話番号はすでに迷惑電話リストに登録されています。",
+    ("limit_exceeded", "nuisance"): (
+        f"迷惑電話リストに登録できる電話番号は{validation.MAX_NUISANCE}件までです。"
+        "登録する場合は、先にいずれかを削除してください。"
+    ),
+    ("not_found", "nuisance"): (
+        "この電話番号は迷惑電話リストに登録されていません(すでに削除されています)。"
+    ),
+    ("not_subscribed", "nuisance"): "この電話番号は迷惑電話おことわりを契約していません。",
+    ("number_not_digits", "nuisance"): (
+        "電話番号は数字で入力してください(ハイフンはあってもなくてもかまいません)。"
+    ),
 }
 
 

@@ -205,6 +205,9 @@ PAGES: dict[str, str] = {
     ),
     "conditions.title": "メール送信条件設定",
     "designated.title": "お知らせ対象電話番号設定",
+    # CALL-2 迷惑電話おことわり (web.pages.nuisance, issue 16)
+    "nuisance.title": "迷惑電話おことわり",
+    "nuisance.empty": "電話番号を入力してください。",
     # numbers, history, bulk, CSV (SITE-7, SITE-9)
     "numbers.title": "電話番号の選択",
     "history.title": "着信履歴と通知結果",
