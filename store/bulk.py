@@ -5,7 +5,8 @@ Seeds P.3 step 9: 「33電話番号以上をご利用の場合、電話番号検
 「*(半角)」での検索が可能です。また、電話番号ごとの設定だけでなく、一括設定機能を
 使用することができます。」 Hence ``search_numbers`` (pure), ``apply_bulk`` (MAIL-1,
 MAIL-2, MAIL-4 on many numbers at once, all or nothing) and, for the number's
-page, ``call_history`` (the MAIL-10 decisions of its last calls).
+page, ``call_history`` (the MAIL-10 decisions of its last calls). Issue 16: the
+bulk also switches Number Request (CALL-3) and Voice Warp (CALL-4) on or off.
 
 The rules themselves stay in ``store.service``: ``apply_bulk`` calls its
 functions number by number and only gathers their refusals. Every error
@@ -28,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from store import labels, service, validation
 from store.errors import AlreadyExists, DomainError, InvalidInput, filled
-from store.models import CallOutcome, StoredCall, StoredDecision
+from store.models import CallOutcome, Service, StoredCall, StoredDecision
 
 log = structlog.get_logger("store")
 
@@ -86,7 +87,7 @@ def search_numbers(numbers: Sequence[str], pattern: str) -> list[str]:
     return [n for n in numbers if regex.fullmatch(n)]
 
 
-# --- bulk settings (SITE-7: MAIL-1, MAIL-2, MAIL-4 on many numbers) -------------------------
+# --- bulk settings (SITE-7: MAIL-1, MAIL-2, MAIL-4, CALL-3, CALL-4 on many numbers) ---------
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,10 @@ class BulkChange:
     ``add_address`` (with its send flag ``add_address_send``) is added as a
     destination address (MAIL-2); an empty string means none. A number that
     already has it keeps its one entry, with the send flag set as asked.
+    ``number_request`` (CALL-3) and ``voice_warp`` (CALL-4) switch those
+    services on or off, the rest of their settings (payphone / unavailable,
+    destination, mode, ring time) as they are: Voice Warp on needs the
+    number's destination to be set already.
     """
 
     mail_started: bool | None = None
@@ -103,14 +108,27 @@ class BulkChange:
     unanswered_only: bool | None = None
     add_address: str | None = None
     add_address_send: bool = True
+    number_request: bool | None = None
+    voice_warp: bool | None = None
 
     @property
     def is_empty(self) -> bool:
-        return (
-            self.mail_started is None
-            and self.designated_only is None
-            and self.unanswered_only is None
-            and not self.add_address
+        return not self.parts
+
+    @property
+    def parts(self) -> tuple[Service, ...]:
+        """The services whose settings this change touches, in the order they are applied."""
+        mail = bool(self.add_address) or any(
+            v is not None for v in (self.mail_started, self.designated_only, self.unanswered_only)
+        )
+        return tuple(
+            part
+            for part, touched in (
+                (Service.MAIL, mail),
+                (Service.NUMBER_REQUEST, self.number_request is not None),
+                (Service.VOICE_WARP, self.voice_warp is not None),
+            )
+            if touched
         )
 
 
@@ -129,10 +147,17 @@ class BulkResult:
 
 @dataclass(frozen=True)
 class BulkFailure:
-    """Why one number refused the change: ``store.service``'s error, untouched."""
+    """Why one number refused the change: ``store.service``'s error, untouched.
+
+    ``part``: the service whose part of the change it refused (``Service.MAIL``
+    for MAIL-1 ... MAIL-4, ``NUMBER_REQUEST``, ``VOICE_WARP``), so that a
+    ``not_subscribed`` can say which service; ``None`` for an unknown number.
+    A number may refuse several parts: one failure for each.
+    """
 
     number: str
     error: DomainError
+    part: Service | None = None
 
     @property
     def code(self) -> str:
@@ -151,8 +176,9 @@ class BulkRefused(DomainError, ValueError):
     """SITE-7: at least one number refused the bulk change, so no number was changed.
 
     ``failures`` lists every refusing number (in the order given) with its
-    error (each to be translated on its own). ``params["numbers"]`` names
-    the numbers as the site's sentence lists them (joined by 「、」, as
+    error (each to be translated on its own), a number refusing several
+    parts once for each. ``params["numbers"]`` names the numbers (each once)
+    as the site's sentence lists them (joined by 「、」, as
     ``store.site_auth`` lists numbers); ``numbers`` has them as a tuple.
     """
 
@@ -160,7 +186,7 @@ class BulkRefused(DomainError, ValueError):
 
     def __init__(self, failures: Sequence[BulkFailure]) -> None:
         self.failures = tuple(failures)
-        numbers = tuple(f.number for f in self.failures)
+        numbers = tuple(dict.fromkeys(f.number for f in self.failures))
         super().__init__(
             filled(OPERATOR_TEXT["bulk_refused"], {"numbers": numbers}),
             code="bulk_refused",
@@ -170,7 +196,7 @@ class BulkRefused(DomainError, ValueError):
 
     @property
     def numbers(self) -> tuple[str, ...]:
-        return tuple(f.number for f in self.failures)
+        return tuple(dict.fromkeys(f.number for f in self.failures))
 
 
 def apply_bulk(session: Session, numbers: Sequence[str], change: BulkChange) -> BulkResult:
@@ -178,12 +204,15 @@ def apply_bulk(session: Session, numbers: Sequence[str], change: BulkChange) -> 
 
     Per number, in this order: add the address (so that "add an address and
     start" works in one go), set the conditions (MAIL-4), then start or stop
-    (MAIL-1). Each number runs in its own SAVEPOINT so that every refusal is
-    collected (the 6th address, a start without address, a number without
-    the service…); if any number refused, ``BulkRefused`` lists them all
-    and the whole change is rolled back to where it began, even if the
-    caller went on to commit. The caller must pass only numbers its login
-    manages (``site_auth.managed_numbers``).
+    (MAIL-1); then Number Request on/off (CALL-3), then Voice Warp on/off
+    (CALL-4). Each of these three parts of each number runs in its own
+    SAVEPOINT so that every refusal is collected (the 6th address, a start
+    without address, Voice Warp on without a destination, a number without
+    the service, also to switch it off, as the CLI refuses…); if any number
+    refused, ``BulkRefused`` lists them all and the whole change is rolled
+    back to where it began, even if the caller went on to commit. An
+    unknown number is listed once (``not_found``). The caller must pass
+    only numbers its login manages (``site_auth.managed_numbers``).
 
     Raises ``InvalidInput`` for an empty selection (``bulk_no_numbers``) or
     an empty change (``bulk_no_change``), and the MAIL-3 ``InvalidAddress``
@@ -198,20 +227,26 @@ def apply_bulk(session: Session, numbers: Sequence[str], change: BulkChange) -> 
         raise InvalidInput(OPERATOR_TEXT["bulk_no_change"], code="bulk_no_change", field="change")
     if change.add_address:
         validation.mail_address(change.add_address, field="add_address")
-    service.load_numbers(session, todo)  # one round of queries instead of one per number
+    # One round of queries instead of one per number.
+    known = service.load_numbers(session, todo)
     added: list[str] = []
     already: list[str] = []
     failures: list[BulkFailure] = []
     with session.begin_nested():
         for number in todo:
-            try:
-                with session.begin_nested():
-                    if _apply_one(session, number, change):
-                        added.append(number)
-                    elif change.add_address:
-                        already.append(number)
-            except DomainError as exc:
-                failures.append(BulkFailure(number, exc))
+            # An unknown number: its first part's NotFound says so, once.
+            parts = change.parts if number in known else change.parts[:1]
+            for part in parts:
+                try:
+                    with session.begin_nested():
+                        new_address = _apply_part(session, number, change, part)
+                except DomainError as exc:
+                    failures.append(BulkFailure(number, exc, part if number in known else None))
+                    continue
+                if new_address:
+                    added.append(number)
+                elif part is Service.MAIL and change.add_address:
+                    already.append(number)
         if failures:
             log.info(
                 "bulk_refused",
@@ -226,6 +261,8 @@ def apply_bulk(session: Session, numbers: Sequence[str], change: BulkChange) -> 
         mail_started=change.mail_started,
         designated_only=change.designated_only,
         unanswered_only=change.unanswered_only,
+        number_request=change.number_request,
+        voice_warp=change.voice_warp,
         address_added=len(added),
         address_already_set=len(already),
     )
@@ -234,8 +271,14 @@ def apply_bulk(session: Session, numbers: Sequence[str], change: BulkChange) -> 
     )
 
 
-def _apply_one(session: Session, number: str, change: BulkChange) -> bool:
-    """One number's share of the change; True if the address was added as a new entry."""
+def _apply_part(session: Session, number: str, change: BulkChange, part: Service) -> bool:
+    """One part of one number's share; True if the address was added as a new entry."""
+    if part is Service.NUMBER_REQUEST:
+        service.set_number_request(session, number, enabled=change.number_request)
+        return False
+    if part is Service.VOICE_WARP:
+        service.set_voice_warp(session, number, enabled=change.voice_warp)
+        return False
     added = False
     if change.add_address:
         try:

@@ -21,6 +21,7 @@ from starlette.responses import RedirectResponse, Response
 
 from store import bulk, otp_csv, service, validation
 from store.errors import DomainError
+from store.models import Service
 from web.pages.base import LoginScope, Plumbing, listed
 from web.pages.forms import BadForm, flag, one_of
 from web.ratelimit import Reservation
@@ -61,9 +62,14 @@ def _search(
     return [r for r in rows if r["number"] in wanted], {}
 
 
-def _bulk_context(code: str) -> str:
-    """Bulk failures about lists are about the address list (the only list it changes)."""
-    return "address" if code in ("limit_exceeded", "already_exists") else ""
+def _bulk_context(failure: bulk.BulkFailure) -> str:
+    """Bulk failures about lists are about the address list (the only list it changes);
+    those of Number Request and Voice Warp name their service (issue 16)."""
+    if failure.part is Service.NUMBER_REQUEST:
+        return "bulk_number_request"
+    if failure.part is Service.VOICE_WARP:
+        return "bulk_voice_warp"
+    return "address" if failure.code in ("limit_exceeded", "already_exists") else ""
 
 
 def _text(value: object) -> str | None:
@@ -211,6 +217,8 @@ class NumberPages:
                 unanswered_only=one_of(data, "unanswered_only", choices),
                 add_address=data.get("add_address", "").strip() or None,
                 add_address_send=flag(data, "add_address_send"),
+                number_request=one_of(data, "number_request", choices),
+                voice_warp=one_of(data, "voice_warp", choices),
             )
         except BadForm as exc:
             return base.bad_form(request, view, exc)
@@ -220,7 +228,7 @@ class NumberPages:
         except bulk.BulkRefused as exc:
             errors = {
                 "numbers": [japanese(exc)]
-                + [f"{f.number}: {japanese(f.error, _bulk_context(f.code))}" for f in exc.failures]
+                + [f"{f.number}: {japanese(f.error, _bulk_context(f))}" for f in exc.failures]
             }
             return await self.bulk_page(
                 request, view, scope, selected=selected, form=data, errors=errors, status=400

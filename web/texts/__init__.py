@@ -105,6 +105,15 @@ IN_CONTEXT: dict[tuple[str, str], str] = {
         "この電話番号はすでにお知らせ対象電話番号に登録されています。"
     ),
     ("limit_exceeded", "designated"): f"お知らせ対象電話番号は{MAX_DESIGNATED}件まで登録できます。",
+    # SITE-7 一括設定 (issue 16): a number's refusal of the part about CALL-3 / CALL-4.
+    ("not_subscribed", "bulk_number_request"): (
+        "この電話番号はナンバー・リクエストを契約していません。"
+    ),
+    ("not_subscribed", "bulk_voice_warp"): "この電話番号はボイスワープを契約していません。",
+    ("forward_without_destination", "bulk_voice_warp"): (
+        "転送先電話番号が設定されていません。"
+        "この電話番号のボイスワープ設定で転送先電話番号を設定してから開始してください。"
+    ),
     ("not_found", "address"): "このメールアドレスは登録されていません。",
     ("not_found", "designated"): "この電話番号はお知らせ対象電話番号に登録されていません。",
     # CALL-2 (issue 16): the nuisance page; numbers are taken as typed (hyphens, full-width).
