@@ -24,6 +24,7 @@ from web.deps import SiteDeps
 from web.pages.auth_unit import AuthUnitPages
 from web.pages.base import CSV_UPLOAD_PATH, WEB, Plumbing
 from web.pages.errors import ErrorPages
+from web.pages.forwarding import ForwardingPages
 from web.pages.help import HelpPages
 from web.pages.login import LoginPages
 from web.pages.notification import NotificationPages
@@ -44,6 +45,7 @@ def _routes(base: Plumbing) -> list[Route | Mount]:
     login, otp, unit = LoginPages(base), OtpPages(base), AuthUnitPages(base)
     numbers, mail = NumberPages(base), NotificationPages(base)
     address, confirmation = OtpAddressPages(base), OtpConfirmationPages(base)
+    forwarding = ForwardingPages(base)
     nuisance = NuisancePages(base)
     n = "/numbers/{number:str}"
     return [
@@ -71,6 +73,11 @@ def _routes(base: Plumbing) -> list[Route | Mount]:
         Route(f"{n}/designated", mail.post_designated, methods=["POST"]),
         Route(f"{n}/nuisance", nuisance.nuisance, methods=["GET"]),  # CALL-2 (issue 16)
         Route(f"{n}/nuisance", nuisance.post_nuisance, methods=["POST"]),
+        # CALL-3, CALL-4 (issue 16): the number's call services.
+        Route(f"{n}/number-request", forwarding.number_request, methods=["GET"]),
+        Route(f"{n}/number-request", forwarding.post_number_request, methods=["POST"]),
+        Route(f"{n}/voice-warp", forwarding.voice_warp, methods=["GET"]),
+        Route(f"{n}/voice-warp", forwarding.post_voice_warp, methods=["POST"]),
         Route("/otp/choice", otp.get_otp_choice, methods=["GET"]),
         Route("/otp/choice", otp.post_otp_choice, methods=["POST"]),
         Route("/otp/enrol", otp.get_otp_enrol, methods=["GET"]),

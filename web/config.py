@@ -30,6 +30,11 @@ class SiteConfig:
     # line of at most 200 characters ("サポートセンター 0120-123-456(平日9時～17時)"),
     # shown on the login and help pages. Empty: they say to ask the operator.
     support_contact: str = ""
+    # CALL-3 ナンバー・リクエスト: whether subscribers may set, on the site, that
+    # payphone and unavailable callers are refused too (reject_payphone,
+    # reject_unavailable). False: the page switches it on and off only; those
+    # two stay as the operator set them with `chakushin number-request`.
+    number_request_options: bool = False
     # Addresses or networks of the proxies in front of the site ("127.0.0.1",
     # "10.0.0.0/24"). Only a request from one of them has its X-Forwarded-For
     # (the right-most address not in this list is the client) and

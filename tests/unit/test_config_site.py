@@ -92,3 +92,19 @@ def test_item12_item15_item19_limits_must_be_positive(tmp_config: Path, key: str
     with pytest.raises(ConfigError) as err:
         load(tmp_config, f"[site]\n{key} = 0\n")
     assert err.value.key == f"site.{key}" and "must be" in str(err.value)
+
+
+def test_issue16_CALL_3_number_request_options_off_by_default_and_read_as_a_bool(
+    tmp_config: Path,
+) -> None:
+    assert load(tmp_config, "").site.number_request_options is False
+    assert load(tmp_config, "[site]\nnumber_request_options = true\n").site.number_request_options
+    file = tmp_config / "c.toml"  # true, from the line above; the environment wins
+    off = {"CHAKUSHIN_SITE_NUMBER_REQUEST_OPTIONS": "no"}
+    assert config.load(file, env=off).site.number_request_options is False
+    file.write_text("", encoding="utf-8")
+    on = {"CHAKUSHIN_SITE_NUMBER_REQUEST_OPTIONS": "yes"}
+    assert config.load(file, env=on).site.number_request_options is True
+    with pytest.raises(ConfigError) as err:
+        load(tmp_config, '[site]\nnumber_request_options = "true"\n')
+    assert err.value.key == "site.number_request_options" and "true or false" in str(err.value)

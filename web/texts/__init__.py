@@ -19,7 +19,13 @@ from collections.abc import Mapping
 
 from store import validation
 from store.errors import DomainError, Param, filled
-from store.validation import MAX_ADDRESSES, MAX_DESIGNATED, MAX_LOCAL_PART
+from store.validation import (
+    MAX_ADDRESSES,
+    MAX_DESIGNATED,
+    MAX_LOCAL_PART,
+    MAX_RING_SECONDS,
+    MIN_RING_SECONDS,
+)
 from web.texts.pages import PAGES as PAGES
 
 # What a refusal without its own sentence reads as (a test keeps every code worded).
@@ -72,7 +78,7 @@ FORMS: dict[str, str] = {
     ),
     # store.validation's other values: no page takes them yet (the CLI, the IVR), so
     # that a page that comes to show one has its sentence (CALL-4, IVR-7, provisioning).
-    "ring_seconds_range": "呼出時間は5～60秒で入力してください。",
+    "ring_seconds_range": f"呼出時間は{MIN_RING_SECONDS}～{MAX_RING_SECONDS}秒で入力してください。",
     "timezone_unknown": "タイムゾーンが正しくありません(例: Asia/Tokyo)。",
     "endpoint_format": "接続先の形式が正しくありません(例: PJSIP/0312345678)。",
     "temp_password_format": "仮パスワードは半角数字8桁で入力してください。",
@@ -129,6 +135,8 @@ IN_CONTEXT: dict[tuple[str, str], str] = {
     ("number_not_digits", "nuisance"): (
         "電話番号は数字で入力してください(ハイフンはあってもなくてもかまいません)。"
     ),
+    # CALL-4: the destination is taken as people type it (hyphens, full-width digits).
+    ("number_not_digits", "voice_warp"): "転送先電話番号は数字で入力してください。",
 }
 
 

@@ -208,6 +208,13 @@ PAGES: dict[str, str] = {
     # CALL-2 迷惑電話おことわり (web.pages.nuisance, issue 16)
     "nuisance.title": "迷惑電話おことわり",
     "nuisance.empty": "電話番号を入力してください。",
+    # a number's call services (CALL-3, CALL-4; web.pages.forwarding, issue 16)
+    "number_request.title": "ナンバー・リクエスト",
+    "number_request.not_subscribed": "この電話番号はナンバー・リクエストを契約していません。",
+    "voice_warp.title": "ボイスワープ",
+    "voice_warp.not_subscribed": "この電話番号はボイスワープを契約していません。",
+    "voice_warp.destination_empty": "転送先電話番号を入力してください。",
+    "voice_warp.ring_seconds_format": "呼出時間は{low}～{high}秒の間で、数字で入力してください。",
     # numbers, history, bulk, CSV (SITE-7, SITE-9)
     "numbers.title": "電話番号の選択",
     "history.title": "着信履歴と通知結果",
