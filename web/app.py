@@ -33,6 +33,7 @@ from web.pages.numbers import NumberPages
 from web.pages.otp import OtpPages
 from web.pages.otp_address import OtpAddressPages
 from web.pages.otp_confirmation import OtpConfirmationPages
+from web.pages.services import ServicePages
 from web.sessions import COOKIE
 
 __all__ = ["SiteDeps", "create_app"]
@@ -62,7 +63,8 @@ def _routes(base: Plumbing) -> list[Route | Mount]:
         Route("/otp/csv", numbers.get_otp_csv, methods=["GET"]),
         Route(CSV_UPLOAD_PATH, numbers.post_otp_csv, methods=["POST"]),
         Route("/otp/csv/download", numbers.download_otp_csv, methods=["GET"]),
-        Route(n, mail.menu, methods=["GET"]),
+        Route(n, ServicePages(base).menu, methods=["GET"]),  # サービス選択 (issue 16)
+        Route(f"{n}/mail", mail.menu, methods=["GET"]),
         Route(f"{n}/service", mail.post_service, methods=["POST"]),
         Route(f"{n}/addresses", mail.addresses, methods=["GET"]),
         Route(f"{n}/addresses", mail.post_addresses, methods=["POST"]),

@@ -122,7 +122,7 @@ async def test_MAIL_4a_flow5_a_number_stored_with_the_condition_and_no_numbers_i
         service.get_number(s, EXTRA).notification.designated_only = True
     await logged_in(site)
     before = site.state()
-    for path in (N, f"{N}/conditions"):
+    for path in (f"{N}/mail", f"{N}/conditions"):
         shown = await site.client.get(path)
         assert shown.status_code == 200
         assert WARNED in shown.text, path
@@ -132,7 +132,7 @@ async def test_MAIL_4a_flow5_a_number_stored_with_the_condition_and_no_numbers_i
     await site.post(
         f"{N}/designated", {"rows": "1", "caller_number_1": "0398765432", "designated_1": "1"}
     )
-    for path in (N, f"{N}/conditions"):
+    for path in (f"{N}/mail", f"{N}/conditions"):
         assert WARNED not in (await site.client.get(path)).text, path
 
 
@@ -234,7 +234,7 @@ async def test_SITE_7_flow8_the_number_search_takes_full_width_digits_and_star(
 
 async def test_MAIL_4_flow10_the_pages_use_the_seeds_words_and_order(site: Site) -> None:
     await logged_in(site)
-    menu = (await site.client.get(N)).text
+    menu = (await site.client.get(f"{N}/mail")).text
     items = ["送信先メールアドレス設定", "メール送信条件設定", "お知らせ対象電話番号設定"]
     at = [menu.index(f">{item}</a>") for item in items]
     assert at == sorted(at)

@@ -36,7 +36,7 @@ async def logged_in(site: Site, number: str = EXTRA, unit: AuthUnit = AuthUnit.N
 
 async def test_MAIL_1_start_needs_an_address_and_stop(site: Site) -> None:
     await logged_in(site)
-    page = await site.client.get(f"/numbers/{EXTRA}")
+    page = await site.client.get(f"/numbers/{EXTRA}/mail")
     assert "停止中" in page.text
     refused = await site.post(f"/numbers/{EXTRA}/service", {"action": "start"}, page=page.url.path)
     assert refused.status_code == 400
@@ -50,7 +50,7 @@ async def test_MAIL_1_start_needs_an_address_and_stop(site: Site) -> None:
         f"/numbers/{EXTRA}/service", {"action": "start"}, page=f"/numbers/{EXTRA}"
     )
     assert started.status_code == 303
-    assert "開始中" in (await site.client.get(f"/numbers/{EXTRA}")).text
+    assert "開始中" in (await site.client.get(f"/numbers/{EXTRA}/mail")).text
     await site.post(f"/numbers/{EXTRA}/service", {"action": "stop"}, page=f"/numbers/{EXTRA}")
     assert settings(site, EXTRA)["started"] is False
 

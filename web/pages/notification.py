@@ -166,7 +166,7 @@ class NotificationPages:
             return await self.menu_page(
                 request, found, errors={"service": [japanese(exc)]}, status=400
             )
-        return RedirectResponse(f"/numbers/{found.number}", status_code=303)
+        return RedirectResponse(f"/numbers/{found.number}/mail", status_code=303)
 
     # --- destination addresses (MAIL-2, MAIL-3) ---------------------------------------
 

@@ -152,6 +152,17 @@ PAGES: dict[str, str] = {
     "auth_unit.login_numbers_above": "ログインする電話番号: 上の電話番号(本パスワードを設定した後)",
     # a number's notification settings (MAIL-1 ... MAIL-5)
     "number.title": "{number} 着信お知らせメール",
+    # A number's サービス選択 (seeds (3) step 7, issue 16), in the carrier's order.
+    "services.title": "サービス選択",
+    "services.mail": "着信お知らせメール",
+    "services.nuisance": "迷惑電話おことわり",
+    "services.number_request": "ナンバー・リクエスト",
+    "services.voice_warp": "ボイスワープ",
+    "services.started": "開始中",
+    "services.stopped": "停止中",
+    "services.on": "利用中",
+    "services.off": "停止中",
+    "services.nuisance_count": "登録 {count}件",
     "addresses.title": "送信先メールアドレス設定",
     "addresses.too_many": "送信先メールアドレスは{limit}件まで登録できます。",
     # Issue 14: a saved address in full above its input (a long one is cut off in the box).

@@ -181,7 +181,7 @@ def test_issue14_every_page_fits_375_and_1280_px_and_has_its_screenshots(
     page.go_back()
 
     # SITE-7: the numbers, their search, one number's pages (MAIL-1 ... MAIL-5), its history.
-    press(page, "着信お知らせメールの設定")
+    press(page, "サービス選択")
     shots.take(text("numbers.title"))
     page.fill("#q", "*5679")
     page.locator("form[method=get] button").first.click()
@@ -191,6 +191,8 @@ def test_issue14_every_page_fits_375_and_1280_px_and_has_its_screenshots(
     shots.take(text("numbers.title"))
     assert page.locator("main table tbody tr").all_inner_texts() == [f"{EXTRA}\t停止中"]
     page.goto(f"{site_url}/numbers/{EXTRA}")
+    shots.take(text("services.title"), number=EXTRA)  # issue 16: the number's サービス選択
+    press(page, text("services.mail"))
     shots.take(text("number.title", number=EXTRA))
     press(page, "サービスを開始")
     shots.take(text("number.title", number=EXTRA))

@@ -53,8 +53,10 @@ def test_issue14_MAIL_2_address_page_in_the_seeds_order_type_test_tick_save(
     first_login(page, site_url, CONTRACT, TEMP, GOOD)
     decline_otp(page)
     shots.take(text("home.title"))
-    press(page, "着信お知らせメールの設定")
+    press(page, "サービス選択")
     press(page, EXTRA)
+    shots.take(text("services.title"), number=EXTRA)  # issue 16: seeds (3) step 7
+    press(page, text("services.mail"))  # step 8
     shots.take(text("number.title", number=EXTRA))
     press(page, text("addresses.title"))
     shots.take(text("addresses.title"), number=EXTRA)

@@ -128,9 +128,11 @@ def test_SITE_7_a_number_set_up_from_scratch_then_a_csv_upload(
     decline_otp(page)
     shots.take(text("home.title"))
 
-    page.click("text=着信お知らせメールの設定")
+    press(page, "サービス選択")
     shots.take(text("numbers.title"))
     page.click(f"text={EXTRA}")
+    shots.take(text("services.title"), number=EXTRA)  # issue 16: the number's サービス選択
+    press(page, text("services.mail"))
     shots.take(text("number.title", number=EXTRA))
     assert "停止中" in page.content()
 
