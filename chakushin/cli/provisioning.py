@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 
 from chakushin.cli.app import App, Group, pass_app
+from chakushin.cli.calls import calls_data, render_calls
 from chakushin.cli.output import (
     change_number,
     emit,
@@ -189,11 +190,24 @@ def number_list(app: App, contract_number: str | None) -> None:
 
 @number.command("show")
 @click.argument("number")
+@click.option("--calls", is_flag=True, help="Also the recent calls and each mail's delivery.")
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 1000),
+    default=20,
+    show_default=True,
+    help="How many calls --calls lists, newest first.",
+)
 @pass_app
-def number_show(app: App, number: str) -> None:
-    """Show everything about one number."""
+def number_show(app: App, number: str, calls: bool, limit: int) -> None:
+    """Show everything about one number (with --calls: what became of its mails)."""
     with app.transaction() as session:
-        show_number(app, service.get_number(session, number))
+        found = service.get_number(session, number)
+        if not calls:
+            show_number(app, found)
+            return
+        data = {**service.describe_number(found), **calls_data(session, number, limit)}
+    emit(app, data, lambda: f"{render_number(data)}\n{render_calls(data, limit)}")
 
 
 @number.command("remove")

@@ -24,6 +24,7 @@ from store import mail_message, send_limits, service, validation
 from store.errors import DomainError
 from web.deps import SendTestResult
 from web.pages.base import NumberPage, Plumbing, Posted
+from web.pages.delivery import address_flags
 from web.pages.forms import BadForm, count, flag, one_of, rows_within
 from web.texts import japanese, page
 
@@ -191,9 +192,11 @@ class NotificationPages:
         An empty row has 送信 unticked and its own 送信テスト (seeds P.9: type,
         送信テスト, tick 送信, 設定; issue 14 flows 1 and 7). Each saved address is
         also said in text above its row's input (a long one is cut off in the box);
-        ``results``: each row's latest 送信テスト result, by row.
+        ``results``: each row's latest 送信テスト result, by row. A saved address whose
+        latest mail failed is flagged by its row until a later one is sent (issue 16).
         """
         data = await self.base.read(_describe, found.number)
+        flags = await self.base.read(address_flags, found.number)
         saved: list[dict[str, Any]] = [{"address": "", "send": False} for _ in range(ADDRESS_ROWS)]
         for a in data["mail"]["addresses"]:
             saved[a["position"] - 1] = {"address": a["address"], "send": a["send"]}
@@ -210,6 +213,7 @@ class NotificationPages:
                 "number": found.number,
                 "rows": list(enumerate(rows, start=1)),
                 "saved": said,
+                "recently_failed": flags,
                 "errors": errors or {},
                 "results": results or {},
                 "guidance": self._address_guidance(),

@@ -19,10 +19,11 @@ from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from store import bulk, otp_csv, service, validation
+from store import bulk, delivery, otp_csv, service, validation
 from store.errors import DomainError
 from store.models import Service
 from web.pages.base import LoginScope, Plumbing, listed
+from web.pages.delivery import delivery_rows
 from web.pages.forms import BadForm, flag, one_of
 from web.ratelimit import Reservation
 from web.sessions import SessionView, Stage
@@ -116,7 +117,7 @@ class NumberPages:
         found = await self.base.number_page(request)
         if isinstance(found, Response):
             return found
-        rows = await self.base.read(bulk.call_history, found.number, HISTORY_LIMIT)
+        calls = await self.base.read(delivery.call_deliveries, found.number, HISTORY_LIMIT)
         return self.base.render(
             request,
             "history.html",
@@ -126,15 +127,17 @@ class NumberPages:
                 "limit": HISTORY_LIMIT,
                 "rows": [
                     {
-                        "started": f"{r.started_at:%Y/%m/%d %H:%M:%S}",
-                        "caller": r.caller,
-                        "outcome": r.outcome_label,
-                        "mailed": r.mailed,
-                        "recipients": r.recipients,
+                        "started": f"{c.call.started_at:%Y/%m/%d %H:%M:%S}",
+                        "caller": c.call.caller,
+                        "outcome": c.call.outcome_label,
+                        "mailed": c.call.mailed,
+                        "recipients": c.call.recipients,
                         # Issue 14 flow 10: the reason in words, no rule id (MAIL-7).
-                        "reason": reason_label(r.reason),
+                        "reason": reason_label(c.call.reason),
+                        # Issue 16 (MAIL-10): each address's mail, in words.
+                        "deliveries": delivery_rows(c.deliveries),
                     }
-                    for r in rows
+                    for c in calls
                 ],
             },
             session=found.view,

@@ -167,6 +167,11 @@ PAGES: dict[str, str] = {
     "addresses.too_many": "送信先メールアドレスは{limit}件まで登録できます。",
     # Issue 14: a saved address in full above its input (a long one is cut off in the box).
     "addresses.saved": "現在の設定: {address}",
+    # Issue 16 (MAIL-2): the address's latest call notification failed (web.pages.delivery).
+    "addresses.recently_failed": (
+        "最近このアドレスに送信できませんでした。{reason}"
+        "このアドレスにお知らせメールを送信できると、この表示は消えます。"
+    ),
     # Seeds P.9, in their order (type, 送信テスト, tick 送信, 設定) and their notes.
     "addresses.step_type": "着信お知らせメールの送信先メールアドレスを入力します(5件まで)。",
     "addresses.step_test": "「送信テスト」ボタンを押し、正しくメールが届くことを確認します。",
@@ -229,6 +234,31 @@ PAGES: dict[str, str] = {
     # numbers, history, bulk, CSV (SITE-7, SITE-9)
     "numbers.title": "電話番号の選択",
     "history.title": "着信履歴と通知結果",
+    # Issue 16 (MAIL-10): what became of each address's mail (web.pages.delivery): the
+    # outcome in words, never the mail server's reply or an SMTP code (for the operator).
+    "delivery.sent": "送信済み({time})",
+    "delivery.queued": "送信中",
+    "delivery.retrying": "再送中(次の送信: {next} ごろ、これまでの送信: {attempts}回)",
+    "delivery.failed": "送信できませんでした",
+    "delivery.address_refused": (
+        "メールサーバがこのメールアドレスへの送信を受け付けませんでした。"
+        "メールアドレスに誤りがないか確認してください。"
+    ),
+    "delivery.mailbox_full": (
+        "受信側のメールボックスの容量がいっぱいで、受け付けられませんでした。"
+        "不要なメールを削除してください。"
+    ),
+    "delivery.refused": (
+        "受信側のメールサーバがこのメールを受け付けませんでした。"
+        "迷惑メール対策などの受信設定を確認してください。"
+    ),
+    "delivery.deferred": (
+        "受信側のメールサーバが一時的に受け付けない状態が続いたため、送信を取りやめました。"
+    ),
+    "delivery.unreachable": (
+        "メールサーバに接続できない状態が続いたため、送信を取りやめました"
+        "(解決しない場合は、サービスの運営者にお問い合わせください)。"
+    ),
     "bulk.title": "一括設定",
     "bulk.out_of_scope": "設定できない電話番号が含まれています。",
     "bulk.done": "{count}件の電話番号に設定しました。",

@@ -1,0 +1,112 @@
+"""``chakushin number show N --calls``: a number's recent calls and what became of each mail.
+
+Issue 16 (MAIL-2, MAIL-10): for each call the decision and its reason, and
+for each address its delivery (``store.delivery``): sent with the time,
+queued or retrying with the attempts and the next try, failed with the kind
+of failure and the mail server's raw reply (or our side's error when no
+server answered), which the site never shows. Then the number's addresses
+whose latest mail failed (the flag of the site's address page).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from store import delivery
+from store.delivery import Delivery, DeliveryStatus
+
+TIME = "%Y-%m-%d %H:%M:%S %z"
+
+
+def _when(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _delivery_data(d: Delivery) -> dict[str, Any]:
+    return {
+        "address": d.address,
+        "status": d.status.value,
+        "attempts": d.attempts,
+        "queued_at": _when(d.queued_at),
+        "sent_at": _when(d.sent_at),
+        "next_attempt_at": _when(d.next_attempt_at),
+        "failure": d.failure.value if d.failure is not None else None,
+        "reply": d.reply or None,
+    }
+
+
+def calls_data(session: Session, number: str, limit: int) -> dict[str, Any]:
+    """The ``calls`` and ``recently_failed`` parts of ``number show --calls`` (JSON as is)."""
+    calls = delivery.call_deliveries(session, number, limit)
+    failed = delivery.recently_failed(session, number)
+    return {
+        "calls": [
+            {
+                "started_at": c.call.started_at.isoformat(),
+                "caller": c.call.caller,
+                "outcome": c.call.outcome.value,
+                "mailed": c.call.mailed,
+                "reason": c.call.reason,
+                "rule": c.call.rule,
+                "deliveries": [_delivery_data(d) for d in c.deliveries],
+            }
+            for c in calls
+        ],
+        "recently_failed": [
+            {
+                "address": f.address,
+                "position": f.position,
+                "failure": f.failure.value,
+                "reply": f.reply or None,
+                "queued_at": f.queued_at.isoformat(),
+            }
+            for f in sorted(failed.values(), key=lambda f: f.position)
+        ],
+    }
+
+
+def _attempts(n: int) -> str:
+    return f"{n} attempt{'' if n == 1 else 's'}"
+
+
+def _delivery_line(d: dict[str, Any]) -> str:
+    status = d["status"]
+    if status == DeliveryStatus.SENT:
+        said = f"sent {_shown(d['sent_at'])} after {_attempts(d['attempts'])}"
+    elif status == DeliveryStatus.FAILED:
+        said = f"failed ({d['failure']}) after {_attempts(d['attempts'])}: {d['reply'] or '-'}"
+    elif status == DeliveryStatus.RETRYING:
+        said = (
+            f"retrying: {_attempts(d['attempts'])}, next {_shown(d['next_attempt_at'])}; "
+            f"last reply: {d['reply']}"
+        )
+    else:
+        said = f"queued ({_attempts(d['attempts'])}), due {_shown(d['next_attempt_at'])}"
+    return f"      {d['address']}  {said}"
+
+
+def _shown(iso: str | None) -> str:
+    return dt.datetime.fromisoformat(iso).strftime(TIME) if iso else "-"
+
+
+def render_calls(data: dict[str, Any], limit: int) -> str:
+    calls = data["calls"]
+    lines = [f"  recent calls ({len(calls)}, newest first, at most {limit}):"]
+    if not calls:
+        lines.append("    none")
+    for c in calls:
+        decided = f"{'mailed' if c['mailed'] else 'not mailed'} ({c['reason']}"
+        decided += f", {c['rule']})" if c["rule"] else ")"
+        lines.append(
+            f"    {_shown(c['started_at'])}  from {c['caller']}  {c['outcome']}  {decided}"
+        )
+        lines += [_delivery_line(d) for d in c["deliveries"]]
+    failed = data["recently_failed"]
+    lines.append(f"  recently failed addresses ({len(failed)}):")
+    lines += [
+        f"    {f['position']}. {f['address']}  {f['failure']}: {f['reply'] or '-'}" for f in failed
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,321 @@
+"""What became of every mail of a number's calls (MAIL-2, MAIL-10, issue 16).
+
+The notifier queues one outbox row per recipient with the call's decision
+(``store.service.record_call_decisions``); the delivery worker
+(``notifier.outbox.record_results``) writes each attempt's result on that
+row: ``sent`` with ``sent_at``; still ``pending`` with the next try and the
+attempts after a temporary failure; ``failed`` at once on a 5xx, or once
+the retry deadline has passed. ``last_error`` keeps the reply of the last
+failed attempt: the server's (``550 5.1.1 ...``; a refused recipient reads
+``(550, '5.1.1 ...', 'address')``) or, when no server answered, our side's
+error (``ExceptionName: ...``, ``maildir: ...``).
+
+This module reads those rows back per address, for the site's call history
+and address page and for ``chakushin number show --calls``:
+
+- ``Delivery``: one address of one call, with its ``DeliveryStatus`` and, when
+  it failed, a ``FailureKind`` derived from the stored reply (``failure_kind``,
+  pure). The raw reply is for the operator only; the site says the kind in
+  words (``web.texts``).
+- ``call_deliveries``: a number's last calls with their deliveries, in two
+  queries whatever the number of calls (the calls with their decisions, then
+  every delivery of those decisions).
+- ``recently_failed``: the number's current addresses whose latest finished
+  call notification failed. The flag lasts until a mail queued later to the
+  same address is sent. A 送信テスト does not clear it: the site sends the
+  test mail directly, not through the outbox, and keeps of it only a row in
+  ``send_test`` (number, login, time: what the MAIL-2 limits count), neither
+  the address nor the outcome, so there is nothing to compare with.
+
+Times are in the number's time zone, as in the mail (MAIL-9).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import re
+import zoneinfo
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from store import labels, service
+from store.bulk import UNDECIDED, HistoryRow
+from store.models import (
+    DestinationAddress,
+    MailKind,
+    MailStatus,
+    OutboxMail,
+    StoredCall,
+    StoredDecision,
+)
+
+
+class DeliveryStatus(enum.StrEnum):
+    """Where one address's mail of one call stands."""
+
+    QUEUED = "queued"  # not tried yet, or being sent now
+    RETRYING = "retrying"  # a try failed for now; the next one is due at next_attempt_at
+    SENT = "sent"  # accepted by the mail server
+    FAILED = "failed"  # given up: refused for good, or the retry deadline passed
+
+
+class FailureKind(enum.StrEnum):
+    """Why a mail was given up, read from its stored reply (``failure_kind``)."""
+
+    ADDRESS_REFUSED = "address_refused"  # no such mailbox or domain (550/551/553, 5.1.x)
+    MAILBOX_FULL = "mailbox_full"  # over quota (552, 452, x.2.2)
+    REFUSED = "refused"  # refused for good otherwise (other 5xx: policy, spam, size)
+    DEFERRED = "deferred"  # the server kept answering "later" (4xx) until the deadline
+    UNREACHABLE = "unreachable"  # no server answered (refused connection, timeout, TLS)
+
+
+# The reply code at the start: "550 ...", "550-...", or a refused recipient as
+# aiosmtplib prints it, "(550, '5.1.1 ...', 'address')". Our side's error texts
+# ("SMTPServerDisconnected: ...", "maildir: ...") start with a name, not digits.
+_REPLY_CODE = re.compile(r"\(?\s*([2-5][0-9]{2})(?![0-9.])")
+# RFC 3463 enhanced status code: class.subject.detail.
+_ENHANCED = re.compile(r"(?<![0-9.])([245])\.([0-9]{1,3})\.([0-9]{1,3})(?![0-9.])")
+_ADDRESS_CODES = frozenset({550, 551, 553})
+_FULL_CODES = frozenset({452, 552})
+
+
+def reply_code(reply: str | None) -> int | None:
+    """The SMTP reply code a stored reply starts with; None when no server answered."""
+    found = _REPLY_CODE.match(reply or "")
+    return int(found.group(1)) if found else None
+
+
+def failure_kind(reply: str | None) -> FailureKind:
+    """MAIL-10: why a failed mail was given up, from its stored ``last_error``.
+
+    The enhanced status code decides when the server gave one of the same
+    class as its reply code (``550 5.7.1`` is a policy refusal, not a wrong
+    address); otherwise the reply code does. A 4xx in a failed row means the
+    server answered "try later" until the retry deadline passed.
+    """
+    code = reply_code(reply)
+    if code is None:
+        return FailureKind.UNREACHABLE
+    enhanced = _ENHANCED.search((reply or "")[:200])
+    subject: tuple[int, int] | None = None
+    if enhanced is not None and int(enhanced.group(1)) == code // 100:
+        subject = (int(enhanced.group(2)), int(enhanced.group(3)))
+    if subject == (2, 2) or (subject is None and code in _FULL_CODES):
+        return FailureKind.MAILBOX_FULL
+    if code < 500:
+        return FailureKind.DEFERRED
+    if subject is not None:
+        return FailureKind.ADDRESS_REFUSED if subject[0] == 1 else FailureKind.REFUSED
+    return FailureKind.ADDRESS_REFUSED if code in _ADDRESS_CODES else FailureKind.REFUSED
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One address's mail of one call.
+
+    ``sent_at`` for ``SENT``; ``next_attempt_at`` while ``QUEUED`` or
+    ``RETRYING``; ``failure`` for ``FAILED``. ``reply`` is the stored reply of
+    the last failed attempt ("" when none): for the operator, never for a page.
+    Times are in the number's time zone.
+    """
+
+    address: str
+    status: DeliveryStatus
+    attempts: int
+    queued_at: dt.datetime
+    sent_at: dt.datetime | None
+    next_attempt_at: dt.datetime | None
+    failure: FailureKind | None
+    reply: str
+
+
+@dataclass(frozen=True)
+class CallDeliveries:
+    """One call of the number (``store.bulk.HistoryRow``) and its mails, by address."""
+
+    call: HistoryRow
+    deliveries: tuple[Delivery, ...]
+
+
+@dataclass(frozen=True)
+class FailedAddress:
+    """A current address (in its slot, ``position``) whose latest finished call
+    notification failed."""
+
+    address: str
+    position: int
+    failure: FailureKind
+    reply: str  # for the operator only
+    queued_at: dt.datetime  # of the failed mail, in the number's time zone
+
+
+_DELIVERY_COLUMNS = (
+    OutboxMail.decision_id,
+    OutboxMail.recipient,
+    OutboxMail.status,
+    OutboxMail.attempts,
+    OutboxMail.next_attempt_at,
+    OutboxMail.last_error,
+    OutboxMail.created_at,
+    OutboxMail.sent_at,
+)
+
+
+def _delivery(
+    recipient: str,
+    status: MailStatus,
+    attempts: int,
+    next_attempt_at: dt.datetime,
+    last_error: str | None,
+    created_at: dt.datetime,
+    sent_at: dt.datetime | None,
+    zone: zoneinfo.ZoneInfo,
+) -> Delivery:
+    if status is MailStatus.SENT:
+        shown = DeliveryStatus.SENT
+    elif status is MailStatus.FAILED:
+        shown = DeliveryStatus.FAILED
+    else:
+        shown = DeliveryStatus.RETRYING if last_error else DeliveryStatus.QUEUED
+    return Delivery(
+        address=recipient,
+        status=shown,
+        attempts=attempts,
+        queued_at=created_at.astimezone(zone),
+        sent_at=sent_at.astimezone(zone) if sent_at is not None else None,
+        next_attempt_at=(
+            next_attempt_at.astimezone(zone) if status is MailStatus.PENDING else None
+        ),
+        failure=failure_kind(last_error) if status is MailStatus.FAILED else None,
+        reply=last_error or "",
+    )
+
+
+def deliveries(
+    session: Session, decision_ids: Collection[int], timezone: str
+) -> dict[int, tuple[Delivery, ...]]:
+    """The call notification mails of the decisions, by decision, in the order queued.
+
+    One query for all of them (only the columns needed: not the messages).
+    """
+    if not decision_ids:
+        return {}
+    zone = zoneinfo.ZoneInfo(timezone)
+    found: dict[int, list[Delivery]] = {}
+    rows = session.execute(
+        select(*_DELIVERY_COLUMNS)
+        .where(
+            OutboxMail.decision_id.in_(list(decision_ids)),
+            OutboxMail.kind == MailKind.CALL_NOTIFICATION,
+        )
+        .order_by(OutboxMail.decision_id, OutboxMail.id)
+    ).all()
+    for decision_id, recipient, status, attempts, next_at, last_error, created, sent in rows:
+        if decision_id is None:  # not with the IN above; said for the type checker
+            continue
+        found.setdefault(decision_id, []).append(
+            _delivery(recipient, status, attempts, next_at, last_error, created, sent, zone)
+        )
+    return {decision_id: tuple(made) for decision_id, made in found.items()}
+
+
+def _call_row(
+    call: StoredCall, decision: StoredDecision | None, zone: zoneinfo.ZoneInfo
+) -> HistoryRow:
+    """The history row of a call, as ``store.bulk.call_history`` gives it."""
+    return HistoryRow(
+        started_at=call.started_at.astimezone(zone),
+        caller=labels.caller_label(call.presentation, call.caller_number or ""),
+        outcome=call.outcome,
+        outcome_label=labels.outcome_label(call.outcome),
+        mailed=decision.mailed if decision is not None else False,
+        reason=decision.reason if decision is not None else UNDECIDED,
+        rule=decision.rule if decision is not None else "",
+        recipients=tuple(decision.recipients) if decision is not None else (),
+    )
+
+
+def call_deliveries(session: Session, number: str, limit: int = 50) -> list[CallDeliveries]:
+    """The number's last ``limit`` calls, newest first, each with its mails by address.
+
+    The calls are those of ``store.bulk.call_history`` (only those recorded
+    while this number was provisioned). Two queries, whatever ``limit``.
+    Raises ``NotFound`` for an unknown number.
+    """
+    if limit < 1:
+        raise ValueError(f"limit must be at least 1, not {limit}")
+    found = service.get_number(session, number)
+    zone = zoneinfo.ZoneInfo(found.timezone)
+    calls = session.execute(
+        select(StoredCall, StoredDecision)
+        .outerjoin(StoredDecision, StoredDecision.call_id == StoredCall.id)
+        .where(StoredCall.number_id == found.id)
+        .order_by(StoredCall.started_at.desc(), StoredCall.id.desc())
+        .limit(limit)
+    ).all()
+    mailed = deliveries(
+        session, [d.id for _, d in calls if d is not None and d.mailed], found.timezone
+    )
+    return [
+        CallDeliveries(
+            _call_row(call, decision, zone),
+            mailed.get(decision.id, ()) if decision is not None else (),
+        )
+        for call, decision in calls
+    ]
+
+
+def recently_failed(session: Session, number: str) -> dict[str, FailedAddress]:
+    """The number's current addresses whose latest finished call notification failed.
+
+    Keyed by the address's ``address_key`` (lower case). "Latest" is by the
+    time the mail was queued: a mail still pending neither sets nor clears
+    the flag; once a mail queued after the failed one is sent, the address
+    is no longer flagged. Only the calls of this number count, and only call
+    notifications (see the module docstring about 送信テスト). One query.
+    """
+    found = service.get_number(session, number)
+    current: Mapping[str, DestinationAddress] = {a.address_key: a for a in found.addresses}
+    if not current:
+        return {}
+    key = func.lower(OutboxMail.recipient)
+    ranked = (
+        select(
+            key.label("key"),
+            OutboxMail.status,
+            OutboxMail.last_error,
+            OutboxMail.created_at,
+            func.row_number()
+            .over(partition_by=key, order_by=(OutboxMail.created_at.desc(), OutboxMail.id.desc()))
+            .label("rank"),
+        )
+        .join(StoredDecision, StoredDecision.id == OutboxMail.decision_id)
+        .join(StoredCall, StoredCall.id == StoredDecision.call_id)
+        .where(
+            StoredCall.number_id == found.id,
+            OutboxMail.kind == MailKind.CALL_NOTIFICATION,
+            OutboxMail.status != MailStatus.PENDING,
+            key.in_(list(current)),
+        )
+        .subquery()
+    )
+    zone = zoneinfo.ZoneInfo(found.timezone)
+    rows = session.execute(
+        select(ranked.c.key, ranked.c.last_error, ranked.c.created_at).where(
+            ranked.c.rank == 1, ranked.c.status == MailStatus.FAILED
+        )
+    ).all()
+    return {
+        k: FailedAddress(
+            address=current[k].address,
+            position=current[k].position,
+            failure=failure_kind(last_error),
+            reply=last_error or "",
+            queued_at=created_at.astimezone(zone),
+        )
+        for k, last_error, created_at in rows
+    }
