@@ -90,9 +90,10 @@ def site_env() -> dict[str, str]:
 
 
 @pytest.fixture
-def site_url(
+def served(
     sessions: sessionmaker[Session], tmp_path: Path, smtp: SmtpServer, site_env: dict[str, str]
-) -> Iterator[str]:
+) -> Iterator[ChakushinProcess]:
+    """``chakushin serve`` with the site and the mail worker (its events: ``wait_event``)."""
     env = clean_env(
         CHAKUSHIN_DATABASE_URL=f"sqlite:///{tmp_path / 'site.db'}",
         CHAKUSHIN_DATA_DIR=str(tmp_path),
@@ -108,11 +109,16 @@ def site_url(
     )
     serve = ChakushinProcess(["serve"], env, tmp_path)
     try:
-        ready = serve.wait_event("serve_ready")
-        yield f"http://127.0.0.1:{ready['site_port']}"
+        serve.wait_event("serve_ready")
+        yield serve
         assert serve.terminate() == 0
     finally:
         serve.kill()
+
+
+@pytest.fixture
+def site_url(served: ChakushinProcess) -> str:
+    return f"http://127.0.0.1:{served.wait_event('serve_ready')['site_port']}"
 
 
 @pytest.fixture

@@ -214,6 +214,13 @@ def test_issue14_every_page_fits_375_and_1280_px_and_has_its_screenshots(
     assert page.locator("input[name^=caller_number_]").count() >= len(DESIGNATED)
     page.goto(f"{site_url}/numbers/{EXTRA}/history")
     shots.take(text("history.title", number=EXTRA), number=EXTRA)
+    # Issue 16: the supplementary services' pages (CALL-2 ... CALL-4).
+    page.goto(f"{site_url}/numbers/{EXTRA}/nuisance")
+    shots.take(text("nuisance.title"), number=EXTRA)
+    page.goto(f"{site_url}/numbers/{EXTRA}/number-request")
+    shots.take(text("number_request.title"), number=EXTRA)
+    page.goto(f"{site_url}/numbers/{EXTRA}/voice-warp")
+    shots.take(text("voice_warp.title"), number=EXTRA)
 
     # SITE-7 bulk, SITE-9 CSV, SITE-3 password, SITE-5 settings, SITE-8 auth unit.
     page.goto(f"{site_url}/bulk")
