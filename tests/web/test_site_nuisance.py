@@ -101,6 +101,7 @@ async def test_issue16_CALL_2_the_list_with_its_count_and_a_withheld_caller_with
     assert re.findall(r"\d{3,}", rest) == [], "the list shows no digits but the listed number"
     # Each entry its 削除 button (by position), and the add form.
     assert shown.text.count(">削除</button>") == 2
+    assert 'name="entry" value="hidden"' in shown.text  # the button names it so, not by digits
     assert forms_to(shown.text, PAGE) == 3
     assert 'name="caller_number"' in shown.text
     # The phone's feature code and what the list does for the mail (MAIL-7).
@@ -138,7 +139,7 @@ async def test_issue16_CALL_2_an_entry_and_a_hidden_one_are_removed_by_position(
 ) -> None:
     listed(site, EXTRA, LISTED, hidden=WITHHELD)
     await logged_in(site)
-    gone = await site.post(PAGE, {"action": "remove", "position": "2"})  # the hidden one
+    gone = await site.post(PAGE, {"action": "remove", "position": "2", "entry": "hidden"})
     assert gone.status_code == 303 and gone.headers["location"] == f"{PAGE}?saved=removed"
     shown = await site.client.get(gone.headers["location"])
     assert "迷惑電話リストから削除しました。" in shown.text
@@ -147,7 +148,8 @@ async def test_issue16_CALL_2_an_entry_and_a_hidden_one_are_removed_by_position(
     assert stored(site) == [{"position": 1, "caller_number": LISTED, "hidden": False}]
     out = chakushin(db_url, tmp_config, "number", "show", EXTRA).stdout
     assert "nuisance list (1/30):" in out and "withheld" not in out
-    assert (await site.post(PAGE, {"action": "remove", "position": "1"})).status_code == 303
+    last = {"action": "remove", "position": "1", "entry": LISTED}
+    assert (await site.post(PAGE, last)).status_code == 303
     assert stored(site) == []
     empty = await site.client.get(PAGE)
     assert "登録件数: 0件(30件まで)" in empty.text and ">削除</button>" not in empty.text
@@ -201,12 +203,13 @@ async def test_issue16_CALL_2_the_31st_entry_is_refused_and_nothing_changes(site
     [
         {"action": "drop", "position": "1"},
         {"caller_number": "0311110000"},  # no action
-        {"action": "remove"},  # no position
-        {"action": "remove", "position": "x"},
-        {"action": "remove", "position": "0"},
-        {"action": "remove", "position": "31"},
-        {"action": "remove", "position": "١"},  # not a half-width digit
-        {"action": "remove", "position": "-1"},
+        {"action": "remove", "entry": LISTED},  # no position
+        {"action": "remove", "position": "1"},  # no entry
+        {"action": "remove", "position": "x", "entry": LISTED},
+        {"action": "remove", "position": "0", "entry": LISTED},
+        {"action": "remove", "position": "31", "entry": LISTED},
+        {"action": "remove", "position": "١", "entry": LISTED},  # not a half-width digit
+        {"action": "remove", "position": "-1", "entry": LISTED},
     ],
 )
 async def test_issue16_CALL_2_a_forged_action_or_position_is_a_bad_form(
@@ -221,14 +224,27 @@ async def test_issue16_CALL_2_a_forged_action_or_position_is_a_bad_form(
     assert unchanged(site, before)
 
 
-async def test_issue16_CALL_2_a_position_no_longer_listed_is_refused_in_words(site: Site) -> None:
-    listed(site, EXTRA, LISTED)
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {"position": "5", "entry": LISTED},  # removed meanwhile
+        {"position": "1", "entry": LISTED},  # removed, and its position taken by the next one
+        {"position": "1", "entry": "hidden"},  # a visible entry is not the hidden one shown
+    ],
+)
+async def test_issue16_CALL_2_a_stale_remove_button_removes_no_other_caller(
+    site: Site, entry: dict[str, str]
+) -> None:
+    """A page left open while the list changed (another tab, the phone's 144-2)."""
     await logged_in(site)
+    listed(site, EXTRA, "0311110000")  # now at position 1, where LISTED was
     before = site.state()
-    stale = await site.post(PAGE, {"action": "remove", "position": "5"})  # another tab's
+    stale = await site.post(PAGE, {"action": "remove", **entry})
     assert stale.status_code == 400
     assert "この電話番号は迷惑電話リストに登録されていません" in stale.text
+    assert "登録件数: 1件(30件まで)" in stale.text
     assert unchanged(site, before)
+    assert stored(site) == [{"position": 1, "caller_number": "0311110000", "hidden": False}]
 
 
 async def test_issue16_CALL_2_every_change_needs_the_csrf_token(site: Site) -> None:
@@ -237,7 +253,7 @@ async def test_issue16_CALL_2_every_change_needs_the_csrf_token(site: Site) -> N
     before = site.state()
     for data in (
         {"action": "add", "caller_number": "0311110000"},
-        {"action": "remove", "position": "1"},
+        {"action": "remove", "position": "1", "entry": LISTED},
     ):
         missing = await site.client.post(PAGE, data=data)
         wrong = await site.client.post(PAGE, data={"csrf_token": "forged", **data})
@@ -260,7 +276,7 @@ async def test_issue16_CALL_2_a_number_without_the_service_is_told_and_offered_n
     before = site.state()
     for data in (
         {"action": "add", "caller_number": "0311110000"},
-        {"action": "remove", "position": "1"},
+        {"action": "remove", "position": "1", "entry": LISTED},
     ):
         refused = await site.post(PAGE, data)
         assert refused.status_code == 400
@@ -280,8 +296,8 @@ async def test_issue16_SITE_1_CALL_2_a_user_reaches_no_other_numbers_list(site: 
     assert seen.status_code == 403 and LISTED not in seen.text and "非通知" not in seen.text
     for data in (
         {"action": "add", "caller_number": "0311110000"},
-        {"action": "remove", "position": "1"},
-        {"action": "remove", "position": "2"},
+        {"action": "remove", "position": "1", "entry": LISTED},
+        {"action": "remove", "position": "2", "entry": "hidden"},
     ):
         refused = await site.post(other, data, page=PAGE)
         assert refused.status_code == 403, data

@@ -22,7 +22,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from store import service, validation
-from store.errors import DomainError, NotSubscribed
+from store.errors import DomainError, NotFound, NotSubscribed
+from store.models import Service
 from web.pages.base import NumberPage, Plumbing
 from web.pages.forms import BadForm, count, one_of
 from web.texts import japanese, page
@@ -33,6 +34,8 @@ CONTEXT = "nuisance"  # how web.texts words the shared codes for this page
 ACTIONS = {"add": "add", "remove": "remove"}
 # ?saved=… after a change: what the page says it did.
 SAVED = ("added", "removed")
+# What a remove button says its entry was: the number, or this for a hidden one.
+HIDDEN = "hidden"
 
 
 def _listed(session: Session, number: str) -> dict[str, Any]:
@@ -42,6 +45,31 @@ def _listed(session: Session, number: str) -> dict[str, Any]:
         "subscribed": "nuisance" in described["services"],
         "entries": described["nuisance_list"],
     }
+
+
+def _shown_as(entry: Mapping[str, Any]) -> str:
+    """How a remove button names its entry (never a hidden entry's digits)."""
+    return HIDDEN if entry["hidden"] else str(entry["caller_number"])
+
+
+def _remove(session: Session, number: str, position: int, shown_as: str) -> None:
+    """CALL-2: remove the entry at ``position`` if it is still the one the page showed.
+
+    A position is taken again by the next entry added: a page left open while
+    the list changed (another tab, the phone's 144-2) must not remove another
+    caller than the one beside its button. The number is locked first, so the
+    check and the removal see the same list.
+    """
+    found = service.get_number(session, number, lock=True)
+    listed = service.describe_number(found)["nuisance_list"]
+    if found.subscribes(Service.NUISANCE) and not any(
+        e["position"] == position and _shown_as(e) == shown_as for e in listed
+    ):
+        raise NotFound(
+            f"{number}: position {position} no longer holds the entry shown",
+            field="caller_number",
+        )
+    service.remove_nuisance(session, number, position=position)  # NotSubscribed there
 
 
 def _not_subscribed(number: str) -> str:
@@ -86,7 +114,7 @@ class NuisancePages:
                 "number": found.number,
                 "subscribed": data["subscribed"],
                 "not_subscribed": "" if data["subscribed"] else _not_subscribed(found.number),
-                "entries": data["entries"],
+                "entries": [{**e, "shown_as": _shown_as(e)} for e in data["entries"]],
                 "limit": validation.MAX_NUISANCE,
                 "typed": _shown(typed),
                 "errors": errors or {},
@@ -108,11 +136,14 @@ class NuisancePages:
         typed = data.get("caller_number", "")
         try:
             action = one_of(data, "action", ACTIONS)
-            position = 0
+            position, shown_as = 0, ""
             if action == "remove":
                 position = count(data, "position", validation.MAX_NUISANCE)
                 if position < 1:
                     raise BadForm("position")
+                shown_as = data.get("entry", "")
+                if not shown_as:
+                    raise BadForm("entry")
         except BadForm as exc:
             return self.base.bad_form(request, found.view, exc)
         try:
@@ -126,7 +157,7 @@ class NuisancePages:
                     )
                 await self.base.write(service.add_nuisance, found.number, typed)
             else:
-                await self.base.write(service.remove_nuisance, found.number, position=position)
+                await self.base.write(_remove, found.number, position, shown_as)
         except DomainError as exc:
             # An add's refusal by its field (the list full too: LimitExceeded names
             # none); a remove's, or the service's own, at the list's top.
