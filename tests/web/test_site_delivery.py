@@ -143,6 +143,8 @@ async def test_issue16_MAIL_10_wire_a_refused_address_and_a_delivered_one_in_wor
     flag = flag_of(addresses.text, 1)
     assert flag == page("addresses.recently_failed", reason=page("delivery.address_refused"))
     assert "最近このアドレスに送信できませんでした" in flag
+    assert 'aria-describedby="address_1-saved address_1-failed"' in addresses.text
+    assert 'aria-describedby="address_2-saved"' in addresses.text
     assert flag_of(addresses.text, 2) is None
     assert "550" not in addresses.text
 
