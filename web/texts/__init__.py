@@ -76,13 +76,14 @@ FORMS: dict[str, str] = {
         "「指定」欄にチェックを入れたお知らせ対象電話番号が1件以上必要です。"
         "すべて外す場合は、先に「メール送信条件設定」でこの条件のチェックを外してください。"
     ),
-    # store.validation's other values: no page takes them yet (the CLI, the IVR), so
-    # that a page that comes to show one has its sentence (CALL-4, IVR-7, provisioning).
+    # store.validation's other values: the ring time is the ボイスワープ page's (CALL-4);
+    # the others no page takes yet (the CLI, the IVR), worded for the pages to come.
     "ring_seconds_range": f"呼出時間は{MIN_RING_SECONDS}～{MAX_RING_SECONDS}秒で入力してください。",
     "timezone_unknown": "タイムゾーンが正しくありません(例: Asia/Tokyo)。",
     "endpoint_format": "接続先の形式が正しくありません(例: PJSIP/0312345678)。",
     "temp_password_format": "仮パスワードは半角数字8桁で入力してください。",
-    # store.service's refusals that no page meets yet (the CLI's), worded for the pages to come.
+    # store.service's refusals that the CLI meets (forward_to_self: also the ボイスワープ page),
+    # worded for the pages to come.
     "contract_number_removal": ("契約電話番号は削除できません。回線ごと削除してください。"),
     "forward_to_self": "転送先に、この電話番号そのものは設定できません。",
     "forward_without_destination": "転送先の電話番号を設定してから開始してください。",
