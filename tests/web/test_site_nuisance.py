@@ -279,7 +279,7 @@ async def test_issue16_CALL_2_a_number_without_the_service_is_told_and_offered_n
         {"action": "remove", "position": "1", "entry": LISTED},
     ):
         refused = await site.post(PAGE, data)
-        assert refused.status_code == 400
+        assert refused.status_code == 403
         assert "この電話番号は迷惑電話おことわりを契約していません。" in refused.text
         assert forms_to(refused.text, PAGE) == 0
     assert unchanged(site, before)

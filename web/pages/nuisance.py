@@ -168,7 +168,8 @@ class NuisancePages:
                 found,
                 typed=typed if action == "add" else "",
                 errors={field: [japanese(exc, CONTEXT)]},
-                status=400,
+                # A number without the service (as the ナンバー・リクエスト and ボイスワープ pages).
+                status=403 if isinstance(exc, NotSubscribed) else 400,
             )
         log.info("site_nuisance_changed", number=found.number, action=action)
         done = "added" if action == "add" else "removed"
