@@ -342,12 +342,13 @@ def call_history(session: Session, number: str, limit: int = 50) -> list[History
         .order_by(StoredCall.started_at.desc(), StoredCall.id.desc())
         .limit(limit)
     ).all()
-    return [_history_row(call, decision, zone) for call, decision in rows]
+    return [history_row(call, decision, zone) for call, decision in rows]
 
 
-def _history_row(
+def history_row(
     call: StoredCall, decision: StoredDecision | None, zone: zoneinfo.ZoneInfo
 ) -> HistoryRow:
+    """A stored call and its decision as a history row (also ``store.delivery``'s)."""
     return HistoryRow(
         started_at=call.started_at.astimezone(zone),
         caller=labels.caller_label(call.presentation, call.caller_number or ""),

@@ -42,8 +42,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from store import labels, service
-from store.bulk import UNDECIDED, HistoryRow
+from store import bulk, service
+from store.bulk import HistoryRow
 from store.models import (
     DestinationAddress,
     MailKind,
@@ -223,22 +223,6 @@ def deliveries(
     return {decision_id: tuple(made) for decision_id, made in found.items()}
 
 
-def _call_row(
-    call: StoredCall, decision: StoredDecision | None, zone: zoneinfo.ZoneInfo
-) -> HistoryRow:
-    """The history row of a call, as ``store.bulk.call_history`` gives it."""
-    return HistoryRow(
-        started_at=call.started_at.astimezone(zone),
-        caller=labels.caller_label(call.presentation, call.caller_number or ""),
-        outcome=call.outcome,
-        outcome_label=labels.outcome_label(call.outcome),
-        mailed=decision.mailed if decision is not None else False,
-        reason=decision.reason if decision is not None else UNDECIDED,
-        rule=decision.rule if decision is not None else "",
-        recipients=tuple(decision.recipients) if decision is not None else (),
-    )
-
-
 def call_deliveries(session: Session, number: str, limit: int = 50) -> list[CallDeliveries]:
     """The number's last ``limit`` calls, newest first, each with its mails by address.
 
@@ -262,7 +246,7 @@ def call_deliveries(session: Session, number: str, limit: int = 50) -> list[Call
     )
     return [
         CallDeliveries(
-            _call_row(call, decision, zone),
+            bulk.history_row(call, decision, zone),
             mailed.get(decision.id, ()) if decision is not None else (),
         )
         for call, decision in calls
