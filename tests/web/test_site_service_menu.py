@@ -20,7 +20,8 @@ ORDER = ["着信お知らせメール", "迷惑電話おことわり", "ナン�
 
 def offered(html: str) -> list[tuple[str, str]]:
     """(link, name) of the services the page offers, in its order."""
-    return re.findall(r'<li><a href="(/numbers/\d+/[a-z-]+)">([^<]+)</a> <span class="state">', html)
+    item = r'<li><a href="(/numbers/\d+/[a-z-]+)">([^<]+)</a> <span class="state">'
+    return re.findall(item, html)
 
 
 async def test_issue16_SITE_7_the_number_menu_offers_every_subscribed_service_in_order(
@@ -89,3 +90,13 @@ async def test_issue16_SITE_7_home_leads_to_the_service_selection(site: Site) ->
     await site.establish(CONTRACT, CONTRACT, AuthUnit.LINE, GOOD)
     home = await site.client.get("/")
     assert '<a href="/numbers">サービス選択</a>' in home.text
+
+
+async def test_issue16_MAIL_4_saved_conditions_return_to_the_mail_page_which_says_so(
+    site: Site,
+) -> None:
+    await site.establish(EXTRA, EXTRA, AuthUnit.NUMBER, GOOD)
+    saved = await site.post(f"{N}/conditions", {"unanswered_only": "1"})
+    assert saved.status_code == 303 and saved.headers["location"] == f"{N}/mail?saved=1"
+    shown = await site.client.get(saved.headers["location"])
+    assert "設定しました。" in shown.text and "応答できなかった着信のみ" in shown.text

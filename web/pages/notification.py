@@ -413,7 +413,7 @@ class NotificationPages:
             return await self.conditions_page(
                 request, found, typed=typed, errors={field: [japanese(exc)]}, status=400
             )
-        return RedirectResponse(f"/numbers/{found.number}?saved=1", status_code=303)
+        return RedirectResponse(f"/numbers/{found.number}/mail?saved=1", status_code=303)
 
     # --- designated numbers (MAIL-5) ------------------------------------------------
 

@@ -39,7 +39,9 @@ def _menu(session: Session, number: str) -> list[dict[str, Any]]:
         Service.NUMBER_REQUEST: page(
             "services.on" if data["number_request"]["enabled"] else "services.off"
         ),
-        Service.VOICE_WARP: page("services.on" if data["voice_warp"]["enabled"] else "services.off"),
+        Service.VOICE_WARP: page(
+            "services.on" if data["voice_warp"]["enabled"] else "services.off"
+        ),
     }
     names = {
         Service.MAIL: page("services.mail"),
