@@ -331,10 +331,18 @@ def call_history(session: Session, number: str, limit: int = 50) -> list[History
     and provisioned again (a new subscriber) does not see the calls of the
     one before. Raises ``NotFound`` for an unknown number.
     """
+    zone, rows = recent_calls(session, number, limit)
+    return [history_row(call, decision, zone) for call, decision in rows]
+
+
+def recent_calls(
+    session: Session, number: str, limit: int
+) -> tuple[zoneinfo.ZoneInfo, list[tuple[StoredCall, StoredDecision | None]]]:
+    """The number's time zone and its last ``limit`` calls with their decisions, newest
+    first (those of ``call_history``; ``store.delivery`` adds each address's mail)."""
     if limit < 1:
         raise ValueError(f"limit must be at least 1, not {limit}")
     found = service.get_number(session, number)
-    zone = zoneinfo.ZoneInfo(found.timezone)
     rows = session.execute(
         select(StoredCall, StoredDecision)
         .outerjoin(StoredDecision, StoredDecision.call_id == StoredCall.id)
@@ -342,7 +350,7 @@ def call_history(session: Session, number: str, limit: int = 50) -> list[History
         .order_by(StoredCall.started_at.desc(), StoredCall.id.desc())
         .limit(limit)
     ).all()
-    return [history_row(call, decision, zone) for call, decision in rows]
+    return zoneinfo.ZoneInfo(found.timezone), [(call, decision) for call, decision in rows]
 
 
 def history_row(

@@ -230,20 +230,8 @@ def call_deliveries(session: Session, number: str, limit: int = 50) -> list[Call
     while this number was provisioned). Two queries, whatever ``limit``.
     Raises ``NotFound`` for an unknown number.
     """
-    if limit < 1:
-        raise ValueError(f"limit must be at least 1, not {limit}")
-    found = service.get_number(session, number)
-    zone = zoneinfo.ZoneInfo(found.timezone)
-    calls = session.execute(
-        select(StoredCall, StoredDecision)
-        .outerjoin(StoredDecision, StoredDecision.call_id == StoredCall.id)
-        .where(StoredCall.number_id == found.id)
-        .order_by(StoredCall.started_at.desc(), StoredCall.id.desc())
-        .limit(limit)
-    ).all()
-    mailed = deliveries(
-        session, [d.id for _, d in calls if d is not None and d.mailed], found.timezone
-    )
+    zone, calls = bulk.recent_calls(session, number, limit)
+    mailed = deliveries(session, [d.id for _, d in calls if d is not None and d.mailed], zone.key)
     return [
         CallDeliveries(
             bulk.history_row(call, decision, zone),
