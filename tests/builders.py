@@ -41,7 +41,7 @@ from agi.wiring import Route
 from dialplan.config import CallConfig, IvrConfig
 from store import db, passwords, service
 from store.errors import DomainError, StoreUnavailable
-from store.models import AuthUnit, Base, SiteCredential
+from store.models import AuthUnit, Base, CallOutcome, Presentation, SiteCredential
 from store.service import CallerLine
 
 # --- clocks ----------------------------------------------------------------------------------
@@ -280,3 +280,44 @@ def give_site_password(
         credential.otp_confirmation_password_hash = hashed(otp.confirmation_password)
     s.add(credential)
     return credential
+
+
+def a_mailed_call(
+    sessions: sessionmaker[Session],
+    *,
+    number: str,
+    linkedid: str,
+    recipients: Iterable[str],
+    at: dt.datetime,
+    caller: str = "0311112222",
+) -> None:
+    """MAIL-10: an unanswered call to ``number`` at ``at`` whose decision mails each of
+    ``recipients``, its mails queued then, as the notifier records it (issue 16)."""
+
+    def mail(to: str) -> service.QueuedMail:
+        message_id = f"<{linkedid}.{to}@example.jp>"
+        return service.QueuedMail(
+            to,
+            f"call {linkedid}",
+            f"From: chakushin@example.jp\r\nTo: {to}\r\nSubject: call\r\n"
+            f"Message-ID: {message_id}\r\n\r\nbody\r\n",
+            message_id,
+        )
+
+    with db.transaction(sessions) as s:
+        assert service.record_call_decision(
+            s,
+            now=at,
+            linkedid=linkedid,
+            subscriber_number=number,
+            caller_number=caller,
+            presentation=Presentation.ALLOWED,
+            outcome=CallOutcome.UNANSWERED,
+            dial_status="NOANSWER",
+            forward_dial_status="",
+            started_at=at,
+            ended_at=at,
+            mailed=True,
+            reason="notify",
+            mails=[mail(to) for to in recipients],
+        )

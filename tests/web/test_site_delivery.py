@@ -18,6 +18,7 @@ import pytest
 from notifier.outbox import DeliveryWorker, SmtpSender, SmtpSettings
 from store import db, service
 from store.models import AuthUnit, CallOutcome, Presentation
+from tests.builders import a_mailed_call
 from tests.notifier.smtp_server import Inbox, SmtpServer
 from tests.web.conftest import CONTRACT, EXTRA, Site
 from tests.web.steps import GOOD
@@ -57,33 +58,14 @@ def refusing() -> Any:
 def a_call(site: Site, linkedid: str, recipients: list[str], *, minutes: int = 0) -> None:
     """A mailed call to EXTRA, its mails queued then, as the notifier records it."""
     at = site.clock() + dt.timedelta(minutes=minutes)
-    mails = [
-        service.QueuedMail(
-            r,
-            f"call {linkedid}",
-            f"From: chakushin@example.jp\r\nTo: {r}\r\nSubject: call\r\n"
-            f"Message-ID: <{linkedid}.{r}@example.jp>\r\n\r\nbody\r\n",
-            f"<{linkedid}.{r}@example.jp>",
-        )
-        for r in recipients
-    ]
-    with db.transaction(site.sessions) as s:
-        service.record_call_decision(
-            s,
-            now=at,
-            linkedid=linkedid,
-            subscriber_number=EXTRA,
-            caller_number="0398765432",
-            presentation=Presentation.ALLOWED,
-            outcome=CallOutcome.UNANSWERED,
-            dial_status="NOANSWER",
-            forward_dial_status="",
-            started_at=at,
-            ended_at=at,
-            mailed=True,
-            reason="notify",
-            mails=mails,
-        )
+    a_mailed_call(
+        site.sessions,
+        number=EXTRA,
+        linkedid=linkedid,
+        recipients=recipients,
+        at=at,
+        caller="0398765432",
+    )
 
 
 async def deliver(site: Site, server: SmtpServer) -> None:

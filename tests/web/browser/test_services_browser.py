@@ -17,7 +17,8 @@ from playwright.sync_api import Page
 from sqlalchemy.orm import Session, sessionmaker
 
 from store import db, service
-from store.models import AuthUnit, CallOutcome, Presentation
+from store.models import AuthUnit
+from tests.builders import a_mailed_call
 from tests.notifier.smtp_server import SmtpServer
 from tests.ops.serve_process import ChakushinProcess
 from tests.web.browser.screens import Shots, decline_otp, first_login, press, set_temp_password
@@ -29,36 +30,6 @@ GONE, OK = "gone@example.jp", "ok@example.jp"
 NUISANCE_TYPED, NUISANCE = "03-1111-0000", "0311110000"
 FORWARD_TYPED, FORWARD = "090-1234-5678", "09012345678"
 
-
-def a_mailed_call(sessions: sessionmaker[Session], linkedid: str, caller: str, to: str) -> None:
-    """A call to EXTRA whose decision mails ``to``, as the notifier records it (now: the
-    serve process delivers on the real clock)."""
-    now = dt.datetime.now(dt.UTC)
-    message_id = f"<{linkedid}@example.jp>"
-    mail = service.QueuedMail(
-        to,
-        "着信お知らせ",
-        f"From: chakushin@example.jp\r\nTo: {to}\r\nSubject: call\r\n"
-        f"Message-ID: {message_id}\r\n\r\nbody\r\n",
-        message_id,
-    )
-    with db.transaction(sessions) as s:
-        service.record_call_decision(
-            s,
-            now=now,
-            linkedid=linkedid,
-            subscriber_number=EXTRA,
-            caller_number=caller,
-            presentation=Presentation.ALLOWED,
-            outcome=CallOutcome.UNANSWERED,
-            dial_status="NOANSWER",
-            forward_dial_status="",
-            started_at=now,
-            ended_at=now,
-            mailed=True,
-            reason="notify",
-            mails=[mail],
-        )
 
 
 def settings_of(sessions: sessionmaker[Session]) -> dict[str, Any]:
@@ -80,9 +51,14 @@ def test_issue16_CALL_2_CALL_4_MAIL_10_a_phone_sets_the_services_and_reads_each_
         service.start_mail(s, EXTRA)
     # The first mail meets a server that refuses it for good; the second is accepted.
     smtp.inbox.refusals.append(f"550 5.1.1 <{GONE}>: Recipient address rejected: User unknown")
-    a_mailed_call(sessions, "call-refused", "0398765432", GONE)
+    now = dt.datetime.now(dt.UTC)  # the serve process delivers on the real clock
+    a_mailed_call(
+        sessions, number=EXTRA, linkedid="refused", recipients=[GONE], at=now, caller="0398765432"
+    )
     served.wait_event("mail_failed", permanent=True)
-    a_mailed_call(sessions, "call-sent", "0312340000", OK)
+    a_mailed_call(
+        sessions, number=EXTRA, linkedid="sent", recipients=[OK], at=now, caller="0312340000"
+    )
     served.wait_event("mail_sent")
 
     set_temp_password(sessions, EXTRA, EXTRA, AuthUnit.NUMBER, TEMP)
