@@ -24,9 +24,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import mailbox
 import random
+import re
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -43,6 +45,7 @@ from store import aio, db
 from store.errors import StoreUnavailable
 from store.mail_message import envelope_sender
 from store.models import MailKind, MailStatus, OutboxMail
+from store.shown_text import one_line
 
 log = structlog.get_logger("notifier.outbox")
 
@@ -58,6 +61,13 @@ class SendResult:
     # False: no server answered (connection refused, timeout, TLS failure); ``reply``
     # is then our side's error text, with internal hosts: for logs, not for a page.
     answered: bool = True
+
+    def __post_init__(self) -> None:
+        # Issue 16: a server's reply is any bytes it chose (aiosmtplib keeps those that
+        # are not UTF-8 as lone surrogates, which no database encodes; PostgreSQL
+        # refuses a NUL) and is printed for the operator: made safe here, for every
+        # sender, before it is stored or logged.
+        object.__setattr__(self, "reply", one_line(self.reply))
 
 
 class Sender(Protocol):
@@ -245,7 +255,7 @@ def record_results(
         if row is None or row.status is not MailStatus.PENDING:
             statuses.append(row.status if row is not None else MailStatus.FAILED)
             continue
-        row.last_error = None if result.ok else result.reply[:2000]
+        row.last_error = None if result.ok else result.reply
         if result.ok:
             row.status = MailStatus.SENT
             row.sent_at = now
@@ -279,6 +289,36 @@ def release_claims(session: Session, ids: Sequence[int], now: dt.datetime) -> in
 # --- the worker -----------------------------------------------------------------------------
 
 MAX_BACKOFF = 30.0  # seconds between tries while the database fails
+
+Result = tuple[Claimed, SendResult]
+# What writing a result may raise: the database's errors, and an encoding
+# error of a value (not a database error: sqlite3 and psycopg raise it as is).
+RECORD_ERRORS = (StoreUnavailable, SQLAlchemyError, ValueError)
+# The start of a reply, kept when the rest cannot be stored ("554 5.7.1").
+_REPLY_HEAD = re.compile(
+    r"\(?\s*([2-5][0-9]{2})(?![0-9.])(?:[ ,'-]+([245]\.[0-9]{1,3}\.[0-9]{1,3}))?"
+)
+
+
+def unstorable_reply(reply: str, exc: BaseException) -> str:
+    """What is stored instead of a reply the database refused: its codes, and why."""
+    head = _REPLY_HEAD.match(reply)
+    codes = " ".join(filter(None, head.groups())) + " " if head else ""
+    return f"{codes}(the reply could not be stored: {type(exc).__name__})"
+
+
+@dataclass
+class Written:
+    """The outcome of writing a batch of results (``DeliveryWorker._write``).
+
+    ``done``: each result written, with its mail's status (None: not even a
+    stand-in could be written; the mail's lease brings it back). ``kept``:
+    the results not written because the database is unavailable (``refused``).
+    """
+
+    done: list[tuple[Result, MailStatus | None]]
+    kept: list[Result] = dataclasses.field(default_factory=list)
+    refused: BaseException | None = None
 
 
 class DeliveryWorker:
@@ -390,10 +430,12 @@ class DeliveryWorker:
     async def _record_unrecorded(self) -> None:
         """Write the results the database refused, then hand back the mails not sent."""
         if self._unrecorded:
-            batch = self._unrecorded
-            statuses = await asyncio.to_thread(self._record, batch)
-            self._unrecorded = []
-            self._done(batch, statuses)
+            batch, self._unrecorded = self._unrecorded, []
+            written = await asyncio.to_thread(self._write, batch)
+            self._unrecorded = written.kept + self._unrecorded
+            self._done(written.done)
+            if written.refused is not None:
+                raise written.refused
         if self._unsent:
             await asyncio.to_thread(self._release, self._unsent)
             for mail_id in self._unsent:
@@ -453,22 +495,63 @@ class DeliveryWorker:
             if not self._results:
                 return  # an earlier holder of the lock wrote ours
             batch, self._results = self._results, []
-            try:
-                statuses = await asyncio.to_thread(self._record, batch)
-            except (StoreUnavailable, SQLAlchemyError) as exc:
+            written = await asyncio.to_thread(self._write, batch)
+            if written.refused is not None:
                 # Handled here, not in the TaskGroup (it would end the process):
                 # the results wait in memory, their mails stay claimed.
-                self._unrecorded += batch
-                self._refused = exc
-                return
-        self._done(batch, statuses)
+                self._unrecorded += written.kept
+                self._refused = written.refused
+        self._done(written.done)
 
-    def _done(
-        self, batch: Sequence[tuple[Claimed, SendResult]], statuses: Sequence[MailStatus]
-    ) -> None:
-        for (m, r), status in zip(batch, statuses, strict=True):
+    def _done(self, done: Sequence[tuple[Result, MailStatus | None]]) -> None:
+        for (m, r), status in done:
             self._in_hand.pop(m.id, None)
-            self._count(m, r, status)
+            if status is not None:
+                self._count(m, r, status)
+
+    def _write(self, batch: Sequence[Result]) -> Written:
+        """Write ``batch`` in one transaction; if its data fails it, result by result.
+
+        Issue 16 (MAIL-10): one result the database refuses (a value it
+        cannot take) never blocks the others nor ends the worker: it is
+        written with a stand-in reply that says why (``unstorable_reply``).
+        A database that is unavailable (``db.unavailable``) stops the
+        writing; what is not written yet is kept for later.
+        """
+        try:
+            return Written(list(zip(batch, self._record(batch), strict=True)))
+        except RECORD_ERRORS as exc:
+            if db.unavailable(exc):
+                return Written([], list(batch), exc)
+            failure: BaseException | None = exc if len(batch) == 1 else None
+        done: list[tuple[Result, MailStatus | None]] = []
+        for index, item in enumerate(batch):
+            try:
+                done.append((item, self._write_alone(item, failure)))
+            except RECORD_ERRORS as exc:  # only an unavailable database comes out
+                return Written(done, list(batch[index:]), exc)
+        return Written(done)
+
+    def _write_alone(self, item: Result, failure: BaseException | None) -> MailStatus | None:
+        """One result; ``failure``: why it already failed as it is."""
+        mail, result = item
+        if failure is None:
+            try:
+                return self._record([item])[0]
+            except RECORD_ERRORS as exc:
+                if db.unavailable(exc):
+                    raise
+                failure = exc
+        log.error("outbox_result_refused", outbox_id=mail.id, error=db.first_line(failure))
+        stand_in = dataclasses.replace(result, reply=unstorable_reply(result.reply, failure))
+        try:
+            return self._record([(mail, stand_in)])[0]
+        except RECORD_ERRORS as exc:
+            if db.unavailable(exc):
+                raise
+            # Not its reply then, but the row: left as it is, the lease brings it back.
+            log.error("outbox_result_unwritable", outbox_id=mail.id, error=db.first_line(exc))
+            return None
 
     def _record(self, batch: Sequence[tuple[Claimed, SendResult]]) -> list[MailStatus]:
         with db.transaction(self.sessions) as session:
