@@ -6,6 +6,11 @@ queued or retrying with the attempts and the next try, failed with the kind
 of failure and the mail server's raw reply (or our side's error when no
 server answered), which the site never shows. Then the number's addresses
 whose latest mail failed (the flag of the site's address page).
+
+In text, every stored text is printed through ``store.shown_text.one_line``:
+a reply is whatever the server sent, and its line breaks, escape sequences
+or bidi overrides must neither forge lines nor act on the terminal. JSON
+gives the texts as stored.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from store import delivery
 from store.delivery import Delivery, DeliveryStatus
+from store.shown_text import one_line
 
 TIME = "%Y-%m-%d %H:%M:%S %z"
 
@@ -68,6 +74,11 @@ def calls_data(session: Session, number: str, limit: int) -> dict[str, Any]:
     }
 
 
+def _t(value: object) -> str:
+    """A stored value as printed: one line, nothing a terminal acts on (issue 16)."""
+    return one_line(str(value))
+
+
 def _attempts(n: int) -> str:
     return f"{n} attempt{'' if n == 1 else 's'}"
 
@@ -77,15 +88,15 @@ def _delivery_line(d: dict[str, Any]) -> str:
     if status == DeliveryStatus.SENT:
         said = f"sent {_shown(d['sent_at'])} after {_attempts(d['attempts'])}"
     elif status == DeliveryStatus.FAILED:
-        said = f"failed ({d['failure']}) after {_attempts(d['attempts'])}: {d['reply'] or '-'}"
+        said = f"failed ({d['failure']}) after {_attempts(d['attempts'])}: {_t(d['reply'] or '-')}"
     elif status == DeliveryStatus.RETRYING:
         said = (
             f"retrying: {_attempts(d['attempts'])}, next {_shown(d['next_attempt_at'])}; "
-            f"last reply: {d['reply']}"
+            f"last reply: {_t(d['reply'])}"
         )
     else:
         said = f"queued ({_attempts(d['attempts'])}), due {_shown(d['next_attempt_at'])}"
-    return f"      {d['address']}  {said}"
+    return f"      {_t(d['address'])}  {said}"
 
 
 def _shown(iso: str | None) -> str:
@@ -98,15 +109,16 @@ def render_calls(data: dict[str, Any], limit: int) -> str:
     if not calls:
         lines.append("    none")
     for c in calls:
-        decided = f"{'mailed' if c['mailed'] else 'not mailed'} ({c['reason']}"
-        decided += f", {c['rule']})" if c["rule"] else ")"
+        decided = f"{'mailed' if c['mailed'] else 'not mailed'} ({_t(c['reason'])}"
+        decided += f", {_t(c['rule'])})" if c["rule"] else ")"
         lines.append(
-            f"    {_shown(c['started_at'])}  from {c['caller']}  {c['outcome']}  {decided}"
+            f"    {_shown(c['started_at'])}  from {_t(c['caller'])}  {c['outcome']}  {decided}"
         )
         lines += [_delivery_line(d) for d in c["deliveries"]]
     failed = data["recently_failed"]
     lines.append(f"  recently failed addresses ({len(failed)}):")
     lines += [
-        f"    {f['position']}. {f['address']}  {f['failure']}: {f['reply'] or '-'}" for f in failed
+        f"    {f['position']}. {_t(f['address'])}  {f['failure']}: {_t(f['reply'] or '-')}"
+        for f in failed
     ]
     return "\n".join(lines)
