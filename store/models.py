@@ -282,13 +282,18 @@ class NuisanceEntry(Base):
     """CALL-2: one of at most 30 rejected callers.
 
     ``hidden`` marks an entry added by the feature code for a caller who
-    withheld the number: it is matched like any other but never shown.
+    withheld the number: it is matched like any other but never shown. A
+    caller is listed at most once visibly and once hidden (issue 16): a
+    typed number that only a hidden entry holds is added like any other, or
+    "already listed" would tell the subscriber the withheld caller's digits.
     """
 
     __tablename__ = "nuisance_entry"
     __table_args__ = (
         UniqueConstraint("number_id", "position", name="uq_nuisance_entry_slot"),
-        UniqueConstraint("number_id", "caller_number", name="uq_nuisance_entry_caller"),
+        UniqueConstraint(
+            "number_id", "caller_number", "hidden", name="uq_nuisance_entry_caller_hidden"
+        ),
         CheckConstraint(f"position BETWEEN 1 AND {MAX_NUISANCE}", name="slot_range"),
     )
 

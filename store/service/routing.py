@@ -104,7 +104,10 @@ def add_last_caller_to_nuisance(
     except InvalidInput:
         return LastCallerResult.NO_NUMBER, None
     hidden = found.last_caller_presentation is not Presentation.ALLOWED
-    if any(e.caller_number == caller for e in found.nuisance):
+    # Only an entry of the same kind is "already listed" (issue 16): a withheld
+    # caller whose digits the subscriber typed is listed hidden too, in the same
+    # words as any withheld caller; saying "already listed" would name them.
+    if any(e.caller_number == caller and e.hidden == hidden for e in found.nuisance):
         return LastCallerResult.ALREADY_LISTED, None
     try:
         add_nuisance(session, number, caller, hidden=hidden)

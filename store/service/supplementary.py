@@ -7,6 +7,7 @@ Which services a number subscribes to, the nuisance list (CALL-2, 迷惑電話
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 import structlog
@@ -25,6 +26,10 @@ from store.models import (
 from store.service.lines import free_slot, get_number, subscribed
 
 log = structlog.get_logger("store")
+
+# CALL-4: a Japanese number dialled in international form, 010 (the prefix from
+# Japan) or 00 then 81, the national number without its trunk 0 (or with it).
+_JAPAN_INTERNATIONAL = re.compile(r"(?:010|00)810?([1-9][0-9]{8,9})")
 
 
 def set_services(
@@ -68,10 +73,16 @@ def set_services(
 def add_nuisance(
     session: Session, number: str, caller_number: str, *, hidden: bool = False
 ) -> NuisanceEntry:
-    """CALL-2: a rejected caller (as typed, issue 14) in the first free of 30 slots."""
+    """CALL-2: a rejected caller (as typed, issue 14) in the first free of 30 slots.
+
+    A caller is listed at most once visibly and once hidden: only entries of
+    the same kind make it "already listed". Issue 16: a visible number that a
+    hidden entry holds too is added like any other, never refused; the
+    refusal would tell the subscriber a withheld caller's digits.
+    """
     caller_number = validation.diallable_number(validation.typed_number(caller_number))
     found = subscribed(session, number, Service.NUISANCE)
-    if any(n.caller_number == caller_number for n in found.nuisance):
+    if any(n.caller_number == caller_number and n.hidden == hidden for n in found.nuisance):
         raise AlreadyExists(
             f"{number}: this caller is already on the nuisance list", field="caller_number"
         )
@@ -91,7 +102,11 @@ def add_nuisance(
 def remove_nuisance(
     session: Session, number: str, *, caller_number: str | None = None, position: int | None = None
 ) -> None:
-    """Remove by caller number, or by list position (the only handle on hidden entries)."""
+    """Remove by caller number, or by list position (the only handle on hidden entries).
+
+    A caller number names the visible entry only: a hidden entry's digits
+    neither remove it nor say it is there (issue 16), as if it were not listed.
+    """
     found = subscribed(session, number, Service.NUISANCE)
     if (caller_number is None) == (position is None):
         raise RuleViolation("give either a caller number or a list position", field="caller_number")
@@ -99,7 +114,7 @@ def remove_nuisance(
         caller_number = validation.typed_number(caller_number)
     for entry in found.nuisance:
         if entry.position == position or (
-            caller_number is not None and entry.caller_number == caller_number
+            caller_number is not None and not entry.hidden and entry.caller_number == caller_number
         ):
             found.nuisance.remove(entry)
             session.flush()
@@ -107,6 +122,16 @@ def remove_nuisance(
             return
     what = f"position {position}" if position is not None else "this caller"
     raise NotFound(f"{number}: {what} is not on the nuisance list", field="caller_number")
+
+
+def national_destination(destination: str) -> str:
+    """CALL-4: a forwarding destination as the number it reaches in national form.
+
+    ``01081312345678`` and ``0081312345678`` reach ``0312345678``: a number
+    forwarded to itself so would ring itself again (issue 16).
+    """
+    found = _JAPAN_INTERNATIONAL.fullmatch(destination)
+    return "0" + found.group(1) if found else destination
 
 
 def set_number_request(
@@ -152,7 +177,7 @@ def set_voice_warp(
     if ring_seconds is not None:
         validation.ring_seconds(ring_seconds)
     found = subscribed(session, number, Service.VOICE_WARP)
-    if destination == number:
+    if destination is not None and national_destination(destination) == number:
         raise RuleViolation(
             f"{number}: cannot forward a number to itself",
             code="forward_to_self",
