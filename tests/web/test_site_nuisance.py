@@ -1,11 +1,11 @@
 """CALL-2 over HTTP (issue 16): the 迷惑電話おことわり page of one number.
 
 The list (30 at most, with its count), an entry added as people type it, one
-removed by its position (the hidden entries of 144-2 have no number to name
-them by), and what is refused: each refusal by its field in Japanese, every
-table as it was (a snapshot). What the page saves is what ``chakushin number
-show`` prints right after, against the same database. SITE-1: a user-scope
-login reaches no other number's list.
+removed by its position and the handle its button carries (the hidden
+entries of 144-2 have no number to name them by), and what is refused: each
+refusal by its field in Japanese, every table as it was (a snapshot). What
+the page saves is what ``chakushin number show`` prints right after, against
+the same database. SITE-1: a user-scope login reaches no other number's list.
 """
 
 from __future__ import annotations
@@ -82,6 +82,22 @@ def forms_to(text: str, path: str) -> int:
     return text.count(f'action="{path}"')
 
 
+def buttons(text: str) -> dict[str, str]:
+    """Each 削除 button's entry handle by its position, as the page's forms carry them."""
+    return dict(
+        re.findall(
+            r'name="position" value="(\d+)">\s*<input type="hidden" name="entry" value="([^"]*)"',
+            text,
+        )
+    )
+
+
+async def remove(site: Site, position: int) -> httpx.Response:
+    """The 削除 button of ``position`` on the page as it is now."""
+    handle = buttons((await site.client.get(PAGE)).text)[str(position)]
+    return await site.post(PAGE, {"action": "remove", "position": str(position), "entry": handle})
+
+
 async def test_issue16_CALL_2_the_list_with_its_count_and_a_withheld_caller_without_digits(
     site: Site,
 ) -> None:
@@ -101,7 +117,10 @@ async def test_issue16_CALL_2_the_list_with_its_count_and_a_withheld_caller_with
     assert re.findall(r"\d{3,}", rest) == [], "the list shows no digits but the listed number"
     # Each entry its 削除 button (by position), and the add form.
     assert shown.text.count(">削除</button>") == 2
-    assert 'name="entry" value="hidden"' in shown.text  # the button names it so, not by digits
+    # Each button names its entry by a handle of letters, never by the caller's digits.
+    handles = buttons(shown.text)
+    assert sorted(handles) == ["1", "2"] and len(set(handles.values())) == 2
+    assert all(h.isascii() and h.isalpha() for h in handles.values())
     assert forms_to(shown.text, PAGE) == 3
     assert 'name="caller_number"' in shown.text
     # The phone's feature code and what the list does for the mail (MAIL-7).
@@ -139,7 +158,7 @@ async def test_issue16_CALL_2_an_entry_and_a_hidden_one_are_removed_by_position(
 ) -> None:
     listed(site, EXTRA, LISTED, hidden=WITHHELD)
     await logged_in(site)
-    gone = await site.post(PAGE, {"action": "remove", "position": "2", "entry": "hidden"})
+    gone = await remove(site, 2)
     assert gone.status_code == 303 and gone.headers["location"] == f"{PAGE}?saved=removed"
     shown = await site.client.get(gone.headers["location"])
     assert "迷惑電話リストから削除しました。" in shown.text
@@ -148,8 +167,7 @@ async def test_issue16_CALL_2_an_entry_and_a_hidden_one_are_removed_by_position(
     assert stored(site) == [{"position": 1, "caller_number": LISTED, "hidden": False}]
     out = chakushin(db_url, tmp_config, "number", "show", EXTRA).stdout
     assert "nuisance list (1/30):" in out and "withheld" not in out
-    last = {"action": "remove", "position": "1", "entry": LISTED}
-    assert (await site.post(PAGE, last)).status_code == 303
+    assert (await remove(site, 1)).status_code == 303
     assert stored(site) == []
     empty = await site.client.get(PAGE)
     assert "登録件数: 0件(30件まで)" in empty.text and ">削除</button>" not in empty.text
@@ -245,6 +263,64 @@ async def test_issue16_CALL_2_a_stale_remove_button_removes_no_other_caller(
     assert "登録件数: 1件(30件まで)" in stale.text
     assert unchanged(site, before)
     assert stored(site) == [{"position": 1, "caller_number": "0311110000", "hidden": False}]
+
+
+async def test_issue16_CALL_2_a_stale_button_of_a_hidden_entry_removes_no_other_hidden_one(
+    site: Site,
+) -> None:
+    """Every hidden entry looks alike: the button names its own, not "a hidden one"."""
+    listed(site, EXTRA, hidden=WITHHELD)
+    await logged_in(site)
+    stale = buttons((await site.client.get(PAGE)).text)["1"]
+    with db.transaction(site.sessions) as s:  # meanwhile: removed in another tab, and the
+        service.remove_nuisance(s, EXTRA, position=1)  # phone's 144-2 lists another withheld
+        service.add_nuisance(s, EXTRA, "0322220002", hidden=True)  # caller at position 1
+    before = site.state()
+    refused = await site.post(PAGE, {"action": "remove", "position": "1", "entry": stale})
+    assert refused.status_code == 400
+    assert "この電話番号は迷惑電話リストに登録されていません" in refused.text
+    assert unchanged(site, before)
+    assert stored(site) == [{"position": 1, "caller_number": None, "hidden": True}]
+    assert (await remove(site, 1)).status_code == 303  # its own button, from the page as it is
+    assert stored(site) == []
+
+
+async def test_issue16_CALL_2_a_typed_number_equal_to_a_hidden_entry_is_added_as_any_other(
+    site: Site, db_url: str, tmp_config: Path
+) -> None:
+    """No oracle: a wrong and a right guess of a withheld caller's digits read the same."""
+    listed(site, EXTRA, hidden=WITHHELD)
+    await logged_in(site)
+    pages = []
+    for guess in ("0311113333", "03-1111-2222"):
+        added = await add(site, guess)
+        assert added.status_code == 303 and added.headers["location"] == f"{PAGE}?saved=added"
+        shown = (await site.client.get(added.headers["location"])).text
+        assert "迷惑電話リストに登録しました。" in shown and "すでに" not in shown
+        pages.append(shown)
+    assert "登録件数: 3件(30件まで)" in pages[1]
+    assert stored(site) == [
+        {"position": 1, "caller_number": None, "hidden": True},
+        {"position": 2, "caller_number": "0311113333", "hidden": False},
+        {"position": 3, "caller_number": WITHHELD, "hidden": False},
+    ]
+    out = chakushin(db_url, tmp_config, "number", "show", EXTRA).stdout
+    assert "nuisance list (3/30):" in out and f"3. {WITHHELD}" in out
+    # Removing the typed one leaves the hidden one: the page shows one entry fewer.
+    assert (await remove(site, 3)).status_code == 303
+    assert stored(site)[0] == {"position": 1, "caller_number": None, "hidden": True}
+    assert len(stored(site)) == 2
+
+
+async def test_issue16_CALL_2_a_too_long_number_is_told_the_digits_the_page_takes(
+    site: Site,
+) -> None:
+    """19 digits: the page takes 10 to 18 (010 and a number abroad), not "10 or 11"."""
+    await logged_in(site)
+    refused = await add(site, "0" + "1" * 18)
+    assert refused.status_code == 400
+    assert "電話番号は市外局番から入力してください(0から始まる10～18桁)。" in refused.text
+    assert "10桁または11桁" not in refused.text
 
 
 async def test_issue16_CALL_2_every_change_needs_the_csrf_token(site: Site) -> None:

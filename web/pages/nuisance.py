@@ -1,18 +1,19 @@
 """A number's nuisance list on the settings site (CALL-2, 迷惑電話おことわり, issue 16).
 
 ``/numbers/{number}/nuisance``: the list (at most 30, with its count), an
-entry added as people type a number, one removed by its position. An
-entry the feature code (144 then 2) added for a caller who withheld the
-number is ``hidden``: ``store.service.describe_number`` gives it without
-its digits, so the page has none to show and it is removed by its position
-like any other. Adding and removing go through ``store.service`` (the
-CLI's own rules and normalisation) in one transaction each: a refusal
-changes nothing and is shown by its field. The number is checked against
-the login's scope first (SITE-1).
+entry added as people type a number, one removed by its position and its
+handle (``_handle``: opaque, without digits). An entry the feature code
+(144 then 2) added for a caller who withheld the number is ``hidden``:
+``store.service.describe_number`` gives it without its digits, so the page
+has none to show and it is removed like any other. Adding and removing go
+through ``store.service`` (the CLI's own rules and normalisation) in one
+transaction each: a refusal changes nothing and is shown by its field. The
+number is checked against the login's scope first (SITE-1).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,7 +24,7 @@ from starlette.responses import RedirectResponse, Response
 
 from store import service, validation
 from store.errors import DomainError, NotFound, NotSubscribed
-from store.models import Service
+from store.models import NuisanceEntry, Service
 from web.pages.base import NumberPage, Plumbing
 from web.pages.forms import BadForm, count, one_of
 from web.texts import japanese, page
@@ -34,36 +35,45 @@ CONTEXT = "nuisance"  # how web.texts words the shared codes for this page
 ACTIONS = {"add": "add", "remove": "remove"}
 # ?saved=… after a change: what the page says it did.
 SAVED = ("added", "removed")
-# What a remove button says its entry was: the number, or this for a hidden one.
-HIDDEN = "hidden"
+# Hex digits as letters: a handle shows no digit (the list shows none but its numbers).
+_LETTERS = str.maketrans("0123456789abcdef", "abcdefghijklmnop")
+
+
+def _handle(entry: NuisanceEntry) -> str:
+    """What a remove button names its entry by: this entry, and no other ever.
+
+    Not its number (a hidden entry has none to show), nor "hidden" (every
+    hidden entry is, issue 16), nor the row id alone (SQLite gives a deleted
+    last row's id to the next one): a digest of the row id, the number's,
+    the position and the moment it was added. Nothing of the caller's
+    digits is in it.
+    """
+    made = f"{entry.id}|{entry.number_id}|{entry.position}|{entry.added_at.isoformat()}"
+    return hashlib.sha256(made.encode()).hexdigest()[:24].translate(_LETTERS)
 
 
 def _listed(session: Session, number: str) -> dict[str, Any]:
-    """The number's list as the CLI shows it (hidden entries without digits)."""
-    described = service.describe_number(service.get_number(session, number))
+    """The number's list as the CLI shows it (hidden entries without digits), with handles."""
+    found = service.get_number(session, number)
+    described = service.describe_number(found)
+    handles = {e.position: _handle(e) for e in found.nuisance}
     return {
         "subscribed": "nuisance" in described["services"],
-        "entries": described["nuisance_list"],
+        "entries": [{**e, "handle": handles[e["position"]]} for e in described["nuisance_list"]],
     }
 
 
-def _shown_as(entry: Mapping[str, Any]) -> str:
-    """How a remove button names its entry (never a hidden entry's digits)."""
-    return HIDDEN if entry["hidden"] else str(entry["caller_number"])
-
-
-def _remove(session: Session, number: str, position: int, shown_as: str) -> None:
+def _remove(session: Session, number: str, position: int, handle: str) -> None:
     """CALL-2: remove the entry at ``position`` if it is still the one the page showed.
 
     A position is taken again by the next entry added: a page left open while
     the list changed (another tab, the phone's 144-2) must not remove another
-    caller than the one beside its button. The number is locked first, so the
-    check and the removal see the same list.
+    caller than the one beside its button, a hidden one neither. The number
+    is locked first, so the check and the removal see the same list.
     """
     found = service.get_number(session, number, lock=True)
-    listed = service.describe_number(found)["nuisance_list"]
     if found.subscribes(Service.NUISANCE) and not any(
-        e["position"] == position and _shown_as(e) == shown_as for e in listed
+        e.position == position and _handle(e) == handle for e in found.nuisance
     ):
         raise NotFound(
             f"{number}: position {position} no longer holds the entry shown",
@@ -114,7 +124,7 @@ class NuisancePages:
                 "number": found.number,
                 "subscribed": data["subscribed"],
                 "not_subscribed": "" if data["subscribed"] else _not_subscribed(found.number),
-                "entries": [{**e, "shown_as": _shown_as(e)} for e in data["entries"]],
+                "entries": data["entries"],
                 "limit": validation.MAX_NUISANCE,
                 "typed": _shown(typed),
                 "errors": errors or {},
@@ -136,13 +146,13 @@ class NuisancePages:
         typed = data.get("caller_number", "")
         try:
             action = one_of(data, "action", ACTIONS)
-            position, shown_as = 0, ""
+            position, handle = 0, ""
             if action == "remove":
                 position = count(data, "position", validation.MAX_NUISANCE)
                 if position < 1:
                     raise BadForm("position")
-                shown_as = data.get("entry", "")
-                if not shown_as:
+                handle = data.get("entry", "")
+                if not handle:
                     raise BadForm("entry")
         except BadForm as exc:
             return self.base.bad_form(request, found.view, exc)
@@ -157,7 +167,7 @@ class NuisancePages:
                     )
                 await self.base.write(service.add_nuisance, found.number, typed)
             else:
-                await self.base.write(_remove, found.number, position, shown_as)
+                await self.base.write(_remove, found.number, position, handle)
         except DomainError as exc:
             # An add's refusal by its field (the list full too: LimitExceeded names
             # none); a remove's, or the service's own, at the list's top.
