@@ -19,6 +19,7 @@ from collections.abc import Sequence
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
+from structlog.testing import capture_logs
 
 from notifier import outbox
 from notifier.outbox import (
@@ -30,6 +31,7 @@ from notifier.outbox import (
     SmtpSettings,
 )
 from store import db, delivery, service
+from store.errors import StoreUnavailable
 from store.models import CallOutcome, MailStatus, OutboxMail, Presentation
 from store.shown_text import one_line
 from tests.builders import Clock
@@ -289,3 +291,58 @@ async def test_issue16_MAIL_10_a_result_the_database_refuses_blocks_no_other(
     assert not w._unrecorded and w.in_hand == 0
     assert w.counts == {"sent": 1, "failed": 1, "retrying": 1}
     assert await w.run_once() == 0  # nothing left claimed: the worker goes on
+
+
+@pytest.mark.asyncio
+async def test_issue16_MAIL_10_a_database_down_while_writing_one_by_one_keeps_the_rest(
+    sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batch with the poison is being written result by result when the database
+    goes away: what is not written is kept (the issue 12 back-off), then written."""
+    refusing_poison(monkeypatch)
+    refusing = outbox.record_results
+    down = [True]
+
+    def record(
+        session: Session,
+        results: Sequence[tuple[Claimed, SendResult]],
+        now: dt.datetime,
+        policy: RetryPolicy,
+        rng: random.Random,
+    ) -> list[MailStatus]:
+        if down[0] and any(r.reply.startswith("554 5.7.1 (the reply") for _, r in results):
+            down[0] = False  # the stand-in of the poison meets the outage, once
+            raise StoreUnavailable("database is locked")
+        return refusing(session, results, now, policy, rng)
+
+    monkeypatch.setattr(outbox, "record_results", record)
+    queue(sessions, "16.1", ["a@example.jp", "poison@example.jp", "b@example.jp"])
+    answers = {
+        "a@example.jp": SendResult(True, reply="250 ok"),
+        "poison@example.jp": SendResult(False, permanent=True, reply=POISON),
+        "b@example.jp": SendResult(True, reply="250 ok"),
+    }
+    senders = Together(answers, 3)
+    w = DeliveryWorker(
+        sessions, [senders] * 3, FROM, clock=Clock(T0), rng=random.Random(7), idle_poll=0.01
+    )
+    stop = asyncio.Event()
+    with capture_logs() as logs:
+        running = asyncio.create_task(w.run(stop))
+        try:
+            await asyncio.wait_for(wait_for_status(sessions, 2, MailStatus.SENT, running), 20)
+            await asyncio.wait_for(wait_for_status(sessions, 1, MailStatus.FAILED, running), 20)
+        finally:
+            stop.set()
+            await asyncio.wait_for(running, 20)
+    assert not down[0]  # the outage happened
+    events = [e["event"] for e in logs]
+    assert events.count("outbox_unavailable") == 1 and "outbox_recovered" in events
+    got = {r: (s, a, e) for r, s, a, e in rows(sessions)}
+    assert got["a@example.jp"] == got["b@example.jp"] == (MailStatus.SENT, 1, None)
+    status, attempts, error = got["poison@example.jp"]
+    assert (status, attempts) == (MailStatus.FAILED, 1) and error is not None
+    assert error.startswith("554 5.7.1 (the reply could not be stored: IntegrityError")
+    assert senders.waiting == 3  # each mail sent once: the kept results were not sent again
+    assert not w._unrecorded and w.in_hand == 0
+    assert w.counts == {"sent": 2, "failed": 1, "retrying": 0}
