@@ -38,6 +38,8 @@ from web.texts import japanese, page
 log = structlog.get_logger("web")
 
 ON_OFF = {"on": True, "off": False}
+# ?saved=… after a save: the one value the pages send (anything else says nothing).
+SAVED = "1"
 MODES = {m.value: m for m in VoiceWarpMode}
 NUMBER_REQUEST_OPTIONS = ("reject_payphone", "reject_unavailable")
 
@@ -59,6 +61,16 @@ def _ring_seconds(typed: str) -> int | None:
     if not (value.isascii() and value.isdigit() and len(value) <= 4):
         return None
     return int(value)
+
+
+def _shown(typed: str) -> str:
+    """What was typed, to put back in its field: without control or bidi characters."""
+    return "".join(c for c in typed if c.isprintable())
+
+
+def _saved(request: Request, status: int) -> bool:
+    """Whether to say 設定しました: only on the page the save redirected to."""
+    return status == 200 and request.query_params.get("saved") == SAVED
 
 
 def ring_seconds_format() -> str:
@@ -119,6 +131,7 @@ class ForwardingPages:
                 "guidance": PROMPTS[Prompt.CALL_REJECTED_WITHHELD],
                 "payphone_guidance": PROMPTS[Prompt.CALL_REJECTED_PAYPHONE],
                 "unavailable_guidance": PROMPTS[Prompt.CALL_REJECTED_UNAVAILABLE],
+                "saved": _saved(request, status),
             },
             status=status,
             session=found.view,
@@ -149,7 +162,9 @@ class ForwardingPages:
         except NotSubscribed:  # unsubscribed by the operator meanwhile
             return await self._not_subscribed(request, found, "number_request")
         log.info("site_number_request_saved", number=found.number, enabled=enabled)
-        return RedirectResponse(f"/numbers/{found.number}/number-request?saved=1", status_code=303)
+        return RedirectResponse(
+            f"/numbers/{found.number}/number-request?saved={SAVED}", status_code=303
+        )
 
     async def _not_subscribed(self, request: Request, found: NumberPage, which: str) -> Response:
         log.warning("site_service_not_subscribed", number=found.number, service=which)
@@ -197,6 +212,7 @@ class ForwardingPages:
                 "ring_low": validation.MIN_RING_SECONDS,
                 "ring_high": validation.MAX_RING_SECONDS,
                 "errors": errors or {},
+                "saved": _saved(request, status),
             },
             status=status,
             session=found.view,
@@ -221,8 +237,8 @@ class ForwardingPages:
         typed = {
             "enabled": enabled,
             "mode": mode.value,
-            "destination": typed_destination,
-            "ring_seconds": typed_ring,
+            "destination": _shown(typed_destination),
+            "ring_seconds": _shown(typed_ring),
         }
         errors: dict[str, list[str]] = {}
         # Issue 14 flow 8: as people type it (０９０…, 090-1234-5678).
@@ -265,4 +281,6 @@ class ForwardingPages:
                 request, found, typed=typed, errors=errors, status=400
             )
         log.info("site_voice_warp_saved", number=found.number, enabled=enabled, mode=mode.value)
-        return RedirectResponse(f"/numbers/{found.number}/voice-warp?saved=1", status_code=303)
+        return RedirectResponse(
+            f"/numbers/{found.number}/voice-warp?saved={SAVED}", status_code=303
+        )

@@ -138,9 +138,12 @@ IN_CONTEXT: dict[tuple[str, str], str] = {
     ),
     # CALL-4: the destination is taken as people type it (hyphens, full-width digits).
     ("number_not_digits", "voice_warp"): "転送先電話番号は数字で入力してください。",
-    # The page takes validation.diallable_number's 10-18 digits (010 and a number abroad),
+    # Both take validation.diallable_number's 10-18 digits (010 and a number abroad),
     # not the 10 or 11 of a subscriber's own number (issue 16).
     ("number_format", "nuisance"): "電話番号は市外局番から入力してください(0から始まる10～18桁)。",
+    ("number_format", "voice_warp"): (
+        "電話番号は市外局番から入力してください(0から始まる10～18桁。海外へは010から)。"
+    ),
 }
 
 
