@@ -7,6 +7,7 @@ every write is one transaction through ``store.service``.
 from __future__ import annotations
 
 import click
+from click.core import ParameterSource
 
 from chakushin.cli.app import App, Group, pass_app
 from chakushin.cli.calls import calls_data, render_calls
@@ -201,6 +202,9 @@ def number_list(app: App, contract_number: str | None) -> None:
 @pass_app
 def number_show(app: App, number: str, calls: bool, limit: int) -> None:
     """Show everything about one number (with --calls: what became of its mails)."""
+    given = click.get_current_context().get_parameter_source("limit")
+    if not calls and given is ParameterSource.COMMANDLINE:
+        raise click.UsageError("--limit says how many calls --calls lists; add --calls")
     with app.transaction() as session:
         found = service.get_number(session, number)
         if not calls:

@@ -162,3 +162,20 @@ def test_issue16_MAIL_10_number_show_calls_refuses_a_bad_limit(
         env={"CHAKUSHIN_DATABASE_URL": db_url},
     )
     assert refused.exit_code == 2 and "--limit" in refused.stderr
+
+
+def test_issue16_MAIL_10_number_show_refuses_a_limit_without_calls(
+    stored: sessionmaker[Session], db_url: str
+) -> None:
+    # --limit says how many calls --calls lists: alone it would be dropped without a word.
+    for limit in ("5", "20"):  # 20 is the default, given on the command line all the same
+        refused = CliRunner().invoke(
+            cli,
+            ["number", "show", CONTRACT, "--limit", limit],
+            env={"CHAKUSHIN_DATABASE_URL": db_url},
+        )
+        assert refused.exit_code == 2, (limit, refused.stdout)
+        assert "--limit" in refused.stderr and "--calls" in refused.stderr, refused.stderr
+        assert refused.stdout == ""
+    assert run(db_url, "number", "show", CONTRACT).stdout.startswith(CONTRACT)
+    assert "at most 5" in run(db_url, "number", "show", CONTRACT, "--limit", "5", "--calls").stdout
