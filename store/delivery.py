@@ -21,11 +21,10 @@ and address page and for ``chakushin number show --calls``:
   queries whatever the number of calls (the calls with their decisions, then
   every delivery of those decisions).
 - ``recently_failed``: the number's current addresses whose latest finished
-  call notification failed. The flag lasts until a mail queued later to the
-  same address is sent. A 送信テスト does not clear it: the site sends the
-  test mail directly, not through the outbox, and keeps of it only a row in
-  ``send_test`` (number, login, time: what the MAIL-2 limits count), neither
-  the address nor the outcome, so there is nothing to compare with.
+  call notification failed within ``RECENT`` (30 days). The flag lasts until
+  a mail queued later to the same address is sent, or a 送信テスト to it is
+  accepted by the mail server (the site sends test mails directly, not
+  through the outbox: ``note_test_sent`` stamps the saved address).
 
 Times are in the number's time zone, as in the mail (MAIL-9).
 """
@@ -241,14 +240,31 @@ def call_deliveries(session: Session, number: str, limit: int = 50) -> list[Call
     ]
 
 
-def recently_failed(session: Session, number: str) -> dict[str, FailedAddress]:
+# How long a failed mail flags its address at most (「最近」 on the address page).
+RECENT = dt.timedelta(days=30)
+
+
+def note_test_sent(session: Session, number: str, address: str, *, now: dt.datetime) -> bool:
+    """MAIL-2: a 送信テスト to ``address`` was accepted; False if it is not a saved address
+    of ``number`` (a typed one, not saved yet: there is no flag to clear)."""
+    found = service.get_number(session, number)
+    for saved in found.addresses:
+        if saved.address_key == address.strip().lower():
+            saved.test_sent_at = now
+            session.flush()
+            return True
+    return False
+
+
+def recently_failed(session: Session, number: str, *, now: dt.datetime) -> dict[str, FailedAddress]:
     """The number's current addresses whose latest finished call notification failed.
 
     Keyed by the address's ``address_key`` (lower case). "Latest" is by the
     time the mail was queued: a mail still pending neither sets nor clears
-    the flag; once a mail queued after the failed one is sent, the address
-    is no longer flagged. Only the calls of this number count, and only call
-    notifications (see the module docstring about 送信テスト). One query.
+    the flag; once a mail queued after the failed one is sent, or a 送信テスト
+    accepted after it (``test_sent_at``), the address is no longer flagged;
+    nor is it once the failed mail is older than ``RECENT`` before ``now``.
+    Only the calls of this number count, and only call notifications. One query.
     """
     found = service.get_number(session, number)
     current: Mapping[str, DestinationAddress] = {a.address_key: a for a in found.addresses}
@@ -290,4 +306,6 @@ def recently_failed(session: Session, number: str) -> dict[str, FailedAddress]:
             queued_at=created_at.astimezone(zone),
         )
         for k, last_error, created_at in rows
+        if created_at > now - RECENT
+        and (current[k].test_sent_at is None or current[k].test_sent_at < created_at)
     }

@@ -259,6 +259,9 @@ class DestinationAddress(Base):
     address: Mapped[str] = mapped_column(String(254))
     address_key: Mapped[str] = mapped_column(String(254))  # lower-cased, for duplicates
     send: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The last 送信テスト to this address the mail server accepted (the site's clock):
+    # it clears the address page's failure flag as a later sent mail does (issue 16).
+    test_sent_at: Mapped[dt.datetime | None]
 
 
 class DesignatedNumber(Base):

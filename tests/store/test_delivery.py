@@ -25,6 +25,7 @@ from store.models import CallOutcome, Presentation
 from tests.builders import E1, TZ, C, Clock
 
 T0 = dt.datetime(2026, 11, 22, 1, 0, tzinfo=dt.UTC)  # 10:00 in Tokyo
+NOW = T0 + dt.timedelta(days=2)  # when the flags are read: every mail of a test is done
 POLICY = RetryPolicy(deadline=dt.timedelta(hours=1))
 A, B, X, Y = "a@example.jp", "b@example.jp", "x@example.jp", "y@example.jp"
 
@@ -100,9 +101,11 @@ def read(sessions: sessionmaker[Session], number: str = C) -> list[delivery.Call
         return delivery.call_deliveries(s, number)
 
 
-def flagged(sessions: sessionmaker[Session], number: str = C) -> dict[str, FailureKind]:
+def flagged(
+    sessions: sessionmaker[Session], number: str = C, *, now: dt.datetime = NOW
+) -> dict[str, FailureKind]:
     with db.transaction(sessions, read_only=True) as s:
-        return {k: f.failure for k, f in delivery.recently_failed(s, number).items()}
+        return {k: f.failure for k, f in delivery.recently_failed(s, number, now=now).items()}
 
 
 # --- the failure kinds, from the stored replies -----------------------------------------------
@@ -296,7 +299,7 @@ def test_issue16_MAIL_2_a_failed_address_stays_flagged_until_a_later_mail_is_sen
     attempt(small, {A: OK, B: REFUSED})
     assert flagged(small) == {B: FailureKind.ADDRESS_REFUSED}
     with db.transaction(small, read_only=True) as s:
-        (found,) = delivery.recently_failed(s, C).values()
+        (found,) = delivery.recently_failed(s, C, now=NOW).values()
     assert (found.address, found.position, found.reply) == (B, 2, REFUSED.reply)
     assert found.queued_at == T0
     # A later mail still pending (then retrying) clears nothing.
@@ -338,11 +341,40 @@ def test_issue16_MAIL_2_only_current_addresses_of_this_number_are_flagged(
     call(small, "7.2", ["e1@example.jp"], number=E1)
     attempt(small, {"A@Example.JP": REFUSED, X: REFUSED, "e1@example.jp": REFUSED})
     with db.transaction(small, read_only=True) as s:
-        found = delivery.recently_failed(s, C)
+        found = delivery.recently_failed(s, C, now=NOW)
     assert list(found) == [A] and found[A].address == A  # as the list has it, matched by key
     assert flagged(small, E1) == {"e1@example.jp": FailureKind.ADDRESS_REFUSED}
     with db.transaction(small) as s:
         service.remove_address(s, C, A)
     assert flagged(small) == {}
     with db.transaction(small, read_only=True) as s, pytest.raises(NotFound):
-        delivery.recently_failed(s, "0399999999")
+        delivery.recently_failed(s, "0399999999", now=NOW)
+
+
+def test_issue16_MAIL_2_a_failure_older_than_30_days_is_no_longer_recent(
+    small: sessionmaker[Session],
+) -> None:
+    """「最近」: an address no mail has gone to since (送信 unticked) is not flagged for ever."""
+    call(small, "8.1", [B])
+    attempt(small, {B: REFUSED})
+    assert flagged(small, now=T0 + delivery.RECENT - dt.timedelta(seconds=1)) == {
+        B: FailureKind.ADDRESS_REFUSED
+    }
+    assert flagged(small, now=T0 + delivery.RECENT) == {}
+
+
+def test_issue16_MAIL_2_an_accepted_send_test_after_the_failure_clears_the_flag(
+    small: sessionmaker[Session],
+) -> None:
+    call(small, "9.1", [B])
+    attempt(small, {B: REFUSED})
+    with db.transaction(small) as s:  # a test before the failed mail was queued clears nothing
+        assert delivery.note_test_sent(s, C, "B@Example.JP", now=T0 - dt.timedelta(minutes=1))
+    assert flagged(small) == {B: FailureKind.ADDRESS_REFUSED}
+    with db.transaction(small) as s:
+        assert not delivery.note_test_sent(s, C, "typed@example.jp", now=T0)  # not saved
+        assert delivery.note_test_sent(s, C, " b@example.jp ", now=T0 + dt.timedelta(minutes=5))
+    assert flagged(small) == {}
+    call(small, "9.2", [B], at=T0 + dt.timedelta(minutes=10))  # a later failure flags again
+    attempt(small, {B: REFUSED}, at=T0 + dt.timedelta(minutes=10))
+    assert flagged(small) == {B: FailureKind.ADDRESS_REFUSED}

@@ -58,7 +58,7 @@ def test_issue16_CALL_2_migration_0012_upgrades_from_0011_with_entries_and_downg
         service.add_nuisance(s, EXTRA, WITHHELD)
     before = entries(empty_db)
 
-    db.upgrade(empty_db)
+    db.upgrade(empty_db, "0012")
     assert db.current_revision(empty_db) == "0012"
     assert entries(empty_db) == before
     insert(empty_db, CONTRACT, 3, WITHHELD, False)  # the visible twin of the hidden entry
@@ -78,5 +78,7 @@ def test_issue16_CALL_2_migration_0012_upgrades_from_0011_with_entries_and_downg
         (CONTRACT, 3, WITHHELD, False),
         (EXTRA, 1, WITHHELD, False),
     ]
-    db.upgrade(empty_db)
-    assert db.current_revision(empty_db) == db.head_revision(empty_db) == "0012"
+    db.upgrade(empty_db, "0012")
+    assert db.current_revision(empty_db) == "0012"
+    db.upgrade(empty_db)  # and on to the head (0013, issue 16: destination_address.test_sent_at)
+    assert db.current_revision(empty_db) == db.head_revision(empty_db) == db.HEAD_REVISION

@@ -12,6 +12,7 @@ reply or an SMTP code: those are for the operator (``chakushin number show
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
@@ -63,9 +64,9 @@ def delivery_rows(deliveries: Sequence[Delivery]) -> list[dict[str, Any]]:
     ]
 
 
-def address_flags(session: Session, number: str) -> dict[int, str]:
+def address_flags(session: Session, number: str, now: dt.datetime) -> dict[int, str]:
     """The address page's flag, by slot: 「最近このアドレスに送信できませんでした」 and why."""
     return {
         failed.position: page("addresses.recently_failed", reason=failure_words(failed.failure))
-        for failed in delivery.recently_failed(session, number).values()
+        for failed in delivery.recently_failed(session, number, now=now).values()
     }

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from store import mail_message, send_limits, service, validation
+from store import delivery, mail_message, send_limits, service, validation
 from store.errors import DomainError
 from web.deps import SendTestResult
 from web.pages.base import NumberPage, Plumbing, Posted
@@ -196,7 +196,7 @@ class NotificationPages:
         latest mail failed is flagged by its row until a later one is sent (issue 16).
         """
         data = await self.base.read(_describe, found.number)
-        flags = await self.base.read(address_flags, found.number)
+        flags = await self.base.read(address_flags, found.number, self.base.now())
         saved: list[dict[str, Any]] = [{"address": "", "send": False} for _ in range(ADDRESS_ROWS)]
         for a in data["mail"]["addresses"]:
             saved[a["position"] - 1] = {"address": a["address"], "send": a["send"]}
@@ -357,6 +357,8 @@ class NotificationPages:
             log.warning(
                 "site_send_test_unreachable", number=found.number, detail=result.reply[:200]
             )
+        if result.ok:  # a mail to it is sent: its failure flag goes (issue 16)
+            await base.write(delivery.note_test_sent, found.number, address, now=base.now())
         results[row] = _tested(_send_test_outcome(result), address)
         return await self.addresses_page(request, found, rows=shown, results=results)
 
