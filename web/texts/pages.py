@@ -170,7 +170,7 @@ PAGES: dict[str, str] = {
     # Issue 16 (MAIL-2): the address's latest call notification failed (web.pages.delivery).
     "addresses.recently_failed": (
         "最近このアドレスに送信できませんでした。{reason}"
-        "このアドレスにお知らせメールを送信できると、この表示は消えます。"
+        "送信テストやお知らせメールをこのアドレスに送信できると、この表示は消えます。"
     ),
     # Seeds P.9, in their order (type, 送信テスト, tick 送信, 設定) and their notes.
     "addresses.step_type": "着信お知らせメールの送信先メールアドレスを入力します(5件まで)。",
