@@ -36,11 +36,12 @@ def _menu(session: Session, number: str) -> list[dict[str, Any]]:
     states = {
         Service.MAIL: page("services.started" if data["mail"]["started"] else "services.stopped"),
         Service.NUISANCE: page("services.nuisance_count", count=len(data["nuisance_list"])),
+        # As their own pages say them (開始中 / 停止中).
         Service.NUMBER_REQUEST: page(
-            "services.on" if data["number_request"]["enabled"] else "services.off"
+            "services.started" if data["number_request"]["enabled"] else "services.stopped"
         ),
         Service.VOICE_WARP: page(
-            "services.on" if data["voice_warp"]["enabled"] else "services.off"
+            "services.started" if data["voice_warp"]["enabled"] else "services.stopped"
         ),
     }
     names = {

@@ -160,8 +160,6 @@ PAGES: dict[str, str] = {
     "services.voice_warp": "ボイスワープ",
     "services.started": "開始中",
     "services.stopped": "停止中",
-    "services.on": "利用中",
-    "services.off": "停止中",
     "services.nuisance_count": "登録 {count}件",
     "addresses.title": "送信先メールアドレス設定",
     "addresses.too_many": "送信先メールアドレスは{limit}件まで登録できます。",
