@@ -170,8 +170,15 @@ def set_voice_warp(
     mode: VoiceWarpMode | None = None,
     destination: str | None = None,
     ring_seconds: int | None = None,
+    clear_destination: bool = False,
 ) -> VoiceWarpSetting:
-    """CALL-4: forwarding mode, destination, ring time, on/off (on needs a destination)."""
+    """CALL-4: forwarding mode, destination, ring time, on/off (on needs a destination).
+
+    ``None`` keeps a value as stored; ``clear_destination`` removes the stored
+    destination (the site's form saved off with the field emptied, issue 16).
+    """
+    if clear_destination and destination is not None:
+        raise ValueError("give a destination or clear it, not both")
     if destination is not None:
         validation.diallable_number(destination, field="destination")
     if ring_seconds is not None:
@@ -185,6 +192,8 @@ def set_voice_warp(
         )
     setting = found.voice_warp
     new_destination = destination if destination is not None else setting.destination
+    if clear_destination:
+        new_destination = None
     new_enabled = enabled if enabled is not None else setting.enabled
     if new_enabled and new_destination is None:
         raise RuleViolation(

@@ -293,6 +293,20 @@ async def test_issue16_CALL_4_on_without_any_destination_is_refused_off_is_saved
     }
 
 
+async def test_issue16_CALL_4_off_with_the_destination_emptied_keeps_no_destination(
+    site: Site, db_url: str, tmp_config: Path
+) -> None:
+    """What the subscriber sees is what is saved: the emptied field is not the stored one."""
+    await logged_in(site)
+    on = await site.post(VW, {"enabled": "on", "destination": "0312349999", "mode": "busy"})
+    assert on.status_code == 303
+    off = await site.post(VW, {"enabled": "off", "destination": "", "mode": "busy"})
+    assert off.status_code == 303
+    assert shown_json(db_url, tmp_config)["voice_warp"]["destination"] is None
+    page_after = (await site.client.get(off.headers["location"])).text
+    assert "0312349999" not in page_after
+
+
 @pytest.mark.parametrize(
     "forged",
     [

@@ -270,6 +270,8 @@ class ForwardingPages:
                     mode=mode,
                     destination=destination,
                     ring_seconds=ring_seconds,
+                    # Off with the field emptied: no destination is kept (issue 16).
+                    clear_destination=destination is None,
                 )
             except NotSubscribed:  # unsubscribed by the operator meanwhile
                 return await self._not_subscribed(request, found, "voice_warp")
