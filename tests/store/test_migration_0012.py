@@ -8,44 +8,15 @@ visible one still refuses the caller), everything else stays.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 import sqlalchemy as sa
 from alembic import command
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from store import db, service
-from tests.conftest import BACKENDS, PG_ADMIN_URL
 
 CONTRACT, EXTRA, TZ = "0312345678", "0312345679", "Asia/Tokyo"
 WITHHELD, OTHER = "0311112222", "0398765432"
-
-
-@pytest.fixture(params=BACKENDS)
-def empty_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    """A database with no tables at all (as tests/store/test_migrations.py makes them)."""
-    if request.param == "sqlite":
-        engine = db.make_engine(f"sqlite:///{tmp_path / 'chakushin.db'}")
-        yield engine
-        engine.dispose()
-        return
-    request.getfixturevalue("postgresql_url")  # skips (or fails in CI) without a server
-    name = f"chakushin_mig_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    engine = db.make_engine(make_url(PG_ADMIN_URL).set(database=name))
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def entries(engine: Engine) -> list[tuple[str, int, str, bool]]:

@@ -2,43 +2,17 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 
 from store import db
 from store.errors import DomainError, StoreUnavailable
 from store.models import Base
-from tests.conftest import BACKENDS, PG_ADMIN_URL
-
-
-@pytest.fixture(params=BACKENDS)
-def empty_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    """A database with no tables at all."""
-    if request.param == "sqlite":
-        engine = db.make_engine(f"sqlite:///{tmp_path / 'fresh' / 'chakushin.db'}")
-        yield engine
-        engine.dispose()
-        return
-    request.getfixturevalue("postgresql_url")  # skips (or fails in CI) without a server
-    name = f"chakushin_mig_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    engine = db.make_engine(make_url(PG_ADMIN_URL).set(database=name))
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def test_migrations_build_exactly_the_models(empty_db: Engine) -> None:
