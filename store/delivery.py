@@ -21,7 +21,8 @@ and address page and for ``chakushin number show --calls``:
   queries whatever the number of calls (the calls with their decisions, then
   every delivery of those decisions).
 - ``recently_failed``: the number's current addresses whose latest finished
-  call notification failed within ``RECENT`` (30 days). The flag lasts until
+  call notification failed (since a moment: the site's flag looks back
+  ``RECENT``, 30 days; the operator's CLI at every one). The flag lasts until
   a mail queued later to the same address is sent, or a 送信テスト to it is
   accepted by the mail server (the site sends test mails directly, not
   through the outbox: ``note_test_sent`` stamps the saved address).
@@ -256,14 +257,17 @@ def note_test_sent(session: Session, number: str, address: str, *, now: dt.datet
     return False
 
 
-def recently_failed(session: Session, number: str, *, now: dt.datetime) -> dict[str, FailedAddress]:
+def recently_failed(
+    session: Session, number: str, *, since: dt.datetime | None = None
+) -> dict[str, FailedAddress]:
     """The number's current addresses whose latest finished call notification failed.
 
     Keyed by the address's ``address_key`` (lower case). "Latest" is by the
     time the mail was queued: a mail still pending neither sets nor clears
     the flag; once a mail queued after the failed one is sent, or a 送信テスト
     accepted after it (``test_sent_at``), the address is no longer flagged;
-    nor is it once the failed mail is older than ``RECENT`` before ``now``.
+    nor is it when the failed mail was queued before ``since`` (the site passes
+    its clock's now minus ``RECENT``; None: however old).
     Only the calls of this number count, and only call notifications. One query.
     """
     found = service.get_number(session, number)
@@ -306,6 +310,6 @@ def recently_failed(session: Session, number: str, *, now: dt.datetime) -> dict[
             queued_at=created_at.astimezone(zone),
         )
         for k, last_error, created_at in rows
-        if created_at > now - RECENT
+        if (since is None or created_at > since)
         and (current[k].test_sent_at is None or current[k].test_sent_at < created_at)
     }

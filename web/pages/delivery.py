@@ -68,5 +68,7 @@ def address_flags(session: Session, number: str, now: dt.datetime) -> dict[int, 
     """The address page's flag, by slot: 「最近このアドレスに送信できませんでした」 and why."""
     return {
         failed.position: page("addresses.recently_failed", reason=failure_words(failed.failure))
-        for failed in delivery.recently_failed(session, number, now=now).values()
+        for failed in delivery.recently_failed(
+            session, number, since=now - delivery.RECENT
+        ).values()
     }
