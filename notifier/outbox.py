@@ -28,7 +28,6 @@ import dataclasses
 import datetime as dt
 import mailbox
 import random
-import re
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -42,6 +41,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from store import aio, db
+from store.delivery import reply_codes
 from store.errors import StoreUnavailable
 from store.mail_message import envelope_sender
 from store.models import MailKind, MailStatus, OutboxMail
@@ -299,17 +299,11 @@ Result = tuple[Claimed, SendResult]
 # What writing a result may raise: the database's errors, and an encoding
 # error of a value (not a database error: sqlite3 and psycopg raise it as is).
 RECORD_ERRORS = (StoreUnavailable, SQLAlchemyError, ValueError)
-# The start of a reply, kept when the rest cannot be stored ("554 5.7.1").
-_REPLY_HEAD = re.compile(
-    r"\(?\s*([2-5][0-9]{2})(?![0-9.])(?:[ ,'-]+([245]\.[0-9]{1,3}\.[0-9]{1,3}))?"
-)
-
 
 def unstorable_reply(reply: str, exc: BaseException) -> str:
     """What is stored instead of a reply the database refused: its codes, and why."""
-    head = _REPLY_HEAD.match(reply)
-    codes = " ".join(filter(None, head.groups())) + " " if head else ""
-    return f"{codes}(the reply could not be stored: {type(exc).__name__})"
+    codes = reply_codes(reply)
+    return f"{codes + ' ' if codes else ''}(the reply could not be stored: {type(exc).__name__})"
 
 
 @dataclass

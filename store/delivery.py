@@ -89,6 +89,18 @@ def reply_code(reply: str | None) -> int | None:
     return int(found.group(1)) if found else None
 
 
+def reply_codes(reply: str | None) -> str:
+    """The codes a reply starts with as one text ("554 5.7.1", "451", ""), for a stand-in
+    when the rest of the reply cannot be stored (``notifier.outbox.unstorable_reply``)."""
+    code = reply_code(reply)
+    if code is None:
+        return ""
+    enhanced = _ENHANCED.search((reply or "")[:200])
+    if enhanced is None or int(enhanced.group(1)) != code // 100:
+        return str(code)
+    return f"{code} {enhanced.group(0)}"
+
+
 def failure_kind(reply: str | None) -> FailureKind:
     """MAIL-10: why a failed mail was given up, from its stored ``last_error``.
 

@@ -381,3 +381,21 @@ def test_issue16_MAIL_2_an_accepted_send_test_after_the_failure_clears_the_flag(
     call(small, "9.2", [B], at=T0 + dt.timedelta(minutes=10))  # a later failure flags again
     attempt(small, {B: REFUSED}, at=T0 + dt.timedelta(minutes=10))
     assert flagged(small) == {B: FailureKind.ADDRESS_REFUSED}
+
+
+@pytest.mark.parametrize(
+    ("reply", "codes"),
+    [
+        ("554 5.7.1 bad \\xff bytes", "554 5.7.1"),
+        ("(550, '5.1.1 <b@example.jp>: no such user', 'b@example.jp')", "550 5.1.1"),
+        ("451 4.3.0 try again later", "451 4.3.0"),
+        ("550 4.1.1 a class that is not the reply's", "550"),
+        ("421 closing", "421"),
+        ("SMTPConnectError: Error connecting to 127.0.0.1 on port 25", ""),
+        ("", ""),
+    ],
+)
+def test_issue16_MAIL_10_the_codes_a_stand_in_keeps_of_an_unstorable_reply(
+    reply: str, codes: str
+) -> None:
+    assert delivery.reply_codes(reply) == codes
