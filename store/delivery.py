@@ -287,6 +287,9 @@ def recently_failed(
     if not current:
         return {}
     key = func.lower(OutboxMail.recipient)
+    # Only the mails since ``since`` are read (the address page looks back 30 days, not at
+    # every call ever): the latest of those is the latest of all whenever it counts.
+    window = [OutboxMail.created_at > since] if since is not None else []
     ranked = (
         select(
             key.label("key"),
@@ -304,6 +307,7 @@ def recently_failed(
             OutboxMail.kind == MailKind.CALL_NOTIFICATION,
             OutboxMail.status != MailStatus.PENDING,
             key.in_(list(current)),
+            *window,
         )
         .subquery()
     )
@@ -322,6 +326,5 @@ def recently_failed(
             queued_at=created_at.astimezone(zone),
         )
         for k, last_error, created_at in rows
-        if (since is None or created_at > since)
-        and (current[k].test_sent_at is None or current[k].test_sent_at < created_at)
+        if current[k].test_sent_at is None or current[k].test_sent_at < created_at
     }
