@@ -44,12 +44,18 @@ TP_OUTCOME = "CHAKUSHIN_TP_OUTCOME"
 SUBSCRIBER = "CHAKUSHIN_SUBSCRIBER"  # the called subscriber number
 START = "CHAKUSHIN_START"  # call start, Unix time (${EPOCH})
 # Set by the routing AGI (agi.call_route):
-ACTION = "CHAKUSHIN_ACTION"  # ring | forward | reject_nuisance | reject_anonymous; unset: fail path
-DIAL = "CHAKUSHIN_DIAL"  # dial string of the subscriber's phone
+ACTION = "CHAKUSHIN_ACTION"  # ring | queue | forward | reject_nuisance | reject_anonymous; unset: fail path
+# Issue 17: one device (PJSIP/201) or several rung at once (PJSIP/201&PJSIP/202&Local/...)
+DIAL = "CHAKUSHIN_DIAL"  # dial string of the subscriber's phone(s)
 RING_SECONDS = "CHAKUSHIN_RING_SECONDS"  # Dial() timeout of the subscriber's phone
 FORWARD_DIAL = "CHAKUSHIN_FORWARD_DIAL"  # dial string of the Voice Warp destination
 FORWARD_ON = "CHAKUSHIN_FORWARD_ON"  # never | noanswer | busy (unconditional: ACTION=forward)
 REFUSAL = "CHAKUSHIN_REFUSAL"  # prompt id played to a refused caller
+# Issue 17 (ACTION queue): the Asterisk queue (queues.conf) the call waits in,
+# and Queue()'s timeout in seconds (the Voice Warp ring time when it forwards
+# on no answer). Empty for any other action.
+QUEUE = "CHAKUSHIN_QUEUE"
+QUEUE_SECONDS = "CHAKUSHIN_QUEUE_SECONDS"
 PRESENTATION = "CHAKUSHIN_PRESENTATION"  # allowed | withheld | payphone | unavailable
 CALLER = "CHAKUSHIN_CALLER"  # the caller's number when presented, else empty
 ROUTE = "CHAKUSHIN_ROUTE"  # decided | unknown_number | store_unavailable | agi_failed
@@ -65,13 +71,30 @@ FALLBACK_DIAL = "CHAKUSHIN_FALLBACK_DIAL"  # what the fail path dials (ASTDB_END
 FORWARD_CAUSE = "CHAKUSHIN_FORWARD_CAUSE"
 FORWARD_RINGTIME = "CHAKUSHIN_FORWARD_RINGTIME"
 OUTCOME = "CHAKUSHIN_OUTCOME"  # one of OUTCOMES, final in the hangup handler
+# Issue 17, set by the dialplan: 1 right before Queue() (the call reached the
+# queue); ${QUEUESTATUS} as the hangup handler saw it (empty: the caller
+# left the queue by an answer or by hanging up; ABANDONED tells which); and
+# who answered: for a ring, ${CUT(DIALEDPEERNAME,/,1)}/${DIALEDPEERNUMBER}
+# of the answered leg (PJSIP/201, Local/desk@phones: the part of CHAKUSHIN_DIAL
+# that answered); for a queue ${MEMBERINTERFACE}, which app_queue sets only
+# with setinterfacevar = yes (else the notifier reads the AMI AgentConnect).
+QUEUED = "CHAKUSHIN_QUEUED"
+QUEUESTATUS = "CHAKUSHIN_QUEUESTATUS"
+ANSWERED_BY = "CHAKUSHIN_ANSWERED_BY"
 
 # ACTION values
 ACTION_RING = "ring"
+ACTION_QUEUE = "queue"  # issue 17: Queue(CHAKUSHIN_QUEUE) instead of Dial()
 ACTION_FORWARD = "forward"
 ACTION_REJECT_NUISANCE = "reject_nuisance"
 ACTION_REJECT_ANONYMOUS = "reject_anonymous"
-ACTIONS = (ACTION_RING, ACTION_FORWARD, ACTION_REJECT_NUISANCE, ACTION_REJECT_ANONYMOUS)
+ACTIONS = (
+    ACTION_RING,
+    ACTION_QUEUE,
+    ACTION_FORWARD,
+    ACTION_REJECT_NUISANCE,
+    ACTION_REJECT_ANONYMOUS,
+)
 # FORWARD_ON values
 FORWARD_NEVER = "never"
 FORWARD_ON_NOANSWER = "noanswer"
@@ -114,6 +137,12 @@ CALLED_E164_WITHOUT_PLUS = ("81", 2)
 # PUT); it deletes the key of a number the store does not know. The fail path
 # reads ${DB(chakushin/endpoint/${EXTEN})} and dials it, else the fallback.
 ASTDB_ENDPOINT = "chakushin/endpoint"
+# Issue 17: likewise the queue of a number sent to a queue (key: the number;
+# the endpoint key is then removed, and this one for a number of devices).
+# The fail path reads ${DB(chakushin/queue/${EXTEN})} first and, when set,
+# runs Queue() on it for FALLBACK_QUEUE_SECONDS.
+ASTDB_QUEUE = "chakushin/queue"
+FALLBACK_QUEUE_SECONDS = 30
 
 # Issue 15 (CALL-4): the Q.850 cause a call to a subscriber number ends with,
 # by the DIALSTATUS of the last leg dialled; chan_pjsip answers the carrier
@@ -148,7 +177,35 @@ EVENT_FIELDS = {
     "ForwardCause": FORWARD_CAUSE,
     "ForwardRingTime": FORWARD_RINGTIME,
     "Route": ROUTE,
+    # Issue 17
+    "Queue": QUEUE,
+    "QueueStatus": QUEUESTATUS,
+    "AnsweredBy": ANSWERED_BY,
 }
+
+# --- Issue 17: what app_queue reports (recorded: ../shared/ami-traces/queue_*.ami) ---
+# Queue() sets QUEUESTATUS only when the caller leaves unanswered by the
+# queue's own doing; ABANDONED is TRUE when no member answered (the caller
+# hung up, or the timeout ran out). A call that reached Queue() with neither
+# was answered by a member.
+QUEUESTATUS_VAR = "QUEUESTATUS"
+ABANDONED = "ABANDONED"
+MEMBERINTERFACE = "MEMBERINTERFACE"
+# How each QUEUESTATUS counts, as the DIALSTATUS of a phone would: TIMEOUT is
+# a ring time that ran out (unanswered; Voice Warp on no answer forwards;
+# cause 19), FULL a busy phone (busy; Voice Warp on busy forwards; cause 17),
+# a queue with no member to ring an unreachable phone (unanswered; cause 20).
+QUEUE_STATUS_AS_DIAL = {
+    "TIMEOUT": "NOANSWER",
+    "FULL": "BUSY",
+    "JOINEMPTY": "CHANUNAVAIL",
+    "LEAVEEMPTY": "CHANUNAVAIL",
+    "JOINUNAVAIL": "CHANUNAVAIL",
+    "LEAVEUNAVAIL": "CHANUNAVAIL",
+}
+# Queue() option r: the caller hears ringing while members are rung, and the
+# call is answered only when a member answers (as Dial() does).
+QUEUE_OPTIONS = "r"
 
 # --- channel variables: feature codes ---------------------------------------------------
 # Set by the nuisance feature flow: one of agi.nuisance_feature.Outcome.

@@ -182,7 +182,11 @@ class Number(Base):
     line_id: Mapped[int] = mapped_column(ForeignKey("line.id", ondelete="CASCADE"), index=True)
     number: Mapped[str] = mapped_column(String(20), unique=True)
     is_contract: Mapped[bool] = mapped_column(Boolean)
-    endpoint: Mapped[str | None] = mapped_column(String(100))
+    # Issue 17: one device or several joined by "&" (store.validation.MAX_ENDPOINT),
+    # or, instead, an Asterisk queue with its Queue() timeout (None: call.ring_seconds).
+    endpoint: Mapped[str | None] = mapped_column(String(800))
+    queue: Mapped[str | None] = mapped_column(String(80))
+    queue_seconds: Mapped[int | None] = mapped_column(Integer)
     timezone: Mapped[str] = mapped_column(String(64))
     mail_subscribed: Mapped[bool] = mapped_column(Boolean, default=False)
     number_request_subscribed: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -443,9 +447,27 @@ class StoredCall(Base):
     outcome: Mapped[CallOutcome] = mapped_column(_enum(CallOutcome, "call_outcome"))
     dial_status: Mapped[str | None] = mapped_column(String(32))
     forward_dial_status: Mapped[str | None] = mapped_column(String(32))
+    # Issue 17 (MAIL-9): who answered, the device or queue member's interface
+    # (PJSIP/201), and the member's name as Asterisk gave it (queues.conf), if any.
+    answered_by: Mapped[str | None] = mapped_column(String(100))
+    answered_name: Mapped[str | None] = mapped_column(String(40))
     started_at: Mapped[dt.datetime]
     ended_at: Mapped[dt.datetime | None]
     recorded_at: Mapped[dt.datetime]
+
+
+class DeviceLabel(Base):
+    """Issue 17 (MAIL-9): the name an operator gives a device or queue member (受付).
+
+    By interface, PBX-wide: Asterisk's interfaces are (PJSIP/201 is one phone
+    whichever number rings it).
+    """
+
+    __tablename__ = "device_label"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    interface: Mapped[str] = mapped_column(String(100), unique=True)
+    label: Mapped[str] = mapped_column(String(20))
 
 
 class StoredDecision(Base):

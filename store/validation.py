@@ -37,10 +37,27 @@ MAX_LOCAL_PART = 63
 # could never be delivered.
 MAX_ADDRESS_LENGTH = 254
 
-# Asterisk dial strings such as PJSIP/0312345678 or SIP/alice@trunk. Commas,
-# ampersands and pipes would split Dial() arguments, so they are excluded.
-# At most 16 + 1 + 80 = 97 characters: the column holds 100 (PostgreSQL enforces it).
+# Asterisk dial strings such as PJSIP/0312345678 or SIP/alice@trunk. Commas
+# and pipes would split Dial() arguments, so they are excluded; "&" only
+# joins devices (issue 17). One device is at most 16 + 1 + 80 = 97 characters.
 _ENDPOINT = re.compile(r"[A-Za-z][A-Za-z0-9]{0,15}/[A-Za-z0-9._@:+#-]{1,80}")
+# Issue 17: a number rings up to MAX_DEVICES devices at once, joined by "&" as
+# Dial() takes them (PJSIP/201&PJSIP/202&Local/desk@phones); the column holds
+# MAX_ENDPOINT (8 x 97 + 7 = 783 fit), which PostgreSQL enforces.
+MAX_DEVICES = 8
+MAX_ENDPOINT = 800
+# Issue 17: an Asterisk queue (a queues.conf section); "general" is that
+# file's settings, not a queue. Queue()'s timeout in seconds.
+_QUEUE = re.compile(r"[A-Za-z0-9_.-]{1,80}")
+MAX_QUEUE = 80
+MIN_QUEUE_SECONDS, MAX_QUEUE_SECONDS = 5, 300
+# Issue 17 (MAIL-9): an interface as a device or a queue member is named by
+# Asterisk (PJSIP/201, Local/desk@phones/n: a queue member's Local interface
+# ends in its /n option), and the name an operator gives it (受付).
+_INTERFACE = re.compile(r"[A-Za-z][A-Za-z0-9]{0,15}/[A-Za-z0-9._@:+#/-]{1,83}")
+MAX_INTERFACE = 100
+MAX_DEVICE_LABEL = 20
+MAX_DEVICE_LABELS = 1000
 
 
 # Issue 14 flow 8: what people type between the digits of a phone number.
@@ -210,15 +227,96 @@ def time_zone(value: str, *, field: str = "timezone") -> str:
 
 
 def endpoint(value: str, *, field: str = "endpoint") -> str:
-    """The Asterisk dial string that rings the subscriber's device."""
-    if not _ENDPOINT.fullmatch(value):
+    """The Asterisk dial string that rings the subscriber's device or devices.
+
+    Issue 17: several devices rung at once are joined by "&", each checked
+    as one device is; at most ``MAX_DEVICES``, none twice.
+    """
+    if len(value) > MAX_ENDPOINT:
         raise InvalidInput(
-            f"endpoint {value!r}: must look like TECH/resource (e.g. PJSIP/0312345678), "
-            "without commas, spaces or control characters",
-            code="endpoint_format",
+            f"endpoint of {len(value)} characters: at most {MAX_ENDPOINT}",
+            code="endpoint_too_long",
+            field=field,
+        )
+    parts = value.split("&")
+    if len(parts) > MAX_DEVICES:
+        raise InvalidInput(
+            f"endpoint of {len(parts)} devices: at most {MAX_DEVICES}",
+            code="endpoint_too_many_devices",
+            field=field,
+        )
+    seen: set[str] = set()
+    for part in parts:
+        if not _ENDPOINT.fullmatch(part):
+            shown = value if len(parts) == 1 else part
+            raise InvalidInput(
+                f"endpoint {shown[:100]!r}: must look like TECH/resource (e.g. PJSIP/0312345678), "
+                "several joined by &, without commas, spaces or control characters",
+                code="endpoint_format",
+                field=field,
+            )
+        tech, _, resource = part.partition("/")
+        key = f"{tech.lower()}/{resource}"  # Asterisk's technology names have no case
+        if key in seen:
+            raise InvalidInput(
+                f"endpoint: device {part!r} is given twice",
+                code="endpoint_duplicate_device",
+                field=field,
+            )
+        seen.add(key)
+    return value
+
+
+def devices(endpoint_value: str) -> tuple[str, ...]:
+    """Issue 17: the devices of a (valid) dial string, in the order given."""
+    return tuple(endpoint_value.split("&"))
+
+
+def queue_name(value: str, *, field: str = "queue") -> str:
+    """Issue 17: the Asterisk queue a number's calls wait in."""
+    if not _QUEUE.fullmatch(value) or value.lower() == "general":
+        raise InvalidInput(
+            f"queue {value[:100]!r}: must be a queues.conf queue name, 1-{MAX_QUEUE} "
+            "letters, digits or . _ - (not general)",
+            code="queue_format",
             field=field,
         )
     return value
+
+
+def queue_seconds(value: int, *, field: str = "queue_seconds") -> int:
+    if not MIN_QUEUE_SECONDS <= value <= MAX_QUEUE_SECONDS:
+        raise InvalidInput(
+            f"queue timeout {value} s: must be {MIN_QUEUE_SECONDS} to {MAX_QUEUE_SECONDS} seconds",
+            code="queue_seconds_range",
+            field=field,
+        )
+    return value
+
+
+def interface(value: str, *, field: str = "interface") -> str:
+    """Issue 17: a device (PJSIP/201) or a queue member's interface (Local/desk@phones/n)."""
+    if len(value) > MAX_INTERFACE or not _INTERFACE.fullmatch(value):
+        raise InvalidInput(
+            f"interface {value[:100]!r}: must look like TECH/resource (e.g. PJSIP/201), "
+            f"at most {MAX_INTERFACE} characters, without commas, spaces or control characters",
+            code="interface_format",
+            field=field,
+        )
+    return value
+
+
+def device_label(value: str, *, field: str = "label") -> str:
+    """Issue 17 (MAIL-9): the name a mail gives a device or member (受付), stripped."""
+    # Spaces around are dropped; a control character anywhere is refused.
+    label = value.strip(" \u3000")
+    if not label or len(label) > MAX_DEVICE_LABEL or not label.isprintable():
+        raise InvalidInput(
+            f"device name {value[:40]!r}: 1-{MAX_DEVICE_LABEL} printable characters",
+            code="device_label_format",
+            field=field,
+        )
+    return label
 
 
 TEMP_PASSWORD_DIGITS = 8  # IVR-7

@@ -32,6 +32,7 @@ from store.service.calls import (
     record_call_decision,
     record_call_decisions,
 )
+from store.service.devices import device_labels, name_device, unname_device
 from store.service.lines import (
     ALL_SERVICES,
     add_line,
@@ -101,6 +102,7 @@ __all__ = [
     "caller_line",
     "decided_linkedids",
     "describe_number",
+    "device_labels",
     "find_number",
     "get_line",
     "get_number",
@@ -108,6 +110,7 @@ __all__ = [
     "list_lines",
     "list_numbers",
     "load_numbers",
+    "name_device",
     "record_call_decision",
     "record_call_decisions",
     "remove_address",
@@ -129,5 +132,6 @@ __all__ = [
     "start_mail",
     "stop_mail",
     "temp_password_targets",
+    "unname_device",
     "update_number",
 ]

@@ -81,6 +81,9 @@ class CallDecision:
     mails: Sequence[QueuedMail]
     # Recorded as malformed (issue 12): never linked to a subscriber's number.
     malformed: bool = False
+    # Issue 17 (MAIL-9): the interface that answered and Asterisk's member name.
+    answered_by: str = ""
+    answered_name: str = ""
 
 
 def record_call_decisions(
@@ -118,6 +121,8 @@ def record_call_decisions(
             outcome=d.outcome,
             dial_status=d.dial_status or None,
             forward_dial_status=d.forward_dial_status or None,
+            answered_by=d.answered_by or None,
+            answered_name=d.answered_name or None,
             started_at=d.started_at,
             ended_at=d.ended_at,
             recorded_at=now,

@@ -161,18 +161,56 @@ def update_number(
     endpoint: str | None = None,
     clear_endpoint: bool = False,
     timezone: str | None = None,
+    queue: str | None = None,
+    queue_seconds: int | None = None,
+    clear_queue: bool = False,
 ) -> Number:
+    """Change a number's devices, queue or time zone; every value is checked first.
+
+    Issue 17: a number rings its devices (``endpoint``) or waits in a queue,
+    not both: setting one clears the other, and giving both is refused.
+    ``queue_seconds`` needs a queue (given now or already set).
+    """
     found = get_number(session, number, lock=True)
     if endpoint is not None and clear_endpoint:
         raise RuleViolation("give an endpoint or clear it, not both", field="endpoint")
-    if endpoint is not None:
-        found.endpoint = validation.endpoint(endpoint)
+    if queue is not None and clear_queue:
+        raise RuleViolation("give a queue or clear it, not both", field="queue")
+    if queue is not None and endpoint is not None:
+        raise RuleViolation(
+            "a number rings its devices or waits in a queue: give an endpoint or a queue",
+            code="endpoint_or_queue",
+            field="queue",
+        )
+    if queue_seconds is not None and (clear_queue or (queue is None and found.queue is None)):
+        raise RuleViolation(
+            "a queue timeout needs a queue", code="queue_seconds_without_queue", field="queue"
+        )
+    checked_endpoint = validation.endpoint(endpoint) if endpoint is not None else None
+    checked_queue = validation.queue_name(queue) if queue is not None else None
+    seconds = validation.queue_seconds(queue_seconds) if queue_seconds is not None else None
+    timezone = validation.time_zone(timezone) if timezone is not None else None
+    if checked_endpoint is not None:
+        found.endpoint, found.queue, found.queue_seconds = checked_endpoint, None, None
     if clear_endpoint:
         found.endpoint = None
+    if checked_queue is not None:
+        found.endpoint, found.queue = None, checked_queue
+    if seconds is not None:
+        found.queue_seconds = seconds
+    if clear_queue:
+        found.queue, found.queue_seconds = None, None
     if timezone is not None:
-        found.timezone = validation.time_zone(timezone)
+        found.timezone = timezone
     session.flush()
-    log.info("number_updated", number=number, endpoint=found.endpoint, timezone=found.timezone)
+    log.info(
+        "number_updated",
+        number=number,
+        endpoint=found.endpoint,
+        queue=found.queue,
+        queue_seconds=found.queue_seconds,
+        timezone=found.timezone,
+    )
     return found
 
 

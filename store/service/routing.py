@@ -27,6 +27,10 @@ class RoutingSettings:
 
     number: str
     endpoint: str | None
+    # Issue 17: the queue the number's calls wait in instead (None: its devices),
+    # and Queue()'s timeout (None: call.ring_seconds).
+    queue: str | None
+    queue_seconds: int | None
     nuisance_numbers: frozenset[str]
     number_request: bool
     reject_payphone: bool
@@ -63,6 +67,8 @@ def route_incoming_call(
     return RoutingSettings(
         number=found.number,
         endpoint=found.endpoint,
+        queue=found.queue,
+        queue_seconds=found.queue_seconds,
         nuisance_numbers=frozenset(e.caller_number for e in found.nuisance)
         if found.nuisance_subscribed
         else frozenset(),

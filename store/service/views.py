@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from store import validation
 from store.models import Number, Service
 from store.service.mail import mail_warnings
 
@@ -19,6 +20,10 @@ def describe_number(found: Number) -> dict[str, Any]:
         "is_contract": found.is_contract,
         "auth_unit": found.line.auth_unit.value,
         "endpoint": found.endpoint,
+        # Issue 17: the devices rung at once (from the endpoint), or the queue.
+        "devices": list(validation.devices(found.endpoint)) if found.endpoint else [],
+        "queue": found.queue,
+        "queue_seconds": found.queue_seconds,
         "timezone": found.timezone,
         "services": sorted(s.value for s in Service if found.subscribes(s)),
         "mail": {
