@@ -18,6 +18,11 @@ a number the store knows stores the number's dial string in AstDB
 (``dialplan.variables.ASTDB_ENDPOINT``), after the route's variables; a
 number the store does not know has its key removed. A store that cannot
 answer leaves the key as the last route stored it.
+
+Issue 17: a number with a queue stores its queue (``ASTDB_QUEUE``, which
+the fail path reads first) and removes its endpoint key; a number of
+devices stores its endpoint and removes its queue key; an unknown number
+has both removed. A failed write is logged, never the call's.
 """
 
 from __future__ import annotations
@@ -57,6 +62,9 @@ class Route:
     forward_dial: str = ""
     forward_on: str = v.FORWARD_NEVER
     refusal: Prompt | None = None
+    # Issue 17 (ACTION queue): the Asterisk queue and Queue()'s timeout.
+    queue: str = ""
+    queue_seconds: int = 0
 
     def assignments(self) -> tuple[tuple[str, str], ...]:
         """The channel variables of a decided route, ``CHAKUSHIN_ACTION`` last:
@@ -67,6 +75,8 @@ class Route:
             (v.FORWARD_DIAL, self.forward_dial),
             (v.FORWARD_ON, self.forward_on),
             (v.REFUSAL, self.refusal.value if self.refusal else ""),
+            (v.QUEUE, self.queue),
+            (v.QUEUE_SECONDS, str(self.queue_seconds) if self.queue_seconds else ""),
             (v.ROUTE, "decided"),
             (v.ACTION, self.action),
         )
@@ -84,7 +94,13 @@ def decide(
     forward_dial: str,
     ring_seconds: int,
 ) -> Route:
-    """CALL-1: nuisance list -> Number Request -> Voice Warp -> ring."""
+    """CALL-1: nuisance list -> Number Request -> Voice Warp -> ring (or queue).
+
+    Issue 17: a number with a queue waits in it instead of ringing its
+    devices; Voice Warp unconditional still forwards, on no answer the
+    queue waits Voice Warp's ring time, on busy a full queue forwards. A
+    number's devices (one, or several joined by "&") are dialled as stored.
+    """
     if caller.number and caller.number in settings.nuisance_numbers:
         return Route(
             v.ACTION_REJECT_NUISANCE, "nuisance_list", refusal=Prompt.CALL_REJECTED_NUISANCE
@@ -104,6 +120,8 @@ def decide(
         forward = dial_string(forward_dial, settings.forward_to)
         if settings.voice_warp is VoiceWarpMode.UNCONDITIONAL:
             return Route(v.ACTION_FORWARD, "voice_warp_unconditional", forward_dial=forward)
+        if settings.queue:
+            return _queue_route(settings, settings.queue, ring_seconds, forward)
         if settings.voice_warp is VoiceWarpMode.NO_ANSWER:
             return Route(
                 v.ACTION_RING,
@@ -121,7 +139,36 @@ def decide(
             forward_dial=forward,
             forward_on=v.FORWARD_ON_BUSY,
         )
+    if settings.queue:
+        return _queue_route(settings, settings.queue, ring_seconds, "")
     return Route(v.ACTION_RING, "ring", dial=endpoint, ring_seconds=ring_seconds)
+
+
+def _queue_route(settings: RoutingSettings, queue: str, ring_seconds: int, forward: str) -> Route:
+    """Issue 17: the number's queue; ``forward`` is Voice Warp's dial string
+    (no answer or busy) or "" when it does not forward. Queue()'s timeout:
+    Voice Warp's ring time when it forwards on no answer, else the number's
+    own, else call.ring_seconds."""
+    seconds = settings.queue_seconds or ring_seconds
+    if not forward:
+        return Route(v.ACTION_QUEUE, "queue", queue=queue, queue_seconds=seconds)
+    if settings.voice_warp is VoiceWarpMode.NO_ANSWER:
+        return Route(
+            v.ACTION_QUEUE,
+            "voice_warp_no_answer",
+            queue=queue,
+            queue_seconds=settings.forward_ring_seconds,
+            forward_dial=forward,
+            forward_on=v.FORWARD_ON_NOANSWER,
+        )
+    return Route(
+        v.ACTION_QUEUE,
+        "voice_warp_busy",
+        queue=queue,
+        queue_seconds=seconds,
+        forward_dial=forward,
+        forward_on=v.FORWARD_ON_BUSY,
+    )
 
 
 class RoutingStore(Protocol):
@@ -130,6 +177,22 @@ class RoutingStore(Protocol):
     ``DomainError`` when the domain layer refuses the number."""
 
     def route_incoming_call(self, number: str, caller: Caller) -> RoutingSettings | None: ...
+
+
+@dataclass(frozen=True)
+class FailPath:
+    """Issue 15, 17: what the fail path finds in AstDB for ``number``: its queue
+    or its dial string (at most one; neither for a number the store does not know)."""
+
+    number: str
+    endpoint: str = ""
+    queue: str = ""
+
+    def writes(self) -> tuple[tuple[str, str], ...]:
+        """(family, value) in order; value "" removes the key."""
+        if self.queue:
+            return ((v.ASTDB_ENDPOINT, ""), (v.ASTDB_QUEUE, self.queue))
+        return ((v.ASTDB_QUEUE, ""), (v.ASTDB_ENDPOINT, self.endpoint))
 
 
 # An AstDB key is only ever a number (a called number that is not one is never a key).
@@ -156,9 +219,8 @@ class RouteCall:
         self.subscriber = env.get("agi_arg_1") or env.get("agi_extension", "")
         # CALL-2, CALL-3, MAIL-5, MAIL-9: in the national form, before any rule.
         self.caller = caller_of(env, e164_without_plus=self.e164_without_plus)
-        # Issue 15: (number, its dial string) to store in AstDB; dial string ""
-        # removes the key; None leaves AstDB alone.
-        self.endpoint: tuple[str, str] | None = None
+        # Issue 15, 17: what to store in AstDB for the fail path (None: leave it alone).
+        self.astdb: FailPath | None = None
         # MAIL-9: the withheld number is never logged; the presentation is.
         self.log = structlog.get_logger("agi.call_route").bind(
             call_id=env.get("agi_uniqueid", ""),
@@ -181,7 +243,7 @@ class RouteCall:
                 outcome, assignments = stop.ending.outcome, ((v.ROUTE, stop.ending.outcome),)
             for name, value in assignments:
                 self._set(name, value)
-            self._store_endpoint()
+            self._store_fail_path()
         except CallerHangup:
             self.log.info("call_route_caller_hangup")
             return "caller_hangup"
@@ -229,16 +291,17 @@ class RouteCall:
             # A refusal is an answer: this number is not one the store routes.
             # Its code only: the domain layer's message names numbers (MAIL-9).
             self.log.warning("call_route_fallback", reason="refused", code=exc.code)
-            self.endpoint = (self.subscriber, "")
+            self.astdb = FailPath(self.subscriber)
             raise FlowBreak(UNKNOWN_NUMBER) from exc
         if settings is None:
             self.log.warning("call_route_fallback", reason="unknown_number")
-            self.endpoint = (self.subscriber, "")
+            self.astdb = FailPath(self.subscriber)
             raise FlowBreak(UNKNOWN_NUMBER)
-        self.endpoint = (
-            settings.number,
-            settings.endpoint or dial_string(self.fallback_endpoint, settings.number),
-        )
+        if settings.queue:
+            self.astdb = FailPath(settings.number, queue=settings.queue)
+        else:
+            dial = settings.endpoint or dial_string(self.fallback_endpoint, settings.number)
+            self.astdb = FailPath(settings.number, endpoint=dial)
         return decide(
             settings,
             self.caller,
@@ -247,23 +310,27 @@ class RouteCall:
             ring_seconds=self.ring_seconds,
         )
 
-    def _store_endpoint(self) -> None:
-        """Issue 15: the number's dial string for the fail path; a failure is logged,
-        never the call's: its route is set already."""
-        if self.endpoint is None or not _NUMBER_KEY.fullmatch(self.endpoint[0]):
+    def _store_fail_path(self) -> None:
+        """Issue 15, 17: the number's queue or dial string for the fail path, the
+        other key removed first; a failure is logged, never the call's: its route
+        is set already."""
+        if self.astdb is None or not _NUMBER_KEY.fullmatch(self.astdb.number):
             return
-        number, dial = self.endpoint
-        try:
-            if dial:
-                stored = self.channel.database_put(v.ASTDB_ENDPOINT, number, dial)
-            else:
-                self.channel.database_del(v.ASTDB_ENDPOINT, number)
-                stored = True  # no key to remove is as good
-        except ChannelError as exc:
-            self.log.warning("call_route_endpoint_not_stored", error=str(exc))
-            return
-        if not stored:
-            self.log.warning("call_route_endpoint_not_stored", error="astdb refused the write")
+        number = self.astdb.number
+        for family, value in self.astdb.writes():
+            try:
+                if value:
+                    stored = self.channel.database_put(family, number, value)
+                else:
+                    self.channel.database_del(family, number)
+                    stored = True  # no key to remove is as good
+            except ChannelError as exc:
+                self.log.warning("call_route_endpoint_not_stored", family=family, error=str(exc))
+                continue
+            if not stored:
+                self.log.warning(
+                    "call_route_endpoint_not_stored", family=family, error="astdb refused the write"
+                )
 
     def _set(self, name: str, value: str) -> None:
         self.channel.set_variable(name, value)

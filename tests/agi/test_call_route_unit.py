@@ -22,6 +22,8 @@ def settings(**kw: object) -> RoutingSettings:
     base: dict[str, object] = {
         "number": NUMBER,
         "endpoint": "PJSIP/alice",
+        "queue": None,
+        "queue_seconds": None,
         "nuisance_numbers": frozenset(),
         "number_request": False,
         "reject_payphone": False,
@@ -160,3 +162,121 @@ def test_issue12_MAIL_9_a_presentation_outside_asterisks_values_is_not_allowed(p
     caller = classify_caller("0398765432", pres, "0")
     assert caller.presentation is not Presentation.ALLOWED
     assert caller.presented_number == "" and caller.logged != "0398765432"
+
+
+# --- Issue 17: office numbers (ring groups, queues) -------------------------------------
+
+RING_GROUP = "PJSIP/201&PJSIP/202&Local/desk@phones"
+FWD = {"forward_to": "09012345678"}
+
+
+def test_issue17_CALL_1_a_ring_group_dials_every_device_as_stored() -> None:
+    r = route(settings(endpoint=RING_GROUP), ALLOWED)
+    assert (r.action, r.dial, r.ring_seconds, r.queue, r.queue_seconds) == (
+        v.ACTION_RING,
+        RING_GROUP,
+        30,
+        "",
+        0,
+    )
+    assert dict(r.assignments())[v.QUEUE] == "" and dict(r.assignments())[v.QUEUE_SECONDS] == ""
+
+
+def test_issue17_CALL_1_a_queue_number_waits_in_its_queue() -> None:
+    r = route(settings(endpoint=None, queue="office"), ALLOWED)
+    assert (r.action, r.reason, r.queue, r.queue_seconds, r.dial, r.forward_on) == (
+        v.ACTION_QUEUE,
+        "queue",
+        "office",
+        30,  # call.ring_seconds when the number gives none
+        "",
+        v.FORWARD_NEVER,
+    )
+    r = route(settings(endpoint=None, queue="office", queue_seconds=45), ALLOWED)
+    assert (r.action, r.queue_seconds) == (v.ACTION_QUEUE, 45)
+
+
+def test_issue17_CALL_1_the_queue_variables_are_set_before_the_action() -> None:
+    names = [name for name, _ in route(settings(queue="office"), ALLOWED).assignments()]
+    assert names.index(v.QUEUE) < names.index(v.ACTION)
+    assert names.index(v.QUEUE_SECONDS) < names.index(v.ACTION)
+    assert names[-1] == v.ACTION
+    got = dict(
+        route(settings(endpoint=None, queue="office", queue_seconds=45), ALLOWED).assignments()
+    )
+    assert (got[v.QUEUE], got[v.QUEUE_SECONDS], got[v.DIAL], got[v.RING_SECONDS]) == (
+        "office",
+        "45",
+        "",
+        "",
+    )
+
+
+def test_issue17_CALL_2_CALL_3_refusals_come_before_the_queue() -> None:
+    s = settings(endpoint=None, queue="office", nuisance_numbers=frozenset({CALLER}))
+    r = route(s, ALLOWED)
+    assert (r.action, r.queue) == (v.ACTION_REJECT_NUISANCE, "")
+    assert dict(r.assignments())[v.QUEUE] == ""
+    r = route(settings(endpoint=None, queue="office", number_request=True), WITHHELD)
+    assert (r.action, r.queue) == (v.ACTION_REJECT_ANONYMOUS, "")
+
+
+def test_issue17_CALL_4_a_queue_with_voice_warp_unconditional_forwards() -> None:
+    s = settings(endpoint=None, queue="office", voice_warp=VoiceWarpMode.UNCONDITIONAL, **FWD)
+    r = route(s, ALLOWED)
+    assert (r.action, r.forward_dial, r.queue, r.dial) == (
+        v.ACTION_FORWARD,
+        "PJSIP/09012345678@pstn",
+        "",
+        "",
+    )
+
+
+def test_issue17_CALL_4_a_queue_with_voice_warp_no_answer_waits_the_ring_seconds() -> None:
+    s = settings(
+        endpoint=None,
+        queue="office",
+        queue_seconds=60,
+        voice_warp=VoiceWarpMode.NO_ANSWER,
+        forward_ring_seconds=15,
+        **FWD,
+    )
+    r = route(s, ALLOWED)
+    assert (r.action, r.reason, r.queue, r.queue_seconds, r.forward_on, r.forward_dial) == (
+        v.ACTION_QUEUE,
+        "voice_warp_no_answer",
+        "office",
+        15,  # Voice Warp's ring time, not the queue's own 60
+        v.FORWARD_ON_NOANSWER,
+        "PJSIP/09012345678@pstn",
+    )
+
+
+@pytest.mark.parametrize(("own", "expected"), [(None, 30), (45, 45)])
+def test_issue17_CALL_4_a_queue_with_voice_warp_busy_forwards_when_full(
+    own: int | None, expected: int
+) -> None:
+    s = settings(
+        endpoint=None, queue="office", queue_seconds=own, voice_warp=VoiceWarpMode.BUSY, **FWD
+    )
+    r = route(s, ALLOWED)
+    assert (r.action, r.reason, r.queue, r.queue_seconds, r.forward_on) == (
+        v.ACTION_QUEUE,
+        "voice_warp_busy",
+        "office",
+        expected,
+        v.FORWARD_ON_BUSY,
+    )
+    assert dict(r.assignments())[v.FORWARD_DIAL] == "PJSIP/09012345678@pstn"
+
+
+def test_issue17_CALL_4_a_ring_group_with_voice_warp_no_answer() -> None:
+    s = settings(endpoint=RING_GROUP, voice_warp=VoiceWarpMode.NO_ANSWER, **FWD)
+    r = route(s, ALLOWED)
+    assert (r.action, r.dial, r.ring_seconds, r.forward_on, r.queue) == (
+        v.ACTION_RING,
+        RING_GROUP,
+        15,
+        v.FORWARD_ON_NOANSWER,
+        "",
+    )

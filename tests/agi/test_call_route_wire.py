@@ -7,12 +7,14 @@ dialplan acts on, and what the database recorded.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
+from structlog.testing import capture_logs
 
 from agi import wiring
 from agi.peer import AsteriskPeer
@@ -105,6 +107,8 @@ def test_CALL_1_plain_ring(switch: Switch) -> None:
         v.FORWARD_DIAL: "",
         v.FORWARD_ON: "never",
         v.REFUSAL: "",
+        v.QUEUE: "",
+        v.QUEUE_SECONDS: "",
         v.ROUTE: "decided",
         v.ACTION: "ring",
     }
@@ -486,3 +490,142 @@ def test_issue15_CALL_3_only_a_pjsip_channel_is_asked_for_sip_headers(switch: Sw
     peer = sip_call(switch, {PAI: PAYPHONE_PAI}, channel="Local")
     assert peer.variables[v.PRESENTATION] == "withheld"
     assert not any("PJSIP_HEADER" in c for c in peer.commands)
+
+
+# --- Issue 17: office numbers (ring groups, queues) ----------------------------------------
+
+RING_GROUP = "PJSIP/201&PJSIP/202&Local/desk@phones"
+QUEUE_KEY = f"{v.ASTDB_QUEUE}/{NUMBER}"
+
+
+def test_issue17_CALL_1_a_ring_group_number_dials_every_device(switch: Switch) -> None:
+    switch.change(lambda s: service.update_number(s, NUMBER, endpoint=RING_GROUP))
+    peer = switch.place(database={QUEUE_KEY: "office", ENDPOINT_KEY: "PJSIP/old"})
+    assert peer.variables == {
+        v.PRESENTATION: "allowed",
+        v.CALLER: CALLER,
+        v.DIAL: RING_GROUP,
+        v.RING_SECONDS: "30",
+        v.FORWARD_DIAL: "",
+        v.FORWARD_ON: "never",
+        v.REFUSAL: "",
+        v.QUEUE: "",
+        v.QUEUE_SECONDS: "",
+        v.ROUTE: "decided",
+        v.ACTION: "ring",
+    }
+    # The fail path rings the devices, not a queue the number was in before.
+    assert peer.database == {ENDPOINT_KEY: RING_GROUP}
+    assert peer.commands[-1].startswith("DATABASE PUT")
+
+
+def test_issue17_CALL_1_a_queue_number_waits_in_its_queue(switch: Switch) -> None:
+    switch.change(lambda s: service.update_number(s, NUMBER, queue="office", queue_seconds=45))
+    peer = switch.place(database={ENDPOINT_KEY: "PJSIP/alice", "chakushin/other/1": "x"})
+    got = peer.variables
+    assert got == {
+        v.PRESENTATION: "allowed",
+        v.CALLER: CALLER,
+        v.DIAL: "",
+        v.RING_SECONDS: "",
+        v.FORWARD_DIAL: "",
+        v.FORWARD_ON: "never",
+        v.REFUSAL: "",
+        v.QUEUE: "office",
+        v.QUEUE_SECONDS: "45",
+        v.ROUTE: "decided",
+        v.ACTION: "queue",
+    }
+    words = [shlex.split(c) for c in peer.commands]
+    names = [w[2] for w in words if w[:2] == ["SET", "VARIABLE"]]
+    assert names.index(v.QUEUE) < names.index(v.ACTION) and names[-1] == v.ACTION
+    # The fail path waits in the queue too; the number's old endpoint is forgotten,
+    # after the route (AstDB cannot delay it).
+    assert peer.database == {QUEUE_KEY: "office", "chakushin/other/1": "x"}
+    action_set = words.index(["SET", "VARIABLE", v.ACTION, "queue"])
+    assert all(w[0] != "DATABASE" for w in words[:action_set])
+    # Without a timeout of its own: call.ring_seconds.
+    switch.change(lambda s: service.update_number(s, NUMBER, queue="office"))
+    switch.change(lambda s: service.update_number(s, NUMBER, clear_queue=True))
+    switch.change(lambda s: service.update_number(s, NUMBER, queue="sales"))
+    peer = switch.place(database=peer.database)
+    assert (peer.variables[v.QUEUE], peer.variables[v.QUEUE_SECONDS]) == ("sales", "30")
+    assert peer.database == {QUEUE_KEY: "sales", "chakushin/other/1": "x"}
+
+
+def test_issue17_CALL_1_a_refused_call_to_a_queue_number_stores_its_queue(switch: Switch) -> None:
+    switch.change(lambda s: service.update_number(s, NUMBER, queue="office"))
+    peer = switch.place(callerid=NUISANCE, database={ENDPOINT_KEY: "PJSIP/alice"})
+    assert (peer.variables[v.ACTION], peer.variables[v.QUEUE]) == (v.ACTION_REJECT_NUISANCE, "")
+    assert peer.database == {QUEUE_KEY: "office"}
+
+
+@pytest.mark.parametrize(
+    ("mode", "seconds", "forward_on"),
+    [
+        (VoiceWarpMode.NO_ANSWER, "12", v.FORWARD_ON_NOANSWER),  # Voice Warp's ring time
+        (VoiceWarpMode.BUSY, "45", v.FORWARD_ON_BUSY),  # the queue's own timeout
+    ],
+)
+def test_issue17_CALL_4_a_queue_number_with_voice_warp(
+    switch: Switch, mode: VoiceWarpMode, seconds: str, forward_on: str
+) -> None:
+    switch.change(lambda s: service.update_number(s, NUMBER, queue="office", queue_seconds=45))
+    switch.change(
+        lambda s: service.set_voice_warp(
+            s, NUMBER, enabled=True, mode=mode, destination=FORWARD_TO, ring_seconds=12
+        )
+    )
+    got = switch.call()
+    assert (got[v.ACTION], got[v.QUEUE], got[v.QUEUE_SECONDS], got[v.FORWARD_ON]) == (
+        v.ACTION_QUEUE,
+        "office",
+        seconds,
+        forward_on,
+    )
+    assert (got[v.FORWARD_DIAL], got[v.DIAL]) == (f"PJSIP/{FORWARD_TO}@ntt", "")
+
+
+def test_issue17_CALL_4_a_queue_number_with_voice_warp_unconditional_forwards(
+    switch: Switch,
+) -> None:
+    switch.change(lambda s: service.update_number(s, NUMBER, queue="office"))
+    switch.change(
+        lambda s: service.set_voice_warp(
+            s, NUMBER, enabled=True, mode=VoiceWarpMode.UNCONDITIONAL, destination=FORWARD_TO
+        )
+    )
+    peer = switch.place()
+    assert (peer.variables[v.ACTION], peer.variables[v.QUEUE]) == (v.ACTION_FORWARD, "")
+    assert peer.database == {QUEUE_KEY: "office"}  # the fail path still knows the queue
+
+
+def test_issue17_CALL_1_an_unknown_number_forgets_its_queue_and_endpoint(switch: Switch) -> None:
+    gone = "0399999999"
+    peer = switch.place(
+        number=gone,
+        database={
+            f"{v.ASTDB_QUEUE}/{gone}": "office",
+            f"{v.ASTDB_ENDPOINT}/{gone}": "PJSIP/old",
+            QUEUE_KEY: "kept",
+        },
+    )
+    assert peer.variables[v.ROUTE] == "unknown_number"
+    assert peer.database == {QUEUE_KEY: "kept"}
+
+
+def test_issue17_CALL_1_a_failed_astdb_write_still_queues_the_call(switch: Switch) -> None:
+    switch.change(lambda s: service.update_number(s, NUMBER, queue="office"))
+    with capture_logs() as logs:
+        peer = AsteriskPeer(
+            CALLER,
+            script=v.SCRIPT_ROUTE_CALL,
+            env_overrides={"agi_arg_1": NUMBER, "agi_context": v.CONTEXT_SUBSCRIBERS},
+            database={ENDPOINT_KEY: "PJSIP/alice"},
+            database_fails=True,
+        ).over_tcp("127.0.0.1", switch.port)
+    assert (peer.variables[v.ACTION], peer.variables[v.QUEUE]) == (v.ACTION_QUEUE, "office")
+    assert QUEUE_KEY not in peer.database
+    refused = [e for e in logs if e["event"] == "call_route_endpoint_not_stored"]
+    assert [e["family"] for e in refused] == [v.ASTDB_QUEUE]
+    assert [e["action"] for e in logs if e["event"] == "call_routed"] == [v.ACTION_QUEUE]
