@@ -143,6 +143,31 @@ def _ending(label: str) -> str:
     return f"{declined}{tests} same => n,Hangup({v.CAUSE_NORMAL_CLEARING})\n{hangups}"
 
 
+def _queue_ending(label: str) -> str:
+    """Issue 17 (CALL-4): a queue the caller left unanswered ends as the phone
+    status its QUEUESTATUS stands for (v.QUEUE_STATUS_AS_DIAL) would, at the
+    Hangup() of ``_ending(label)``; any other status (CONTINUE) with 16."""
+    tests = "".join(
+        f' same => n,GotoIf($["${{{v.QUEUESTATUS_VAR}}}" = "{status}"]'
+        f"?{label}_{v.HANGUP_CAUSES[dialstatus]})\n"
+        for status, dialstatus in v.QUEUE_STATUS_AS_DIAL.items()
+    )
+    return f"{tests} same => n,Hangup({v.CAUSE_NORMAL_CLEARING})\n"
+
+
+def _answered_by(candidate: str) -> str:
+    """Issue 17 (MAIL-9): ANSWERED_BY = ``candidate`` when it is an interface as
+    store.validation has it (v.INTERFACE_REGEX), else empty: a member added at
+    run time or a dialled peer may hold commas that would add event fields."""
+    test = f'"${{REGEX("{v.INTERFACE_REGEX}" ${{{v.ANSWERED_BY}}})}}" = "1"'
+    return (
+        f" same => n,Set({v.ANSWERED_BY}={candidate})\n"
+        f" same => n,GotoIf($[{test}]?emit)\n"
+        f" same => n,Set({v.ANSWERED_BY}=)\n"
+        " same => n,Goto(emit)\n"
+    )
+
+
 def _subscribers(settings: DialplanSettings) -> str:
     sounds = settings.ivr.sounds_dir
     fallback = settings.call.fallback_endpoint.replace("{number}", "${EXTEN}")
@@ -153,6 +178,13 @@ def _subscribers(settings: DialplanSettings) -> str:
         f'"${{{v.FORWARD_ON}}}" = "{v.FORWARD_ON_NOANSWER}" & "${{DIALSTATUS}}" = "NOANSWER"'
     )
     on_busy = f'"${{{v.FORWARD_ON}}}" = "{v.FORWARD_ON_BUSY}" & "${{DIALSTATUS}}" = "BUSY"'
+    queuestatus = f'"${{{v.QUEUESTATUS_VAR}}}"'
+    queue_on_noanswer = (
+        f'"${{{v.FORWARD_ON}}}" = "{v.FORWARD_ON_NOANSWER}" & {queuestatus} = "TIMEOUT"'
+    )
+    queue_on_busy = f'"${{{v.FORWARD_ON}}}" = "{v.FORWARD_ON_BUSY}" & {queuestatus} = "FULL"'
+    queue_app = f"Queue(${{{v.QUEUE}}},{v.QUEUE_OPTIONS},,,${{{v.QUEUE_SECONDS}}})"
+    not_answered_in_queue = f'"${{{v.QUEUED}}}" != "1" | "${{{v.ABANDONED}}}" = "TRUE"'
     not_presented = '${IF($["${CALLERID(pres):0:6}" = "prohib"]?withheld:unavailable)}'
     e164_forms = v.CALLER_E164_FORMS + (
         (v.CALLER_E164_WITHOUT_PLUS,) if settings.call.e164_without_plus else ()
@@ -178,9 +210,10 @@ def _subscribers(settings: DialplanSettings) -> str:
 ; --- Calls to subscriber numbers (CALL-1 ... CALL-5) ---------------------------
 
 ; CALL-1: the routing AGI decides (nuisance list -> Number Request -> Voice
-; Warp -> ring) and sets {v.ACTION}; without it (unknown number, database
-; or AGI server unavailable) the call rings the number's endpoint as the
-; routing AGI last stored it in AstDB ({v.ASTDB_ENDPOINT}/<number>), else
+; Warp -> ring or queue) and sets {v.ACTION}; without it (unknown number,
+; database or AGI server unavailable) the call waits in the number's queue
+; or rings its endpoint as the routing AGI last stored them in AstDB
+; ({v.ASTDB_QUEUE}/<number>, {v.ASTDB_ENDPOINT}/<number>), else
 ; {fallback}.
 [{v.CONTEXT_SUBSCRIBERS}]
 exten => _0X.,1,NoOp(chakushin call to ${{EXTEN}})
@@ -189,6 +222,7 @@ exten => _0X.,1,NoOp(chakushin call to ${{EXTEN}})
  same => n,Set(CHANNEL(hangup_handler_push)={v.CONTEXT_CALL_END},s,1)
  same => n,AGI({agi_url(settings, v.SCRIPT_ROUTE_CALL)},${{EXTEN}})
  same => n,GotoIf($["${{{v.ACTION}}}" = "{v.ACTION_RING}"]?ring)
+ same => n,GotoIf($["${{{v.ACTION}}}" = "{v.ACTION_QUEUE}"]?queue)
  same => n,GotoIf($["${{{v.ACTION}}}" = "{v.ACTION_FORWARD}"]?forward)
  same => n,GotoIf($["${{{v.ACTION}}}" = "{v.ACTION_REJECT_NUISANCE}"]?reject_nuisance)
  same => n,GotoIf($["${{{v.ACTION}}}" = "{v.ACTION_REJECT_ANONYMOUS}"]?reject_anonymous)
@@ -208,8 +242,15 @@ exten => _0X.,1,NoOp(chakushin call to ${{EXTEN}})
 {e164_sets} same => n(presented),Set({v.PRESENTATION}=allowed)
  same => n,Goto(fallback)
  same => n(payphone),Set({v.PRESENTATION}=payphone)
+ ; Issue 17: the number's queue, as the routing AGI last stored it; no
+ ; Voice Warp here (the AGI did not say whether it is on).
+ same => n(fallback),Set({v.QUEUE}=${{DB({v.ASTDB_QUEUE}/${{EXTEN}})}})
+ same => n,GotoIf($["${{{v.QUEUE}}}" = ""]?fallback_endpoint)
+ same => n,Set({v.QUEUE_SECONDS}={v.FALLBACK_QUEUE_SECONDS})
+ same => n,Set({v.FORWARD_ON}=)
+ same => n,Goto(queue)
  ; Issue 15: the number's own endpoint, as the routing AGI last stored it.
- same => n(fallback),Set({v.FALLBACK_DIAL}=${{DB({v.ASTDB_ENDPOINT}/${{EXTEN}})}})
+ same => n(fallback_endpoint),Set({v.FALLBACK_DIAL}=${{DB({v.ASTDB_ENDPOINT}/${{EXTEN}})}})
  same => n,GotoIf($["${{{v.FALLBACK_DIAL}}}" != ""]?fallback_dial)
  same => n,Set({v.FALLBACK_DIAL}={fallback})
  same => n(fallback_dial),Dial(${{{v.FALLBACK_DIAL}}},{ring})
@@ -231,6 +272,15 @@ exten => _0X.,1,NoOp(chakushin call to ${{EXTEN}})
  same => n,GotoIf($[{on_noanswer}]?forward)
  same => n,GotoIf($[{on_busy}]?forward)
  same => n,Goto(end)
+ ; Issue 17 (CALL-1, CALL-4): wait in the number's queue (queues.conf). Queue()
+ ; comes back only when the caller leaves unanswered by the queue's doing
+ ; (${{{v.QUEUESTATUS_VAR}}} set): Voice Warp forwards a timeout as no answer and
+ ; a full queue as busy; a queue with no member to ring is unreachable.
+ same => n(queue),Set({v.QUEUED}=1)
+ same => n,{queue_app}
+ same => n,GotoIf($[{queue_on_noanswer}]?forward)
+ same => n,GotoIf($[{queue_on_busy}]?forward)
+{_queue_ending("end")}\
  ; CALL-4: Voice Warp (unconditional, or after the phone did not answer / was busy).
  same => n(forward),Set({v.FORWARDING}=1)
  same => n,Dial(${{{v.FORWARD_DIAL}}})
@@ -245,12 +295,29 @@ exten => _0X.,1,NoOp(chakushin call to ${{EXTEN}})
 {_ending("end")}
 ; CALL-5: the hangup handler of every call to a subscriber number. It runs
 ; however the call ends (the caller may hang up at any point) and publishes
-; one UserEvent({v.EVENT_CALL}) with the outcome for the notifier.
+; one UserEvent({v.EVENT_CALL}) with the outcome for the notifier, decided
+; once per call however many phones rang (issue 17): answered when any phone
+; or queue member answered, with who did ({v.ANSWERED_BY}).
 [{v.CONTEXT_CALL_END}]
-exten => s,1,GotoIf($["${{{v.FORWARDING}}}" = "1"]?forwarded)
+exten => s,1,Set({v.QUEUESTATUS}=${{{v.QUEUESTATUS_VAR}}})
+ same => n,GotoIf($["${{{v.FORWARDING}}}" = "1"]?forwarded)
  same => n,Set({v.DIALSTATUS}={leg_status})
  same => n,GotoIf($["${{{v.OUTCOME}}}" != ""]?emit)
+ same => n,GotoIf($["${{{v.QUEUE}}}" != ""]?queue)
  same => n,Set({v.OUTCOME}={outcome})
+ same => n,GotoIf($["${{{v.OUTCOME}}}" != "answered"]?emit)
+ ; The part of {v.DIAL} that answered: PJSIP/201, Local/desk@phones.
+{_answered_by("${CUT(DIALEDPEERNAME,/,1)}/${DIALEDPEERNUMBER}")}\
+ ; Issue 17: a queue sets {v.QUEUESTATUS_VAR} only when the caller left unanswered
+ ; by the queue's doing (FULL: busy); else {v.ABANDONED} is TRUE when no member
+ ; answered (the caller hung up). {v.MEMBERINTERFACE}: queues.conf setinterfacevar.
+ same => n(queue),Set({v.OUTCOME}=unanswered)
+ same => n,GotoIf($["${{{v.QUEUESTATUS}}}" = "FULL"]?queue_busy)
+ same => n,GotoIf($["${{{v.QUEUESTATUS}}}" != ""]?emit)
+ same => n,GotoIf($[{not_answered_in_queue}]?emit)
+ same => n,Set({v.OUTCOME}=answered)
+{_answered_by(f"${{{v.MEMBERINTERFACE}}}")}\
+ same => n(queue_busy),Set({v.OUTCOME}=busy)
  same => n,Goto(emit)
  same => n(forwarded),Set({v.FORWARD_DIALSTATUS}=${{DIALSTATUS}})
  same => n,Set({v.OUTCOME}=${{IF($[{failed}]?forward_failed:forwarded)}})

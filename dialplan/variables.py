@@ -206,6 +206,12 @@ QUEUE_STATUS_AS_DIAL = {
 # Queue() option r: the caller hears ringing while members are rung, and the
 # call is answered only when a member answers (as Dial() does).
 QUEUE_OPTIONS = "r"
+# Issue 17 (MAIL-9): the hangup handler puts who answered in ANSWERED_BY only
+# when it matches this, the interface rule of store.validation.interface (a
+# test keeps the two equal), as a POSIX ERE for REGEX(): a member interface
+# added at run time (AddQueueMember, AMI QueueAdd) or a dialled peer may hold
+# commas that would add event fields, or control characters.
+INTERFACE_REGEX = "^[A-Za-z][A-Za-z0-9]{0,15}/[A-Za-z0-9._@:+#/-]{1,83}$"
 
 # --- channel variables: feature codes ---------------------------------------------------
 # Set by the nuisance feature flow: one of agi.nuisance_feature.Outcome.

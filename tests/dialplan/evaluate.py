@@ -1,4 +1,4 @@
-"""A small evaluator of the rendered dialplan, enough to run one call's fail path.
+"""A small evaluator of the rendered dialplan, enough to run one call to a subscriber number.
 
 It follows Asterisk's order of work, which is what makes a raw caller ID
 dangerous: the data of an application (and the arguments of a function)
@@ -6,12 +6,17 @@ are substituted first, on the unsubstituted text's ``${...}`` / ``$[...]``
 nesting, and only then split on ``,`` / ``?`` / ``:`` by whoever reads
 them. Supported: ``${VAR}``, ``${VAR:offset:length}``, ``${CALLERID(num|pres|ani2)}``,
 ``${REGEX("ere" string)}`` (POSIX: ``$`` matches only at the very end),
-``${IF(cond?a:b)}``, ``${EPOCH}``, ``${EXTEN}``, ``${DB(family/key)}`` (the
-channel's AstDB); ``$[...]`` with quoted strings, ``=``, ``!=``, ``&`` and
-``|``; the applications NoOp, Set, Goto (a label, or ``context,exten,1``
-matched by Asterisk's pattern rules), GotoIf, AGI (which fails: sets
-nothing), Dial (a status is given, and the variables it leaves, e.g.
-HANGUPCAUSE and RINGTIME; or per leg, ``legs``), Answer, Progress, Playback,
+``${IF(cond?a:b)}``, ``${CUT(varname,delimiter,field)}`` (one field),
+``${EPOCH}``, ``${EXTEN}``, ``${DB(family/key)}`` (the channel's AstDB);
+``$[...]`` with quoted strings, ``=``, ``!=``, ``&`` and ``|``; the
+applications NoOp, Set, Goto (a label, or ``context,exten,1`` matched by
+Asterisk's pattern rules), GotoIf, AGI (which fails: sets nothing), Dial
+(a status is given, and the variables it leaves, e.g. HANGUPCAUSE and
+RINGTIME, or DIALEDPEERNAME and DIALEDPEERNUMBER of the leg that answered;
+or per leg, ``legs``), Queue (issue 17: the variables it leaves are given,
+``queue_result``; as app_queue does, it returns to the dialplan only with a
+QUEUESTATUS, else the caller's channel hung up in the queue, answered or
+not, and the dialplan stops), Answer, Progress, Playback,
 Hangup (its cause kept), UserEvent, Return. Anything else raises, so a
 change to the dialplan that this does not understand fails the test
 instead of passing it by accident.
@@ -57,6 +62,11 @@ class Channel:
     variables: dict[str, str] = field(default_factory=dict)
     events: list[tuple[str, str]] = field(default_factory=list)  # (name, substituted body)
     dialled: list[str] = field(default_factory=list)  # each Dial()'s dial string
+    # Issue 17: what Queue() leaves (QUEUESTATUS, ABANDONED, MEMBERINTERFACE), and
+    # each Queue()'s data as substituted.
+    queue_result: dict[str, str] = field(default_factory=dict)
+    queued: list[str] = field(default_factory=list)
+    left_in: str | None = None  # the application the caller's channel hung up in
     context: str = ""  # where the call is
     hangup: str | None = None  # Hangup()'s cause as given ("" for none)
 
@@ -191,6 +201,14 @@ def _function(name: str, args: str, ch: Channel) -> str:
         return ch.astdb.get(args, "")
     if name == "CALLERID":
         return {"num": ch.callerid_num, "pres": ch.callerid_pres, "ani2": ch.callerid_ani2}[args]
+    if name == "CUT":
+        parts = args.split(",")
+        if len(parts) != 3 or not parts[2].isdigit() or int(parts[2]) < 1:
+            raise Unsupported(f"CUT({args})")
+        varname, delimiter, number = parts
+        return (ch.variables.get(varname, "").split(delimiter[:1] or "-") + [""] * int(number))[
+            int(number) - 1
+        ]
     if name == "IF":
         condition, _, branches = args.partition("?")
         yes, _, no = branches.partition(":")
@@ -290,6 +308,12 @@ def run(contexts: Dialplan, context: str, ch: Channel, *, exten: str | None = No
             else:
                 ch.variables["DIALSTATUS"] = ch.dialstatus
                 ch.variables.update(ch.dial_result)
+        elif app == "Queue":
+            ch.queued.append(data)
+            ch.variables.update(ch.queue_result)
+            if not ch.queue_result.get("QUEUESTATUS"):
+                ch.left_in = app
+                return
         elif app == "UserEvent":
             name, _, body = data.partition(",")
             ch.events.append((name, body))
