@@ -443,3 +443,29 @@ def test_issue17_CALL_5_MAIL_9_the_queues_sample_rings_all_and_names_its_members
         validation.device_label(name)
         assert penalty.isdigit()
     assert any(not name.isascii() for *_, name in (m.split(",")[:3] for m in members))
+
+
+# --- the operator's documents ----------------------------------------------------------
+
+
+def test_issue17_CALL_1_the_guide_shows_a_ring_group_and_a_queue_set_up() -> None:
+    guide = (ROOT / "docs" / "operator-guide.md").read_text(encoding="utf-8")
+    start = guide.index("### Office numbers: ring groups and queues")
+    office = guide[start : guide.index("\n### ", start + 1)]
+    for needed in (
+        "chakushin number set 0312345678 --endpoint 'PJSIP/201&PJSIP/202&PJSIP/203'",
+        "--queue sales --queue-seconds 30",
+        "--no-queue",
+        "chakushin device name PJSIP/201 受付",
+        "chakushin device list",
+        "chakushin device unname PJSIP/201",
+        "queues_chakushin_sample.conf",
+        "setinterfacevar = yes",
+        "AgentConnect",
+        "ABANDONED",
+    ):
+        assert needed in office, needed
+    for status in ("TIMEOUT", "FULL", "JOINEMPTY"):
+        assert status in office, status
+    readme = (ROOT / "asterisk-conf" / "README.md").read_text(encoding="utf-8")
+    assert f"`{QUEUES_SAMPLE.name}`" in readme
