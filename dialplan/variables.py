@@ -44,7 +44,8 @@ TP_OUTCOME = "CHAKUSHIN_TP_OUTCOME"
 SUBSCRIBER = "CHAKUSHIN_SUBSCRIBER"  # the called subscriber number
 START = "CHAKUSHIN_START"  # call start, Unix time (${EPOCH})
 # Set by the routing AGI (agi.call_route):
-ACTION = "CHAKUSHIN_ACTION"  # ring | queue | forward | reject_nuisance | reject_anonymous; unset: fail path
+# ring | queue | forward | reject_nuisance | reject_anonymous; unset: fail path
+ACTION = "CHAKUSHIN_ACTION"
 # Issue 17: one device (PJSIP/201) or several rung at once (PJSIP/201&PJSIP/202&Local/...)
 DIAL = "CHAKUSHIN_DIAL"  # dial string of the subscriber's phone(s)
 RING_SECONDS = "CHAKUSHIN_RING_SECONDS"  # Dial() timeout of the subscriber's phone

@@ -187,9 +187,11 @@ def test_OPS_3_manager_user_reads_only_what_the_notifier_needs() -> None:
         for line in text.splitlines()
         if "=" in line and not line.lstrip().startswith(";")
     ]
-    assert ("read", "call,user") in settings
+    # Issue 17: app_queue's AgentConnect (who answered a queue call) is of class agent.
+    assert ("read", "call,user,agent") in settings
     assert ("write", "") in settings
     filters = [value for key, value in settings if key == "eventfilter"]
     assert f"UserEvent: {variables.EVENT_CALL}" in filters
+    assert "Event: AgentConnect" in filters
     assert all(not f.startswith("!") for f in filters)  # a whitelist: everything else dropped
     assert ("permit", "127.0.0.1/255.255.255.255") in settings
