@@ -9,8 +9,9 @@ Two pure functions over what Asterisk sends:
   header -> value.
 - ``parse_event`` turns one frame into a ``notifier.model`` event:
   ``Newchannel`` -> ``ChannelCreated``, ``Hangup`` -> ``ChannelHungUp``,
-  ``UserEvent`` ``ChakushinCall`` (CALL-5) -> ``OutcomeReported``; any other
-  frame -> ``None``.
+  ``UserEvent`` ``ChakushinCall`` (CALL-5) -> ``OutcomeReported``,
+  ``AgentConnect`` (issue 17: a queue member answered) -> ``MemberAnswered``;
+  any other frame -> ``None``.
 
 Bad input never raises out of ``parse_event``: a frame of ours that is
 garbled (no Linkedid, an unknown outcome, a Start that is no Unix time...)
@@ -26,8 +27,15 @@ import re
 from collections.abc import Iterator, Mapping
 
 from dialplan import variables
-from notifier.model import ChannelCreated, ChannelHungUp, Event, OutcomeReported
+from notifier.model import (
+    ChannelCreated,
+    ChannelHungUp,
+    Event,
+    MemberAnswered,
+    OutcomeReported,
+)
 from store import caller_number, validation
+from store.errors import InvalidInput
 from store.models import CallOutcome, Presentation
 
 # Names in AMI frames that the notifier reads.
@@ -35,6 +43,11 @@ EVENT = "Event"
 USER_EVENT = "UserEvent"
 NEWCHANNEL = "Newchannel"
 HANGUP = "Hangup"
+# Issue 17: app_queue's event when a member answers a caller (class agent), on
+# the caller's channel: the member's Interface and queues.conf MemberName.
+AGENT_CONNECT = "AgentConnect"
+INTERFACE = "Interface"
+MEMBER_NAME = "MemberName"
 LINKEDID = "Linkedid"
 UNIQUEID = "Uniqueid"
 CONTEXT = "Context"
@@ -56,6 +69,9 @@ _F_FORWARD_DIAL = _FIELD[variables.FORWARD_DIALSTATUS]
 _F_FORWARD_CAUSE = _FIELD[variables.FORWARD_CAUSE]
 _F_FORWARD_RINGTIME = _FIELD[variables.FORWARD_RINGTIME]
 _F_ROUTE = _FIELD[variables.ROUTE]
+_F_QUEUE = _FIELD[variables.QUEUE]
+_F_QUEUE_STATUS = _FIELD[variables.QUEUESTATUS]
+_F_ANSWERED_BY = _FIELD[variables.ANSWERED_BY]
 
 BANNER_PREFIX = "Asterisk Call Manager/"
 
@@ -73,6 +89,11 @@ _CALLER = re.compile(r"[0-9]{1,32}")
 # Dial statuses are upper-case words (ANSWER, NOANSWER, CHANUNAVAIL ...).
 _DIAL_STATUS = re.compile(r"[A-Z_]{0,32}")
 _ROUTE = re.compile(r"[a-z_]{0,32}")
+# Issue 17: ${QUEUESTATUS} is an upper-case word (TIMEOUT, FULL, JOINEMPTY ...).
+_QUEUE_STATUS = re.compile(r"[A-Z]{0,16}")
+# A queues.conf member name is only shown in a mail (Japanese allowed), never
+# stored longer than StoredCall.answered_name.
+MAX_MEMBER_NAME = 40
 # ${HANGUPCAUSE} is a Q.850 cause (0 to 127); ${RINGTIME} whole seconds, or empty.
 _CAUSE = re.compile(r"[0-9]{0,3}")
 _RING_TIME = re.compile(r"[0-9]{0,12}")
@@ -152,7 +173,45 @@ def read_event(fields: Mapping[str, str]) -> Event | None:
         )
     if name == USER_EVENT and _text(fields, USER_EVENT, USER_EVENT) == variables.EVENT_CALL:
         return _outcome(fields)
+    if name == AGENT_CONNECT:
+        return _member_answered(fields)
     return None
+
+
+def _member_answered(fields: Mapping[str, str]) -> MemberAnswered:
+    """Issue 17 (CALL-5): a queue member answered; who, as Asterisk names it.
+
+    An Interface that is not one (store.validation.interface) makes the frame
+    unusable: it is dropped, the call decided on the dialplan's word alone.
+    A MemberName that is too long or not printable is left out ("").
+    """
+    linkedid = _id(fields, AGENT_CONNECT, LINKEDID)
+    interface = _interface(_text(fields, AGENT_CONNECT, INTERFACE))
+    if not interface:
+        raise MalformedEvent(AGENT_CONNECT, f"{INTERFACE} is not a device or member interface")
+    name = _text(fields, AGENT_CONNECT, MEMBER_NAME)
+    if len(name) > MAX_MEMBER_NAME or not name.isprintable():
+        name = ""
+    return MemberAnswered(linkedid=linkedid, interface=interface, member_name=name)
+
+
+def _interface(value: str) -> str:
+    """``value`` if it is a device or queue member interface (PJSIP/201), else ``""``."""
+    try:
+        return validation.interface(value)
+    except InvalidInput:
+        return ""
+
+
+def _queue(value: str) -> bool:
+    """Issue 17: "" (no queue) or a queues.conf queue name."""
+    if not value:
+        return True
+    try:
+        validation.queue_name(value)
+    except InvalidInput:
+        return False
+    return True
 
 
 def _outcome(fields: Mapping[str, str]) -> OutcomeReported:
@@ -182,6 +241,10 @@ def _outcome(fields: Mapping[str, str]) -> OutcomeReported:
     forward_cause = _text(fields, event, _F_FORWARD_CAUSE)
     forward_ring_time = _text(fields, event, _F_FORWARD_RINGTIME)
     route = _text(fields, event, _F_ROUTE)
+    queue = _text(fields, event, _F_QUEUE)
+    queue_status = _text(fields, event, _F_QUEUE_STATUS)
+    # Only a line of the mail: a garbled one is left out, the call decided as usual.
+    answered_by = _interface(_text(fields, event, _F_ANSWERED_BY))
     # A call reported with values that cannot be ours is still decided once
     # (MAIL-10), as malformed, with the reason: never stored as it came.
     malformed = ""
@@ -192,6 +255,8 @@ def _outcome(fields: Mapping[str, str]) -> OutcomeReported:
         and _DIAL_STATUS.fullmatch(forward_dial_status)
         and _CAUSE.fullmatch(forward_cause)
         and _RING_TIME.fullmatch(forward_ring_time)
+        and _queue(queue)
+        and _QUEUE_STATUS.fullmatch(queue_status)
     ):
         malformed = MALFORMED_DIAL_STATUS
     elif not _ROUTE.fullmatch(route):
@@ -201,6 +266,9 @@ def _outcome(fields: Mapping[str, str]) -> OutcomeReported:
         dial_status = printable(dial_status, 32)
         forward_dial_status = printable(forward_dial_status, 32)
         route = printable(route, 32)
+        queue = printable(queue, validation.MAX_QUEUE)
+        queue_status = printable(queue_status, 16)
+        answered_by = ""
     return OutcomeReported(
         linkedid=_id(fields, event, LINKEDID),
         subscriber_number=subscriber,
@@ -217,6 +285,9 @@ def _outcome(fields: Mapping[str, str]) -> OutcomeReported:
         forward_dial_status=forward_dial_status,
         route=route,
         malformed=malformed,
+        queue=queue,
+        queue_status=queue_status,
+        answered_by=answered_by,
     )
 
 

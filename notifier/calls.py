@@ -9,6 +9,11 @@ as EXPIRED once its channels are gone and ``grace`` has passed; calls
 elsewhere on the PBX (no outcome, other contexts) are forgotten. Nothing is
 kept longer than ``max_age`` seconds, and at most ``max_calls`` calls are
 tracked at once, so memory stays bounded whatever the stream does.
+
+Issue 17: a call is one decision whatever its legs (a ring group's phones,
+a queue's members). The first queue member seen answering (AgentConnect) is
+kept with the call: it says who answered when the dialplan could not, and
+turns a queue call the dialplan reported unanswered into an answered one.
 """
 
 from __future__ import annotations
@@ -22,7 +27,14 @@ from dataclasses import dataclass, field
 import structlog
 
 from dialplan import variables
-from notifier.model import CallRecord, ChannelCreated, ChannelHungUp, Event, OutcomeReported
+from notifier.model import (
+    CallRecord,
+    ChannelCreated,
+    ChannelHungUp,
+    Event,
+    MemberAnswered,
+    OutcomeReported,
+)
 from store import validation
 from store.models import CallOutcome, Presentation
 
@@ -39,6 +51,7 @@ class _Call:
     outcome: OutcomeReported | None = None
     outcome_at: float | None = None
     quiet_since: float | None = None  # when the last live channel hung up
+    member: MemberAnswered | None = None  # the first queue member that answered
 
 
 class CallTracker:
@@ -88,6 +101,8 @@ class CallTracker:
             if not call.live:
                 call.quiet_since = now
                 heapq.heappush(self._deadlines, (now + self.grace, call.linkedid))
+        elif isinstance(event, MemberAnswered):
+            call.member = call.member or event
         elif isinstance(event, OutcomeReported) and call.outcome is None:
             call.outcome = event
             call.outcome_at = now
@@ -147,19 +162,24 @@ class CallTracker:
         ended = self.wall_clock()
         if call.outcome is not None:
             o = call.outcome
+            outcome, answered_by, answered_name = _who_answered(o, call.member)
             return [
                 CallRecord(
                     linkedid=call.linkedid,
                     subscriber_number=o.subscriber_number,
                     caller_number=o.caller_number,
                     presentation=o.presentation,
-                    outcome=o.outcome,
+                    outcome=outcome,
                     started_at=o.started_at,
                     ended_at=ended,
                     dial_status=o.dial_status,
                     forward_dial_status=o.forward_dial_status,
                     route=o.route,
                     malformed=o.malformed,
+                    queue=o.queue,
+                    queue_status=o.queue_status,
+                    answered_by=answered_by,
+                    answered_name=answered_name,
                 )
             ]
         if call.subscriber:
@@ -180,3 +200,37 @@ class CallTracker:
             ]
         log.debug("call_forgotten", call_id=call.linkedid, reason=reason)
         return []
+
+
+def _who_answered(
+    reported: OutcomeReported, member: MemberAnswered | None
+) -> tuple[CallOutcome, str, str]:
+    """Issue 17 (CALL-5, MAIL-9): the call's outcome, who answered and their member name.
+
+    The dialplan's outcome, except for a queue call it reported unanswered
+    while Asterisk saw a member answer (AgentConnect): that call was answered.
+    Who answered is the dialplan's AnsweredBy, else the member's interface;
+    the member's name only when it is not that interface itself. Both are
+    "" unless the call ended answered.
+    """
+    outcome = reported.outcome
+    if (
+        member is not None
+        and reported.queue
+        and outcome is CallOutcome.UNANSWERED
+        and not reported.malformed
+    ):
+        log.info(
+            "queue_answer_from_ami",
+            call_id=reported.linkedid,
+            number=reported.subscriber_number,
+            interface=member.interface,
+        )
+        outcome = CallOutcome.ANSWERED
+    if outcome is not CallOutcome.ANSWERED or reported.malformed:
+        return outcome, "", ""
+    answered_by = reported.answered_by or (member.interface if member is not None else "")
+    name = ""
+    if member is not None and member.interface == answered_by and member.member_name != answered_by:
+        name = member.member_name
+    return outcome, answered_by, name

@@ -5,6 +5,10 @@
 writes, in one transaction, each call's record, its decision with reason
 and rule, and one outbox row per recipient. A call already decided (a
 replay after a restart) is skipped: decisions happen exactly once.
+
+Issue 17 (MAIL-9): the names operators gave the devices and queue members
+that answered the batch's calls are read in one query per batch; if they
+cannot be read, the mails say the interface alone and the decisions stand.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from notifier import ami, mail, rules
 from notifier.calls import CallTracker
 from notifier.model import CallRecord, Decision, Event, MailSettings, OutcomeReported
 from store import caller_number, db, service
-from store.models import Number, Presentation
+from store.models import CallOutcome, Number, Presentation
 
 log = structlog.get_logger("notifier")
 
@@ -106,8 +110,12 @@ class Notifier:
             settings = {n: mail_settings(number) for n, number in numbers.items()}
             already = service.decided_linkedids(session, (c.linkedid for c in calls))
         todo = [call for call in calls if call.linkedid not in already]
+        names = self._device_labels(todo)
         prepared = [
-            self._prepare_safely(call, settings.get(call.subscriber_number)) for call in todo
+            self._prepare_safely(
+                call, settings.get(call.subscriber_number), names.get(call.answered_by, "")
+            )
+            for call in todo
         ]
         try:
             with db.transaction(self.sessions) as session:
@@ -137,6 +145,29 @@ class Notifier:
                 self._log(result)
         return results
 
+    def _device_labels(self, calls: Sequence[CallRecord]) -> dict[str, str]:
+        """Issue 17 (MAIL-9): interface -> the operator's name, for the answered calls of a batch.
+
+        One query, and none when nobody answered. A database that is down
+        raises (the batch waits, as for the settings); any other failure is
+        logged and the mails name the interface alone: the decisions stand.
+        """
+        interfaces = {
+            c.answered_by for c in calls if c.answered_by and c.outcome is CallOutcome.ANSWERED
+        }
+        if not interfaces:
+            return {}
+        try:
+            with db.transaction(self.sessions, read_only=True) as session:
+                return service.device_labels(session, interfaces)
+        except SQLAlchemyError as exc:
+            if db.unavailable(exc):
+                raise
+            log.error("device_labels_not_read", calls=len(calls), error=db.first_line(exc))
+        except Exception:  # a bug: the mails go without names rather than not at all
+            log.exception("device_labels_not_read", calls=len(calls))
+        return {}
+
     def _record_alone(self, row: service.CallDecision) -> service.CallDecision | None:
         """Write one call's decision; if it cannot be stored as it is, as malformed.
 
@@ -161,7 +192,7 @@ class Notifier:
         return None
 
     def _prepare_safely(
-        self, call: CallRecord, settings: MailSettings | None
+        self, call: CallRecord, settings: MailSettings | None, device_label: str = ""
     ) -> tuple[Decision, service.CallDecision]:
         """``_prepare``, but a bug in the rules or the mail for one call stops no other.
 
@@ -169,27 +200,36 @@ class Notifier:
         ``decision_error``, and the error is logged with its traceback.
         """
         try:
-            return self._prepare(call, settings)
+            return self._prepare(call, settings, device_label)
         except Exception:  # a bug: logged with its traceback, and recorded
             log.exception("call_not_decided", call_id=call.linkedid)
             decision = Decision(False, DECISION_ERROR, "MAIL-10")
             return decision, _row(call, decision, [])
 
     def _prepare(
-        self, call: CallRecord, settings: MailSettings | None
+        self, call: CallRecord, settings: MailSettings | None, device_label: str = ""
     ) -> tuple[Decision, service.CallDecision]:
         decision = rules.decide(call, settings)
         queued: list[service.QueuedMail] = []
         if decision.mailed and settings is not None:
-            queued = self._compose(call, settings, decision.recipients)
+            queued = self._compose(call, settings, decision.recipients, device_label)
         return decision, _row(call, decision, queued)
 
     def _compose(
-        self, call: CallRecord, settings: MailSettings, recipients: Sequence[str]
+        self,
+        call: CallRecord,
+        settings: MailSettings,
+        recipients: Sequence[str],
+        device_label: str = "",
     ) -> list[service.QueuedMail]:
         try:
             made = mail.compose_all(
-                call, settings, recipients, sender=self.sender_address, templates=self.templates
+                call,
+                settings,
+                recipients,
+                sender=self.sender_address,
+                templates=self.templates,
+                device_label=device_label,
             )
         except ValueError:
             # One recipient (or the zone) cannot be used: find out which, mail the others.
@@ -202,6 +242,7 @@ class Notifier:
                         [recipient],
                         sender=self.sender_address,
                         templates=self.templates,
+                        device_label=device_label,
                     )
                 except ValueError as exc:  # UnsafeHeader, or a time zone zoneinfo lacks
                     log.error("mail_not_composed", call_id=call.linkedid, error=str(exc))
@@ -238,6 +279,8 @@ def _unstorable(row: service.CallDecision) -> service.CallDecision:
         presentation=Presentation.UNAVAILABLE,
         dial_status="",
         forward_dial_status="",
+        answered_by="",
+        answered_name="",
         mailed=False,
         reason=UNSTORABLE,
         rule="MAIL-10",
@@ -268,4 +311,6 @@ def _row(
         rule=decision.rule,
         mails=queued,
         malformed=bool(call.malformed),
+        answered_by=call.answered_by,
+        answered_name=call.answered_name,
     )

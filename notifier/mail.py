@@ -27,7 +27,8 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from notifier.model import CallRecord, MailSettings
-from store import labels
+from store import labels, validation
+from store.errors import InvalidInput
 from store.labels import OUTCOME_LABELS
 from store.mail_message import (
     UnsafeHeader,
@@ -38,6 +39,7 @@ from store.mail_message import (
     header_text,
     header_token,
 )
+from store.models import CallOutcome
 
 SERVICE_NAME = "着信お知らせメール"
 TIME_FORMAT = "%Y/%m/%d %H:%M:%S"
@@ -86,11 +88,17 @@ def make_message_id(linkedid: str, recipient: str, domain: str) -> str:
 
 # Placeholders each template may use; an unknown one is a typo that would
 # otherwise reach the subscriber as "$calller".
-_CALL_FIELDS = frozenset({"service", "caller", "called_number", "started_at", "result", "timezone"})
+# Issue 17: ${answered_by} is who answered (受付（PJSIP/201）, PJSIP/201 or
+# ""); ${answered} the body's line for it with its leading line break, so only
+# the body takes it.
+_CALL_FIELDS = frozenset(
+    {"service", "caller", "called_number", "started_at", "result", "timezone", "answered_by"}
+)
+_BODY_FIELDS = _CALL_FIELDS | {"answered"}
 _TEST_FIELDS = frozenset({"service", "called_number", "sent_at", "timezone", "recipient"})
 TEMPLATE_FIELDS: Mapping[str, frozenset[str]] = {
     "subject.txt": _CALL_FIELDS,
-    "body.txt": _CALL_FIELDS,
+    "body.txt": _BODY_FIELDS,
     "test_subject.txt": _TEST_FIELDS,
     "test_body.txt": _TEST_FIELDS,
 }
@@ -190,6 +198,37 @@ def caller_label(call: CallRecord) -> str:
     return labels.caller_label(call.presentation, call.caller_number)
 
 
+# Asterisk's member name (notifier.ami) may be longer than an operator's name.
+_MAX_ANSWERED_NAME = 40
+
+
+def _shown_name(name: str, limit: int) -> bool:
+    return 0 < len(name) <= limit and name.isprintable() and not has_control(name)
+
+
+def answered_by(call: CallRecord, device_label: str = "") -> str:
+    """Issue 17 (MAIL-9): who answered, 「受付（PJSIP/201）」 or 「PJSIP/201」; "" if nobody did.
+
+    The name is ``device_label`` (the operator's, store.service.device_labels),
+    else Asterisk's member name; a value that is not what the store and
+    notifier.ami let through (a row written around them) is left out, so no
+    control character reaches the body.
+    """
+    if call.outcome is not CallOutcome.ANSWERED or not call.answered_by:
+        return ""
+    try:
+        interface = validation.interface(call.answered_by)
+    except InvalidInput:
+        return ""
+    if _shown_name(device_label, validation.MAX_DEVICE_LABEL):
+        name = device_label
+    elif _shown_name(call.answered_name, _MAX_ANSWERED_NAME):
+        name = call.answered_name
+    else:
+        name = ""
+    return labels.answered_by_label(interface, name)
+
+
 def compose(
     call: CallRecord,
     settings: MailSettings,
@@ -197,8 +236,12 @@ def compose(
     *,
     sender: str,
     templates: Templates,
+    device_label: str = "",
 ) -> EmailMessage:
     """MAIL-9: the notification mail of ``call`` for one recipient.
+
+    ``device_label`` is the operator's name for the interface that answered
+    (issue 17), if it has one.
 
     Raises ``UnsafeHeader`` when the sender, the recipient, the Linkedid or
     the subscriber number could not be put in a header safely.
@@ -215,12 +258,16 @@ def compose(
         "started_at": _aware(call.started_at).astimezone(zone).strftime(TIME_FORMAT),
         "result": OUTCOME_LABELS[call.outcome],
         "timezone": settings.timezone,
+        "answered_by": answered_by(call, device_label),
     }
+    answered = (
+        f"\n{labels.ANSWERED_BY_PREFIX}{fields['answered_by']}" if fields["answered_by"] else ""
+    )
     msg = build_message(
         sender=sender,
         recipient=recipient,
         subject=templates.subject.substitute(fields),
-        body=templates.body.substitute(fields),
+        body=templates.body.substitute(fields, answered=answered),
         date=_aware(call.ended_at).astimezone(zone),
         message_id=make_message_id(linkedid, recipient, domain),
     )
@@ -238,6 +285,7 @@ def compose_all(
     *,
     sender: str,
     templates: Templates,
+    device_label: str = "",
 ) -> list[tuple[str, str, str, str]]:
     """The mail of ``call`` for each recipient as (recipient, subject, text, Message-ID).
 
@@ -248,7 +296,14 @@ def compose_all(
     byte for byte what ``compose`` gives). A recipient that cannot be put in
     a header is left out, with the reason logged by the caller.
     """
-    template = compose(call, settings, _PLACEHOLDER_RECIPIENT, sender=sender, templates=templates)
+    template = compose(
+        call,
+        settings,
+        _PLACEHOLDER_RECIPIENT,
+        sender=sender,
+        templates=templates,
+        device_label=device_label,
+    )
     text = template.as_string()
     placeholder_id = str(template["Message-ID"])
     subject = str(template["Subject"])

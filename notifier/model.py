@@ -59,9 +59,30 @@ class OutcomeReported:
     # Why the event cannot be used as it came (e.g. a subscriber number of 25
     # digits), or "": the call is then recorded as malformed (MAIL-10).
     malformed: str = ""
+    # Issue 17: the Asterisk queue the call waited in ("" when it rang devices),
+    # Queue()'s QUEUESTATUS ("" when the caller left by an answer or hung up),
+    # and the device or member interface that answered, as the dialplan saw
+    # it ("" when none did, or when the value was not an interface).
+    queue: str = ""
+    queue_status: str = ""
+    answered_by: str = ""
 
 
-Event = ChannelCreated | ChannelHungUp | OutcomeReported
+@dataclass(frozen=True)
+class MemberAnswered:
+    """Issue 17: a queue member answered the call (AMI AgentConnect).
+
+    The dialplan cannot always tell an answered queue call from an abandoned
+    one; Asterisk says it here. ``member_name`` is the member's name in
+    queues.conf (may be Japanese), or "" when unusable.
+    """
+
+    linkedid: str
+    interface: str
+    member_name: str = ""
+
+
+Event = ChannelCreated | ChannelHungUp | OutcomeReported | MemberAnswered
 
 
 # --- a finished call (from notifier.calls) ---------------------------------------------
@@ -80,6 +101,14 @@ class CallRecord:
     forward_dial_status: str = ""
     route: str = ""
     malformed: str = ""  # see OutcomeReported.malformed
+    # Issue 17 (MAIL-9): see OutcomeReported. ``answered_by`` is the interface
+    # that answered (the dialplan's, else the queue member's from AgentConnect)
+    # and ``answered_name`` Asterisk's member name when it is not the
+    # interface itself; both "" unless the call ended answered.
+    queue: str = ""
+    queue_status: str = ""
+    answered_by: str = ""
+    answered_name: str = ""
 
 
 # --- what the rules need of a subscriber number (from the store) -----------------------

@@ -65,3 +65,18 @@ def caller_label(presentation: Presentation, caller_number: str) -> str:
 
 def outcome_label(outcome: CallOutcome) -> str:
     return OUTCOME_LABELS.get(outcome, outcome.value)
+
+
+# Issue 17 (MAIL-9): who answered an office's call, 「応答：受付（PJSIP/201）」.
+ANSWERED_BY_PREFIX = "応答："
+
+
+def answered_by_label(interface: str, name: str = "") -> str:
+    """The device or queue member that answered: 「受付（PJSIP/201）」, or the interface alone.
+
+    ``name`` is the operator's name for the interface (DeviceLabel) or
+    Asterisk's member name; ``""`` when there is no interface.
+    """
+    if not interface:
+        return ""
+    return f"{name}（{interface}）" if name else interface

@@ -40,6 +40,13 @@ class Scenario:
     # dialplan reports them (empty: not forwarded, or the Dial never returned).
     forward_cause: str = ""
     forward_ring_time: str = ""
+    # Issue 17: the queue the call waited in, its ${QUEUESTATUS}, and who
+    # answered as the hangup handler saw it (a ring group's answered device;
+    # a queue member only with setinterfacevar = yes, which the recordings'
+    # queues.conf does not set: the notifier reads the member's AgentConnect).
+    queue: str = ""
+    queue_status: str = ""
+    answered_by: str = ""
 
 
 SCENARIOS = {
@@ -59,6 +66,20 @@ SCENARIOS = {
     "forward_no_answer": Scenario(
         "forwarded", dial_status="NOANSWER", forward_dial_status="NOANSWER", forward_cause="0"
     ),
+    # Issue 17, the office recordings (traces/README.md): one Dial to three
+    # phones, the third (Local/answer@phones) answers ...
+    "ring_group_answered": Scenario(
+        "answered", dial_status="ANSWER", answered_by="Local/answer@phones"
+    ),
+    # ... or none does within the ring time;
+    "ring_group_no_answer": Scenario("unanswered", dial_status="NOANSWER"),
+    # the queue "office": its second member answers (AgentConnect
+    # Local/answer@phones/n; no Dial, so no DialStatus) ...
+    "queue_answered": Scenario("answered", queue="office"),
+    # ... the caller hangs up while the members ring (ABANDONED, no QUEUESTATUS) ...
+    "queue_caller_abandons": Scenario("unanswered", queue="office"),
+    # ... or Queue()'s own timeout runs out.
+    "queue_timeout": Scenario("unanswered", queue="office", queue_status="TIMEOUT"),
 }
 
 
@@ -99,6 +120,9 @@ def outcome_frame(
         variables.FORWARD_CAUSE: s.forward_cause,
         variables.FORWARD_RINGTIME: s.forward_ring_time,
         variables.ROUTE: "decided",
+        variables.QUEUE: s.queue,
+        variables.QUEUESTATUS: s.queue_status,
+        variables.ANSWERED_BY: s.answered_by,
     }
     lines = [
         "Event: UserEvent",

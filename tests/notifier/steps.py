@@ -4,16 +4,29 @@ the finished calls of a batch, the stored decisions, and what each recorded scen
 
 from __future__ import annotations
 
+import asyncio
+import itertools
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
+from chakushin import bootstrap
+from chakushin import config as config_mod
+from chakushin.demo.amiserver import SECRET, USERNAME, AmiServer, event_frames
 from dialplan import variables
 from notifier import ami
+from notifier.app import NotifierService
 from notifier.engine import Notifier
 from notifier.model import CallRecord
+from notifier.outbox import SmtpSender, SmtpSettings
 from store import db, service
 from store.models import StoredCall, StoredDecision
+from tests.notifier.smtp_server import SmtpServer
 
 NUMBER = "0312345678"
 CALLER = "0398765432"
@@ -32,6 +45,12 @@ EXPECTED = {
     "forwarded_answered": (True, True),  # MAIL-8: forwarded counts as unanswered
     "forward_busy": (False, False),  # MAIL-8: forward failed
     "forward_no_answer": (True, True),
+    # Issue 17 (CALL-1, CALL-5, MAIL-4): one decision per office call, whatever its legs.
+    "ring_group_answered": (True, False),  # the third phone answered: answered
+    "ring_group_no_answer": (True, True),
+    "queue_answered": (True, False),  # a member answered (AgentConnect): answered
+    "queue_caller_abandons": (True, True),
+    "queue_timeout": (True, True),
 }
 
 
@@ -97,3 +116,66 @@ def one_subscriber(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
 @pytest.fixture
 def subscriber(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
     return one_subscriber(sessions)
+
+
+# --- issue 17: recorded and synthesised streams into the running notifier ------------------
+
+TRACES = Path(__file__).parent / "traces"
+
+
+def synthesised_events(name: str) -> list[bytes]:
+    """The event frames of tests/notifier/traces/<name>.ami, its ``#`` header lines dropped."""
+    lines = (TRACES / f"{name}.ami").read_bytes().splitlines(keepends=True)
+    return event_frames(b"".join(line for line in lines if not line.startswith(b"#")))
+
+
+def interleaved(calls: Sequence[Sequence[bytes]]) -> list[bytes]:
+    """The frames of several calls mixed: one frame of each call in turn (round robin)."""
+    mixed = itertools.chain.from_iterable(itertools.zip_longest(*calls))
+    return [frame for frame in mixed if frame is not None]
+
+
+@dataclass
+class Running:
+    """The notifier service on a loopback AMI server, mailing to an aiosmtpd server."""
+
+    ami: AmiServer
+    smtp: SmtpServer
+    service: NotifierService
+    sessions: sessionmaker[Session]
+
+    async def send(self, frames: Sequence[bytes]) -> None:
+        await self.ami.send(b"".join(frames))
+
+    async def mails(self, count: int) -> None:
+        assert await asyncio.to_thread(self.smtp.inbox.wait_for, count, 30.0), (
+            f"{len(self.smtp.inbox.messages)} of {count} mails arrived"
+        )
+
+
+@asynccontextmanager
+async def running_notifier(
+    sessions: sessionmaker[Session], smtp: SmtpServer, db_url: str
+) -> AsyncIterator[Running]:
+    """``chakushin serve``'s notifier, as bootstrap builds it, until the block ends."""
+    async with AmiServer() as server:
+        config = config_mod.load(
+            env={
+                "CHAKUSHIN_DATABASE_URL": db_url,
+                "CHAKUSHIN_AMI_PORT": str(server.port),
+                "CHAKUSHIN_AMI_USERNAME": USERNAME,
+                "CHAKUSHIN_AMI_SECRET": SECRET,
+                "CHAKUSHIN_MAIL_FROM_ADDRESS": "chakushin@example.jp",
+            }
+        )
+        svc = bootstrap.notifier_service(
+            config, sessions, senders=[SmtpSender(SmtpSettings("127.0.0.1", smtp.port))]
+        )
+        stop = asyncio.Event()
+        task = asyncio.create_task(svc.run(stop))
+        try:
+            await server.wait_until(lambda: server.logins == 1, within=10)
+            yield Running(server, smtp, svc, sessions)
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 30)

@@ -41,7 +41,7 @@ from notifier.amiclient import (
     UnsafeAmiValue,
     _Action,
 )
-from notifier.model import ChannelCreated, ChannelHungUp, Event, OutcomeReported
+from notifier.model import ChannelCreated, ChannelHungUp, Event, MemberAnswered, OutcomeReported
 from store.models import CallOutcome, Presentation
 
 TRACES = trace_names()
@@ -71,6 +71,10 @@ def outcome_fields(**changes: str) -> dict[str, str]:
         "ForwardCause": "",
         "ForwardRingTime": "",
         "Route": "decided",
+        # Issue 17: a ring, so no queue; who answered is only a line of the mail.
+        "Queue": "",
+        "QueueStatus": "",
+        "AnsweredBy": "",
     }
     fields.update(changes)
     return fields
@@ -95,6 +99,10 @@ def test_every_frame_of_every_trace_parses(name: str) -> None:
             )
         elif kind == "Hangup":
             assert event == ChannelHungUp(frame["Linkedid"], frame["Uniqueid"])
+        elif kind == "AgentConnect":  # issue 17: a queue member answered
+            assert event == MemberAnswered(
+                frame["Linkedid"], frame["Interface"], frame["MemberName"]
+            )
         else:
             # Responses, the reference dialplan's UserEvent(TestCallOutcome),
             # and every other event are not the notifier's.
@@ -165,6 +173,9 @@ def test_CALL5_reads_every_field_the_dialplan_sends() -> None:
         "ForwardDialStatus": "",
         "Route": "agi_failed",
         "Presentation": "payphone",
+        "Queue": "office",
+        "QueueStatus": "TIMEOUT",
+        "AnsweredBy": "PJSIP/201",
     }.items():
         assert ami.parse_event(outcome_fields(**{field: changed})) != base, field
 

@@ -59,20 +59,10 @@ def test_every_recording_is_packaged_byte_for_byte() -> None:
         assert sums_of(SHARED) == pinned, f"{SUMS} is not what {SHARED} holds"
 
 
-# Ring groups and queues, recorded later on the same Asterisk: packaged so that
-# the tests replay them in a clone, not (yet) played by the demo.
-OFFICE_RECORDINGS = [
-    "queue_answered",
-    "queue_caller_abandons",
-    "queue_timeout",
-    "ring_group_answered",
-    "ring_group_no_answer",
-]
-
-
 def test_the_packaged_recordings_are_the_scenarios() -> None:
+    """Issue 17: the office recordings (ring groups, queues) are scenarios too."""
     assert recordings.TRACES.is_dir()
-    assert amiserver.trace_names() == sorted([*recordings.SCENARIOS, *OFFICE_RECORDINGS])
+    assert amiserver.trace_names() == sorted(recordings.SCENARIOS)
     assert (recordings.TRACES / "README.md").is_file()
 
 
