@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +14,7 @@ from chakushin import bootstrap
 from chakushin import config as config_mod
 from chakushin.cli import cli
 from dialplan import render, variables
+from tests.dialplan.lint_helpers import lint
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "asterisk-conf"
 
@@ -29,26 +26,6 @@ def default_config() -> config_mod.Config:
 def rendered(config: config_mod.Config) -> str:
     """The dialplan of ``config``, through the composition root as ``chakushin dialplan render``."""
     return render.render(bootstrap.dialplan_settings(config))
-
-
-def lint(directory: Path, files: list[Path]) -> subprocess.CompletedProcess[str]:
-    """asterisklint on an extensions.conf that includes the given files, as an operator would."""
-    for f in files:
-        shutil.copy(f, directory / f.name)
-    includes = "".join(f"#include {f.name}\n" for f in files)
-    (directory / "extensions.conf").write_text(
-        f"[general]\nstatic=yes\nwriteprotect=yes\n\n[globals]\n\n{includes}", encoding="utf-8"
-    )
-    command = shutil.which("asterisklint", path=os.path.dirname(sys.executable))
-    assert command, "asterisklint (dev extra) is not installed"
-    return subprocess.run(
-        [command, "dialplan-check", "extensions.conf"],
-        cwd=directory,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
 
 
 def shipped_dialplans() -> list[Path]:

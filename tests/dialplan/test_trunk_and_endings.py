@@ -23,7 +23,8 @@ from chakushin import bootstrap
 from chakushin import config as config_mod
 from dialplan import render
 from dialplan import variables as v
-from tests.dialplan import evaluate, test_dialplan
+from tests.dialplan import evaluate
+from tests.dialplan.lint_helpers import lint
 
 NUMBER = "0312345678"
 
@@ -188,5 +189,5 @@ def test_issue15_OPS_3_asterisklint_passes_with_81_without_plus(tmp_path: Path) 
     )
     assert "exten => _81ZXXXXXXXX,1," in text
     (source / render.SHIPPED_FILE).write_text(text, encoding="utf-8")
-    result = test_dialplan.lint(tmp_path, [source / render.SHIPPED_FILE])
+    result = lint(tmp_path, [source / render.SHIPPED_FILE])
     assert (result.returncode, result.stdout + result.stderr) == (0, "")

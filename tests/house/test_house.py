@@ -161,7 +161,8 @@ def test_issue13_no_test_module_imports_another_test_module() -> None:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             names = []
             if isinstance(node, ast.ImportFrom) and node.module:
-                names = [node.module]
+                # "from tests.x import test_y" imports the test module test_y too.
+                names = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
             elif isinstance(node, ast.Import):
                 names = [alias.name for alias in node.names]
             wrong += [
