@@ -7,7 +7,8 @@ so bad input exits non-zero with a one-line reason and writes nothing.
 One module per command group: ``app`` (the context, ``--json``, the one
 exit of errors), ``output`` (text and JSON, the shape of a write), ``run``
 (serve and its one-role forms, demo, status, config, db, dialplan),
-``provisioning`` (line, number), ``mail`` and ``services`` (nuisance,
+``provisioning`` (line, number), ``devices`` (device: the names of devices
+and queue members, issue 17), ``mail`` and ``services`` (nuisance,
 number-request, voice-warp), ``support`` (the support desk's otp-reset and
 temp-password), ``asterisk`` (check: the carrier trunk as Asterisk loaded
 it, over AMI). The table below is every command of the root.
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import click
 
-from chakushin.cli import asterisk, mail, provisioning, run, services, support
+from chakushin.cli import asterisk, devices, mail, provisioning, run, services, support
 from chakushin.cli.app import App, cli
 from chakushin.cli_prompts import prompts
 
@@ -35,6 +36,7 @@ COMMANDS: tuple[click.Command, ...] = (
     run.dialplan_group,
     provisioning.line,
     provisioning.number,
+    devices.device,
     mail.mail,
     services.nuisance,
     services.number_request,

@@ -1,7 +1,8 @@
 """What the ``chakushin`` commands print (OPS-2), and the one shape of their writes.
 
 Text for people, ``--json`` for scripts; both from the same data
-(``store.service.describe_number``), so the two never disagree.
+(``number_data``: ``store.service.describe_number`` with the names of the
+number's devices), so the two never disagree.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import click
 from sqlalchemy.orm import Session
 
 from chakushin.cli.app import App
-from store import service
+from store import service, validation
 from store.models import Line, Number, Service
 
 
@@ -58,12 +59,33 @@ WARNINGS = {
 }
 
 
+def device_shown(device: dict[str, Any]) -> str:
+    """Issue 17: 受付 (PJSIP/201) for a named device, else PJSIP/201."""
+    interface, label = device["interface"], device["label"]
+    return f"{label} ({interface})" if label else str(interface)
+
+
+def queue_shown(d: dict[str, Any]) -> str:
+    """Issue 17: the queue and Queue()'s timeout (default: call.ring_seconds)."""
+    if not d["queue"]:
+        return "-"
+    seconds = d["queue_seconds"]
+    timeout = f"{seconds} s" if seconds else "default: call.ring_seconds"
+    return f"{d['queue']} (timeout {timeout})"
+
+
 def render_number(d: dict[str, Any]) -> str:
     mail = d["mail"]
     role = "contract number" if d["is_contract"] else "additional number"
     lines = [
         f"{d['number']}  ({role} of line {d['contract_number']}, auth unit {d['auth_unit']})",
         f"  endpoint:        {d['endpoint'] or '-'}",
+    ]
+    if d["devices"]:
+        lines.append(f"  devices ({len(d['devices'])}/{validation.MAX_DEVICES}):")
+        lines += [f"    {device_shown(x)}" for x in d["devices"]]
+    lines += [
+        f"  queue:           {queue_shown(d)}",
         f"  time zone:       {d['timezone']}",
         f"  services:        {', '.join(d['services']) or '-'}",
         f"  mail service:    {'started' if mail['started'] else 'stopped'}",
@@ -97,8 +119,17 @@ def render_number(d: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def show_number(app: App, found: Number) -> None:
+def number_data(session: Session, found: Number) -> dict[str, Any]:
+    """``describe_number`` with each device as {"interface", "label"} (issue 17: the
+    name ``chakushin device name`` gave it, else None)."""
     data = service.describe_number(found)
+    labels = service.device_labels(session, data["devices"])
+    data["devices"] = [{"interface": d, "label": labels.get(d)} for d in data["devices"]]
+    return data
+
+
+def show_number(app: App, session: Session, found: Number) -> None:
+    data = number_data(session, found)
     emit(app, data, lambda: render_number(data))
 
 
@@ -119,4 +150,4 @@ def change_number(app: App, number: str, change: Callable[[Session], object]) ->
     """
     with app.transaction() as session:
         change(session)
-        show_number(app, service.get_number(session, number))
+        show_number(app, session, service.get_number(session, number))

@@ -15,6 +15,7 @@ from chakushin.cli.output import (
     change_number,
     emit,
     line_data,
+    number_data,
     render_number,
     services_of,
     show_number,
@@ -24,6 +25,22 @@ from store.models import AuthUnit, Service
 
 AUTH_UNIT = click.Choice([u.value for u in AuthUnit])
 SERVICE = click.Choice([s.value for s in Service])
+# Issue 17: a number rings its devices (one, or up to 8 joined by &) or waits in an
+# Asterisk queue; store.service checks every value (one line, nothing written).
+ENDPOINT_OPTION = click.option(
+    "--endpoint",
+    help="Asterisk dial string of the device(s) that ring this number "
+    "(up to 8 joined by &: 'PJSIP/201&PJSIP/202').",
+)
+QUEUE_OPTION = click.option(
+    "--queue", help="Asterisk queue (queues.conf) the calls wait in instead of ringing devices."
+)
+QUEUE_SECONDS_OPTION = click.option(
+    "--queue-seconds",
+    type=int,
+    help="Queue timeout, 5-300 s (default: call.ring_seconds; Voice Warp on no answer "
+    "waits its own ring time).",
+)
 
 
 # --- lines ------------------------------------------------------------------------------
@@ -37,7 +54,13 @@ def line() -> None:
 @line.command("add")
 @click.argument("contract_number")
 @click.option("--auth-unit", type=AUTH_UNIT, default=AuthUnit.LINE.value, show_default=True)
-@click.option("--endpoint", help="Asterisk dial string that rings the contract number.")
+@click.option(
+    "--endpoint",
+    help="Asterisk dial string of the device(s) that ring the contract number "
+    "(up to 8 joined by &: 'PJSIP/201&PJSIP/202').",
+)
+@QUEUE_OPTION
+@QUEUE_SECONDS_OPTION
 @click.option("--timezone", help="IANA time zone (default: the config's timezone).")
 @click.option("--services", help="Comma-separated services (default: all).")
 @pass_app
@@ -46,10 +69,12 @@ def line_add(
     contract_number: str,
     auth_unit: str,
     endpoint: str | None,
+    queue: str | None,
+    queue_seconds: int | None,
     timezone: str | None,
     services: str | None,
 ) -> None:
-    """Add a line with its contract number."""
+    """Add a line with its contract number (ringing its devices or a queue)."""
     with app.transaction() as session:
         added = service.add_line(
             session,
@@ -58,6 +83,8 @@ def line_add(
             timezone=timezone or app.config.timezone,
             endpoint=endpoint,
             services=services_of(services),
+            queue=queue,
+            queue_seconds=queue_seconds,
         )
         data = line_data(added)
     emit(app, data, lambda: f"line {contract_number} added (auth unit {auth_unit})")
@@ -88,7 +115,7 @@ def line_show(app: App, contract_number: str) -> None:
     """Show a line and every setting of its numbers."""
     with app.transaction() as session:
         found = service.get_line(session, contract_number)
-        data = {**line_data(found), "numbers": [service.describe_number(n) for n in found.numbers]}
+        data = {**line_data(found), "numbers": [number_data(session, n) for n in found.numbers]}
 
     def text() -> str:
         head = f"line {contract_number}, auth unit {data['auth_unit']}"
@@ -132,7 +159,9 @@ def number() -> None:
 @number.command("add")
 @click.argument("contract_number")
 @click.argument("number")
-@click.option("--endpoint", help="Asterisk dial string that rings this number.")
+@ENDPOINT_OPTION
+@QUEUE_OPTION
+@QUEUE_SECONDS_OPTION
 @click.option("--timezone", help="IANA time zone (default: the config's timezone).")
 @click.option("--services", help="Comma-separated services (default: all).")
 @pass_app
@@ -141,10 +170,12 @@ def number_add(
     contract_number: str,
     number: str,
     endpoint: str | None,
+    queue: str | None,
+    queue_seconds: int | None,
     timezone: str | None,
     services: str | None,
 ) -> None:
-    """Add an additional number to the line CONTRACT_NUMBER."""
+    """Add an additional number to the line CONTRACT_NUMBER (ringing its devices or a queue)."""
     change_number(
         app,
         number,
@@ -155,6 +186,8 @@ def number_add(
             timezone=timezone or app.config.timezone,
             endpoint=endpoint,
             services=services_of(services),
+            queue=queue,
+            queue_seconds=queue_seconds,
         ),
     )
 
@@ -208,9 +241,9 @@ def number_show(app: App, number: str, calls: bool, limit: int) -> None:
     with app.transaction() as session:
         found = service.get_number(session, number)
         if not calls:
-            show_number(app, found)
+            show_number(app, session, found)
             return
-        data = {**service.describe_number(found), **calls_data(session, number, limit)}
+        data = {**number_data(session, found), **calls_data(session, number, limit)}
     emit(app, data, lambda: f"{render_number(data)}\n{render_calls(data, limit)}")
 
 
@@ -229,19 +262,38 @@ def number_remove(app: App, number: str, yes: bool) -> None:
 
 @number.command("set")
 @click.argument("number")
-@click.option("--endpoint", help="Asterisk dial string that rings this number.")
-@click.option("--no-endpoint", is_flag=True, help="Clear the endpoint.")
+@ENDPOINT_OPTION
+@click.option(
+    "--no-endpoint", is_flag=True, help="Clear the endpoint (calls ring call.fallback_endpoint)."
+)
+@QUEUE_OPTION
+@QUEUE_SECONDS_OPTION
+@click.option("--no-queue", is_flag=True, help="Leave the queue (calls ring the endpoint again).")
 @click.option("--timezone", help="IANA time zone for this number's mails.")
 @pass_app
 def number_set(
-    app: App, number: str, endpoint: str | None, no_endpoint: bool, timezone: str | None
+    app: App,
+    number: str,
+    endpoint: str | None,
+    no_endpoint: bool,
+    queue: str | None,
+    queue_seconds: int | None,
+    no_queue: bool,
+    timezone: str | None,
 ) -> None:
-    """Change a number's endpoint or time zone."""
+    """Change a number's devices, queue or time zone (devices or a queue, not both)."""
     change_number(
         app,
         number,
         lambda session: service.update_number(
-            session, number, endpoint=endpoint, clear_endpoint=no_endpoint, timezone=timezone
+            session,
+            number,
+            endpoint=endpoint,
+            clear_endpoint=no_endpoint,
+            queue=queue,
+            queue_seconds=queue_seconds,
+            clear_queue=no_queue,
+            timezone=timezone,
         ),
     )
 

@@ -45,13 +45,21 @@ def add_line(
     timezone: str,
     endpoint: str | None = None,
     services: Iterable[Service] = ALL_SERVICES,
+    queue: str | None = None,
+    queue_seconds: int | None = None,
 ) -> Line:
-    """A new line with its contract number (Words: 契約者回線)."""
+    """A new line with its contract number (Words: 契約者回線).
+
+    Issue 17: the number rings its devices (``endpoint``) or waits in a
+    ``queue`` (with ``queue_seconds``, None: call.ring_seconds), not both.
+    """
     validation.subscriber_number(contract_number, field="contract_number")
     _ensure_number_free(session, contract_number)
     line = Line(contract_number=contract_number, auth_unit=AuthUnit(auth_unit))
     session.add(line)
-    _new_number(session, line, contract_number, True, timezone, endpoint, services)
+    _new_number(
+        session, line, contract_number, True, timezone, endpoint, services, queue, queue_seconds
+    )
     session.flush()
     log.info("line_added", contract_number=contract_number, auth_unit=line.auth_unit.value)
     return line
@@ -108,12 +116,17 @@ def add_number(
     timezone: str,
     endpoint: str | None = None,
     services: Iterable[Service] = ALL_SERVICES,
+    queue: str | None = None,
+    queue_seconds: int | None = None,
 ) -> Number:
-    """An additional number (追加番号) on an existing line."""
+    """An additional number (追加番号) on an existing line (its devices or queue as
+    ``add_line``'s)."""
     validation.subscriber_number(number)
     line = get_line(session, contract_number)
     _ensure_number_free(session, number)
-    added = _new_number(session, line, number, False, timezone, endpoint, services)
+    added = _new_number(
+        session, line, number, False, timezone, endpoint, services, queue, queue_seconds
+    )
     session.flush()
     log.info("number_added", contract_number=contract_number, number=number)
     return added
@@ -234,13 +247,20 @@ def _new_number(
     timezone: str,
     endpoint: str | None,
     services: Iterable[Service],
+    queue: str | None = None,
+    queue_seconds: int | None = None,
 ) -> Number:
+    _devices_or_queue(endpoint, queue, queue_seconds)
     chosen = {Service(s) for s in services}
     created = Number(
         number=number,
         is_contract=is_contract,
         timezone=validation.time_zone(timezone),
         endpoint=validation.endpoint(endpoint) if endpoint is not None else None,
+        queue=validation.queue_name(queue) if queue is not None else None,
+        queue_seconds=(
+            validation.queue_seconds(queue_seconds) if queue_seconds is not None else None
+        ),
         **{f"{s.value}_subscribed": s in chosen for s in Service},
         notification=NotificationSetting(
             started=False, designated_only=False, unanswered_only=False
@@ -254,6 +274,21 @@ def _new_number(
     )
     line.numbers.append(created)
     return created
+
+
+def _devices_or_queue(endpoint: str | None, queue: str | None, queue_seconds: int | None) -> None:
+    """Issue 17: a new number rings its devices or waits in a queue, not both; a queue
+    timeout needs the queue (``update_number``'s rules, with the same codes)."""
+    if queue is not None and endpoint is not None:
+        raise RuleViolation(
+            "a number rings its devices or waits in a queue: give an endpoint or a queue",
+            code="endpoint_or_queue",
+            field="queue",
+        )
+    if queue_seconds is not None and queue is None:
+        raise RuleViolation(
+            "a queue timeout needs a queue", code="queue_seconds_without_queue", field="queue"
+        )
 
 
 def subscribed(session: Session, number: str, service: Service) -> Number:
