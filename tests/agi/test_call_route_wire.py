@@ -629,3 +629,25 @@ def test_issue17_CALL_1_a_failed_astdb_write_still_queues_the_call(switch: Switc
     refused = [e for e in logs if e["event"] == "call_route_endpoint_not_stored"]
     assert [e["family"] for e in refused] == [v.ASTDB_QUEUE]
     assert [e["action"] for e in logs if e["event"] == "call_routed"] == [v.ACTION_QUEUE]
+
+
+def test_issue17_CALL_1_the_fail_path_waits_in_the_queue_the_last_route_stored(
+    switch: Switch,
+) -> None:
+    """The routing AGI's AstDB, then a call whose AGI fails: the rendered dialplan waits
+    in the number's queue; once the number rings devices again, it dials them."""
+    plan = evaluate.parse_contexts(
+        render.render(bootstrap.dialplan_settings(config_mod.load(env={})))
+    )
+    switch.change(lambda s: service.update_number(s, NUMBER, queue="office"))
+    astdb = switch.place(database={ENDPOINT_KEY: "PJSIP/alice"}).database
+    channel = evaluate.Channel(CALLER, astdb=astdb)
+    evaluate.run(plan, v.CONTEXT_FROM_TRUNK, channel, exten="+81312345678")
+    assert channel.queued == [f"office,{v.QUEUE_OPTIONS},,,{v.FALLBACK_QUEUE_SECONDS}"]
+    assert (channel.dialled, channel.variables[v.ROUTE]) == ([], "agi_failed")
+
+    switch.change(lambda s: service.update_number(s, NUMBER, endpoint=RING_GROUP))
+    astdb = switch.place(database=astdb).database
+    channel = evaluate.Channel(CALLER, astdb=astdb)
+    evaluate.run(plan, v.CONTEXT_FROM_TRUNK, channel, exten="+81312345678")
+    assert (channel.queued, channel.dialled) == ([], [RING_GROUP])
