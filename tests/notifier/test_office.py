@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from email import message_from_string, policy
 from email.message import EmailMessage
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -31,7 +33,7 @@ from notifier.model import (
     OutcomeReported,
 )
 from store import db, service
-from store.models import CallOutcome, Presentation, StoredCall, StoredDecision
+from store.models import CallOutcome, OutboxMail, Presentation, StoredCall, StoredDecision
 from tests.notifier.steps import NUMBER, call_frames
 from tests.notifier.steps import subscriber as subscriber  # the fixture: one line, mail on
 
@@ -427,10 +429,8 @@ def test_MAIL_9_the_subject_is_unchanged_for_an_answered_call() -> None:
     )
 
 
-def test_MAIL_9_an_operator_template_may_place_answered_by_itself(tmp_path: object) -> None:
-    from pathlib import Path
-
-    folder = Path(str(tmp_path))
+def test_MAIL_9_an_operator_template_may_place_answered_by_itself(tmp_path: Path) -> None:
+    folder = tmp_path
     (folder / "body.txt").write_text("結果 ${result} / 出た人 [${answered_by}]\n", encoding="utf-8")
     templates = mail.Templates.load(folder)
     assert "出た人 [受付（Local/answer@phones）]" in _body(
@@ -497,10 +497,6 @@ def _stored(sessions: sessionmaker[Session]) -> dict[str, tuple[str, str | None,
 
 
 def _bodies(sessions: sessionmaker[Session]) -> dict[str, str]:
-    from email import message_from_string, policy
-
-    from store.models import OutboxMail
-
     with db.transaction(sessions, read_only=True) as s:
         rows = s.execute(
             sa.select(StoredCall.linkedid, OutboxMail.body)
