@@ -126,6 +126,10 @@ def test_issue17_CALL_1_OPS_2_a_queue_number_and_back_to_devices(chakushin: Chak
     assert (out["queue"], out["endpoint"], out["devices"]) == ("sales", None, [])
     out = chakushin.json("number", "set", SECOND, "--no-queue")
     assert (out["queue"], out["queue_seconds"], out["endpoint"]) == (None, None, None)
+    # Back to devices in one step (the guide's form).
+    run("number", "set", SECOND, "--queue", "sales", "--queue-seconds", "30")
+    out = chakushin.json("number", "set", SECOND, "--no-queue", "--endpoint", "PJSIP/201")
+    assert (out["queue"], out["queue_seconds"], out["endpoint"]) == (None, None, "PJSIP/201")
     # The queue timeout alone, on a number that has a queue.
     out = chakushin.json("number", "set", CONTRACT, "--queue-seconds", "5")
     assert (out["queue"], out["queue_seconds"]) == ("office", 5)
