@@ -311,7 +311,9 @@ class HistoryRow:
     ``caller`` is the number only when it was presented, otherwise
     非通知 / 公衆電話 / 表示圏外 (``store.labels.caller_label``); the row holds
     no other trace of a withheld number. ``reason`` and ``rule`` are the
-    decision's (``undecided`` and "" for a call without one).
+    decision's (``undecided`` and "" for a call without one). Issue 17
+    (MAIL-9): ``answered_by`` is the interface that answered and
+    ``answered_name`` Asterisk's member name, as stored ("" when none).
     """
 
     started_at: dt.datetime
@@ -322,6 +324,8 @@ class HistoryRow:
     reason: str
     rule: str
     recipients: tuple[str, ...]
+    answered_by: str = ""
+    answered_name: str = ""
 
 
 def call_history(session: Session, number: str, limit: int = 50) -> list[HistoryRow]:
@@ -366,4 +370,6 @@ def history_row(
         reason=decision.reason if decision is not None else UNDECIDED,
         rule=decision.rule if decision is not None else "",
         recipients=tuple(decision.recipients) if decision is not None else (),
+        answered_by=call.answered_by or "",
+        answered_name=call.answered_name or "",
     )

@@ -19,9 +19,10 @@ from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from store import bulk, delivery, otp_csv, service, validation
+from store import bulk, otp_csv, service, validation
 from store.errors import DomainError
 from store.models import Service
+from web.pages import office
 from web.pages.base import LoginScope, Plumbing, listed
 from web.pages.delivery import delivery_rows
 from web.pages.forms import BadForm, flag, one_of
@@ -117,7 +118,8 @@ class NumberPages:
         found = await self.base.number_page(request)
         if isinstance(found, Response):
             return found
-        calls = await self.base.read(delivery.call_deliveries, found.number, HISTORY_LIMIT)
+        # Issue 17 (MAIL-9): with the names of who answered, loaded once for the page.
+        calls, labels = await self.base.read(office.history_calls, found.number, HISTORY_LIMIT)
         return self.base.render(
             request,
             "history.html",
@@ -130,6 +132,7 @@ class NumberPages:
                         "started": f"{c.call.started_at:%Y/%m/%d %H:%M:%S}",
                         "caller": c.call.caller,
                         "outcome": c.call.outcome_label,
+                        "answered": office.answered(c.call, labels),
                         "mailed": c.call.mailed,
                         "recipients": c.call.recipients,
                         # Issue 14 flow 10: the reason in words, no rule id (MAIL-7).

@@ -5,7 +5,8 @@ number the login may set (SITE-1 checked first): 着信お知らせメール (MA
 MAIL-5), 迷惑電話おことわり (CALL-2), ナンバー・リクエスト (CALL-3) and
 ボイスワープ (CALL-4), each only where the number subscribes to it (※ご契約内容
 により、表示されるサービスが異なります), each with its state in a word, and the
-call history that all of them share.
+call history that all of them share. Issue 17 (CALL-1): above them, where the
+number's calls ring (``web.pages.office``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from starlette.responses import Response
 
 from store import service
 from store.models import Service
+from web.pages import office
 from web.pages.base import Plumbing
 from web.texts import page
 
@@ -30,8 +32,9 @@ MENU = (
 )
 
 
-def _menu(session: Session, number: str) -> list[dict[str, Any]]:
-    """The subscribed services of ``number`` in the carrier's order, each with its state."""
+def _menu(session: Session, number: str) -> tuple[list[dict[str, Any]], str]:
+    """The subscribed services of ``number`` in the carrier's order, each with its state;
+    and where its calls ring (issue 17: "" when the site does not know)."""
     data = service.describe_number(service.get_number(session, number))
     states = {
         Service.MAIL: page("services.started" if data["mail"]["started"] else "services.stopped"),
@@ -50,7 +53,7 @@ def _menu(session: Session, number: str) -> list[dict[str, Any]]:
         Service.NUMBER_REQUEST: page("services.number_request"),
         Service.VOICE_WARP: page("services.voice_warp"),
     }
-    return [
+    offered = [
         {
             "name": names[kind],
             "href": f"/numbers/{number}/{path}",
@@ -59,6 +62,7 @@ def _menu(session: Session, number: str) -> list[dict[str, Any]]:
         for kind, path in MENU
         if kind.value in data["services"]
     ]
+    return offered, office.rings(session, data)
 
 
 class ServicePages:
@@ -69,13 +73,15 @@ class ServicePages:
         found = await self.base.number_page(request)
         if isinstance(found, Response):
             return found
+        offered, rings = await self.base.read(_menu, found.number)
         return self.base.render(
             request,
             "services.html",
             {
                 "title": page("services.title"),
                 "number": found.number,
-                "services": await self.base.read(_menu, found.number),
+                "services": offered,
+                "rings": rings,
                 "several": len(found.scope.numbers) > 1,
             },
             session=found.view,
