@@ -296,9 +296,13 @@ def _port(value: int, key: str, *, any_free: bool = False) -> None:
         raise ConfigError(f"port must be {low}-65535; got {value}", key=key)
 
 
-def _dial_template(template: str, key: str) -> None:
+def _dial_template(template: str, key: str, *, one_device: bool = False) -> None:
     if template.count("{number}") != 1 or template.replace("{number}", "").count("{"):
         raise ConfigError("must contain {number} once and no other {...}", key=key)
+    if one_device and "&" in template:
+        # Issue 17: Voice Warp forwards to one destination (CALL-4); the
+        # forward leg's status and cause decide MAIL-8, which several legs blur.
+        raise ConfigError("must dial one destination, without &", key=key)
     try:
         validation.endpoint(template.format(number="0312345678"))
     except DomainError as exc:
@@ -378,11 +382,8 @@ def _validate(config: Config, problems: list[ConfigError]) -> None:
     _validate_agi(config.agi, problems)
     if not re.fullmatch(r"[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*", config.ivr.sounds_dir):
         bad("must be a relative path of letters, digits, - and _", "ivr.sounds_dir")
-    for key, template in (
-        ("call.fallback_endpoint", config.call.fallback_endpoint),
-        ("call.forward_dial", config.call.forward_dial),
-    ):
-        check(_dial_template, template, key)
+    check(_dial_template, config.call.fallback_endpoint, "call.fallback_endpoint")
+    check(_dial_template, config.call.forward_dial, "call.forward_dial", one_device=True)
     if not 5 <= config.call.ring_seconds <= 300:
         bad("must be 5-300 seconds", "call.ring_seconds")
     if not re.fullmatch(r"[0-9*#]{2,8}", config.call.nuisance_feature_code):

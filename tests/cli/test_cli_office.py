@@ -324,3 +324,21 @@ def test_issue17_OPS_2_config_check_reads_call_fallback_endpoint_as_an_endpoint(
         assert result.exit_code == 1, result.stdout
         assert result.stderr.startswith("error: call.fallback_endpoint: "), result.stderr
         assert refused in result.stderr
+
+
+@pytest.mark.parametrize(
+    "forward_dial", ["PJSIP/{number}@pstn&PJSIP/201", "PJSIP/201&PJSIP/{number}@pstn"]
+)
+def test_issue17_CALL_4_config_check_refuses_a_voice_warp_dial_of_several_devices(
+    tmp_config: Path, forward_dial: str
+) -> None:
+    """Voice Warp forwards to one destination: its leg's status and cause decide MAIL-8."""
+    result = CliRunner().invoke(
+        cli,
+        ["config", "check"],
+        env={"CHAKUSHIN_CALL_FORWARD_DIAL": forward_dial},
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 1, result.stdout
+    assert result.stderr.startswith("error: call.forward_dial: "), result.stderr
+    assert "one destination" in result.stderr
