@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from store import delivery, service
+from store import delivery, labels, service
 from store.bulk import HistoryRow
 from store.delivery import CallDeliveries
 from store.models import CallOutcome
@@ -29,10 +29,9 @@ from web.texts import page
 
 
 def named(interface: str, name: str) -> str:
-    """受付（PJSIP/201）, or the interface alone when it has no other name."""
-    if not name or name == interface:
-        return interface
-    return page("office.named", name=name, interface=interface)
+    """受付（PJSIP/201）, or the interface alone when it has no other name: the mail's
+    words (store.labels), so the history and the mail never say it differently."""
+    return labels.answered_by_label(interface, "" if name == interface else name)
 
 
 def rings(session: Session, data: Mapping[str, Any]) -> str:
@@ -43,17 +42,17 @@ def rings(session: Session, data: Mapping[str, Any]) -> str:
     devices: Sequence[str] = data["devices"]
     if not devices:
         return ""
-    labels = service.device_labels(session, devices)
-    where = page("list.separator").join(named(d, labels.get(d, "")) for d in devices)
+    names = service.device_labels(session, devices)
+    where = page("list.separator").join(named(d, names.get(d, "")) for d in devices)
     return page("office.rings", where=where)
 
 
-def answered(call: HistoryRow, labels: Mapping[str, str]) -> str:
+def answered(call: HistoryRow, names: Mapping[str, str]) -> str:
     """「応答：受付（PJSIP/201）」 for an answered call whose answerer is known, else ""."""
     if call.outcome is not CallOutcome.ANSWERED or not call.answered_by:
         return ""
-    name = labels.get(call.answered_by) or call.answered_name
-    return page("office.answered", who=named(call.answered_by, name))
+    name = names.get(call.answered_by) or call.answered_name
+    return labels.ANSWERED_BY_PREFIX + named(call.answered_by, name)
 
 
 def history_calls(

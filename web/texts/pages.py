@@ -165,8 +165,6 @@ PAGES: dict[str, str] = {
     # and who answered a call (the mail's words: 「応答：受付（PJSIP/201）」).
     "office.rings": "着信する電話機：{where}",
     "office.queue": "順番待ちの着信グループ（{queue}）",
-    "office.named": "{name}（{interface}）",
-    "office.answered": "応答：{who}",
     "addresses.title": "送信先メールアドレス設定",
     "addresses.too_many": "送信先メールアドレスは{limit}件まで登録できます。",
     # Issue 14: a saved address in full above its input (a long one is cut off in the box).
