@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from store import delivery
+from store import delivery, service
 from store.delivery import Delivery, DeliveryStatus
 from store.shown_text import one_line
 
@@ -48,12 +48,18 @@ def calls_data(session: Session, number: str, limit: int) -> dict[str, Any]:
     """The ``calls`` and ``recently_failed`` parts of ``number show --calls`` (JSON as is)."""
     calls = delivery.call_deliveries(session, number, limit)
     failed = delivery.recently_failed(session, number)  # however old: the operator's view
+    # Issue 17 (MAIL-9): who answered, by the operator's device name, else
+    # Asterisk's member name; the names read once for every call listed.
+    answered = {c.call.answered_by for c in calls if c.call.answered_by}
+    names = service.device_labels(session, answered) if answered else {}
     return {
         "calls": [
             {
                 "started_at": c.call.started_at.isoformat(),
                 "caller": c.call.caller,
                 "outcome": c.call.outcome.value,
+                "answered_by": c.call.answered_by or None,
+                "answered_name": names.get(c.call.answered_by) or c.call.answered_name or None,
                 "mailed": c.call.mailed,
                 "reason": c.call.reason,
                 "rule": c.call.rule,
@@ -111,9 +117,15 @@ def render_calls(data: dict[str, Any], limit: int) -> str:
     for c in calls:
         decided = f"{'mailed' if c['mailed'] else 'not mailed'} ({_t(c['reason'])}"
         decided += f", {_t(c['rule'])})" if c["rule"] else ")"
-        lines.append(
-            f"    {_shown(c['started_at'])}  from {_t(c['caller'])}  {c['outcome']}  {decided}"
-        )
+        outcome = c["outcome"]
+        if c["answered_by"]:
+            who = _t(c["answered_by"])
+            outcome += (
+                f" answered by {_t(c['answered_name'])} ({who})"
+                if c["answered_name"]
+                else (f" answered by {who}")
+            )
+        lines.append(f"    {_shown(c['started_at'])}  from {_t(c['caller'])}  {outcome}  {decided}")
         lines += [_delivery_line(d) for d in c["deliveries"]]
     failed = data["recently_failed"]
     lines.append(f"  recently failed addresses ({len(failed)}):")

@@ -9,6 +9,7 @@ stderr and leaves every table as it was.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from chakushin.cli import cli
+from store import db, service
+from store.models import CallOutcome, Presentation
 from tests.builders import snapshot
 
 CONTRACT, SECOND, THIRD = "0312345678", "0312345679", "0312345670"
@@ -342,3 +345,54 @@ def test_issue17_CALL_4_config_check_refuses_a_voice_warp_dial_of_several_device
     assert result.exit_code == 1, result.stdout
     assert result.stderr.startswith("error: call.forward_dial: "), result.stderr
     assert "one destination" in result.stderr
+
+
+def test_issue17_MAIL_9_number_show_calls_says_who_answered(
+    chakushin: Chakushin, db_url: str
+) -> None:
+    """The operator's call list says who took an office's call, as the mail and the site do."""
+    chakushin("line", "add", CONTRACT, "--endpoint", GROUP)
+    chakushin("device", "name", "PJSIP/201", "受付")
+    engine = db.make_engine(db_url)
+    try:
+        sessions = db.session_factory(engine)
+        at = dt.datetime(2026, 4, 1, 9, 0, tzinfo=dt.UTC)
+        for i, (outcome, answered_by, name) in enumerate(
+            [
+                (CallOutcome.ANSWERED, "PJSIP/201", ""),
+                (CallOutcome.ANSWERED, "Local/desk@phones/n", "営業"),
+                (CallOutcome.UNANSWERED, "", ""),
+            ]
+        ):
+            with db.transaction(sessions) as s:
+                assert service.record_call_decision(
+                    s,
+                    now=at + dt.timedelta(minutes=i),
+                    linkedid=f"1800000000.{i}",
+                    subscriber_number=CONTRACT,
+                    caller_number="0398765432",
+                    presentation=Presentation.ALLOWED,
+                    outcome=outcome,
+                    dial_status="",
+                    forward_dial_status="",
+                    started_at=at + dt.timedelta(minutes=i),
+                    ended_at=at + dt.timedelta(minutes=i),
+                    mailed=False,
+                    reason="answered" if outcome is CallOutcome.ANSWERED else "no_recipient",
+                    rule="MAIL-4",
+                    mails=[],
+                    answered_by=answered_by,
+                    answered_name=name,
+                )
+    finally:
+        engine.dispose()
+    calls = chakushin.json("number", "show", CONTRACT, "--calls")["calls"]
+    assert [(c["outcome"], c["answered_by"], c["answered_name"]) for c in calls] == [
+        ("unanswered", None, None),
+        ("answered", "Local/desk@phones/n", "営業"),
+        ("answered", "PJSIP/201", "受付"),
+    ]
+    text = chakushin("number", "show", CONTRACT, "--calls").stdout
+    assert "answered by 営業 (Local/desk@phones/n)" in text
+    assert "answered by 受付 (PJSIP/201)" in text
+    assert text.count("answered by") == 2
