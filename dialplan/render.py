@@ -184,7 +184,9 @@ def _subscribers(settings: DialplanSettings) -> str:
     )
     queue_on_busy = f'"${{{v.FORWARD_ON}}}" = "{v.FORWARD_ON_BUSY}" & {queuestatus} = "FULL"'
     queue_app = f"Queue(${{{v.QUEUE}}},{v.QUEUE_OPTIONS},,,${{{v.QUEUE_SECONDS}}})"
-    not_answered_in_queue = f'"${{{v.QUEUED}}}" != "1" | "${{{v.ABANDONED}}}" = "TRUE"'
+    not_answered_in_queue = (
+        f'"${{{v.QUEUED}}}" != "1" | "${{{v.ABANDONED}}}" = "TRUE" | "${{{v.QUEUEPOSITION}}}" = ""'
+    )
     not_presented = '${IF($["${CALLERID(pres):0:6}" = "prohib"]?withheld:unavailable)}'
     e164_forms = v.CALLER_E164_FORMS + (
         (v.CALLER_E164_WITHOUT_PLUS,) if settings.call.e164_without_plus else ()
@@ -310,7 +312,8 @@ exten => s,1,Set({v.QUEUESTATUS}=${{{v.QUEUESTATUS_VAR}}})
 {_answered_by("${CUT(DIALEDPEERNAME,/,1)}/${DIALEDPEERNUMBER}")}\
  ; Issue 17: a queue sets {v.QUEUESTATUS_VAR} only when the caller left unanswered
  ; by the queue's doing (FULL: busy); else {v.ABANDONED} is TRUE when no member
- ; answered (the caller hung up). {v.MEMBERINTERFACE}: queues.conf setinterfacevar.
+ ; answered (the caller hung up), and a caller who never joined has no
+ ; {v.QUEUEPOSITION}. {v.MEMBERINTERFACE}: queues.conf setinterfacevar.
  same => n(queue),Set({v.OUTCOME}=unanswered)
  same => n,GotoIf($["${{{v.QUEUESTATUS}}}" = "FULL"]?queue_busy)
  same => n,GotoIf($["${{{v.QUEUESTATUS}}}" != ""]?emit)

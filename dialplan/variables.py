@@ -191,6 +191,11 @@ EVENT_FIELDS = {
 # was answered by a member.
 QUEUESTATUS_VAR = "QUEUESTATUS"
 ABANDONED = "ABANDONED"
+# Set by app_queue when a caller who joined the queue leaves it (answered or
+# not: all three queue recordings). Without it, neither an empty QUEUESTATUS
+# nor a missing ABANDONED means an answer: the caller never joined, or
+# Queue() never ran (app_queue not loaded).
+QUEUEPOSITION = "QUEUEPOSITION"
 MEMBERINTERFACE = "MEMBERINTERFACE"
 # How each QUEUESTATUS counts, as the DIALSTATUS of a phone would: TIMEOUT is
 # a ring time that ran out (unanswered; Voice Warp on no answer forwards;
@@ -203,6 +208,8 @@ QUEUE_STATUS_AS_DIAL = {
     "LEAVEEMPTY": "CHANUNAVAIL",
     "JOINUNAVAIL": "CHANUNAVAIL",
     "LEAVEUNAVAIL": "CHANUNAVAIL",
+    # app_queue's answer for a queue that queues.conf does not define.
+    "UNKNOWN": "CHANUNAVAIL",
 }
 # Queue() option r: the caller hears ringing while members are rung, and the
 # call is answered only when a member answers (as Dial() does).

@@ -310,7 +310,9 @@ def run(contexts: Dialplan, context: str, ch: Channel, *, exten: str | None = No
                 ch.variables.update(ch.dial_result)
         elif app == "Queue":
             ch.queued.append(data)
-            ch.variables.update(ch.queue_result)
+            # app_queue sets QUEUEPOSITION when a caller who joined leaves the queue
+            # (the recordings); a test gives it "" for a caller who never joined.
+            ch.variables.update({"QUEUEPOSITION": "1", **ch.queue_result})
             if not ch.queue_result.get("QUEUESTATUS"):
                 ch.left_in = app
                 return

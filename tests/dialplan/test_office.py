@@ -25,8 +25,10 @@ from hypothesis import strategies as st
 
 from chakushin import bootstrap
 from chakushin import config as config_mod
+from chakushin.demo import recordings
 from dialplan import render
 from dialplan import variables as v
+from notifier import ami
 from store import validation
 from store.errors import InvalidInput
 from tests.dialplan import evaluate
@@ -469,3 +471,69 @@ def test_issue17_CALL_1_the_guide_shows_a_ring_group_and_a_queue_set_up() -> Non
         assert status in office, status
     readme = (ROOT / "asterisk-conf" / "README.md").read_text(encoding="utf-8")
     assert f"`{QUEUES_SAMPLE.name}`" in readme
+
+
+def test_issue17_CALL_5_MAIL_4_a_caller_who_never_joined_the_queue_is_unanswered() -> None:
+    """No ABANDONED and no QUEUESTATUS is an answer only for a caller who was in the queue:
+    app_queue sets QUEUEPOSITION when the caller leaves it (all three queue recordings).
+    A caller gone before joining, or a Queue() that never ran (app_queue not loaded),
+    leaves none of them: that call was not answered, and is mailed under (b)."""
+    _, event = call(QUEUE, queue_result={"QUEUEPOSITION": ""})
+    assert (event["Outcome"], event["QueueStatus"], event["AnsweredBy"]) == ("unanswered", "", "")
+
+
+def test_issue17_CALL_5_a_queue_missing_from_queues_conf_ends_unreachable() -> None:
+    """app_queue answers a queue it does not know with QUEUESTATUS=UNKNOWN."""
+    ch, event = call(QUEUE, queue_result={"QUEUESTATUS": "UNKNOWN"})
+    assert ch.hangup == str(v.CAUSE_SUBSCRIBER_ABSENT)
+    assert (event["Outcome"], event["QueueStatus"]) == ("unanswered", "UNKNOWN")
+
+
+# --- the recordings themselves: what Asterisk left, through the rendered dialplan ---------
+
+QUEUE_VARIABLES = ("QUEUESTATUS", "ABANDONED", "QUEUEPOSITION", "MEMBERINTERFACE")
+DIAL_VARIABLES = ("DIALSTATUS", "DIALEDPEERNAME", "DIALEDPEERNUMBER")
+
+
+def left_on_caller(name: str, wanted: tuple[str, ...], joined_by: str) -> dict[str, str]:
+    """The last value of each of ``wanted`` that Asterisk set (VarSet) on the channel that
+    ran the queue or the ring group in recording ``name`` (the one ``joined_by`` names)."""
+    frames = list(ami.iter_frames((recordings.TRACES / f"{name}.ami").read_bytes()))
+    channel = next(f["Channel"] for f in frames if f.get("Event") == joined_by and "Channel" in f)
+    found: dict[str, str] = {}
+    for f in frames:
+        if f.get("Event") == "VarSet" and f.get("Channel") == channel and f["Variable"] in wanted:
+            found[f["Variable"]] = f.get("Value", "")
+    return found
+
+
+@pytest.mark.parametrize("name", ["queue_answered", "queue_caller_abandons", "queue_timeout"])
+def test_issue17_CALL_5_MAIL_4_the_recorded_queue_variables_give_the_recorded_outcome(
+    name: str,
+) -> None:
+    """What app_queue left on the caller's channel in each queue recording, run through the
+    shipped hangup handler, gives the outcome the recording is (chakushin.demo.recordings)."""
+    left = left_on_caller(name, QUEUE_VARIABLES, "QueueCallerJoin")
+    assert "QUEUEPOSITION" in left, left  # the caller joined, as in every queue recording
+    result = {k: left.get(k, "") for k in QUEUE_VARIABLES}
+    _, event = call(QUEUE, queue_result=result)
+    scenario = recordings.SCENARIOS[name]
+    assert (event["Outcome"], event["QueueStatus"]) == (scenario.outcome, scenario.queue_status)
+
+
+@pytest.mark.parametrize("name", ["ring_group_answered", "ring_group_no_answer"])
+def test_issue17_CALL_5_MAIL_4_the_recorded_ring_group_variables_give_the_recorded_outcome(
+    name: str,
+) -> None:
+    left = left_on_caller(name, DIAL_VARIABLES, "DialBegin")
+    _, event = call(
+        RING,
+        dialstatus=left["DIALSTATUS"],
+        dial_result={k: left.get(k, "") for k in DIAL_VARIABLES if k != "DIALSTATUS"},
+    )
+    scenario = recordings.SCENARIOS[name]
+    assert (event["Outcome"], event["DialStatus"], event["AnsweredBy"]) == (
+        scenario.outcome,
+        scenario.dial_status,
+        scenario.answered_by,
+    )
