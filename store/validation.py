@@ -9,6 +9,7 @@ writes. Each function returns the value to store or raises a typed
 from __future__ import annotations
 
 import re
+import unicodedata
 import zoneinfo
 
 from store.errors import InvalidAddress, InvalidInput, InvalidNumber
@@ -58,6 +59,17 @@ _INTERFACE = re.compile(r"[A-Za-z][A-Za-z0-9]{0,15}/[A-Za-z0-9._@:+#/-]{1,83}")
 MAX_INTERFACE = 100
 MAX_DEVICE_LABEL = 20
 MAX_DEVICE_LABELS = 1000
+# Asterisk reads a technology name in any case and reports it in its own
+# (pjsip/201 dials, and answers, as PJSIP/201): these are stored so, so that
+# one device has one spelling in the endpoint, the names and the events.
+_TECHNOLOGIES = {
+    t.lower(): t
+    for t in ("PJSIP", "SIP", "IAX2", "DAHDI", "Local", "Console", "Motif", "Skinny", "MGCP")
+}
+# Letters that show nothing (Hangul fillers, the braille blank): a name of
+# them looks like no name in the mail. At most two combining marks in a row.
+_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+_MAX_COMBINING = 2
 
 
 # Issue 14 flow 8: what people type between the digits of a phone number.
@@ -246,6 +258,7 @@ def endpoint(value: str, *, field: str = "endpoint") -> str:
             field=field,
         )
     seen: set[str] = set()
+    canonical: list[str] = []
     for part in parts:
         if not _ENDPOINT.fullmatch(part):
             shown = value if len(parts) == 1 else part
@@ -255,16 +268,22 @@ def endpoint(value: str, *, field: str = "endpoint") -> str:
                 code="endpoint_format",
                 field=field,
             )
-        tech, _, resource = part.partition("/")
-        key = f"{tech.lower()}/{resource}"  # Asterisk's technology names have no case
-        if key in seen:
+        device = _asterisk_case(part)
+        if device in seen:
             raise InvalidInput(
                 f"endpoint: device {part!r} is given twice",
                 code="endpoint_duplicate_device",
                 field=field,
             )
-        seen.add(key)
-    return value
+        seen.add(device)
+        canonical.append(device)
+    return "&".join(canonical)
+
+
+def _asterisk_case(device: str) -> str:
+    """``pjsip/201`` as Asterisk names it, ``PJSIP/201``; another technology as given."""
+    tech, _, resource = device.partition("/")
+    return f"{_TECHNOLOGIES.get(tech.lower(), tech)}/{resource}"
 
 
 def devices(endpoint_value: str) -> tuple[str, ...]:
@@ -303,14 +322,20 @@ def interface(value: str, *, field: str = "interface") -> str:
             code="interface_format",
             field=field,
         )
-    return value
+    return _asterisk_case(value)
 
 
 def device_label(value: str, *, field: str = "label") -> str:
     """Issue 17 (MAIL-9): the name a mail gives a device or member (受付), stripped."""
-    # Spaces around are dropped; a control character anywhere is refused.
+    # Spaces around are dropped; a control or format character anywhere is
+    # refused (isprintable), and so is a name that shows nothing.
     label = value.strip(" \u3000")
-    if not label or len(label) > MAX_DEVICE_LABEL or not label.isprintable():
+    if (
+        not label
+        or len(label) > MAX_DEVICE_LABEL
+        or not label.isprintable()
+        or not _shows_something(label)
+    ):
         raise InvalidInput(
             f"device name {value[:40]!r}: 1-{MAX_DEVICE_LABEL} printable characters",
             code="device_label_format",
@@ -331,3 +356,17 @@ def temp_password(value: str, *, field: str = "temp_password") -> str:
             field=field,
         )
     return value
+
+
+def _shows_something(text: str) -> bool:
+    """Not only blank letters, and no more than ``_MAX_COMBINING`` combining marks in a row."""
+    if all(c in _BLANK_LETTERS or c.isspace() for c in text):
+        return False
+    if any(c in _BLANK_LETTERS for c in text):
+        return False
+    run = 0
+    for c in text:
+        run = run + 1 if unicodedata.combining(c) else 0
+        if run > _MAX_COMBINING:
+            return False
+    return True

@@ -195,7 +195,11 @@ def update_number(
             code="endpoint_or_queue",
             field="queue",
         )
-    if queue_seconds is not None and (clear_queue or (queue is None and found.queue is None)):
+    # A timeout needs a queue that is there after the change: not one cleared by
+    # --no-queue or by new devices (--endpoint clears the queue).
+    if queue_seconds is not None and (
+        clear_queue or endpoint is not None or (queue is None and found.queue is None)
+    ):
         raise RuleViolation(
             "a queue timeout needs a queue", code="queue_seconds_without_queue", field="queue"
         )

@@ -10,6 +10,8 @@ values fit the columns, which PostgreSQL enforces.
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 
 import pytest
 import sqlalchemy as sa
@@ -212,3 +214,117 @@ def test_issue17_MAIL_9_device_names_are_counted(
         service.name_device(s, "PJSIP/202", "営業二課")  # renaming is no new name
     with db.transaction(sessions, read_only=True) as s:
         assert s.scalar(sa.select(sa.func.count()).select_from(DeviceLabel)) == 2
+
+
+def test_issue17_CALL_1_a_queue_timeout_given_with_devices_is_refused(
+    office: sessionmaker[Session],
+) -> None:
+    """--endpoint clears the queue: a timeout in the same change would be left without one,
+    hidden, and come back as the timeout of a later queue (found by a second pair of eyes)."""
+    with db.transaction(office) as s:
+        service.update_number(s, NUMBER, queue="sales", queue_seconds=45)
+    before = shown(office)
+    with pytest.raises(DomainError) as refused, db.transaction(office) as s:
+        service.update_number(s, NUMBER, endpoint="PJSIP/201&PJSIP/202", queue_seconds=60)
+    assert refused.value.code == "queue_seconds_without_queue"
+    assert shown(office) == before
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [
+        ("pjsip/201&Local/desk@phones&iax2/peer", "PJSIP/201&Local/desk@phones&IAX2/peer"),
+        ("LOCAL/desk@phones&Pjsip/202", "Local/desk@phones&PJSIP/202"),
+        ("Custom/x&CUSTOM/y", "Custom/x&CUSTOM/y"),  # not one of Asterisk's own: as typed
+    ],
+)
+def test_issue17_MAIL_9_technologies_are_stored_as_asterisk_names_them(
+    office: sessionmaker[Session], typed: str, stored: str
+) -> None:
+    """Asterisk reads PJSIP/201 and pjsip/201 alike and reports PJSIP/201; a device named
+    under either spelling is one device, so the mail and the site name it alike."""
+    with db.transaction(office) as s:
+        service.update_number(s, NUMBER, endpoint=typed)
+        service.name_device(s, "pjsip/201", "受付")
+        service.name_device(s, "PJSIP/201", "総務")
+    assert shown(office)["endpoint"] == stored
+    with db.transaction(office, read_only=True) as s:
+        assert service.device_labels(s) == {"PJSIP/201": "総務"}
+        assert service.device_labels(s, ["pjsip/201"]) == {"PJSIP/201": "総務"}
+
+
+@pytest.mark.parametrize(
+    "label",
+    [
+        "\u3164",  # Hangul filler: a letter that shows nothing
+        "\u2800",  # braille blank
+        "\u115f\u1160",
+        "\uffa0",
+        "a" + "\u0301" * 20,  # stacked combining accents
+        "\u200b受付",  # zero-width space
+        "受付\u202e",  # right-to-left override
+    ],
+)
+def test_issue17_MAIL_9_a_device_name_that_shows_nothing_or_hides_text_is_refused(
+    sessions: sessionmaker[Session], label: str
+) -> None:
+    with pytest.raises(InvalidInput) as refused, db.transaction(sessions) as s:
+        service.name_device(s, "PJSIP/201", label)
+    assert refused.value.code == "device_label_format"
+    with db.transaction(sessions, read_only=True) as s:
+        assert service.device_labels(s) == {}
+
+
+def test_issue17_MAIL_9_the_name_limit_holds_for_writers_at_the_same_moment(
+    sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two operators naming a device each at the last free place: one is refused. While the
+    first has counted and inserted (not committed), the second waits for it, on PostgreSQL
+    (the table lock; seen waiting in pg_stat_activity) as on SQLite (BEGIN IMMEDIATE)."""
+    monkeypatch.setattr(validation, "MAX_DEVICE_LABELS", 2)
+    with db.transaction(sessions) as s:
+        service.name_device(s, "PJSIP/1", "総務")
+    outcome: dict[str, str] = {}
+
+    def second() -> None:
+        try:
+            with db.transaction(sessions) as s:
+                service.name_device(s, "PJSIP/3", "営業")
+            outcome["second"] = "named"
+        except LimitExceeded:
+            outcome["second"] = "refused"
+
+    first = sessions()
+    try:
+        service.name_device(first, "PJSIP/2", "受付")  # counted 1 and inserted, not committed
+        other = threading.Thread(target=second)
+        other.start()
+        bind = first.get_bind()
+        if bind.dialect.name == "postgresql":
+            watcher = db.make_engine(bind.engine.url.render_as_string(hide_password=False))
+            try:
+                deadline = time.monotonic() + 20
+                while not _someone_waits_on_a_lock(watcher):
+                    assert other.is_alive(), f"the second writer did not wait: {outcome}"
+                    assert time.monotonic() < deadline, "the second writer never waited"
+                    time.sleep(0.05)
+            finally:
+                watcher.dispose()
+        first.commit()
+    finally:
+        first.close()
+    other.join(30)
+    assert outcome == {"second": "refused"}
+    with db.transaction(sessions, read_only=True) as s:
+        assert service.device_labels(s) == {"PJSIP/1": "総務", "PJSIP/2": "受付"}
+
+
+def _someone_waits_on_a_lock(engine: sa.Engine) -> bool:
+    with engine.connect() as conn:
+        waiting = conn.execute(
+            sa.text(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+        ).scalar_one()
+    return bool(waiting)
