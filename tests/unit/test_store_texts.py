@@ -29,6 +29,7 @@ import store.otp_csv.rows
 import store.password_rules
 import store.send_limits
 import store.service.calls
+import store.service.devices
 import store.service.lines
 import store.service.mail
 import store.service.routing
@@ -55,6 +56,7 @@ MODULES: tuple[ModuleType, ...] = (
     store.service.routing,
     store.service.calls,
     store.service.views,
+    store.service.devices,
 )
 # Keywords of a refusal that are not params of its sentence.
 NOT_PARAMS = frozenset({"code", "field", "params"})
@@ -200,3 +202,13 @@ def _refusal_classes() -> list[type[DomainError]]:
 def test_issue13_every_refusal_class_code_has_a_japanese_text(cls: type[DomainError]) -> None:
     """A refusal raised without a finer code still reads as a sentence, not the fallback."""
     assert cls.code in ERRORS, f"{cls.__module__}.{cls.__qualname__}: {cls.code!r}"
+
+
+def test_issue17_every_module_of_store_service_is_read_for_its_codes() -> None:
+    """A new module of store.service (issue 17's devices) cannot raise codes unseen here."""
+    import pkgutil
+
+    import store.service
+
+    found = {f"store.service.{m.name}" for m in pkgutil.iter_modules(store.service.__path__)}
+    assert found <= {m.__name__ for m in MODULES}

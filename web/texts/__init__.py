@@ -81,6 +81,17 @@ FORMS: dict[str, str] = {
     "ring_seconds_range": f"呼出時間は{MIN_RING_SECONDS}～{MAX_RING_SECONDS}秒で入力してください。",
     "timezone_unknown": "タイムゾーンが正しくありません(例: Asia/Tokyo)。",
     "endpoint_format": "接続先の形式が正しくありません(例: PJSIP/0312345678)。",
+    # Issue 17: office numbers (several devices, a queue, device names); the CLI's.
+    "endpoint_too_long": "接続先が長すぎます。",
+    "endpoint_too_many_devices": "同時に呼び出せる電話機は8台までです。",
+    "endpoint_duplicate_device": "同じ電話機が2回指定されています。",
+    "endpoint_or_queue": "電話機か着信グループ(キュー)のどちらか一方を指定してください。",
+    "queue_format": "着信グループ(キュー)の名前が正しくありません。",
+    "queue_seconds_range": "着信グループの待ち時間は5～300秒で入力してください。",
+    "queue_seconds_without_queue": "待ち時間は着信グループ(キュー)とあわせて指定してください。",
+    "interface_format": "電話機の形式が正しくありません(例: PJSIP/201)。",
+    "device_label_format": "電話機の名前は20文字以内で入力してください。",
+    "device_labels_full": "名前を付けられる電話機の数の上限に達しています。",
     "temp_password_format": "仮パスワードは半角数字8桁で入力してください。",
     # store.service's refusals that the CLI meets (forward_to_self: also the ボイスワープ page),
     # worded for the pages to come.
