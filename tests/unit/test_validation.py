@@ -197,7 +197,20 @@ def test_endpoint_accepts_dial_strings(endpoint: str) -> None:
 
 @pytest.mark.parametrize(
     "endpoint",
-    ["PJSIP/a,30", "PJSIP/a&PJSIP/b", "PJSIP/a\nHangup", "PJSIP/", "alice", "PJSIP/a b", "/x"],
+    # Issue 17: "&" joins devices (PJSIP/a&PJSIP/b is a ring group), so it may only
+    # stand between two whole devices.
+    [
+        "PJSIP/a,30",
+        "PJSIP/a&",
+        "&PJSIP/b",
+        "PJSIP/a&&PJSIP/b",
+        "PJSIP/a&b",
+        "PJSIP/a\nHangup",
+        "PJSIP/",
+        "alice",
+        "PJSIP/a b",
+        "/x",
+    ],
 )
 def test_endpoint_rejects_dial_argument_injection(endpoint: str) -> None:
     with pytest.raises(InvalidInput, match="TECH/resource"):
