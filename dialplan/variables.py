@@ -208,8 +208,12 @@ QUEUE_STATUS_AS_DIAL = {
     "LEAVEEMPTY": "CHANUNAVAIL",
     "JOINUNAVAIL": "CHANUNAVAIL",
     "LEAVEUNAVAIL": "CHANUNAVAIL",
-    # app_queue's answer for a queue that queues.conf does not define.
+    # app_queue's answer for a queue that queues.conf does not define; a caller
+    # withdrawn by QueueWithdrawCaller; CONTINUE (option c, which we do not
+    # give): nobody took the call.
     "UNKNOWN": "CHANUNAVAIL",
+    "WITHDRAW": "CHANUNAVAIL",
+    "CONTINUE": "CHANUNAVAIL",
 }
 # Queue() option r: the caller hears ringing while members are rung, and the
 # call is answered only when a member answers (as Dial() does).

@@ -264,9 +264,21 @@ class Notifier:
             rule=d.rule,
             mails_queued=result.queued,
         )
+        if result.call.queue_status in QUEUE_MISCONFIGURED:
+            # Issue 17: app_queue knows no such queue; every call to the number
+            # ends unanswered until queues.conf defines it (or the number's
+            # queue is changed).
+            log.warning(
+                "queue_not_defined",
+                call_id=result.call.linkedid,
+                number=result.call.subscriber_number,
+                queue=result.call.queue,
+            )
 
 
 UNSTORABLE = "malformed_unstorable"
+# Issue 17: the QUEUESTATUS with which app_queue refuses a queue it does not know.
+QUEUE_MISCONFIGURED = frozenset({"UNKNOWN"})
 
 
 def _unstorable(row: service.CallDecision) -> service.CallDecision:

@@ -268,7 +268,11 @@ def number_remove(app: App, number: str, yes: bool) -> None:
 )
 @QUEUE_OPTION
 @QUEUE_SECONDS_OPTION
-@click.option("--no-queue", is_flag=True, help="Leave the queue (calls ring the endpoint again).")
+@click.option(
+    "--no-queue",
+    is_flag=True,
+    help="Leave the queue (calls ring call.fallback_endpoint until an --endpoint is given).",
+)
 @click.option("--timezone", help="IANA time zone for this number's mails.")
 @pass_app
 def number_set(

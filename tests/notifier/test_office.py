@@ -599,3 +599,25 @@ def test_MAIL_10_hostile_office_values_are_decided_once_and_never_stored_as_they
         ).all()
     reasons = {linkedid: reason for linkedid, reason in rows}
     assert reasons["h.3"] == ami.MALFORMED_DIAL_STATUS
+
+
+def test_issue17_CALL_5_a_queue_queues_conf_does_not_define_is_a_warning_for_the_operator(
+    subscriber: sessionmaker[Session],
+) -> None:
+    """QUEUESTATUS=UNKNOWN: app_queue has no such queue, so every call to the number ends
+    unanswered; the decision stands (mailed as unanswered) and the log says why."""
+    notifier = Notifier(subscriber, templates=mail.Templates.load(), sender_address=FROM)
+    finished: list[CallRecord] = []
+    frames = call_frames("office.u", Outcome="unanswered", Queue="salse", QueueStatus="UNKNOWN")
+    for frame in frames:
+        event = ami.parse_event(frame)
+        assert event is not None
+        finished += notifier.handle(event)
+    with capture_logs() as logs:
+        notifier.decide(finished)
+    assert _stored(subscriber)["office.u"][0] == "unanswered"
+    warned = [e for e in logs if e["event"] == "queue_not_defined"]
+    assert [(e["call_id"], e["queue"]) for e in warned] == [("office.u", "salse")]
+    with capture_logs() as logs:
+        notifier.decide(_answered_calls(notifier, 1))
+    assert not [e for e in logs if e["event"] == "queue_not_defined"]
