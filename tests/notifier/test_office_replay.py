@@ -302,6 +302,10 @@ async def test_CALL_1_CALL_5_MAIL_4_office_calls_interleaved_with_the_other_reco
     inbox = running.smtp.inbox.messages
     assert len(inbox) == 2 * len(mailed)
     assert set(running.smtp.inbox.message_ids().values()) == {1}
+    for linkedid, (name, _) in calls.items():
+        # Each mailed call once to each of its two addresses; the others not at all.
+        expected = 2 if decided[linkedid].mailed else 0
+        assert len(mails_of(running, linkedid)) == expected, name
     if not only_unanswered:
         for name, line in (
             ("ring_group_answered", f"応答：{DEVICE_NAME}（{DEVICE}）"),
