@@ -18,36 +18,9 @@ from sqlalchemy.exc import OperationalError
 
 from chakushin.cli import cli
 from tests.builders import snapshot
+from tests.cli.conftest import Chakushin
 
 CONTRACT, SECOND, THIRD = "0312345678", "0312345679", "05012345678"
-
-
-class Chakushin:
-    """Runs ``chakushin`` in-process against one database with a clean environment."""
-
-    def __init__(self, db_url: str, workdir: Path) -> None:
-        self.db_url = db_url
-        self.workdir = workdir
-        self.runner = CliRunner()
-
-    def __call__(self, *args: str, ok: bool = True) -> Result:
-        result = self.runner.invoke(
-            cli,
-            list(args),
-            env={"CHAKUSHIN_DATABASE_URL": self.db_url, "CHAKUSHIN_DATA_DIR": str(self.workdir)},
-            catch_exceptions=False,
-        )
-        if ok:
-            assert result.exit_code == 0, result.stderr
-        return result
-
-    def json(self, *args: str) -> Any:
-        return json.loads(self(*args, "--json").stdout)
-
-
-@pytest.fixture
-def chakushin(db_url: str, tmp_config: Path) -> Chakushin:
-    return Chakushin(db_url, tmp_config / "data")
 
 
 def test_OPS_2_provision_a_line_with_three_numbers_and_read_it_back(chakushin: Chakushin) -> None:

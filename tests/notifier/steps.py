@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from chakushin import bootstrap
 from chakushin import config as config_mod
+from chakushin.demo import recordings as traces
 from chakushin.demo.amiserver import SECRET, USERNAME, AmiServer, event_frames
 from dialplan import variables
 from notifier import ami
@@ -146,6 +147,21 @@ class Running:
 
     async def send(self, frames: Sequence[bytes]) -> None:
         await self.ami.send(b"".join(frames))
+
+    async def play(self, *names: str) -> None:
+        """Each recording as chakushin's dialplan would have it (chakushin.demo.recordings)."""
+        for name in names:
+            await self.ami.send(b"".join(event_frames(traces.chakushin_stream(name))))
+
+    def decided(self) -> dict[str, tuple[bool, str]]:
+        """Linkedid -> (mailed, reason) of every stored decision."""
+        with db.transaction(self.sessions, read_only=True) as s:
+            rows = s.execute(
+                sa.select(StoredCall.linkedid, StoredDecision.mailed, StoredDecision.reason).join(
+                    StoredDecision
+                )
+            ).all()
+        return {linkedid: (mailed, reason) for linkedid, mailed, reason in rows}
 
     async def mails(self, count: int) -> None:
         assert await asyncio.to_thread(self.smtp.inbox.wait_for, count, 30.0), (

@@ -12,26 +12,20 @@ from __future__ import annotations
 import asyncio
 import io
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
-import sqlalchemy as sa
 import structlog
 from sqlalchemy.orm import Session, sessionmaker
 
-from chakushin import bootstrap, logs
-from chakushin import config as config_mod
+from chakushin import logs
 from chakushin.demo import recordings as traces
-from chakushin.demo.amiserver import SECRET, USERNAME, AmiServer, encode_frame, event_frames
-from notifier.app import NotifierService
-from notifier.outbox import SmtpSender, SmtpSettings
+from chakushin.demo.amiserver import encode_frame, event_frames
 from store import db, service
-from store.models import StoredCall, StoredDecision
 from tests.builders import until
 from tests.notifier.smtp_server import SmtpServer
-from tests.notifier.steps import EXPECTED, call_frames
+from tests.notifier.steps import EXPECTED, Running, call_frames, running_notifier
 
 NUMBER = traces.SUBSCRIBER
 BOSS, DESK = "boss@example.jp", "desk@example.jp"
@@ -56,57 +50,12 @@ def subscriber(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
     return sessions
 
 
-@dataclass
-class Running:
-    ami: AmiServer
-    smtp: SmtpServer
-    service: NotifierService
-    sessions: sessionmaker[Session]
-
-    async def play(self, *names: str) -> None:
-        for name in names:
-            await self.ami.send(b"".join(event_frames(traces.chakushin_stream(name))))
-
-    async def mails(self, count: int) -> None:
-        assert await asyncio.to_thread(self.smtp.inbox.wait_for, count, 30.0), (
-            f"{len(self.smtp.inbox.messages)} of {count} mails arrived"
-        )
-
-    def decided(self) -> dict[str, tuple[bool, str]]:
-        with db.transaction(self.sessions, read_only=True) as s:
-            rows = s.execute(
-                sa.select(StoredCall.linkedid, StoredDecision.mailed, StoredDecision.reason).join(
-                    StoredDecision
-                )
-            ).all()
-        return {linkedid: (mailed, reason) for linkedid, mailed, reason in rows}
-
-
 @pytest_asyncio.fixture
 async def running(
     subscriber: sessionmaker[Session], smtp: SmtpServer, db_url: str
 ) -> AsyncIterator[Running]:
-    async with AmiServer() as ami:
-        config = config_mod.load(
-            env={
-                "CHAKUSHIN_DATABASE_URL": db_url,
-                "CHAKUSHIN_AMI_PORT": str(ami.port),
-                "CHAKUSHIN_AMI_USERNAME": USERNAME,
-                "CHAKUSHIN_AMI_SECRET": SECRET,
-                "CHAKUSHIN_MAIL_FROM_ADDRESS": "chakushin@example.jp",
-            }
-        )
-        svc = bootstrap.notifier_service(
-            config, subscriber, senders=[SmtpSender(SmtpSettings("127.0.0.1", smtp.port))]
-        )
-        stop = asyncio.Event()
-        task = asyncio.create_task(svc.run(stop))
-        try:
-            await ami.wait_until(lambda: ami.logins == 1, within=10)
-            yield Running(ami, smtp, svc, subscriber)
-        finally:
-            stop.set()
-            await asyncio.wait_for(task, 30)
+    async with running_notifier(subscriber, smtp, db_url) as started:
+        yield started
 
 
 @pytest.mark.asyncio
