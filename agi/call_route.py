@@ -116,59 +116,46 @@ def decide(
             refusal=REFUSAL_PROMPTS[caller.presentation],
         )
     endpoint = settings.endpoint or dial_string(fallback_endpoint, settings.number)
+    queue = settings.queue
+    # Issue 17: how long the number's devices ring, or its callers wait in the queue.
+    own_seconds = (settings.queue_seconds or ring_seconds) if queue else ring_seconds
+
+    def wait(
+        reason: str, seconds: int, forward: str = "", forward_on: str = v.FORWARD_NEVER
+    ) -> Route:
+        """Ring the devices or wait in the queue, then forward per ``forward_on``."""
+        if queue:
+            return Route(
+                v.ACTION_QUEUE,
+                reason,
+                queue=queue,
+                queue_seconds=seconds,
+                forward_dial=forward,
+                forward_on=forward_on,
+            )
+        return Route(
+            v.ACTION_RING,
+            reason,
+            dial=endpoint,
+            ring_seconds=seconds,
+            forward_dial=forward,
+            forward_on=forward_on,
+        )
+
     if settings.voice_warp is not None and settings.forward_to is not None:
         forward = dial_string(forward_dial, settings.forward_to)
         if settings.voice_warp is VoiceWarpMode.UNCONDITIONAL:
             return Route(v.ACTION_FORWARD, "voice_warp_unconditional", forward_dial=forward)
-        if settings.queue:
-            return _queue_route(settings, settings.queue, ring_seconds, forward)
         if settings.voice_warp is VoiceWarpMode.NO_ANSWER:
-            return Route(
-                v.ACTION_RING,
+            # The subscriber's ring time replaces the devices' or the queue's own.
+            return wait(
                 "voice_warp_no_answer",
-                dial=endpoint,
-                ring_seconds=settings.forward_ring_seconds,
-                forward_dial=forward,
-                forward_on=v.FORWARD_ON_NOANSWER,
+                settings.forward_ring_seconds,
+                forward,
+                v.FORWARD_ON_NOANSWER,
             )
-        return Route(
-            v.ACTION_RING,
-            "voice_warp_busy",
-            dial=endpoint,
-            ring_seconds=ring_seconds,
-            forward_dial=forward,
-            forward_on=v.FORWARD_ON_BUSY,
-        )
-    if settings.queue:
-        return _queue_route(settings, settings.queue, ring_seconds, "")
-    return Route(v.ACTION_RING, "ring", dial=endpoint, ring_seconds=ring_seconds)
-
-
-def _queue_route(settings: RoutingSettings, queue: str, ring_seconds: int, forward: str) -> Route:
-    """Issue 17: the number's queue; ``forward`` is Voice Warp's dial string
-    (no answer or busy) or "" when it does not forward. Queue()'s timeout:
-    Voice Warp's ring time when it forwards on no answer, else the number's
-    own, else call.ring_seconds."""
-    seconds = settings.queue_seconds or ring_seconds
-    if not forward:
-        return Route(v.ACTION_QUEUE, "queue", queue=queue, queue_seconds=seconds)
-    if settings.voice_warp is VoiceWarpMode.NO_ANSWER:
-        return Route(
-            v.ACTION_QUEUE,
-            "voice_warp_no_answer",
-            queue=queue,
-            queue_seconds=settings.forward_ring_seconds,
-            forward_dial=forward,
-            forward_on=v.FORWARD_ON_NOANSWER,
-        )
-    return Route(
-        v.ACTION_QUEUE,
-        "voice_warp_busy",
-        queue=queue,
-        queue_seconds=seconds,
-        forward_dial=forward,
-        forward_on=v.FORWARD_ON_BUSY,
-    )
+        return wait("voice_warp_busy", own_seconds, forward, v.FORWARD_ON_BUSY)
+    return wait("queue" if queue else "ring", own_seconds)
 
 
 class RoutingStore(Protocol):
