@@ -109,8 +109,8 @@ class Notifier:
             numbers = service.load_numbers(session, {c.subscriber_number for c in calls})
             settings = {n: mail_settings(number) for n, number in numbers.items()}
             already = service.decided_linkedids(session, (c.linkedid for c in calls))
-        todo = [call for call in calls if call.linkedid not in already]
-        names = self._device_labels(todo)
+            todo = [call for call in calls if call.linkedid not in already]
+            names = self._device_labels(session, todo)
         prepared = [
             self._prepare_safely(
                 call, settings.get(call.subscriber_number), names.get(call.answered_by, "")
@@ -145,12 +145,15 @@ class Notifier:
                 self._log(result)
         return results
 
-    def _device_labels(self, calls: Sequence[CallRecord]) -> dict[str, str]:
+    def _device_labels(self, session: Session, calls: Sequence[CallRecord]) -> dict[str, str]:
         """Issue 17 (MAIL-9): interface -> the operator's name, for the answered calls of a batch.
 
-        One query, and none when nobody answered. A database that is down
-        raises (the batch waits, as for the settings); any other failure is
-        logged and the mails name the interface alone: the decisions stand.
+        One query, in the batch's read of the settings, and none when nobody
+        answered. A database that is down raises (the batch waits, as for the
+        settings); any other failure is logged and the mails name the
+        interface alone: the decisions stand. The savepoint rolls such a
+        failure back alone, so that on PostgreSQL the read it is part of stays
+        usable for whatever follows it.
         """
         interfaces = {
             c.answered_by for c in calls if c.answered_by and c.outcome is CallOutcome.ANSWERED
@@ -158,7 +161,7 @@ class Notifier:
         if not interfaces:
             return {}
         try:
-            with db.transaction(self.sessions, read_only=True) as session:
+            with session.begin_nested():
                 return service.device_labels(session, interfaces)
         except SQLAlchemyError as exc:
             if db.unavailable(exc):

@@ -621,3 +621,31 @@ def test_issue17_CALL_5_a_queue_queues_conf_does_not_define_is_a_warning_for_the
     with capture_logs() as logs:
         notifier.decide(_answered_calls(notifier, 1))
     assert not [e for e in logs if e["event"] == "queue_not_defined"]
+
+
+def test_MAIL_10_a_name_query_the_database_refuses_leaves_the_batch_whole(
+    subscriber: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The names are read in the batch's own read of the settings: a query the database
+    itself refuses (not only a Python error, as above) leaves that read usable, and the
+    batch is decided and mailed with the interfaces alone.
+    Refused: a column that is not there (PostgreSQL's ProgrammingError; SQLite calls it
+    an OperationalError, which reads as a database down: the batch would wait), or on
+    SQLite two statements at once (its ProgrammingError)."""
+
+    def refused(session: Session, interfaces: object = None) -> dict[str, str]:
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(sa.text("SELECT no_such_column FROM device_label"))
+        else:
+            session.execute(sa.text("SELECT 1; SELECT 2"))
+        return {}
+
+    with db.transaction(subscriber) as s:
+        service.name_device(s, "PJSIP/201", "受付")
+    monkeypatch.setattr(service, "device_labels", refused)
+    notifier = Notifier(subscriber, templates=mail.Templates.load(), sender_address=FROM)
+    with capture_logs() as logs:
+        notifier.decide(_answered_calls(notifier, 2))
+    assert _stored(subscriber)["office.1"] == ("answered", "PJSIP/201", None, True)
+    assert "\n応答：PJSIP/201\n" in _bodies(subscriber)["office.1"]
+    assert [e for e in logs if e["event"] == "device_labels_not_read"]
