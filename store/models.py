@@ -470,6 +470,24 @@ class DeviceLabel(Base):
     label: Mapped[str] = mapped_column(String(20))
 
 
+class ApiToken(Base):
+    """Issue 18: a bearer token of the provisioning API, made and revoked by the operator.
+
+    Only the SHA-256 of the secret is kept (the secret is 256 random bits, so a
+    slow hash adds nothing); the name is what the request log shows.
+    """
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(40), unique=True)
+    scope: Mapped[str] = mapped_column(String(8))  # "read" or "write"
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime]
+    revoked_at: Mapped[dt.datetime | None]
+    last_used_at: Mapped[dt.datetime | None]
+
+
 class StoredDecision(Base):
     """MAIL-10: the one decision taken for a call, mailed or not, with its reason.
 

@@ -11,14 +11,26 @@ exit of errors), ``output`` (text and JSON, the shape of a write), ``run``
 and queue members, issue 17), ``mail`` and ``services`` (nuisance,
 number-request, voice-warp), ``support`` (the support desk's otp-reset and
 temp-password), ``asterisk`` (check: the carrier trunk as Asterisk loaded
-it, over AMI). The table below is every command of the root.
+it, over AMI), ``api`` (the provisioning API's tokens, issue 18) and
+``importer`` (import: lines and numbers from a file, issue 18). The table
+below is every command of the root.
 """
 
 from __future__ import annotations
 
 import click
 
-from chakushin.cli import asterisk, devices, mail, provisioning, run, services, support
+from chakushin.cli import (
+    api,
+    asterisk,
+    devices,
+    importer,
+    mail,
+    provisioning,
+    run,
+    services,
+    support,
+)
 from chakushin.cli.app import App, cli
 from chakushin.cli_prompts import prompts
 
@@ -43,6 +55,8 @@ COMMANDS: tuple[click.Command, ...] = (
     services.voice_warp,
     support.support,
     asterisk.asterisk,
+    api.api,
+    importer.import_command,
     prompts,
 )
 for _command in COMMANDS:

@@ -1,0 +1,175 @@
+"""The provisioning API's application: routes, bearer auth, problem+json errors, the log.
+
+Errors (RFC 9457): every refusal is ``application/problem+json`` with
+``type`` (``urn:chakushin:problem:<code>``), ``title`` (the English line),
+``status``, and chakushin's ``code``, ``field`` and ``params`` as the domain
+layer raised them. A ``DomainError`` is 422, or 404 (``NotFound``) or 409
+(``AlreadyExists``); a database that cannot answer is 503; a body or query
+that does not fit the schema is 422 ``invalid_request`` with the field.
+
+Auth: ``Authorization: Bearer chk_...`` on every request. A missing, unknown
+or revoked token is 401; a read token on a write is 403. Failed tokens are
+counted per client address (the TCP peer: no header is trusted) and the
+address gets 429 for the rest of the minute after ``auth_failures_per_minute``.
+Every request is logged as ``api_request`` with the token's name.
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import threading
+import time
+from collections.abc import Awaitable, Callable
+
+import structlog
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from store import api_tokens, db
+from store.errors import Coded
+from web.api.deps import ApiDeps, Caller
+from web.api.problems import RESPONSES, ApiProblem, Throttled, Unauthorized, problem, status_of
+from web.api.routes import (
+    devices,
+    history,
+    lines,
+    mail,
+    numbers,
+    outbox,
+    supplementary,
+    support,
+)
+
+log = structlog.get_logger("web.api")
+
+PREFIX = "/api/v1"
+ROUTERS = (
+    lines.router,
+    numbers.router,
+    devices.router,
+    mail.router,
+    supplementary.router,
+    support.router,
+    history.router,
+    outbox.router,
+)
+
+
+class FailureCounter:
+    """Failed tokens per client address in the current minute (thread-safe)."""
+
+    def __init__(self, limit: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit = limit
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._minute: float = -1.0
+        self._counts: collections.Counter[str] = collections.Counter()
+
+    def _roll(self) -> None:
+        minute = self.clock() // 60
+        if minute != self._minute:
+            self._minute = minute
+            self._counts.clear()
+
+    def blocked(self, peer: str) -> bool:
+        with self._lock:
+            self._roll()
+            return self._counts[peer] >= self.limit
+
+    def failed(self, peer: str) -> None:
+        with self._lock:
+            self._roll()
+            self._counts[peer] += 1
+
+
+_bearer = HTTPBearer(auto_error=False, description="chakushin api token create NAME")
+
+
+def create_api(deps: ApiDeps) -> FastAPI:
+    failures = FailureCounter(deps.auth_failures_per_minute)
+
+    def authenticate(
+        request: Request,
+        credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),  # noqa: B008
+    ) -> None:
+        peer = request.client.host if request.client else "-"
+        if failures.blocked(peer):
+            raise Throttled()
+        secret = credentials.credentials if credentials is not None else ""
+        token = None
+        if secret:
+            with db.transaction(deps.sessions) as session:
+                token = api_tokens.verify_token(session, secret, now=deps.clock())
+        if token is None:
+            failures.failed(peer)
+            raise Unauthorized()
+        request.state.caller = Caller(token, deps)
+
+    app = FastAPI(
+        title="chakushin provisioning API",
+        version="1",
+        summary="Lines, numbers and their settings, call history and the outbox of chakushin.",
+        openapi_url=f"{PREFIX}/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+        responses=RESPONSES,
+    )
+    for router in ROUTERS:
+        app.include_router(router, prefix=PREFIX, dependencies=[Depends(authenticate)])
+
+    @app.exception_handler(ApiProblem)
+    async def _api_problem(_request: Request, exc: ApiProblem) -> Response:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return problem(exc.status, exc.code, exc.title, headers=headers)
+
+    @app.exception_handler(Coded)
+    async def _coded(_request: Request, exc: Coded) -> Response:
+        status = status_of(exc)
+        if status == 503:
+            log.error("api_store_unavailable", error=exc.message)
+        return problem(status, exc.code, exc.message, field=exc.field, params=exc.params)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> Response:
+        first = exc.errors()[0] if exc.errors() else {}
+        loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
+        return problem(
+            422,
+            "invalid_request",
+            str(first.get("msg", "invalid request"))[:200],
+            field=".".join(loc) or None,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> Response:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return problem(exc.status_code, code, str(exc.detail)[:200])
+
+    @app.middleware("http")
+    async def _log(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        caller = getattr(request.state, "caller", None)
+        log.info(
+            "api_request",
+            method=request.method,
+            path=request.url.path[:200],
+            status=response.status_code,
+            token=caller.token.name if isinstance(caller, Caller) else None,
+            ms=round((time.perf_counter() - started) * 1000, 1),
+        )
+        return response
+
+    app.state.deps = deps
+    return app
+
+
+def utc(value: dt.datetime | None) -> str | None:
+    """An aware time as ISO 8601 in UTC (how every time leaves the API)."""
+    return value.astimezone(dt.UTC).isoformat() if value is not None else None

@@ -1,0 +1,7 @@
+"""API endpoints: supplementary (issue 18)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["supplementary"])
