@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from store import db
 from store.api_tokens import TokenInfo
 from web.api.problems import Forbidden
+from web.deps import SendTest
 
 
 def _utc_now() -> dt.datetime:
@@ -47,6 +48,8 @@ class ApiDeps:
     clock: Callable[[], dt.datetime] = _utc_now
     # A new temporary password (8 digits, IVR-2); tests fix it.
     new_temp_password: Callable[[], str] = _temp_password
+    # MAIL-2 送信テスト through the node's mailer (the site's own type); None: not offered.
+    send_test: SendTest | None = None
     # Failed bearer tokens per client address and minute before 429 (``app``).
     auth_failures_per_minute: int = 20
     extra: dict[str, object] = field(default_factory=dict)
