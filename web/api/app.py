@@ -17,7 +17,6 @@ Every request is logged as ``api_request`` with the token's name.
 from __future__ import annotations
 
 import collections
-import datetime as dt
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -168,8 +167,3 @@ def create_api(deps: ApiDeps) -> FastAPI:
 
     app.state.deps = deps
     return app
-
-
-def utc(value: dt.datetime | None) -> str | None:
-    """An aware time as ISO 8601 in UTC (how every time leaves the API)."""
-    return value.astimezone(dt.UTC).isoformat() if value is not None else None
