@@ -21,6 +21,7 @@ from types import ModuleType
 
 import pytest
 
+import store.api_tokens
 import store.bulk
 import store.otp_csv.apply
 import store.otp_csv.check
@@ -57,6 +58,7 @@ MODULES: tuple[ModuleType, ...] = (
     store.service.calls,
     store.service.views,
     store.service.devices,
+    store.api_tokens,
 )
 # Keywords of a refusal that are not params of its sentence.
 NOT_PARAMS = frozenset({"code", "field", "params"})

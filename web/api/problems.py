@@ -56,17 +56,34 @@ class ApiProblem(Exception):
         if title is not None:
             self.title = title
 
+    def headers(self) -> dict[str, str] | None:
+        return None
+
 
 class Unauthorized(ApiProblem):
     status, code, title = 401, "unauthorized", "a valid bearer token is needed"
+
+    def headers(self) -> dict[str, str]:
+        # RFC 6750 3: the scheme the client should use.
+        return {"WWW-Authenticate": 'Bearer realm="chakushin"'}
 
 
 class Forbidden(ApiProblem):
     status, code, title = 403, "forbidden", "this token may only read"
 
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": 'Bearer realm="chakushin", error="insufficient_scope"'}
+
 
 class Throttled(ApiProblem):
     status, code, title = 429, "too_many_failures", "too many failed tokens; wait a minute"
+
+    def __init__(self, retry_after: int = 60) -> None:
+        super().__init__()
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
 
 
 def problem(

@@ -441,6 +441,19 @@ NOTICES: dict[str, str] = {
 }
 
 
+# --- the provisioning API's tokens (issue 18) -------------------------------------------------
+
+# Codes of ``store.api_tokens`` (the operator's ``chakushin api token``; no page shows them).
+API_TOKENS: dict[str, str] = {
+    "api_token_name": (
+        "トークン名は半角英数字と「_」「.」「-」で{max}文字以内で入力してください(先頭は英数字)。"
+    ),
+    "api_token_scope": "トークンの権限は read または write を指定してください。",
+    "api_token_exists": "トークン名「{name}」は使用済みです(失効したトークンの名前も使えません)。",
+    "api_token_not_found": "トークン名「{name}」のトークンはありません。",
+}
+
+
 def _joined(*sections: Mapping[str, str]) -> dict[str, str]:
     joined: dict[str, str] = {}
     for section in sections:
@@ -451,7 +464,9 @@ def _joined(*sections: Mapping[str, str]) -> dict[str, str]:
     return joined
 
 
-ERRORS: Mapping[str, str] = _joined(FORMS, SITE_AUTH, PASSWORD_RULES, CSV, BULK, SEND_TEST)
+ERRORS: Mapping[str, str] = _joined(
+    FORMS, SITE_AUTH, PASSWORD_RULES, CSV, BULK, SEND_TEST, API_TOKENS
+)
 
 
 def _worded(text: str, params: Mapping[str, Param]) -> str:
