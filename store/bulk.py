@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
 from store import labels, service, validation
@@ -326,6 +326,13 @@ class HistoryRow:
     recipients: tuple[str, ...]
     answered_by: str = ""
     answered_name: str = ""
+    # Issue 18: when the call ended, in the number's time zone too (None: not recorded).
+    ended_at: dt.datetime | None = None
+
+
+# Issue 18: a call's place in the newest-first order, (started_at, the stored call's id):
+# the API's keyset cursor. Calls after it are older, or as old with a smaller id.
+CallKey = tuple[dt.datetime, int]
 
 
 def call_history(session: Session, number: str, limit: int = 50) -> list[HistoryRow]:
@@ -340,17 +347,27 @@ def call_history(session: Session, number: str, limit: int = 50) -> list[History
 
 
 def recent_calls(
-    session: Session, number: str, limit: int
+    session: Session, number: str, limit: int, *, before: CallKey | None = None
 ) -> tuple[zoneinfo.ZoneInfo, list[tuple[StoredCall, StoredDecision | None]]]:
     """The number's time zone and its last ``limit`` calls with their decisions, newest
-    first (those of ``call_history``; ``store.delivery`` adds each address's mail)."""
+    first (those of ``call_history``; ``store.delivery`` adds each address's mail);
+    with ``before``, the ``limit`` calls that follow that one (issue 18: keyset pages)."""
     if limit < 1:
         raise ValueError(f"limit must be at least 1, not {limit}")
     found = service.get_number(session, number)
+    after: list[ColumnElement[bool]] = []
+    if before is not None:
+        started_at, call_id = before
+        after.append(
+            or_(
+                StoredCall.started_at < started_at,
+                and_(StoredCall.started_at == started_at, StoredCall.id < call_id),
+            )
+        )
     rows = session.execute(
         select(StoredCall, StoredDecision)
         .outerjoin(StoredDecision, StoredDecision.call_id == StoredCall.id)
-        .where(StoredCall.number_id == found.id)
+        .where(StoredCall.number_id == found.id, *after)
         .order_by(StoredCall.started_at.desc(), StoredCall.id.desc())
         .limit(limit)
     ).all()
@@ -372,4 +389,5 @@ def history_row(
         recipients=tuple(decision.recipients) if decision is not None else (),
         answered_by=call.answered_by or "",
         answered_name=call.answered_name or "",
+        ended_at=call.ended_at.astimezone(zone) if call.ended_at is not None else None,
     )

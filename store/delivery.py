@@ -43,7 +43,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from store import bulk, service
-from store.bulk import HistoryRow
+from store.bulk import CallKey, HistoryRow
 from store.models import (
     DestinationAddress,
     MailKind,
@@ -147,10 +147,19 @@ class Delivery:
 
 @dataclass(frozen=True)
 class CallDeliveries:
-    """One call of the number (``store.bulk.HistoryRow``) and its mails, by address."""
+    """One call of the number (``store.bulk.HistoryRow``) and its mails, by address.
+
+    ``call_id`` is the stored call's id (issue 18: with ``started_at``, the API's cursor).
+    """
 
     call: HistoryRow
     deliveries: tuple[Delivery, ...]
+    call_id: int
+
+    @property
+    def key(self) -> CallKey:
+        """The call's place in the newest-first order (``call_deliveries(before=)``)."""
+        return (self.call.started_at, self.call_id)
 
 
 @dataclass(frozen=True)
@@ -235,19 +244,23 @@ def deliveries(
     return {decision_id: tuple(made) for decision_id, made in found.items()}
 
 
-def call_deliveries(session: Session, number: str, limit: int = 50) -> list[CallDeliveries]:
-    """The number's last ``limit`` calls, newest first, each with its mails by address.
+def call_deliveries(
+    session: Session, number: str, limit: int = 50, *, before: CallKey | None = None
+) -> list[CallDeliveries]:
+    """The number's last ``limit`` calls, newest first, each with its mails by address;
+    with ``before`` (a ``CallDeliveries.key``), the ``limit`` calls after that one.
 
     The calls are those of ``store.bulk.call_history`` (only those recorded
     while this number was provisioned). Two queries, whatever ``limit``.
     Raises ``NotFound`` for an unknown number.
     """
-    zone, calls = bulk.recent_calls(session, number, limit)
+    zone, calls = bulk.recent_calls(session, number, limit, before=before)
     mailed = deliveries(session, [d.id for _, d in calls if d is not None and d.mailed], zone.key)
     return [
         CallDeliveries(
             bulk.history_row(call, decision, zone),
             mailed.get(decision.id, ()) if decision is not None else (),
+            call.id,
         )
         for call, decision in calls
     ]
