@@ -35,6 +35,7 @@ from notifier.config import MailConfig
 from store import db
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
     from starlette.applications import Starlette
 
     from agi.server import FastAGIServer, SessionStats
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
     from notifier.app import NotifierService
     from notifier.mail import Templates
     from notifier.outbox import RetryPolicy, Sender, SendResult, SmtpSettings
+    from web.api.deps import ApiDeps
     from web.app import SiteDeps
     from web.deps import SampleMail
     from web.server import SiteServer
@@ -279,6 +281,42 @@ def site_server(config: Config, app: Starlette) -> SiteServer:
     from web.server import SiteServer
 
     return SiteServer(app, config.site.host, config.site.port)
+
+
+# --- the provisioning API (issue 18) -------------------------------------------------
+
+
+def api_deps(
+    config: Config, sessions: sessionmaker[Session], *, templates: Templates | None = None
+) -> ApiDeps:
+    """What the API needs: the store, the config's time zone, ``[api]``'s failure limit and
+    MAIL-2 送信テスト through the node's mailer (``POST /numbers/{n}/mail/test``)."""
+    from web.api.deps import ApiDeps
+
+    return ApiDeps(
+        sessions,
+        default_timezone=config.timezone,
+        send_test=send_test(config, sessions, templates=templates),
+        auth_failures_per_minute=config.api.auth_failures_per_minute,
+    )
+
+
+def api_app(deps: ApiDeps) -> FastAPI:
+    """The provisioning API's ASGI application (``/api/v1``) on ``api_deps``'s dependencies."""
+    from web.api.app import create_api
+
+    return create_api(deps)
+
+
+def api_server(config: Config, app: FastAPI) -> SiteServer:
+    """The API's HTTP server on ``api.host``/``api.port`` (bound, not yet serving).
+
+    The site's server class: the same uvicorn in the node's event loop, its
+    own socket, no proxy headers read (the API's failure count is per TCP peer).
+    """
+    from web.server import SiteServer
+
+    return SiteServer(app, config.api.host, config.api.port)
 
 
 # --- the node (chakushin serve) ------------------------------------------------------

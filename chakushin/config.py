@@ -84,6 +84,8 @@ class ServeConfig:
     agi: bool = True
     notifier: bool = True
     site: bool = True
+    # Issue 18: the provisioning API ([api]); off unless switched on here.
+    api: bool = False
     # How this node names itself in `chakushin status`; empty: host/roles
     # (e.g. "pbx1/agi+notifier"), so that two processes on one host differ.
     node_name: str = ""
@@ -105,6 +107,22 @@ class MetricsConfig:
 
 
 @dataclass(frozen=True)
+class ApiConfig:
+    # Issue 18: the provisioning API (/api/v1, bearer tokens made by
+    # `chakushin api token create`), run by `chakushin serve` when serve.api is
+    # true. It listens on loopback unless host is set to another address: the
+    # operator's choice (put a TLS proxy in front of it beyond this host).
+    host: str = "127.0.0.1"
+    port: int = 8082
+    # Failed tokens from one client address in one minute before it gets 429
+    # for the rest of that minute.
+    auth_failures_per_minute: int = 20
+
+
+MAX_API_FAILURES = 10_000  # api.auth_failures_per_minute: 1-10000
+
+
+@dataclass(frozen=True)
 class LogConfig:
     level: str = "info"  # debug | info | warning | error
     format: str = "auto"  # auto (pretty on a terminal, JSON otherwise) | console | json
@@ -122,6 +140,7 @@ class Config:
     ivr: IvrConfig = field(default_factory=IvrConfig)
     call: CallConfig = field(default_factory=CallConfig)
     serve: ServeConfig = field(default_factory=ServeConfig)
+    api: ApiConfig = field(default_factory=ApiConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     log: LogConfig = field(default_factory=LogConfig)
     source: str = field(default="", metadata={"internal": True})
@@ -340,6 +359,7 @@ def _validate(config: Config, problems: list[ConfigError]) -> None:
     for key, port in (
         ("agi.port", config.agi.port),
         ("site.port", config.site.port),
+        ("api.port", config.api.port),
         ("metrics.port", config.metrics.port),
     ):
         check(_port, port, key, any_free=True)
@@ -367,6 +387,13 @@ def _validate(config: Config, problems: list[ConfigError]) -> None:
     if not 1 <= config.site.login_failures_per_address <= 10_000:
         bad("must be 1-10000", "site.login_failures_per_address")
     _validate_site(config.site, problems)
+    if not 1 <= config.api.auth_failures_per_minute <= MAX_API_FAILURES:
+        bad(
+            f"must be 1-{MAX_API_FAILURES}; got {config.api.auth_failures_per_minute}",
+            "api.auth_failures_per_minute",
+        )
+    if not config.api.host:
+        bad("must not be empty (127.0.0.1: this host only)", "api.host")
     if not 1 <= config.serve.shutdown_timeout_seconds <= 600:
         bad("must be 1-600 seconds", "serve.shutdown_timeout_seconds")
     if not 1 <= config.serve.heartbeat_seconds <= 300:
@@ -414,7 +441,7 @@ def _validate_agi(agi: AgiConfig, problems: list[ConfigError]) -> None:
     ):
         if not low <= value <= high:
             problems.append(ConfigError(f"must be {low}-{high}; got {value}", key=key))
-    if not agi.allowed_peers and not _is_loopback(agi.host):
+    if not agi.allowed_peers and not is_loopback(agi.host):
         problems.append(
             ConfigError(
                 f"must list Asterisk's address when agi.host ({agi.host!r}) is not a loopback "
@@ -424,7 +451,8 @@ def _validate_agi(agi: AgiConfig, problems: list[ConfigError]) -> None:
         )
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """``localhost`` or a loopback address (a host name may resolve to anything: False)."""
     if host == "localhost":
         return True
     try:

@@ -3,7 +3,8 @@
 The parts, each switched on or off by ``[serve]``: the FastAGI server (the
 temporary-password IVR, call routing and the nuisance feature code; a
 thread per call, see ``agi/server.py``), the notifier (AMI in, decisions
-and mail out) and the metrics endpoint; the node reports itself in the
+and mail out), the settings site, the provisioning API (issue 18, ``[api]``;
+off by default) and the metrics endpoint; the node reports itself in the
 database for ``chakushin status``. The SQLite database is created or
 migrated on first start (a PostgreSQL one must be upgraded on purpose).
 
@@ -38,7 +39,7 @@ from sqlalchemy.engine import Engine
 
 from agi.server import FastAGIServer
 from chakushin import bootstrap, node
-from chakushin.config import Config, ConfigError
+from chakushin.config import Config, ConfigError, is_loopback
 from chakushin.metrics import MetricsServer
 from notifier.app import NotifierService
 from notifier.outbox import Sender
@@ -59,26 +60,34 @@ class Ready:
     agi_port: int | None = None
     metrics_port: int | None = None
     site_port: int | None = None
+    api_port: int | None = None
 
 
 def roles_of(config: Config) -> tuple[str, ...]:
     s = config.serve
-    parts = (("agi", s.agi), ("notifier", s.notifier), ("site", s.site))
+    parts = (("agi", s.agi), ("notifier", s.notifier), ("site", s.site), ("api", s.api))
     roles = tuple(name for name, on in parts if on)
     if not roles:
         raise ConfigError(
-            "nothing to run: serve.agi, serve.notifier and serve.site are all off", key="serve"
+            "nothing to run: serve.agi, serve.notifier, serve.site and serve.api are all off",
+            key="serve",
         )
     return roles
 
 
 def with_roles(
-    config: Config, *, agi: bool, notifier: bool, site: bool, metrics: bool | None = None
+    config: Config,
+    *,
+    agi: bool,
+    notifier: bool,
+    site: bool,
+    api: bool = False,
+    metrics: bool | None = None,
 ) -> Config:
     """The same node with only these roles (``metrics``: None keeps ``[metrics]``'s switch)."""
     return dataclasses.replace(
         config,
-        serve=dataclasses.replace(config.serve, agi=agi, notifier=notifier, site=site),
+        serve=dataclasses.replace(config.serve, agi=agi, notifier=notifier, site=site, api=api),
         metrics=dataclasses.replace(
             config.metrics, enabled=config.metrics.enabled if metrics is None else metrics
         ),
@@ -112,7 +121,8 @@ class Node:
         await asyncio.to_thread(db.check_integrity, self.engine)
         # The AGI port's grace time; the root gives the notifier the same value.
         grace = float(c.serve.shutdown_timeout_seconds)
-        templates = bootstrap.load_templates(c) if c.serve.notifier or c.serve.site else None
+        mails = c.serve.notifier or c.serve.site or c.serve.api  # api: 送信テスト (MAIL-2)
+        templates = bootstrap.load_templates(c) if mails else None
         if c.serve.notifier:
             self.notifier = bootstrap.notifier_service(
                 c, sessions, senders=self.senders, templates=templates
@@ -133,6 +143,7 @@ class Node:
         agi_thread: threading.Thread | None = None
         metrics: MetricsServer | None = None
         site: SiteServer | None = None
+        api: SiteServer | None = None
         try:
             if c.serve.agi:
                 self.agi = _listen("agi", lambda: bootstrap.agi_server(c, sessions))
@@ -144,6 +155,12 @@ class Node:
             if site_deps is not None:
                 app = bootstrap.site_app(site_deps)
                 site = _listen("site", lambda: bootstrap.site_server(c, app))
+            if c.serve.api:
+                api_app = bootstrap.api_app(bootstrap.api_deps(c, sessions, templates=templates))
+                api = _listen("api", lambda: bootstrap.api_server(c, api_app))
+                if not is_loopback(c.api.host):
+                    # Allowed: the operator set api.host (chakushin.example.toml says so).
+                    log.info("api_beyond_loopback", host=c.api.host, port=api.port)
             if c.metrics.enabled:
                 metrics = _listen(
                     "metrics",
@@ -162,6 +179,7 @@ class Node:
                 agi_port=self.agi.port if self.agi is not None else None,
                 metrics_port=metrics.port if metrics is not None else None,
                 site_port=site.port if site is not None else None,
+                api_port=api.port if api is not None else None,
             )
             log.info("serve_ready", **dataclasses.asdict(ready))
             if on_ready is not None:
@@ -175,6 +193,8 @@ class Node:
                 if site is not None and site_deps is not None:
                     group.create_task(site.run(stop))
                     group.create_task(purge_sessions(site_deps.store, stop))
+                if api is not None:
+                    group.create_task(api.run(stop))
         finally:
             if agi_thread is not None and self.agi is not None:
                 if self.agi.socket.fileno() != -1:  # not stopped: another part failed
@@ -183,6 +203,8 @@ class Node:
             await reporter.stopped()
             if site is not None:
                 site.close()  # a no-op once it has run
+            if api is not None:
+                api.close()
             if metrics is not None:
                 metrics.stop()
             log.info("serve_stopped", node=name)

@@ -63,6 +63,8 @@ def serve_command(app: App) -> None:
             parts.append(f"notifier on AMI {config.ami.host}:{config.ami.port}")
         if r.site_port is not None:
             parts.append(f"settings site on http://{config.site.host}:{r.site_port}/")
+        if r.api_port is not None:
+            parts.append(f"provisioning API on http://{config.api.host}:{r.api_port}/api/v1")
         if r.metrics_port is not None:
             parts.append(f"metrics on http://{config.metrics.host}:{r.metrics_port}/metrics")
         click.echo(f"chakushin serve ({r.node_name}): {'; '.join(parts)}", err=True)

@@ -311,7 +311,8 @@ def test_OPS_1_parts_switch_off_for_nodes_that_share_a_database(tmp_path: Path) 
     assert nothing.process.wait(timeout=60) == 1
     nothing.kill()
     assert nothing.lines[-1] == (
-        "error: serve: nothing to run: serve.agi, serve.notifier and serve.site are all off"
+        "error: serve: nothing to run: serve.agi, serve.notifier, serve.site and serve.api "
+        "are all off"
     )
 
 
