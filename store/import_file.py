@@ -78,7 +78,7 @@ _GROUPS = ("mail", "number_request", "voice_warp")
 # Every code found here -> its English line for operators (web.texts.IMPORT has the Japanese).
 OPERATOR_TEXT: Mapping[str, str] = {
     "import_empty": "the file has no rows",
-    "import_too_big": f"the file is larger than {MAX_FILE_BYTES} bytes",
+    "import_too_big": "the file is larger than {max} bytes",
     "import_too_many_rows": "the file has more than {max_rows} rows",
     "import_encoding": "the file is not UTF-8 (byte {offset} cannot be read)",
     "import_binary": "the file holds NUL bytes: not a text file",
@@ -176,10 +176,12 @@ class ImportReport:
 # --- the file ------------------------------------------------------------------------------
 
 
-def read_limited(stream: IO[bytes]) -> bytes | None:
-    """The whole stream, or None when it holds more than ``MAX_FILE_BYTES`` (read no further)."""
+def read_limited(stream: IO[bytes]) -> bytes:
+    """The whole stream; ``import_too_big`` past ``MAX_FILE_BYTES`` (read no further)."""
     data = stream.read(MAX_FILE_BYTES + 1)
-    return None if len(data) > MAX_FILE_BYTES else data
+    if len(data) > MAX_FILE_BYTES:
+        raise ImportRefused("import_too_big", max=MAX_FILE_BYTES)
+    return data
 
 
 def format_of(path: str) -> str | None:

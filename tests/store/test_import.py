@@ -261,7 +261,9 @@ def test_issue18_too_big_a_file_is_not_read_past_its_limit() -> None:
     import io
 
     stream = io.BytesIO(b"x" * (importing.MAX_FILE_BYTES + 10))
-    assert importing.read_limited(stream) is None
+    with pytest.raises(importing.ImportRefused) as refused:
+        importing.read_limited(stream)
+    assert refused.value.code == "import_too_big"
     assert stream.tell() == importing.MAX_FILE_BYTES + 1
 
 
