@@ -21,13 +21,18 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import structlog
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from store import aio, db
 from store.errors import StoreUnavailable
-from store.models import MailStatus, OutboxMail, ServiceNode
+from store.models import ServiceNode
+
+# Issue 18: the outbox's view is the store's (the API reads it too, and web may not import
+# chakushin); status, the metrics and their tests keep these names.
+from store.outbox_state import OutboxView as OutboxView
+from store.outbox_state import read_outbox as read_outbox
 
 log = structlog.get_logger("chakushin.node")
 
@@ -180,16 +185,6 @@ class NodeView:
 
 
 @dataclass(frozen=True)
-class OutboxView:
-    pending: int
-    retrying: int  # pending after at least one failed attempt
-    oldest_pending_at: dt.datetime | None
-    failed_last_day: int
-    last_failure: str | None
-    last_failure_at: dt.datetime | None
-
-
-@dataclass(frozen=True)
 class Health:
     healthy: bool
     problems: tuple[str, ...]
@@ -251,46 +246,6 @@ def read_nodes(session: Session) -> list[NodeView]:
         )
         for r in rows
     ]
-
-
-def read_outbox(session: Session, now: dt.datetime) -> OutboxView:
-    pending = OutboxMail.status == MailStatus.PENDING
-    count, retrying, oldest = session.execute(
-        select(
-            func.count(OutboxMail.id),
-            func.count(OutboxMail.id).filter(OutboxMail.attempts > 0),
-            func.min(OutboxMail.created_at),
-        ).where(pending)
-    ).one()
-    failed = OutboxMail.status == MailStatus.FAILED
-    failed_last_day = session.scalar(
-        select(func.count(OutboxMail.id)).where(
-            failed, OutboxMail.created_at >= now - dt.timedelta(days=1)
-        )
-    )
-    last = session.execute(
-        select(OutboxMail.last_error, OutboxMail.next_attempt_at)
-        .where(OutboxMail.last_error.is_not(None))
-        .order_by(OutboxMail.next_attempt_at.desc())
-        .limit(1)
-    ).first()
-    return OutboxView(
-        pending=int(count),
-        retrying=int(retrying),
-        oldest_pending_at=_utc(oldest),
-        failed_last_day=int(failed_last_day or 0),
-        last_failure=last[0] if last else None,
-        last_failure_at=_utc(last[1]) if last else None,
-    )
-
-
-def _utc(value: dt.datetime | str | None) -> dt.datetime | None:
-    # Aggregates (min) bypass the column type: SQLite hands back its text.
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value)
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
 def forget_node(session: Session, name: str) -> bool:
