@@ -33,7 +33,11 @@ from web.api.paging import DEFAULT_LIMIT, Cursor, Limit, Page
 
 router = APIRouter(tags=["history"])
 
-NumberPath = Annotated[str, Path(max_length=32, description="The subscriber number.")]
+# Digits only before any query (a NUL is a database error on PostgreSQL, not an unknown
+# number); the domain checks the rest of the form.
+NumberPath = Annotated[
+    str, Path(max_length=32, pattern=r"^[0-9]+$", description="The subscriber number's digits.")
+]
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _MICROSECOND = dt.timedelta(microseconds=1)

@@ -31,7 +31,11 @@ log = structlog.get_logger("web.api")
 
 router = APIRouter(tags=["support"])
 
-NumberPath = Annotated[str, Path(max_length=32, description="The subscriber number.")]
+# Digits only before any query (a NUL is a database error on PostgreSQL, not an unknown
+# number); the domain checks the rest of the form.
+NumberPath = Annotated[
+    str, Path(max_length=32, pattern=r"^[0-9]+$", description="The subscriber number's digits.")
+]
 
 
 class TempPasswordIn(BaseModel):
