@@ -18,6 +18,13 @@ and exactly once unless a worker dies after the server accepted a mail and
 before the row was marked (a window of one SMTP reply). Then the lease runs
 out and the mail is sent again with the same Message-ID, which receiving
 systems and mail clients treat as the same message.
+
+Issue 18 (several nodes on one outbox): a worker starts sending a claimed
+mail only in the first half of its lease; a batch that takes longer (a slow
+server, a slow database) hands the rest back rather than send mails whose
+lease may have run out and which another node may have claimed since. A
+hand-back touches only rows still under this worker's claim (the attempt
+number it claimed), never another node's newer claim.
 """
 
 from __future__ import annotations
@@ -206,6 +213,8 @@ class Claimed:
     message: str
     attempts: int
     created_at: dt.datetime
+    # The end of this claim's lease: after it another worker may claim the mail.
+    leased_until: dt.datetime
 
 
 @dataclass(frozen=True)
@@ -233,7 +242,9 @@ def claim_due(session: Session, now: dt.datetime, limit: int, lease: dt.timedelt
     for row in rows:
         row.attempts += 1
         row.next_attempt_at = now + lease  # in flight: nobody else takes it until then
-        claimed.append(Claimed(row.id, row.recipient, row.body, row.attempts, row.created_at))
+        claimed.append(
+            Claimed(row.id, row.recipient, row.body, row.attempts, row.created_at, now + lease)
+        )
     session.flush()
     return claimed
 
@@ -277,18 +288,25 @@ def record_results(
     return statuses
 
 
-def release_claims(session: Session, ids: Sequence[int], now: dt.datetime) -> int:
-    """Make claimed, still pending mails due now, as if the claim had not happened."""
+def release_claims(session: Session, claims: Sequence[Claimed], now: dt.datetime) -> int:
+    """Make claimed, still pending mails due now, as if the claim had not happened.
+
+    Issue 18: only the rows still under these claims (their attempt number
+    unchanged): a mail another worker claimed since its lease ran out is
+    that worker's, and handing it back would let a third claim send it again.
+    """
+    attempts = {claim.id: claim.attempts for claim in claims}
     rows = session.scalars(
         select(OutboxMail)
         .where(OutboxMail.id.in_(ids), OutboxMail.status == MailStatus.PENDING)
         .with_for_update()
     ).all()
-    for row in rows:
+    mine = [row for row in rows if row.attempts == attempts[row.id]]
+    for row in mine:
         row.attempts = max(0, row.attempts - 1)
         row.next_attempt_at = now
     session.flush()
-    return len(rows)
+    return len(mine)
 
 
 # --- the worker -----------------------------------------------------------------------------
@@ -353,7 +371,8 @@ class DeliveryWorker:
         self._unrecorded: list[tuple[Claimed, SendResult]] = []
         self._failures = 0  # database failures in a row: the back-off
         self._refused: BaseException | None = None  # this round's database failure
-        self._unsent: list[int] = []  # claimed, not sent because of that failure
+        # Claimed, not sent: the database refused results, or the lease was half gone.
+        self._unsent: list[Claimed] = []
 
     def wake(self) -> None:
         """New mail is queued: look now instead of at the next poll."""
@@ -372,12 +391,16 @@ class DeliveryWorker:
         queue: asyncio.Queue[Claimed] = asyncio.Queue()
         for mail in claimed:
             queue.put_nowait(mail)
+        stale: list[Claimed] = []
 
         async def drain(sender: Sender) -> None:
             while not queue.empty() and not (stop is not None and stop.is_set()):
                 if self._unrecorded:
                     return  # the database refuses results: send no more for now
                 mail = queue.get_nowait()
+                if not self._fresh(mail):
+                    stale.append(mail)  # handed back: another node may hold it before we end
+                    continue
                 result = await sender.send(self.sender_address, mail.recipient, mail.message)
                 await self._record_soon(mail, result)
 
@@ -385,8 +408,17 @@ class DeliveryWorker:
             for sender in self.senders:
                 group.create_task(drain(sender))
         while self._unrecorded and not queue.empty():
-            self._unsent.append(queue.get_nowait().id)  # handed back once the database is
+            self._unsent.append(queue.get_nowait())  # handed back once the database is
+        self._unsent += stale
         return len(claimed)
+
+    def _fresh(self, mail: Claimed) -> bool:
+        """Issue 18: whether a send may start now, with half the claim's lease still ahead.
+
+        Past that, another worker may claim the mail before this send ends
+        (the lease runs out during a slow batch): it is handed back instead.
+        """
+        return self.clock() < mail.leased_until - self.policy.lease / 2
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until ``stop``; no database failure ends it (issue 12).
@@ -437,8 +469,8 @@ class DeliveryWorker:
                 raise written.refused
         if self._unsent:
             await asyncio.to_thread(self._release, self._unsent)
-            for mail_id in self._unsent:
-                self._in_hand.pop(mail_id, None)
+            for mail in self._unsent:
+                self._in_hand.pop(mail.id, None)
             self._unsent = []
 
     async def close(self) -> None:
@@ -462,19 +494,19 @@ class DeliveryWorker:
             await self._record_unrecorded()  # a sent mail is not sent again if it can be helped
         if not self._in_hand:
             return 0
-        ids = list(self._in_hand)
+        claims = list(self._in_hand.values())
         try:
-            released = await asyncio.to_thread(self._release, ids)
+            released = await asyncio.to_thread(self._release, claims)
         except (StoreUnavailable, SQLAlchemyError) as exc:
-            log.error("outbox_release_failed", mails=len(ids), error=db.first_line(exc))
+            log.error("outbox_release_failed", mails=len(claims), error=db.first_line(exc))
             return 0
         self._in_hand.clear()
         log.info("outbox_released", mails=released)
         return released
 
-    def _release(self, ids: Sequence[int]) -> int:
+    def _release(self, claims: Sequence[Claimed]) -> int:
         with db.transaction(self.sessions) as session:
-            return release_claims(session, ids, self.clock())
+            return release_claims(session, claims, self.clock())
 
     def _claim(self) -> list[Claimed]:
         with db.transaction(self.sessions) as session:
