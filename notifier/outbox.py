@@ -298,7 +298,7 @@ def release_claims(session: Session, claims: Sequence[Claimed], now: dt.datetime
     attempts = {claim.id: claim.attempts for claim in claims}
     rows = session.scalars(
         select(OutboxMail)
-        .where(OutboxMail.id.in_(ids), OutboxMail.status == MailStatus.PENDING)
+        .where(OutboxMail.id.in_(attempts), OutboxMail.status == MailStatus.PENDING)
         .with_for_update()
     ).all()
     mine = [row for row in rows if row.attempts == attempts[row.id]]
