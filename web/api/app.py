@@ -4,7 +4,9 @@ Errors (RFC 9457): every refusal is ``application/problem+json`` with
 ``type`` (``urn:chakushin:problem:<code>``), ``title`` (the English line),
 ``status``, and chakushin's ``code``, ``field`` and ``params`` as the domain
 layer raised them. A ``DomainError`` is 422, or 404 (``NotFound``) or 409
-(``AlreadyExists``); a database that cannot answer is 503; a body or query
+(``AlreadyExists``); a database that cannot answer is 503
+(``store_unavailable``, its error logged, not shown) and a write that lost a
+race to another writer's unique row is 409 (``conflict``); a body or query
 that does not fit the schema is 422 ``invalid_request`` with the field.
 
 Auth: ``Authorization: Bearer chk_...`` on every request. A missing, unknown
@@ -38,6 +40,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
@@ -167,6 +170,14 @@ def create_api(deps: ApiDeps, routers: Sequence[APIRouter] = ROUTERS) -> FastAPI
         if status == 503:
             log.error("api_store_unavailable", error=exc.message)
         return problem(status, exc.code, exc.message, field=exc.field, params=exc.params)
+
+    @app.exception_handler(SQLAlchemyError)
+    async def _database(_request: Request, exc: SQLAlchemyError) -> Response:
+        if isinstance(exc, IntegrityError):
+            # A concurrent writer got there first; the schema's constraints held.
+            return problem(409, "conflict", "the change conflicts with stored data; retry")
+        log.error("api_store_unavailable", error=db.first_line(exc))
+        return problem(503, "store_unavailable", "the database cannot answer now; retry later")
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> Response:
