@@ -144,3 +144,14 @@ def test_issue18_device_labels_pages_walk_every_name_once(api: Api) -> None:
     assert all(x["label"] == x["interface"][-3:] for x in seen)
     for bad in ["a/b", "%%%", "x" * 200]:
         refused(api.read.get(LABELS, params={"cursor": bad}), 422, "invalid_request", "cursor")
+
+
+def test_issue18_device_label_interface_with_nul_is_the_domains_422(api: Api) -> None:
+    """PostgreSQL refuses NUL in a query: the interface's form is checked first."""
+    before = api.state()
+    for r in [
+        api.write.put(f"{LABELS}/PJSIP/%00", json={"label": "受付"}),
+        api.write.delete(f"{LABELS}/PJSIP/%00"),
+    ]:
+        refused(r, 422, "interface_format", "interface")
+    assert api.state() == before

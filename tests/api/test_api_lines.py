@@ -280,3 +280,21 @@ def test_issue18_get_line_reads_its_numbers_without_a_query_each(api: Api) -> No
     with statements(api) as big:
         assert len(api.read.get(f"{LINES}/{OTHER}").json()["numbers"]) == 11
     assert len(big) == len(small)
+
+
+def test_issue18_line_keys_no_number_can_have_are_the_domains_422(api: Api) -> None:
+    """A NUL (PostgreSQL refuses it in a query) or letters in a contract number are
+    refused by their form before the database is asked: never a 5xx."""
+    put_line(api.write)
+    before = api.state()
+    for bad in ["%00", "0312345678%00", "abc"]:
+        for r in [
+            api.read.get(f"{LINES}/{bad}"),
+            api.write.delete(f"{LINES}/{bad}"),
+            api.write.put(f"{LINES}/{bad}", json={}),
+            api.write.put(f"{LINES}/{bad}/auth-unit", json={"auth_unit": "number"}),
+        ]:
+            assert r.status_code == 422, (bad, r.request.method, r.text)
+            assert r.json()["code"] in ("number_format", "number_not_digits"), r.json()
+            assert r.json()["field"] == "contract_number"
+    assert api.state() == before

@@ -363,3 +363,25 @@ def test_issue18_get_number_loads_its_settings_in_a_few_queries(api: Api) -> Non
     # One more: the devices' names.
     assert len(full) == len(bare) + 1 <= 8
     assert not any("line_id IN" in sql or "line_id =" in sql for sql in full)
+
+
+def test_issue18_number_keys_no_number_can_have_are_the_domains_422(api: Api) -> None:
+    """A NUL (PostgreSQL refuses it in a query) or letters in a number are refused by
+    their form before the database is asked: never a 5xx."""
+    a_line(api)
+    before = api.state()
+    for bad in ["%00", "0312345678%00", "abc", "03-1234-5678"]:
+        for r in [
+            api.read.get(f"{NUMBERS}/{bad}"),
+            api.write.delete(f"{NUMBERS}/{bad}"),
+            api.write.put(f"{NUMBERS}/{bad}", json={"contract_number": LINE}),
+            api.write.put(f"{NUMBERS}/{bad}/services", json={"services": []}),
+        ]:
+            assert r.status_code == 422, (bad, r.request.method, r.text)
+            assert r.json()["code"] in ("number_format", "number_not_digits"), r.json()
+            assert r.json()["field"] == "number"
+    r = api.read.get(NUMBERS, params={"line": "0312345678\x00"})
+    refused(r, 422, "number_not_digits", "line")
+    r = put(api, contract_number="0312345678\x00")
+    refused(r, 422, "number_not_digits", "contract_number")
+    assert api.state() == before

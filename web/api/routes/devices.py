@@ -96,7 +96,9 @@ def put_device_label(
 ) -> DeviceLabelOut:
     """Name the interface (201), or rename it (200). At most 1,000 names."""
     with api.transaction() as session:
-        known = service.device_labels(session, [interface])
+        # Checked first: a value no interface can have is never queried (PostgreSQL
+        # refuses NUL), it is the domain's interface_format.
+        known = service.device_labels(session, [validation.interface(interface)])
         named = service.name_device(session, interface, body.label)
         out = DeviceLabelOut(interface=named.interface, label=named.label)
     if not known:

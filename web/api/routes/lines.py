@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from store import service
+from store import service, validation
 from store.errors import NotFound
 from store.models import AuthUnit, Line, Number
 from web.api.deps import Reader, Writer
@@ -67,6 +67,12 @@ CREATED: dict[int | str, dict[str, Any]] = {
 }
 
 
+def _contract(value: str) -> str:
+    """The path's contract number, its form checked before any query (PostgreSQL
+    refuses NUL; a value no number can have is the domain's number_format)."""
+    return validation.subscriber_number(value, field="contract_number")
+
+
 def _line_out(session: Session, contract_number: str) -> LineOut:
     line = service.get_line(session, contract_number)
     return LineOut(
@@ -105,7 +111,7 @@ def list_lines(api: Reader, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None)
 def get_line(api: Reader, contract_number: ContractPath) -> LineOut:
     """A line with every setting of each of its numbers (``chakushin line show --json``)."""
     with api.read() as session:
-        return _line_out(session, contract_number)
+        return _line_out(session, _contract(contract_number))
 
 
 @router.put("/lines/{contract_number}", responses=CREATED)
@@ -113,6 +119,7 @@ def put_line(
     api: Writer, contract_number: ContractPath, body: LinePut, response: Response
 ) -> LineOut:
     """Make the line (201), or bring the stored one to the body (200); twice: the same."""
+    _contract(contract_number)
     with api.transaction() as session:
         try:
             line: Line | None = service.get_line(session, contract_number)
@@ -142,14 +149,14 @@ def put_line(
 def delete_line(api: Writer, contract_number: ContractPath) -> None:
     """Remove the line with all its numbers and their settings."""
     with api.transaction() as session:
-        service.remove_line(session, contract_number)
+        service.remove_line(session, _contract(contract_number))
 
 
 @router.put("/lines/{contract_number}/auth-unit")
 def put_auth_unit(api: Writer, contract_number: ContractPath, body: AuthUnitPut) -> LineItem:
     """Set the line's 認証単位; a change ends every site session of the line (SITE-1)."""
     with api.transaction() as session:
-        line = service.get_line(session, contract_number)
+        line = service.get_line(session, _contract(contract_number))
         _set_auth_unit(session, line, body.auth_unit)
         item = LineItem(
             contract_number=line.contract_number,

@@ -33,6 +33,8 @@ from web.api.routes.numbers_models import (
 
 router = APIRouter(tags=["numbers"])
 
+# Its form is checked before any query (number_format, number_not_digits): the
+# database is never asked about a value no number can have (PostgreSQL refuses NUL).
 NumberPath = Annotated[str, Path(max_length=MAX_NUMBER, description="The number's digits.")]
 CREATED: dict[int | str, dict[str, Any]] = {
     201: {"model": NumberOut, "description": "The number was made."}
@@ -103,7 +105,8 @@ def list_numbers(
             if condition is not None:
                 stmt = stmt.where(condition)  # type: ignore[arg-type]
         if line is not None:
-            stmt = stmt.where(Number.line_id == service.get_line(session, line).id)
+            contract = validation.subscriber_number(line, field="line")
+            stmt = stmt.where(Number.line_id == service.get_line(session, contract).id)
         if cursor is not None:
             stmt = stmt.where(Number.number > cursor)
         rows = session.execute(stmt).all()
@@ -126,6 +129,7 @@ def list_numbers(
 @router.get("/numbers/{number}")
 def get_number(api: Reader, number: NumberPath) -> NumberOut:
     """Everything about one number (``chakushin number show --json``)."""
+    validation.subscriber_number(number)
     with api.read() as session:
         return describe_one(session, number)
 
@@ -134,6 +138,8 @@ def get_number(api: Reader, number: NumberPath) -> NumberOut:
 def put_number(api: Writer, number: NumberPath, body: NumberPut, response: Response) -> NumberOut:
     """Make an additional number on ``contract_number``'s line (201), or bring the stored
     number to the body (200). The same body twice leaves the same state."""
+    validation.subscriber_number(number)
+    validation.subscriber_number(body.contract_number, field="contract_number")
     with api.transaction() as session:
         try:
             found: Number | None = service.get_number(session, number, lock=True)
@@ -168,6 +174,7 @@ def put_number(api: Writer, number: NumberPath, body: NumberPut, response: Respo
 @router.delete("/numbers/{number}", status_code=204)
 def delete_number(api: Writer, number: NumberPath) -> None:
     """Remove an additional number with its settings (a contract number: remove its line)."""
+    validation.subscriber_number(number)
     with api.transaction() as session:
         service.remove_number(session, number)
 
@@ -175,6 +182,7 @@ def delete_number(api: Writer, number: NumberPath) -> None:
 @router.put("/numbers/{number}/services")
 def put_services(api: Writer, number: NumberPath, body: ServicesPut) -> NumberOut:
     """Subscribe to exactly these services; one left is also switched off (its settings kept)."""
+    validation.subscriber_number(number)
     with api.transaction() as session:
         set_services(session, service.get_number(session, number, lock=True), body.services)
         shown = describe_one(session, number)
