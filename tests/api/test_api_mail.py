@@ -282,8 +282,12 @@ def test_issue18_MAIL_3_control_characters_in_an_address_are_refused(
     assert api.state() == before
 
 
-def test_issue18_api_mail_number_in_the_path_is_limited(api: Api) -> None:
-    r = api.read.get(f"/api/v1/numbers/{'0' * 33}/mail")
+@pytest.mark.parametrize("number", ["0" * 33, "03%00", "0312345678%0A", "%EF%BC%90312345678"])
+def test_issue18_api_mail_number_in_the_path_is_digits_and_limited(api: Api, number: str) -> None:
+    # a NUL byte reached PostgreSQL, which refused the query: 503, as if the store were down
+    r = api.read.get(f"/api/v1/numbers/{number}/mail")
+    refused(api, r, 422, "invalid_request", "number")
+    r = api.write.put(f"/api/v1/numbers/{number}/mail", json=whole())
     refused(api, r, 422, "invalid_request", "number")
 
 

@@ -331,3 +331,19 @@ def test_issue18_CALL_4_voice_warp_without_the_service_unknown_and_read_token(ap
     refused(api.read.get(f"{UNKNOWN}/voice-warp"), 404, "not_found", "number")
     assert api.read.get(VOICE_WARP).json()["subscribed"] is False
     assert api.state() == before
+
+
+@pytest.mark.parametrize("path", ["nuisance", "nuisance/1", "number-request", "voice-warp"])
+def test_issue18_api_supplementary_number_in_the_path_is_digits(api: Api, path: str) -> None:
+    # a NUL byte reached PostgreSQL, which refused the query: 503, as if the store were down
+    for number in ("03%00", "0" * 33):
+        r = api.read.get(f"/api/v1/numbers/{number}/{path}")
+        assert r.status_code in (405, 422), r.text
+        if r.status_code == 422:
+            refused(r, 422, "invalid_request", "number")
+        refused(
+            api.write.delete(f"/api/v1/numbers/{number}/nuisance/1"),
+            422,
+            "invalid_request",
+            "number",
+        )

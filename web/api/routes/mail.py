@@ -31,7 +31,9 @@ from web.deps import SendTestResult
 
 router = APIRouter(tags=["mail"])
 
-NumberPath = Annotated[str, Path(max_length=32, description="The subscriber number's digits.")]
+NumberPath = Annotated[
+    str, Path(max_length=32, pattern=r"^[0-9]+$", description="The subscriber number's digits.")
+]
 Flag = Annotated[bool, Field(strict=True)]
 # A reply as the operator sees it (``chakushin mail test`` shows it whole).
 MAX_REPLY = 500

@@ -30,7 +30,9 @@ from web.api.deps import Reader, Writer
 
 router = APIRouter(tags=["supplementary"])
 
-NumberPath = Annotated[str, Path(max_length=32, description="The subscriber number's digits.")]
+NumberPath = Annotated[
+    str, Path(max_length=32, pattern=r"^[0-9]+$", description="The subscriber number's digits.")
+]
 Flag = Annotated[bool, Field(strict=True)]
 CallerNumber = Annotated[
     str,
