@@ -8,6 +8,9 @@ Every process hashes with the production parameters. A test run or a
 benchmark that is not measuring the KDF itself may choose cheaper ones for a
 while with ``use_hasher``; the stored format and the code paths stay the
 same, and a hash carries its own parameters, so any hasher verifies it.
+
+argon2 is imported when a password is first hashed or checked: a command
+that only reads (``chakushin line list``) never loads it (issue 18).
 """
 
 from __future__ import annotations
@@ -16,9 +19,10 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+if TYPE_CHECKING:
+    from argon2 import PasswordHasher
 
 # OWASP's minimum for argon2id: 19 MiB, 2 passes, 1 lane.
 MEMORY_KIB = 19 * 1024
@@ -28,10 +32,13 @@ PARALLELISM = 1
 
 def make_hasher() -> PasswordHasher:
     """The production hasher (IVR-9, SITE-3): argon2id at OWASP's minimum cost."""
+    from argon2 import PasswordHasher
+
     return PasswordHasher(time_cost=TIME_COST, memory_cost=MEMORY_KIB, parallelism=PARALLELISM)
 
 
-_hasher = make_hasher()
+# The hasher in use; the production one is made on first use.
+_hasher: PasswordHasher | None = None
 _slots = threading.BoundedSemaphore(max(2, os.cpu_count() or 2))
 
 
@@ -52,14 +59,23 @@ def use_hasher(hasher: PasswordHasher) -> Iterator[PasswordHasher]:
         _hasher = previous
 
 
+def _current() -> PasswordHasher:
+    global _hasher
+    if _hasher is None:
+        _hasher = make_hasher()
+    return _hasher
+
+
 def hash_password(password: str) -> str:
     with _slots:
-        return _hasher.hash(password)
+        return _current().hash(password)
 
 
 def verify_password(password_hash: str, password: str) -> bool:
+    from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
     try:
         with _slots:
-            return _hasher.verify(password_hash, password)
+            return _current().verify(password_hash, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False

@@ -13,54 +13,43 @@ number-request, voice-warp), ``support`` (the support desk's otp-reset and
 temp-password), ``asterisk`` (check: the carrier trunk as Asterisk loaded
 it, over AMI), ``api`` (the provisioning API's tokens, issue 18) and
 ``importer`` (import: lines and numbers from a file, issue 18). The table
-below is every command of the root.
+below is every command of the root, by the module that defines it.
 """
 
 from __future__ import annotations
 
-import click
+from collections.abc import Mapping
 
-from chakushin.cli import (
-    api,
-    asterisk,
-    devices,
-    importer,
-    mail,
-    provisioning,
-    run,
-    services,
-    support,
-)
 from chakushin.cli.app import App, cli
-from chakushin.cli_prompts import prompts
 
 __all__ = ["App", "cli", "main"]
 
-COMMANDS: tuple[click.Command, ...] = (
-    run.config,
-    run.db_group,
-    run.serve_command,
-    run.site_command,
-    run.status_command,
-    run.demo_command,
-    run.agi_server,
-    run.notifier_command,
-    run.dialplan_group,
-    provisioning.line,
-    provisioning.number,
-    devices.device,
-    mail.mail,
-    services.nuisance,
-    services.number_request,
-    services.voice_warp,
-    support.support,
-    asterisk.asterisk,
-    api.api,
-    importer.import_command,
-    prompts,
-)
-for _command in COMMANDS:
-    cli.add_command(_command)
+# Each command's module is imported when the command runs (issue 18): a read
+# command starts without the site, the API, the servers and the migrations.
+COMMANDS: Mapping[str, str] = {
+    "config": "chakushin.cli.run:config",
+    "db": "chakushin.cli.run:db_group",
+    "serve": "chakushin.cli.run:serve_command",
+    "site": "chakushin.cli.run:site_command",
+    "status": "chakushin.cli.run:status_command",
+    "demo": "chakushin.cli.run:demo_command",
+    "agi-server": "chakushin.cli.run:agi_server",
+    "notifier": "chakushin.cli.run:notifier_command",
+    "dialplan": "chakushin.cli.run:dialplan_group",
+    "line": "chakushin.cli.provisioning:line",
+    "number": "chakushin.cli.provisioning:number",
+    "device": "chakushin.cli.devices:device",
+    "mail": "chakushin.cli.mail:mail",
+    "nuisance": "chakushin.cli.services:nuisance",
+    "number-request": "chakushin.cli.services:number_request",
+    "voice-warp": "chakushin.cli.services:voice_warp",
+    "support": "chakushin.cli.support:support",
+    "asterisk": "chakushin.cli.asterisk:asterisk",
+    "api": "chakushin.cli.api:api",
+    "import": "chakushin.cli.importer:import_command",
+    "prompts": "chakushin.cli_prompts:prompts",
+}
+cli.add_lazy_commands(COMMANDS)
 
 
 def main() -> None:

@@ -9,8 +9,9 @@ usage error exits with 2 (click's own).
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
@@ -143,8 +144,63 @@ class Group(click.Group):
     group_class = type  # subgroups are Groups too
 
 
+class LazyCommands(MutableMapping[str, click.Command]):
+    """A group's commands by name, each imported from its module when first asked for.
+
+    ``where`` names each command as ``"module:attribute"``: ``chakushin line
+    list`` imports the line commands, not the site, the API, the FastAGI
+    server or the migrations (issue 18: a read command starts in well under
+    a second). Listing the names imports nothing; ``--help``, which shows
+    every command's summary, imports them all.
+    """
+
+    def __init__(self, where: Mapping[str, str]) -> None:
+        self._where = dict(where)
+        self._loaded: dict[str, click.Command] = {}
+
+    def __getitem__(self, name: str) -> click.Command:
+        if name not in self._loaded:
+            module, _, attribute = self._where[name].partition(":")
+            command = getattr(importlib.import_module(module), attribute)
+            if not isinstance(command, click.Command):
+                raise TypeError(f"{self._where[name]} is not a click command")
+            self._loaded[name] = command
+        return self._loaded[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._where or name in self._loaded  # imports nothing
+
+    def __setitem__(self, name: str, command: click.Command) -> None:
+        self._loaded[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        if name not in self:
+            raise KeyError(name)
+        self._where.pop(name, None)
+        self._loaded.pop(name, None)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names())
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+    def _names(self) -> dict[str, None]:
+        return dict.fromkeys([*self._where, *self._loaded])
+
+
 class RootGroup(Group):
-    """Turns every expected failure into one line on stderr and exit status 1."""
+    """Turns every expected failure into one line on stderr and exit status 1.
+
+    Its commands are imported when they run (``add_lazy_commands``).
+    """
+
+    def add_lazy_commands(self, where: Mapping[str, str]) -> None:
+        """Register each command of ``where`` (name: ``"module:attribute"``), imported on use."""
+        lazy = LazyCommands(where)
+        for name, command in self.commands.items():
+            lazy[name] = command
+        self.commands = lazy
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
