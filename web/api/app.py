@@ -48,7 +48,17 @@ from starlette.responses import Response
 from store import api_tokens, db
 from store.errors import Coded
 from web.api.deps import ApiDeps, Caller, Reader
-from web.api.problems import RESPONSES, ApiProblem, Throttled, Unauthorized, problem, status_of
+from web.api.paging import DEFAULT_LIMIT, MAX_LIMIT
+from web.api.problems import (
+    PROBLEM,
+    PROBLEM_SCHEMA,
+    RESPONSES,
+    ApiProblem,
+    Throttled,
+    Unauthorized,
+    problem,
+    status_of,
+)
 from web.api.routes import (
     devices,
     history,
@@ -124,7 +134,27 @@ class FailureCounter:
             self._counts[peer] += 1
 
 
-_bearer = HTTPBearer(auto_error=False, description="chakushin api token create NAME")
+_bearer = HTTPBearer(
+    auto_error=False,
+    bearerFormat="chk_ and 43 URL-safe characters",
+    description="A token made by `chakushin api token create NAME --scope read|write`.",
+)
+
+DESCRIPTION = f"""\
+The operator's provisioning API: lines, numbers and every setting the
+`chakushin` CLI sets, through the same domain rules.
+
+- **Auth**: `Authorization: Bearer <secret>` on every request but this
+  document. A `read` token may GET; a `write` token may do everything.
+  After `api.auth_failures_per_minute` failed tokens (20 unless set) from
+  one address in a minute, that address gets 429 until the minute ends.
+- **Errors** are RFC 9457 `application/problem+json`: `type`
+  (`urn:chakushin:problem:<code>`), `title`, `status`, and chakushin's
+  `code`, `field` and `params`. Nothing is changed by a refused request.
+- **Lists** are pages: `?limit=` (1-{MAX_LIMIT}, default {DEFAULT_LIMIT}) and
+  `?cursor=` (the `next_cursor` of the page before; null on the last page).
+- **PUT** sets a whole setting: the same body twice leaves the same state.
+"""
 
 
 def create_api(deps: ApiDeps, routers: Sequence[APIRouter] = ROUTERS) -> FastAPI:
@@ -152,6 +182,7 @@ def create_api(deps: ApiDeps, routers: Sequence[APIRouter] = ROUTERS) -> FastAPI
         title="chakushin provisioning API",
         version="1",
         summary="Lines, numbers and their settings, call history and the outbox of chakushin.",
+        description=DESCRIPTION,
         openapi_url=f"{PREFIX}/openapi.json",
         docs_url=None,
         redoc_url=None,
@@ -225,8 +256,31 @@ def create_api(deps: ApiDeps, routers: Sequence[APIRouter] = ROUTERS) -> FastAPI
             )
         return response
 
+    _problems_as_problem_json(app)
     app.state.deps = deps
     return app
+
+
+def _problems_as_problem_json(app: FastAPI) -> None:
+    """Every error response of the document as ``application/problem+json`` (``Problem``).
+
+    FastAPI puts a ``responses`` entry's model under the route's media type
+    (``application/json``); the API sends its refusals as problem+json, so
+    the document says that and nothing else for every status from 400 up.
+    """
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = generate()
+            for operations in document.get("paths", {}).values():
+                for operation in operations.values():
+                    for status, response in operation.get("responses", {}).items():
+                        if str(status)[0] in "45":
+                            response["content"] = {PROBLEM: {"schema": PROBLEM_SCHEMA}}
+        return app.openapi_schema or {}
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 async def _not_sent(_number: str, _address: str) -> Any:  # pragma: no cover - never called

@@ -16,6 +16,8 @@ from pydantic import BaseModel
 from store.errors import AlreadyExists, Coded, NotFound, StoreUnavailable
 
 PROBLEM = "application/problem+json"
+# Every error response's schema in the document (``app`` moves it under PROBLEM).
+PROBLEM_SCHEMA = {"$ref": "#/components/schemas/Problem"}
 
 
 class Problem(BaseModel):
