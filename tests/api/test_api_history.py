@@ -223,6 +223,7 @@ def test_issue18_MAIL_10_a_page_reads_its_deliveries_in_one_query(line: Api) -> 
         ("/numbers/0399999999/calls", {}, 404, "not_found"),
         (f"/numbers/{'1' * 33}/calls", {}, 422, "invalid_request"),
         ("/numbers/%00/calls", {}, 422, "invalid_request"),
+        ("/numbers/123/calls", {}, 422, "number_format"),
         ("/numbers/0312345678%0A/calls", {}, 422, "invalid_request"),
         (f"/numbers/{CONTRACT}/calls", {"limit": 0}, 422, "invalid_request"),
         (f"/numbers/{CONTRACT}/calls", {"limit": 1001}, 422, "invalid_request"),

@@ -115,6 +115,8 @@ def test_issue18_SITE_2_temp_password_without_a_unit_keeps_the_lines_and_replace
         ("/numbers/%00/temp-password", {}, 422, "invalid_request"),
         ("/numbers/03-1234-5678/temp-password", {}, 422, "invalid_request"),
         ("/numbers/%00/otp-reset", None, 422, "invalid_request"),
+        ("/numbers/031234/otp-reset", None, 422, "number_format"),
+        ("/numbers/1312345678/temp-password", {}, 422, "number_format"),
         ("/numbers/%EF%BC%90312345678/otp-reset", None, 422, "invalid_request"),
         ("/numbers/0399999999/otp-reset", None, 404, "not_found"),
     ],

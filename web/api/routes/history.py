@@ -23,7 +23,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 from pydantic import BaseModel
 
-from store import delivery, service
+from store import delivery, service, validation
 from store.bulk import CallKey
 from store.delivery import CallDeliveries, Delivery, DeliveryStatus, FailureKind
 from store.errors import InvalidInput
@@ -34,7 +34,7 @@ from web.api.paging import DEFAULT_LIMIT, Cursor, Limit, Page
 router = APIRouter(tags=["history"])
 
 # Digits only before any query (a NUL is a database error on PostgreSQL, not an unknown
-# number); the domain checks the rest of the form.
+# number); the domain checks the rest of the form (``validation.subscriber_number``).
 NumberPath = Annotated[
     str, Path(max_length=32, pattern=r"^[0-9]+$", description="The subscriber number's digits.")
 ]
@@ -130,6 +130,7 @@ def list_calls(
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> Page[CallOut]:
+    validation.subscriber_number(number)
     before = key_of(cursor) if cursor is not None else None
     with api.read() as session:
         # One more than asked: whether a next page exists, without an empty last page.

@@ -23,7 +23,7 @@ import structlog
 from fastapi import APIRouter, Body, Path, Response
 from pydantic import BaseModel, ConfigDict
 
-from store import service, site_auth
+from store import service, site_auth, validation
 from store.models import AuthUnit
 from web.api.deps import Writer
 
@@ -32,7 +32,7 @@ log = structlog.get_logger("web.api")
 router = APIRouter(tags=["support"])
 
 # Digits only before any query (a NUL is a database error on PostgreSQL, not an unknown
-# number); the domain checks the rest of the form.
+# number); the domain checks the rest of the form (``validation.subscriber_number``).
 NumberPath = Annotated[
     str, Path(max_length=32, pattern=r"^[0-9]+$", description="The subscriber number's digits.")
 ]
@@ -73,6 +73,7 @@ def issue_temp_password(
     body: Annotated[TempPasswordIn | None, Body()] = None,
 ) -> TempPasswordOut:
     response.headers["Cache-Control"] = "no-store"
+    validation.subscriber_number(number)  # its form (10 or 11 digits from 0) before anything
     password = api.deps.new_temp_password()
     hashed = service.hash_temp_password(password)  # the slow KDF, before the transaction
     unit = body.unit if body is not None else None
@@ -101,6 +102,7 @@ def issue_temp_password(
     "cleared, site sessions ended.",
 )
 def reset_otp(api: Writer, number: NumberPath) -> OtpResetOut:
+    validation.subscriber_number(number)
     with api.transaction() as session:
         done = site_auth.reset_otp(session, number, now=api.now())
     log.warning(
