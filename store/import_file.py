@@ -103,7 +103,7 @@ OPERATOR_TEXT: Mapping[str, str] = {
     "import_type": "the value must be {expected}",
     "import_duplicate": "the number {number} is on line {line} too",
     "import_auth_unit_conflict": "line {line} gives the line {contract_number} another auth unit",
-    "database": "database error, the import stopped here and nothing was written: {reason}",
+    "import_database": "database error, the import stopped here and nothing was written: {reason}",
 }
 
 

@@ -210,7 +210,7 @@ def apply_rows(
         except (_RowFailed, SQLAlchemyError) as failed:
             cause = failed.error if isinstance(failed, _RowFailed) else failed
             column = failed.column if isinstance(failed, _RowFailed) else None
-            error = ImportRefused("database", reason=db.first_line(cause))
+            error = ImportRefused("import_database", reason=db.first_line(cause))
             report.refuse(row.line, column, error, fmt)
             report.aborted = True
             log.warning("import_aborted", line=row.line, error=db.first_line(cause))

@@ -360,6 +360,19 @@ def test_issue18_a_database_error_stops_the_import_and_names_the_row(
     before = snapshot(sessions.kw["bind"])
     report = run(sessions, CSV, partial=True)
     assert report.aborted and not report.written
-    assert problems(report) == [(3, "mail_addresses", "database")]
+    assert problems(report) == [(3, "mail_addresses", "import_database")]
     assert "disk I/O error" in report.problems[0].message
     assert snapshot(sessions.kw["bind"]) == before
+
+
+def test_issue18_every_import_refusal_has_its_japanese_sentence() -> None:
+    import string
+
+    from web.texts import ERRORS
+
+    def names(text: str) -> set[str]:
+        return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+    for code, english in import_file.OPERATOR_TEXT.items():
+        assert code in ERRORS, code
+        assert names(english) == names(ERRORS[code]), code

@@ -454,6 +454,49 @@ API_TOKENS: dict[str, str] = {
 }
 
 
+# --- bulk import (issue 18) ------------------------------------------------------------------
+
+# Codes of ``store.import_file`` / ``store.importing`` (the operator's ``chakushin import``;
+# no page shows them; its ``OPERATOR_TEXT`` has each one's English line).
+IMPORT: dict[str, str] = {
+    "import_empty": "ファイルに取り込む行がありません。",
+    "import_too_big": "ファイルが大きすぎます({max}バイトまで)。",
+    "import_too_many_rows": (
+        "ファイルの行数が多すぎます。一度に取り込めるのは{max_rows}行までです。"
+    ),
+    "import_encoding": "ファイルの文字コードがUTF-8ではありません({offset}バイト目)。",
+    "import_binary": "ファイルにNUL文字が含まれています(テキストファイルではありません)。",
+    "import_line_too_long": "行が長すぎます({max}文字まで)。",
+    "import_csv_format": "CSVファイルをこれ以上読み取れません: {reason}",
+    "import_too_many_columns": "見出し行の項目が{count}個あります(項目は{max}個までです)。",
+    "import_unknown_column": "不明な項目名があります: {names}",
+    "import_duplicate_column": "項目名「{name}」が2回あります。",
+    "import_missing_column": "見出し行に contract_number の項目がありません。",
+    "import_field_count": (
+        "項目の数が正しくありません(見出し行は{expected}項目、この行は{count}項目)。"
+    ),
+    "import_field_too_long": "値が長すぎます({max}文字まで)。",
+    "import_control_character": "値に制御文字または書式文字({char})が含まれています。",
+    "import_not_on_off": "「{value}」は on / off ではありません。",
+    "import_not_integer": "「{value}」は秒数(整数)ではありません。",
+    "import_choice": "「{value}」は次のいずれでもありません: {choices}",
+    "import_empty_entry": "一覧に空の項目があります。",
+    "import_missing_value": "どの行にも contract_number が必要です。",
+    "import_json": "行が1つのJSONオブジェクトではありません: {reason}",
+    "import_not_object": "行がJSONオブジェクトではありません。",
+    "import_unknown_field": "不明な項目です。",
+    "import_duplicate_field": "項目が2回あります。",
+    "import_type": "値の形式が正しくありません({expected})。",
+    "import_duplicate": "電話番号{number}が{line}行目にもあります。",
+    "import_auth_unit_conflict": (
+        "{line}行目が回線{contract_number}に別の認証単位を指定しています。"
+    ),
+    "import_database": (
+        "データベースのエラーのため、取り込みをここで中止しました(何も書き込んでいません): {reason}"
+    ),
+}
+
+
 def _joined(*sections: Mapping[str, str]) -> dict[str, str]:
     joined: dict[str, str] = {}
     for section in sections:
@@ -465,7 +508,7 @@ def _joined(*sections: Mapping[str, str]) -> dict[str, str]:
 
 
 ERRORS: Mapping[str, str] = _joined(
-    FORMS, SITE_AUTH, PASSWORD_RULES, CSV, BULK, SEND_TEST, API_TOKENS
+    FORMS, SITE_AUTH, PASSWORD_RULES, CSV, BULK, SEND_TEST, API_TOKENS, IMPORT
 )
 
 
