@@ -8,7 +8,8 @@ first free slot of a list).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 
 import structlog
 from sqlalchemy import delete, select
@@ -138,6 +139,9 @@ def get_number(session: Session, number: str, *, lock: bool = False) -> Number:
     Locking the number row serialises writers of its lists on PostgreSQL
     (SQLite transactions are already exclusive, see ``store.db``).
     """
+    held: dict[str, Number] | None = session.info.get(_HELD)
+    if held is not None and number in held:
+        return held[number]  # locked already, with its settings (``held_numbers``)
     stmt = select(Number).where(Number.number == number)
     if lock:
         stmt = stmt.with_for_update()
@@ -145,6 +149,43 @@ def get_number(session: Session, number: str, *, lock: bool = False) -> Number:
     if found is None:
         raise NotFound(f"no subscriber number {number!r}", field="number")
     return found
+
+
+# session.info key: the numbers ``held_numbers`` locked and loaded for ``get_number``.
+_HELD = "chakushin_held_numbers"
+
+
+@contextmanager
+def held_numbers(session: Session, numbers: Iterable[str]) -> Iterator[dict[str, Number]]:
+    """Issue 18: lock and load ``numbers`` with all their settings in one round of queries.
+
+    Inside the block ``get_number`` (and so every settings function) answers
+    these numbers from the session instead of a query each: a change on 1,000
+    numbers (``store.bulk.apply_bulk``) reads them once. Yields the numbers
+    found, by number; an unknown one is left to ``get_number``'s ``NotFound``.
+    """
+    found = session.scalars(
+        select(Number)
+        .where(Number.number.in_(set(numbers)))
+        .options(
+            selectinload(Number.notification),
+            selectinload(Number.addresses),
+            selectinload(Number.designated),
+            selectinload(Number.number_request),
+            selectinload(Number.voice_warp),
+        )
+        .with_for_update()
+    ).all()
+    held = {n.number: n for n in found}
+    outer = session.info.get(_HELD)
+    session.info[_HELD] = {**(outer or {}), **held}
+    try:
+        yield held
+    finally:
+        if outer is None:
+            session.info.pop(_HELD, None)
+        else:
+            session.info[_HELD] = outer
 
 
 def list_numbers(session: Session, contract_number: str | None = None) -> Sequence[Number]:

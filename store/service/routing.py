@@ -12,7 +12,7 @@ import enum
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from store import validation
 from store.errors import InvalidInput, LimitExceeded
@@ -52,8 +52,17 @@ def route_incoming_call(
 
     ``None`` for a number that is not provisioned.
     """
+    # Issue 18: the number and every setting the decision reads in two queries (it was
+    # one per setting); only the number's row is locked, as before.
     found = session.scalars(
-        select(Number).where(Number.number == number).with_for_update()
+        select(Number)
+        .where(Number.number == number)
+        .options(
+            joinedload(Number.number_request),
+            joinedload(Number.voice_warp),
+            selectinload(Number.nuisance),
+        )
+        .with_for_update(of=Number)
     ).one_or_none()
     if found is None:
         return None
