@@ -176,13 +176,15 @@ class Notifier:
 
         Returns the row written (``row`` or its malformed stand-in), or None.
         A database that is down raises (the caller keeps the batch); a call
-        that cannot be stored even as malformed is logged and left out.
+        that cannot be stored even as malformed is logged and left out. None
+        also when another notifier decided the call meanwhile (issue 18: two
+        boxes' nodes, a Linkedid seen by both): it counts there, not here.
         """
         for attempt in (row, _unstorable(row)):
             try:
                 with db.transaction(self.sessions) as session:
-                    service.record_call_decisions(session, [attempt], now=self.clock())
-                return attempt
+                    written = service.record_call_decisions(session, [attempt], now=self.clock())
+                return attempt if written else None
             except SQLAlchemyError as exc:
                 if db.unavailable(exc):
                     raise

@@ -313,6 +313,11 @@ async def test_issue18_MAIL_10_two_nodes_deliver_the_shared_outbox_each_mail_onc
         for n in (one, two):
             assert n.service.worker.counts["failed"] == n.service.worker.counts["retrying"] == 0
             assert n.service.calls_seen == 28
+        # Each call is counted (chakushin_decisions_total, mails queued) by the node that
+        # decided it, not by both: 53 calls, not 56.
+        decided = [n.service.notifier for n in (one, two)]
+        assert sum(sum(d.counts.values()) for d in decided) == len(calls)
+        assert sum(d.mails_queued for d in decided) == mails - 30
 
 
 @pytest.mark.parametrize("db_url", PG_ONLY, indirect=True)
