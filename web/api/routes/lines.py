@@ -27,6 +27,7 @@ from web.api.routes.numbers_models import (
     NumberOut,
     NumberSettings,
     apply_settings,
+    describe_one,
     described,
 )
 
@@ -50,6 +51,13 @@ class LineOut(BaseModel):
     numbers: list[NumberOut]
 
 
+class LineSet(LineItem):
+    """A PUT's answer: the line, and its contract number as the body left it (the
+    other numbers are not read: a PUT costs the same on a line of 1,000)."""
+
+    contract: NumberOut
+
+
 class LinePut(NumberSettings):
     """The line's auth unit (default: line) and its contract number's settings."""
 
@@ -63,7 +71,7 @@ class AuthUnitPut(BaseModel):
 
 
 CREATED: dict[int | str, dict[str, Any]] = {
-    201: {"model": LineOut, "description": "The line was made."}
+    201: {"model": LineSet, "description": "The line was made."}
 }
 
 
@@ -117,7 +125,7 @@ def get_line(api: Reader, contract_number: ContractPath) -> LineOut:
 @router.put("/lines/{contract_number}", responses=CREATED)
 def put_line(
     api: Writer, contract_number: ContractPath, body: LinePut, response: Response
-) -> LineOut:
+) -> LineSet:
     """Make the line (201), or bring the stored one to the body (200); twice: the same."""
     _contract(contract_number)
     with api.transaction() as session:
@@ -141,7 +149,13 @@ def put_line(
             _set_auth_unit(session, line, body.auth_unit)
             found = service.get_number(session, contract_number, lock=True)
             apply_settings(session, found, body, api.deps.default_timezone)
-        shown = _line_out(session, contract_number)
+        line = service.get_line(session, contract_number)
+        shown = LineSet(
+            contract_number=line.contract_number,
+            auth_unit=line.auth_unit,
+            number_count=len(line.numbers),
+            contract=describe_one(session, contract_number),
+        )
     return shown
 
 
