@@ -131,7 +131,9 @@ class SendTestOut(BaseModel):
 
 
 class SendTestUnavailable(ApiProblem):
-    status, code, title = 503, "send_test_unavailable", "this node has no mailer for test mails"
+    """404, not 503: the operation is not offered by this node, and waiting will not change it."""
+
+    status, code, title = 404, "send_test_unavailable", "this node has no mailer for test mails"
 
 
 # The domain names a form's rows (``address_3``); the API names the body's entries.
@@ -217,7 +219,7 @@ def _outcome(result: SendTestResult) -> Literal["sent", "refused", "deferred", "
     summary="送信テスト: mail a test message to one address now (MAIL-2)",
     description=(
         "The address need not be saved. 200 whatever the mail server answered (``outcome``); "
-        "503 ``send_test_unavailable`` when this node has no mailer for test mails."
+        "404 ``send_test_unavailable`` when this node has no mailer for test mails."
     ),
 )
 def send_test_mail(number: NumberPath, body: SendTestIn, api: Writer) -> SendTestOut:
