@@ -409,7 +409,10 @@ class DeliveryWorker:
                 group.create_task(drain(sender))
         while self._unrecorded and not queue.empty():
             self._unsent.append(queue.get_nowait())  # handed back once the database is
-        self._unsent += stale
+        if stale:
+            # A batch slower than half its lease (a slow server): the rest is claimed again.
+            log.info("outbox_lease_handed_back", mails=len(stale))
+            self._unsent += stale
         return len(claimed)
 
     def _fresh(self, mail: Claimed) -> bool:

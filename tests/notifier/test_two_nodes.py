@@ -37,6 +37,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
+from structlog.testing import capture_logs
 
 from chakushin import bootstrap
 from chakushin import config as config_mod
@@ -375,7 +376,7 @@ async def test_issue18_MAIL_10_a_node_whose_leases_ran_out_sends_none_of_them(
     clock = Clock(dt.datetime.now(dt.UTC).replace(microsecond=0))
     queue_backlog(shared, 20, clock())
     lease = {"CHAKUSHIN_MAIL_LEASE_SECONDS": "60"}
-    with gated_smtp() as (smtp, inbox):
+    with capture_logs() as logs, gated_smtp() as (smtp, inbox):
         async with AsyncExitStack() as nodes:
             one = await nodes.enter_async_context(
                 node("pbx1/notifier", db_url, smtp, clock=clock, env=lease)
@@ -417,3 +418,5 @@ async def test_issue18_MAIL_10_a_node_whose_leases_ran_out_sends_none_of_them(
             (MailStatus.SENT, 2)
         ] * 19
         assert (one.sent, two.sent) == (1, 19)
+    handed_back = [e for e in logs if e["event"] == "outbox_lease_handed_back"]
+    assert [e["mails"] for e in handed_back] == [19]  # what the operator sees
