@@ -32,6 +32,7 @@ import json
 import logging
 import os
 import pstats
+import resource
 import subprocess
 import sys
 import tempfile
@@ -131,6 +132,7 @@ def via_cli(url: str, workdir: Path, path: Path, *extra: str) -> tuple[float, st
     env = {key: value for key, value in os.environ.items() if not key.startswith("CHAKUSHIN_")}
     env.update({"CHAKUSHIN_DATABASE_URL": url, "CHAKUSHIN_DATA_DIR": str(workdir)})
     env["PYTHONPATH"] = str(ROOT)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-c", ENTRY_POINT, "import", str(path), *extra],
@@ -140,9 +142,11 @@ def via_cli(url: str, workdir: Path, path: Path, *extra: str) -> tuple[float, st
         cwd=workdir,
     )
     seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
     if done.returncode != 0:
         raise RuntimeError(f"chakushin import failed: {done.stderr.strip()[-2000:]}")
-    return seconds, done.stdout.strip()
+    return seconds, f"{done.stdout.strip()}; the command's CPU {cpu:.2f} s"
 
 
 def via_store(url: str, path: Path, fmt: str, **options: bool) -> tuple[float, str]:

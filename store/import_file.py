@@ -162,6 +162,14 @@ class ImportReport:
     aborted: bool = False
     refused_lines: set[int] = field(default_factory=set)
 
+    def count(self, action: str) -> None:
+        if action == "line_added":
+            self.lines_added += 1
+        elif action == "number_added":
+            self.numbers_added += 1
+        else:
+            self.numbers_updated += 1
+
     def refuse(self, line: int, column: str | None, error: DomainError, fmt: str) -> None:
         if line != FILE and line not in self.refused_lines:
             self.refused_rows += 1

@@ -30,13 +30,11 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, selectinload, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 
 from store import db, service, validation
@@ -162,32 +160,10 @@ def _step(column: str | None, by_field: Mapping[str, str] | None = None) -> Iter
         raise _RowFailed(column, error) from error
 
 
-@dataclass
-class _Known:
-    """The file's numbers already stored, loaded once with their settings."""
-
-    numbers: dict[str, Number]
-
-
-def _preload(session: Session, rows: Sequence[ImportRow]) -> _Known:
-    wanted = sorted({r.number for r in rows})
-    numbers: dict[str, Number] = {}
-    for start in range(0, len(wanted), 500):
-        stmt = (
-            select(Number)
-            .where(Number.number.in_(wanted[start : start + 500]))
-            .options(
-                selectinload(Number.line),
-                selectinload(Number.notification),
-                selectinload(Number.addresses),
-                selectinload(Number.designated),
-                selectinload(Number.nuisance),
-                selectinload(Number.number_request),
-                selectinload(Number.voice_warp),
-            )
-        )
-        numbers.update((n.number, n) for n in session.scalars(stmt))
-    return _Known(numbers)
+# Rows of new numbers written by one flush (issue 18: 10,000 numbers in under 30 s).
+BATCH_ROWS = 250
+# The file's stored numbers are locked and loaded this many per query.
+HOLD_CHUNK = 5000
 
 
 def apply_rows(
@@ -198,35 +174,88 @@ def apply_rows(
     *,
     default_timezone: str,
 ) -> None:
-    """Each row in its savepoint, a line's contract-number row before its other numbers."""
-    known = _preload(session, rows)
-    for row in sorted(rows, key=lambda r: (not r.is_contract, r.line)):
-        try:
-            with session.begin_nested():
-                action = _apply_row(session, row, known, default_timezone)
-        except _RowRefused as refused:
-            report.refuse(row.line, refused.column, refused.error, fmt)
-            continue
-        except (_RowFailed, SQLAlchemyError) as failed:
-            cause = failed.error if isinstance(failed, _RowFailed) else failed
-            column = failed.column if isinstance(failed, _RowFailed) else None
-            error = ImportRefused("import_database", reason=db.first_line(cause))
-            report.refuse(row.line, column, error, fmt)
-            report.aborted = True
-            log.warning("import_aborted", line=row.line, error=db.first_line(cause))
-            break
-        if action == "line_added":
-            report.lines_added += 1
-        elif action == "number_added":
-            report.numbers_added += 1
-        else:
-            report.numbers_updated += 1
+    """Each row through ``store.service``, a line's contract-number row before its others.
+
+    The file's stored numbers are locked and loaded once (``service.held_numbers``),
+    so that no settings function queries them again; each of their rows runs in a
+    savepoint of its own. Rows of new numbers run ``BATCH_ROWS`` at a time in one
+    savepoint, written by one flush (``_deferred_flush``); when one of them is
+    refused, the batch is rolled back and its rows run one at a time, each in its
+    savepoint, so that every refusal is found and the others still pass.
+    """
+    ordered = sorted(rows, key=lambda r: (not r.is_contract, r.line))
+    wanted = sorted({r.number for r in rows})
+    with contextlib.ExitStack() as holding:
+        stored: dict[str, Number] = {}
+        for start in range(0, len(wanted), HOLD_CHUNK):
+            chunk = wanted[start : start + HOLD_CHUNK]
+            stored.update(holding.enter_context(service.held_numbers(session, chunk)))
+        i = 0
+        while i < len(ordered) and not report.aborted:
+            if ordered[i].number in stored:
+                _apply_alone(session, ordered[i], stored, report, fmt, default_timezone)
+                i += 1
+                continue
+            j = i
+            while j < len(ordered) and j - i < BATCH_ROWS and ordered[j].number not in stored:
+                j += 1
+            _apply_batch(session, ordered[i:j], stored, report, fmt, default_timezone)
+            i = j
     report.problems.sort(key=lambda p: p.line)
 
 
-def _apply_row(session: Session, row: ImportRow, known: _Known, default_timezone: str) -> str:
+def _apply_batch(
+    session: Session,
+    rows: Sequence[ImportRow],
+    stored: Mapping[str, Number],
+    report: ImportReport,
+    fmt: str,
+    default_timezone: str,
+) -> None:
+    try:
+        with session.begin_nested(), _deferred_flush(session):
+            actions = [_apply_row(session, row, stored, default_timezone) for row in rows]
+    except (_RowRefused, _RowFailed, SQLAlchemyError):
+        for row in rows:
+            _apply_alone(session, row, stored, report, fmt, default_timezone)
+            if report.aborted:
+                return
+        return
+    for action in actions:
+        report.count(action)
+
+
+def _apply_alone(
+    session: Session,
+    row: ImportRow,
+    stored: Mapping[str, Number],
+    report: ImportReport,
+    fmt: str,
+    default_timezone: str,
+) -> None:
+    new = row.number not in stored
+    try:
+        with session.begin_nested(), _deferred_flush(session) if new else contextlib.nullcontext():
+            action = _apply_row(session, row, stored, default_timezone)
+    except _RowRefused as refused:
+        report.refuse(row.line, refused.column, refused.error, fmt)
+        return
+    except (_RowFailed, SQLAlchemyError) as failed:
+        cause = failed.error if isinstance(failed, _RowFailed) else failed
+        column = failed.column if isinstance(failed, _RowFailed) else None
+        error = ImportRefused("import_database", reason=db.first_line(cause))
+        report.refuse(row.line, column, error, fmt)
+        report.aborted = True
+        log.warning("import_aborted", line=row.line, error=db.first_line(cause))
+        return
+    report.count(action)
+
+
+def _apply_row(
+    session: Session, row: ImportRow, stored: Mapping[str, Number], default_timezone: str
+) -> str:
     values, number = row.values, row.number
-    found = known.numbers.get(number)
+    found = stored.get(number)
     if found is not None and found.line.contract_number != row.contract_number:
         raise _RowRefused(
             "number",
@@ -248,28 +277,26 @@ def _apply_row(session: Session, row: ImportRow, known: _Known, default_timezone
     if services is not None and services != {s for s in Service if found.subscribes(s)}:
         with _step("services"):
             service.set_services(session, number, enable=services, disable=set(Service) - services)
-    with _one_flush(session) if action != "number_updated" else contextlib.nullcontext():
-        _mail(session, found, values)
-        _number_request(session, found, values)
-        _voice_warp(session, found, values)
-        _nuisance(session, found, values)
-    known.numbers[number] = found
+    _mail(session, found, values)
+    _number_request(session, found, values)
+    _voice_warp(session, found, values)
+    _nuisance(session, found, values)
     return action
 
 
 @contextlib.contextmanager
-def _one_flush(session: Session) -> Iterator[None]:
-    """A new number's settings written by one flush at the end, not one per domain call.
+def _deferred_flush(session: Session) -> Iterator[None]:
+    """New numbers and their settings written by one flush at the end, not one per call.
 
-    Every settings function of ``store.service`` ends with ``session.flush()``;
-    five of them per number were most of an import's time (issue 18: 10,000
-    numbers in under 30 s). On a number just added (its row written by
-    ``add_number``, so the functions' queries still find it) they only add
-    entries and change flags of objects held in this session, and check their
-    rules against those same objects: the writes can wait for one flush,
-    inside the row's savepoint, so that a refusal still undoes the whole row.
-    A stored number keeps every flush: replacing a list entry needs the old
-    entry's delete written before the new one takes its slot.
+    Every function of ``store.service`` ends with ``session.flush()``; five of
+    them per number were most of an import's time (issue 18). For numbers
+    added here they only add rows and change flags of objects held in this
+    session (``service.held_numbers`` answers ``get_number`` and ``get_line``
+    for them without a query) and check their rules against those same
+    objects: the writes can wait for one flush, inside the savepoint, so that
+    a refusal still undoes them all. A stored number keeps every flush:
+    replacing a list entry needs the old entry's delete written before the new
+    one takes its slot.
     """
     flush = session.flush
     session.flush = lambda objects=None: None  # type: ignore[method-assign]

@@ -67,6 +67,9 @@ def add_line(
 
 
 def get_line(session: Session, contract_number: str) -> Line:
+    contract = _held(session, contract_number)
+    if contract is not None and contract.is_contract:
+        return contract.line  # issue 18: its contract number is held (``held_numbers``)
     line = session.scalars(
         select(Line)
         .where(Line.contract_number == contract_number)
@@ -139,9 +142,9 @@ def get_number(session: Session, number: str, *, lock: bool = False) -> Number:
     Locking the number row serialises writers of its lists on PostgreSQL
     (SQLite transactions are already exclusive, see ``store.db``).
     """
-    held: dict[str, Number] | None = session.info.get(_HELD)
-    if held is not None and number in held:
-        return held[number]  # locked already, with its settings (``held_numbers``)
+    held = _held(session, number)
+    if held is not None:
+        return held  # locked already, with its settings (``held_numbers``)
     stmt = select(Number).where(Number.number == number)
     if lock:
         stmt = stmt.with_for_update()
@@ -153,6 +156,13 @@ def get_number(session: Session, number: str, *, lock: bool = False) -> Number:
 
 # session.info key: the numbers ``held_numbers`` locked and loaded for ``get_number``.
 _HELD = "chakushin_held_numbers"
+
+
+def _held(session: Session, number: str) -> Number | None:
+    """The held number, unless a rolled-back savepoint took it out of the session."""
+    held: dict[str, Number] | None = session.info.get(_HELD)
+    found = held.get(number) if held is not None else None
+    return found if found is not None and found in session else None
 
 
 @contextmanager
@@ -321,6 +331,11 @@ def _new_number(
     return created
 
 
+    held: dict[str, Number] | None = session.info.get(_HELD)
+    if held is not None:
+        # Issue 18: added inside ``held_numbers``, it is held too: the bulk import sets
+        # its settings before the flush that would let a query find it.
+        held[number] = created
 def _devices_or_queue(endpoint: str | None, queue: str | None, queue_seconds: int | None) -> None:
     """Issue 17: a new number rings its devices or waits in a queue, not both; a queue
     timeout needs the queue (``update_number``'s rules, with the same codes)."""

@@ -12,10 +12,12 @@ import json
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from store import db, import_file, importing, service
+from store.errors import NotFound
 from store.importing import ImportReport
 from tests.builders import snapshot
 
@@ -376,3 +378,23 @@ def test_issue18_every_import_refusal_has_its_japanese_sentence() -> None:
     for code, english in import_file.OPERATOR_TEXT.items():
         assert code in ERRORS, code
         assert names(english) == names(ERRORS[code]), code
+
+
+def test_issue18_held_numbers_hold_a_number_added_inside_until_its_savepoint_is_undone(
+    sessions: sessionmaker[Session],
+) -> None:
+    statements: list[str] = []
+    with db.transaction(sessions) as s, service.held_numbers(s, [C, E1]):
+        line = service.add_line(s, C, timezone=TZ)
+        event.listen(s.connection(), "before_cursor_execute", lambda *a: statements.append(a[2]))
+        # Answered from the session, as the import needs before its flush.
+        assert service.get_line(s, C) is line
+        assert service.get_number(s, C) is line.numbers[0]
+        assert statements == []
+        savepoint = s.begin_nested()
+        service.add_number(s, C, E1, timezone=TZ)
+        savepoint.rollback()
+        # Taken out of the session by the rollback: asked again, not answered from memory.
+        with pytest.raises(NotFound):
+            service.get_number(s, E1)
+        assert service.add_number(s, C, E1, timezone=TZ).number == E1
