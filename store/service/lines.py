@@ -328,9 +328,6 @@ def _new_number(
         ),
     )
     line.numbers.append(created)
-    return created
-
-
     held: dict[str, Number] | None = session.info.get(_HELD)
     if held is not None:
         # Issue 18: added inside ``held_numbers``, it is held too: the bulk import sets
@@ -339,6 +336,9 @@ def _new_number(
 def _devices_or_queue(endpoint: str | None, queue: str | None, queue_seconds: int | None) -> None:
     """Issue 17: a new number rings its devices or waits in a queue, not both; a queue
     timeout needs the queue (``update_number``'s rules, with the same codes)."""
+    return created
+
+
     if queue is not None and endpoint is not None:
         raise RuleViolation(
             "a number rings its devices or waits in a queue: give an endpoint or a queue",
