@@ -286,7 +286,10 @@ def update_number(
 
 
 def _ensure_number_free(session: Session, number: str) -> None:
-    taken = session.scalars(select(Number).where(Number.number == number)).one_or_none()
+    taken = (
+        _held(session, number)
+        or session.scalars(select(Number).where(Number.number == number)).one_or_none()
+    )
     if taken is not None:
         raise AlreadyExists(
             f"number {number} already belongs to the line {taken.line.contract_number}",
@@ -333,12 +336,12 @@ def _new_number(
         # Issue 18: added inside ``held_numbers``, it is held too: the bulk import sets
         # its settings before the flush that would let a query find it.
         held[number] = created
-def _devices_or_queue(endpoint: str | None, queue: str | None, queue_seconds: int | None) -> None:
-    """Issue 17: a new number rings its devices or waits in a queue, not both; a queue
-    timeout needs the queue (``update_number``'s rules, with the same codes)."""
     return created
 
 
+def _devices_or_queue(endpoint: str | None, queue: str | None, queue_seconds: int | None) -> None:
+    """Issue 17: a new number rings its devices or waits in a queue, not both; a queue
+    timeout needs the queue (``update_number``'s rules, with the same codes)."""
     if queue is not None and endpoint is not None:
         raise RuleViolation(
             "a number rings its devices or waits in a queue: give an endpoint or a queue",
