@@ -5,7 +5,8 @@ Run: ``.venv/bin/python bench/cli_startup.py [--tree DIR ...] [--runs 20]
 
 What is measured. For each source tree given (default: this one; give an
 old export to compare, e.g. ``git archive <commit> | tar -x -C /tmp/old``),
-every command below runs ``--runs`` times as a new process
+every command below runs ``--runs`` times as a new process, the trees'
+runs taking turns
 (``python -c 'from chakushin.cli import main; main()' ...``, the entry
 point's own code, with the tree first on ``PYTHONPATH``) against a
 throw-away SQLite database holding one line of two numbers, and, with
@@ -13,10 +14,13 @@ throw-away SQLite database holding one line of two numbers, and, with
 (dropped at the end):
 
 - ``line list``, ``number show N``, ``status``, ``--help``, ``--version``;
-- ``python -c pass``: the interpreter alone, the floor no command beats.
+- ``python -c pass``: the interpreter alone, the floor no command beats;
+  ``import sqlalchemy.orm`` and ``import store.service``: the domain layer
+  every read command goes through, the floor of a read.
 
 How to read the numbers. *median* and *p90* are wall times of the whole
-process, from ``fork`` to exit, in milliseconds; *CPU* is the user plus
+process, from ``fork`` to exit, in milliseconds; *min* the fastest run (the
+nearest to an idle machine); *CPU* is the user plus
 system time the process used (less disturbed than wall time when other
 work shares the machine, which then shows as wall time well above CPU). Then where the time goes,
 measured inside one process per phase (median of ``--runs``): importing
@@ -60,6 +64,9 @@ COMMANDS: tuple[tuple[str, ...], ...] = (
     ("--help",),
     ("--version",),
 )
+# What no read command can do without: the interpreter, then the store's
+# domain layer (SQLAlchemy, its ORM and the models) a read goes through.
+FLOORS = ("pass", "import sqlalchemy.orm", "import store.service")
 HEAVY = (
     "alembic",
     "uvicorn",
@@ -105,6 +112,7 @@ class Timing:
     command: str
     median_ms: float
     p90_ms: float
+    min_ms: float
     cpu_median_ms: float
 
 
@@ -177,26 +185,19 @@ class Runner:
     def chakushin(self, *args: str) -> subprocess.CompletedProcess[str]:
         return self.run("-c", ENTRY, *args, check=False)
 
-    def timed(self, args: list[str], runs: int) -> Timing:
-        """Wall time of each run, and the CPU time (user + system) the process used."""
-        wall, cpu = [], []
-        for _ in range(runs):
-            before = resource.getrusage(resource.RUSAGE_CHILDREN)
-            start = time.perf_counter()
-            done = self.run(*args, check=False)
-            wall.append(time.perf_counter() - start)
-            after = resource.getrusage(resource.RUSAGE_CHILDREN)
-            cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
-            if done.returncode not in (0, 1):  # status exits 1 when no node runs
-                raise RuntimeError(f"{args} exited {done.returncode}: {done.stderr.strip()}")
-        shown = " ".join(args[2:]) if args[:2] == ["-c", ENTRY] else f"python {' '.join(args)}"
-        return Timing(shown, *ms(wall), ms(cpu)[0])
+    def sample(self, args: list[str]) -> tuple[float, float]:
+        """One run's wall time, and the CPU time (user + system) the process used."""
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        done = self.run(*args, check=False)
+        wall = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if done.returncode not in (0, 1):  # status exits 1 when no node runs
+            raise RuntimeError(f"{args} exited {done.returncode}: {done.stderr.strip()}")
+        return wall, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
 
-    def phases(self, runs: int) -> dict[str, float]:
-        script = f"HEAVY = {HEAVY!r}\n{PHASES}"
-        samples = [json.loads(self.run("-c", script).stdout) for _ in range(runs)]
-        keys = ("import", "config_and_logging", "open_and_schema")
-        return {key: statistics.median(s[key] for s in samples) * 1000 for key in keys}
+    def phase_sample(self) -> dict[str, float]:
+        return dict(json.loads(self.run("-c", f"HEAVY = {HEAVY!r}\n{PHASES}").stdout))
 
     def heavy(self) -> list[str]:
         done = self.run("-c", f"HEAVY = {HEAVY!r}\n{LINE_LIST_HEAVY}")
@@ -228,18 +229,46 @@ def provision(runner: Runner) -> None:
             raise RuntimeError(f"chakushin {' '.join(args)}: {done.stderr.strip()}")
 
 
-def measure(tree: Path, url: str | None, database: str, args: argparse.Namespace) -> Result:
-    with tempfile.TemporaryDirectory(prefix="chk-cli-") as workdir:
-        runner = Runner(tree, Path(workdir), url or f"sqlite:///{workdir}/chakushin.db")
-        provision(runner)
-        result = Result(str(tree), commit_of(tree), database, args.runs)
-        result.timings.append(runner.timed(["-c", "pass"], args.runs))
-        for command in COMMANDS:
-            result.timings.append(runner.timed(["-c", ENTRY, *command], args.runs))
-        result.phases_ms = {k: round(v, 1) for k, v in runner.phases(args.runs).items()}
-        result.heavy_imported = runner.heavy()
-        result.top_imports_ms = runner.top_imports(args.top)
-        return result
+def measure(
+    trees: Sequence[Path], database: str, urls: Sequence[str | None], args: argparse.Namespace
+) -> list[Result]:
+    """Every tree on its own database; the runs of the trees alternate, so that a
+    machine that slows down (other work, a busy host) slows every tree alike."""
+    with contextlib.ExitStack() as stack:
+        runners = []
+        for tree, url in zip(trees, urls, strict=True):
+            workdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="chk-cli-"))
+            runners.append(Runner(tree, Path(workdir), url or f"sqlite:///{workdir}/chakushin.db"))
+        for runner in runners:
+            provision(runner)
+        results = [Result(str(r.tree), commit_of(r.tree), database, args.runs) for r in runners]
+        every = [["-c", floor] for floor in FLOORS] + [["-c", ENTRY, *c] for c in COMMANDS]
+        for command in every:
+            samples: list[list[tuple[float, float]]] = [[] for _ in runners]
+            for _ in range(args.runs):
+                for runner, taken in zip(runners, samples, strict=True):
+                    taken.append(runner.sample(command))
+            for result, taken in zip(results, samples, strict=True):
+                wall, cpu = [w for w, _ in taken], [c for _, c in taken]
+                shown = " ".join(command[2:]) if command[:2] == ["-c", ENTRY] else command[1]
+                if command[:2] != ["-c", ENTRY]:
+                    shown = f"python -c {shown!r}" if " " in shown else f"python -c {shown}"
+                result.timings.append(
+                    Timing(shown, *ms(wall), round(min(wall) * 1000, 1), ms(cpu)[0])
+                )
+        phases: list[list[dict[str, float]]] = [[] for _ in runners]
+        for _ in range(args.runs):
+            for runner, taken_phases in zip(runners, phases, strict=True):
+                taken_phases.append(runner.phase_sample())
+        keys = ("import", "config_and_logging", "open_and_schema")
+        for runner, result, taken_phases in zip(runners, results, phases, strict=True):
+            result.phases_ms = {
+                key: round(statistics.median(p[key] for p in taken_phases) * 1000, 1)
+                for key in keys
+            }
+            result.heavy_imported = runner.heavy()
+            result.top_imports_ms = runner.top_imports(args.top)
+        return results
 
 
 def ms(samples: Sequence[float]) -> tuple[float, float]:
@@ -249,9 +278,15 @@ def ms(samples: Sequence[float]) -> tuple[float, float]:
 def report(results: Sequence[Result]) -> None:
     for r in results:
         print(f"\n== {Path(r.tree).name} {r.commit} on {r.database} ({r.runs} runs each)")
-        print(f"{'command':<28} {'median ms':>10} {'p90 ms':>8} {'CPU median ms':>14}")
+        head = (
+            f"{'command':<32} {'median ms':>10} {'p90 ms':>8} {'min ms':>8} {'CPU median ms':>14}"
+        )
+        print(head)
         for t in r.timings:
-            print(f"{t.command:<28} {t.median_ms:>10.1f} {t.p90_ms:>8.1f} {t.cpu_median_ms:>14.1f}")
+            print(
+                f"{t.command:<32} {t.median_ms:>10.1f} {t.p90_ms:>8.1f} {t.min_ms:>8.1f} "
+                f"{t.cpu_median_ms:>14.1f}"
+            )
         print("where the time goes (median ms, in one process):")
         for phase, value in r.phases_ms.items():
             print(f"  {phase:<26} {value:>8.1f}")
@@ -272,13 +307,14 @@ def main() -> None:
     trees = [tree.resolve() for tree in args.tree or [Path(__file__).resolve().parents[1]]]
     the_machine = machine()
     print(machine_line(the_machine))
-    results = []
-    for tree in trees:
-        results.append(measure(tree, None, "sqlite", args))
-        if args.pg:
-            with pg_database(args.pg) as url:
-                results.append(measure(tree, url, "postgresql", args))
+    print("load average at the start: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
+    results = measure(trees, "sqlite", [None] * len(trees), args)
+    if args.pg:
+        with contextlib.ExitStack() as stack:
+            urls = [stack.enter_context(pg_database(args.pg)) for _ in trees]
+            results += measure(trees, "postgresql", urls, args)
     report(results)
+    print("\nload average at the end: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     if args.json:
         data = {"machine": the_machine, "results": [asdict(r) for r in results]}
         args.json.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
