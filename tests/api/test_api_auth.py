@@ -315,6 +315,12 @@ def test_issue18_api_a_request_that_breaks_the_schema_is_422_with_the_field(
             "/api/v1/probe", content=b"{not json", headers={"content-type": "application/json"}
         )
         _is_problem(not_json, 422, "invalid_request")
+        not_utf8 = writer.post(
+            "/api/v1/probe",
+            content=b'{"text": "\xff\xfe"}',
+            headers={"content-type": "application/json"},
+        )
+        assert _is_problem(not_utf8, 422, "invalid_request")["field"] == "body"
         body = _is_problem(
             writer.get("/api/v1/probe/refuse", params={"kind": "k" * 21}), 422, "invalid_request"
         )

@@ -223,6 +223,10 @@ def create_api(deps: ApiDeps, routers: Sequence[APIRouter] = ROUTERS) -> FastAPI
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 400:
+            # FastAPI's "error parsing the body" (bytes that are not UTF-8 JSON): a body
+            # that does not fit, as a JSON syntax error is (422 invalid_request).
+            return problem(422, "invalid_request", "the body is not JSON text", field="body")
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return problem(exc.status_code, code, str(exc.detail)[:200])
 
