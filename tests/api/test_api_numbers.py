@@ -385,3 +385,16 @@ def test_issue18_number_keys_no_number_can_have_are_the_domains_422(api: Api) ->
     r = put(api, contract_number="0312345678\x00")
     refused(r, 422, "number_not_digits", "contract_number")
     assert api.state() == before
+
+
+def test_issue18_numbers_of_a_line_do_not_load_the_whole_line(api: Api) -> None:
+    """?line= reads the line's id, not its numbers: a page of a line of 1,000 numbers
+    costs one page (the site's line in bench/scale.py)."""
+    a_line(api)
+    for i in range(5):
+        put(api, f"03123450{i:02d}")
+    api.read.get(NUMBERS, params={"limit": 1})  # the token's use is noted once a minute
+    with statements(api) as seen:
+        r = api.read.get(NUMBERS, params={"line": LINE, "limit": 2})
+    assert [x["number"] for x in r.json()["items"]] == ["0312345000", "0312345001"]
+    assert not any("number.line_id IN" in sql for sql in seen), seen

@@ -106,7 +106,12 @@ def list_numbers(
                 stmt = stmt.where(condition)  # type: ignore[arg-type]
         if line is not None:
             contract = validation.subscriber_number(line, field="line")
-            stmt = stmt.where(Number.line_id == service.get_line(session, contract).id)
+            # The line's id alone (get_line would load its 1,000 numbers for it);
+            # an unknown line is get_line's NotFound.
+            line_id = session.scalar(select(Line.id).where(Line.contract_number == contract))
+            if line_id is None:
+                line_id = service.get_line(session, contract).id
+            stmt = stmt.where(Number.line_id == line_id)
         if cursor is not None:
             stmt = stmt.where(Number.number > cursor)
         rows = session.execute(stmt).all()
