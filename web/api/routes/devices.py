@@ -34,9 +34,12 @@ InterfacePath = Annotated[
 def _cursor_interface(value: str) -> str:
     """The cursor is the last interface in URL-safe base64 (an interface holds / @ #)."""
     try:
-        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode("ascii")
+        found = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode("ascii")
     except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
         raise ValueError("not a cursor of this list") from exc
+    if not found.isprintable():  # no interface holds one; PostgreSQL refuses NUL (issue 18)
+        raise ValueError("not a cursor of this list")
+    return found
 
 
 def _cursor_of(interface: str) -> str:

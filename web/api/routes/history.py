@@ -42,7 +42,9 @@ NumberPath = Annotated[
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _MICROSECOND = dt.timedelta(microseconds=1)
 # "<started_at in microseconds since 1970 UTC>.<call id>"; 17 digits reach past the year 5000.
-_CURSOR = re.compile(r"([0-9]{1,17})\.([0-9]{1,18})")
+_CURSOR = re.compile(r"([0-9]{1,17})\.([0-9]{1,10})")
+# A call's id is a 32-bit integer column: a larger one was PostgreSQL's "out of range".
+_MAX_CALL_ID = 2**31 - 1
 
 
 def cursor_of(key: CallKey) -> str:
@@ -52,7 +54,7 @@ def cursor_of(key: CallKey) -> str:
 
 def key_of(cursor: str) -> CallKey:
     found = _CURSOR.fullmatch(cursor)
-    if found is None:
+    if found is None or int(found.group(2)) > _MAX_CALL_ID:
         raise InvalidInput("not a cursor of this list: use next_cursor as given", field="cursor")
     return (_EPOCH + int(found.group(1)) * _MICROSECOND, int(found.group(2)))
 
