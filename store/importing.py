@@ -5,13 +5,14 @@ provisioning API names them (``COLUMNS``: CSV flattens the API's objects,
 ``mail.addresses`` is the column ``mail_addresses``). The file is read in two
 steps:
 
-- ``parse``: the file itself, every limit checked before a value is used
-  (``MAX_FILE_BYTES``, ``MAX_ROWS``, ``MAX_LINE_CHARS``, ``MAX_FIELD_CHARS``,
-  UTF-8 only, no control or format character, known columns only, no number
+- ``parse`` (``store.import_file``): the file itself, every limit checked
+  before a value is used (``MAX_FILE_BYTES``, ``MAX_ROWS``, ``MAX_LINE_CHARS``,
+  ``MAX_FIELD_CHARS``, UTF-8 only, no control or format character, known columns only, no number
   twice) and every value's type; a refusal of the whole file stops here.
-- ``apply_rows``: every row through ``store.service``, in a savepoint of its
-  own inside one transaction, so that a refused row (the domain's code and
-  message, the column it came from) never hides the next one.
+- ``apply_rows``: every row through ``store.service`` inside one transaction,
+  each in a savepoint (new numbers in batches, run again row by row when one
+  is refused), so that a refused row (the domain's code and message, the
+  column it came from) never hides the next one.
 
 What a row does: a number not stored yet is added (its line with it when the
 row is the contract number's: ``number`` empty or equal to ``contract_number``)

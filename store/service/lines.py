@@ -154,13 +154,14 @@ def get_number(session: Session, number: str, *, lock: bool = False) -> Number:
     return found
 
 
-# session.info key: the numbers ``held_numbers`` locked and loaded for ``get_number``.
+# session.info key: the numbers ``held_numbers`` locked and loaded for ``get_number``
+# (None: asked for and not stored).
 _HELD = "chakushin_held_numbers"
 
 
 def _held(session: Session, number: str) -> Number | None:
     """The held number, unless a rolled-back savepoint took it out of the session."""
-    held: dict[str, Number] | None = session.info.get(_HELD)
+    held: dict[str, Number | None] | None = session.info.get(_HELD)
     found = held.get(number) if held is not None else None
     return found if found is not None and found in session else None
 
@@ -174,9 +175,10 @@ def held_numbers(session: Session, numbers: Iterable[str]) -> Iterator[dict[str,
     numbers (``store.bulk.apply_bulk``) reads them once. Yields the numbers
     found, by number; an unknown one is left to ``get_number``'s ``NotFound``.
     """
+    asked = set(numbers)
     found = session.scalars(
         select(Number)
-        .where(Number.number.in_(set(numbers)))
+        .where(Number.number.in_(asked))
         .options(
             selectinload(Number.notification),
             selectinload(Number.addresses),
@@ -188,7 +190,9 @@ def held_numbers(session: Session, numbers: Iterable[str]) -> Iterator[dict[str,
     ).all()
     held = {n.number: n for n in found}
     outer = session.info.get(_HELD)
-    session.info[_HELD] = {**(outer or {}), **held}
+    # Issue 18: the numbers not found are known free (the bulk import adds them).
+    absent: dict[str, Number | None] = dict.fromkeys(asked - held.keys())
+    session.info[_HELD] = {**(outer or {}), **absent, **held}
     try:
         yield held
     finally:
@@ -286,10 +290,9 @@ def update_number(
 
 
 def _ensure_number_free(session: Session, number: str) -> None:
-    taken = (
-        _held(session, number)
-        or session.scalars(select(Number).where(Number.number == number)).one_or_none()
-    )
+    taken = _held(session, number)
+    if taken is None and number not in session.info.get(_HELD, {}):  # not known free
+        taken = session.scalars(select(Number).where(Number.number == number)).one_or_none()
     if taken is not None:
         raise AlreadyExists(
             f"number {number} already belongs to the line {taken.line.contract_number}",
@@ -331,7 +334,7 @@ def _new_number(
         ),
     )
     line.numbers.append(created)
-    held: dict[str, Number] | None = session.info.get(_HELD)
+    held: dict[str, Number | None] | None = session.info.get(_HELD)
     if held is not None:
         # Issue 18: added inside ``held_numbers``, it is held too: the bulk import sets
         # its settings before the flush that would let a query find it.

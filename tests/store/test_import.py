@@ -398,3 +398,8 @@ def test_issue18_held_numbers_hold_a_number_added_inside_until_its_savepoint_is_
         with pytest.raises(NotFound):
             service.get_number(s, E1)
         assert service.add_number(s, C, E1, timezone=TZ).number == E1
+    with db.transaction(sessions) as s, service.held_numbers(s, [D]):
+        statements.clear()
+        event.listen(s.connection(), "before_cursor_execute", lambda *a: statements.append(a[2]))
+        service.add_line(s, D, timezone=TZ)  # known free: no query asks
+        assert not [q for q in statements if q.lstrip().upper().startswith("SELECT")], statements
