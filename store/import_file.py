@@ -238,8 +238,16 @@ def _decode(data: bytes, report: ImportReport, fmt: str) -> str | None:
     return text
 
 
+def _lines(text: str) -> Iterator[tuple[int, str]]:
+    """The file's lines as the csv module and an editor count them: ended by LF, CR LF
+    or CR, not by the other breaks of ``str.splitlines`` (U+2028, U+0085, form feed,
+    ...), which may stand inside a value and would shift every later line number."""
+    for line_no, line in enumerate(io.StringIO(text, newline=""), start=1):
+        yield line_no, line.rstrip("\r\n")
+
+
 def _long_lines(text: str) -> Iterator[int]:
-    for line_no, line in enumerate(text.splitlines(), start=1):
+    for line_no, line in _lines(text):
         if len(line) > MAX_LINE_CHARS:
             yield line_no
 
@@ -305,7 +313,7 @@ def _header(record: list[str], report: ImportReport) -> list[str] | None:
 
 def _json_rows(text: str, report: ImportReport) -> list[ImportRow]:
     rows: list[ImportRow] = []
-    for line_no, line in enumerate(text.splitlines(), start=1):
+    for line_no, line in _lines(text):
         if not line.strip():
             continue
         if len(rows) >= MAX_ROWS:
