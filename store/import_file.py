@@ -389,7 +389,7 @@ def _flatten(obj: dict[str, Any], line_no: int, report: ImportReport) -> dict[st
         entries = cells.get(column)
         if not isinstance(entries, list):
             continue
-        pairs: list[str] = []
+        pairs: list[tuple[str, bool]] = []
         for entry in entries:
             path = COLUMNS[column]
             if not isinstance(entry, dict):
@@ -403,9 +403,9 @@ def _flatten(obj: dict[str, Any], line_no: int, report: ImportReport) -> dict[st
                 expected = f"objects of {first} (text) and {second} (true or false)"
                 refuse(path, ImportRefused("import_type", expected=expected))
                 break
-            pairs.append(name if flag else name + OFF_MARKER)
+            pairs.append((name, flag))
         else:
-            cells[column] = pairs
+            cells[column] = tuple(pairs)  # as given: OFF_MARKER is CSV's, not read here
     return None if bad else cells
 
 
@@ -438,6 +438,10 @@ def _value(column: str, raw: Any, fmt: str) -> Any:
 def _json_value(column: str, raw: Any) -> Any:
     if raw is None and (column in _CLEARABLE or column == "number"):
         return None
+    if column in _PAIR_LISTS and isinstance(raw, tuple):
+        # _flatten's (name, flag) pairs: a name ending in ":off" is the domain's to refuse.
+        _json_value(column, [name for name, _ in raw])  # the list's count and characters
+        return raw
     if column in ("services", "nuisance_numbers", *_PAIR_LISTS):
         if not isinstance(raw, list) or not all(isinstance(i, str) for i in raw):
             raise ImportRefused("import_type", expected="a list of text")

@@ -54,3 +54,25 @@ def test_issue18_csv_a_line_too_long_is_named_by_its_line(
 ) -> None:
     text = f"contract_number,endpoint\n{C1},PJSIP/1{inside}\n{C2},PJSIP/{'2' * 9000}\n"
     assert problems(chakushin, tmp_path, "rows.csv", text) == [(3, None, "import_line_too_long")]
+
+
+@pytest.mark.parametrize(
+    ("group", "entry", "code"),
+    [
+        (
+            "designated_numbers",
+            {"caller_number": "0311112222:off", "designated": True},
+            "number_not_digits",
+        ),
+        ("addresses", {"address": "a@example.jp:off", "send": True}, "address_domain_chars"),
+    ],
+)
+def test_issue18_jsonl_a_value_ending_in_off_is_not_the_csv_marker(
+    chakushin: Chakushin, tmp_path: Path, group: str, entry: dict[str, Any], code: str
+) -> None:
+    """``:off`` is CSV's way to write send/designated false; in JSON the flag says it.
+    A JSON value ending in ``:off`` was cut and stored as another, switched off
+    (0311112222 not designated) instead of refused as the value it is."""
+    row = {"contract_number": C1, "mail": {group: [entry]}}
+    found = problems(chakushin, tmp_path, "rows.jsonl", json.dumps(row) + "\n")
+    assert found == [(1, f"mail.{group}", code)]
