@@ -122,7 +122,10 @@ def _summary(dry_run: bool, partial: bool, report: ImportReport) -> str:
     if not refused:
         return f"imported {report.rows} row(s): {done}"
     if partial:
-        return f"error: {refused} of {report.rows} row(s) refused; the others stored: {done}"
+        stored = report.rows - refused
+        return (
+            f"error: {refused} of {report.rows} row(s) refused; the other {stored} stored: " + done
+        )
     return f"error: {refused} of {report.rows} row(s) refused; nothing written (all or nothing)"
 
 

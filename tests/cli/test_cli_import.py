@@ -148,3 +148,12 @@ def test_issue18_import_too_big_and_missing_files(
     assert missing.startswith("error: cannot read ") and "No such file" in missing
     usage = chakushin.refused("import", written(tmp_path, "x.txt", GOOD), status=2)
     assert "--format" in usage
+
+
+def test_issue18_import_partial_says_what_was_stored(chakushin: Chakushin, tmp_path: Path) -> None:
+    result = chakushin("import", "--partial", written(tmp_path, "bad.csv", BAD), ok=False)
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: 2 of 3 row(s) refused; the other 1 stored: 1 line(s) added, "
+        "0 other number(s) added, 0 number(s) updated"
+    )
