@@ -26,6 +26,7 @@ from store.models import (
     StoredCall,
     StoredDecision,
 )
+from store.service.lines import storable_key
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,8 @@ class QueuedMail:
 
 
 def find_number(session: Session, number: str) -> Number | None:
+    if not storable_key(number):
+        return None  # issue 18: not there (a NUL is PostgreSQL's error, not an answer)
     return session.scalars(select(Number).where(Number.number == number)).one_or_none()
 
 

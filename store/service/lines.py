@@ -66,10 +66,25 @@ def add_line(
     return line
 
 
+# Issue 18: what a stored number or contract number can be (String(20) of digits).
+MAX_STORED_NUMBER = 20
+
+
+def storable_key(number: str) -> bool:
+    """True if ``number`` could be stored: ASCII digits, 1-20 of them.
+
+    Anything else is not looked up: it is not there, and on PostgreSQL a NUL
+    in a query is the database's error, not an answer.
+    """
+    return 0 < len(number) <= MAX_STORED_NUMBER and number.isascii() and number.isdigit()
+
+
 def get_line(session: Session, contract_number: str) -> Line:
     contract = _held(session, contract_number)
     if contract is not None and contract.is_contract:
         return contract.line  # issue 18: its contract number is held (``held_numbers``)
+    if not storable_key(contract_number):
+        raise NotFound(f"no line with contract number {contract_number!r}", field="contract_number")
     line = session.scalars(
         select(Line)
         .where(Line.contract_number == contract_number)
@@ -145,6 +160,8 @@ def get_number(session: Session, number: str, *, lock: bool = False) -> Number:
     held = _held(session, number)
     if held is not None:
         return held  # locked already, with its settings (``held_numbers``)
+    if not storable_key(number):
+        raise NotFound(f"no subscriber number {number!r}", field="number")
     stmt = select(Number).where(Number.number == number)
     if lock:
         stmt = stmt.with_for_update()
