@@ -77,6 +77,7 @@ _GROUPS = ("mail", "number_request", "voice_warp")
 
 # Every code found here -> its English line for operators (web.texts.IMPORT has the Japanese).
 OPERATOR_TEXT: Mapping[str, str] = {
+    "import_refused": "the file has errors",
     "import_empty": "the file has no rows",
     "import_too_big": "the file is larger than {max} bytes",
     "import_too_many_rows": "the file has more than {max_rows} rows",

@@ -459,6 +459,7 @@ API_TOKENS: dict[str, str] = {
 # Codes of ``store.import_file`` / ``store.importing`` (the operator's ``chakushin import``;
 # no page shows them; its ``OPERATOR_TEXT`` has each one's English line).
 IMPORT: dict[str, str] = {
+    "import_refused": "取り込むファイルに誤りがあります。",
     "import_empty": "ファイルに取り込む行がありません。",
     "import_too_big": "ファイルが大きすぎます({max}バイトまで)。",
     "import_too_many_rows": (
