@@ -96,7 +96,13 @@ from store.site_auth.password_change import (
     attempt_password_change,
     change_password,
 )
-from store.site_auth.scope import end_sessions, idle_timeout_for, managed_numbers
+from store.site_auth.scope import (
+    Reach,
+    end_sessions,
+    idle_timeout_for,
+    login_reach,
+    managed_numbers,
+)
 
 __all__ = [
     "ADDRESS_LINK_VALIDITY",
@@ -129,6 +135,7 @@ __all__ = [
     "PasswordChanged",
     "PasswordChecks",
     "PasswordsRefused",
+    "Reach",
     "VerificationRefused",
     "attempt_auth_unit_change",
     "attempt_password_change",
@@ -148,6 +155,7 @@ __all__ = [
     "lock_line",
     "lock_lines_of",
     "login",
+    "login_reach",
     "managed_numbers",
     "prove_otp_confirmation",
     "request_otp_address_change",

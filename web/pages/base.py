@@ -35,7 +35,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
-from store import db, service, site_auth
+from store import db, site_auth
 from store.errors import DomainError
 from store.models import AuthUnit
 from web.deps import SiteDeps
@@ -388,9 +388,9 @@ class Plumbing:
     def load_scope(self, login_number: str) -> LoginScope:
         """SITE-1, from the database now (in a worker thread)."""
         with db.transaction(self.deps.sessions, read_only=True) as s:
-            numbers = site_auth.managed_numbers(s, login_number)
-            found = service.get_number(s, login_number)
-            return LoginScope(numbers, found.line.auth_unit, found.is_contract)
+            # Issue 18: columns, not the line's Number rows (every request asks this).
+            reach = site_auth.login_reach(s, login_number)
+            return LoginScope(reach.numbers, reach.unit, reach.is_contract)
 
     async def scope(self, request: Request, view: SessionView) -> LoginScope:
         """SITE-1: the scope ``require`` loaded for this request (loaded now without it)."""
