@@ -15,7 +15,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
-from store import db, service, site_auth
+from store import bulk, db, service, site_auth
+from store.bulk import BulkChange
 from store.models import AuthUnit, Service
 from store.site_auth import OutOfScope
 
@@ -91,3 +92,43 @@ def test_issue18_SITE_1_scope_of_a_contract_without_the_service(
         site_auth.login_reach(s, C)
     with pytest.raises(OutOfScope), db.transaction(sessions, read_only=True) as s:
         site_auth.login_reach(s, "0353999999")
+
+
+# --- SITE-7: a bulk change on many numbers ---------------------------------------------------
+
+CHANGE = BulkChange(
+    mail_started=True, unanswered_only=True, add_address="bulk@example.jp", number_request=True
+)
+
+
+def _bulk(sessions: sessionmaker[Session], numbers: list[str], change: BulkChange) -> list[str]:
+    with statements(sessions) as seen, db.transaction(sessions) as s:
+        result = bulk.apply_bulk(s, numbers, change)
+    assert result.numbers == tuple(numbers)
+    return seen
+
+
+def test_issue18_SITE_7_bulk_takes_the_same_savepoints_and_writes_for_10_or_40(
+    sessions: sessionmaker[Session],
+) -> None:
+    _line(sessions, NUMBERS)
+    with db.transaction(sessions) as s:
+        for number in NUMBERS:
+            service.add_address(s, number, "desk@example.jp")
+    few, many = _bulk(sessions, NUMBERS[:10], CHANGE), _bulk(sessions, NUMBERS[10:], CHANGE)
+    # One savepoint for the whole change and one for the run; no savepoint per number.
+    assert few.count("SAVEPOINT") == many.count("SAVEPOINT") == 2, (few, many)
+    # The writes: one INSERT a new address at most, the updates batched by one flush.
+    assert many.count("UPDATE") == few.count("UPDATE"), (few, many)
+    assert many.count("INSERT") <= 30, many
+    again = BulkChange(mail_started=False, unanswered_only=False, number_request=False)
+    assert len(_bulk(sessions, NUMBERS[:10], again)) == len(_bulk(sessions, NUMBERS[10:], again))
+    with db.transaction(sessions, read_only=True) as s:
+        for number in (NUMBERS[0], NUMBERS[-1]):
+            found = service.describe_number(service.get_number(s, number))
+            assert not found["mail"]["started"] and not found["mail"]["unanswered_only"]
+            assert [a["address"] for a in found["mail"]["addresses"]] == [
+                "desk@example.jp",
+                "bulk@example.jp",
+            ]
+            assert not found["number_request"]["enabled"]
