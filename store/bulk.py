@@ -9,7 +9,8 @@ page, ``call_history`` (the MAIL-10 decisions of its last calls). Issue 16: the
 bulk also switches Number Request (CALL-3) and Voice Warp (CALL-4) on or off.
 
 The rules themselves stay in ``store.service``: ``apply_bulk`` calls its
-functions number by number and only gathers their refusals. Every error
+functions number by number and only gathers their refusals (issue 18: with
+their writes held for one flush, and part by part only to list refusals). Every error
 carries a stable ``code`` and ``params`` for the site to translate
 (``web.texts.BULK``) and an English ``message``; the per-number errors
 inside ``BulkRefused`` are ``store.service``'s own.
@@ -228,14 +229,16 @@ def apply_bulk(session: Session, numbers: Sequence[str], change: BulkChange) -> 
     Per number, in this order: add the address (so that "add an address and
     start" works in one go), set the conditions (MAIL-4), then start or stop
     (MAIL-1); then Number Request on/off (CALL-3), then Voice Warp on/off
-    (CALL-4). Each of these three parts of each number runs in its own
-    SAVEPOINT so that every refusal is collected (the 6th address, a start
-    without address, Voice Warp on without a destination, a number without
-    the service, also to switch it off, as the CLI refuses…); if any number
-    refused, ``BulkRefused`` lists them all and the whole change is rolled
-    back to where it began, even if the caller went on to commit. An
-    unknown number is listed once (``not_found``). The caller must pass
-    only numbers its login manages (``site_auth.managed_numbers``).
+    (CALL-4). Issue 18: all of it runs at once in one savepoint, written by
+    one flush; if anything is refused, that is rolled back and each of these
+    three parts of each number runs in its own SAVEPOINT so that every
+    refusal is collected (the 6th address, a start without address, Voice
+    Warp on without a destination, a number without the service, also to
+    switch it off, as the CLI refuses…); if any number refused,
+    ``BulkRefused`` lists them all and the whole change is rolled back to
+    where it began, even if the caller went on to commit. An unknown number
+    is listed once (``not_found``). The caller must pass only numbers its
+    login manages (``site_auth.managed_numbers``).
 
     Raises ``InvalidInput`` for an empty selection (``bulk_no_numbers``) or
     an empty change (``bulk_no_change``), and the MAIL-3 ``InvalidAddress``

@@ -8,7 +8,7 @@ and handed to the rendering of the page, also when a form is refused.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
 
 import structlog
 from sqlalchemy.orm import Session
@@ -35,15 +35,26 @@ log = structlog.get_logger("web")
 HISTORY_LIMIT = 50
 
 
-def _number_rows(session: Session, scope: tuple[str, ...]) -> list[dict[str, Any]]:
+@dataclass(frozen=True, slots=True)
+class NumberRow:
+    """A number of the list and whether its mail service is started (MAIL-1).
+
+    Issue 18: an object, not a dict: the template reads ``n.number`` and
+    Jinja tries the attribute first (a dict's failed attribute look-up cost
+    a third of the page's rendering for 1,000 numbers).
+    """
+
+    number: str
+    started: bool
+
+
+def _number_rows(session: Session, scope: tuple[str, ...]) -> list[NumberRow]:
     """The scope's numbers in order, with whether each one's mail service is started."""
     found = bulk.mail_started(session, scope)  # issue 18: two columns, not every setting
-    return [{"number": n, "started": found[n]} for n in scope if n in found]
+    return [NumberRow(n, found[n]) for n in scope if n in found]
 
 
-def _search(
-    rows: list[dict[str, Any]], q: str
-) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
+def _search(rows: list[NumberRow], q: str) -> tuple[list[NumberRow], dict[str, list[str]]]:
     """SITE-7: the rows whose number matches ``q`` (all when empty), or the error for ``q``.
 
     ``q`` is taken as people type it (issue 14 flow 8: ０３＊, 03-1234).
@@ -51,10 +62,10 @@ def _search(
     if not q:
         return rows, {}
     try:
-        wanted = set(bulk.search_numbers([r["number"] for r in rows], validation.typed_number(q)))
+        wanted = set(bulk.search_numbers([r.number for r in rows], validation.typed_number(q)))
     except DomainError as exc:
         return rows, {"q": [japanese(exc)]}
-    return [r for r in rows if r["number"] in wanted], {}
+    return [r for r in rows if r.number in wanted], {}
 
 
 def _bulk_context(failure: bulk.BulkFailure) -> str:
@@ -85,7 +96,7 @@ class NumberPages:
         scope = await base.scope(request, view)
         rows = await base.read(_number_rows, scope.numbers)
         if len(rows) == 1:
-            return RedirectResponse(f"/numbers/{rows[0]['number']}", status_code=303)
+            return RedirectResponse(f"/numbers/{rows[0].number}", status_code=303)
         searchable = bulk.offers_search(len(rows))
         q = request.query_params.get("q", "") if searchable else ""
         shown, errors = _search(rows, q)
@@ -160,7 +171,7 @@ class NumberPages:
         q = request.query_params.get("q", "") if bulk.offers_search(len(rows)) else ""
         shown, search_errors = _search(rows, q)
         if select_all:  # すべて選択: every number the page shows (the search's, if any)
-            selected = frozenset(r["number"] for r in shown)
+            selected = frozenset(r.number for r in shown)
         return self.base.render(
             request,
             "bulk.html",
