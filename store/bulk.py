@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import structlog
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ARRAY, ColumnElement, String, and_, any_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from store import labels, service, validation
@@ -74,10 +74,15 @@ def mail_started(session: Session, numbers: Sequence[str]) -> dict[str, bool]:
     1,000 numbers of a line): one query of two columns, no settings loaded.
     Unknown numbers are left out.
     """
+    wanted = sorted(set(numbers))
+    among: ColumnElement[bool] = Number.number.in_(wanted)
+    if session.get_bind().dialect.name == "postgresql":
+        # One array parameter, not 1,000 (their binding was half the page's CPU).
+        among = Number.number == any_(bindparam("numbers", wanted, type_=ARRAY(String)))
     rows = session.execute(
         select(Number.number, NotificationSetting.started)
         .outerjoin(NotificationSetting, NotificationSetting.number_id == Number.id)
-        .where(Number.number.in_(set(numbers)))
+        .where(among)
     )
     return {number: bool(started) for number, started in rows}
 

@@ -132,3 +132,31 @@ def test_issue18_SITE_7_bulk_takes_the_same_savepoints_and_writes_for_10_or_40(
                 "bulk@example.jp",
             ]
             assert not found["number_request"]["enabled"]
+
+
+def test_issue18_SITE_7_started_flags_of_the_list_in_one_parameter_on_postgresql(
+    sessions: sessionmaker[Session],
+) -> None:
+    """The list's started flags (``bulk.mail_started``): on PostgreSQL the numbers are one
+    array parameter, not one each (binding 1,000 of them was half the page's CPU)."""
+    _line(sessions, NUMBERS)
+    with db.transaction(sessions) as s:
+        service.add_address(s, NUMBERS[5], "desk@example.jp")
+        service.start_mail(s, NUMBERS[5])
+    engine = sessions.kw["bind"]
+    bound: list[int] = []
+
+    def record(_c: object, _cur: object, _stmt: str, params: object, *_: object) -> None:
+        bound.append(len(params) if isinstance(params, (dict, tuple, list)) else 1)
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        with db.transaction(sessions, read_only=True) as s:
+            few = bulk.mail_started(s, [*NUMBERS[:10], "0353999999"])
+            many = bulk.mail_started(s, [*NUMBERS, *NUMBERS[:3]])
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+    assert few == {n: n == NUMBERS[5] for n in NUMBERS[:10]}
+    assert many == {n: n == NUMBERS[5] for n in NUMBERS}
+    if engine.dialect.name == "postgresql":
+        assert bound[-2] == bound[-1] == 1, bound
