@@ -10,7 +10,6 @@ import click
 from click.core import ParameterSource
 
 from chakushin.cli.app import App, Group, pass_app
-from chakushin.cli.calls import calls_data, render_calls
 from chakushin.cli.output import (
     change_number,
     emit,
@@ -243,6 +242,8 @@ def number_show(app: App, number: str, calls: bool, limit: int) -> None:
         if not calls:
             show_number(app, session, found)
             return
+        from chakushin.cli.calls import calls_data, render_calls  # only --calls needs it
+
         data = {**number_data(session, found), **calls_data(session, number, limit)}
     emit(app, data, lambda: f"{render_number(data)}\n{render_calls(data, limit)}")
 
