@@ -44,6 +44,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.types import Scope
 
 from store import api_tokens, db
 from store.errors import Coded
@@ -69,6 +70,7 @@ from web.api.routes import (
     supplementary,
     support,
 )
+from web.limits import BodyLimit
 
 log = structlog.get_logger("web.api")
 
@@ -155,6 +157,23 @@ The operator's provisioning API: lines, numbers and every setting the
   `?cursor=` (the `next_cursor` of the page before; null on the last page).
 - **PUT** sets a whole setting: the same body twice leaves the same state.
 """
+
+
+# The largest request body read (a whole mail setting is about 5 KB): a larger one,
+# declared or streamed, is refused before anything parses it (web.limits.BodyLimit).
+MAX_BODY_BYTES = 64 * 1024
+
+_BODY_REFUSALS = {
+    "too_large": ("body_too_large", "the body is larger than the API takes"),
+    "no_files": ("unsupported_media_type", "the API takes JSON bodies, not multipart"),
+    "bad_length": ("bad_content_length", "Content-Length must be one number"),
+}
+
+
+async def _refuse_body(_scope: Scope, status: int, kind: str) -> Response:
+    code, title = _BODY_REFUSALS[kind]
+    params = {"max": MAX_BODY_BYTES} if kind == "too_large" else None
+    return problem(status, code, title, params=params)
 
 
 def create_api(deps: ApiDeps, routers: Sequence[APIRouter] = ROUTERS) -> FastAPI:
@@ -260,6 +279,13 @@ def create_api(deps: ApiDeps, routers: Sequence[APIRouter] = ROUTERS) -> FastAPI
             )
         return response
 
+    # Outermost: the body is bounded before FastAPI reads it.
+    app.add_middleware(
+        BodyLimit,
+        limit_for=lambda _scope: MAX_BODY_BYTES,
+        takes_files=lambda _scope: False,
+        refuse=_refuse_body,
+    )
     _problems_as_problem_json(app)
     app.state.deps = deps
     return app

@@ -38,10 +38,13 @@ def _problem_response(description: str) -> dict[str, Any]:
 
 # Documented on every endpoint: the schema says what each refusal looks like.
 RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _problem_response("A Content-Length that is not one number."),
     401: _problem_response("No valid bearer token."),
     403: _problem_response("The token may only read."),
     404: _problem_response("No such line, number or item."),
     409: _problem_response("It exists already, or conflicts with what is stored."),
+    413: _problem_response("The body is larger than the API takes (64 KiB); nothing was read."),
+    415: _problem_response("A multipart body: the API takes JSON."),
     422: _problem_response("A value breaks a rule; nothing was changed."),
     429: _problem_response("Too many failed tokens from this address; wait a minute."),
     503: _problem_response("The database cannot answer now; nothing was changed."),

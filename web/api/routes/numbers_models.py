@@ -56,13 +56,13 @@ class NuisanceOut(BaseModel):
     hidden: bool
 
 
-class NumberRequestOut(BaseModel):
+class NumberRequestSetting(BaseModel):
     enabled: bool
     reject_payphone: bool
     reject_unavailable: bool
 
 
-class VoiceWarpOut(BaseModel):
+class VoiceWarpSetting(BaseModel):
     enabled: bool
     mode: VoiceWarpMode
     destination: str | None
@@ -84,8 +84,8 @@ class NumberOut(BaseModel):
     services: list[Service]
     mail: MailOut
     nuisance_list: list[NuisanceOut]
-    number_request: NumberRequestOut
-    voice_warp: VoiceWarpOut
+    number_request: NumberRequestSetting
+    voice_warp: VoiceWarpSetting
 
 
 class NumberSettings(BaseModel):
