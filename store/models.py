@@ -19,6 +19,7 @@ from sqlalchemy import (
     DateTime,
     Enum,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -435,6 +436,8 @@ class StoredCall(Base):
     """
 
     __tablename__ = "call_record"
+    # Issue 18: a number's history pages newest first, (started_at, id) after a cursor.
+    __table_args__ = (Index("ix_call_record_number_started", "number_id", "started_at", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     linkedid: Mapped[str] = mapped_column(String(64), unique=True)
