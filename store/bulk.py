@@ -21,8 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import zoneinfo
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import structlog
@@ -310,7 +309,7 @@ def _apply_at_once(
     added: list[str] = []
     already: list[str] = []
     try:
-        with session.begin_nested(), _one_flush(session):
+        with session.begin_nested(), service.one_flush(session):
             for number in todo:
                 for part in change.parts:
                     if _apply_part(session, number, change, part):
@@ -344,24 +343,6 @@ def _apply_part_by_part(
             elif part is Service.MAIL and change.add_address:
                 already.append(number)
     return added, already, failures
-
-
-@contextmanager
-def _one_flush(session: Session) -> Iterator[None]:
-    """The settings functions' own flushes (each ends with one) wait for one at the end.
-
-    Only when the block ends without an error: a refusal leaves the writes
-    unflushed for the caller's savepoint to roll back (as
-    ``store.importing``'s deferred flush does for new numbers).
-    """
-    flush = session.flush
-    session.flush = lambda objects=None: None  # type: ignore[method-assign]
-    try:
-        with session.no_autoflush:
-            yield
-    finally:
-        del session.flush
-    flush()
 
 
 def _apply_part(session: Session, number: str, change: BulkChange, part: Service) -> bool:

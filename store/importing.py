@@ -180,7 +180,7 @@ def apply_rows(
     The file's stored numbers are locked and loaded once (``service.held_numbers``),
     so that no settings function queries them again; each of their rows runs in a
     savepoint of its own. Rows of new numbers run ``BATCH_ROWS`` at a time in one
-    savepoint, written by one flush (``_deferred_flush``); when one of them is
+    savepoint, written by one flush (``service.one_flush``); when one of them is
     refused, the batch is rolled back and its rows run one at a time, each in its
     savepoint, so that every refusal is found and the others still pass.
     """
@@ -214,7 +214,7 @@ def _apply_batch(
     default_timezone: str,
 ) -> None:
     try:
-        with session.begin_nested(), _deferred_flush(session):
+        with session.begin_nested(), service.one_flush(session):
             actions = [_apply_row(session, row, stored, default_timezone) for row in rows]
     except (_RowRefused, _RowFailed, SQLAlchemyError):
         for row in rows:
@@ -236,7 +236,8 @@ def _apply_alone(
 ) -> None:
     new = row.number not in stored
     try:
-        with session.begin_nested(), _deferred_flush(session) if new else contextlib.nullcontext():
+        writes = service.one_flush(session) if new else contextlib.nullcontext()
+        with session.begin_nested(), writes:
             action = _apply_row(session, row, stored, default_timezone)
     except _RowRefused as refused:
         report.refuse(row.line, refused.column, refused.error, fmt)
@@ -283,30 +284,6 @@ def _apply_row(
     _voice_warp(session, found, values)
     _nuisance(session, found, values)
     return action
-
-
-@contextlib.contextmanager
-def _deferred_flush(session: Session) -> Iterator[None]:
-    """New numbers and their settings written by one flush at the end, not one per call.
-
-    Every function of ``store.service`` ends with ``session.flush()``; five of
-    them per number were most of an import's time (issue 18). For numbers
-    added here they only add rows and change flags of objects held in this
-    session (``service.held_numbers`` answers ``get_number`` and ``get_line``
-    for them without a query) and check their rules against those same
-    objects: the writes can wait for one flush, inside the savepoint, so that
-    a refusal still undoes them all. A stored number keeps every flush:
-    replacing a list entry needs the old entry's delete written before the new
-    one takes its slot.
-    """
-    flush = session.flush
-    session.flush = lambda objects=None: None  # type: ignore[method-assign]
-    try:
-        with session.no_autoflush:
-            yield
-    finally:
-        del session.flush
-    flush()
 
 
 def _add(session: Session, row: ImportRow, default_timezone: str) -> tuple[Number, str]:

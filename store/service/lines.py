@@ -218,6 +218,30 @@ def held_numbers(session: Session, numbers: Iterable[str]) -> Iterator[dict[str,
         else:
             session.info[_HELD] = outer
 
+@contextmanager
+def one_flush(session: Session) -> Iterator[None]:
+    """The flushes of the functions called inside wait for one at the end (issue 18).
+
+    Every function of this package ends with ``session.flush()``. Called on
+    numbers ``held_numbers`` loaded, they only add rows and change flags of
+    objects in this session and check their rules against those same
+    objects, so a bulk change (``store.bulk.apply_bulk``) or a batch of new
+    numbers (``store.importing``) can write once. Only when the block ends
+    without an error: a refusal leaves the writes unflushed for the caller's
+    savepoint to roll back. Not for replacing a list entry of a stored
+    number: the old entry's delete must be written before the new one takes
+    its slot.
+    """
+    flush = session.flush
+    session.flush = lambda objects=None: None  # type: ignore[method-assign]
+    try:
+        with session.no_autoflush:
+            yield
+    finally:
+        del session.flush
+    flush()
+
+
 
 def list_numbers(session: Session, contract_number: str | None = None) -> Sequence[Number]:
     stmt = select(Number).order_by(Number.number)
