@@ -34,7 +34,7 @@ from web.api.routes.numbers_models import (
 router = APIRouter(tags=["lines"])
 
 ContractPath = Annotated[
-    str, Path(max_length=MAX_NUMBER, description="The line's contract number (契約電話番号).")
+    str, Path(max_length=MAX_NUMBER, description="The line's contract number.")
 ]
 
 

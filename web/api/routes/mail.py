@@ -216,7 +216,7 @@ def _outcome(result: SendTestResult) -> Literal["sent", "refused", "deferred", "
 
 @router.post(
     "/numbers/{number}/mail/test",
-    summary="送信テスト: mail a test message to one address now (MAIL-2)",
+    summary="Send test: mail a test message to one address now (MAIL-2)",
     description=(
         "The address need not be saved. 200 whatever the mail server answered (``outcome``); "
         "404 ``send_test_unavailable`` when this node has no mailer for test mails."
