@@ -27,6 +27,7 @@ MAX_NAME = 40
 # The longest Authorization value looked at: a secret is 47 characters.
 MAX_SECRET = 100
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}")
+USE_NOTED_EVERY = dt.timedelta(minutes=1)
 _SECRET = re.compile(r"chk_[A-Za-z0-9_-]{43}")
 
 
@@ -107,13 +108,23 @@ def list_tokens(session: Session) -> list[TokenInfo]:
     return [_info(r) for r in session.scalars(select(ApiToken).order_by(ApiToken.name))]
 
 
-def verify_token(session: Session, secret: str, *, now: dt.datetime) -> TokenInfo | None:
-    """The live token whose secret this is, or None; notes its use (to the minute)."""
+def use_due(token: TokenInfo, now: dt.datetime) -> bool:
+    """True when ``verify_token`` would note this use (once a minute at most)."""
+    return token.last_used_at is None or now - token.last_used_at >= USE_NOTED_EVERY
+
+
+def verify_token(
+    session: Session, secret: str, *, now: dt.datetime, note_use: bool = True
+) -> TokenInfo | None:
+    """The live token whose secret this is, or None; notes its use (to the minute).
+
+    ``note_use=False`` only reads (a read-only transaction: the API checks every
+    request's token so and writes the note only when ``use_due``)."""
     if len(secret) > MAX_SECRET or not _SECRET.fullmatch(secret):
         return None
     row = session.scalar(select(ApiToken).where(ApiToken.token_hash == digest(secret)))
     if row is None or row.revoked_at is not None:
         return None
-    if row.last_used_at is None or now - row.last_used_at >= dt.timedelta(minutes=1):
+    if note_use and (row.last_used_at is None or now - row.last_used_at >= USE_NOTED_EVERY):
         row.last_used_at = now
     return _info(row)

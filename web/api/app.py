@@ -190,8 +190,13 @@ def create_api(deps: ApiDeps, routers: Sequence[APIRouter] = ROUTERS) -> FastAPI
         secret = credentials.credentials if credentials is not None else ""
         token = None
         if secret:
-            with db.transaction(deps.sessions) as session:
-                token = api_tokens.verify_token(session, secret, now=deps.clock())
+            now = deps.clock()
+            # A read (no write lock on SQLite); the use is noted once a minute.
+            with db.transaction(deps.sessions, read_only=True) as session:
+                token = api_tokens.verify_token(session, secret, now=now, note_use=False)
+            if token is not None and api_tokens.use_due(token, now):
+                with db.transaction(deps.sessions) as session:
+                    token = api_tokens.verify_token(session, secret, now=now)
         if token is None:
             failures.failed(peer)
             raise Unauthorized()
