@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 SUPPORTED_BACKENDS = ("sqlite", "postgresql")
 # The newest migration in store/migrations/versions; a test keeps it true.
-HEAD_REVISION = "0016"
+HEAD_REVISION = "0017"
 # Execution option: the transaction only reads (see _sqlite_engine).
 READ_ONLY = "chakushin_read_only"
 

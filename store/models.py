@@ -32,8 +32,15 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from store.validation import (
     MAX_ADDRESSES,
+    MAX_CALLER_NAME,
+    MAX_CHATWORK_ROOM,
     MAX_DESIGNATED,
+    MAX_DESTINATION_LABEL,
+    MAX_DESTINATION_SECRET,
+    MAX_DESTINATION_URL,
+    MAX_DESTINATIONS,
     MAX_NUISANCE,
+    MAX_PHONEBOOK_NOTE,
     MAX_RING_SECONDS,
     MIN_RING_SECONDS,
 )
@@ -132,6 +139,18 @@ class MailKind(enum.StrEnum):
     TEST = "test"
     ONE_TIME_PASSWORD = "one_time_password"
     ADDRESS_VERIFICATION = "address_verification"
+    # Issue 19: a call's notice to a chat or webhook destination (an HTTP POST).
+    CALL_CHAT = "call_chat"
+
+
+class ChatKind(enum.StrEnum):
+    """Issue 19: what a chat/webhook destination is (``store.destinations``)."""
+
+    SLACK = "slack"  # Slack incoming webhook
+    TEAMS = "teams"  # Microsoft Teams workflow webhook (Power Automate)
+    DISCORD = "discord"  # Discord channel webhook
+    CHATWORK = "chatwork"  # Chatwork room, posted with the room's API token
+    WEBHOOK = "webhook"  # the operator's own system: JSON signed per Standard Webhooks
 
 
 class MailStatus(enum.StrEnum):
@@ -227,6 +246,13 @@ class Number(Base):
     credential: Mapped[SiteCredential | None] = relationship(
         cascade="all, delete-orphan", passive_deletes=True
     )
+    # Issue 19.
+    phonebook: Mapped[list[PhonebookEntry]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, order_by="PhonebookEntry.id"
+    )
+    destinations: Mapped[list[ChatDestination]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, order_by="ChatDestination.position"
+    )
 
     def subscribes(self, service: Service) -> bool:
         return bool(getattr(self, f"{service.value}_subscribed"))
@@ -267,6 +293,56 @@ class DestinationAddress(Base):
     # The last 送信テスト to this address the mail server accepted (the site's clock):
     # it clears the address page's failure flag as a later sent mail does (issue 16).
     test_sent_at: Mapped[dt.datetime | None]
+
+
+class PhonebookEntry(Base):
+    """Issue 19: a caller's name in a number's phonebook (at most ``MAX_PHONEBOOK``).
+
+    ``caller_number`` is stored as the designated numbers are (national
+    digits, ``store.caller_number``); one entry per caller and number.
+    """
+
+    __tablename__ = "phonebook_entry"
+    __table_args__ = (
+        UniqueConstraint("number_id", "caller_number", name="uq_phonebook_entry_caller"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number_id: Mapped[int] = _number_fk()
+    caller_number: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(MAX_CALLER_NAME))
+    note: Mapped[str] = mapped_column(String(MAX_PHONEBOOK_NOTE), default="")
+
+
+class ChatDestination(Base):
+    """Issue 19: one of at most ``MAX_DESTINATIONS`` chat/webhook destinations of a number.
+
+    ``url`` is the webhook's (None for Chatwork, which posts to its API
+    with ``room_id``); ``secret`` the Chatwork API token or the generic
+    webhook's signing secret (``whsec_...``), None for the others. Both the
+    URL and the secret are credentials: the site shows them masked after
+    they are saved (the signing secret once, when made). ``send`` is the
+    MAIL-2 send flag; ``test_sent_at`` the last 送信テスト the receiver
+    accepted (the site's clock).
+    """
+
+    __tablename__ = "chat_destination"
+    __table_args__ = (
+        UniqueConstraint("number_id", "position", name="uq_chat_destination_slot"),
+        CheckConstraint(f"position BETWEEN 1 AND {MAX_DESTINATIONS}", name="slot_range"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number_id: Mapped[int] = _number_fk()
+    position: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[ChatKind] = mapped_column(_enum(ChatKind, "chat_kind"))
+    label: Mapped[str] = mapped_column(String(MAX_DESTINATION_LABEL), default="")
+    url: Mapped[str | None] = mapped_column(String(MAX_DESTINATION_URL))
+    room_id: Mapped[str | None] = mapped_column(String(MAX_CHATWORK_ROOM))
+    secret: Mapped[str | None] = mapped_column(String(MAX_DESTINATION_SECRET))
+    send: Mapped[bool] = mapped_column(Boolean, default=True)
+    test_sent_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime]
 
 
 class DesignatedNumber(Base):
@@ -526,6 +602,11 @@ class OutboxMail(Base):
         ForeignKey("decision.id", ondelete="SET NULL"), index=True
     )
     recipient: Mapped[str] = mapped_column(String(254))
+    # Issue 19: a CALL_CHAT row's destination (its URL and secret are read from
+    # there when it is sent); None for mails, and once the destination is removed.
+    destination_id: Mapped[int | None] = mapped_column(
+        ForeignKey("chat_destination.id", ondelete="SET NULL"), index=True
+    )
     subject: Mapped[str] = mapped_column(Text)
     body: Mapped[str] = mapped_column(Text)
     headers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -17,6 +17,15 @@ from store.errors import InvalidAddress, InvalidInput, InvalidNumber
 MAX_ADDRESSES = 5  # MAIL-2
 MAX_DESIGNATED = 30  # MAIL-5
 MAX_NUISANCE = 30  # CALL-2
+# Issue 19: a phonebook of caller names per number, and chat/webhook destinations.
+MAX_PHONEBOOK = 300  # entries per number
+MAX_CALLER_NAME = 40  # characters of a phonebook name
+MAX_PHONEBOOK_NOTE = 100  # characters of an entry's note
+MAX_DESTINATIONS = 3  # chat/webhook destinations per number, besides its MAX_ADDRESSES
+MAX_DESTINATION_URL = 500  # characters of a destination's URL
+MAX_DESTINATION_LABEL = 20  # characters of a destination's own name
+MAX_DESTINATION_SECRET = 100  # a Chatwork API token or a webhook signing secret
+MAX_CHATWORK_ROOM = 20  # digits of a Chatwork room id
 MIN_RING_SECONDS = 5  # CALL-4: the carrier's Voice Warp ring time is 5-60 s
 MAX_RING_SECONDS = 60
 

@@ -26,7 +26,9 @@ from store.validation import (
     MAX_RING_SECONDS,
     MIN_RING_SECONDS,
 )
-from web.texts.pages import PAGES as PAGES
+from web.texts import chat as _chat
+from web.texts import phonebook as _phonebook
+from web.texts.pages import PAGES as _SITE_PAGES
 
 # What a refusal without its own sentence reads as (a test keeps every code worded).
 FALLBACK = "入力内容を確認してください。"
@@ -509,8 +511,19 @@ def _joined(*sections: Mapping[str, str]) -> dict[str, str]:
 
 
 ERRORS: Mapping[str, str] = _joined(
-    FORMS, SITE_AUTH, PASSWORD_RULES, CSV, BULK, SEND_TEST, API_TOKENS, IMPORT
+    FORMS,
+    SITE_AUTH,
+    PASSWORD_RULES,
+    CSV,
+    BULK,
+    SEND_TEST,
+    API_TOKENS,
+    IMPORT,
+    _phonebook.ERRORS,
+    _chat.ERRORS,
 )
+# Issue 19: the phonebook's and the destinations' pages have their sentences in their modules.
+PAGES: Mapping[str, str] = _joined(_SITE_PAGES, _phonebook.PAGES, _chat.PAGES)
 
 
 def _worded(text: str, params: Mapping[str, Param]) -> str:
