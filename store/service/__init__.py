@@ -14,6 +14,7 @@ One module per area of SPEC.md:
   Voice Warp (CALL-2 ... CALL-4);
 - ``temp_password``: what the temporary-password line needs (IVR-2 ... IVR-9);
 - ``routing``: what the routing of an incoming call needs (CALL-1 ... CALL-4);
+- ``caller_names``: the phonebook names of callers, many at once (BOOK-2);
 - ``calls``: finished calls, their decisions and mails (MAIL-10);
 - ``views``: a number as plain data.
 
@@ -22,6 +23,7 @@ Callers use the package (``from store import service``; ``service.add_line``).
 
 from __future__ import annotations
 
+from store.service.caller_names import caller_names
 from store.service.calls import (
     CallDecision,
     QueuedMail,
@@ -102,6 +104,7 @@ __all__ = [
     "add_number",
     "call_mail_key",
     "caller_line",
+    "caller_names",
     "decided_linkedids",
     "describe_number",
     "device_labels",
