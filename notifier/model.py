@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from store.models import CallOutcome, Presentation
+from store.models import CallOutcome, ChatKind, Presentation
 
 # --- events (from notifier.ami) ----------------------------------------------------
 
@@ -115,6 +115,21 @@ class CallRecord:
 
 
 @dataclass(frozen=True)
+class ChatTarget:
+    """Issue 19 (CHAT-1): one chat or webhook destination of a number, as the engine sees it.
+
+    ``destination_id`` is the ``ChatDestination`` row's id (the outbox row
+    points at it, and the dedup key is made of it); no URL or secret here:
+    the delivery worker reads those from the row when it posts.
+    """
+
+    destination_id: int
+    kind: ChatKind
+    label: str
+    send: bool
+
+
+@dataclass(frozen=True)
 class MailSettings:
     """MAIL-1 ... MAIL-5 settings of one subscriber number, as the rules see them."""
 
@@ -126,6 +141,8 @@ class MailSettings:
     addresses: tuple[tuple[str, bool], ...]  # (address, send flag), MAIL-2
     designated: tuple[tuple[str, bool], ...]  # (caller number, designated flag), MAIL-5
     timezone: str
+    # Issue 19 (CHAT-1): the number's chat/webhook destinations, in position order.
+    destinations: tuple[ChatTarget, ...] = ()
 
 
 @dataclass(frozen=True)
