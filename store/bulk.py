@@ -402,6 +402,9 @@ class HistoryRow:
     answered_name: str = ""
     # Issue 18: when the call ended, in the number's time zone too (None: not recorded).
     ended_at: dt.datetime | None = None
+    # Issue 19 (BOOK-2): the presented caller's name in the number's phonebook now
+    # ("" when none, and always for a withheld, payphone or unavailable caller).
+    caller_name: str = ""
 
 
 # Issue 18: a call's place in the newest-first order, (started_at, the stored call's id):
@@ -417,7 +420,33 @@ def call_history(session: Session, number: str, limit: int = 50) -> list[History
     one before. Raises ``NotFound`` for an unknown number.
     """
     zone, rows = recent_calls(session, number, limit)
-    return [history_row(call, decision, zone) for call, decision in rows]
+    names = caller_names_of(session, number, [call for call, _ in rows])
+    return [
+        history_row(call, decision, zone, caller_name=names.get(call.id, ""))
+        for call, decision in rows
+    ]
+
+
+def caller_names_of(session: Session, number: str, calls: Sequence[StoredCall]) -> dict[int, str]:
+    """Issue 19 (BOOK-2): the phonebook name of each call's caller, by the stored call's id.
+
+    Only presented callers are looked up (``labels.presented_number``): a
+    withheld, payphone or unavailable call never gets a name, whatever its
+    record or the phonebook holds. One query (none when no caller was presented).
+    """
+    presented = {
+        call.id: caller
+        for call in calls
+        if (caller := labels.presented_number(call.presentation, call.caller_number or ""))
+    }
+    if not presented:
+        return {}
+    names = service.caller_names(session, [(number, c) for c in presented.values()])
+    return {
+        call_id: names[(number, caller)]
+        for call_id, caller in presented.items()
+        if (number, caller) in names
+    }
 
 
 def recent_calls(
@@ -449,9 +478,15 @@ def recent_calls(
 
 
 def history_row(
-    call: StoredCall, decision: StoredDecision | None, zone: zoneinfo.ZoneInfo
+    call: StoredCall,
+    decision: StoredDecision | None,
+    zone: zoneinfo.ZoneInfo,
+    *,
+    caller_name: str = "",
 ) -> HistoryRow:
-    """A stored call and its decision as a history row (also ``store.delivery``'s)."""
+    """A stored call and its decision as a history row (also ``store.delivery``'s);
+    ``caller_name`` from ``caller_names_of``, kept only for a presented caller."""
+    presented = labels.presented_number(call.presentation, call.caller_number or "")
     return HistoryRow(
         started_at=call.started_at.astimezone(zone),
         caller=labels.caller_label(call.presentation, call.caller_number or ""),
@@ -464,4 +499,5 @@ def history_row(
         answered_by=call.answered_by or "",
         answered_name=call.answered_name or "",
         ended_at=call.ended_at.astimezone(zone) if call.ended_at is not None else None,
+        caller_name=caller_name if presented is not None else "",
     )

@@ -27,6 +27,16 @@ and address page and for ``chakushin number show --calls``:
   accepted by the mail server (the site sends test mails directly, not
   through the outbox: ``note_test_sent`` stamps the saved address).
 
+Issue 19 (CHAT-3): a call's notices to its chat and webhook destinations
+(``MailKind.CALL_CHAT`` rows, one per destination) are deliveries of the call
+too: ``Delivery.channel`` says which (``"mail"`` or the ``ChatKind``'s value),
+``address`` is then the destination's shown name as queued, and a failed
+one's kind comes from the HTTP sender's reply (``chat_failure_kind``: ``HTTP
+404 ...`` gone, ``HTTP 401/403`` not authorised, another 4xx refused, a 3xx
+redirected, 429/5xx until the deadline deferred, no answer unreachable,
+``refused: ...`` blocked, ``destination removed``). ``recently_failed_destinations``
+is ``recently_failed`` for the number's current destinations.
+
 Times are in the number's time zone, as in the mail (MAIL-9).
 """
 
@@ -39,12 +49,14 @@ import zoneinfo
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from store import bulk, service
 from store.bulk import CallKey, HistoryRow
 from store.models import (
+    ChatDestination,
+    ChatKind,
     DestinationAddress,
     MailKind,
     MailStatus,
@@ -71,6 +83,19 @@ class FailureKind(enum.StrEnum):
     REFUSED = "refused"  # refused for good otherwise (other 5xx: policy, spam, size)
     DEFERRED = "deferred"  # the server kept answering "later" (4xx) until the deadline
     UNREACHABLE = "unreachable"  # no server answered (refused connection, timeout, TLS)
+    # Issue 19 (CHAT-3): a chat or webhook destination's, from the HTTP reply
+    # (``chat_failure_kind``); REFUSED, DEFERRED and UNREACHABLE serve them too.
+    GONE = "gone"  # 404 / 410: the webhook or the room no longer exists
+    NOT_AUTHORIZED = "not_authorized"  # 401 / 403: the token or the webhook's permission
+    REDIRECTED = "redirected"  # 3xx: the receiver answered a redirect (never followed)
+    BLOCKED = "blocked"  # refused before connecting: the URL's address is not allowed
+    DESTINATION_REMOVED = "destination_removed"  # the destination was removed before sending
+
+
+# Issue 19: ``Delivery.channel`` of a mail; a chat notice's is its ``ChatKind`` value.
+MAIL_CHANNEL = "mail"
+# A chat notice whose kind is neither in its headers nor in its (removed) destination.
+UNKNOWN_CHAT_CHANNEL = "chat"
 
 
 # The reply code at the start: "550 ...", "550-...", or a refused recipient as
@@ -125,14 +150,60 @@ def failure_kind(reply: str | None) -> FailureKind:
     return FailureKind.ADDRESS_REFUSED if code in _ADDRESS_CODES else FailureKind.REFUSED
 
 
+# The reply format of notifier.webhooks (issue 19): "HTTP <code> <reason>: <body>" when
+# the receiver answered; "<ExceptionName>: <text>" when it did not.
+_HTTP_CODE = re.compile(r"HTTP ([1-5][0-9]{2})(?![0-9])")
+_CHAT_REMOVED = "destination removed"
+_CHAT_BLOCKED = "refused:"
+_GONE_CODES = frozenset({404, 410})
+_AUTH_CODES = frozenset({401, 403})
+_LATER_CODES = frozenset({408, 425, 429})
+
+
+def http_status(reply: str | None) -> int | None:
+    """The HTTP status a chat notice's stored reply starts with; None when none answered."""
+    found = _HTTP_CODE.match(reply or "")
+    return int(found.group(1)) if found else None
+
+
+def chat_failure_kind(reply: str | None) -> FailureKind:
+    """CHAT-3: why a failed chat or webhook notice was given up, from its ``last_error``.
+
+    A 404 or 410 says the webhook (or the Chatwork room) is gone, a 401 or
+    403 that the token or the webhook's permission was refused, another 4xx
+    a refusal, a 3xx a redirect (never followed); a 408, 425, 429 or 5xx in
+    a failed row means the receiver answered "later" until the deadline.
+    """
+    text = (reply or "").strip()
+    if text == _CHAT_REMOVED:
+        return FailureKind.DESTINATION_REMOVED
+    if text.startswith(_CHAT_BLOCKED):
+        return FailureKind.BLOCKED
+    code = http_status(text)
+    if code is None:
+        return FailureKind.UNREACHABLE
+    if code in _GONE_CODES:
+        return FailureKind.GONE
+    if code in _AUTH_CODES:
+        return FailureKind.NOT_AUTHORIZED
+    if 300 <= code < 400:
+        return FailureKind.REDIRECTED
+    if code in _LATER_CODES or code >= 500:
+        return FailureKind.DEFERRED
+    return FailureKind.REFUSED
+
+
 @dataclass(frozen=True)
 class Delivery:
-    """One address's mail of one call.
+    """One address's mail of one call, or (issue 19) its notice to one destination.
 
     ``sent_at`` for ``SENT``; ``next_attempt_at`` while ``QUEUED`` or
     ``RETRYING``; ``failure`` for ``FAILED``. ``reply`` is the stored reply of
     the last failed attempt ("" when none): for the operator, never for a page.
-    Times are in the number's time zone.
+    Times are in the number's time zone. ``channel`` is ``"mail"`` or the
+    destination's ``ChatKind`` value; for a chat notice ``address`` is the
+    destination's shown name as queued, ``destination_id`` its row and
+    ``destination_position`` its slot now (both None once it is removed).
     """
 
     address: str
@@ -143,11 +214,19 @@ class Delivery:
     next_attempt_at: dt.datetime | None
     failure: FailureKind | None
     reply: str
+    channel: str = MAIL_CHANNEL
+    destination_id: int | None = None
+    destination_position: int | None = None
+
+    @property
+    def is_chat(self) -> bool:
+        return self.channel != MAIL_CHANNEL
 
 
 @dataclass(frozen=True)
 class CallDeliveries:
-    """One call of the number (``store.bulk.HistoryRow``) and its mails, by address.
+    """One call of the number (``store.bulk.HistoryRow``) and its mails, by address,
+    then (issue 19) its chat notices, by destination, each in the order queued.
 
     ``call_id`` is the stored call's id (issue 18: with ``started_at``, the API's cursor).
     """
@@ -174,6 +253,25 @@ class FailedAddress:
     queued_at: dt.datetime  # of the failed mail, in the number's time zone
 
 
+def _chat_kind_header() -> ColumnElement[str]:
+    """A chat notice's kind as queued (``headers["chat_kind"]``; NULL for a mail)."""
+    queued: ColumnElement[str] = OutboxMail.headers["chat_kind"].as_string()
+    return queued
+
+
+_CHAT_KINDS = frozenset(k.value for k in ChatKind)
+
+
+def chat_channel(queued_kind: str | None, destination_kind: ChatKind | None) -> str:
+    """A chat notice's ``Delivery.channel``: the kind it was queued with, else its
+    destination's (a row written before its headers said), else ``"chat"``."""
+    if queued_kind in _CHAT_KINDS:
+        return str(queued_kind)
+    if destination_kind is not None:
+        return destination_kind.value
+    return UNKNOWN_CHAT_CHANNEL
+
+
 _DELIVERY_COLUMNS = (
     OutboxMail.decision_id,
     OutboxMail.recipient,
@@ -183,6 +281,10 @@ _DELIVERY_COLUMNS = (
     OutboxMail.last_error,
     OutboxMail.created_at,
     OutboxMail.sent_at,
+    OutboxMail.kind,
+    OutboxMail.destination_id,
+    ChatDestination.kind,
+    ChatDestination.position,
 )
 
 
@@ -195,6 +297,10 @@ def _delivery(
     created_at: dt.datetime,
     sent_at: dt.datetime | None,
     zone: zoneinfo.ZoneInfo,
+    *,
+    channel: str = MAIL_CHANNEL,
+    destination_id: int | None = None,
+    destination_position: int | None = None,
 ) -> Delivery:
     if status is MailStatus.SENT:
         shown = DeliveryStatus.SENT
@@ -202,6 +308,11 @@ def _delivery(
         shown = DeliveryStatus.FAILED
     else:
         shown = DeliveryStatus.RETRYING if last_error else DeliveryStatus.QUEUED
+    failure: FailureKind | None = None
+    if status is MailStatus.FAILED:
+        failure = (
+            failure_kind(last_error) if channel == MAIL_CHANNEL else chat_failure_kind(last_error)
+        )
     return Delivery(
         address=recipient,
         status=shown,
@@ -211,54 +322,86 @@ def _delivery(
         next_attempt_at=(
             next_attempt_at.astimezone(zone) if status is MailStatus.PENDING else None
         ),
-        failure=failure_kind(last_error) if status is MailStatus.FAILED else None,
+        failure=failure,
         reply=last_error or "",
+        channel=channel,
+        destination_id=destination_id,
+        destination_position=destination_position,
     )
 
 
 def deliveries(
     session: Session, decision_ids: Collection[int], timezone: str
 ) -> dict[int, tuple[Delivery, ...]]:
-    """The call notification mails of the decisions, by decision, in the order queued.
+    """The call notification mails of the decisions, by decision, in the order queued,
+    then (issue 19) their chat notices, in the order queued.
 
     One query for all of them (only the columns needed: not the messages).
     """
     if not decision_ids:
         return {}
     zone = zoneinfo.ZoneInfo(timezone)
-    found: dict[int, list[Delivery]] = {}
+    mails: dict[int, list[Delivery]] = {}
+    chats: dict[int, list[Delivery]] = {}
     rows = session.execute(
-        select(*_DELIVERY_COLUMNS)
+        select(*_DELIVERY_COLUMNS, _chat_kind_header())
+        .outerjoin(ChatDestination, ChatDestination.id == OutboxMail.destination_id)
         .where(
             OutboxMail.decision_id.in_(list(decision_ids)),
-            OutboxMail.kind == MailKind.CALL_NOTIFICATION,
+            OutboxMail.kind.in_([MailKind.CALL_NOTIFICATION, MailKind.CALL_CHAT]),
         )
         .order_by(OutboxMail.decision_id, OutboxMail.id)
     ).all()
-    for decision_id, recipient, status, attempts, next_at, last_error, created, sent in rows:
+    for row in rows:
+        decision_id, recipient, status, attempts, next_at, last_error, created, sent = row[:8]
+        kind, destination_id, destination_kind, position, queued_kind = row[8:]
         if decision_id is None:  # not with the IN above; said for the type checker
             continue
-        found.setdefault(decision_id, []).append(
-            _delivery(recipient, status, attempts, next_at, last_error, created, sent, zone)
-        )
-    return {decision_id: tuple(made) for decision_id, made in found.items()}
+        if kind is MailKind.CALL_CHAT:
+            chats.setdefault(decision_id, []).append(
+                _delivery(
+                    recipient,
+                    status,
+                    attempts,
+                    next_at,
+                    last_error,
+                    created,
+                    sent,
+                    zone,
+                    channel=chat_channel(queued_kind, destination_kind),
+                    destination_id=destination_id,
+                    destination_position=position,
+                )
+            )
+        else:
+            mails.setdefault(decision_id, []).append(
+                _delivery(recipient, status, attempts, next_at, last_error, created, sent, zone)
+            )
+    return {
+        decision_id: tuple(mails.get(decision_id, ())) + tuple(chats.get(decision_id, ()))
+        for decision_id in {*mails, *chats}
+    }
 
 
 def call_deliveries(
     session: Session, number: str, limit: int = 50, *, before: CallKey | None = None
 ) -> list[CallDeliveries]:
-    """The number's last ``limit`` calls, newest first, each with its mails by address;
-    with ``before`` (a ``CallDeliveries.key``), the ``limit`` calls after that one.
+    """The number's last ``limit`` calls, newest first, each with its mails by address
+    and its chat notices by destination; with ``before`` (a ``CallDeliveries.key``),
+    the ``limit`` calls after that one.
 
     The calls are those of ``store.bulk.call_history`` (only those recorded
-    while this number was provisioned). Two queries, whatever ``limit``.
+    while this number was provisioned), each with its presented caller's
+    phonebook name (issue 19, BOOK-2). Three queries, whatever ``limit``
+    (two when no caller was presented).
     Raises ``NotFound`` for an unknown number.
     """
     zone, calls = bulk.recent_calls(session, number, limit, before=before)
     mailed = deliveries(session, [d.id for _, d in calls if d is not None and d.mailed], zone.key)
+    names = bulk.caller_names_of(session, number, [call for call, _ in calls])
     return [
         CallDeliveries(
-            bulk.history_row(call, decision, zone),
+            bulk.history_row(call, decision, zone, caller_name=names.get(call.id, "")),
             mailed.get(decision.id, ()) if decision is not None else (),
             call.id,
         )
@@ -341,3 +484,73 @@ def recently_failed(
         for k, last_error, created_at in rows
         if current[k].test_sent_at is None or current[k].test_sent_at < created_at
     }
+
+
+@dataclass(frozen=True)
+class FailedDestination:
+    """Issue 19 (CHAT-3): a current destination (in its slot, ``position``) whose latest
+    finished call notice failed."""
+
+    position: int
+    kind: ChatKind
+    failure: FailureKind
+    reply: str  # for the operator only
+    queued_at: dt.datetime  # of the failed notice, in the number's time zone
+
+
+def recently_failed_destinations(
+    session: Session, number: str, *, since: dt.datetime | None = None
+) -> dict[int, FailedDestination]:
+    """``recently_failed`` for the number's current chat and webhook destinations, by slot.
+
+    The same rule: the latest finished call notice to the destination (by
+    the time it was queued) failed, none queued later was sent, no accepted
+    送信テスト after it (``test_sent_at``), and it was queued after ``since``.
+    A destination removed and added again is a new row: its predecessor's
+    failures do not count. One query.
+    """
+    found = service.get_number(session, number)
+    current: Mapping[int, ChatDestination] = {d.id: d for d in found.destinations}
+    if not current:
+        return {}
+    window = [OutboxMail.created_at > since] if since is not None else []
+    ranked = (
+        select(
+            OutboxMail.destination_id,
+            OutboxMail.status,
+            OutboxMail.last_error,
+            OutboxMail.created_at,
+            func.row_number()
+            .over(
+                partition_by=OutboxMail.destination_id,
+                order_by=(OutboxMail.created_at.desc(), OutboxMail.id.desc()),
+            )
+            .label("rank"),
+        )
+        .where(
+            OutboxMail.kind == MailKind.CALL_CHAT,
+            OutboxMail.status != MailStatus.PENDING,
+            OutboxMail.destination_id.in_(list(current)),
+            *window,
+        )
+        .subquery()
+    )
+    zone = zoneinfo.ZoneInfo(found.timezone)
+    rows = session.execute(
+        select(ranked.c.destination_id, ranked.c.last_error, ranked.c.created_at).where(
+            ranked.c.rank == 1, ranked.c.status == MailStatus.FAILED
+        )
+    ).all()
+    failed: dict[int, FailedDestination] = {}
+    for destination_id, last_error, created_at in rows:
+        d = current[destination_id]
+        if d.test_sent_at is not None and d.test_sent_at >= created_at:
+            continue
+        failed[d.position] = FailedDestination(
+            position=d.position,
+            kind=d.kind,
+            failure=chat_failure_kind(last_error),
+            reply=last_error or "",
+            queued_at=created_at.astimezone(zone),
+        )
+    return failed
