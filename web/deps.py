@@ -50,6 +50,9 @@ class SendTestResult(Protocol):
 
 # MAIL-2 送信テスト: (number, address) -> what the mail server answered.
 SendTest = Callable[[str, str], Awaitable[SendTestResult]]
+# Issue 19 (CHAT-1, MAIL-2): (number, destination position) -> what the receiver answered
+# (``reply`` "HTTP <code> <reason>: ..." when it answered, as notifier.webhooks says).
+ChatSendTest = Callable[[str, int], Awaitable[SendTestResult]]
 
 
 def _utc_now() -> dt.datetime:
@@ -93,6 +96,10 @@ class SiteDeps:
     # CALL-2: what subscribers dial, then 2, to list the last caller
     # (``call.nuisance_feature_code``), named on the nuisance page.
     nuisance_feature_code: str = CallConfig.nuisance_feature_code
+    # Issue 19 (CHAT-1): 送信テスト of a chat/webhook destination; None: not offered.
+    chat_send_test: ChatSendTest | None = None
+    # CHAT-3: hosts a destination URL may name over http:// (``chat.allow_hosts``, tests).
+    chat_allow_hosts: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         self.store = SessionStore(self.sessions, self.clock)
