@@ -20,6 +20,7 @@ import hashlib
 import importlib.resources
 import re
 import string
+import unicodedata
 import zoneinfo
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -91,16 +92,39 @@ def make_message_id(linkedid: str, recipient: str, domain: str) -> str:
 # Issue 17: ${answered_by} is who answered (受付（PJSIP/201）, PJSIP/201 or
 # ""); ${answered} the body's line for it with its leading line break, so only
 # the body takes it.
+# Issue 19 (BOOK-2): ${caller} stays the number or the word for its absence
+# (operators' old templates keep working); ${caller_name} is the phonebook
+# name or ""; ${caller_display} 「山田商事（0398765432）」 or ${caller};
+# ${caller_heading} the same for the subject, with today's space before からの
+# when there is no name; ${caller_line} the body's line, 「発信者：山田商事
+# （0398765432）」 or 「発信者番号：0398765432」.
 _CALL_FIELDS = frozenset(
-    {"service", "caller", "called_number", "started_at", "result", "timezone", "answered_by"}
+    {
+        "service",
+        "caller",
+        "caller_name",
+        "caller_display",
+        "caller_heading",
+        "caller_line",
+        "called_number",
+        "started_at",
+        "result",
+        "timezone",
+        "answered_by",
+    }
 )
 _BODY_FIELDS = _CALL_FIELDS | {"answered"}
 _TEST_FIELDS = frozenset({"service", "called_number", "sent_at", "timezone", "recipient"})
+# Issue 19 (CHAT-1): the chat message (notifier.chat) has the body's fields;
+# its test message the test mail's but the recipient (a chat has no address).
+_TEST_CHAT_FIELDS = _TEST_FIELDS - {"recipient"}
 TEMPLATE_FIELDS: Mapping[str, frozenset[str]] = {
     "subject.txt": _CALL_FIELDS,
     "body.txt": _BODY_FIELDS,
     "test_subject.txt": _TEST_FIELDS,
     "test_body.txt": _TEST_FIELDS,
+    "chat.txt": _BODY_FIELDS,
+    "test_chat.txt": _TEST_CHAT_FIELDS,
 }
 _SUBJECTS = frozenset({"subject.txt", "test_subject.txt"})
 
@@ -126,10 +150,11 @@ def _check_template(name: str, text: str, origin: str) -> string.Template:
 
 @dataclass(frozen=True)
 class Templates:
-    """MAIL-9: the four mail templates, checked once when loaded.
+    """MAIL-9: the four mail templates and the two chat ones, checked once when loaded.
 
     ``origins`` says where each came from (package default or the operator's
-    file), for the start-up log.
+    file), for the start-up log. ``chat`` and ``test_chat`` (issue 19) are
+    the chat message of a call and of 送信テスト (notifier.chat).
     """
 
     subject: string.Template
@@ -137,6 +162,8 @@ class Templates:
     test_subject: string.Template
     test_body: string.Template
     origins: Mapping[str, str]
+    chat: string.Template
+    test_chat: string.Template
 
     @classmethod
     def load(cls, override_dir: Path | str | None = None) -> Templates:
@@ -171,6 +198,8 @@ class Templates:
             test_subject=loaded["test_subject.txt"],
             test_body=loaded["test_body.txt"],
             origins=origins,
+            chat=loaded["chat.txt"],
+            test_chat=loaded["test_chat.txt"],
         )
 
 
@@ -229,6 +258,82 @@ def answered_by(call: CallRecord, device_label: str = "") -> str:
     return labels.answered_by_label(interface, name)
 
 
+_NAME_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cs", "Zl", "Zp", "Cn"})
+
+
+def usable_caller_name(name: str) -> bool:
+    """Issue 19 (BOOK-2): ``name`` is what the phonebook lets through (store.validation).
+
+    Stripped, NFC, 1 to ``MAX_CALLER_NAME`` characters, printable, none of
+    the control, format, private-use, surrogate or separator categories: a
+    row written around the store (by hand, by an old version) that is not
+    is left out, so no control character reaches a header or a chat message.
+    """
+    return (
+        0 < len(name) <= validation.MAX_CALLER_NAME
+        and name == name.strip()
+        and name.isprintable()
+        and unicodedata.is_normalized("NFC", name)
+        and not any(unicodedata.category(c) in _NAME_CATEGORIES for c in name)
+        and not has_control(name)
+    )
+
+
+def caller_name_of(call: CallRecord, name: str) -> str:
+    """Issue 19 (MAIL-9, BOOK-2): the name a notification gives the caller, or "".
+
+    Only a presented caller (``Presentation.ALLOWED`` and digits) is named,
+    whatever name the caller passed: a withheld, payphone or unavailable one
+    never is, even if the phonebook held its (wrongly present) digits.
+    """
+    if labels.presented_number(call.presentation, call.caller_number) is None:
+        return ""
+    return name if usable_caller_name(name) else ""
+
+
+def call_fields(
+    call: CallRecord,
+    settings: MailSettings,
+    *,
+    caller_name: str = "",
+    device_label: str = "",
+) -> dict[str, str]:
+    """MAIL-9: the values of a call's placeholders, for its mail and its chat message alike.
+
+    One function for both, so that the mail and the chat message of a call
+    say the same name, number, time and result (issue 19). Raises
+    ``UnsafeHeader`` for a subscriber number that is not digits and
+    ``ValueError`` for a time zone zoneinfo lacks.
+    """
+    called_number = _number(settings.number, field="called_number")
+    zone = _zone(settings.timezone)
+    caller = caller_label(call)
+    name = caller_name_of(call, caller_name)
+    display = f"{name}（{caller}）" if name else caller
+    fields = {
+        "service": SERVICE_NAME,
+        "caller": caller,
+        "caller_name": name,
+        "caller_display": display,
+        "caller_heading": display if name else f"{caller} ",
+        "caller_line": f"{CALLER_NAME_PREFIX}{display}" if name else f"{CALLER_PREFIX}{caller}",
+        "called_number": called_number,
+        "started_at": _aware(call.started_at).astimezone(zone).strftime(TIME_FORMAT),
+        "result": OUTCOME_LABELS[call.outcome],
+        "timezone": settings.timezone,
+        "answered_by": answered_by(call, device_label),
+    }
+    fields["answered"] = (
+        f"\n{labels.ANSWERED_BY_PREFIX}{fields['answered_by']}" if fields["answered_by"] else ""
+    )
+    return fields
+
+
+# Issue 19: the body's caller line with a name, and (as before) without.
+CALLER_NAME_PREFIX = "発信者："
+CALLER_PREFIX = "発信者番号："
+
+
 def compose(
     call: CallRecord,
     settings: MailSettings,
@@ -237,11 +342,14 @@ def compose(
     sender: str,
     templates: Templates,
     device_label: str = "",
+    caller_name: str = "",
 ) -> EmailMessage:
     """MAIL-9: the notification mail of ``call`` for one recipient.
 
     ``device_label`` is the operator's name for the interface that answered
-    (issue 17), if it has one.
+    (issue 17), if it has one; ``caller_name`` the caller's name in the
+    number's phonebook (issue 19, BOOK-2), used only for a presented caller
+    and only if it is a valid name (``usable_caller_name``).
 
     Raises ``UnsafeHeader`` when the sender, the recipient, the Linkedid or
     the subscriber number could not be put in a header safely.
@@ -249,25 +357,13 @@ def compose(
     domain = header_sender(sender).domain
     recipient = header_address(recipient, field="recipient")
     linkedid = header_token(call.linkedid, field="linkedid")
-    called_number = _number(settings.number, field="called_number")
+    fields = call_fields(call, settings, caller_name=caller_name, device_label=device_label)
     zone = _zone(settings.timezone)
-    fields = {
-        "service": SERVICE_NAME,
-        "caller": caller_label(call),
-        "called_number": called_number,
-        "started_at": _aware(call.started_at).astimezone(zone).strftime(TIME_FORMAT),
-        "result": OUTCOME_LABELS[call.outcome],
-        "timezone": settings.timezone,
-        "answered_by": answered_by(call, device_label),
-    }
-    answered = (
-        f"\n{labels.ANSWERED_BY_PREFIX}{fields['answered_by']}" if fields["answered_by"] else ""
-    )
     msg = build_message(
         sender=sender,
         recipient=recipient,
         subject=templates.subject.substitute(fields),
-        body=templates.body.substitute(fields, answered=answered),
+        body=templates.body.substitute(fields),
         date=_aware(call.ended_at).astimezone(zone),
         message_id=make_message_id(linkedid, recipient, domain),
     )
@@ -286,6 +382,7 @@ def compose_all(
     sender: str,
     templates: Templates,
     device_label: str = "",
+    caller_name: str = "",
 ) -> list[tuple[str, str, str, str]]:
     """The mail of ``call`` for each recipient as (recipient, subject, text, Message-ID).
 
@@ -303,6 +400,7 @@ def compose_all(
         sender=sender,
         templates=templates,
         device_label=device_label,
+        caller_name=caller_name,
     )
     text = template.as_string()
     placeholder_id = str(template["Message-ID"])
