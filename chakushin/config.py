@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import math
 import os
 import re
 import tomllib
@@ -28,6 +29,7 @@ from agi.config import AgiConfig as AgiConfig
 from dialplan.config import CallConfig as CallConfig
 from dialplan.config import IvrConfig as IvrConfig
 from notifier.config import AmiConfig as AmiConfig
+from notifier.config import ChatConfig as ChatConfig
 from notifier.config import MailConfig as MailConfig
 from store import validation
 from store.db import parse_url
@@ -137,6 +139,7 @@ class Config:
     agi: AgiConfig = field(default_factory=AgiConfig)
     site: SiteConfig = field(default_factory=SiteConfig)
     mail: MailConfig = field(default_factory=MailConfig)
+    chat: ChatConfig = field(default_factory=ChatConfig)
     ivr: IvrConfig = field(default_factory=IvrConfig)
     call: CallConfig = field(default_factory=CallConfig)
     serve: ServeConfig = field(default_factory=ServeConfig)
@@ -259,9 +262,7 @@ def _printable(text: str, key: str) -> None:
         raise ConfigError(f"is longer than {MAX_TEXT} characters", key=key)
     if not text.isprintable():
         bad = next(c for c in text if not c.isprintable())
-        raise ConfigError(
-            f"contains a control or formatting character (U+{ord(bad):04X})", key=key
-        )
+        raise ConfigError(f"contains a control or formatting character (U+{ord(bad):04X})", key=key)
 
 
 def _typed(value: Any, kind: Any, key: str) -> Any:
@@ -273,6 +274,10 @@ def _typed(value: Any, kind: Any, key: str) -> Any:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
         raise ConfigError(f"expected a whole number, got {value!r}", key=key)
+    if kind is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return _finite(float(value), key)
+        raise ConfigError(f"expected a number, got {value!r}", key=key)
     if kind is str:
         if isinstance(value, str):
             return value
@@ -297,11 +302,23 @@ def _from_env(raw: str, kind: Any, key: str) -> Any:
             return int(raw)
         except ValueError:
             raise ConfigError(f"expected a whole number, got {raw!r}", key=key) from None
+    if kind is float:
+        try:
+            number = float(raw)
+        except ValueError:
+            raise ConfigError(f"expected a number, got {raw!r}", key=key) from None
+        return _finite(number, key)
     if typing.get_origin(kind) is tuple:
         return tuple(part.strip() for part in raw.split(",") if part.strip())
     if kind is str or isinstance(kind, types.UnionType):
         return raw
     raise TypeError(f"unsupported config type {kind!r}")  # pragma: no cover
+
+
+def _finite(value: float, key: str) -> float:
+    if not math.isfinite(value):
+        raise ConfigError(f"expected a finite number, got {value!r}", key=key)
+    return value
 
 
 def _choice(value: str, choices: tuple[str, ...], key: str) -> None:
@@ -387,6 +404,7 @@ def _validate(config: Config, problems: list[ConfigError]) -> None:
     if not 1 <= config.site.login_failures_per_address <= 10_000:
         bad("must be 1-10000", "site.login_failures_per_address")
     _validate_site(config.site, problems)
+    _validate_chat(config.chat, problems)
     if not 1 <= config.api.auth_failures_per_minute <= MAX_API_FAILURES:
         bad(
             f"must be 1-{MAX_API_FAILURES}; got {config.api.auth_failures_per_minute}",
@@ -498,6 +516,73 @@ def _validate_site(site: SiteConfig, problems: list[ConfigError]) -> None:
     ):
         if not low <= value <= high:
             problems.append(ConfigError(f"must be {low}-{high}; got {value}", key=key))
+
+
+MAX_CHAT_TIMEOUT = 120.0  # chat.timeout_seconds: 0.5-120
+MAX_CHAT_RESPONSE = 1_048_576  # chat.max_response_bytes: 256 B - 1 MiB
+_HOST_NAME = re.compile(
+    r"(?=.{1,253}$)[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*"
+)
+
+
+def _validate_chat(chat: ChatConfig, problems: list[ConfigError]) -> None:
+    """Issue 19 (CHAT-3): the ``[chat]`` section, one line per problem."""
+
+    def bad(message: str, key: str) -> None:
+        problems.append(ConfigError(message, key=f"chat.{key}"))
+
+    if not 0.5 <= chat.timeout_seconds <= MAX_CHAT_TIMEOUT:
+        bad(
+            f"must be 0.5-{MAX_CHAT_TIMEOUT:g} seconds; got {chat.timeout_seconds:g}",
+            "timeout_seconds",
+        )
+    if not 256 <= chat.max_response_bytes <= MAX_CHAT_RESPONSE:
+        bad(f"must be 256-{MAX_CHAT_RESPONSE}; got {chat.max_response_bytes}", "max_response_bytes")
+    if not 1 <= chat.concurrency <= 64:
+        bad(f"must be 1-64; got {chat.concurrency}", "concurrency")
+    for host in chat.allow_hosts:
+        if not _allowed_host(host):
+            bad(
+                f"{host!r} is not a host name (lower case, no scheme or port) or an IP address",
+                "allow_hosts",
+            )
+    try:
+        _chatwork_api(chat.chatwork_api, chat.allow_hosts)
+    except ConfigError as exc:
+        problems.append(exc)
+
+
+def _allowed_host(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return _HOST_NAME.fullmatch(host) is not None
+    return True
+
+
+def _chatwork_api(url: str, allow_hosts: Sequence[str]) -> None:
+    """chat.chatwork_api: https://host[:port][/path] (http:// only to an allowed host)."""
+    key = "chat.chatwork_api"
+    if not url.isascii() or any(ch.isspace() for ch in url):
+        raise ConfigError("must be printable ASCII without spaces", key=key)
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise ConfigError(f"is not a URL: {exc}", key=key) from None
+    host = parts.hostname or ""
+    if not host:
+        raise ConfigError(f"must name a host; got {url!r}", key=key)
+    if parts.scheme != "https" and not (parts.scheme == "http" and host in allow_hosts):
+        raise ConfigError(
+            f"must be https:// (http:// only to a chat.allow_hosts host); got {url!r}", key=key
+        )
+    if parts.username is not None or parts.password is not None:
+        raise ConfigError("must not contain a user or password", key=key)
+    if parts.query or parts.fragment or "?" in url or "#" in url:
+        raise ConfigError("must not have a query (?) or fragment (#)", key=key)
+    if port == 0:
+        raise ConfigError("port must be 1-65535", key=key)
 
 
 def _public_url(url: str) -> None:

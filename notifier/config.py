@@ -1,4 +1,4 @@
-"""The notifier's settings: the ``[ami]`` and ``[mail]`` sections of the configuration.
+"""The notifier's settings: the ``[ami]``, ``[mail]`` and ``[chat]`` sections of the configuration.
 
 Parsed and checked by ``chakushin.config``; ``notifier/`` receives them, never the whole config.
 """
@@ -63,3 +63,21 @@ class MailConfig:
     def sender_domain(self) -> str:
         """The domain subscribers must allow to receive the mails (受信指定ドメイン)."""
         return FromAddress.parse(self.from_address).domain
+
+
+@dataclass(frozen=True)
+class ChatConfig:
+    """Issue 19 (CHAT-3): how chat and webhook notices are posted (``notifier.webhooks``)."""
+
+    # Seconds one POST may take in all (connecting, sending, the answer).
+    timeout_seconds: float = 10.0
+    # Bytes of a receiver's answer that are read (the rest is not).
+    max_response_bytes: int = 4096
+    # Hosts that may be posted to over http:// and are exempt from the kinds'
+    # host rules and from the public-address rule (a test server, an in-house
+    # receiver): exact host names or IP addresses.
+    allow_hosts: tuple[str, ...] = ()
+    # Chatwork's API; messages go to {chatwork_api}/rooms/{room_id}/messages.
+    chatwork_api: str = "https://api.chatwork.com/v2"
+    # Notices posted at once.
+    concurrency: int = 4

@@ -68,6 +68,9 @@ class SendResult:
     # False: no server answered (connection refused, timeout, TLS failure); ``reply``
     # is then our side's error text, with internal hosts: for logs, not for a page.
     answered: bool = True
+    # Issue 19 (CHAT-3): seconds the receiver asked us to wait (HTTP Retry-After);
+    # the next attempt is no sooner (capped at MAX_RETRY_AFTER).
+    retry_after: float | None = None
 
     def __post_init__(self) -> None:
         # Issue 16: a server's reply is any bytes it chose (aiosmtplib keeps those that
@@ -230,23 +233,39 @@ class RetryPolicy:
         return rng.uniform(cap / 2, cap)
 
 
-def claim_due(session: Session, now: dt.datetime, limit: int, lease: dt.timedelta) -> list[Claimed]:
+# A receiver's Retry-After is honoured up to this many seconds (issue 19, CHAT-3).
+MAX_RETRY_AFTER = 3600.0
+
+
+def claim_rows(
+    session: Session, now: dt.datetime, limit: int, lease: dt.timedelta, *, chat: bool = False
+) -> list[OutboxMail]:
+    """Claim due rows: mails (``chat`` False) or chat notices (issue 19: ``CALL_CHAT``).
+
+    Each worker takes its own kind only: a mail worker never posts a chat
+    notice as a mail, a chat worker never mails.
+    """
+    kind = OutboxMail.kind == MailKind.CALL_CHAT if chat else OutboxMail.kind != MailKind.CALL_CHAT
     rows = session.scalars(
         select(OutboxMail)
-        .where(OutboxMail.status == MailStatus.PENDING, OutboxMail.next_attempt_at <= now)
+        .where(OutboxMail.status == MailStatus.PENDING, OutboxMail.next_attempt_at <= now, kind)
         .order_by(OutboxMail.next_attempt_at, OutboxMail.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
     ).all()
-    claimed = []
     for row in rows:
         row.attempts += 1
         row.next_attempt_at = now + lease  # in flight: nobody else takes it until then
-        claimed.append(
-            Claimed(row.id, row.recipient, row.body, row.attempts, row.created_at, now + lease)
-        )
     session.flush()
-    return claimed
+    return list(rows)
+
+
+def claim_due(session: Session, now: dt.datetime, limit: int, lease: dt.timedelta) -> list[Claimed]:
+    """Claim due mails (every kind but ``CALL_CHAT``)."""
+    return [
+        Claimed(row.id, row.recipient, row.body, row.attempts, row.created_at, now + lease)
+        for row in claim_rows(session, now, limit, lease)
+    ]
 
 
 def record_results(
@@ -282,7 +301,10 @@ def record_results(
             # delivery in the database (SITE-5 stores only their hashes).
             row.body = SECRET_REMOVED
         else:
-            row.next_attempt_at = now + dt.timedelta(seconds=policy.delay(row.attempts, rng))
+            delay = policy.delay(row.attempts, rng)
+            if result.retry_after is not None:  # CHAT-3: no sooner than the receiver asked
+                delay = max(delay, min(result.retry_after, MAX_RETRY_AFTER))
+            row.next_attempt_at = now + dt.timedelta(seconds=delay)
         statuses.append(row.status)
     session.flush()
     return statuses
@@ -317,6 +339,7 @@ Result = tuple[Claimed, SendResult]
 # What writing a result may raise: the database's errors, and an encoding
 # error of a value (not a database error: sqlite3 and psycopg raise it as is).
 RECORD_ERRORS = (StoreUnavailable, SQLAlchemyError, ValueError)
+
 
 def unstorable_reply(reply: str, exc: BaseException) -> str:
     """What is stored instead of a reply the database refused: its codes, and why."""
