@@ -379,3 +379,89 @@ def _shows_something(text: str) -> bool:
         if run > _MAX_COMBINING:
             return False
     return True
+
+
+# Issue 19 (BOOK-1): a phonebook name and note. Spaces between words (the
+# ASCII and the ideographic one, 山田　太郎) are letters of a name; every other
+# separator or "Other" character is refused: a control (CR/LF/NUL could add a
+# mail header or a CSV line), a format character (a bidi override reverses
+# what the mail shows, a zero-width one hides), a private-use, surrogate or
+# unassigned code point, a line or paragraph separator.
+_NAME_SPACES = frozenset(" \u3000")
+
+
+def _name_problem(text: str) -> bool:
+    """Whether ``text`` has a character a name or note may not have (see ``_NAME_SPACES``)."""
+    if any(not (c in _NAME_SPACES or c.isprintable()) for c in text):
+        return True
+    run = 0
+    for c in text:
+        run = run + 1 if unicodedata.combining(c) else 0
+        if run > _MAX_COMBINING:
+            return True
+    return any(c in _BLANK_LETTERS for c in text)
+
+
+def _name_text(value: str) -> str:
+    """NFC, spaces around stripped (only spaces: a CR/LF at an end is refused, not hidden)."""
+    return unicodedata.normalize("NFC", value).strip(" \u3000")
+
+
+def caller_name(value: str, *, field: str = "name") -> str:
+    """BOOK-1: a caller's name in a phonebook, 1-``MAX_CALLER_NAME`` characters, NFC.
+
+    The mail puts it in its subject, encoded (RFC 2047), and every chat
+    message and the CSV file carry it: no character that could break a
+    line, hide, reverse or fake the text around it (``_name_problem``).
+    """
+    if len(value) > MAX_CALLER_NAME * 4:  # bounded before NFC looks at it
+        raise InvalidInput(
+            f"name of {len(value)} characters: at most {MAX_CALLER_NAME}",
+            code="caller_name_too_long",
+            field=field,
+            params={"max": MAX_CALLER_NAME},
+        )
+    name = _name_text(value)
+    if not name:
+        raise InvalidInput("the name is empty", code="caller_name_empty", field=field)
+    if len(name) > MAX_CALLER_NAME:
+        raise InvalidInput(
+            f"name of {len(name)} characters: at most {MAX_CALLER_NAME}",
+            code="caller_name_too_long",
+            field=field,
+            params={"max": MAX_CALLER_NAME},
+        )
+    if _name_problem(name):
+        raise InvalidInput(
+            f"name {name[:MAX_CALLER_NAME]!r}: control, format or invisible characters "
+            "are not allowed",
+            code="caller_name_control",
+            field=field,
+        )
+    return name
+
+
+def phonebook_note(value: str, *, field: str = "note") -> str:
+    """BOOK-1: a phonebook entry's note, 0-``MAX_PHONEBOOK_NOTE`` characters, NFC."""
+    if len(value) > MAX_PHONEBOOK_NOTE * 4:
+        raise InvalidInput(
+            f"note of {len(value)} characters: at most {MAX_PHONEBOOK_NOTE}",
+            code="phonebook_note_too_long",
+            field=field,
+            params={"max": MAX_PHONEBOOK_NOTE},
+        )
+    note = _name_text(value)
+    if len(note) > MAX_PHONEBOOK_NOTE:
+        raise InvalidInput(
+            f"note of {len(note)} characters: at most {MAX_PHONEBOOK_NOTE}",
+            code="phonebook_note_too_long",
+            field=field,
+            params={"max": MAX_PHONEBOOK_NOTE},
+        )
+    if _name_problem(note):
+        raise InvalidInput(
+            "the note has control, format or invisible characters",
+            code="phonebook_note_control",
+            field=field,
+        )
+    return note
