@@ -70,6 +70,11 @@ def _number(value: str, *, field: str) -> str:
     return value
 
 
+def call_number(value: str) -> str:
+    """A subscriber number as a notice shows it: digits only, else ``UnsafeHeader``."""
+    return _number(value, field="called_number")
+
+
 def make_message_id(linkedid: str, recipient: str, domain: str) -> str:
     """MAIL-10: the same Message-ID for a call's mail to one recipient, every time.
 
@@ -243,19 +248,25 @@ def answered_by(call: CallRecord, device_label: str = "") -> str:
     notifier.ami let through (a row written around them) is left out, so no
     control character reaches the body.
     """
+    parts = answered_parts(call, device_label)
+    return labels.answered_by_label(*parts) if parts is not None else ""
+
+
+def answered_parts(call: CallRecord, device_label: str = "") -> tuple[str, str] | None:
+    """(interface, name or "") of who answered, as ``answered_by`` shows them; None if nobody."""
     if call.outcome is not CallOutcome.ANSWERED or not call.answered_by:
-        return ""
+        return None
     try:
         interface = validation.interface(call.answered_by)
     except InvalidInput:
-        return ""
+        return None
     if _shown_name(device_label, validation.MAX_DEVICE_LABEL):
         name = device_label
     elif _shown_name(call.answered_name, _MAX_ANSWERED_NAME):
         name = call.answered_name
     else:
         name = ""
-    return labels.answered_by_label(interface, name)
+    return interface, name
 
 
 _NAME_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cs", "Zl", "Zp", "Cn"})
