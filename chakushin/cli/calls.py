@@ -7,6 +7,12 @@ of failure and the mail server's raw reply (or our side's error when no
 server answered), which the site never shows. Then the number's addresses
 whose latest mail failed (the flag of the site's address page).
 
+Issue 19 (CHAT-3, BOOK-2): each call also lists its chat and webhook notices
+(``chats``: the destination's kind, its slot now, the name it was queued
+with, the same statuses, the receiver's raw HTTP reply), and the caller's
+phonebook name beside a presented number; then the destinations whose latest
+notice failed.
+
 In text, every stored text is printed through ``store.shown_text.one_line``:
 a reply is whatever the server sent, and its line breaks, escape sequences
 or bidi overrides must neither forge lines nor act on the terminal. JSON
@@ -44,10 +50,22 @@ def _delivery_data(d: Delivery) -> dict[str, Any]:
     }
 
 
+def _chat_data(d: Delivery) -> dict[str, Any]:
+    """Issue 19: one destination's notice of the call (its slot None once removed)."""
+    return {
+        "kind": d.channel,
+        "position": d.destination_position,
+        "name": d.address,
+        **{k: v for k, v in _delivery_data(d).items() if k != "address"},
+    }
+
+
 def calls_data(session: Session, number: str, limit: int) -> dict[str, Any]:
-    """The ``calls`` and ``recently_failed`` parts of ``number show --calls`` (JSON as is)."""
+    """The ``calls``, ``recently_failed`` and ``recently_failed_destinations`` parts of
+    ``number show --calls`` (JSON as is)."""
     calls = delivery.call_deliveries(session, number, limit)
     failed = delivery.recently_failed(session, number)  # however old: the operator's view
+    failed_chats = delivery.recently_failed_destinations(session, number)
     # Issue 17 (MAIL-9): who answered, by the operator's device name, else
     # Asterisk's member name; the names read once for every call listed.
     answered = {c.call.answered_by for c in calls if c.call.answered_by}
@@ -57,13 +75,15 @@ def calls_data(session: Session, number: str, limit: int) -> dict[str, Any]:
             {
                 "started_at": c.call.started_at.isoformat(),
                 "caller": c.call.caller,
+                "caller_name": c.call.caller_name or None,
                 "outcome": c.call.outcome.value,
                 "answered_by": c.call.answered_by or None,
                 "answered_name": names.get(c.call.answered_by) or c.call.answered_name or None,
                 "mailed": c.call.mailed,
                 "reason": c.call.reason,
                 "rule": c.call.rule,
-                "deliveries": [_delivery_data(d) for d in c.deliveries],
+                "deliveries": [_delivery_data(d) for d in c.deliveries if not d.is_chat],
+                "chats": [_chat_data(d) for d in c.deliveries if d.is_chat],
             }
             for c in calls
         ],
@@ -76,6 +96,16 @@ def calls_data(session: Session, number: str, limit: int) -> dict[str, Any]:
                 "queued_at": f.queued_at.isoformat(),
             }
             for f in sorted(failed.values(), key=lambda f: f.position)
+        ],
+        "recently_failed_destinations": [
+            {
+                "position": f.position,
+                "kind": f.kind.value,
+                "failure": f.failure.value,
+                "reply": f.reply or None,
+                "queued_at": f.queued_at.isoformat(),
+            }
+            for f in sorted(failed_chats.values(), key=lambda f: f.position)
         ],
     }
 
@@ -90,6 +120,16 @@ def _attempts(n: int) -> str:
 
 
 def _delivery_line(d: dict[str, Any]) -> str:
+    return f"      {_t(d['address'])}  {_said(d)}"
+
+
+def _chat_line(d: dict[str, Any]) -> str:
+    """Issue 19: 「slack #1 営業  sent ...」; a removed destination's slot is 「(removed)」."""
+    slot = f"#{d['position']}" if d["position"] is not None else "(removed)"
+    return f"      {_t(d['kind'])} {slot} {_t(d['name'])}  {_said(d)}"
+
+
+def _said(d: dict[str, Any]) -> str:
     status = d["status"]
     if status == DeliveryStatus.SENT:
         said = f"sent {_shown(d['sent_at'])} after {_attempts(d['attempts'])}"
@@ -102,7 +142,7 @@ def _delivery_line(d: dict[str, Any]) -> str:
         )
     else:
         said = f"queued ({_attempts(d['attempts'])}), due {_shown(d['next_attempt_at'])}"
-    return f"      {_t(d['address'])}  {said}"
+    return said
 
 
 def _shown(iso: str | None) -> str:
@@ -125,12 +165,23 @@ def render_calls(data: dict[str, Any], limit: int) -> str:
                 if c["answered_name"]
                 else (f" answered by {who}")
             )
-        lines.append(f"    {_shown(c['started_at'])}  from {_t(c['caller'])}  {outcome}  {decided}")
+        caller = _t(c["caller"])
+        if c.get("caller_name"):  # issue 19 (BOOK-2): presented callers only
+            caller += f" ({_t(c['caller_name'])})"
+        lines.append(f"    {_shown(c['started_at'])}  from {caller}  {outcome}  {decided}")
         lines += [_delivery_line(d) for d in c["deliveries"]]
+        lines += [_chat_line(d) for d in c.get("chats", ())]
     failed = data["recently_failed"]
     lines.append(f"  recently failed addresses ({len(failed)}):")
     lines += [
         f"    {f['position']}. {_t(f['address'])}  {f['failure']}: {_t(f['reply'] or '-')}"
         for f in failed
     ]
+    chats = data.get("recently_failed_destinations", [])
+    if chats:
+        lines.append(f"  recently failed destinations ({len(chats)}):")
+        lines += [
+            f"    {f['position']}. {_t(f['kind'])}  {f['failure']}: {_t(f['reply'] or '-')}"
+            for f in chats
+        ]
     return "\n".join(lines)
