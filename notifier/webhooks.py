@@ -1,0 +1,378 @@
+"""Chat and webhook notices over HTTP (issue 19, CHAT-2, CHAT-3).
+
+``HttpSender.post`` makes one POST to a destination and says how it went
+as the mail's ``SendResult``, so the outbox (MAIL-10) retries and gives up
+by the same rules:
+
+- 2xx: delivered;
+- 429 (its Retry-After, in seconds or as an HTTP date, honoured), 408, 425,
+  5xx, a timeout, a refused or lost connection, a name that does not
+  resolve: temporary, retried with backoff until the deadline;
+- 3xx (redirects are never followed: a webhook that moved must be entered
+  again) and every other 4xx: given up at once, the answer recorded.
+
+What is posted where is checked on every attempt, not only when the
+destination was saved: the URL by ``store.chat_urls.destination_url`` (https
+only, each kind's host), and every address its host resolves to must be
+public (``ipaddress.is_global``) unless the operator allows the host
+(``chat.allow_hosts``). The check runs where the connection is made
+(``GuardedBackend``), on the very address connected to, so a name that
+resolves to a public address for the check and to 127.0.0.1 for the
+connection cannot reach the notifier's own network.
+
+A request has a timeout for all of it (connecting, sending, the answer)
+and at most ``max_response_bytes`` of the answer are read. A reply
+(``SendResult.reply``) never holds the URL's path or a token: both are
+credentials.
+
+The generic webhook (CHAT-2) is signed as Standard Webhooks says:
+``webhook-id`` (the outbox row's dedup key, the same on every retry, so a
+receiver drops a repeat), ``webhook-timestamp`` and ``webhook-signature``
+(``v1,`` HMAC-SHA256 with the destination's ``whsec_`` secret), made by the
+``standardwebhooks`` library that receivers verify with.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import email.utils
+import ipaddress
+import re
+import secrets
+import socket
+import urllib.parse
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpcore
+import httpx
+import structlog
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+from standardwebhooks.webhooks import EmptyWebhookSecretError, Webhook
+
+from notifier.chat import compose_test_chat, payload
+from notifier.config import ChatConfig
+from notifier.mail import Templates
+from notifier.outbox import SendResult
+from store import chat_urls, db, service
+from store.errors import DomainError, NotFound
+from store.models import ChatDestination, ChatKind
+from store.shown_text import one_line
+
+log = structlog.get_logger("notifier.webhooks")
+
+USER_AGENT = "chakushin/0.1 (+missed-call notices)"
+SNIPPET = 200  # characters of an answer's body kept in the reply
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    timeout: float = 10.0
+    max_response_bytes: int = 4096
+    allow_hosts: frozenset[str] = frozenset()
+    chatwork_api: str = "https://api.chatwork.com/v2"
+    user_agent: str = USER_AGENT
+
+    @classmethod
+    def from_config(cls, chat: ChatConfig) -> WebhookSettings:
+        return cls(
+            timeout=chat.timeout_seconds,
+            max_response_bytes=chat.max_response_bytes,
+            allow_hosts=frozenset(chat.allow_hosts),
+            chatwork_api=chat.chatwork_api,
+        )
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a notice goes: a destination's kind and credentials, read when it is sent."""
+
+    kind: ChatKind
+    url: str | None
+    room_id: str | None
+    secret: str | None = dataclasses.field(repr=False)
+
+    @classmethod
+    def of(cls, d: ChatDestination) -> Target:
+        return cls(d.kind, d.url, d.room_id, d.secret)
+
+
+class Refused(Exception):
+    """Not posted: the destination breaks a rule (CHAT-3); permanent, nothing was sent."""
+
+
+# --- where connections go ------------------------------------------------------------
+
+Resolver = Callable[[str, int], Awaitable[Sequence[str]]]
+
+
+async def system_resolver(host: str, port: int) -> list[str]:
+    """The addresses ``host`` resolves to, as the system's resolver gives them."""
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+def public(address: str) -> bool:
+    """Whether an address is on the public internet (an IPv4-mapped IPv6 one as its IPv4)."""
+    ip = ipaddress.ip_address(address.partition("%")[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global
+
+
+class GuardedBackend(httpcore.AsyncNetworkBackend):
+    """httpcore's network backend, connecting only to addresses the rules allow.
+
+    The host is resolved here and the connection made to the address that
+    was checked (TLS still names the host: httpcore passes the URL's host as
+    the server name). A host in ``allow_hosts`` may be any address.
+    """
+
+    def __init__(self, allow_hosts: frozenset[str], resolver: Resolver) -> None:
+        self.allow_hosts = allow_hosts
+        self.resolver = resolver
+        self.inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 -- httpcore's interface
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        try:
+            addresses = await self.resolver(host, port)
+        except OSError as exc:
+            raise httpcore.ConnectError(f"{host} does not resolve: {exc}") from exc
+        if not addresses:
+            raise httpcore.ConnectError(f"{host} does not resolve")
+        if not chat_urls.host_allowed(host, self.allow_hosts):
+            hidden = [a for a in addresses if not public(a)]
+            if hidden:
+                raise Refused(f"{host} resolves to a non-public address ({hidden[0]})")
+        failure: Exception | None = None
+        for address in addresses:
+            try:
+                return await self.inner.connect_tcp(
+                    address, port, timeout, local_address, socket_options
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                failure = exc
+        assert failure is not None
+        raise failure
+
+    async def sleep(self, seconds: float) -> None:
+        await self.inner.sleep(seconds)
+
+
+class GuardedTransport(httpx.AsyncHTTPTransport):
+    """httpx's transport over ``GuardedBackend``; no proxy from the environment."""
+
+    def __init__(self, backend: GuardedBackend) -> None:
+        super().__init__(trust_env=False)
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=httpx.create_ssl_context(trust_env=False),
+            max_connections=100,
+            max_keepalive_connections=20,
+            keepalive_expiry=5.0,
+            network_backend=backend,
+        )
+
+
+# --- the answer ------------------------------------------------------------------------
+
+TEMPORARY = frozenset({408, 425, 429})
+MAX_RETRY_AFTER_TEXT = 64
+
+
+def retry_after(value: str | None, now: dt.datetime) -> float | None:
+    """Retry-After (RFC 9110): seconds, or an HTTP date; None when absent or unreadable."""
+    if value is None or len(value) > MAX_RETRY_AFTER_TEXT:
+        return None
+    value = value.strip()
+    if re.fullmatch(r"[0-9]{1,10}", value):
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+def answer(
+    code: int, reason: str, body: bytes, headers: httpx.Headers, now: dt.datetime
+) -> SendResult:
+    """The ``SendResult`` of an HTTP answer (the reply format of issue 19's contract)."""
+    text = one_line(body.decode("utf-8", "replace").strip(), SNIPPET)
+    reply = f"HTTP {code} {one_line(reason, 60)}".rstrip() + (f": {text}" if text else "")
+    if 200 <= code < 300:
+        return SendResult(True, reply=reply)
+    if code in TEMPORARY or code >= 500:
+        wait = retry_after(headers.get("retry-after"), now) if code in (429, 503) else None
+        return SendResult(False, reply=reply, retry_after=wait)
+    return SendResult(False, permanent=True, reply=reply)  # 3xx (never followed), other 4xx
+
+
+# --- the sender ---------------------------------------------------------------------------
+
+
+class HttpSender:
+    """Posts notices with one ``httpx.AsyncClient`` (its connections shared by every post)."""
+
+    def __init__(
+        self,
+        settings: WebhookSettings,
+        *,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        transport: httpx.AsyncBaseTransport | None = None,
+        resolver: Resolver = system_resolver,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self._client = httpx.AsyncClient(
+            transport=transport or GuardedTransport(GuardedBackend(settings.allow_hosts, resolver)),
+            follow_redirects=False,
+            timeout=settings.timeout,
+            trust_env=False,
+            headers={"User-Agent": settings.user_agent, "Accept-Encoding": "identity"},
+        )
+
+    def url(self, target: Target) -> str:
+        """The URL to post to, checked again now (CHAT-3); ``Refused`` if it breaks a rule."""
+        if target.kind is ChatKind.CHATWORK:
+            if not target.room_id or not target.secret:
+                raise Refused("chatwork destination without a room or a token")
+            try:
+                room = chat_urls.chatwork_room(target.room_id)
+            except DomainError as exc:
+                raise Refused(exc.message) from None
+            return f"{self.settings.chatwork_api.rstrip('/')}/rooms/{room}/messages"
+        if not target.url:
+            raise Refused("destination without a URL")
+        try:
+            return chat_urls.destination_url(
+                target.kind, target.url, allow_hosts=self.settings.allow_hosts
+            )
+        except DomainError as exc:
+            raise Refused(exc.message) from None
+
+    def headers(
+        self, target: Target, body: str, content_type: str, message_id: str
+    ) -> dict[str, str]:
+        headers = {"Content-Type": content_type}
+        if target.kind is ChatKind.CHATWORK:
+            headers["X-ChatWorkToken"] = target.secret or ""
+        elif target.kind is ChatKind.WEBHOOK:
+            if not target.secret:
+                raise Refused("webhook destination without a signing secret")
+            now = self.clock().astimezone(dt.UTC)
+            try:
+                signature = Webhook(target.secret).sign(message_id, now, body)
+            except (ValueError, RuntimeError, EmptyWebhookSecretError) as exc:  # not base64
+                raise Refused(f"the signing secret is not usable ({type(exc).__name__})") from None
+            headers["webhook-id"] = message_id
+            headers["webhook-timestamp"] = str(int(now.timestamp()))
+            headers["webhook-signature"] = signature
+        return headers
+
+    async def post(
+        self, target: Target, payload_body: str, content_type: str, *, message_id: str
+    ) -> SendResult:
+        """One POST of ``payload_body`` (UTF-8) to ``target``; see the module's rules."""
+        try:
+            url = self.url(target)
+            headers = self.headers(target, payload_body, content_type, message_id)
+            async with asyncio.timeout(self.settings.timeout):
+                request = self._client.stream(
+                    "POST", url, content=payload_body.encode("utf-8"), headers=headers
+                )
+                async with request as response:
+                    body = await self._read(response)
+        except Refused as exc:
+            return SendResult(False, permanent=True, reply=f"refused: {exc}", answered=False)
+        except TimeoutError:
+            reply = f"TimeoutError: no answer within {self.settings.timeout:g} s"
+            return SendResult(False, reply=reply, answered=False)
+        except (httpx.HTTPError, OSError) as exc:
+            reply = hide(f"{type(exc).__name__}: {exc}", target)
+            return SendResult(False, reply=reply, answered=False)
+        return answer(
+            response.status_code, response.reason_phrase, body, response.headers, self.clock()
+        )
+
+    async def _read(self, response: httpx.Response) -> bytes:
+        """At most ``max_response_bytes`` of the answer; the rest is never read."""
+        limit = self.settings.max_response_bytes
+        data = bytearray()
+        async for chunk in response.aiter_raw():
+            data += chunk[: limit - len(data)]
+            if len(data) >= limit:
+                break
+        return bytes(data)
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+
+def hide(text: str, target: Target) -> str:
+    """``text`` without the destination's URL path, query or token (they are credentials)."""
+    secrets_in = [target.secret or ""]
+    if target.url:
+        parts = urllib.parse.urlsplit(target.url)
+        secrets_in += [target.url, parts.path, parts.query]
+    for secret in sorted(filter(lambda s: len(s) > 1, secrets_in), key=len, reverse=True):
+        text = text.replace(secret, "…")
+    return text
+
+
+# --- MAIL-2 送信テスト for a destination -----------------------------------------------------
+
+
+def probe_message_id() -> str:
+    """A 送信テスト's ``webhook-id``: each test its own message."""
+    return "msg_test_" + secrets.token_hex(12)
+
+
+def destination(session: Session, number: str, position: int) -> tuple[Target, str]:
+    """The destination at ``position`` of ``number`` and the number's time zone."""
+    found = service.get_number(session, number)
+    row = session.scalars(
+        select(ChatDestination).where(
+            ChatDestination.number_id == found.id, ChatDestination.position == position
+        )
+    ).one_or_none()
+    if row is None:
+        raise NotFound(f"{number} has no destination {position}", field="destination")
+    return Target.of(row), found.timezone
+
+
+async def send_test_chat(
+    sessions: sessionmaker[Session],
+    number: str,
+    position: int,
+    *,
+    templates: Templates,
+    sender: HttpSender,
+    now: dt.datetime,
+) -> SendResult:
+    """MAIL-2 for a destination: the test notice posted now, not through the outbox.
+
+    Like ``notifier.app.send_test_mail``; it stamps nothing (the caller
+    stamps ``test_sent_at`` when the receiver accepted it).
+    """
+    with db.transaction(sessions, read_only=True) as session:
+        target, timezone = destination(session, number, position)
+    content = compose_test_chat(number, templates=templates, now=now, timezone=timezone)
+    body = payload(target.kind, content)
+    result = await sender.post(target, body.body, body.content_type, message_id=probe_message_id())
+    log.info(
+        "test_chat", number=number, position=position, accepted=result.ok, reply=result.reply[:200]
+    )
+    return result
