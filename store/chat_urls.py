@@ -26,10 +26,10 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from urllib.parse import SplitResult, urlsplit
 
-from store.errors import InvalidInput
+from store.errors import InvalidInput, Param
 from store.models import ChatKind
 from store.validation import (
     MAX_CHATWORK_ROOM,
@@ -70,8 +70,10 @@ _CHATWORK_TOKEN = re.compile(r"[0-9A-Za-z]+")
 MIN_CHATWORK_TOKEN = 16
 
 
-def _bad(reason: str, *, code: str, field: str) -> InvalidInput:
-    return InvalidInput(f"destination URL: {reason}", code=code, field=field)
+def _bad(
+    reason: str, *, code: str, field: str, params: Mapping[str, Param] | None = None
+) -> InvalidInput:
+    return InvalidInput(f"destination URL: {reason}", code=code, field=field, params=params)
 
 
 def _plain_host(host: str) -> str:
@@ -201,6 +203,7 @@ def destination_url(
             f"is longer than {MAX_DESTINATION_URL} characters",
             code="chat_url_too_long",
             field=field,
+            params={"limit": MAX_DESTINATION_URL},
         )
     if not value.isascii():
         raise _bad(
@@ -279,6 +282,7 @@ def chatwork_room(value: str, *, field: str = "room_id") -> str:
             "room's address)",
             code="chatwork_room_format",
             field=field,
+            params={"limit": MAX_CHATWORK_ROOM},
         )
     return room
 
@@ -299,6 +303,7 @@ def chatwork_token(value: str, *, field: str = "token") -> str:
             "digits, nothing else (no spaces)",
             code="chatwork_token_format",
             field=field,
+            params={"min": MIN_CHATWORK_TOKEN, "max": MAX_DESTINATION_SECRET},
         )
     return token
 
@@ -313,5 +318,6 @@ def destination_label(value: str, *, field: str = "label") -> str:
             f"destination name {value[:40]!r}: 0-{MAX_DESTINATION_LABEL} printable characters",
             code="destination_label_format",
             field=field,
+            params={"limit": MAX_DESTINATION_LABEL},
         )
     return label
