@@ -63,6 +63,8 @@ ERRORS: dict[str, str] = {
         "次の電話番号の名前またはメモに、Shift_JISで表せない文字があります。"
         "UTF-8でダウンロードしてください: {numbers}"
     ),
+    "phonebook_csv_encoding_choice": "文字コードはUTF-8またはShift_JISを選択してください。",
+    "phonebook_csv_row_refused": "CSVファイルの内容が正しくありません。",
 }
 
 PAGES: dict[str, str] = {}
