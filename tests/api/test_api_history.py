@@ -121,6 +121,7 @@ def test_issue18_MAIL_10_each_call_with_its_decision_and_every_addresss_delivery
         "started_at": "2026-11-22T01:05:03Z",
         "ended_at": "2026-11-22T01:05:23Z",
         "caller": "0398765432",
+        "caller_name": None,  # issue 19: no phonebook entry
         "outcome": "answered",
         "answered_by": "PJSIP/201",
         "answered_name": "受付",  # the operator's device name, as number show --calls
@@ -128,6 +129,7 @@ def test_issue18_MAIL_10_each_call_with_its_decision_and_every_addresss_delivery
         "reason": "answered",
         "rule": "MAIL-4",
         "deliveries": [],
+        "chats": [],  # issue 19: no destination
     }
     assert first["started_at"] == t0.isoformat().replace("+00:00", "Z")
     assert (first["mailed"], first["reason"], first["rule"]) == (True, "notify", "")

@@ -9,6 +9,13 @@ its status, attempts, when it was queued and sent or is tried next, and for
 a failed one the kind of failure and the mail server's raw reply, which is
 the operator's (the site never shows it).
 
+Issue 19 (CHAT-3, BOOK-2): each call also has ``caller_name``, the presented
+caller's name in the number's phonebook now (null for a withheld, payphone or
+unavailable caller, whatever the phonebook holds), and ``chats``: its notice
+to each chat or webhook destination (kind, slot, the name it was queued with,
+the same statuses, and for a failed one its kind and the receiver's raw HTTP
+reply). ``deliveries`` stays the mails.
+
 A page costs the same for the first calls and the ten-thousandth: the
 cursor is the last call's (started_at, id), never an offset, and the
 deliveries of a whole page are one query. Times are aware UTC.
@@ -89,6 +96,36 @@ class DeliveryOut(BaseModel):
         )
 
 
+class ChatDeliveryOut(BaseModel):
+    """One destination's chat or webhook notice of the call (issue 19)."""
+
+    kind: str  # the destination's kind: slack, teams, discord, chatwork, webhook
+    position: int | None  # its slot now (GET /numbers/{n}/destinations); null once removed
+    name: str  # its shown name when the notice was queued
+    status: DeliveryStatus
+    attempts: int
+    queued_at: dt.datetime
+    sent_at: dt.datetime | None  # when the receiver accepted it with a 2xx (sent)
+    next_attempt_at: dt.datetime | None  # the next try (queued, retrying)
+    failure: FailureKind | None  # why it was given up (failed)
+    reply: str | None  # the last failed attempt's HTTP reply, as stored: the operator's only
+
+    @classmethod
+    def of(cls, d: Delivery) -> ChatDeliveryOut:
+        return cls(
+            kind=d.channel,
+            position=d.destination_position,
+            name=d.address,
+            status=d.status,
+            attempts=d.attempts,
+            queued_at=d.queued_at.astimezone(dt.UTC),
+            sent_at=_utc(d.sent_at),
+            next_attempt_at=_utc(d.next_attempt_at),
+            failure=d.failure,
+            reply=d.reply or None,
+        )
+
+
 class CallOut(BaseModel):
     """One call to the number and its decision (MAIL-10)."""
 
@@ -96,13 +133,15 @@ class CallOut(BaseModel):
     started_at: dt.datetime
     ended_at: dt.datetime | None
     caller: str  # as the mail shows it (MAIL-9)
+    caller_name: str | None  # the phonebook's name of a presented caller (BOOK-2), else null
     outcome: CallOutcome
     answered_by: str | None  # the interface that answered
     answered_name: str | None  # the operator's device name, else Asterisk's member name
     mailed: bool
     reason: str  # the decision's reason; "undecided" for a call without one
     rule: str  # the SPEC rule that decided, "" when none
-    deliveries: list[DeliveryOut]
+    deliveries: list[DeliveryOut]  # the mails, by address
+    chats: list[ChatDeliveryOut]  # issue 19: the chat and webhook notices, by destination
 
     @classmethod
     def of(cls, c: CallDeliveries, names: dict[str, str]) -> CallOut:
@@ -112,19 +151,24 @@ class CallOut(BaseModel):
             started_at=row.started_at.astimezone(dt.UTC),
             ended_at=_utc(row.ended_at),
             caller=row.caller,
+            caller_name=row.caller_name or None,
             outcome=row.outcome,
             answered_by=row.answered_by or None,
             answered_name=names.get(row.answered_by) or row.answered_name or None,
             mailed=row.mailed,
             reason=row.reason,
             rule=row.rule,
-            deliveries=[DeliveryOut.of(d) for d in c.deliveries],
+            deliveries=[DeliveryOut.of(d) for d in c.deliveries if not d.is_chat],
+            chats=[ChatDeliveryOut.of(d) for d in c.deliveries if d.is_chat],
         )
 
 
 @router.get(
     "/numbers/{number}/calls",
-    summary="The number's calls, newest first, with each decision and each address's mail.",
+    summary=(
+        "The number's calls, newest first, with each decision, each address's mail "
+        "and each destination's chat notice."
+    ),
 )
 def list_calls(
     api: Reader,
