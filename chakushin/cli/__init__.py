@@ -43,6 +43,7 @@ COMMANDS: Mapping[str, str] = {
     "nuisance": "chakushin.cli.services:nuisance",
     "number-request": "chakushin.cli.services:number_request",
     "voice-warp": "chakushin.cli.services:voice_warp",
+    "phonebook": "chakushin.cli.phonebook:phonebook_group",
     "support": "chakushin.cli.support:support",
     "asterisk": "chakushin.cli.asterisk:asterisk",
     "api": "chakushin.cli.api:api",
