@@ -361,12 +361,22 @@ class Written:
     refused: BaseException | None = None
 
 
-class DeliveryWorker:
+class OutboxWorker:
+    """The outbox's delivery loop, whatever a row is delivered by (issue 19).
+
+    Claims, leases, group commit, hand-back and database failures are the
+    same for mails (``DeliveryWorker``) and chat notices
+    (``notifier.chat_outbox.ChatDeliveryWorker``); a subclass says which
+    rows it claims (``_claim_in``), how one is sent (``_send``, on one of
+    ``slots`` concurrent lanes) and how a result is counted (``_count``).
+    """
+
+    channel = "mail"  # the first word of the result's log event (mail_sent, chat_sent)
+
     def __init__(
         self,
         sessions: sessionmaker[Session],
-        senders: Sequence[Sender],
-        sender_address: str,
+        slots: int,
         *,
         policy: RetryPolicy = RetryPolicy(),
         batch: int = 50,
@@ -375,9 +385,7 @@ class DeliveryWorker:
         rng: random.Random | None = None,
     ) -> None:
         self.sessions = sessions
-        self.senders = list(senders)  # one per concurrent connection
-        # The From header may carry a display name; the envelope has the address alone.
-        self.sender_address = envelope_sender(sender_address)
+        self.slots = slots
         self.policy = policy
         self.batch = batch
         self.idle_poll = idle_poll
@@ -416,7 +424,7 @@ class DeliveryWorker:
             queue.put_nowait(mail)
         stale: list[Claimed] = []
 
-        async def drain(sender: Sender) -> None:
+        async def drain(slot: int) -> None:
             while not queue.empty() and not (stop is not None and stop.is_set()):
                 if self._unrecorded:
                     return  # the database refuses results: send no more for now
@@ -424,12 +432,12 @@ class DeliveryWorker:
                 if not self._fresh(mail):
                     stale.append(mail)  # handed back: another node may hold it before we end
                     continue
-                result = await sender.send(self.sender_address, mail.recipient, mail.message)
+                result = await self._send(slot, mail)
                 await self._record_soon(mail, result)
 
         async with asyncio.TaskGroup() as group:
-            for sender in self.senders:
-                group.create_task(drain(sender))
+            for slot in range(self.slots):
+                group.create_task(drain(slot))
         while self._unrecorded and not queue.empty():
             self._unsent.append(queue.get_nowait())  # handed back once the database is
         if stale:
@@ -499,9 +507,14 @@ class DeliveryWorker:
                 self._in_hand.pop(mail.id, None)
             self._unsent = []
 
+    async def _send(self, slot: int, mail: Claimed) -> SendResult:
+        raise NotImplementedError
+
+    def _claim_in(self, session: Session, now: dt.datetime) -> list[Claimed]:
+        raise NotImplementedError
+
     async def close(self) -> None:
-        """Every connection at once: a stop waits for the slowest QUIT, not their sum."""
-        await asyncio.gather(*(sender.close() for sender in self.senders))
+        raise NotImplementedError
 
     @property
     def in_hand(self) -> int:
@@ -536,7 +549,7 @@ class DeliveryWorker:
 
     def _claim(self) -> list[Claimed]:
         with db.transaction(self.sessions) as session:
-            return claim_due(session, self.clock(), self.batch, self.policy.lease)
+            return self._claim_in(session, self.clock())
 
     async def _record_soon(self, mail: Claimed, result: SendResult) -> None:
         """Record a result; returns once it is committed.
@@ -616,12 +629,52 @@ class DeliveryWorker:
 
     def _count(self, mail: Claimed, result: SendResult, status: MailStatus) -> None:
         bound = log.bind(outbox_id=mail.id, attempts=mail.attempts)
+        event = self.channel
         if status is MailStatus.SENT:
             self.counts["sent"] += 1
-            bound.info("mail_sent", reply=result.reply[:200])
+            bound.info(f"{event}_sent", reply=result.reply[:200])
         elif status is MailStatus.FAILED:
             self.counts["failed"] += 1
-            bound.error("mail_failed", reply=result.reply[:200], permanent=result.permanent)
+            bound.error(f"{event}_failed", reply=result.reply[:200], permanent=result.permanent)
         else:
             self.counts["retrying"] += 1
-            bound.warning("mail_retry", reply=result.reply[:200])
+            bound.warning(f"{event}_retry", reply=result.reply[:200])
+
+
+class DeliveryWorker(OutboxWorker):
+    """MAIL-10: delivers the outbox's mails over ``senders`` (one per SMTP connection)."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        senders: Sequence[Sender],
+        sender_address: str,
+        *,
+        policy: RetryPolicy = RetryPolicy(),
+        batch: int = 50,
+        idle_poll: float = 1.0,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        rng: random.Random | None = None,
+    ) -> None:
+        super().__init__(
+            sessions,
+            len(senders),
+            policy=policy,
+            batch=batch,
+            idle_poll=idle_poll,
+            clock=clock,
+            rng=rng,
+        )
+        self.senders = list(senders)  # one per concurrent connection
+        # The From header may carry a display name; the envelope has the address alone.
+        self.sender_address = envelope_sender(sender_address)
+
+    def _claim_in(self, session: Session, now: dt.datetime) -> list[Claimed]:
+        return claim_due(session, now, self.batch, self.policy.lease)
+
+    async def _send(self, slot: int, mail: Claimed) -> SendResult:
+        return await self.senders[slot].send(self.sender_address, mail.recipient, mail.message)
+
+    async def close(self) -> None:
+        """Every connection at once: a stop waits for the slowest QUIT, not their sum."""
+        await asyncio.gather(*(sender.close() for sender in self.senders))

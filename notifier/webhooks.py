@@ -50,7 +50,6 @@ from typing import Any
 import httpcore
 import httpx
 import structlog
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from standardwebhooks.webhooks import EmptyWebhookSecretError, Webhook
 
@@ -58,8 +57,8 @@ from notifier.chat import compose_test_chat, payload
 from notifier.config import ChatConfig
 from notifier.mail import Templates
 from notifier.outbox import SendResult
-from store import chat_urls, db, service
-from store.errors import DomainError, NotFound
+from store import chat_urls, db, destinations, service
+from store.errors import DomainError
 from store.models import ChatDestination, ChatKind
 from store.shown_text import one_line
 
@@ -340,19 +339,6 @@ def probe_message_id() -> str:
     return "msg_test_" + secrets.token_hex(12)
 
 
-def destination(session: Session, number: str, position: int) -> tuple[Target, str]:
-    """The destination at ``position`` of ``number`` and the number's time zone."""
-    found = service.get_number(session, number)
-    row = session.scalars(
-        select(ChatDestination).where(
-            ChatDestination.number_id == found.id, ChatDestination.position == position
-        )
-    ).one_or_none()
-    if row is None:
-        raise NotFound(f"{number} has no destination {position}", field="destination")
-    return Target.of(row), found.timezone
-
-
 async def send_test_chat(
     sessions: sessionmaker[Session],
     number: str,
@@ -368,7 +354,8 @@ async def send_test_chat(
     stamps ``test_sent_at`` when the receiver accepted it).
     """
     with db.transaction(sessions, read_only=True) as session:
-        target, timezone = destination(session, number, position)
+        target = Target.of(destinations.destination_row(session, number, position))
+        timezone = service.get_number(session, number).timezone
     content = compose_test_chat(number, templates=templates, now=now, timezone=timezone)
     body = payload(target.kind, content)
     result = await sender.post(target, body.body, body.content_type, message_id=probe_message_id())

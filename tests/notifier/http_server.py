@@ -12,6 +12,7 @@ from __future__ import annotations
 import http.server
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Self
@@ -45,6 +46,8 @@ class HttpServer:
     requests: list[Request] = field(default_factory=list)
     release: threading.Event = field(default_factory=threading.Event)
     written: int = 0  # bytes of streamed body the server could write
+    # Told of each request as it arrives, before the answer (in the server's thread).
+    on_request: Callable[[Request], None] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -62,16 +65,14 @@ class HttpServer:
             def _answer(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
+                request = Request(
+                    self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body
+                )
                 with owner.lock:
-                    owner.requests.append(
-                        Request(
-                            self.command,
-                            self.path,
-                            {k.lower(): v for k, v in self.headers.items()},
-                            body,
-                        )
-                    )
+                    owner.requests.append(request)
                     reply = owner.script.pop(0) if owner.script else owner.default
+                if owner.on_request is not None:
+                    owner.on_request(request)
                 if reply.hold:
                     owner.release.wait(WITHIN)
                 try:
