@@ -33,6 +33,9 @@ from web.pages.numbers import NumberPages
 from web.pages.otp import OtpPages
 from web.pages.otp_address import OtpAddressPages
 from web.pages.otp_confirmation import OtpConfirmationPages
+from web.pages.phonebook import UPLOAD_BODY_BYTES as PHONEBOOK_UPLOAD_BODY_BYTES
+from web.pages.phonebook import PhonebookPages
+from web.pages.phonebook import is_upload as phonebook_upload
 from web.pages.services import ServicePages
 from web.sessions import COOKIE
 
@@ -46,6 +49,7 @@ def _routes(base: Plumbing) -> list[Route | Mount]:
     login, otp, unit = LoginPages(base), OtpPages(base), AuthUnitPages(base)
     numbers, mail = NumberPages(base), NotificationPages(base)
     address, confirmation = OtpAddressPages(base), OtpConfirmationPages(base)
+    book = PhonebookPages(base)
     forwarding = ForwardingPages(base)
     nuisance = NuisancePages(base)
     n = "/numbers/{number:str}"
@@ -75,6 +79,12 @@ def _routes(base: Plumbing) -> list[Route | Mount]:
         Route(f"{n}/designated", mail.post_designated, methods=["POST"]),
         Route(f"{n}/nuisance", nuisance.nuisance, methods=["GET"]),  # CALL-2 (issue 16)
         Route(f"{n}/nuisance", nuisance.post_nuisance, methods=["POST"]),
+        # Issue 19 (BOOK-1): the number's phonebook of caller names, by hand and by CSV.
+        Route(f"{n}/phonebook", book.phonebook, methods=["GET"]),
+        Route(f"{n}/phonebook", book.post_phonebook, methods=["POST"]),
+        Route(f"{n}/phonebook/edit", book.edit, methods=["GET"]),
+        Route(f"{n}/phonebook/csv", book.post_csv, methods=["POST"]),
+        Route(f"{n}/phonebook/csv", book.download_csv, methods=["GET"]),
         # CALL-3, CALL-4 (issue 16): the number's call services.
         Route(f"{n}/number-request", forwarding.number_request, methods=["GET"]),
         Route(f"{n}/number-request", forwarding.post_number_request, methods=["POST"]),
@@ -123,13 +133,18 @@ def create_app(deps: SiteDeps) -> Starlette:
         the small limit, so an anonymous client cannot make the site hold a
         megabyte per request.
         """
-        if scope.get("path") != CSV_UPLOAD_PATH or scope.get("method") != "POST":
+        path = scope.get("path")
+        if not (path == CSV_UPLOAD_PATH or phonebook_upload(path)) or scope.get("method") != "POST":
             return False
         return COOKIE in Request(scope).cookies
 
     def limit_for(scope: Scope) -> int:
         config = deps.config
-        return config.max_csv_upload_bytes if upload(scope) else config.max_form_bytes
+        if not upload(scope):
+            return config.max_form_bytes
+        if phonebook_upload(scope.get("path")):  # issue 19: the phonebook's file is smaller
+            return min(PHONEBOOK_UPLOAD_BODY_BYTES, config.max_csv_upload_bytes)
+        return config.max_csv_upload_bytes
 
     app = Starlette(
         routes=_routes(base),

@@ -26,6 +26,7 @@ from web.deps import SendTestResult
 from web.pages.base import NumberPage, Plumbing, Posted
 from web.pages.delivery import address_flags
 from web.pages.forms import BadForm, count, flag, one_of, rows_within
+from web.pages.phonebook import book_names
 from web.texts import japanese, page
 
 log = structlog.get_logger("web")
@@ -444,6 +445,9 @@ class NotificationPages:
                     "designated": d["designated"],
                 }
         rows = rows + [{"caller_number": "", "designated": False}] * (DESIGNATED_ROWS - len(rows))
+        # Issue 19: each number's phonebook name beside its row.
+        callers = [str(r["caller_number"]) for r in rows if r["caller_number"]]
+        names = await self.base.read(book_names, found.number, callers)
         return self.base.render(
             request,
             "designated.html",
@@ -451,6 +455,7 @@ class NotificationPages:
                 "title": page("designated.title"),
                 "number": found.number,
                 "rows": list(enumerate(rows, start=1)),
+                "names": names,
                 "errors": errors or {},
                 "limit": validation.MAX_DESIGNATED,
             },

@@ -27,6 +27,7 @@ from store.errors import DomainError, NotFound, NotSubscribed
 from store.models import NuisanceEntry, Service
 from web.pages.base import NumberPage, Plumbing
 from web.pages.forms import BadForm, count, one_of
+from web.pages.phonebook import book_names
 from web.texts import japanese, page
 
 log = structlog.get_logger("web")
@@ -57,9 +58,19 @@ def _listed(session: Session, number: str) -> dict[str, Any]:
     found = service.get_number(session, number)
     described = service.describe_number(found)
     handles = {e.position: _handle(e) for e in found.nuisance}
+    listed = described["nuisance_list"]
+    # Issue 19: each listed caller's phonebook name beside it (a hidden entry has no number).
+    names = book_names(session, number, [e["caller_number"] for e in listed if not e["hidden"]])
     return {
         "subscribed": "nuisance" in described["services"],
-        "entries": [{**e, "handle": handles[e["position"]]} for e in described["nuisance_list"]],
+        "entries": [
+            {
+                **e,
+                "handle": handles[e["position"]],
+                "name": "" if e["hidden"] else names.get(e["caller_number"] or "", ""),
+            }
+            for e in listed
+        ],
     }
 
 

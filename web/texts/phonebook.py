@@ -67,4 +67,16 @@ ERRORS: dict[str, str] = {
     "phonebook_csv_row_refused": "CSVファイルの内容が正しくありません。",
 }
 
-PAGES: dict[str, str] = {}
+PAGES: dict[str, str] = {
+    # The phonebook page of one number (web.pages.phonebook, BOOK-1).
+    "phonebook.title": "電話帳",
+    "phonebook.edit_title": "電話帳の登録内容の変更",
+    "phonebook.added": "電話帳に登録しました。",
+    "phonebook.updated": "登録内容を変更しました。",
+    "phonebook.removed": "電話帳から削除しました。",
+    "phonebook.imported": "CSVファイルの内容で電話帳を置き換えました(登録件数: {count}件)。",
+    "phonebook.number_empty": "電話番号を入力してください。",
+    "phonebook.gone": "この電話番号は電話帳に登録されていません(すでに削除されています)。",
+    "phonebook.no_file": "CSVファイルを選択してください。",
+    "phonebook.file_refused": "CSVファイルに誤りがあるため、電話帳は変更していません。",
+}
