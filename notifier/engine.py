@@ -9,6 +9,12 @@ replay after a restart) is skipped: decisions happen exactly once.
 Issue 17 (MAIL-9): the names operators gave the devices and queue members
 that answered the batch's calls are read in one query per batch; if they
 cannot be read, the mails say the interface alone and the decisions stand.
+
+Issue 19 (BOOK-2, CHAT-1): the phonebook names of the batch's presented
+callers are read the same way (a failure: the mails name no caller). A call
+that is mailed gets one chat/webhook notice per destination whose send flag
+is on, built from the same name, device name and time as its mail (they
+agree), queued beside the mails; a call that gets no mail gets none.
 """
 
 from __future__ import annotations
@@ -23,11 +29,19 @@ import structlog
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from notifier import ami, mail, rules
+from notifier import ami, chat, mail, rules
 from notifier.calls import CallTracker
-from notifier.model import CallRecord, Decision, Event, MailSettings, OutcomeReported
-from store import caller_number, db, service
-from store.models import CallOutcome, Number, Presentation
+from notifier.model import (
+    CallRecord,
+    ChatTarget,
+    Decision,
+    Event,
+    MailSettings,
+    OutcomeReported,
+)
+from store import caller_number, db, labels, service
+from store.destinations import KIND_NAMES
+from store.models import CallOutcome, ChatKind, Number, Presentation
 
 log = structlog.get_logger("notifier")
 
@@ -43,6 +57,10 @@ def mail_settings(number: Number) -> MailSettings:
         addresses=tuple((a.address, a.send) for a in number.addresses),
         designated=tuple((d.caller_number, d.designated) for d in number.designated),
         timezone=number.timezone,
+        destinations=tuple(
+            ChatTarget(d.id, ChatKind(d.kind), d.label, d.send)
+            for d in sorted(number.destinations, key=lambda d: d.position)
+        ),
     )
 
 
@@ -52,6 +70,7 @@ class Decided:
     decision: Decision
     queued: int  # mails queued (recipients whose mail could be composed)
     new: bool  # False: the call had been decided before
+    chats: int = 0  # chat/webhook notices queued (issue 19)
 
 
 class Notifier:
@@ -79,6 +98,7 @@ class Notifier:
         self.monotonic = monotonic
         self.counts: dict[str, int] = {}  # decisions by reason
         self.mails_queued = 0
+        self.chats_queued = 0
 
     def handle(self, event: Event) -> list[CallRecord]:
         if (
@@ -111,9 +131,15 @@ class Notifier:
             already = service.decided_linkedids(session, (c.linkedid for c in calls))
             todo = [call for call in calls if call.linkedid not in already]
             names = self._device_labels(session, todo)
+            callers = self._caller_names(session, todo)
+        decided_at = self.clock()
         prepared = [
             self._prepare_safely(
-                call, settings.get(call.subscriber_number), names.get(call.answered_by, "")
+                call,
+                settings.get(call.subscriber_number),
+                names.get(call.answered_by, ""),
+                callers.get((call.subscriber_number, call.caller_number), ""),
+                decided_at=decided_at,
             )
             for call in todo
         ]
@@ -137,7 +163,7 @@ class Notifier:
                 if stored is not row:
                     prepared[index] = (Decision(False, stored.reason, stored.rule), stored)
         results = [
-            Decided(call, decision, len(row.mails), call.linkedid in written)
+            Decided(call, decision, len(row.mails), call.linkedid in written, _queued_chats(row))
             for call, (decision, row) in zip(todo, prepared, strict=True)
         ]
         for result in results:
@@ -171,6 +197,35 @@ class Notifier:
             log.exception("device_labels_not_read", calls=len(calls))
         return {}
 
+    def _caller_names(
+        self, session: Session, calls: Sequence[CallRecord]
+    ) -> dict[tuple[str, str], str]:
+        """Issue 19 (BOOK-2): (number, caller) -> phonebook name, for the batch's presented callers.
+
+        Only presented callers are asked for (a withheld, payphone or
+        unavailable caller is never named, MAIL-9); one query, in the batch's
+        read, none when no caller was presented. Failures as for the device
+        names: a database that is down raises, anything else is logged and
+        the mails name no caller, the decisions stand.
+        """
+        pairs = {
+            (c.subscriber_number, number)
+            for c in calls
+            if (number := labels.presented_number(c.presentation, c.caller_number)) is not None
+        }
+        if not pairs:
+            return {}
+        try:
+            with session.begin_nested():
+                return service.caller_names(session, pairs)
+        except SQLAlchemyError as exc:
+            if db.unavailable(exc):
+                raise
+            log.error("caller_names_not_read", calls=len(calls), error=db.first_line(exc))
+        except Exception:  # a bug: the mails go without names rather than not at all
+            log.exception("caller_names_not_read", calls=len(calls))
+        return {}
+
     def _record_alone(self, row: service.CallDecision) -> service.CallDecision | None:
         """Write one call's decision; if it cannot be stored as it is, as malformed.
 
@@ -197,7 +252,13 @@ class Notifier:
         return None
 
     def _prepare_safely(
-        self, call: CallRecord, settings: MailSettings | None, device_label: str = ""
+        self,
+        call: CallRecord,
+        settings: MailSettings | None,
+        device_label: str = "",
+        caller_name: str = "",
+        *,
+        decided_at: dt.datetime | None = None,
     ) -> tuple[Decision, service.CallDecision]:
         """``_prepare``, but a bug in the rules or the mail for one call stops no other.
 
@@ -205,20 +266,83 @@ class Notifier:
         ``decision_error``, and the error is logged with its traceback.
         """
         try:
-            return self._prepare(call, settings, device_label)
+            return self._prepare(
+                call,
+                settings,
+                device_label,
+                caller_name,
+                decided_at=decided_at or self.clock(),
+            )
         except Exception:  # a bug: logged with its traceback, and recorded
             log.exception("call_not_decided", call_id=call.linkedid)
             decision = Decision(False, DECISION_ERROR, "MAIL-10")
             return decision, _row(call, decision, [])
 
     def _prepare(
-        self, call: CallRecord, settings: MailSettings | None, device_label: str = ""
+        self,
+        call: CallRecord,
+        settings: MailSettings | None,
+        device_label: str = "",
+        caller_name: str = "",
+        *,
+        decided_at: dt.datetime,
     ) -> tuple[Decision, service.CallDecision]:
         decision = rules.decide(call, settings)
         queued: list[service.QueuedMail] = []
+        chats: list[service.QueuedChat] = []
         if decision.mailed and settings is not None:
-            queued = self._compose(call, settings, decision.recipients, device_label)
-        return decision, _row(call, decision, queued)
+            queued = self._compose(call, settings, decision.recipients, device_label, caller_name)
+            if queued:
+                chats = self._compose_chats(
+                    call, settings, decision, device_label, caller_name, decided_at
+                )
+        return decision, _row(call, decision, queued, chats)
+
+    def _compose_chats(
+        self,
+        call: CallRecord,
+        settings: MailSettings,
+        decision: Decision,
+        device_label: str,
+        caller_name: str,
+        decided_at: dt.datetime,
+    ) -> list[service.QueuedChat]:
+        """CHAT-1: one notice per destination whose send flag is on; none if it cannot be made.
+
+        Made from the same name, device name and time as the call's mail. A
+        notice that cannot be composed (a bug, an operator's template) is
+        logged: the mails stand.
+        """
+        targets = [t for t in settings.destinations if t.send]
+        if not targets:
+            return []
+        try:
+            content = chat.compose_chat(
+                call,
+                settings,
+                templates=self.templates,
+                caller_name=caller_name,
+                device_label=device_label,
+                decision=decision,
+                decided_at=decided_at,
+            )
+            made = []
+            for target in targets:
+                body = chat.payload(target.kind, content)
+                made.append(
+                    service.QueuedChat(
+                        destination_id=target.destination_id,
+                        kind=target.kind,
+                        recipient=target.label or KIND_NAMES[target.kind],
+                        subject=content.title,
+                        body=body.body,
+                        content_type=body.content_type,
+                    )
+                )
+            return made
+        except Exception:  # the mails go; the chats of this call are logged as lost
+            log.exception("chat_not_composed", call_id=call.linkedid, destinations=len(targets))
+            return []
 
     def _compose(
         self,
@@ -226,6 +350,7 @@ class Notifier:
         settings: MailSettings,
         recipients: Sequence[str],
         device_label: str = "",
+        caller_name: str = "",
     ) -> list[service.QueuedMail]:
         try:
             made = mail.compose_all(
@@ -235,6 +360,7 @@ class Notifier:
                 sender=self.sender_address,
                 templates=self.templates,
                 device_label=device_label,
+                caller_name=caller_name,
             )
         except ValueError:
             # One recipient (or the zone) cannot be used: find out which, mail the others.
@@ -248,6 +374,7 @@ class Notifier:
                         sender=self.sender_address,
                         templates=self.templates,
                         device_label=device_label,
+                        caller_name=caller_name,
                     )
                 except ValueError as exc:  # UnsafeHeader, or a time zone zoneinfo lacks
                     log.error("mail_not_composed", call_id=call.linkedid, error=str(exc))
@@ -257,6 +384,7 @@ class Notifier:
         d = result.decision
         self.counts[d.reason] = self.counts.get(d.reason, 0) + 1
         self.mails_queued += result.queued
+        self.chats_queued += result.chats
         # Bound to the call; the caller's number only when it was presented.
         log.info(
             "call_decided",
@@ -268,6 +396,7 @@ class Notifier:
             reason=d.reason,
             rule=d.rule,
             mails_queued=result.queued,
+            chats_queued=result.chats,
         )
         if result.call.queue_status in QUEUE_MISCONFIGURED:
             # Issue 17: app_queue knows no such queue; every call to the number
@@ -302,6 +431,7 @@ def _unstorable(row: service.CallDecision) -> service.CallDecision:
         reason=UNSTORABLE,
         rule="MAIL-10",
         mails=[],
+        chats=[],
         malformed=True,
     )
 
@@ -309,8 +439,16 @@ def _unstorable(row: service.CallDecision) -> service.CallDecision:
 DECISION_ERROR = "decision_error"
 
 
+def _queued_chats(row: service.CallDecision) -> int:
+    """The notices ``record_call_decisions`` queues for ``row`` (only with mails, CHAT-1)."""
+    return len({c.destination_id for c in row.chats}) if row.mailed and row.mails else 0
+
+
 def _row(
-    call: CallRecord, decision: Decision, queued: list[service.QueuedMail]
+    call: CallRecord,
+    decision: Decision,
+    queued: list[service.QueuedMail],
+    chats: Sequence[service.QueuedChat] = (),
 ) -> service.CallDecision:
     """What is stored of a call and its decision (MAIL-10)."""
     return service.CallDecision(
@@ -327,6 +465,7 @@ def _row(
         reason=decision.reason if queued or not decision.mailed else "mail_not_composed",
         rule=decision.rule,
         mails=queued,
+        chats=list(chats) if queued else [],
         malformed=bool(call.malformed),
         answered_by=call.answered_by,
         answered_name=call.answered_name,

@@ -26,8 +26,10 @@ from __future__ import annotations
 from store.service.caller_names import caller_names
 from store.service.calls import (
     CallDecision,
+    QueuedChat,
     QueuedMail,
     call_mail_key,
+    chat_key,
     decided_linkedids,
     find_number,
     load_numbers,
@@ -94,6 +96,7 @@ __all__ = [
     "CallerLine",
     "HashedTempPassword",
     "LastCallerResult",
+    "QueuedChat",
     "QueuedMail",
     "RoutingSettings",
     "add_address",
@@ -105,6 +108,7 @@ __all__ = [
     "call_mail_key",
     "caller_line",
     "caller_names",
+    "chat_key",
     "decided_linkedids",
     "describe_number",
     "device_labels",

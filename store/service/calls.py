@@ -20,6 +20,7 @@ from store import outbox
 from store.models import (
     MAX_DEDUP_KEY,
     CallOutcome,
+    ChatKind,
     MailKind,
     Number,
     Presentation,
@@ -39,6 +40,38 @@ class QueuedMail:
     message_id: str
 
 
+@dataclass(frozen=True)
+class QueuedChat:
+    """Issue 19 (CHAT-1): one chat/webhook notice a decision calls for, ready for the outbox.
+
+    ``recipient`` is the destination's shown name (its label, else its
+    kind's name), ``subject`` the message's first line, ``body`` the payload
+    as posted and ``content_type`` its Content-Type.
+    """
+
+    destination_id: int
+    kind: ChatKind
+    recipient: str
+    subject: str
+    body: str
+    content_type: str
+
+
+def chat_key(linkedid: str, destination_id: int) -> str:
+    """CHAT-2, MAIL-10: the outbox key of one call's notice to one destination.
+
+    The same every time the call is decided (queued once) and the generic
+    webhook's ``webhook-id``: ``msg_`` and 32 hex digits of a digest, so that
+    neither the Linkedid nor the destination shows in the receiver's logs.
+    """
+    digest = hashlib.sha256(f"{linkedid}\0{destination_id}".encode()).hexdigest()[:32]
+    return f"msg_{digest}"
+
+
+# The outbox's recipient column.
+_MAX_RECIPIENT = 254
+
+
 def find_number(session: Session, number: str) -> Number | None:
     if not storable_key(number):
         return None  # issue 18: not there (a NUL is PostgreSQL's error, not an answer)
@@ -54,6 +87,7 @@ def load_numbers(session: Session, numbers: Iterable[str]) -> dict[str, Number]:
             selectinload(Number.notification),
             selectinload(Number.addresses),
             selectinload(Number.designated),
+            selectinload(Number.destinations),
         )
     ).all()
     return {n.number: n for n in found}
@@ -87,6 +121,8 @@ class CallDecision:
     # Issue 17 (MAIL-9): the interface that answered and Asterisk's member name.
     answered_by: str = ""
     answered_name: str = ""
+    # Issue 19 (CHAT-1): the call's chat/webhook notices (only with mails).
+    chats: Sequence[QueuedChat] = ()
 
 
 def record_call_decisions(
@@ -100,6 +136,10 @@ def record_call_decisions(
     Returns the Linkedids written; a call decided before (a replay after a
     restart, another notifier) is skipped: a call is decided exactly once.
     Rows go in with three bulk flushes whatever the batch size.
+
+    Issue 19 (CHAT-1): a decision's chat notices are queued beside its mails,
+    kind ``CALL_CHAT``, keyed ``chat_key`` (once per call and destination),
+    and only if the call is mailed with at least one mail.
     """
     skip = decided_linkedids(session, (d.linkedid for d in decisions))
     todo = [d for d in decisions if d.linkedid not in skip]
@@ -164,8 +204,37 @@ def record_call_decisions(
         ),
         now=now,
     )
+    outbox.enqueue(
+        session,
+        (
+            outbox.QueuedMessage(
+                dedup_key=chat_key(d.linkedid, notice.destination_id),
+                kind=MailKind.CALL_CHAT,
+                decision_id=decision.id,
+                destination_id=notice.destination_id,
+                recipient=notice.recipient[:_MAX_RECIPIENT],
+                subject=notice.subject,
+                message=notice.body,
+                message_id=chat_key(d.linkedid, notice.destination_id),
+                headers={"content_type": notice.content_type, "chat_kind": notice.kind.value},
+            )
+            for decision, d in zip(made, todo, strict=True)
+            for notice in _chats_of(d)
+        ),
+        now=now,
+    )
     session.flush()
     return {d.linkedid for d in todo}
+
+
+def _chats_of(d: CallDecision) -> list[QueuedChat]:
+    """CHAT-1: a call's notices, one per destination, and none for a call that gets no mail."""
+    if not (d.mailed and d.mails):
+        return []
+    first: dict[int, QueuedChat] = {}
+    for notice in d.chats:
+        first.setdefault(notice.destination_id, notice)
+    return list(first.values())
 
 
 def call_mail_key(linkedid: str, recipient: str) -> str:
