@@ -23,6 +23,7 @@ from web import limits, proxy
 from web.deps import SiteDeps
 from web.pages.auth_unit import AuthUnitPages
 from web.pages.base import CSV_UPLOAD_PATH, WEB, Plumbing
+from web.pages.destinations import DestinationPages
 from web.pages.errors import ErrorPages
 from web.pages.forwarding import ForwardingPages
 from web.pages.help import HelpPages
@@ -51,6 +52,7 @@ def _routes(base: Plumbing) -> list[Route | Mount]:
     address, confirmation = OtpAddressPages(base), OtpConfirmationPages(base)
     book = PhonebookPages(base)
     forwarding = ForwardingPages(base)
+    chat = DestinationPages(base)
     nuisance = NuisancePages(base)
     n = "/numbers/{number:str}"
     return [
@@ -77,6 +79,10 @@ def _routes(base: Plumbing) -> list[Route | Mount]:
         Route(f"{n}/conditions", mail.post_conditions, methods=["POST"]),
         Route(f"{n}/designated", mail.designated, methods=["GET"]),
         Route(f"{n}/designated", mail.post_designated, methods=["POST"]),
+        # Issue 19 (CHAT-1 … CHAT-3): the number's chat and webhook destinations.
+        Route(f"{n}/destinations", chat.destinations, methods=["GET"]),
+        Route(f"{n}/destinations", chat.post_add, methods=["POST"]),
+        Route(f"{n}/destinations/change", chat.post_change, methods=["POST"]),
         Route(f"{n}/nuisance", nuisance.nuisance, methods=["GET"]),  # CALL-2 (issue 16)
         Route(f"{n}/nuisance", nuisance.post_nuisance, methods=["POST"]),
         # Issue 19 (BOOK-1): the number's phonebook of caller names, by hand and by CSV.

@@ -70,6 +70,9 @@ LATIN_ALLOWED = {"ID", "CSV", "CR", "LF", "URL", "KB", "MB", "abcd", "aaaa"}
 # Addresses, links and domain names (受信指定ドメイン) are the subscriber's, not words.
 _ADDRESS_OR_URL = re.compile(r"\S+@\S+|https?://\S+|[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}")
 _RULE_ID = re.compile(r"\b(?:CALL|MAIL|SITE|OPS|IVR)-\d+\b")
+# Issue 19: the chat services by their makers' names, and what the webhook page names.
+LATIN_ALLOWED |= {"Slack", "Microsoft", "Teams", "Discord", "Chatwork", "Webhook", "Webhooks"}
+LATIN_ALLOWED |= {"Standard", "JSON", "HMAC", "API", "HTTP"}
 
 
 def untranslated(text: str) -> list[str]:

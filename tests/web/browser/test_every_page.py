@@ -212,6 +212,9 @@ def test_issue14_every_page_fits_375_and_1280_px_and_has_its_screenshots(
     page.goto(f"{site_url}/numbers/{EXTRA}/designated")
     shots.take(text("designated.title", number=EXTRA), number=EXTRA)
     assert page.locator("input[name^=caller_number_]").count() >= len(DESIGNATED)
+    # Issue 19 (CHAT-1): the chat and webhook destinations.
+    page.goto(f"{site_url}/numbers/{EXTRA}/destinations")
+    shots.take(text("destinations.title"), number=EXTRA)
     page.goto(f"{site_url}/numbers/{EXTRA}/history")
     shots.take(text("history.title", number=EXTRA), number=EXTRA)
     # Issue 16: the supplementary services' pages (CALL-2 ... CALL-4).
