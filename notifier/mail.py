@@ -20,7 +20,6 @@ import hashlib
 import importlib.resources
 import re
 import string
-import unicodedata
 import zoneinfo
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -269,25 +268,21 @@ def answered_parts(call: CallRecord, device_label: str = "") -> tuple[str, str] 
     return interface, name
 
 
-_NAME_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cs", "Zl", "Zp", "Cn"})
-
-
 def usable_caller_name(name: str) -> bool:
-    """Issue 19 (BOOK-2): ``name`` is what the phonebook lets through (store.validation).
+    """Issue 19 (BOOK-2): ``name`` is what the phonebook lets through, as it is.
 
-    Stripped, NFC, 1 to ``MAX_CALLER_NAME`` characters, printable, none of
-    the control, format, private-use, surrogate or separator categories: a
-    row written around the store (by hand, by an old version) that is not
-    is left out, so no control character reaches a header or a chat message.
+    ``store.validation.caller_name`` must accept it unchanged (stripped,
+    NFC, 1 to ``MAX_CALLER_NAME`` characters, no control, format or invisible
+    character): a row written around the store (by hand, by an old version)
+    that is not is left out, so nothing in it reaches a header or a chat
+    message.
     """
-    return (
-        0 < len(name) <= validation.MAX_CALLER_NAME
-        and name == name.strip()
-        and name.isprintable()
-        and unicodedata.is_normalized("NFC", name)
-        and not any(unicodedata.category(c) in _NAME_CATEGORIES for c in name)
-        and not has_control(name)
-    )
+    if not name:
+        return False
+    try:
+        return validation.caller_name(name) == name and not has_control(name)
+    except InvalidInput:
+        return False
 
 
 def caller_name_of(call: CallRecord, name: str) -> str:
