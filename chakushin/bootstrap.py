@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from notifier.app import NotifierService
     from notifier.mail import Templates
     from notifier.outbox import RetryPolicy, Sender, SendResult, SmtpSettings
+    from notifier.webhooks import WebhookSettings
     from web.api.deps import ApiDeps
     from web.app import SiteDeps
     from web.deps import SampleMail
@@ -136,6 +137,8 @@ def notifier_service(
         policy=retry_policy(config.mail),
         grace=float(config.serve.shutdown_timeout_seconds),
         e164_without_plus=config.call.e164_without_plus,
+        chat=chat_settings(config),
+        chat_concurrency=config.chat.concurrency,
     )
 
 
@@ -161,6 +164,45 @@ def send_test(
             templates=loaded,
             mailer=lambda: make_senders(config)[0],
         )
+
+    return send
+
+
+# --- chat and webhook notices (issue 19, CHAT-3) -----------------------------------
+
+
+def chat_settings(config: Config) -> WebhookSettings:
+    """How notices are posted (``[chat]``): the timeout, the answer's limit, the allowed hosts."""
+    from notifier.webhooks import WebhookSettings
+
+    return WebhookSettings.from_config(config.chat)
+
+
+def chat_send_test(
+    config: Config, sessions: sessionmaker[Session], *, templates: Templates | None = None
+) -> Callable[[str, int], Coroutine[Any, Any, SendResult]]:
+    """MAIL-2 送信テスト of a destination (number, position), posted now as the notifier posts.
+
+    A new ``HttpSender`` for each test, closed after it; the site (``SiteDeps.
+    chat_send_test``) and ``chakushin chat test`` run it and read the ``SendResult``.
+    """
+    from notifier.webhooks import HttpSender, send_test_chat
+
+    loaded = templates if templates is not None else load_templates(config)
+
+    async def send(number: str, position: int) -> SendResult:
+        sender = HttpSender(chat_settings(config))
+        try:
+            return await send_test_chat(
+                sessions,
+                number,
+                position,
+                templates=loaded,
+                sender=sender,
+                now=dt.datetime.now(dt.UTC),
+            )
+        finally:
+            await sender.close()
 
     return send
 

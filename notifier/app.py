@@ -6,6 +6,10 @@ worker thread so that the loop keeps reading AMI), and the delivery worker.
 A batch that cannot be written (database down) is kept and tried again,
 so no finished call is lost while the process lives.
 
+Issue 19: a second worker, the chat worker (``notifier.chat_outbox``),
+posts the outbox's chat and webhook notices beside the mail worker, with
+the same retry policy and lease, and stops the same way.
+
 Issue 13: this module receives its collaborators (the templates, the
 senders, the retry policy) and its own ``[ami]`` section; the composition
 root ``chakushin.bootstrap`` builds them from the configuration.
@@ -23,11 +27,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from notifier.amiclient import AmiClient, AmiState
+from notifier.chat_outbox import ChatDeliveryWorker
 from notifier.config import AmiConfig
 from notifier.engine import Notifier
 from notifier.mail import Templates, compose_test
 from notifier.model import CallRecord, Event
-from notifier.outbox import DeliveryWorker, RetryPolicy, Sender, SendResult
+from notifier.outbox import DeliveryWorker, OutboxWorker, RetryPolicy, Sender, SendResult
+from notifier.webhooks import HttpSender, WebhookSettings
 from store import aio, db, service, validation
 from store.errors import DomainError, StoreUnavailable
 from store.mail_message import envelope_sender
@@ -64,6 +70,9 @@ class NotifierService:
     clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
     # call.e164_without_plus: a caller 81... is read as +81... (store.caller_number).
     e164_without_plus: bool = False
+    # Issue 19 (CHAT-3): how chat notices are posted ([chat]), and how many at once.
+    chat: WebhookSettings = dataclasses.field(default_factory=WebhookSettings)
+    chat_concurrency: int = 4
 
     def __post_init__(self) -> None:
         self.notifier = Notifier(
@@ -77,6 +86,13 @@ class NotifierService:
             self.sessions,
             self.senders,
             self.sender_address,
+            policy=self.policy,
+            clock=self.clock,
+        )
+        self.chat_worker = ChatDeliveryWorker(
+            self.sessions,
+            HttpSender(self.chat, clock=self.clock),
+            concurrency=self.chat_concurrency,
             policy=self.policy,
             clock=self.clock,
         )
@@ -104,7 +120,8 @@ class NotifierService:
 
         On stop: AMI is closed; calls whose outcome has come are decided at
         once; each SMTP connection finishes the mail it is sending, and the
-        mails not sent within the grace time go back to the outbox, due now.
+        mails not sent within the grace time go back to the outbox, due now;
+        the chat worker likewise with its notices.
         """
         ami = self.ami
         client = AmiClient.from_config(ami, on_event=self.on_event, on_state=self.on_state)
@@ -113,20 +130,28 @@ class NotifierService:
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._decider(stop))
-                worker = group.create_task(self.worker.run(stop))
-                group.create_task(self._bound_worker(stop, worker, self.grace))
+                for each in self.workers:
+                    worker = group.create_task(each.run(stop))
+                    group.create_task(self._bound_worker(stop, worker, self.grace))
         finally:
             await client.close()
             self._finish(self.notifier.flush())
             await self._decide_pending()  # what finished before the stop
-            released = await self.worker.release()
-            await self.worker.close()
+            released = [await each.release() for each in self.workers]
+            await asyncio.gather(*(each.close() for each in self.workers))
             log.info(
                 "notifier_stopped",
                 decisions=dict(self.notifier.counts),
                 mails=dict(self.worker.counts),
-                released=released,
+                chats=dict(self.chat_worker.counts),
+                released=released[0],
+                chats_released=released[1],
             )
+
+    @property
+    def workers(self) -> tuple[OutboxWorker, ...]:
+        """The mail worker and the chat worker (issue 19), in that order."""
+        return (self.worker, self.chat_worker)
 
     @staticmethod
     async def _bound_worker(stop: asyncio.Event, worker: asyncio.Task[None], grace: float) -> None:
@@ -155,7 +180,8 @@ class NotifierService:
             log.error("decisions_not_written", calls=len(batch), error=db.first_line(exc))
             self._finished[:0] = batch  # try again with the next batch
             return
-        self.worker.wake()
+        for each in self.workers:  # a decision queues mails and, with them, chat notices
+            each.wake()
 
 
 async def send_test_mail(
