@@ -71,6 +71,11 @@ def entries(session: Session, number: str) -> list[Entry]:
     return sorted((Entry.of(row) for row in found.phonebook), key=lambda e: e.caller_number)
 
 
+def entry(session: Session, number: str, caller_number: str) -> Entry:
+    """The entry of ``caller_number`` (as typed); ``NotFound`` if the book has none."""
+    return Entry.of(_find(get_number(session, number), caller_number))
+
+
 def add_entry(
     session: Session, number: str, caller_number: str, name: str, note: str = ""
 ) -> Entry:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from chakushin.cli.app import App, Group, fail, pass_app
 from chakushin.cli.output import emit
 from store import phonebook, phonebook_csv, validation
-from store.errors import DomainError, NotFound
+from store.errors import DomainError
 from store.phonebook import Entry
 
 # Problems of a refused CSV file shown in its one error line; the rest are counted.
@@ -114,14 +114,7 @@ def phonebook_edit(
         fail(ctx, "usage", "nothing to change: give --name, --note and/or --number")
 
     def edit(session: Session) -> Entry:
-        wanted = validation.typed_number(caller_number)
-        current = {e.caller_number: e for e in phonebook.entries(session, number)}.get(wanted)
-        if current is None:
-            raise NotFound(
-                f"{number}: {wanted[:40]!r} is not in the phonebook",
-                code="phonebook_entry_not_found",
-                field="caller_number",
-            )
+        current = phonebook.entry(session, number, caller_number)
         return phonebook.update_entry(
             session,
             number,

@@ -67,6 +67,7 @@ from web.api.routes import (
     mail,
     numbers,
     outbox,
+    phonebook,
     supplementary,
     support,
 )
@@ -98,6 +99,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     numbers.router,
     devices.router,
     mail.router,
+    phonebook.router,
     supplementary.router,
     support.router,
     history.router,
@@ -170,9 +172,21 @@ _BODY_REFUSALS = {
 }
 
 
-async def _refuse_body(_scope: Scope, status: int, kind: str) -> Response:
+# Issue 19 (BOOK-1): a whole phonebook (300 names and notes, \u-escaped) is larger.
+PHONEBOOK_BODY_BYTES = 512 * 1024
+
+
+def _body_limit(scope: Scope) -> int:
+    path: str = scope.get("path", "")
+    put = scope.get("method") == "PUT"
+    if put and path.startswith(f"{PREFIX}/numbers/") and path.endswith("/phonebook"):
+        return PHONEBOOK_BODY_BYTES
+    return MAX_BODY_BYTES
+
+
+async def _refuse_body(scope: Scope, status: int, kind: str) -> Response:
     code, title = _BODY_REFUSALS[kind]
-    params = {"max": MAX_BODY_BYTES} if kind == "too_large" else None
+    params = {"max": _body_limit(scope)} if kind == "too_large" else None
     return problem(status, code, title, params=params)
 
 
@@ -287,7 +301,7 @@ def create_api(deps: ApiDeps, routers: Sequence[APIRouter] = ROUTERS) -> FastAPI
     # Outermost: the body is bounded before FastAPI reads it.
     app.add_middleware(
         BodyLimit,
-        limit_for=lambda _scope: MAX_BODY_BYTES,
+        limit_for=_body_limit,
         takes_files=lambda _scope: False,
         refuse=_refuse_body,
     )
