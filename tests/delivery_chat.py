@@ -10,6 +10,7 @@ of the history need neither the engine nor the chat worker.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import random
@@ -19,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from notifier.outbox import Claimed, RetryPolicy, SendResult, record_results
+from notifier.webhooks import HttpSender, Target
 from store import db, service
 from store.models import (
     CallOutcome,
@@ -34,6 +36,8 @@ from store.models import (
 )
 
 POLICY = RetryPolicy(deadline=dt.timedelta(hours=1))
+SECRET = "whsec_" + base64.b64encode(bytes(range(32))).decode()
+TOKEN = "0123456789abcdef0123456789abcdef"
 
 
 def add_destination(
@@ -43,9 +47,11 @@ def add_destination(
     *,
     position: int,
     label: str = "",
+    url: str | None = None,
     now: dt.datetime,
 ) -> int:
-    """A destination row of ``number`` in slot ``position``; its id."""
+    """A destination row of ``number`` in slot ``position``; its id. A webhook gets the
+    signing secret ``SECRET``, Chatwork room 123 with the token ``TOKEN``."""
     with db.transaction(sessions) as s:
         found = service.get_number(s, number)
         row = ChatDestination(
@@ -53,9 +59,11 @@ def add_destination(
             position=position,
             kind=kind,
             label=label,
-            url=None if kind is ChatKind.CHATWORK else f"https://example.com/hook/{position}",
+            url=None
+            if kind is ChatKind.CHATWORK
+            else (url or f"https://example.com/hook/{position}"),
             room_id="123" if kind is ChatKind.CHATWORK else None,
-            secret=None,
+            secret={ChatKind.WEBHOOK: SECRET, ChatKind.CHATWORK: TOKEN}.get(kind),
             send=True,
             created_at=now,
         )
@@ -165,3 +173,42 @@ def chat_attempt(
             )
         s.flush()
         record_results(s, claimed, at, policy, random.Random(1))
+
+
+async def post_due_chats(
+    sessions: sessionmaker[Session],
+    sender: HttpSender,
+    *,
+    at: dt.datetime,
+    policy: RetryPolicy = POLICY,
+) -> int:
+    """One round of a chat worker at ``at`` over real HTTP: every due chat notice claimed,
+    posted with ``sender`` to its destination and its result recorded; how many."""
+    with db.transaction(sessions) as s:
+        rows = s.execute(
+            select(OutboxMail, ChatDestination)
+            .outerjoin(ChatDestination, ChatDestination.id == OutboxMail.destination_id)
+            .where(
+                OutboxMail.kind == MailKind.CALL_CHAT,
+                OutboxMail.status == MailStatus.PENDING,
+                OutboxMail.next_attempt_at <= at,
+            )
+            .order_by(OutboxMail.id)
+        ).all()
+        todo = []
+        for row, destination in rows:
+            row.attempts += 1
+            row.next_attempt_at = at + policy.lease
+            claimed = Claimed(row.id, row.recipient, row.body, row.attempts, row.created_at, at)
+            target = Target.of(destination) if destination is not None else None
+            todo.append((claimed, target, row.headers["content_type"], row.dedup_key))
+    done = []
+    for claimed, target, content_type, key in todo:
+        if target is None:
+            result = SendResult(False, permanent=True, reply="destination removed")
+        else:
+            result = await sender.post(target, claimed.message, content_type, message_id=key)
+        done.append((claimed, result))
+    with db.transaction(sessions) as s:
+        record_results(s, done, at, policy, random.Random(1))
+    return len(done)

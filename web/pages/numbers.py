@@ -24,7 +24,7 @@ from store.errors import DomainError
 from store.models import Service
 from web.pages import office
 from web.pages.base import LoginScope, Plumbing, listed
-from web.pages.delivery import delivery_rows
+from web.pages.delivery import chat_rows, delivery_rows
 from web.pages.forms import BadForm, flag, one_of
 from web.ratelimit import Reservation
 from web.sessions import SessionView, Stage
@@ -129,12 +129,15 @@ class NumberPages:
             "history.html",
             {
                 "title": page("history.title"),
+                "chat_heading": page("delivery.chat_heading"),
                 "number": found.number,
                 "limit": HISTORY_LIMIT,
                 "rows": [
                     {
                         "started": f"{c.call.started_at:%Y/%m/%d %H:%M:%S}",
                         "caller": c.call.caller,
+                        # Issue 19 (BOOK-2): a presented caller's phonebook name, else "".
+                        "caller_name": c.call.caller_name,
                         "outcome": c.call.outcome_label,
                         "answered": office.answered(c.call, labels),
                         "mailed": c.call.mailed,
@@ -143,6 +146,8 @@ class NumberPages:
                         "reason": reason_label(c.call.reason),
                         # Issue 16 (MAIL-10): each address's mail, in words.
                         "deliveries": delivery_rows(c.deliveries),
+                        # Issue 19 (CHAT-3): each destination's notice, in words.
+                        "chats": chat_rows(c.deliveries),
                     }
                     for c in calls
                 ],

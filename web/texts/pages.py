@@ -261,6 +261,46 @@ PAGES: dict[str, str] = {
         "メールサーバに接続できない状態が続いたため、送信を取りやめました"
         "(解決しない場合は、サービスの運営者にお問い合わせください)。"
     ),
+    # Issue 19 (CHAT-3): a chat or webhook notice's outcome (web.pages.delivery), in words:
+    # never the receiver's reply or an HTTP status code (for the operator).
+    "delivery.chat_kind.slack": "Slack",
+    "delivery.chat_kind.teams": "Microsoft Teams",
+    "delivery.chat_kind.discord": "Discord",
+    "delivery.chat_kind.chatwork": "Chatwork",
+    "delivery.chat_kind.webhook": "Webhook",
+    "delivery.chat_kind.chat": "チャット",
+    "delivery.chat_heading": "チャット・Webhookへの通知:",
+    "delivery.attempts": "送信 {attempts}回",
+    "delivery.chat_removed": "(削除済みの送信先)",
+    "delivery.chat_gone": (
+        "送信先のWebhook(またはルーム)が見つかりませんでした。"
+        "削除されていないか確認し、必要なら送信先を登録し直してください。"
+    ),
+    "delivery.chat_not_authorized": (
+        "送信先が送信を許可しませんでした。APIトークンや投稿の権限を確認してください。"
+    ),
+    "delivery.chat_refused": (
+        "送信先がこの通知を受け付けませんでした。送信先の設定を確認してください。"
+    ),
+    "delivery.chat_redirected": (
+        "送信先が別のURLへの転送を返したため、送信しませんでした。URLを確認してください。"
+    ),
+    "delivery.chat_deferred": (
+        "送信先が一時的に受け付けない状態が続いたため、送信を取りやめました。"
+    ),
+    "delivery.chat_unreachable": (
+        "送信先に接続できない状態が続いたため、送信を取りやめました"
+        "(解決しない場合は、サービスの運営者にお問い合わせください)。"
+    ),
+    "delivery.chat_blocked": (
+        "送信先のURLが送信できない宛先を指しているため、送信しませんでした。"
+        "URLを確認してください。"
+    ),
+    "delivery.chat_destination_removed": "送信先が削除されたため、送信しませんでした。",
+    "delivery.destination_recently_failed": (
+        "最近この送信先に送信できませんでした。{reason}"
+        "送信テストや着信の通知をこの送信先に送信できると、この表示は消えます。"
+    ),
     "bulk.title": "一括設定",
     "bulk.out_of_scope": "設定できない電話番号が含まれています。",
     "bulk.done": "{count}件の電話番号に設定しました。",
