@@ -67,6 +67,8 @@ _TITLE = """h => {
 
 # Latin words a Japanese page may show: units, formats, the seeds' names and examples.
 LATIN_ALLOWED = {"ID", "CSV", "CR", "LF", "URL", "KB", "MB", "abcd", "aaaa"}
+# Issue 19: the phonebook's CSV encodings, by the names the subscriber's software gives them.
+LATIN_ALLOWED |= {"UTF", "Shift_JIS"}
 # Addresses, links and domain names (受信指定ドメイン) are the subscriber's, not words.
 _ADDRESS_OR_URL = re.compile(r"\S+@\S+|https?://\S+|[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}")
 _RULE_ID = re.compile(r"\b(?:CALL|MAIL|SITE|OPS|IVR)-\d+\b")
@@ -159,7 +161,10 @@ class Shots:
 
 
 # GET routes that are not pages: what the browser gets there instead.
-NOT_PAGES = {"/otp/csv/download": "a CSV file to save"}
+NOT_PAGES = {
+    "/otp/csv/download": "a CSV file to save",
+    "/numbers/{number:str}/phonebook/csv": "a CSV file to save (issue 19)",
+}
 
 
 def page_routes(sessions: sessionmaker[Session]) -> list[Route]:

@@ -19,7 +19,7 @@ import re
 from playwright.sync_api import Browser, Page
 from sqlalchemy.orm import Session, sessionmaker
 
-from store import db, service
+from store import db, phonebook, service
 from store.models import AuthUnit, CallOutcome, Presentation
 from tests.notifier.smtp_server import SmtpServer
 from tests.web.browser.screens import (
@@ -44,6 +44,8 @@ LONG_ADDRESS = "a" * 30 + "." + "b" * 32 + "@mail.notifications.branch-office.ex
 ADDRESSES = [LONG_ADDRESS, "taro@example.jp", "hanako@example.jp", "x@example.jp", "y@example.jp"]
 MORE_NUMBERS = [f"03123{i:05d}" for i in range(38)]  # with CONTRACT and EXTRA: 40
 DESIGNATED = [f"090{i:08d}" for i in range(30)]
+# Issue 19: names beside the designated numbers, the longest name and note BOOK-1 allows.
+BOOK = [(DESIGNATED[0], "株" * 40, "メ" * 100), (DESIGNATED[1], "山田商事", "")]
 
 
 def a_long_line(sessions: sessionmaker[Session]) -> None:
@@ -56,6 +58,8 @@ def a_long_line(sessions: sessionmaker[Session]) -> None:
             service.add_address(s, EXTRA, address)
         for caller in DESIGNATED:
             service.add_designated(s, EXTRA, caller)
+        for caller, name, note in BOOK:
+            phonebook.add_entry(s, EXTRA, caller, name, note)
         calls = [
             ("c1", "0398765432", CallOutcome.UNANSWERED, True, "", [LONG_ADDRESS]),
             ("c2", "09012345678", CallOutcome.ANSWERED, False, "answered", []),
@@ -224,6 +228,16 @@ def test_issue14_every_page_fits_375_and_1280_px_and_has_its_screenshots(
     shots.take(text("number_request.title"), number=EXTRA)
     page.goto(f"{site_url}/numbers/{EXTRA}/voice-warp")
     shots.take(text("voice_warp.title"), number=EXTRA)
+    # Issue 19 (BOOK-1): the phonebook at its longest name and note, one entry's change.
+    page.goto(f"{site_url}/numbers/{EXTRA}/phonebook")
+    shots.take(text("phonebook.title"), number=EXTRA)
+    assert page.locator("table.book tr").count() == len(BOOK)
+    page.locator("table.book a").first.click()
+    shots.take(text("phonebook.edit_title"), number=EXTRA)
+    page.fill("#name", "")
+    press(page, "変更")
+    shots.take(text("phonebook.edit_title"), number=EXTRA)
+    assert page.locator("#name-error").count() == 1
 
     # SITE-7 bulk, SITE-9 CSV, SITE-3 password, SITE-5 settings, SITE-8 auth unit.
     page.goto(f"{site_url}/bulk")
