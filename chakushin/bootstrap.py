@@ -264,6 +264,9 @@ def site_deps(
         access_numbers=config.ivr.access_numbers,
         sample_mail=sample_mail(config, loaded),
         nuisance_feature_code=config.call.nuisance_feature_code,
+        # Issue 19 (CHAT-1, MAIL-2): 送信テスト of destinations; http:// hosts the site accepts.
+        chat_send_test=chat_send_test(config, sessions, templates=loaded),
+        chat_allow_hosts=config.chat.allow_hosts,
     )
 
 
