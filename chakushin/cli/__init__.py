@@ -40,6 +40,7 @@ COMMANDS: Mapping[str, str] = {
     "number": "chakushin.cli.provisioning:number",
     "device": "chakushin.cli.devices:device",
     "mail": "chakushin.cli.mail:mail",
+    "chat": "chakushin.cli.chat:chat",
     "nuisance": "chakushin.cli.services:nuisance",
     "number-request": "chakushin.cli.services:number_request",
     "voice-warp": "chakushin.cli.services:voice_warp",

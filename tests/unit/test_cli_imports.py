@@ -27,6 +27,7 @@ ROOT_COMMANDS = (
     "agi-server",
     "api",
     "asterisk",
+    "chat",
     "config",
     "db",
     "demo",
