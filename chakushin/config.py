@@ -404,7 +404,7 @@ def _validate(config: Config, problems: list[ConfigError]) -> None:
     if not 1 <= config.site.login_failures_per_address <= 10_000:
         bad("must be 1-10000", "site.login_failures_per_address")
     _validate_site(config.site, problems)
-    _validate_chat(config.chat, problems)
+    _validate_chat(config.chat, problems, lease=config.mail.lease_seconds)
     if not 1 <= config.api.auth_failures_per_minute <= MAX_API_FAILURES:
         bad(
             f"must be 1-{MAX_API_FAILURES}; got {config.api.auth_failures_per_minute}",
@@ -525,8 +525,13 @@ _HOST_NAME = re.compile(
 )
 
 
-def _validate_chat(chat: ChatConfig, problems: list[ConfigError]) -> None:
-    """Issue 19 (CHAT-3): the ``[chat]`` section, one line per problem."""
+def _validate_chat(chat: ChatConfig, problems: list[ConfigError], *, lease: int) -> None:
+    """Issue 19 (CHAT-3): the ``[chat]`` section, one line per problem.
+
+    A notice is posted only in the first half of its claim's lease (the
+    mail's ``mail.lease_seconds``), so a post must end within the other
+    half: else another node could claim and post it again meanwhile.
+    """
 
     def bad(message: str, key: str) -> None:
         problems.append(ConfigError(message, key=f"chat.{key}"))
@@ -534,6 +539,11 @@ def _validate_chat(chat: ChatConfig, problems: list[ConfigError]) -> None:
     if not 0.5 <= chat.timeout_seconds <= MAX_CHAT_TIMEOUT:
         bad(
             f"must be 0.5-{MAX_CHAT_TIMEOUT:g} seconds; got {chat.timeout_seconds:g}",
+            "timeout_seconds",
+        )
+    elif chat.timeout_seconds * 2 >= lease:
+        bad(
+            f"must be under half of mail.lease_seconds ({lease}); got {chat.timeout_seconds:g}",
             "timeout_seconds",
         )
     if not 256 <= chat.max_response_bytes <= MAX_CHAT_RESPONSE:

@@ -58,6 +58,11 @@ def test_CHAT_3_chat_values_from_the_file_and_the_environment(tmp_config: Path) 
         ("chatwork_api = 'https://api.chatwork.com/v2?x=1'", {}, "must not have a query"),
         ("chatwork_api = 'https:///v2'", {}, "chat.chatwork_api: must name a host"),
         ("colour = 'red'", {}, "chat.colour: unknown key"),
+        (
+            "timeout_seconds = 30",
+            {"CHAKUSHIN_MAIL_LEASE_SECONDS": "60"},
+            "chat.timeout_seconds: must be under half of mail.lease_seconds (60); got 30",
+        ),
     ],
 )
 def test_CHAT_3_a_bad_chat_value_is_one_clear_line(
