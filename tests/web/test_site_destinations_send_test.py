@@ -14,6 +14,7 @@ test message as Standard Webhooks says.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from collections.abc import AsyncIterator, Iterator
@@ -25,9 +26,12 @@ from standardwebhooks import Webhook
 
 from chakushin import bootstrap
 from chakushin.config import SiteConfig
+from notifier.outbox import SendResult
+from store.models import ChatKind
+from tests.delivery_chat import a_call_with_chats, chat_attempt
 from tests.notifier.smtp_server import SmtpServer
 from tests.web.chat_receiver import Receiver, receiving
-from tests.web.conftest import EXTRA, Site
+from tests.web.conftest import EXTRA, START, Site
 from tests.web.destinations_site import (
     PAGE,
     SECRET_PATH,
@@ -167,3 +171,27 @@ async def test_MAIL_2_send_tests_of_destinations_are_limited_like_the_mails(
     assert limited.status_code == 429
     assert "送信テストの回数が上限に達しました" in card(limited.text, 1)
     assert len(receiver.wait_for(2)) == 2
+
+
+async def test_issue19_CHAT_3_a_destination_whose_notice_failed_is_flagged_until_a_test_is_accepted(
+    site: Site, receiver: Receiver
+) -> None:
+    await logged_in(site)
+    await a_slack(site, receiver)
+    [row] = stored(site)
+    at = START - dt.timedelta(hours=1)
+    a_call_with_chats(
+        site.sessions,
+        number=EXTRA,
+        linkedid="gone.1",
+        at=at,
+        chats=[(row.id, ChatKind.SLACK, "営業部")],
+    )
+    gone = SendResult(False, permanent=True, reply="HTTP 404 Not Found: no_service")
+    chat_attempt(site.sessions, {"営業部": gone}, at=at)
+    shown = await site.client.get(PAGE)
+    assert 'id="destination_1-failed"' in card(shown.text, 1)
+    assert "no_service" not in shown.text  # the receiver's words: never on the page
+    tested = await change(site, 1, "test")
+    assert page("destinations.test_sent", name="営業部") in card(tested.text, 1)
+    assert 'id="destination_1-failed"' not in tested.text

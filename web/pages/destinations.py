@@ -44,6 +44,7 @@ from store.errors import AlreadyExists, DomainError, LimitExceeded, NotFound
 from store.models import ChatDestination, ChatKind, Service
 from web.deps import SendTestResult
 from web.pages.base import NumberPage, Plumbing, Posted
+from web.pages.delivery import destination_flags
 from web.pages.forms import BadForm, flag, one_of
 from web.texts import japanese, page
 
@@ -258,6 +259,8 @@ class DestinationPages:
         """The page; ``secret``: (position, signing secret) to show this once (CHAT-2);
         ``edited``: a label as typed, by position (a refused 設定)."""
         listed = await self.base.read(_listed, found.number)
+        # Issue 19 (CHAT-3): a destination whose latest notice failed, until one is accepted.
+        flags = await self.base.read(destination_flags, found.number, self.base.now())
         rows = [
             {
                 "position": s.position,
@@ -274,6 +277,7 @@ class DestinationPages:
                     else ""
                 ),
                 "handle": listed.handles.get(s.position, ""),
+                "failed": flags.get(s.position, ""),
             }
             for s in listed.shown
         ]
