@@ -284,7 +284,14 @@ class HttpSender:
     async def post(
         self, target: Target, payload_body: str, content_type: str, *, message_id: str
     ) -> SendResult:
-        """One POST of ``payload_body`` (UTF-8) to ``target``; see the module's rules."""
+        """One POST of ``payload_body`` (UTF-8) to ``target``; see the module's rules.
+
+        Once the answer's status line has come, that status decides, even if
+        its body then stalls or breaks off: a receiver that said 200 has the
+        notice, and posting it again would show it twice.
+        """
+        response: httpx.Response | None = None
+        body = bytearray()
         try:
             url = self.url(target)
             headers = self.headers(target, payload_body, content_type, message_id)
@@ -293,28 +300,32 @@ class HttpSender:
                     "POST", url, content=payload_body.encode("utf-8"), headers=headers
                 )
                 async with request as response:
-                    body = await self._read(response)
+                    await self._read(response, body)
         except Refused as exc:
             return SendResult(False, permanent=True, reply=f"refused: {exc}", answered=False)
-        except TimeoutError:
-            reply = f"TimeoutError: no answer within {self.settings.timeout:g} s"
-            return SendResult(False, reply=reply, answered=False)
-        except (httpx.HTTPError, OSError) as exc:
-            reply = hide(f"{type(exc).__name__}: {exc}", target)
-            return SendResult(False, reply=reply, answered=False)
+        except (TimeoutError, httpx.HTTPError, OSError) as exc:
+            if response is None:
+                return SendResult(False, reply=self._unanswered(exc, target), answered=False)
         return answer(
-            response.status_code, response.reason_phrase, body, response.headers, self.clock()
+            response.status_code,
+            response.reason_phrase,
+            bytes(body),
+            response.headers,
+            self.clock(),
         )
 
-    async def _read(self, response: httpx.Response) -> bytes:
-        """At most ``max_response_bytes`` of the answer; the rest is never read."""
+    def _unanswered(self, exc: BaseException, target: Target) -> str:
+        if isinstance(exc, TimeoutError):
+            return f"TimeoutError: no answer within {self.settings.timeout:g} s"
+        return hide(f"{type(exc).__name__}: {exc}", target)
+
+    async def _read(self, response: httpx.Response, data: bytearray) -> None:
+        """At most ``max_response_bytes`` of the answer into ``data``; the rest is never read."""
         limit = self.settings.max_response_bytes
-        data = bytearray()
         async for chunk in response.aiter_raw():
             data += chunk[: limit - len(data)]
             if len(data) >= limit:
                 break
-        return bytes(data)
 
     async def close(self) -> None:
         await self._client.aclose()

@@ -29,6 +29,8 @@ class Reply:
     hold: bool = False
     # Stream this many bytes of body instead of ``body`` (Content-Length says so).
     body_size: int = 0
+    # Send the headers and ``body``, then hold the rest of a longer body until ``release``.
+    stall_body: bool = False
 
 
 @dataclass(frozen=True)
@@ -84,9 +86,15 @@ class HttpServer:
                 self.send_response(reply.status)
                 for name, value in reply.headers:
                     self.send_header(name, value)
-                size = reply.body_size or len(reply.body)
+                size = reply.body_size or len(reply.body) + (1000 if reply.stall_body else 0)
                 self.send_header("Content-Length", str(size))
                 self.end_headers()
+                if reply.stall_body:
+                    self.wfile.write(reply.body)
+                    self.wfile.flush()
+                    owner.release.wait(WITHIN)
+                    self.close_connection = True
+                    return
                 if not reply.body_size:
                     self.wfile.write(reply.body)
                     return

@@ -156,6 +156,19 @@ async def test_CHAT_3_a_slow_server_meets_the_timeout(server: HttpServer) -> Non
 
 
 @pytest.mark.asyncio
+async def test_CHAT_3_a_2xx_whose_body_stalls_is_still_delivered(server: HttpServer) -> None:
+    """The status decides once it came: posting again would show the notice twice."""
+    server.default = Reply(200, b"ok", stall_body=True)
+    sender = HttpSender(settings(timeout=0.5), clock=lambda: NOW)
+    try:
+        result = await post(sender, slack(server.url()))
+    finally:
+        await sender.close()
+        server.release.set()
+    assert (result.ok, result.reply) == (True, "HTTP 200 OK: ok")
+
+
+@pytest.mark.asyncio
 async def test_CHAT_3_a_refused_connection_is_temporary_and_hides_the_url(
     sender: HttpSender,
 ) -> None:
