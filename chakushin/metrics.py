@@ -6,6 +6,13 @@ the call path knows about Prometheus, and the registry is this process's
 own (no module-level global). The outbox gauges come from the database at
 scrape time: with several nodes on one PostgreSQL database they describe
 the shared outbox, which is what an alert on undelivered mail needs.
+
+Issue 19 (CHAT-3): deliveries are also counted by kind, ``mail`` or the chat
+kind (slack, teams, discord, chatwork, webhook), in
+``chakushin_deliveries{kind,result}`` (the mail worker's counts and the chat
+worker's ``counts_by_kind``); ``chakushin_mail_deliveries`` stays the mails'.
+The outbox gauges keep counting every row; the ``..._by_kind`` ones split
+them by the same kinds (every kind listed, 0 when it has no row).
 """
 
 from __future__ import annotations
@@ -28,6 +35,11 @@ from notifier.amiclient import AmiState
 from notifier.app import NotifierService
 from store import db
 from store.errors import StoreUnavailable
+from store.models import ChatKind
+from store.outbox_state import CHANNELS, MAIL_CHANNEL, KindView
+
+# The results a delivery is counted under (the workers' counts keys).
+RESULTS = ("sent", "failed", "retrying")
 
 
 @dataclass
@@ -98,6 +110,24 @@ class ChakushinCollector(Collector):
         for result, count in sorted(n.worker.counts.items()):
             attempts.add_metric([result], count)
         yield attempts
+        yield CounterMetricFamily(
+            "chakushin_chats_queued",
+            "Chat and webhook notices put in the outbox (one per destination)",
+            value=n.notifier.chats_queued,
+        )
+        by_kind = CounterMetricFamily(
+            "chakushin_deliveries",
+            "Delivery attempts by kind (mail, slack, teams, discord, chatwork, webhook) and "
+            "result: sent, failed (given up), retrying (will retry)",
+            labels=["kind", "result"],
+        )
+        for result in RESULTS:
+            by_kind.add_metric([MAIL_CHANNEL, result], n.worker.counts.get(result, 0))
+        for kind in ChatKind:
+            chat = n.chat_worker.counts_by_kind.get(kind, {})
+            for result in RESULTS:
+                by_kind.add_metric([kind.value, result], chat.get(result, 0))
+        yield by_kind
         yield GaugeMetricFamily(
             "chakushin_ami_connected",
             "1 while logged in to the Asterisk Manager Interface",
@@ -162,6 +192,36 @@ class ChakushinCollector(Collector):
             "Age of the oldest undelivered mail (0 when none waits)",
             value=0.0 if oldest is None else max(0.0, (now - oldest).total_seconds()),
         )
+        yield from self._outbox_by_kind(outbox.by_kind, now)
+
+    @staticmethod
+    def _outbox_by_kind(by_kind: Mapping[str, KindView], now: dt.datetime) -> Iterator[Metric]:
+        """Issue 19: the outbox gauges by kind, every kind listed (0 when it has no row)."""
+        families = (
+            ("chakushin_outbox_pending_by_kind", "Outbox rows waiting for delivery, by kind"),
+            (
+                "chakushin_outbox_retrying_by_kind",
+                "Outbox rows waiting after at least one failed attempt, by kind",
+            ),
+            (
+                "chakushin_outbox_oldest_pending_age_by_kind_seconds",
+                "Age of the oldest undelivered outbox row of the kind (0 when none waits)",
+            ),
+            (
+                "chakushin_outbox_failed_last_day_by_kind",
+                "Outbox rows queued in the last 24 hours and given up, by kind",
+            ),
+        )
+        gauges = [GaugeMetricFamily(name, text, labels=["kind"]) for name, text in families]
+        kinds = list(CHANNELS) + [k for k in by_kind if k not in CHANNELS]
+        for kind in kinds:
+            view = by_kind.get(kind, KindView())
+            since = view.oldest_pending_at
+            age = 0.0 if since is None else max(0.0, (now - since).total_seconds())
+            values = (view.pending, view.retrying, age, view.failed_last_day)
+            for gauge, value in zip(gauges, values, strict=True):
+                gauge.add_metric([kind], value)
+        yield from gauges
 
 
 @dataclass

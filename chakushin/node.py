@@ -213,6 +213,11 @@ class Health:
             oldest_pending_at=when(self.outbox.oldest_pending_at),
             last_failure_at=when(self.outbox.last_failure_at),
             oldest_pending_age_seconds=self.oldest_pending_age_seconds,
+            # Issue 19: the same by kind (mail, slack, teams, ...).
+            by_kind={
+                kind: {**asdict(view), "oldest_pending_at": when(view.oldest_pending_at)}
+                for kind, view in self.outbox.by_kind.items()
+            },
         )
         return {
             "healthy": self.healthy,
@@ -323,6 +328,13 @@ def render(health: Health) -> str:
         + (f", oldest {int(age)} s" if age is not None else "")
         + f"; {o.failed_last_day} failed in the last 24 h"
     )
+    for kind, k in o.by_kind.items():  # issue 19: mails and each kind of chat notice
+        since = k.oldest_pending_at
+        lines.append(
+            f"  {kind}: {k.pending} waiting ({k.retrying} retrying, {k.due} due)"
+            + (f", oldest {int((now - since).total_seconds())} s" if since is not None else "")
+            + f"; {k.failed_last_day} failed in the last 24 h"
+        )
     if o.last_failure:
         at = f"{o.last_failure_at:%Y-%m-%d %H:%M:%S} UTC" if o.last_failure_at else "?"
         lines.append(f"  last delivery error ({at}): {o.last_failure}")

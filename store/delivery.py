@@ -49,7 +49,7 @@ import zoneinfo
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from store import bulk, service
@@ -64,6 +64,10 @@ from store.models import (
     StoredCall,
     StoredDecision,
 )
+from store.outbox_state import MAIL_CHANNEL as MAIL_CHANNEL
+from store.outbox_state import UNKNOWN_CHAT_CHANNEL as UNKNOWN_CHAT_CHANNEL
+from store.outbox_state import chat_channel as chat_channel
+from store.outbox_state import queued_chat_kind
 
 
 class DeliveryStatus(enum.StrEnum):
@@ -90,12 +94,6 @@ class FailureKind(enum.StrEnum):
     REDIRECTED = "redirected"  # 3xx: the receiver answered a redirect (never followed)
     BLOCKED = "blocked"  # refused before connecting: the URL's address is not allowed
     DESTINATION_REMOVED = "destination_removed"  # the destination was removed before sending
-
-
-# Issue 19: ``Delivery.channel`` of a mail; a chat notice's is its ``ChatKind`` value.
-MAIL_CHANNEL = "mail"
-# A chat notice whose kind is neither in its headers nor in its (removed) destination.
-UNKNOWN_CHAT_CHANNEL = "chat"
 
 
 # The reply code at the start: "550 ...", "550-...", or a refused recipient as
@@ -253,25 +251,6 @@ class FailedAddress:
     queued_at: dt.datetime  # of the failed mail, in the number's time zone
 
 
-def _chat_kind_header() -> ColumnElement[str]:
-    """A chat notice's kind as queued (``headers["chat_kind"]``; NULL for a mail)."""
-    queued: ColumnElement[str] = OutboxMail.headers["chat_kind"].as_string()
-    return queued
-
-
-_CHAT_KINDS = frozenset(k.value for k in ChatKind)
-
-
-def chat_channel(queued_kind: str | None, destination_kind: ChatKind | None) -> str:
-    """A chat notice's ``Delivery.channel``: the kind it was queued with, else its
-    destination's (a row written before its headers said), else ``"chat"``."""
-    if queued_kind in _CHAT_KINDS:
-        return str(queued_kind)
-    if destination_kind is not None:
-        return destination_kind.value
-    return UNKNOWN_CHAT_CHANNEL
-
-
 _DELIVERY_COLUMNS = (
     OutboxMail.decision_id,
     OutboxMail.recipient,
@@ -344,7 +323,7 @@ def deliveries(
     mails: dict[int, list[Delivery]] = {}
     chats: dict[int, list[Delivery]] = {}
     rows = session.execute(
-        select(*_DELIVERY_COLUMNS, _chat_kind_header())
+        select(*_DELIVERY_COLUMNS, queued_chat_kind())
         .outerjoin(ChatDestination, ChatDestination.id == OutboxMail.destination_id)
         .where(
             OutboxMail.decision_id.in_(list(decision_ids)),

@@ -131,3 +131,45 @@ def test_issue19_CHAT_3_the_document_describes_the_chat_notices() -> None:
         "reply",
     }
     assert "gone" in components["FailureKind"]["enum"]
+
+
+def test_issue19_CHAT_3_the_outbox_counts_by_kind_and_reads_a_chat_failure_as_http(
+    line: Api,
+) -> None:
+    t0 = line.clock()
+    room = add_destination(line.sessions, CONTRACT, ChatKind.CHATWORK, position=1, now=t0)
+    hook = add_destination(line.sessions, CONTRACT, ChatKind.WEBHOOK, position=2, now=t0)
+    a_call_with_chats(
+        line.sessions,
+        number=CONTRACT,
+        linkedid="x.1",
+        at=t0,
+        mails=[OK_MAIL],
+        chats=[(room, ChatKind.CHATWORK, "Chatwork"), (hook, ChatKind.WEBHOOK, "Webhook")],
+    )
+    line.clock.advance(30)
+    found = get(line, "/outbox")
+    assert (found["pending"], found["due"]) == (3, 3)  # every row, as before
+    assert found["by_kind"] == {
+        kind: {
+            "pending": 1,
+            "retrying": 0,
+            "due": 1,
+            "oldest_pending_at": "2026-11-22T01:00:00Z",
+            "failed_last_day": 0,
+        }
+        for kind in ("mail", "chatwork", "webhook")
+    }
+    token = SendResult(False, permanent=True, reply="HTTP 401 Unauthorized: Invalid API Token")
+    chat_attempt(line.sessions, {"Chatwork": token}, at=line.clock())
+    found = get(line, "/outbox")
+    assert found["last_failure_kind"] == "not_authorized"  # not an SMTP reply's "unreachable"
+    assert found["by_kind"]["chatwork"] == {
+        "pending": 0,
+        "retrying": 0,
+        "due": 0,
+        "oldest_pending_at": None,
+        "failed_last_day": 1,
+    }
+    assert list(found["by_kind"]) == ["mail", "chatwork", "webhook"]
+    assert "Invalid API Token" not in str(found)
