@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from notifier.outbox import SendResult
 from store import bulk, db, delivery, service
 from store.delivery import DeliveryStatus, FailureKind
-from store.models import ChatDestination, ChatKind, Presentation
+from store.models import CallOutcome, ChatDestination, ChatKind, Presentation
 from tests.builders import E1, TZ, C
 from tests.delivery_chat import (
     POLICY,
@@ -265,3 +265,34 @@ def test_issue19_CHAT_3_a_failed_destination_is_flagged_until_a_later_notice_is_
     with db.transaction(small, read_only=True) as s:
         assert delivery.recently_failed(s, C) == {}
         assert delivery.recently_failed_destinations(s, E1) == {}
+
+
+def test_issue19_CHAT_1_MAIL_10_notices_queued_by_the_notifiers_store_call_read_back(
+    small: sessionmaker[Session],
+) -> None:
+    """The rows ``service.record_call_decisions`` queues (B's engine path) are read as the
+    history's chat deliveries: kind, shown name, slot."""
+    hook = add_destination(small, C, ChatKind.WEBHOOK, position=2, label="基幹", now=T0)
+    decided = service.CallDecision(
+        linkedid="r.1",
+        subscriber_number=C,
+        caller_number="0398765432",
+        presentation=Presentation.ALLOWED,
+        outcome=CallOutcome.UNANSWERED,
+        dial_status="NOANSWER",
+        forward_dial_status="",
+        started_at=T0,
+        ended_at=T0,
+        mailed=True,
+        reason="notify",
+        rule="",
+        mails=[service.QueuedMail(A, "s", "b", "<r.1@x>")],
+        chats=[service.QueuedChat(hook, ChatKind.WEBHOOK, "基幹", "着信", '{"type": "x"}', "json")],
+    )
+    with db.transaction(small) as s:
+        assert service.record_call_decisions(s, [decided], now=T0) == {"r.1"}
+    (row,) = read(small)
+    mail, chat = row.deliveries
+    assert (mail.channel, mail.address) == ("mail", A)
+    assert (chat.channel, chat.address, chat.destination_position) == ("webhook", "基幹", 2)
+    assert (chat.status, chat.attempts) == (DeliveryStatus.QUEUED, 0)
