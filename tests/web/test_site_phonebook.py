@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from chakushin.config import SiteConfig
 from store import db, phonebook, phonebook_csv, service, validation
 from store.models import AuthUnit
 from tests.builders import snapshot
@@ -464,3 +465,29 @@ async def test_issue19_BOOK_1_a_forged_encoding_is_a_bad_form(site: Site, query:
     await logged_in(site)
     refused = await site.client.get(f"{PAGE}/csv{query}")
     assert refused.status_code == 400 and page("form.refused") in refused.text
+
+
+async def test_issue19_BOOK_1_without_a_session_the_upload_takes_no_file_nor_a_large_body(
+    site: Site,
+) -> None:
+    before = site.state()
+    files = {"csv_file": ("a.csv", f'"{CALLER}","x",""\r\n'.encode(), "text/csv")}
+    refused = await site.client.post(f"{PAGE}/csv", data={"csrf_token": "x"}, files=files)
+    assert refused.status_code == 415  # no session cookie: no file parts, the form limit
+    big = b"a=" + b"x" * (SiteConfig().max_form_bytes + 1)
+    too_large = await site.client.post(
+        f"{PAGE}/csv", content=big, headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
+    assert too_large.status_code == 413
+    assert unchanged(site, before)
+
+
+async def test_issue19_BOOK_1_only_the_upload_route_of_the_page_takes_a_file(site: Site) -> None:
+    await logged_in(site)
+    before = site.state()
+    token = await site.csrf(PAGE)
+    files = {"csv_file": ("a.csv", f'"{CALLER}","x",""\r\n'.encode(), "text/csv")}
+    for path in (PAGE, f"{PAGE}/edit", f"{PAGE}/csv/x", f"/numbers/{EXTRA}/designated"):
+        refused = await site.client.post(path, data={"csrf_token": token}, files=files)
+        assert refused.status_code == 415, path
+    assert unchanged(site, before)
