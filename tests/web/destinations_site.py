@@ -11,6 +11,7 @@ read from the page).
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -37,13 +38,15 @@ CHANGE = f"{PAGE}/change"
 SECRET_PATH = "/services/T0001/B0002/abcdefSECRETpart"
 
 
-def chat_config(smtp: SmtpServer) -> Config:
-    """The node's config the site's senders are made from: the receiver's host allowed."""
+def chat_config(smtp: SmtpServer, *, chatwork_api: str = "") -> Config:
+    """The node's config the site's senders are made from: the receiver's host allowed
+    (and ``chatwork_api``, Chatwork's API root, pointed at it when given)."""
+    chat = ChatConfig(allow_hosts=("127.0.0.1",), timeout_seconds=5.0)
     return Config(
         mail=MailConfig(
             smtp_host="127.0.0.1", smtp_port=smtp.port, from_address="chakushin@example.jp"
         ),
-        chat=ChatConfig(allow_hosts=("127.0.0.1",), timeout_seconds=5.0),
+        chat=dataclasses.replace(chat, chatwork_api=chatwork_api) if chatwork_api else chat,
     )
 
 

@@ -20,7 +20,8 @@ import pytest_asyncio
 from sqlalchemy.orm import Session, sessionmaker
 
 from chakushin.config import SiteConfig
-from store.models import AuthUnit, ChatKind
+from store import db, service
+from store.models import AuthUnit, ChatKind, Service
 from tests.notifier.smtp_server import SmtpServer
 from tests.web.chat_receiver import Receiver, receiving
 from tests.web.conftest import CONTRACT, EXTRA, Site
@@ -292,4 +293,24 @@ async def test_issue19_a_stale_page_removes_nothing_after_its_slot_was_filled_ag
     )
     assert refused.status_code == 409
     assert page("destinations.gone") in refused.text
+    assert site.state() == before
+
+
+async def test_CHAT_1_a_number_without_the_mail_service_offers_no_destination(
+    site: Site, receiver: Receiver
+) -> None:
+    """CHAT-1: destinations go with the mail service (store.destinations); the page says so."""
+    await site.establish(CONTRACT, CONTRACT, AuthUnit.LINE, GOOD)  # the line: EXTRA too
+    with db.transaction(site.sessions) as s:
+        service.set_services(s, EXTRA, disable=[Service.MAIL])
+    before = site.state()
+    shown = await site.client.get(PAGE)
+    assert shown.status_code == 200
+    assert page("destinations.not_subscribed") in shown.text
+    assert 'action="/numbers/' + EXTRA + '/destinations"' not in shown.text  # no add form
+    token = await site.csrf(f"/numbers/{CONTRACT}/mail")
+    refused = await site.client.post(
+        PAGE, data={"csrf_token": token, "kind": "slack", "url": receiver.url(SECRET_PATH)}
+    )
+    assert refused.status_code == 400
     assert site.state() == before

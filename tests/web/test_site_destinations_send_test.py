@@ -18,6 +18,7 @@ import datetime as dt
 import json
 import re
 from collections.abc import AsyncIterator, Iterator
+from urllib.parse import parse_qs
 
 import pytest
 import pytest_asyncio
@@ -59,9 +60,11 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest_asyncio.fixture
 async def site(
-    site_line: sessionmaker[Session], smtp: SmtpServer, site_config: SiteConfig
+    site_line: sessionmaker[Session], smtp: SmtpServer, site_config: SiteConfig, receiver: Receiver
 ) -> AsyncIterator[Site]:
-    sender = bootstrap.chat_send_test(chat_config(smtp), site_line)
+    # Chatwork's API root is the test's receiver too (CHAT-3: its host is allowed).
+    config = chat_config(smtp, chatwork_api=receiver.url("/v2"))
+    sender = bootstrap.chat_send_test(config, site_line)
     async with chat_site(site_line, smtp, site_config, chat_send_test=sender) as found:
         yield found
 
@@ -195,3 +198,19 @@ async def test_issue19_CHAT_3_a_destination_whose_notice_failed_is_flagged_until
     tested = await change(site, 1, "test")
     assert page("destinations.test_sent", name="営業部") in card(tested.text, 1)
     assert 'id="destination_1-failed"' not in tested.text
+
+
+async def test_MAIL_2_CHAT_1_a_chatwork_send_test_posts_to_the_room_with_its_token(
+    site: Site, receiver: Receiver
+) -> None:
+    await logged_in(site)
+    token = "a1B2c3D4e5F6g7H8i9J0"
+    assert (await add(site, kind="chatwork", room_id="123456", token=token)).status_code == 303
+    tested = await change(site, 1, "test")
+    [got] = receiver.wait_for(1)
+    assert got.path == "/v2/rooms/123456/messages"
+    assert got.headers["x-chatworktoken"] == token
+    assert got.headers["content-type"].startswith("application/x-www-form-urlencoded")
+    assert parse_qs(got.body.decode())["body"][0].startswith("[info]")
+    assert page("destinations.test_sent", name="Chatwork") in card(tested.text, 1)
+    assert token not in tested.text
