@@ -491,3 +491,27 @@ async def test_issue19_BOOK_1_only_the_upload_route_of_the_page_takes_a_file(sit
         refused = await site.client.post(path, data={"csrf_token": token}, files=files)
         assert refused.status_code == 415, path
     assert unchanged(site, before)
+
+
+async def test_issue19_BOOK_1_a_name_with_an_ideographic_space_stays_whole_everywhere(
+    site: Site,
+) -> None:
+    """山田　太郎: the ideographic space is a letter of a name, not a control to drop."""
+    booked(site, EXTRA, (CALLER, "山田\u3000太郎", ""))
+    with db.transaction(site.sessions) as s:
+        service.add_designated(s, EXTRA, CALLER)
+        service.add_nuisance(s, EXTRA, CALLER)
+    await logged_in(site)
+    edit = await site.client.get(f"{PAGE}/edit?caller={CALLER}")
+    assert 'value="山田\u3000太郎"' in edit.text
+    designated = await site.client.get(f"/numbers/{EXTRA}/designated")
+    assert "電話帳: 山田\u3000太郎" in designated.text
+    nuisance = await site.client.get(f"/numbers/{EXTRA}/nuisance")
+    assert '<span class="book-name">山田\u3000太郎</span>' in nuisance.text
+    saved = await site.post(
+        PAGE,
+        {"action": "edit", "caller": CALLER, "caller_number": CALLER, "name": "山田\u3000太郎"},
+        page=f"{PAGE}/edit?caller={CALLER}",
+    )
+    assert saved.status_code == 303
+    assert stored(site) == [(CALLER, "山田\u3000太郎", "")]

@@ -60,7 +60,7 @@ def book_names(session: Session, number: str, callers: Iterable[str | None]) -> 
     written around the store) is left out.
     """
     found = service.caller_names(session, [(number, c) for c in callers if c])
-    return {caller: name for (_, caller), name in found.items() if name.isprintable()}
+    return {caller: name for (_, caller), name in found.items() if all(map(_shows, name))}
 
 
 def _field(exc: DomainError) -> str:
@@ -82,9 +82,14 @@ def _typed(data: Mapping[str, str]) -> dict[str, str]:
     }
 
 
+def _shows(char: str) -> bool:
+    """A character a name may show: printable, or the ideographic space (山田　太郎)."""
+    return char.isprintable() or char == "\u3000"
+
+
 def _shown(typed: Mapping[str, str]) -> dict[str, str]:
     """What was typed, to put back in the fields: without control characters."""
-    return {k: "".join(c for c in v if c.isprintable()) for k, v in typed.items()}
+    return {k: "".join(filter(_shows, v)) for k, v in typed.items()}
 
 
 def _checked(typed: Mapping[str, str]) -> dict[str, list[str]]:
