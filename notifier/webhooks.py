@@ -115,12 +115,25 @@ async def system_resolver(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
+NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052: the last 32 bits are an IPv4 address
+
+
 def public(address: str) -> bool:
-    """Whether an address is on the public internet (an IPv4-mapped IPv6 one as its IPv4)."""
+    """Whether an address is on the public internet, and not a multicast group.
+
+    An IPv6 address that carries an IPv4 one (IPv4-mapped, IPv4-compatible,
+    6to4, NAT64) is judged by that IPv4 address: ``64:ff9b::a00:1`` reaches
+    10.0.0.1 through a NAT64 gateway.
+    """
+    ip: ipaddress.IPv4Address | ipaddress.IPv6Address
     ip = ipaddress.ip_address(address.partition("%")[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_global
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = ip.ipv4_mapped or ip.sixtofour
+        if embedded is None and (ip in NAT64 or ip.packed[:12] == bytes(12)):
+            embedded = ipaddress.IPv4Address(ip.packed[12:])
+        if embedded is not None:
+            ip = embedded
+    return ip.is_global and not ip.is_multicast
 
 
 class GuardedBackend(httpcore.AsyncNetworkBackend):
@@ -250,8 +263,9 @@ class HttpSender:
                 raise Refused("chatwork destination without a room or a token")
             try:
                 room = chat_urls.chatwork_room(target.room_id)
-            except DomainError as exc:
-                raise Refused(exc.message) from None
+                chat_urls.chatwork_token(target.secret)  # a header: no CR, LF or NUL goes out
+            except DomainError:
+                raise Refused("chatwork room id or API token breaks the rules") from None
             return f"{self.settings.chatwork_api.rstrip('/')}/rooms/{room}/messages"
         if not target.url:
             raise Refused("destination without a URL")
@@ -265,6 +279,8 @@ class HttpSender:
     def headers(
         self, target: Target, body: str, content_type: str, message_id: str
     ) -> dict[str, str]:
+        if not (content_type.isascii() and content_type.isprintable()) or len(content_type) > 100:
+            raise Refused("the notice's content type is not a header value")
         headers = {"Content-Type": content_type}
         if target.kind is ChatKind.CHATWORK:
             headers["X-ChatWorkToken"] = target.secret or ""
@@ -303,16 +319,27 @@ class HttpSender:
                     await self._read(response, body)
         except Refused as exc:
             return SendResult(False, permanent=True, reply=f"refused: {exc}", answered=False)
+        except (
+            httpx.InvalidURL,
+            httpx.UnsupportedProtocol,
+            httpx.LocalProtocolError,
+            UnicodeError,
+        ) as exc:
+            # Nothing a retry changes (a host no IDNA codec takes, a header httpx refuses).
+            reply = f"refused: the request cannot be made ({type(exc).__name__})"
+            return SendResult(False, permanent=True, reply=reply, answered=False)
         except (TimeoutError, httpx.HTTPError, OSError) as exc:
             if response is None:
                 return SendResult(False, reply=self._unanswered(exc, target), answered=False)
-        return answer(
+        result = answer(
             response.status_code,
             response.reason_phrase,
             bytes(body),
             response.headers,
             self.clock(),
         )
+        # A receiver may echo the URL or the token it was given: they stay out of the record.
+        return dataclasses.replace(result, reply=hide(result.reply, target))
 
     def _unanswered(self, exc: BaseException, target: Target) -> str:
         if isinstance(exc, TimeoutError):

@@ -226,6 +226,50 @@ async def test_CHAT_3_a_name_resolving_to_loopback_is_refused_unless_allowed(
     assert request.headers["host"] == f"hooks.example.com:{server.port}"
 
 
+@pytest.mark.parametrize(
+    "hidden", ["64:ff9b::a00:1", "2002:7f00:1::1", "::a9fe:a9fe", "224.0.0.1", "ff0e::1"]
+)
+def test_CHAT_3_an_ipv4_inside_ipv6_and_multicast_are_not_public(hidden: str) -> None:
+    assert not public(hidden)
+    assert public("64:ff9b::808:808") and public("2002:808:808::1")  # NAT64, 6to4 of 8.8.8.8
+
+
+@pytest.mark.asyncio
+async def test_CHAT_3_an_answer_echoing_the_url_or_the_token_keeps_them_out(
+    server: HttpServer, sender: HttpSender
+) -> None:
+    token = "ChatworkToken0123456789"
+    server.script = [
+        Reply(404, b"no hook at /services/T0/B0/SECRETPATH"),
+        Reply(401, token.encode()),
+    ]
+    echoed = await post(sender, slack(server.url("/services/T0/B0/SECRETPATH")))
+    assert echoed.reply.startswith("HTTP 404 Not Found: ") and "SECRETPATH" not in echoed.reply
+    cw = WebhookSettings(timeout=5.0, allow_hosts=LOCAL, chatwork_api=server.url("/v2"))
+    chatwork = HttpSender(cw, clock=lambda: NOW)
+    try:
+        refused = await chatwork.post(
+            Target(ChatKind.CHATWORK, None, "1", token), "body=x", "text/plain", message_id="m"
+        )
+        bad = await chatwork.post(
+            Target(ChatKind.CHATWORK, None, "1", token + "\r\nX-Injected: 1"),
+            "body=x",
+            "text/plain",
+            message_id="m",
+        )
+    finally:
+        await chatwork.close()
+    assert refused.reply.startswith("HTTP 401 Unauthorized") and token not in refused.reply
+    assert bad.permanent and bad.reply.startswith("refused: ") and token not in bad.reply
+    assert len(server.requests) == 2  # the bad token never went out
+
+
+@pytest.mark.asyncio
+async def test_CHAT_3_a_host_no_idna_codec_takes_is_refused(sender: HttpSender) -> None:
+    result = await post(sender, webhook("https://xn--zz.example.com/hook"))
+    assert result.permanent and not result.answered and result.reply.startswith("refused: ")
+
+
 def test_CHAT_3_public_addresses() -> None:
     assert public("8.8.8.8") and public("2001:4860:4860::8888")
     for hidden in (
