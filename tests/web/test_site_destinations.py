@@ -314,3 +314,16 @@ async def test_CHAT_1_a_number_without_the_mail_service_offers_no_destination(
     )
     assert refused.status_code == 400
     assert site.state() == before
+
+
+async def test_MAIL_2_without_a_sender_the_send_test_says_it_is_unavailable(
+    site: Site, receiver: Receiver
+) -> None:
+    """This module's site has no ``chat_send_test``: nothing is counted or posted."""
+    await logged_in(site)
+    await a_slack(site, receiver)
+    before = site.state()
+    refused = await change(site, 1, "test")
+    assert refused.status_code == 503
+    assert page("destinations.test_unavailable") in card(refused.text, 1)
+    assert site.state() == before and receiver.received == []
