@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from notifier import chat
 from notifier.chat import ChatContent, compose_chat, compose_test_chat, payload
@@ -290,3 +292,33 @@ def test_CHAT_1_compose_refuses_an_unknown_zone(templates: Templates) -> None:
             decision=NOTIFY,
             decided_at=DECIDED,
         )
+
+
+# --- any name at all --------------------------------------------------------------------------
+
+_TEMPLATES = Templates.load()
+_names = st.text(
+    st.characters(codec="utf-8") | st.sampled_from(list("&<>[]@*_`\\\r\n\x00\u202e")),
+    max_size=60,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(name=_names)
+def test_BOOK_2_CHAT_1_no_name_breaks_any_destinations_form(name: str) -> None:
+    """Whatever a phonebook row holds, each payload keeps its documented form."""
+    content = content_of(record(), _TEMPLATES, name=name)
+    assert content.text.count("\n") == 4  # no name adds or breaks a line
+    slack = body_json(ChatKind.SLACK, content)["text"]
+    assert "<" not in slack and ">" not in slack
+    discord = body_json(ChatKind.DISCORD, content)
+    assert len(discord["content"]) <= 2000 and discord["allowed_mentions"] == {"parse": []}
+    (body,) = urllib.parse.parse_qs(payload(ChatKind.CHATWORK, content).body)["body"]
+    assert body.count("[") == 4 and body.count("]") == 4  # only [info][title][/title][/info]
+    teams = body_json(ChatKind.TEAMS, content)
+    blocks = teams["attachments"][0]["content"]["body"]
+    assert len(blocks) == 5 and not any("[" in b["text"] for b in blocks)
+    caller = body_json(ChatKind.WEBHOOK, content)["data"]["caller"]
+    assert caller["name"] in (None, name)
+    if caller["name"] is not None:
+        assert name.isprintable() and "\n" not in name and "\r" not in name
