@@ -246,7 +246,6 @@ class Number(Base):
     credential: Mapped[SiteCredential | None] = relationship(
         cascade="all, delete-orphan", passive_deletes=True
     )
-    # Issue 19.
     phonebook: Mapped[list[PhonebookEntry]] = relationship(
         cascade="all, delete-orphan", passive_deletes=True, order_by="PhonebookEntry.id"
     )
@@ -296,11 +295,7 @@ class DestinationAddress(Base):
 
 
 class PhonebookEntry(Base):
-    """Issue 19: a caller's name in a number's phonebook (at most ``MAX_PHONEBOOK``).
-
-    ``caller_number`` is stored as the designated numbers are (national
-    digits, ``store.caller_number``); one entry per caller and number.
-    """
+    """Issue 19 (BOOK-1): a caller's name in a number's phonebook; callers stored as designated."""
 
     __tablename__ = "phonebook_entry"
     __table_args__ = (
@@ -315,16 +310,10 @@ class PhonebookEntry(Base):
 
 
 class ChatDestination(Base):
-    """Issue 19: one of at most ``MAX_DESTINATIONS`` chat/webhook destinations of a number.
+    """Issue 19 (CHAT-1): one of a number's chat/webhook destinations, with its send flag.
 
-    ``url`` is the webhook's (None for Chatwork, which posts to its API
-    with ``room_id``); ``secret`` the Chatwork API token or the generic
-    webhook's signing secret (``whsec_...``), None for the others. Both the
-    URL and the secret are credentials: the site shows them masked after
-    they are saved (the signing secret once, when made). ``send`` is the
-    MAIL-2 send flag; ``test_sent_at`` the last 送信テスト the receiver
-    accepted (the site's clock).
-    """
+    ``url`` (None for Chatwork: ``room_id``) and ``secret`` (Chatwork token or the
+    webhook's ``whsec_`` key) are credentials, shown only masked once saved."""
 
     __tablename__ = "chat_destination"
     __table_args__ = (
@@ -568,10 +557,7 @@ class ApiToken(Base):
 
 
 class StoredDecision(Base):
-    """MAIL-10: the one decision taken for a call, mailed or not, with its reason.
-
-    The stored row of a ``notifier.model.Decision`` (what ``notifier.rules`` decided).
-    """
+    """MAIL-10: the one decision taken for a call (a stored ``notifier.model.Decision``)."""
 
     __tablename__ = "decision"
 
@@ -602,8 +588,7 @@ class OutboxMail(Base):
         ForeignKey("decision.id", ondelete="SET NULL"), index=True
     )
     recipient: Mapped[str] = mapped_column(String(254))
-    # Issue 19: a CALL_CHAT row's destination (its URL and secret are read from
-    # there when it is sent); None for mails, and once the destination is removed.
+    # Issue 19: a CALL_CHAT row's destination (None for mails, and once removed).
     destination_id: Mapped[int | None] = mapped_column(
         ForeignKey("chat_destination.id", ondelete="SET NULL"), index=True
     )
@@ -683,15 +668,11 @@ class OtpEventKind(enum.StrEnum):
 
 
 class OtpEvent(Base):
-    """SITE-5 (issue 12 item 11): one one-time code mailed, one wrong code entered, or
-    one wrong confirmation ID/password entered (issue 12, ``CONFIRMATION_WRONG``).
+    """SITE-5 (issue 12): one one-time code mailed, wrong code or wrong confirmation ID/password.
 
-    Counted per number over a rolling 24 hours, so that neither the wrong
-    codes (guessing) nor the code mails (flooding the subscriber) are
-    unlimited; in the database, so that the caps hold across site
-    processes. Rows past the window are deleted as new ones come. ``at`` is
-    the site's clock, never a column default.
-    """
+    Counted per number over a rolling 24 hours (guessing, mail floods), in the database so
+    that the caps hold across site processes; old rows are deleted as new ones come. ``at``
+    is the site's clock, never a column default."""
 
     __tablename__ = "otp_event"
 

@@ -40,6 +40,7 @@ ROOT_COMMANDS = (
     "nuisance",
     "number",
     "number-request",
+    "phonebook",
     "prompts",
     "serve",
     "site",

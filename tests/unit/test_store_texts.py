@@ -13,6 +13,7 @@ passes (``params={...}`` included) and the ``{placeholders}`` of the English lin
 from __future__ import annotations
 
 import ast
+import importlib
 import re
 import string
 from collections.abc import Iterator, Mapping
@@ -58,6 +59,8 @@ MODULES: tuple[ModuleType, ...] = (
     store.service.calls,
     store.service.views,
     store.service.devices,
+    # The package exports a function of the module's name: the module itself, by its name.
+    importlib.import_module("store.service.caller_names"),
     store.api_tokens,
 )
 # Keywords of a refusal that are not params of its sentence.
