@@ -343,6 +343,7 @@ def api_deps(
         default_timezone=config.timezone,
         send_test=send_test(config, sessions, templates=templates),
         auth_failures_per_minute=config.api.auth_failures_per_minute,
+        chat_allow_hosts=config.chat.allow_hosts,
     )
 
 

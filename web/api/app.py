@@ -61,6 +61,7 @@ from web.api.problems import (
     status_of,
 )
 from web.api.routes import (
+    destinations,
     devices,
     history,
     lines,
@@ -99,6 +100,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     numbers.router,
     devices.router,
     mail.router,
+    destinations.router,
     phonebook.router,
     supplementary.router,
     support.router,

@@ -52,6 +52,9 @@ class ApiDeps:
     send_test: SendTest | None = None
     # Failed bearer tokens per client address and minute before 429 (``app``).
     auth_failures_per_minute: int = 20
+    # Issue 19 (CHAT-3): hosts a destination URL may name over http:// and without the
+    # kinds' host rules and the public-address rule (the config's ``[chat] allow_hosts``).
+    chat_allow_hosts: tuple[str, ...] = ()
     extra: dict[str, object] = field(default_factory=dict)
 
 
