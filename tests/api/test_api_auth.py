@@ -211,6 +211,7 @@ def _filled(path: str) -> str:
         ("{interface:path}", "PJSIP/201"),
         ("{interface}", "PJSIP%2F201"),
         ("{position}", "1"),
+        ("{caller}", "0398765432"),  # issue 19: a phonebook entry
     ):
         path = path.replace(name, value)
     assert "{" not in path, path

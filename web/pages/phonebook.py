@@ -59,8 +59,17 @@ def book_names(session: Session, number: str, callers: Iterable[str | None]) -> 
     entry has no number to pass. A name that shows nothing printable (a row
     written around the store) is left out.
     """
-    found = service.caller_names(session, [(number, c) for c in callers if c])
+    # Only what a phonebook can hold: a refused form's rows as typed ("12x") query nothing.
+    found = service.caller_names(session, [(number, c) for c in callers if c and _stored(c)])
     return {caller: name for (_, caller), name in found.items() if all(map(_shows, name))}
+
+
+def _stored(caller: str) -> bool:
+    """Whether ``caller`` is in the form the phonebook stores callers (national digits)."""
+    try:
+        return validation.diallable_number(caller) == caller
+    except DomainError:
+        return False
 
 
 def _field(exc: DomainError) -> str:
