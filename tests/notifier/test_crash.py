@@ -49,7 +49,10 @@ def start_notifier(
         CHAKUSHIN_MAIL_SMTP_HOST="127.0.0.1",
         CHAKUSHIN_MAIL_SMTP_PORT=str(smtp_port),
         CHAKUSHIN_MAIL_CONCURRENCY=str(CONNECTIONS),
-        CHAKUSHIN_MAIL_LEASE_SECONDS="1",
+        # A short lease brings a killed node's mails back soon; issue 19: a chat post
+        # must end within half the lease (chat.timeout_seconds), so the lease is 2 s.
+        CHAKUSHIN_MAIL_LEASE_SECONDS="2",
+        CHAKUSHIN_CHAT_TIMEOUT_SECONDS="0.9",
         CHAKUSHIN_MAIL_FROM_ADDRESS="chakushin@example.jp",
         CHAKUSHIN_LOG_LEVEL="warning",
     )
