@@ -38,7 +38,6 @@ import asyncio
 import dataclasses
 import datetime as dt
 import email.utils
-import ipaddress
 import re
 import secrets
 import socket
@@ -115,25 +114,9 @@ async def system_resolver(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
-NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052: the last 32 bits are an IPv4 address
-
-
-def public(address: str) -> bool:
-    """Whether an address is on the public internet, and not a multicast group.
-
-    An IPv6 address that carries an IPv4 one (IPv4-mapped, IPv4-compatible,
-    6to4, NAT64) is judged by that IPv4 address: ``64:ff9b::a00:1`` reaches
-    10.0.0.1 through a NAT64 gateway.
-    """
-    ip: ipaddress.IPv4Address | ipaddress.IPv6Address
-    ip = ipaddress.ip_address(address.partition("%")[0])
-    if isinstance(ip, ipaddress.IPv6Address):
-        embedded = ip.ipv4_mapped or ip.sixtofour
-        if embedded is None and (ip in NAT64 or ip.packed[:12] == bytes(12)):
-            embedded = ipaddress.IPv4Address(ip.packed[12:])
-        if embedded is not None:
-            ip = embedded
-    return ip.is_global and not ip.is_multicast
+# CHAT-3: one judgement of addresses, the store's (a URL's literal at save) and the
+# sender's (each address a name resolves to, at connect).
+public = chat_urls.public_address
 
 
 class GuardedBackend(httpcore.AsyncNetworkBackend):

@@ -47,6 +47,7 @@ _URL_CHARS = frozenset(
 )
 _LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _MAX_HOST = 253
+_DEFAULT_PORTS = {"https": 443, "http": 80}
 # WHATWG's URL parser (and the resolver's inet_aton) read a host whose last
 # label is a number (decimal, 0x hex or 0-led octal) as an IPv4 address.
 _NUMERIC_LABEL = re.compile(r"(?:0x[0-9a-f]*|[0-9]+)")
@@ -103,27 +104,60 @@ def _split(url: str, field: str) -> SplitResult:
     return parts
 
 
+NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052: the last 32 bits are an IPv4 address
+
+
+def public_address(address: str) -> bool:
+    """CHAT-3: whether an address is on the public internet, and not a multicast group.
+
+    An IPv6 address that carries an IPv4 one (IPv4-mapped, IPv4-compatible,
+    6to4, NAT64) is judged by that IPv4 address: ``64:ff9b::a00:1`` reaches
+    10.0.0.1 through a NAT64 gateway. The store judges a URL's literal with
+    it, the sender every address a name resolves to.
+    """
+    ip: ipaddress.IPv4Address | ipaddress.IPv6Address
+    ip = ipaddress.ip_address(address.partition("%")[0])
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = ip.ipv4_mapped or ip.sixtofour
+        if embedded is None and (ip in NAT64 or ip.packed[:12] == bytes(12)):
+            embedded = ipaddress.IPv4Address(ip.packed[12:])
+        if embedded is not None:
+            ip = embedded
+    return ip.is_global and not ip.is_multicast
+
+
 def _check_ip(host: str, *, field: str) -> bool:
     """True if ``host`` is an IP address (refused unless public); False for a name."""
     try:
-        address = ipaddress.ip_address(host)
+        ipaddress.ip_address(host)
     except ValueError:
         return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    if not address.is_global or address.is_multicast:
+    if not public_address(host):
         raise _bad(
             f"the address {host} is not a public one (loopback, private, link-local, "
-            "reserved); only a host in the operator's allow list may be such",
+            "reserved, or an IPv6 form of one); only a host in the operator's allow list "
+            "may be such",
             code="chat_url_not_public",
             field=field,
         )
     return True
 
 
+def _punycode_ok(label: str) -> bool:
+    """Whether an ``xn--`` label decodes to Unicode and encodes back to itself (IDNA)."""
+    try:
+        return label.encode("ascii").decode("idna").encode("idna") == label.encode("ascii")
+    except UnicodeError:
+        return False
+
+
 def _check_name(host: str, *, field: str) -> None:
     labels = host.split(".")
-    if len(host) > _MAX_HOST or not all(_LABEL.fullmatch(label) for label in labels):
+    if (
+        len(host) > _MAX_HOST
+        or not all(_LABEL.fullmatch(label) for label in labels)
+        or not all(_punycode_ok(label) for label in labels if label.startswith("xn--"))
+    ):
         raise _bad(
             "the host must be a name of letters, digits and hyphens between dots "
             "(an international name in its xn-- form), or an IP address",
@@ -248,6 +282,19 @@ def destination_url(
         _check_kind(kind, host, parts.path, field=field)
     rest = value[len(parts.scheme) + 3 + len(parts.netloc) :]
     return f"{scheme}://{parts.netloc.lower()}{rest}"
+
+
+def endpoint_key(url: str) -> str:
+    """CHAT-1: what the duplicate rule compares of a stored URL: the URL with no port when
+    it is the scheme's own (``:443``, ``:`` and ``:0443`` name the port-less URL's
+    endpoint; Teams gives its URLs with ``:443``) and any other port as a plain number."""
+    parts = urlsplit(url)
+    host = _plain_host(parts.hostname or "")
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port is not None and parts.port != _DEFAULT_PORTS.get(parts.scheme):
+        netloc = f"{netloc}:{parts.port}"
+    rest = url[len(parts.scheme) + 3 + len(parts.netloc) :]
+    return f"{parts.scheme}://{netloc}{rest}"
 
 
 def masked_url(kind: ChatKind, url: str) -> str:

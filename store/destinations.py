@@ -152,7 +152,12 @@ def add_destination(
     found = subscribed(session, number, Service.MAIL)
     for d in found.destinations:
         same_room = stored_room is not None and d.kind == kind and d.room_id == stored_room
-        if (stored_url is not None and d.url == stored_url) or same_room:
+        same_url = (
+            stored_url is not None
+            and d.url is not None
+            and chat_urls.endpoint_key(d.url) == chat_urls.endpoint_key(stored_url)
+        )
+        if same_url or same_room:
             raise AlreadyExists(
                 f"{number}: destination {d.position} already posts there",
                 code="destination_duplicate",

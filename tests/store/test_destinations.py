@@ -291,3 +291,15 @@ def test_CHAT_1_removing_a_number_removes_its_destinations(line: sessionmaker[Se
         service.remove_number(s, E1)
     with db.transaction(line) as s:
         assert s.scalars(sa.select(ChatDestination)).all() == []
+
+
+@pytest.mark.parametrize("port", [":443", ":", ":0443"])
+def test_CHAT_1_a_default_port_names_the_same_destination(
+    line: sessionmaker[Session], port: str
+) -> None:
+    """https://hooks.slack.com:443/... is the URL without its port: one destination, not two."""
+    with db.transaction(line) as s:
+        add(s)
+    same = SLACK.replace("hooks.slack.com", "hooks.slack.com" + port)
+    refused = unchanged_after(line, lambda s: add(s, url=same), AlreadyExists)
+    assert refused.code == "destination_duplicate"
