@@ -238,6 +238,12 @@ def rotate_secret(session: Session, number: str, position: int) -> str:
     return entry.secret
 
 
+def subscribed_destination(session: Session, number: str, position: int) -> Shown:
+    """The destination at ``position`` of a number with the mail service (MAIL-2: a
+    送信テスト is of a destination that can get notices), shown."""
+    return shown(_find(subscribed(session, number, Service.MAIL), position))
+
+
 def note_test_sent(session: Session, number: str, position: int, *, now: dt.datetime) -> None:
     """MAIL-2: the receiver accepted a 送信テスト of this destination at ``now``."""
     found = subscribed(session, number, Service.MAIL)

@@ -8,6 +8,8 @@ message). Every write shows the number's destinations as they now are,
 masked: a webhook URL's path and query, a Chatwork API token and a
 signing secret are credentials, never printed, except the signing secret
 once, when it is made (``add`` of a webhook, ``rotate-secret``).
+``test`` posts the 送信テスト now (MAIL-2), as the site's button does, and
+prints the receiver's answer.
 
 Credentials are read from a file or standard input (``--url-file``,
 ``--token-file``, ``-`` for stdin), not from the command line, where
@@ -24,11 +26,12 @@ from typing import IO, Any
 import click
 from sqlalchemy.orm import Session
 
+from chakushin import bootstrap
 from chakushin.cli.app import App, Group, pass_app
 from chakushin.cli.output import ON_OFF, emit, on_off
 from store import destinations
 from store.destinations import Shown
-from store.errors import InvalidInput
+from store.errors import DomainError, InvalidInput
 from store.models import ChatKind
 from store.validation import MAX_DESTINATION_SECRET, MAX_DESTINATION_URL, MAX_DESTINATIONS
 
@@ -229,3 +232,31 @@ def chat_rotate_secret(app: App, number: str, position: int) -> None:
     with app.transaction() as session:
         secret = destinations.rotate_secret(session, number, position)
         _show(app, session, number, {"position": position, "secret": secret})
+
+
+@chat.command("test")
+@click.argument("number")
+@click.argument("position", type=POSITION)
+@pass_app
+def chat_test(app: App, number: str, position: int) -> None:
+    """Post the 送信テスト to a destination now and show the receiver's answer (MAIL-2).
+
+    Sent whatever the send flag says (a test is how a new destination is
+    checked before it is turned on); accepted, its time is kept and shown
+    by ``list`` and the site, as the site's button keeps it.
+    """
+    import asyncio
+
+    with app.transaction() as session:
+        name = destinations.subscribed_destination(session, number, position).name
+    send_test = bootstrap.chat_send_test(app.config, app.sessions())
+    result = asyncio.run(send_test(number, position))
+    if not result.ok:
+        raise DomainError(
+            f"the receiver did not accept the test notice: {result.reply}",
+            code="test_chat_refused",
+        )
+    with app.transaction() as session:
+        destinations.note_test_sent(session, number, position, now=dt.datetime.now(dt.UTC))
+    data = {"number": number, "position": position, "accepted": True, "reply": result.reply}
+    emit(app, data, lambda: f"test notice to {position}. {name} accepted: {result.reply}")

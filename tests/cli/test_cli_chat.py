@@ -17,6 +17,7 @@ from chakushin.cli import cli
 from store import db, destinations
 from tests.builders import snapshot
 from tests.cli.conftest import Chakushin
+from tests.web.chat_receiver import receiving
 
 NUMBER = "0312345678"
 SLACK = "https://hooks.slack.com/services/T0123ABCD/B0456EFGH/SlackS3cr3tToken0123"
@@ -243,3 +244,34 @@ def test_CHAT_1_refusal_writes_nothing_with_json(number: Chakushin) -> None:
     assert result.exit_code == 1 and result.stdout == ""
     assert json.loads(result.stderr)["error"] == "chat_url_not_public"
     assert snapshot(number.db_url) == before
+
+
+def test_MAIL_2_chat_test_posts_now_and_says_the_answer(number: Chakushin) -> None:
+    """``chakushin chat test``: the 送信テスト posted now to a real receiver, accepted (its
+    time stamped, as the site does) or refused (one error line, nothing stamped)."""
+    allow = {"CHAKUSHIN_CHAT_ALLOW_HOSTS": "127.0.0.1"}
+    with receiving() as receiver:
+        url = receiver.url("/hook/S3cr3tPath")
+        added = invoke(number, "chat", "add", NUMBER, "webhook", "--url", url, **allow)
+        assert added.exit_code == 0, added.stderr
+        tested = invoke(number, "chat", "test", NUMBER, "1", **allow)
+        assert tested.exit_code == 0, tested.stderr
+        assert tested.stdout.startswith("test notice to 1. Webhook accepted: HTTP 200"), tested
+        no_credentials(tested.stdout)
+        [got] = receiver.wait_for(1)
+        assert got.path == "/hook/S3cr3tPath"
+        assert got.headers["webhook-id"].startswith("msg_test_")
+        assert json.loads(got.body)["type"] == "test"
+        listed = number.json("chat", "list", NUMBER)["destinations"][0]
+        assert listed["test_sent_at"] is not None
+        data = json.loads(invoke(number, "chat", "test", NUMBER, "1", "--json", **allow).stdout)
+        assert data["accepted"] is True and data["position"] == 1
+        receiver.answers.append(404)
+        before = snapshot(number.db_url)
+        refused = invoke(number, "chat", "test", NUMBER, "1", **allow)
+        assert refused.exit_code == 1 and refused.stdout == ""
+        [line] = refused.stderr.strip().splitlines()
+        assert line.startswith("error: the receiver did not accept the test notice: HTTP 404")
+        assert snapshot(number.db_url) == before
+    number.refused("chat", "test", NUMBER, "2")
+    number.refused("chat", "test", NUMBER, "4", status=2)
