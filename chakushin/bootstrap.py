@@ -344,6 +344,7 @@ def api_deps(
         send_test=send_test(config, sessions, templates=templates),
         auth_failures_per_minute=config.api.auth_failures_per_minute,
         chat_allow_hosts=config.chat.allow_hosts,
+        chat_send_test=chat_send_test(config, sessions, templates=templates),
     )
 
 

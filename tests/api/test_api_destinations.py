@@ -13,9 +13,12 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from chakushin import bootstrap
+from chakushin.config import ChatConfig, Config
 from store import db, destinations, service
 from store.models import Service
 from tests.api.conftest import Api
+from tests.web.chat_receiver import receiving
 
 NUMBER, OTHER = "0312345678", "0312345679"
 URL = f"/api/v1/numbers/{NUMBER}/destinations"
@@ -214,3 +217,40 @@ def test_CHAT_3_api_allowed_hosts_from_its_deps(api: Api) -> None:
     added = api.write.post(URL, json={"kind": "webhook", "url": url})
     assert added.status_code == 201, added.text
     assert added.json()["shown_url"] == "http://127.0.0.1:8123/••••"
+
+
+def test_MAIL_2_api_destination_send_test_posts_now(api: Api) -> None:
+    """``POST .../destinations/{position}/test``: the 送信テスト posted now to a real receiver
+    through the node's sender; accepted, its time is stamped (as the site's button);
+    refused, 200 with the outcome and nothing stamped; no sender on the node: 404."""
+    a_number(api.sessions)
+    api.deps.chat_allow_hosts = ("127.0.0.1",)
+    test_url = f"{URL}/1/test"
+    refused(api, "POST", URL + "/1/test", 404, "send_test_unavailable")
+    config = Config(chat=ChatConfig(allow_hosts=("127.0.0.1",), timeout_seconds=5.0))
+    api.deps.chat_send_test = bootstrap.chat_send_test(config, api.sessions)
+    with receiving() as receiver:
+        added = api.write.post(URL, json={"kind": "webhook", "url": receiver.url("/S3cr3t")})
+        assert added.status_code == 201, added.text
+        assert api.read.post(test_url).status_code == 403
+        assert receiver.received == []
+        answer = api.write.post(test_url)
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        assert (body["position"], body["outcome"], body["accepted"]) == (1, "sent", True)
+        assert body["reply"].startswith("HTTP 200")
+        [got] = receiver.wait_for(1)
+        assert got.headers["webhook-id"].startswith("msg_test_") and got.path == "/S3cr3t"
+        listed = api.read.get(URL).json()["destinations"][0]
+        assert listed["test_sent_at"] == api.clock().isoformat().replace("+00:00", "Z")
+        receiver.answers.append(410)
+        before = api.state()
+        gone = api.write.post(test_url).json()
+        assert (gone["outcome"], gone["accepted"], gone["permanent"]) == ("refused", False, True)
+        assert gone["reply"].startswith("HTTP 410")
+        assert api.state() == before
+        receiver.answers.append(503)
+        later = api.write.post(test_url).json()
+        assert (later["outcome"], later["accepted"]) == ("deferred", False)
+    refused(api, "POST", f"{URL}/2/test", 404, "destination_not_found")
+    refused(api, "POST", f"/api/v1/numbers/{OTHER}/destinations/1/test", 422, "not_subscribed")

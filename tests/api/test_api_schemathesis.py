@@ -96,6 +96,7 @@ VALID: dict[str, tuple[dict[str, Any], Any]] = {
     ),
     "PATCH /api/v1/numbers/{number}/destinations/{position}": ({}, {"send": False}),
     "POST /api/v1/numbers/{number}/destinations/{position}/rotate-secret": ({}, None),
+    "POST /api/v1/numbers/{number}/destinations/{position}/test": ({"position": 2}, None),
     "PUT /api/v1/numbers/{number}/phonebook": (
         {},
         [
@@ -139,6 +140,10 @@ class Sent:
 
 async def _send_test(_number: str, _address: str) -> Sent:
     return Sent()
+
+
+async def _chat_send_test(_number: str, _position: int) -> Sent:
+    return Sent(reply="HTTP 200 OK: ok")
 
 
 def _seed(sessions: sessionmaker[Session], clock: Clock) -> str:
@@ -193,6 +198,7 @@ def served(sessions: sessionmaker[Session]) -> Iterator[tuple[Any, str]]:
         clock=clock,
         new_temp_password=lambda: "24681357",
         send_test=_send_test,
+        chat_send_test=_chat_send_test,
         # Negative cases drop or spoil the token (401, documented); with the clock
         # standing still, the default limit would answer 429 to the whole rest of the run.
         auth_failures_per_minute=1_000_000,

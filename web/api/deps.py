@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from store import db
 from store.api_tokens import TokenInfo
 from web.api.problems import Forbidden
-from web.deps import SendTest
+from web.deps import ChatSendTest, SendTest
 
 
 def _utc_now() -> dt.datetime:
@@ -55,6 +55,8 @@ class ApiDeps:
     # Issue 19 (CHAT-3): hosts a destination URL may name over http:// and without the
     # kinds' host rules and the public-address rule (the config's ``[chat] allow_hosts``).
     chat_allow_hosts: tuple[str, ...] = ()
+    # Issue 19 (MAIL-2): a destination's 送信テスト through the node's sender; None: not offered.
+    chat_send_test: ChatSendTest | None = None
     extra: dict[str, object] = field(default_factory=dict)
 
 

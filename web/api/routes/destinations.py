@@ -8,7 +8,8 @@ for a generic webhook the answer carries its signing secret, the only time
 it is shown. ``PATCH /numbers/{number}/destinations/{position}`` sets the
 send flag or the label, ``DELETE`` removes one (204), and
 ``POST .../{position}/rotate-secret`` makes a webhook's secret anew (shown
-once). Every value goes through ``store.destinations`` (the URL rules of
+once); ``POST .../{position}/test`` posts the 送信テスト now (MAIL-2) and
+says the receiver's answer. Every value goes through ``store.destinations`` (the URL rules of
 ``store.chat_urls``, with the node's ``[chat] allow_hosts``); writes need a
 write token.
 """
@@ -16,8 +17,9 @@ write token.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Literal
 
+import anyio.from_thread
 from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -32,8 +34,12 @@ from store.validation import (
     MAX_DESTINATIONS,
 )
 from web.api.deps import Reader, Writer
+from web.api.problems import ApiProblem
+from web.deps import SendTestResult
 
 router = APIRouter(tags=["destinations"])
+# A receiver's answer is cut to this many characters (as the mail send test's).
+MAX_REPLY = 500
 
 NumberPath = Annotated[
     str, Path(max_length=32, pattern=r"^[0-9]+$", description="The subscriber number's digits.")
@@ -141,6 +147,24 @@ class DestinationsOut(BaseModel):
     destinations: list[DestinationOut]
 
 
+class TestOut(BaseModel):
+    position: int
+    # sent; refused (for good: a 3xx or a 4xx but 408, 425, 429); deferred (those or a 5xx: the
+    # outbox would try again); unreachable (no receiver answered: DNS, connect, timeout).
+    outcome: Literal["sent", "refused", "deferred", "unreachable"]
+    accepted: bool
+    permanent: bool
+    # The receiver's answer ("HTTP 200 OK: ok"), or our side's error when none answered;
+    # never the URL.
+    reply: str
+
+
+class ChatTestUnavailable(ApiProblem):
+    """404, not 503: the operation is not offered by this node, and waiting will not change it."""
+
+    status, code, title = 404, "send_test_unavailable", "this node has no sender for test notices"
+
+
 class SecretOut(BaseModel):
     position: int
     # The new signing secret, returned this once; the previous one no longer verifies.
@@ -229,3 +253,45 @@ def rotate_secret(number: NumberPath, position: PositionPath, api: Writer) -> Se
     with api.transaction() as session:
         secret = destinations.rotate_secret(session, number, position)
     return SecretOut(position=position, secret=secret)
+
+
+def _outcome(result: SendTestResult) -> Literal["sent", "refused", "deferred", "unreachable"]:
+    if result.ok:
+        return "sent"
+    if not result.answered:
+        return "unreachable"
+    return "refused" if result.permanent else "deferred"
+
+
+@router.post(
+    "/numbers/{number}/destinations/{position}/test",
+    summary="Send test: post a test notice to one destination now (MAIL-2)",
+    description=(
+        "Whatever its send flag (a new destination is tested before it is turned on). 200 "
+        "whatever the receiver answered (``outcome``); accepted, its ``test_sent_at`` is "
+        "stamped. 404 ``send_test_unavailable`` when this node has no sender for test notices; "
+        "422 ``not_subscribed`` without the mail service."
+    ),
+)
+def test_destination(number: NumberPath, position: PositionPath, api: Writer) -> TestOut:
+    send_test = api.deps.chat_send_test
+    if send_test is None:
+        raise ChatTestUnavailable()
+    with api.read() as session:
+        destinations.subscribed_destination(session, number, position)
+
+    async def send() -> SendTestResult:
+        return await send_test(number, position)
+
+    # The sender runs on the server's event loop; this endpoint runs in a worker thread.
+    result = anyio.from_thread.run(send)
+    if result.ok:
+        with api.transaction() as session:
+            destinations.note_test_sent(session, number, position, now=api.now())
+    return TestOut(
+        position=position,
+        outcome=_outcome(result),
+        accepted=result.ok,
+        permanent=result.permanent,
+        reply=result.reply[:MAX_REPLY],
+    )
