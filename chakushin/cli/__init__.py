@@ -8,7 +8,9 @@ One module per command group: ``app`` (the context, ``--json``, the one
 exit of errors), ``output`` (text and JSON, the shape of a write), ``run``
 (serve and its one-role forms, demo, status, config, db, dialplan),
 ``provisioning`` (line, number), ``devices`` (device: the names of devices
-and queue members, issue 17), ``mail`` and ``services`` (nuisance,
+and queue members, issue 17), ``mail``, ``chat`` (a number's chat and
+webhook destinations, issue 19), ``phonebook`` (a number's caller names,
+issue 19) and ``services`` (nuisance,
 number-request, voice-warp), ``support`` (the support desk's otp-reset and
 temp-password), ``asterisk`` (check: the carrier trunk as Asterisk loaded
 it, over AMI), ``api`` (the provisioning API's tokens, issue 18) and

@@ -43,7 +43,10 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
     403: _problem_response("The token may only read."),
     404: _problem_response("No such line, number or item."),
     409: _problem_response("It exists already, or conflicts with what is stored."),
-    413: _problem_response("The body is larger than the API takes (64 KiB); nothing was read."),
+    413: _problem_response(
+        "The body is larger than the API takes (64 KiB; a whole phonebook's PUT 512 KiB; "
+        "``params.max`` says which); nothing was read."
+    ),
     415: _problem_response("A multipart body: the API takes JSON."),
     422: _problem_response("A value breaks a rule; nothing was changed."),
     429: _problem_response("Too many failed tokens from this address; wait a minute."),
