@@ -383,6 +383,16 @@ class Plumbing:
             return view
         return await self.checked(request, view)
 
+    async def number_form(self, request: Request) -> tuple[NumberPage, Posted] | Response:
+        """The number's page (scope checked first, SITE-1) and its form, CSRF checked."""
+        found = await self.number_page(request)
+        if isinstance(found, Response):
+            return found
+        posted = await self.checked(request, found.view)
+        if isinstance(posted, Response):
+            return posted
+        return found, posted
+
     # --- the login's scope (SITE-1) -------------------------------------------------------
 
     def load_scope(self, login_number: str) -> LoginScope:

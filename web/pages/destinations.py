@@ -43,7 +43,7 @@ from store import destinations, send_limits, service, validation
 from store.errors import AlreadyExists, DomainError, LimitExceeded, NotFound
 from store.models import ChatDestination, ChatKind, Service
 from web.deps import SendTestResult
-from web.pages.base import NumberPage, Plumbing, Posted
+from web.pages.base import NumberPage, Plumbing
 from web.pages.delivery import destination_flags
 from web.pages.forms import BadForm, flag, one_of
 from web.texts import japanese, page
@@ -227,16 +227,6 @@ class DestinationPages:
     def __init__(self, base: Plumbing) -> None:
         self.base = base
 
-    async def _posted(self, request: Request) -> tuple[NumberPage, Posted] | Response:
-        """The number's page (scope checked first, SITE-1) and its form, CSRF checked."""
-        found = await self.base.number_page(request)
-        if isinstance(found, Response):
-            return found
-        posted = await self.base.checked(request, found.view)
-        if isinstance(posted, Response):
-            return posted
-        return found, posted
-
     async def destinations(self, request: Request) -> Response:
         found = await self.base.number_page(request)
         if isinstance(found, Response):
@@ -322,7 +312,7 @@ class DestinationPages:
     # --- adding (CHAT-1) -----------------------------------------------------------------
 
     async def post_add(self, request: Request) -> Response:
-        posted = await self._posted(request)
+        posted = await self.base.number_form(request)
         if isinstance(posted, Response):
             return posted
         found, form = posted
@@ -381,7 +371,7 @@ class DestinationPages:
     # --- one destination: 設定, 送信テスト, 削除, a new secret -----------------------------------
 
     async def post_change(self, request: Request) -> Response:
-        posted = await self._posted(request)
+        posted = await self.base.number_form(request)
         if isinstance(posted, Response):
             return posted
         found, form = posted

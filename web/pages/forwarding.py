@@ -31,7 +31,7 @@ from agi.prompts import Prompt
 from store import service, validation
 from store.errors import DomainError, NotSubscribed
 from store.models import Service, VoiceWarpMode
-from web.pages.base import NumberPage, Plumbing, Posted
+from web.pages.base import NumberPage, Plumbing
 from web.pages.forms import BadForm, flag, one_of
 from web.texts import japanese, page
 
@@ -86,16 +86,6 @@ class ForwardingPages:
     def __init__(self, base: Plumbing) -> None:
         self.base = base
 
-    async def _posted(self, request: Request) -> tuple[NumberPage, Posted] | Response:
-        """The number's page (scope checked first, SITE-1) and its form, CSRF checked."""
-        found = await self.base.number_page(request)
-        if isinstance(found, Response):
-            return found
-        posted = await self.base.checked(request, found.view)
-        if isinstance(posted, Response):
-            return posted
-        return found, posted
-
     async def _subscribes(self, found: NumberPage, to: Service) -> bool:
         data = await self.base.read(_describe, found.number)
         return to.value in data["services"]
@@ -138,7 +128,7 @@ class ForwardingPages:
         )
 
     async def post_number_request(self, request: Request) -> Response:
-        posted = await self._posted(request)
+        posted = await self.base.number_form(request)
         if isinstance(posted, Response):
             return posted
         found, form = posted
@@ -220,7 +210,7 @@ class ForwardingPages:
 
     async def post_voice_warp(self, request: Request) -> Response:
         """CALL-4: every field checked, then one ``set_voice_warp`` with all of them."""
-        posted = await self._posted(request)
+        posted = await self.base.number_form(request)
         if isinstance(posted, Response):
             return posted
         found, form = posted

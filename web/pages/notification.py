@@ -23,7 +23,7 @@ from starlette.responses import RedirectResponse, Response
 from store import delivery, mail_message, send_limits, service, validation
 from store.errors import DomainError
 from web.deps import SendTestResult
-from web.pages.base import NumberPage, Plumbing, Posted
+from web.pages.base import NumberPage, Plumbing
 from web.pages.delivery import address_flags
 from web.pages.forms import BadForm, count, flag, one_of, rows_within
 from web.pages.phonebook import book_names
@@ -111,16 +111,6 @@ class NotificationPages:
     def __init__(self, base: Plumbing) -> None:
         self.base = base
 
-    async def _posted(self, request: Request) -> tuple[NumberPage, Posted] | Response:
-        """The number's page (scope checked first, SITE-1) and its form, CSRF checked."""
-        found = await self.base.number_page(request)
-        if isinstance(found, Response):
-            return found
-        posted = await self.base.checked(request, found.view)
-        if isinstance(posted, Response):
-            return posted
-        return found, posted
-
     # --- the service menu (MAIL-1) -------------------------------------------------
 
     async def menu(self, request: Request) -> Response:
@@ -154,7 +144,7 @@ class NotificationPages:
         )
 
     async def post_service(self, request: Request) -> Response:
-        posted = await self._posted(request)
+        posted = await self.base.number_form(request)
         if isinstance(posted, Response):
             return posted
         found, form = posted
@@ -251,7 +241,7 @@ class NotificationPages:
         ]
 
     async def post_addresses(self, request: Request) -> Response:
-        posted = await self._posted(request)
+        posted = await self.base.number_form(request)
         if isinstance(posted, Response):
             return posted
         found, form = posted
@@ -301,7 +291,7 @@ class NotificationPages:
         not reset the count) and per number (issue 12, ``store.send_limits``).
         """
         base = self.base
-        posted = await self._posted(request)
+        posted = await self.base.number_form(request)
         if isinstance(posted, Response):
             return posted
         found, form = posted
@@ -397,7 +387,7 @@ class NotificationPages:
         )
 
     async def post_conditions(self, request: Request) -> Response:
-        posted = await self._posted(request)
+        posted = await self.base.number_form(request)
         if isinstance(posted, Response):
             return posted
         found, form = posted
@@ -464,7 +454,7 @@ class NotificationPages:
         )
 
     async def post_designated(self, request: Request) -> Response:
-        posted = await self._posted(request)
+        posted = await self.base.number_form(request)
         if isinstance(posted, Response):
             return posted
         found, form = posted

@@ -17,7 +17,7 @@ write token.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Annotated
 
 import anyio.from_thread
 from fastapi import APIRouter, Path, Response
@@ -35,11 +35,10 @@ from store.validation import (
 )
 from web.api.deps import Reader, Writer
 from web.api.problems import ApiProblem
+from web.api.send_test import MAX_REPLY, Outcome, outcome
 from web.deps import SendTestResult
 
 router = APIRouter(tags=["destinations"])
-# A receiver's answer is cut to this many characters (as the mail send test's).
-MAX_REPLY = 500
 
 NumberPath = Annotated[
     str, Path(max_length=32, pattern=r"^[0-9]+$", description="The subscriber number's digits.")
@@ -151,7 +150,7 @@ class TestOut(BaseModel):
     position: int
     # sent; refused (for good: a 3xx or a 4xx but 408, 425, 429); deferred (those or a 5xx: the
     # outbox would try again); unreachable (no receiver answered: DNS, connect, timeout).
-    outcome: Literal["sent", "refused", "deferred", "unreachable"]
+    outcome: Outcome
     accepted: bool
     permanent: bool
     # The receiver's answer ("HTTP 200 OK: ok"), or our side's error when none answered;
@@ -255,14 +254,6 @@ def rotate_secret(number: NumberPath, position: PositionPath, api: Writer) -> Se
     return SecretOut(position=position, secret=secret)
 
 
-def _outcome(result: SendTestResult) -> Literal["sent", "refused", "deferred", "unreachable"]:
-    if result.ok:
-        return "sent"
-    if not result.answered:
-        return "unreachable"
-    return "refused" if result.permanent else "deferred"
-
-
 @router.post(
     "/numbers/{number}/destinations/{position}/test",
     summary="Send test: post a test notice to one destination now (MAIL-2)",
@@ -290,7 +281,7 @@ def test_destination(number: NumberPath, position: PositionPath, api: Writer) ->
             destinations.note_test_sent(session, number, position, now=api.now())
     return TestOut(
         position=position,
-        outcome=_outcome(result),
+        outcome=outcome(result),
         accepted=result.ok,
         permanent=result.permanent,
         reply=result.reply[:MAX_REPLY],

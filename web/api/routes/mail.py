@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Iterator
-from typing import Annotated, Literal
+from typing import Annotated
 
 import anyio.from_thread
 from fastapi import APIRouter, Path
@@ -27,6 +27,7 @@ from store.service.lines import subscribed
 from store.service.mail import mail_warnings
 from web.api.deps import Reader, Writer
 from web.api.problems import ApiProblem
+from web.api.send_test import MAX_REPLY, Outcome, outcome
 from web.deps import SendTestResult
 
 router = APIRouter(tags=["mail"])
@@ -35,8 +36,6 @@ NumberPath = Annotated[
     str, Path(max_length=32, pattern=r"^[0-9]+$", description="The subscriber number's digits.")
 ]
 Flag = Annotated[bool, Field(strict=True)]
-# A reply as the operator sees it (``chakushin mail test`` shows it whole).
-MAX_REPLY = 500
 
 
 class AddressIn(BaseModel):
@@ -123,7 +122,7 @@ class SendTestIn(BaseModel):
 class SendTestOut(BaseModel):
     address: str
     # sent; refused (for good: 5xx); deferred (try later: 4xx); unreachable (no server answered).
-    outcome: Literal["sent", "refused", "deferred", "unreachable"]
+    outcome: Outcome
     accepted: bool
     permanent: bool
     # The mail server's reply (or our side's error when none answered), for the operator.
@@ -206,14 +205,6 @@ def put_mail(number: NumberPath, body: MailSettingIn, api: Writer) -> MailSettin
     return out
 
 
-def _outcome(result: SendTestResult) -> Literal["sent", "refused", "deferred", "unreachable"]:
-    if result.ok:
-        return "sent"
-    if not result.answered:
-        return "unreachable"
-    return "refused" if result.permanent else "deferred"
-
-
 @router.post(
     "/numbers/{number}/mail/test",
     summary="Send test: mail a test message to one address now (MAIL-2)",
@@ -240,7 +231,7 @@ def send_test_mail(number: NumberPath, body: SendTestIn, api: Writer) -> SendTes
             delivery.note_test_sent(session, number, body.address, now=api.now())
     return SendTestOut(
         address=body.address,
-        outcome=_outcome(result),
+        outcome=outcome(result),
         accepted=result.ok,
         permanent=result.permanent,
         reply=result.reply[:MAX_REPLY],
