@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 from pydantic import BaseModel
@@ -70,6 +70,19 @@ def _utc(value: dt.datetime | None) -> dt.datetime | None:
     return value.astimezone(dt.UTC) if value is not None else None
 
 
+def _attempts(d: Delivery) -> dict[str, Any]:
+    """What a mail and a notice of the call both say of their delivery."""
+    return {
+        "status": d.status,
+        "attempts": d.attempts,
+        "queued_at": d.queued_at.astimezone(dt.UTC),
+        "sent_at": _utc(d.sent_at),
+        "next_attempt_at": _utc(d.next_attempt_at),
+        "failure": d.failure,
+        "reply": d.reply or None,
+    }
+
+
 class DeliveryOut(BaseModel):
     """One address's mail of the call."""
 
@@ -86,13 +99,7 @@ class DeliveryOut(BaseModel):
     def of(cls, d: Delivery) -> DeliveryOut:
         return cls(
             address=d.address,
-            status=d.status,
-            attempts=d.attempts,
-            queued_at=d.queued_at.astimezone(dt.UTC),
-            sent_at=_utc(d.sent_at),
-            next_attempt_at=_utc(d.next_attempt_at),
-            failure=d.failure,
-            reply=d.reply or None,
+            **_attempts(d),
         )
 
 
@@ -116,13 +123,7 @@ class ChatDeliveryOut(BaseModel):
             kind=d.channel,
             position=d.destination_position,
             name=d.address,
-            status=d.status,
-            attempts=d.attempts,
-            queued_at=d.queued_at.astimezone(dt.UTC),
-            sent_at=_utc(d.sent_at),
-            next_attempt_at=_utc(d.next_attempt_at),
-            failure=d.failure,
-            reply=d.reply or None,
+            **_attempts(d),
         )
 
 
