@@ -29,11 +29,14 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
+import time_machine
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
+from standardwebhooks import Webhook
 
 from agi import wiring
 from agi.server import FastAGIServer, SessionLimits
@@ -321,3 +324,13 @@ def a_mailed_call(
             reason="notify",
             mails=[mail(to) for to in recipients],
         )
+
+
+def verified_webhook(
+    secret: str, body: bytes, headers: Mapping[str, str], *, at: dt.datetime
+) -> Any:
+    """CHAT-2: the event of a Standard Webhooks request, verified as a receiver would at
+    ``at`` (the library checks ``webhook-timestamp`` against the wall clock: five minutes'
+    tolerance, which a long run or the suite's clock a year ahead would pass)."""
+    with time_machine.travel(at, tick=False):
+        return Webhook(secret).verify(body, dict(headers))

@@ -10,14 +10,14 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 
 import pytest
 import pytest_asyncio
-from standardwebhooks.webhooks import Webhook
 
 from notifier.outbox import SendResult
 from notifier.webhooks import HttpSender, Target, WebhookSettings, public, retry_after
 from store.models import ChatKind
+from tests.builders import verified_webhook
 from tests.notifier.http_server import HttpServer, Reply, closed_port
 
-NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)  # verify() checks against the real clock
+NOW = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)
 SECRET = "whsec_" + base64.b64encode(bytes(range(32))).decode()
 BODY = json.dumps({"type": "call.notified", "data": {"caller": {"number": None}}})
 LOCAL = frozenset({"127.0.0.1"})
@@ -294,11 +294,11 @@ async def test_CHAT_2_the_webhook_is_signed_and_its_id_is_the_message_id(
     for request in server.requests:
         assert request.headers["webhook-id"] == key
         assert request.headers["webhook-timestamp"] == str(int(NOW.timestamp()))
-        assert Webhook(SECRET).verify(request.body, request.headers) == json.loads(BODY)
+        assert verified_webhook(SECRET, request.body, request.headers, at=NOW) == json.loads(BODY)
     assert server.requests[0].headers["webhook-signature"].startswith("v1,")
     tampered = dict(server.requests[0].headers, **{"webhook-id": "msg_other"})
     with pytest.raises(Exception, match="No matching signature"):
-        Webhook(SECRET).verify(server.requests[0].body, tampered)
+        verified_webhook(SECRET, server.requests[0].body, tampered, at=NOW)
 
 
 @pytest.mark.asyncio
