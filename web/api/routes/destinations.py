@@ -146,7 +146,7 @@ class DestinationsOut(BaseModel):
     destinations: list[DestinationOut]
 
 
-class TestOut(BaseModel):
+class ChatTestOut(BaseModel):
     position: int
     # sent; refused (for good: a 3xx or a 4xx but 408, 425, 429); deferred (those or a 5xx: the
     # outbox would try again); unreachable (no receiver answered: DNS, connect, timeout).
@@ -264,7 +264,7 @@ def rotate_secret(number: NumberPath, position: PositionPath, api: Writer) -> Se
         "422 ``not_subscribed`` without the mail service."
     ),
 )
-def test_destination(number: NumberPath, position: PositionPath, api: Writer) -> TestOut:
+def send_test_destination(number: NumberPath, position: PositionPath, api: Writer) -> ChatTestOut:
     send_test = api.deps.chat_send_test
     if send_test is None:
         raise ChatTestUnavailable()
@@ -279,7 +279,7 @@ def test_destination(number: NumberPath, position: PositionPath, api: Writer) ->
     if result.ok:
         with api.transaction() as session:
             destinations.note_test_sent(session, number, position, now=api.now())
-    return TestOut(
+    return ChatTestOut(
         position=position,
         outcome=outcome(result),
         accepted=result.ok,
