@@ -202,11 +202,21 @@ def retry_after(value: str | None, now: dt.datetime) -> float | None:
 
 
 def answer(
-    code: int, reason: str, body: bytes, headers: httpx.Headers, now: dt.datetime
+    code: int,
+    reason: str,
+    body: bytes,
+    headers: httpx.Headers,
+    now: dt.datetime,
+    conceal: Callable[[str], str] = lambda text: text,
 ) -> SendResult:
-    """The ``SendResult`` of an HTTP answer (the reply format of issue 19's contract)."""
-    text = one_line(body.decode("utf-8", "replace").strip(), SNIPPET)
-    reply = f"HTTP {code} {one_line(reason, 60)}".rstrip() + (f": {text}" if text else "")
+    """The ``SendResult`` of an HTTP answer (the reply format of issue 19's contract).
+
+    ``conceal`` takes the credentials out of the body and the reason whole,
+    before either is cut to its length (a cut echo is no longer the
+    credential it started as).
+    """
+    text = one_line(conceal(body.decode("utf-8", "replace").strip()), SNIPPET)
+    reply = f"HTTP {code} {one_line(conceal(reason), 60)}".rstrip() + (f": {text}" if text else "")
     if 200 <= code < 300:
         return SendResult(True, reply=reply)
     if code in TEMPORARY or code >= 500:
@@ -320,9 +330,10 @@ class HttpSender:
             bytes(body),
             response.headers,
             self.clock(),
+            # A receiver may echo the URL or the token it was given: they stay out of the record.
+            conceal=lambda text: hide(text, target),
         )
-        # A receiver may echo the URL or the token it was given: they stay out of the record.
-        return dataclasses.replace(result, reply=hide(result.reply, target))
+        return result
 
     def _unanswered(self, exc: BaseException, target: Target) -> str:
         if isinstance(exc, TimeoutError):
@@ -341,14 +352,46 @@ class HttpSender:
         await self._client.aclose()
 
 
-def hide(text: str, target: Target) -> str:
-    """``text`` without the destination's URL path, query or token (they are credentials)."""
-    secrets_in = [target.secret or ""]
+# A path segment or query value this long is a credential's part on its own.
+_SECRET_PART = 8
+# A credential's first characters this many or more, at the end of a text (the
+# answer was read up to ``max_response_bytes``), are its start.
+_SECRET_START = 4
+
+
+def credentials(target: Target) -> list[str]:
+    """Every form in which ``target``'s credentials may come back, longest first: the URL,
+    its path, query, long segments and values, the token or signing secret (and its key
+    without ``whsec_``), each as given, JSON-escaped (``\\/``), percent-decoded and
+    percent-encoded."""
+    found = [target.secret or ""]
+    if target.secret and target.secret.startswith("whsec_"):
+        found.append(target.secret.removeprefix("whsec_"))
     if target.url:
         parts = urllib.parse.urlsplit(target.url)
-        secrets_in += [target.url, parts.path, parts.query]
-    for secret in sorted(filter(lambda s: len(s) > 1, secrets_in), key=len, reverse=True):
+        found += [target.url, parts.path, parts.query]
+        found += re.split(r"[/&=;]", f"{parts.path}&{parts.query}")
+    forms: set[str] = set()
+    for text in found:
+        forms |= {
+            text,
+            text.replace("/", "\\/"),
+            urllib.parse.unquote(text),
+            urllib.parse.quote(text, safe=""),
+        }
+    return sorted((f for f in forms if len(f) >= _SECRET_PART), key=len, reverse=True)
+
+
+def hide(text: str, target: Target) -> str:
+    """``text`` without the destination's URL path, query or token (they are credentials),
+    in any of their forms, whole or as the start of one at the text's end."""
+    forms = credentials(target)
+    for secret in forms:
         text = text.replace(secret, "…")
+    for secret in forms:
+        for size in range(min(len(secret), len(text)), _SECRET_START - 1, -1):
+            if text.endswith(secret[:size]):
+                return text[:-size] + "…"
     return text
 
 
