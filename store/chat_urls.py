@@ -24,10 +24,13 @@ the channel). They name the host at most.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import re
 from collections.abc import Collection, Mapping
 from urllib.parse import SplitResult, urlsplit
+
+import idna
 
 from store.errors import InvalidInput, Param
 from store.models import ChatKind
@@ -48,6 +51,9 @@ _URL_CHARS = frozenset(
 _LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _MAX_HOST = 253
 _DEFAULT_PORTS = {"https": 443, "http": 80}
+# The host part as a whole: a name or IPv4 address, or an IPv6 literal in brackets (hex
+# digits, colons and dots only), then at most a port (urlsplit lets text around brackets by).
+_NETLOC = re.compile(r"(?:\[[0-9A-Fa-f:.]+(?:%25[0-9A-Za-z._~-]+)?\]|[^\[\]@:%]+)(?::[0-9]*)?")
 # WHATWG's URL parser (and the resolver's inet_aton) read a host whose last
 # label is a number (decimal, 0x hex or 0-led octal) as an IPv4 address.
 _NUMERIC_LABEL = re.compile(r"(?:0x[0-9a-f]*|[0-9]+)")
@@ -105,21 +111,34 @@ def _split(url: str, field: str) -> SplitResult:
 
 
 NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052: the last 32 bits are an IPv4 address
+SIIT = ipaddress.IPv6Network("::ffff:0:0:0/96")  # RFC 2765 IPv4-translated: the same
+# Not global whatever the Python version's ``is_global`` says (3.11's misses these).
+_NOT_GLOBAL_V6 = tuple(
+    ipaddress.IPv6Network(net)
+    for net in (
+        "64:ff9b:1::/48",  # RFC 8215 local-use NAT64
+        "fec0::/10",  # deprecated site-local (RFC 3879)
+        "3fff::/20",  # documentation (RFC 9637)
+        "5f00::/16",  # SRv6 SIDs (RFC 9602)
+    )
+)
 
 
 def public_address(address: str) -> bool:
     """CHAT-3: whether an address is on the public internet, and not a multicast group.
 
     An IPv6 address that carries an IPv4 one (IPv4-mapped, IPv4-compatible,
-    6to4, NAT64) is judged by that IPv4 address: ``64:ff9b::a00:1`` reaches
-    10.0.0.1 through a NAT64 gateway. The store judges a URL's literal with
-    it, the sender every address a name resolves to.
+    IPv4-translated, 6to4, NAT64) is judged by that IPv4 address:
+    ``64:ff9b::a00:1`` reaches 10.0.0.1 through a NAT64 gateway. The store
+    judges a URL's literal with it, the sender every address a name resolves to.
     """
     ip: ipaddress.IPv4Address | ipaddress.IPv6Address
     ip = ipaddress.ip_address(address.partition("%")[0])
     if isinstance(ip, ipaddress.IPv6Address):
+        if any(ip in net for net in _NOT_GLOBAL_V6):
+            return False
         embedded = ip.ipv4_mapped or ip.sixtofour
-        if embedded is None and (ip in NAT64 or ip.packed[:12] == bytes(12)):
+        if embedded is None and (ip in NAT64 or ip in SIIT or ip.packed[:12] == bytes(12)):
             embedded = ipaddress.IPv4Address(ip.packed[12:])
         if embedded is not None:
             ip = embedded
@@ -140,15 +159,23 @@ def _check_ip(host: str, *, field: str) -> bool:
             code="chat_url_not_public",
             field=field,
         )
+    if "%" in host:
+        raise _bad(
+            "a zone id (%25...) names an interface of this machine, not a public host",
+            code="chat_url_host",
+            field=field,
+        )
     return True
 
 
 def _punycode_ok(label: str) -> bool:
-    """Whether an ``xn--`` label decodes to Unicode and encodes back to itself (IDNA)."""
+    """Whether an ``xn--`` label is a valid A-label of IDNA 2008 (as httpx encodes hosts:
+    ``xn--53h``, U+2615, is one in IDNA 2003 only, and could never be posted to)."""
     try:
-        return label.encode("ascii").decode("idna").encode("idna") == label.encode("ascii")
-    except UnicodeError:
+        idna.decode(label)
+    except (idna.IDNAError, UnicodeError, ValueError):
         return False
+    return True
 
 
 def _check_name(host: str, *, field: str) -> None:
@@ -266,6 +293,13 @@ def destination_url(
         )
     if "#" in value:
         raise _bad("must not have a fragment (#...)", code="chat_url_fragment", field=field)
+    if parts.netloc and not _NETLOC.fullmatch(parts.netloc):
+        raise _bad(
+            "the host must be a name, an IPv4 address or an [IPv6] address, nothing around "
+            "it (no zone id, no IPvFuture) and then at most :port",
+            code="chat_url_host",
+            field=field,
+        )
     if not host or not value[len(parts.scheme) :].startswith("://"):
         raise _bad("has no host (https://host/...)", code="chat_url_host", field=field)
     if parts.port == 0:
@@ -287,14 +321,27 @@ def destination_url(
 def endpoint_key(url: str) -> str:
     """CHAT-1: what the duplicate rule compares of a stored URL: the URL with no port when
     it is the scheme's own (``:443``, ``:`` and ``:0443`` name the port-less URL's
-    endpoint; Teams gives its URLs with ``:443``) and any other port as a plain number."""
+    endpoint; Teams gives its URLs with ``:443``), any other port as a plain number, an
+    IP address in its one written form, and percent-escapes as RFC 3986 normalises them."""
     parts = urlsplit(url)
     host = _plain_host(parts.hostname or "")
+    with contextlib.suppress(ValueError):
+        host = str(ipaddress.ip_address(host))  # 2606:4700:0::0001 is 2606:4700::1
     netloc = f"[{host}]" if ":" in host else host
     if parts.port is not None and parts.port != _DEFAULT_PORTS.get(parts.scheme):
         netloc = f"{netloc}:{parts.port}"
-    rest = url[len(parts.scheme) + 3 + len(parts.netloc) :]
+    rest = _ESCAPE.sub(_unescaped, url[len(parts.scheme) + 3 + len(parts.netloc) :])
     return f"{parts.scheme}://{netloc}{rest}"
+
+
+_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+
+def _unescaped(escape: re.Match[str]) -> str:
+    """RFC 3986 6.2.2: ``%61`` is ``a`` (an unreserved character), ``%2f`` is ``%2F``."""
+    char = chr(int(escape.group(1), 16))
+    return char if char in _UNRESERVED else escape.group(0).upper()
 
 
 def masked_url(kind: ChatKind, url: str) -> str:

@@ -83,3 +83,65 @@ def test_CHAT_1_attack_other_ports_compared_as_plain_numbers() -> None:
     assert key("http://127.0.0.1:80/h", allow_hosts=("127.0.0.1",)) == "http://127.0.0.1/h"
     assert key("http://127.0.0.1:443/h", allow_hosts=("127.0.0.1",)) == "http://127.0.0.1:443/h"
     assert key("https://[2001:4860:4860::8888]:0443/h") == "https://[2001:4860:4860::8888]/h"
+
+
+# --- the second round (a review of the first round's fix) ---------------------------------
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "[::ffff:0:a00:1]",  # SIIT IPv4-translated ::ffff:0:0/96 of 10.0.0.1
+        "[::ffff:0:127.0.0.1]",  # the same of 127.0.0.1
+        "[64:ff9b:1::a00:1]",  # RFC 8215's local-use NAT64 prefix 64:ff9b:1::/48
+        "[fec0::1]",  # deprecated site-local fec0::/10
+        "[3fff::1]",  # RFC 9637 documentation 3fff::/20
+        "[5f00::1]",  # RFC 9602 SRv6 SIDs 5f00::/16
+    ],
+)
+def test_CHAT_3_attack_more_ipv6_forms_of_non_public_addresses_refused(host: str) -> None:
+    address = host.strip("[]")
+    assert not chat_urls.public_address(address) and not webhooks.public(address)
+    assert code_of(ChatKind.WEBHOOK, f"https://{host}/hook") == "chat_url_not_public"
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        ("https://[2606:4700::1]/h", "https://[2606:4700:0:0::1]/h"),
+        ("https://[2606:4700::1]/h", "https://[2606:4700:0000::0001]/h"),
+        ("https://[2606:4700::1]/h", "https://[2606:4700::0.0.0.1]/h"),
+        ("https://[::ffff:8.8.8.8]/h", "https://[::ffff:808:808]/h"),
+        ("https://x.logic.azure.com/w/abc", "https://x.logic.azure.com/w/%61bc"),
+        ("https://x.logic.azure.com/w/a%2Fb", "https://x.logic.azure.com/w/a%2fb"),
+    ],
+)
+def test_CHAT_1_attack_same_endpoint_in_other_spelling_is_one_key(one: str, other: str) -> None:
+    def key(url: str) -> str:
+        return chat_urls.endpoint_key(chat_urls.destination_url(ChatKind.WEBHOOK, url))
+
+    assert key(one) == key(other)
+
+
+def test_CHAT_1_attack_an_encoded_reserved_character_is_not_decoded() -> None:
+    """%2F is not "/" (a path of one segment, not two): those two stay different."""
+
+    def key(url: str) -> str:
+        return chat_urls.endpoint_key(chat_urls.destination_url(ChatKind.WEBHOOK, url))
+
+    assert key("https://x.example.com/a%2Fb") != key("https://x.example.com/a/b")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://[2606:4700::1]x/h",  # text after the bracket
+        "https://example.com[2606:4700::1]/h",  # text before it
+        "https://[v1.abc]/h",  # an IPvFuture literal
+        "https://[2606:4700::1%eth0]/h",  # a zone id
+        "https://[2606:4700::1%25eth0]/h",  # a zone id, encoded
+        "https://xn--53h.com/h",  # IDNA 2003 only (U+2615): httpx's IDNA 2008 refuses it
+    ],
+)
+def test_CHAT_1_attack_hosts_the_sender_could_never_reach_refused_at_save(url: str) -> None:
+    assert code_of(ChatKind.WEBHOOK, url) in {"chat_url_host", "chat_url_format"}
