@@ -49,6 +49,17 @@ def header_text(value: str, *, field: str) -> str:
     return value
 
 
+def not_encoded_word(value: str) -> str:
+    """``value`` with no RFC 2047 encoded word in it: ``=?`` shown as ``＝?``.
+
+    The email package reads ``=?utf-8?q?a=0D=0ABcc:_x?=`` in a header value as
+    text already encoded, and decodes it, line break and all: a phonebook name
+    (38 visible ASCII characters) added a ``Bcc:`` header. The subject shows
+    what was typed, one character changed, and means nothing more.
+    """
+    return value.replace("=?", "\uff1d?")
+
+
 def header_address(value: str, *, field: str) -> str:
     """An address for From/To: no controls, and MAIL-3 valid (so no second address either)."""
     header_text(value, field=field)
@@ -165,7 +176,9 @@ def build_message(
     msg = EmailMessage()
     msg["From"] = header_sender(sender).header()
     msg["To"] = header_address(recipient, field="recipient")
-    msg["Subject"] = header_text(subject, field="subject")
+    msg["Subject"] = header_text(not_encoded_word(subject), field="subject")
+    if has_control(str(msg["Subject"])):  # what the email package made of it
+        raise UnsafeHeader("subject: a line break after decoding", field="subject")
     msg["Date"] = email.utils.format_datetime(date)
     msg["Message-ID"] = header_text(message_id, field="message_id")
     # RFC 3834: vacation responders and the like do not answer this mail.
