@@ -49,15 +49,21 @@ def header_text(value: str, *, field: str) -> str:
     return value
 
 
+# An RFC 2047 encoded word's start: =?charset?B|Q?text?= (charset*lang too).
+# The email package takes one with spaces inside too.
+_ENCODED_WORD = re.compile(r"=\?(?=[^?]*\?[BbQq]\?.*?\?=)", re.DOTALL)
+
+
 def not_encoded_word(value: str) -> str:
-    """``value`` with no RFC 2047 encoded word in it: ``=?`` shown as ``＝?``.
+    """``value`` with no RFC 2047 encoded word in it: such a word's ``=?`` shown as ``＝?``.
 
     The email package reads ``=?utf-8?q?a=0D=0ABcc:_x?=`` in a header value as
     text already encoded, and decodes it, line break and all: a phonebook name
     (38 visible ASCII characters) added a ``Bcc:`` header. The subject shows
-    what was typed, one character changed, and means nothing more.
+    what was typed, one character changed, and means nothing more; a ``=?``
+    that starts no encoded word stays as it is.
     """
-    return value.replace("=?", "\uff1d?")
+    return _ENCODED_WORD.sub("\uff1d?", value)
 
 
 def header_address(value: str, *, field: str) -> str:

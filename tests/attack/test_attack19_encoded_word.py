@@ -25,6 +25,8 @@ NAMES = [
     "=?utf-8?q?a=0D=0ABcc:_x@evil.example?=",
     "=?UTF-8?B?YQ0KWC1FdmlsOiAx?=",  # base64 of a CR LF X-Evil: 1
     "=?iso-8859-1?q?=0AX-Evil:_1?=",
+    "=?utf-8?q?a=0D=0AX-Evil: 1?=",  # a space inside: decoded all the same
+    "=?utf-8*ja?Q?=0AX-Evil:_1?=",  # RFC 2231 language
 ]
 
 
@@ -64,6 +66,34 @@ def test_BOOK_2_attack_an_encoded_word_name_adds_no_header(name: str) -> None:
         )
     ]
     assert sorted(headers_of(text)) == expected, text[:600]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "=?",
+        "a =?x?= b",
+        "=?utf-8?x?abc?=",
+        "=?utf-8?q?",
+        "?= =? =?a?b?c",
+        "=?=?utf-8?b?YQ0KWC1FdmlsOiAx?=?=",
+        "=?utf-8?q?=E3=81=82?= and =?utf-8?b?44GC?=",
+        "x=?utf-8?q?a=0A?=y",
+    ],
+)
+def test_BOOK_2_attack_a_subject_means_what_it_shows(text: str) -> None:
+    """Every text: the subject read back is the text with only an encoded word's =? changed."""
+    msg = build_message(
+        sender=SENDER,
+        recipient=RECIPIENT,
+        subject=text,
+        body="本文",
+        date=dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC),
+        message_id="<m@example.jp>",
+    )
+    back = str(message_from_string(msg.as_string(), policy=policy.default)["Subject"])
+    assert back.replace("＝?", "=?") == text
+    assert "\n" not in back and "\r" not in back
 
 
 def test_BOOK_2_attack_no_subject_is_read_as_an_encoded_word() -> None:

@@ -105,7 +105,7 @@ async def test_CHAT_3_attack_a_credential_cut_by_the_read_limit_leaves_no_start(
     def echo(url: str) -> tuple[bytes]:
         return (b"x" * 100 + url.encode(),)
 
-    reply, url = await post(answering, echo, max_bytes=cut)
+    reply, _ = await post(answering, echo, max_bytes=cut)
     clean(reply)
     assert "/in/Hoo" not in reply and "HookS" not in reply, reply
 
