@@ -23,6 +23,7 @@ import structlog
 from sqlalchemy.orm import Session
 
 from store import validation
+from store.caller_number import national_form
 from store.errors import AlreadyExists, InvalidNumber, LimitExceeded, NotFound
 from store.models import Number, PhonebookEntry
 from store.service.lines import get_number
@@ -48,10 +49,13 @@ def stored_caller_number(value: str, *, field: str = "caller_number") -> str:
 
     Refused with the phonebook's own codes: the designated numbers' sentences
     say "10 or 11 digits, no hyphens", but a phonebook takes any diallable
-    number (10-18 digits) and hyphens.
+    number (10-18 digits) and hyphens. ``+81 3-1234-5678`` and ``0081312345678``
+    are stored as ``0312345678``, the form in which the notifier looks up a
+    presented caller (``caller_number.national_form``).
     """
     try:
-        return validation.diallable_number(validation.typed_number(value), field=field)
+        typed = national_form(validation.typed_number(value))
+        return validation.diallable_number(typed, field=field)
     except InvalidNumber as exc:
         code = (
             "phonebook_number_not_digits"

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from store import db, phonebook, validation
 from store.errors import AlreadyExists, InvalidInput, InvalidNumber, LimitExceeded, NotFound
+from store.caller_number import national_form
 from store.phonebook import Entry
 from tests.builders import E1, E2, N, unchanged_after
 
@@ -99,7 +100,7 @@ def test_BOOK_1_caller_numbers_are_stored_like_designated_numbers(typed: str, st
     [
         ("", "phonebook_number_not_digits"),
         ("anonymous", "phonebook_number_not_digits"),
-        ("+81398765432", "phonebook_number_not_digits"),
+        ("+1 212 555 0100", "phonebook_number_not_digits"),  # abroad: never presented as 0…
         ("039876543\x00", "phonebook_number_not_digits"),
         ("398765432", "phonebook_number_format"),
         ("0" * 19, "phonebook_number_format"),
@@ -107,9 +108,20 @@ def test_BOOK_1_caller_numbers_are_stored_like_designated_numbers(typed: str, st
     ],
 )
 def test_BOOK_1_caller_numbers_refused(typed: str, code: str) -> None:
+    """(+81398765432 was refused here until the review of issue 19: it is now stored as
+    0398765432, the form the notifier looks up, as below.)"""
     with pytest.raises(InvalidNumber) as err:
         phonebook.stored_caller_number(typed)
     assert (err.value.code, err.value.field) == (code, "caller_number")
+
+
+@pytest.mark.parametrize(
+    "typed", ["+81398765432", "+81 3-9876-5432", "＋８１３９８７６５４３２", "0081398765432"]
+)
+def test_BOOK_1_an_international_form_is_stored_as_the_notifier_looks_it_up(typed: str) -> None:
+    """A presented +81… or 0081… caller is looked up as 0… (store.caller_number): an entry
+    typed so is stored so, or it would never name anyone (0081… was stored as typed)."""
+    assert phonebook.stored_caller_number(typed) == "0398765432"
 
 
 # --- the store, on both databases --------------------------------------------------------------
@@ -264,7 +276,13 @@ def test_BOOK_1_names_reach_the_notifier_lookup(line: sessionmaker[Session]) -> 
 
     with db.transaction(line) as s:
         phonebook.add_entry(s, E1, "03-9876-5432", "山田商事")
+        phonebook.add_entry(s, E2, "0081312345678", "海外支店")
     with db.transaction(line, read_only=True) as s:
         assert caller_names(s, [(E1, "0398765432"), (E2, "0398765432")]) == {
             (E1, "0398765432"): "山田商事"
         }
+        assert caller_names(s, [(E2, national_form("0081312345678"))]) == {
+            (E2, "0312345678"): "海外支店"
+        }
+        with pytest.raises(AlreadyExists):
+            phonebook.add_entry(s, E2, "03-1234-5678", "二重")
