@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from store import db, phonebook, validation
-from store.errors import AlreadyExists, InvalidInput, InvalidNumber, LimitExceeded, NotFound
 from store.caller_number import national_form
+from store.errors import AlreadyExists, InvalidInput, InvalidNumber, LimitExceeded, NotFound
 from store.phonebook import Entry
 from tests.builders import E1, E2, N, unchanged_after
 
