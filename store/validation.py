@@ -390,16 +390,29 @@ def _shows_something(text: str) -> bool:
 _NAME_SPACES = frozenset(" \u3000")
 
 
+# Marks that show nothing on their own and have no use in a name: the combining
+# grapheme joiner, Khmer's inherent vowels, Mongolian's free variation selectors.
+_INVISIBLE_MARKS = frozenset("\u034f\u17b4\u17b5\u180b\u180c\u180d\u180f")
+
+
 def _name_problem(text: str) -> bool:
-    """Whether ``text`` has a character a name or note may not have (see ``_NAME_SPACES``)."""
+    """Whether ``text`` has a character a name or note may not have (see ``_NAME_SPACES``).
+
+    Marks (Unicode category M: accents, voiced marks, variation selectors, an
+    ideographic variation sequence's selector of 辻󠄀) only after a letter they
+    mark, at most ``_MAX_COMBINING`` in a row: a text cannot start with one or
+    be a pile of them.
+    """
     if any(not (c in _NAME_SPACES or c.isprintable()) for c in text):
+        return True
+    if any(c in _BLANK_LETTERS or c in _INVISIBLE_MARKS for c in text):
         return True
     run = 0
     for c in text:
-        run = run + 1 if unicodedata.combining(c) else 0
+        run = run + 1 if unicodedata.category(c).startswith("M") else 0
         if run > _MAX_COMBINING:
             return True
-    return any(c in _BLANK_LETTERS for c in text)
+    return bool(text) and unicodedata.category(text[0]).startswith("M")
 
 
 def _name_text(value: str) -> str:

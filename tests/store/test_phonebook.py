@@ -25,6 +25,10 @@ from tests.builders import E1, E2, N, unchanged_after
         ("x" * 40, "x" * 40),
         ("😀" * 40, "😀" * 40),
         ("=HYPERLINK(1)", "=HYPERLINK(1)"),  # stored as typed; the CSV export defuses it
+        ("辻\U000e0100商店", "辻\U000e0100商店"),  # an ideographic variation sequence (異体字)
+        ("❤\ufe0f花屋", "❤\ufe0f花屋"),  # an emoji's presentation selector
+        ("\u0e01\u0e34\u0e48", "\u0e01\u0e34\u0e48"),  # Thai: a vowel and a tone mark
+        ("Café", "Café"),
     ],
 )
 def test_BOOK_1_caller_name_takes_printable_names(typed: str, stored: str) -> None:
@@ -56,6 +60,16 @@ def test_BOOK_1_caller_name_takes_printable_names(typed: str, stored: str) -> No
         ("山田\u00a0商事", "caller_name_control"),  # no-break space
         ("\u3164\u3164", "caller_name_control"),  # Hangul fillers show nothing
         ("a\u0301\u0301\u0301\u0301", "caller_name_control"),  # a pile of combining marks
+        # Issue 19's review: marks that show nothing, or nothing but marks.
+        ("\u034f", "caller_name_control"),  # COMBINING GRAPHEME JOINER
+        ("山田\u034f商事", "caller_name_control"),
+        ("\ufe0f", "caller_name_control"),  # a variation selector alone
+        ("\U000e0100", "caller_name_control"),  # an ideographic variation selector alone
+        ("\u17b4", "caller_name_control"),  # KHMER VOWEL INHERENT AQ
+        ("\u0301", "caller_name_control"),  # a combining mark alone
+        ("\u20dd\u20dd", "caller_name_control"),  # enclosing marks only
+        ("a" + "\u0489" * 39, "caller_name_control"),  # marks combining() says 0 for
+        ("\u0e01" + "\u0e34\u0e48" * 5, "caller_name_control"),  # Thai vowel and tone, stacked
     ],
 )
 def test_BOOK_1_caller_name_refuses_empty_long_and_hostile_names(typed: str, code: str) -> None:

@@ -146,7 +146,7 @@ async def test_issue19_BOOK_1_an_entry_is_removed_by_its_number(site: Site) -> N
         ({"caller_number": "", "name": NAME}, "caller_number"),
         ({"caller_number": "03-9876-543x", "name": NAME}, "caller_number"),
         ({"caller_number": "0" + "1" * 18, "name": NAME}, "caller_number"),
-        ({"caller_number": "+81398765432", "name": NAME}, "caller_number"),
+        ({"caller_number": "+1 212 555 0100", "name": NAME}, "caller_number"),
         ({"caller_number": CALLER, "name": ""}, "name"),
         ({"caller_number": CALLER, "name": "　 "}, "name"),
         ({"caller_number": CALLER, "name": "あ" * 41}, "name"),
