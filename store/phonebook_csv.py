@@ -129,8 +129,12 @@ def render(entries: Sequence[Entry], *, encoding: str = "utf-8") -> bytes:
     unencodable: list[str] = []
     for entry, line in zip(entries, lines[1:], strict=True):
         try:
-            line.encode("cp932")
+            # cp932 writes some characters as others (‖ ¢ £ ¬ as ∥ ￠ ￡ ￢): those too,
+            # or the file would not upload as the book it came from.
+            same = line.encode("cp932").decode("cp932") == line
         except UnicodeEncodeError:
+            same = False
+        if not same:
             unencodable.append(entry.caller_number)
     if unencodable:
         raise CsvUnencodable(tuple(unencodable))
@@ -168,7 +172,7 @@ def parse(data: bytes) -> list[tuple[str, str, str]]:
     if text is None:
         raise _refused(FILE, CsvRowRefused("phonebook_csv_encoding"))
     lines = _lines(text)
-    content = [(no, line) for no, (line, _end) in enumerate(lines, start=1) if line.strip()]
+    content = [(no, line) for no, (line, _end) in enumerate(lines, start=1) if not _blank(line)]
     if content and _is_header(_split(content[0][1])):
         content = content[1:]
     if len(content) > validation.MAX_PHONEBOOK:
@@ -206,6 +210,13 @@ def parse(data: bytes) -> list[tuple[str, str, str]]:
         log.info("phonebook_csv_refused", problems=len(problems))
         raise PhonebookCsvRefused(problems)
     return rows
+
+
+def _blank(line: str) -> bool:
+    """An empty line, or one of empty cells only (``,,``: Excel writes them for rows
+    whose cells were once filled)."""
+    fields = _split(line) if line.strip() else []
+    return fields is not None and all(not field.strip() for field in fields)
 
 
 def _refused(line: int, error: DomainError) -> PhonebookCsvRefused:

@@ -47,6 +47,19 @@ def test_BOOK_1_render_shift_jis_or_a_clear_refusal() -> None:
         phonebook_csv.render([], encoding="latin-1")
 
 
+@pytest.mark.parametrize("sign", ["‖", "¢", "£", "¬"])
+def test_BOOK_1_shift_jis_is_refused_for_a_character_it_would_change(sign: str) -> None:
+    """cp932 writes ‖ ¢ £ ¬ as ∥ ￠ ￡ ￢: the file would not upload as the book it came from,
+    so the download names the entry as it names an emoji's (UTF-8 keeps it)."""
+    entries = [Entry("0398765432", f"山田{sign}商事", "")]
+    with pytest.raises(CsvUnencodable) as err:
+        phonebook_csv.render(entries, encoding="shift_jis")
+    assert err.value.params == {"numbers": ("0398765432",)}
+    assert phonebook_csv.parse(phonebook_csv.render(entries)) == [
+        ("0398765432", f"山田{sign}商事", "")
+    ]
+
+
 @pytest.mark.parametrize(
     ("name", "cell"),
     [
@@ -72,6 +85,9 @@ def test_BOOK_1_parse_takes_what_people_save() -> None:
     assert phonebook_csv.parse(b"\xef\xbb\xbf" + utf8.encode()) == rows
     sjis = '"電話番号","名前","メモ"\r\n"0398765432","山田商事","経理"\r\n"0311112222","佐藤",""'
     assert phonebook_csv.parse(sjis.encode("cp932")) == rows
+    # Excel ends a sheet whose cells were once filled with rows of commas only: blank lines.
+    excel = sjis + '\r\n,,\r\n"","",""\r\n , ,\r\n'
+    assert phonebook_csv.parse(excel.encode("cp932")) == rows
 
 
 def test_BOOK_1_parse_reports_every_problem_by_line() -> None:
