@@ -11,7 +11,7 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Literal, Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -46,6 +46,20 @@ class SendTestResult(Protocol):
     def answered(self) -> bool:
         """False: no server answered; ``reply`` is then our side's error text, for logs only."""
         ...
+
+
+SendTestOutcome = Literal["sent", "refused", "deferred", "unreachable"]
+
+
+def send_test_outcome(result: SendTestResult) -> SendTestOutcome:
+    """MAIL-2: what became of a 送信テスト: sent; refused (for good); deferred (the outbox
+    would try again); unreachable (no server answered). The site says it in words, the
+    API as this word."""
+    if result.ok:
+        return "sent"
+    if not result.answered:
+        return "unreachable"
+    return "refused" if result.permanent else "deferred"
 
 
 # MAIL-2 送信テスト: (number, address) -> what the mail server answered.

@@ -42,7 +42,7 @@ from starlette.responses import RedirectResponse, Response
 from store import destinations, send_limits, service, validation
 from store.errors import AlreadyExists, DomainError, LimitExceeded, NotFound
 from store.models import ChatDestination, ChatKind, Service
-from web.deps import SendTestResult
+from web.deps import SendTestResult, send_test_outcome
 from web.pages.base import NumberPage, Plumbing
 from web.pages.delivery import destination_flags
 from web.pages.forms import BadForm, flag, one_of
@@ -166,9 +166,7 @@ def test_outcome(result: SendTestResult) -> str:
         return "sent"
     if result.reply.startswith("refused:"):  # an address refused before connecting
         return "blocked"
-    if not result.answered:
-        return "unreachable"
-    return "refused" if result.permanent else "deferred"
+    return send_test_outcome(result)
 
 
 def test_message(outcome: str, name: str, reply: str) -> str:

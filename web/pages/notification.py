@@ -22,7 +22,7 @@ from starlette.responses import RedirectResponse, Response
 
 from store import delivery, mail_message, send_limits, service, validation
 from store.errors import DomainError
-from web.deps import SendTestResult
+from web.deps import send_test_outcome
 from web.pages.base import NumberPage, Plumbing
 from web.pages.delivery import address_flags
 from web.pages.forms import BadForm, count, flag, one_of, rows_within
@@ -63,15 +63,6 @@ def sender_domain(from_address: str) -> str:
 
 # MAIL-2: what became of a test mail, each said in words by its sentence.
 SEND_TEST_OUTCOMES = ("sent", "refused", "deferred", "unreachable")
-
-
-def _send_test_outcome(result: SendTestResult) -> str:
-    """MAIL-2: what became of the test mail (issue 14: no SMTP text on the page)."""
-    if result.ok:
-        return "sent"
-    if not result.answered:
-        return "unreachable"
-    return "refused" if result.permanent else "deferred"
 
 
 def _tested(outcome: str, address: str) -> dict[str, Any]:
@@ -350,7 +341,7 @@ class NotificationPages:
             )
         if result.ok:  # a mail to it is sent: its failure flag goes (issue 16)
             await base.write(delivery.note_test_sent, found.number, address, now=base.now())
-        results[row] = _tested(_send_test_outcome(result), address)
+        results[row] = _tested(send_test_outcome(result), address)  # no SMTP text on the page
         return await self.addresses_page(request, found, rows=shown, results=results)
 
     # --- conditions (MAIL-4) -------------------------------------------------------
