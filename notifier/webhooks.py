@@ -207,7 +207,9 @@ def answer(
     body: bytes,
     headers: httpx.Headers,
     now: dt.datetime,
-    conceal: Callable[[str], str] = lambda text: text,
+    conceal: Callable[[str, bool], str] = lambda text, _cut: text,
+    *,
+    cut: bool = False,
 ) -> SendResult:
     """The ``SendResult`` of an HTTP answer (the reply format of issue 19's contract).
 
@@ -215,8 +217,9 @@ def answer(
     before either is cut to its length (a cut echo is no longer the
     credential it started as).
     """
-    text = one_line(conceal(body.decode("utf-8", "replace").strip()), SNIPPET)
-    reply = f"HTTP {code} {one_line(conceal(reason), 60)}".rstrip() + (f": {text}" if text else "")
+    text = one_line(conceal(body.decode("utf-8", "replace").strip(), cut), SNIPPET)
+    reply = f"HTTP {code} {one_line(conceal(reason, False), 60)}".rstrip()
+    reply += f": {text}" if text else ""
     if 200 <= code < 300:
         return SendResult(True, reply=reply)
     if code in TEMPORARY or code >= 500:
@@ -331,7 +334,8 @@ class HttpSender:
             response.headers,
             self.clock(),
             # A receiver may echo the URL or the token it was given: they stay out of the record.
-            conceal=lambda text: hide(text, target),
+            conceal=lambda text, cut: hide(text, target, cut=cut),
+            cut=len(body) >= self.settings.max_response_bytes,
         )
         return result
 
@@ -352,25 +356,28 @@ class HttpSender:
         await self._client.aclose()
 
 
-# A path segment or query value this long is a credential's part on its own.
+# A path segment or query value this long is a credential's part on its own, unless it is
+# a plain word (services, webhooks, workflows: lower-case letters and hyphens).
 _SECRET_PART = 8
-# A credential's first characters this many or more, at the end of a text (the
-# answer was read up to ``max_response_bytes``), are its start.
+_PLAIN_WORD = re.compile(r"[a-z-]+")
+# A credential's first characters this many or more, at the end of an answer cut by the
+# read limit (``max_response_bytes``), are its start.
 _SECRET_START = 4
 
 
 def credentials(target: Target) -> list[str]:
     """Every form in which ``target``'s credentials may come back, longest first: the URL,
-    its path, query, long segments and values, the token or signing secret (and its key
-    without ``whsec_``), each as given, JSON-escaped (``\\/``), percent-decoded and
-    percent-encoded."""
+    its path, query, long segments and values but plain words, the token or signing secret
+    (and its key without ``whsec_``), each as given, JSON-escaped (``\\/``),
+    percent-decoded and percent-encoded."""
     found = [target.secret or ""]
     if target.secret and target.secret.startswith("whsec_"):
         found.append(target.secret.removeprefix("whsec_"))
     if target.url:
         parts = urllib.parse.urlsplit(target.url)
         found += [target.url, parts.path, parts.query]
-        found += re.split(r"[/&=;]", f"{parts.path}&{parts.query}")
+        pieces = re.split(r"[/&=;]", f"{parts.path}&{parts.query}")
+        found += [p for p in pieces if not _PLAIN_WORD.fullmatch(urllib.parse.unquote(p))]
     forms: set[str] = set()
     for text in found:
         forms |= {
@@ -382,12 +389,15 @@ def credentials(target: Target) -> list[str]:
     return sorted((f for f in forms if len(f) >= _SECRET_PART), key=len, reverse=True)
 
 
-def hide(text: str, target: Target) -> str:
+def hide(text: str, target: Target, *, cut: bool = False) -> str:
     """``text`` without the destination's URL path, query or token (they are credentials),
-    in any of their forms, whole or as the start of one at the text's end."""
+    in any of their forms; with ``cut`` (the text ends where reading stopped) also the
+    start of one at its end."""
     forms = credentials(target)
     for secret in forms:
         text = text.replace(secret, "…")
+    if not cut:
+        return text
     for secret in forms:
         for size in range(min(len(secret), len(text)), _SECRET_START - 1, -1):
             if text.endswith(secret[:size]):

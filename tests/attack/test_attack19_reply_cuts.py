@@ -114,3 +114,37 @@ async def test_CHAT_3_attack_a_credential_cut_by_the_read_limit_leaves_no_start(
 async def test_CHAT_3_attack_an_answer_without_credentials_is_kept_as_it_was() -> None:
     reply, _ = await post(answering, lambda url: (b"invalid_payload: text is required",))
     assert reply == "HTTP 400 Bad Request: invalid_payload: text is required"
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("path", "answer"),
+    [
+        ("/services/T0123ABCD/B0456EFGH/SlackS3cr3tToken0123", b"no_service"),
+        ("/api/webhooks/123456789012345678/DiscordS3cr3t", b'{"message": "Unknown Webhook"}'),
+        ("/workflows/0123/triggers/manual/paths/invoke", b"The workflow triggers are off"),
+    ],
+)
+async def test_CHAT_3_a_services_own_words_stay_in_the_reply(path: str, answer: bytes) -> None:
+    """The path's plain words (services, webhooks, workflows) are no credential: Slack's
+    'no_service' stays 'no_service', not 'no_…' (what the operator reads in the history)."""
+
+    async def dispatch(
+        request: Request, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        await answering(answer)(request, reader, writer)  # type: ignore[operator]
+
+    async with RawServer(dispatch) as server:
+        sending = HttpSender(
+            WebhookSettings(timeout=2.0, allow_hosts=frozenset({"127.0.0.1"})), clock=lambda: NOW
+        )
+        try:
+            result = await sending.post(
+                Target(ChatKind.WEBHOOK, server.url(path), None, SECRET),
+                "{}",
+                "application/json",
+                message_id="msg_1",
+            )
+        finally:
+            await sending.close()
+    assert result.reply == "HTTP 400 Bad Request: " + answer.decode()
