@@ -233,13 +233,11 @@ class PhonebookPages:
 
     async def post_phonebook(self, request: Request) -> Response:
         base = self.base
-        found = await base.number_page(request)
-        if isinstance(found, Response):
-            return found
-        posted = await base.checked(request, found.view)
+        posted = await base.number_form(request)
         if isinstance(posted, Response):
             return posted
-        data = posted.data
+        found, form = posted
+        data = form.data
         try:
             action = one_of(data, "action", ACTIONS)
             caller = data.get("caller", "")
