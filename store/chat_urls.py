@@ -323,13 +323,19 @@ def endpoint_key(url: str) -> str:
     it is the scheme's own (``:443``, ``:`` and ``:0443`` name the port-less URL's
     endpoint; Teams gives its URLs with ``:443``), any other port as a plain number, an
     IP address in its one written form, and percent-escapes as RFC 3986 normalises them."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:  # a row written around the store: compared as it is
+        return url
+    if not parts.netloc or not url[len(parts.scheme) :].startswith("://"):
+        return url
     host = _plain_host(parts.hostname or "")
     with contextlib.suppress(ValueError):
         host = str(ipaddress.ip_address(host))  # 2606:4700:0::0001 is 2606:4700::1
     netloc = f"[{host}]" if ":" in host else host
-    if parts.port is not None and parts.port != _DEFAULT_PORTS.get(parts.scheme):
-        netloc = f"{netloc}:{parts.port}"
+    if port is not None and port != _DEFAULT_PORTS.get(parts.scheme):
+        netloc = f"{netloc}:{port}"
     rest = _ESCAPE.sub(_unescaped, url[len(parts.scheme) + 3 + len(parts.netloc) :])
     return f"{parts.scheme}://{netloc}{rest}"
 

@@ -399,7 +399,7 @@ def _name_problem(text: str) -> bool:
     """Whether ``text`` has a character a name or note may not have (see ``_NAME_SPACES``).
 
     Marks (Unicode category M: accents, voiced marks, variation selectors, an
-    ideographic variation sequence's selector of 辻󠄀) only after a letter they
+    ideographic variation sequence's selector, U+E0100 after 辻) only after a letter they
     mark, at most ``_MAX_COMBINING`` in a row: a text cannot start with one or
     be a pile of them.
     """

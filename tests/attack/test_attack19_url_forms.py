@@ -145,3 +145,10 @@ def test_CHAT_1_attack_an_encoded_reserved_character_is_not_decoded() -> None:
 )
 def test_CHAT_1_attack_hosts_the_sender_could_never_reach_refused_at_save(url: str) -> None:
     assert code_of(ChatKind.WEBHOOK, url) in {"chat_url_host", "chat_url_format"}
+
+
+def test_CHAT_1_attack_endpoint_key_of_a_row_written_around_the_store() -> None:
+    """A stored URL the rules would refuse (a port out of range) is compared as it is,
+    never raised on: adding another destination beside it still works."""
+    for bad in ("https://hooks.example.com:99999/h", "https://[::1/h", "not a url"):
+        assert chat_urls.endpoint_key(bad) == bad
